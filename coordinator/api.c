@@ -1,0 +1,381 @@
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bm/log.h"
+#include "bm/netaddr.h"
+#include "bm/rpc.h"
+#include "bm/sha256.h"
+#include "bm/util.h"
+
+#define VERSION_STRING "0.1.0"
+
+/* ---------------------------------------------------------------- writes */
+
+struct write_call {
+	struct proposal prop;
+	struct bm_rpc_call *call;
+	Bm__Command cmd;
+	Bm__Image image; /* for image_stored: points into the request */
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Problems into the response; arrays are freed by the caller. */
+static int
+problems_out(const struct bm_problems *in, Bm__Response *resp, Bm__Problem **store)
+{
+	Bm__Problem *v = calloc(in->n + 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	resp->problems = calloc(in->n + 1, sizeof(*resp->problems));
+	if (!resp->problems) {
+		free(v);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < in->n; i++) {
+		bm__problem__init(&v[i]);
+		v[i].kind = in->v[i].kind;
+		v[i].name = in->v[i].name;
+		v[i].index = in->v[i].index;
+		v[i].field = in->v[i].field;
+		v[i].why = in->v[i].why;
+		resp->problems[i] = &v[i];
+	}
+	resp->n_problems = in->n;
+	*store = v;
+	return 0;
+}
+
+static void
+write_done_cb(struct proposal *p, const struct store_result *res)
+{
+	struct write_call *w = bm_container_of(p, struct write_call, prop);
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__ApplyResult ar = BM__APPLY_RESULT__INIT;
+	Bm__Problem *probs = NULL;
+	char msg[sizeof(res->message) + 96];
+
+	resp.status = res->status;
+	resp.revision = res->revision;
+	snprintf(msg, sizeof(msg), "%s", res->message);
+	if (res->problems.total > res->problems.n)
+		snprintf(msg, sizeof(msg), "%s (first %zu of %zu problems listed)", res->message,
+		         res->problems.n, res->problems.total);
+	resp.message = msg;
+	if (res->problems.n && problems_out(&res->problems, &resp, &probs) < 0)
+		resp.n_problems = 0;
+	ar.created = res->created;
+	ar.updated = res->updated;
+	ar.unchanged = res->unchanged;
+	resp.body_case = BM__RESPONSE__BODY_APPLY;
+	resp.apply = &ar;
+	if (res->status != BM__STATUS__STATUS_OK)
+		BM_DEBUG("api", "write refused status=%d problems=%zu", res->status, res->problems.total);
+	bm_rpc_reply(w->call, &resp);
+	free(resp.problems);
+	free(probs);
+	free(w);
+}
+
+static void
+propose(struct api *a, struct bm_rpc_call *call, struct write_call *w)
+{
+	int r;
+
+	w->call = call;
+	w->cmd.time_ms = now_ms();
+	w->prop.cmd = &w->cmd;
+	w->prop.cb = write_done_cb;
+	if ((r = proposer_submit(a->proposer, &w->prop)) < 0) {
+		free(w);
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE,
+		                    r == -EBUSY ? "busy: too many writes queued, retry" : "shutting down");
+	}
+}
+
+static struct write_call *
+write_call_new(struct bm_rpc_call *call)
+{
+	struct write_call *w = calloc(1, sizeof(*w));
+	if (!w) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, "out of memory");
+		return NULL;
+	}
+	bm__command__init(&w->cmd);
+	bm__image__init(&w->image);
+	return w;
+}
+
+static void
+handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	struct write_call *w;
+
+	if ((req->body_case == BM__REQUEST__BODY_APPLY && (!req->apply || !req->apply->fleet)) ||
+	    (req->body_case == BM__REQUEST__BODY_DELETE && (!req->delete_ || !req->delete_->ref)) ||
+	    (req->body_case == BM__REQUEST__BODY_MACHINE_ADD && (!req->machine_add || !req->machine_add->machine))) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
+		return;
+	}
+	if (!(w = write_call_new(call)))
+		return;
+	switch (req->body_case) {
+	case BM__REQUEST__BODY_APPLY:
+		w->cmd.op_case = BM__COMMAND__OP_APPLY;
+		w->cmd.apply = req->apply->fleet;
+		break;
+	case BM__REQUEST__BODY_DELETE:
+		w->cmd.op_case = BM__COMMAND__OP_DELETE;
+		w->cmd.delete_ = req->delete_->ref;
+		break;
+	default:
+		w->cmd.op_case = BM__COMMAND__OP_CREATE_MACHINE;
+		w->cmd.create_machine = req->machine_add->machine;
+		break;
+	}
+	propose(a, call, w);
+}
+
+/* ---------------------------------------------------------------- blobs */
+
+static Bm__Status
+blob_status(int r, char *msg, size_t len)
+{
+	switch (r) {
+	case -EFBIG:
+		snprintf(msg, len, "image larger than %llu bytes or chunk too large",
+		         (unsigned long long)BLOB_SIZE_MAX);
+		return BM__STATUS__STATUS_INVALID;
+	case -ENOSPC:
+		snprintf(msg, len, "not enough disk space on the coordinator");
+		return BM__STATUS__STATUS_UNAVAILABLE;
+	case -ERANGE:
+		snprintf(msg, len, "chunk offset is not where the upload stands; begin again");
+		return BM__STATUS__STATUS_PRECONDITION;
+	case -ENOENT:
+		snprintf(msg, len, "no upload in progress for this digest");
+		return BM__STATUS__STATUS_NOT_FOUND;
+	case -EBADMSG:
+		snprintf(msg, len, "the pushed bytes do not match the sha256 given; upload discarded");
+		return BM__STATUS__STATUS_INVALID;
+	case -EMSGSIZE:
+		snprintf(msg, len, "the pushed bytes do not add up to the size given");
+		return BM__STATUS__STATUS_INVALID;
+	default:
+		snprintf(msg, len, "blob store: %s", strerror(-r));
+		return BM__STATUS__STATUS_INTERNAL;
+	}
+}
+
+static void
+handle_blob(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__BlobBeginResult br = BM__BLOB_BEGIN_RESULT__INIT;
+	char msg[160] = "";
+	int r;
+
+	if (req->body_case == BM__REQUEST__BODY_BLOB_BEGIN) {
+		const Bm__BlobBeginRequest *b = req->blob_begin;
+		if (b->sha256.len != BM_SHA256_LEN) {
+			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "sha256 must be 32 bytes");
+			return;
+		}
+		r = blob_begin(a->blobs, b->sha256.data, b->size, &br.offset);
+		resp.body_case = BM__RESPONSE__BODY_BLOB;
+		resp.blob = &br;
+	} else {
+		const Bm__BlobChunkRequest *c = req->blob_chunk;
+		if (c->sha256.len != BM_SHA256_LEN) {
+			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "sha256 must be 32 bytes");
+			return;
+		}
+		r = blob_write(a->blobs, c->sha256.data, c->offset, c->data.data, c->data.len);
+	}
+	if (r < 0)
+		resp.status = blob_status(r, msg, sizeof(msg));
+	resp.message = msg;
+	bm_rpc_reply(call, &resp);
+}
+
+static void
+handle_image_commit(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	const Bm__ImageCommitRequest *ic = req->image_commit;
+	struct write_call *w;
+	char msg[160];
+	int r;
+
+	if (!bm_name_valid(ic->name) || ic->sha256.len != BM_SHA256_LEN) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "image needs a valid name and a sha256");
+		return;
+	}
+	if ((r = blob_commit(a->blobs, ic->sha256.data, ic->size)) < 0) {
+		Bm__Status st = blob_status(r, msg, sizeof(msg));
+		bm_rpc_reply_status(call, st, msg);
+		return;
+	}
+	if (!(w = write_call_new(call)))
+		return;
+	w->image.name = ic->name;
+	w->image.sha256 = ic->sha256;
+	w->image.size = ic->size;
+	w->cmd.op_case = BM__COMMAND__OP_IMAGE_STORED;
+	w->cmd.image_stored = &w->image;
+	propose(a, call, w);
+}
+
+/* ---------------------------------------------------------------- reads */
+
+static void
+reply_read_error(struct bm_rpc_call *call, int r, const char *what)
+{
+	char msg[160];
+	if (r == -ENOENT) {
+		snprintf(msg, sizeof(msg), "%s not found", what);
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND, msg);
+	} else {
+		snprintf(msg, sizeof(msg), "reading the store: %s", strerror(-r));
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, msg);
+	}
+}
+
+static const char *
+list_filter_error(const Bm__ListRequest *q)
+{
+	bool machines = q->kind == BM__KIND__KIND_MACHINE, racks = q->kind == BM__KIND__KIND_RACK;
+
+	if (q->kind < BM__KIND__KIND_SITE || q->kind > BM__KIND__KIND_IMAGE)
+		return "unknown kind";
+	if (*q->rack && !machines)
+		return "--rack applies to machines only";
+	if (*q->site && !machines && !racks)
+		return "--site applies to racks and machines only";
+	if (q->state && !machines)
+		return "--state applies to machines only";
+	if (q->n_labels && q->kind != BM__KIND__KIND_SITE && !racks && !machines)
+		return "labels apply to sites, racks and machines only";
+	return NULL;
+}
+
+static void
+handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__StatusResult sr = BM__STATUS_RESULT__INIT;
+	struct store_read *rd;
+	Bm__Object *obj = NULL;
+	Bm__ListResult *list = NULL;
+	char what[96];
+	const char *bad;
+	int r;
+
+	if (req->body_case == BM__REQUEST__BODY_LIST && (bad = list_filter_error(req->list))) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, bad);
+		return;
+	}
+	if (req->body_case == BM__REQUEST__BODY_GET && !req->get->ref) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "get needs a kind and a name");
+		return;
+	}
+	if ((r = store_read_begin(a->store, &rd)) < 0) {
+		reply_read_error(call, r, "store");
+		return;
+	}
+	resp.revision = store_read_revision(rd);
+	switch (req->body_case) {
+	case BM__REQUEST__BODY_GET:
+		snprintf(what, sizeof(what), "%s %.63s", bm_kind_name(req->get->ref->kind), req->get->ref->name);
+		r = store_get(rd, req->get->ref->kind, req->get->ref->name, &obj);
+		resp.body_case = BM__RESPONSE__BODY_OBJECT;
+		resp.object = obj;
+		break;
+	case BM__REQUEST__BODY_LIST:
+		snprintf(what, sizeof(what), "list");
+		r = store_list(rd, req->list, &list);
+		resp.body_case = BM__RESPONSE__BODY_LIST;
+		resp.list = list;
+		break;
+	default: {
+		struct store_info info;
+		snprintf(what, sizeof(what), "status");
+		if ((r = store_info_get(a->store, &info)) == 0) {
+			sr.revision = info.revision;
+			sr.compact_revision = info.compact_revision;
+			sr.applied_index = info.applied_index;
+			sr.data_dir = (char *)a->data_dir;
+			sr.version = VERSION_STRING;
+			resp.body_case = BM__RESPONSE__BODY_STATUS_RESULT;
+			resp.status_result = &sr;
+		}
+		break;
+	}
+	}
+	store_read_end(rd);
+	if (r < 0)
+		reply_read_error(call, r, what);
+	else
+		bm_rpc_reply(call, &resp);
+	if (obj)
+		bm__object__free_unpacked(obj, NULL);
+	if (list)
+		bm__list_result__free_unpacked(list, NULL);
+}
+
+static void
+api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	struct api *a = arg;
+
+	/* The body is a oneof: its members share one pointer, NULL when absent. */
+	if (req->body_case != BM__REQUEST__BODY__NOT_SET && !req->apply) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
+		return;
+	}
+	switch (req->body_case) {
+	case BM__REQUEST__BODY_APPLY:
+	case BM__REQUEST__BODY_DELETE:
+	case BM__REQUEST__BODY_MACHINE_ADD:
+		handle_write(a, call, req);
+		return;
+	case BM__REQUEST__BODY_GET:
+	case BM__REQUEST__BODY_LIST:
+	case BM__REQUEST__BODY_STATUS:
+		handle_read(a, call, req);
+		return;
+	case BM__REQUEST__BODY_BLOB_BEGIN:
+	case BM__REQUEST__BODY_BLOB_CHUNK:
+		handle_blob(a, call, req);
+		return;
+	case BM__REQUEST__BODY_IMAGE_COMMIT:
+		handle_image_commit(a, call, req);
+		return;
+	default:
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "unknown request");
+		return;
+	}
+}
+
+int
+api_start(struct api *a, const char *url, unsigned nctx)
+{
+	return bm_rpc_server_start(url, nctx, api_handle, a, &a->rpc);
+}
+
+void
+api_stop(struct api *a)
+{
+	bm_rpc_server_stop(a->rpc);
+	a->rpc = NULL;
+}

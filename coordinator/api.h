@@ -1,0 +1,23 @@
+/* The coordinator's nng API: request handlers. Reads run on nng's threads
+ * against an LMDB read snapshot; writes become Commands for the proposer
+ * and are answered once applied and durable. */
+#pragma once
+#include "blob.h"
+#include "propose.h"
+#include "store.h"
+
+struct bm_rpc_server;
+
+struct api {
+	struct store *store;
+	struct proposer *proposer;
+	struct blobstore *blobs;
+	const char *data_dir;
+	struct bm_rpc_server *rpc;
+};
+
+/* Listen on url with nctx contexts. Returns 0 or -errno. */
+int api_start(struct api *a, const char *url, unsigned nctx);
+/* Stop serving. The proposer must have been closed first, so that no
+ * write is still waiting for its answer. */
+void api_stop(struct api *a);

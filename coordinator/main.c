@@ -1,0 +1,269 @@
+/* bmcoord: wires the store, the proposer, the blob store and the API
+ * together on one libuv loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api.h"
+#include "bm/log.h"
+#include "bm/rpc.h"
+
+#define DEFAULT_LISTEN "tcp://127.0.0.1:7400"
+
+struct coord {
+	uv_loop_t *loop;
+	uv_signal_t sigterm, sigint;
+	struct api api;
+	struct store *store;
+	struct blobstore *blobs;
+	int lock_fd;
+	int stopping;
+};
+
+struct options {
+	char data_dir[PATH_MAX];
+	const char *listen;
+	unsigned contexts;
+	uint64_t map_size;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: bmcoord [--data-dir DIR] [--listen URL] [--contexts N]\n"
+	        "               [--map-size-gib N] [--log-level debug|info|warn|error]\n"
+	        "  --data-dir DIR   store and blobs (default $XDG_STATE_HOME/bmcoord,\n"
+	        "                   else ~/.local/state/bmcoord)\n"
+	        "  --listen URL     API address (default " DEFAULT_LISTEN ")\n"
+	        "  --contexts N     requests served at once (default %u)\n",
+	        BM_RPC_CONTEXTS_DEFAULT);
+}
+
+static int
+default_data_dir(char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (xdg && *xdg)
+		n = snprintf(buf, len, "%s/bmcoord", xdg);
+	else if (home && *home)
+		n = snprintf(buf, len, "%s/.local/state/bmcoord", home);
+	else
+		return -ENOENT;
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* mkdir -p */
+static int
+make_dirs(const char *path)
+{
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "data-dir", required_argument, NULL, 'd' }, { "listen", required_argument, NULL, 'l' },
+		{ "contexts", required_argument, NULL, 'c' }, { "map-size-gib", required_argument, NULL, 'm' },
+		{ "log-level", required_argument, NULL, 'L' }, { "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },       { NULL, 0, NULL, 0 },
+	};
+	enum bm_log_level lvl;
+	int c;
+
+	o->listen = DEFAULT_LISTEN;
+	o->contexts = BM_RPC_CONTEXTS_DEFAULT;
+	if (default_data_dir(o->data_dir, sizeof(o->data_dir)) < 0)
+		o->data_dir[0] = '\0';
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 'd':
+			snprintf(o->data_dir, sizeof(o->data_dir), "%s", optarg);
+			break;
+		case 'l':
+			o->listen = optarg;
+			break;
+		case 'c':
+			o->contexts = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o->contexts == 0 || o->contexts > BM_RPC_CONTEXTS_MAX) {
+				fprintf(stderr, "bmcoord: --contexts must be 1..%u\n", BM_RPC_CONTEXTS_MAX);
+				return 2;
+			}
+			break;
+		case 'm':
+			o->map_size = strtoull(optarg, &end, 10) << 30;
+			if (*end || o->map_size == 0) {
+				fprintf(stderr, "bmcoord: --map-size-gib must be a positive integer\n");
+				return 2;
+			}
+			break;
+		case 'L':
+			if (bm_log_level_parse(optarg, &lvl) < 0) {
+				fprintf(stderr, "bmcoord: unknown log level %s\n", optarg);
+				return 2;
+			}
+			bm_log_set_level(lvl);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("bmcoord 0.1.0\n");
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !o->data_dir[0]) {
+		usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+static void
+coord_stop(struct coord *c, const char *why)
+{
+	if (c->stopping)
+		return;
+	c->stopping = 1;
+	BM_INFO("coord", "stopping signal=%s", why);
+	/* Answer every queued write, then stop serving: no write is left
+	 * waiting on a closed socket, and none is acknowledged undone. */
+	proposer_close(c->api.proposer);
+	api_stop(&c->api);
+	uv_close((uv_handle_t *)&c->sigterm, NULL);
+	uv_close((uv_handle_t *)&c->sigint, NULL);
+}
+
+static void
+coord_signal_cb(uv_signal_t *h, int signum)
+{
+	coord_stop(h->data, signum == SIGTERM ? "TERM" : "INT");
+}
+
+/* One bmcoord per data dir: a second would fork the history. */
+static int
+lock_data_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/LOCK", dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? -EBUSY : -e;
+	}
+	return fd;
+}
+
+static int
+coord_open(struct coord *c, const struct options *o)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if ((r = make_dirs(o->data_dir)) < 0) {
+		BM_ERROR("coord", "cannot create data dir path=%s err=\"%s\"", o->data_dir, strerror(-r));
+		return r;
+	}
+	if ((c->lock_fd = lock_data_dir(o->data_dir)) < 0) {
+		r = c->lock_fd;
+		BM_ERROR("coord", "data dir is in use by another bmcoord path=%s err=\"%s\"", o->data_dir,
+		         strerror(-r));
+		return r;
+	}
+	snprintf(path, sizeof(path), "%s/store", o->data_dir);
+	if ((r = store_open(path, o->map_size, &c->store)) < 0) {
+		BM_ERROR("coord", "cannot open store path=%s err=\"%s\"", path, strerror(-r));
+		return r;
+	}
+	snprintf(path, sizeof(path), "%s/blobs", o->data_dir);
+	if ((r = blob_open(path, &c->blobs)) < 0) {
+		BM_ERROR("coord", "cannot open blob store path=%s err=\"%s\"", path, strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+static int
+coord_serve(struct coord *c, const struct options *o)
+{
+	struct store_info info;
+	int r;
+
+	c->api.store = c->store;
+	c->api.blobs = c->blobs;
+	c->api.data_dir = o->data_dir;
+	if ((r = proposer_new(c->loop, c->store, &c->api.proposer)) < 0)
+		return r;
+	if ((r = api_start(&c->api, o->listen, o->contexts)) < 0) {
+		BM_ERROR("coord", "cannot listen url=%s err=\"%s\"", o->listen, strerror(-r));
+		proposer_close(c->api.proposer);
+		return r;
+	}
+	uv_signal_init(c->loop, &c->sigterm);
+	uv_signal_init(c->loop, &c->sigint);
+	c->sigterm.data = c->sigint.data = c;
+	uv_signal_start(&c->sigterm, coord_signal_cb, SIGTERM);
+	uv_signal_start(&c->sigint, coord_signal_cb, SIGINT);
+	store_info_get(c->store, &info);
+	BM_INFO("coord", "serving listen=%s data_dir=%s revision=%llu", o->listen, o->data_dir,
+	        (unsigned long long)info.revision);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	struct coord c = { .lock_fd = -1 };
+	int r;
+
+	if ((r = parse_args(argc, argv, &o)) != 0)
+		return r;
+	signal(SIGPIPE, SIG_IGN);
+	c.loop = uv_default_loop();
+	r = coord_open(&c, &o);
+	if (r == 0)
+		r = coord_serve(&c, &o);
+	if (r == 0)
+		uv_run(c.loop, UV_RUN_DEFAULT);
+	else
+		uv_run(c.loop, UV_RUN_NOWAIT); /* let closed handles finish */
+	uv_loop_close(c.loop);
+	blob_close(c.blobs);
+	store_close(c.store);
+	if (c.lock_fd >= 0)
+		close(c.lock_fd);
+	if (r == 0)
+		BM_INFO("coord", "stopped");
+	return r == 0 ? 0 : 1;
+}

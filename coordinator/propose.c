@@ -1,0 +1,187 @@
+#include "propose.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bm/log.h"
+#include "bm/util.h"
+
+struct proposer {
+	uv_async_t wake;
+	struct store *store;
+	uint64_t next_index;
+	pthread_mutex_t mu;
+	struct proposal *head; /* LIFO under mu; reversed when taken */
+	unsigned pending;
+	int closed;
+	struct proposer_stats stats;
+	struct store_result res[PROPOSE_BATCH_MAX]; /* of the batch being run */
+};
+
+static void proposer_wake_cb(uv_async_t *h);
+
+int
+proposer_new(uv_loop_t *loop, struct store *store, struct proposer **ret)
+{
+	struct proposer *pr = calloc(1, sizeof(*pr));
+	struct store_info info;
+	int r;
+
+	if (!pr)
+		return -ENOMEM;
+	if ((r = store_info_get(store, &info)) < 0) {
+		free(pr);
+		return r;
+	}
+	pr->store = store;
+	pr->next_index = info.applied_index + 1;
+	pthread_mutex_init(&pr->mu, NULL);
+	if ((r = uv_async_init(loop, &pr->wake, proposer_wake_cb)) < 0) {
+		pthread_mutex_destroy(&pr->mu);
+		free(pr);
+		return r;
+	}
+	*ret = pr;
+	return 0;
+}
+
+int
+proposer_submit(struct proposer *pr, struct proposal *p)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&pr->mu);
+	if (pr->closed) {
+		r = -ESHUTDOWN;
+	} else if (pr->pending >= PROPOSE_PENDING_MAX) {
+		pr->stats.refused_busy++;
+		r = -EBUSY;
+	} else {
+		p->next = pr->head;
+		pr->head = p;
+		pr->pending++;
+	}
+	pthread_mutex_unlock(&pr->mu);
+	if (r == 0)
+		uv_async_send(&pr->wake);
+	return r;
+}
+
+void
+proposer_stats_get(struct proposer *pr, struct proposer_stats *ret)
+{
+	pthread_mutex_lock(&pr->mu);
+	*ret = pr->stats;
+	pthread_mutex_unlock(&pr->mu);
+}
+
+/* Everything queued, oldest first. */
+static struct proposal *
+take_all(struct proposer *pr)
+{
+	struct proposal *p, *fifo = NULL;
+
+	pthread_mutex_lock(&pr->mu);
+	p = pr->head;
+	pr->head = NULL;
+	pr->pending = 0;
+	pthread_mutex_unlock(&pr->mu);
+	while (p) {
+		struct proposal *next = p->next;
+		p->next = fifo;
+		fifo = p;
+		p = next;
+	}
+	return fifo;
+}
+
+static void
+fail_all(struct proposal *p, struct store_result *res, size_t n, int err)
+{
+	for (size_t i = 0; i < n; i++, p = p->next) {
+		store_result_fini(&res[i]);
+		store_result_init(&res[i]);
+		res[i].status = BM__STATUS__STATUS_INTERNAL;
+		snprintf(res[i].message, sizeof(res[i].message), "store failure: %s", strerror(-err));
+	}
+}
+
+/* Apply up to PROPOSE_BATCH_MAX proposals from `p` in one transaction, then
+ * answer them. Returns the first proposal not taken. */
+static struct proposal *
+run_batch(struct proposer *pr, struct proposal *p)
+{
+	struct store_result *res = pr->res;
+	struct proposal *first = p, *cur;
+	struct store_batch *b;
+	size_t n = 0;
+	int r;
+
+	for (cur = p; cur && n < PROPOSE_BATCH_MAX; cur = cur->next)
+		store_result_init(&res[n++]);
+	if ((r = store_batch_begin(pr->store, &b)) == 0) {
+		size_t i = 0;
+		for (cur = first; i < n && r == 0; cur = cur->next, i++)
+			r = store_apply(b, pr->next_index + i, cur->cmd, &res[i]);
+		if (r < 0)
+			store_batch_abort(b);
+		else
+			r = store_batch_commit(b);
+	}
+	if (r < 0) {
+		BM_ERROR("propose", "batch failed err=\"%s\" commands=%zu", strerror(-r), n);
+		fail_all(first, res, n, r);
+	} else {
+		pr->next_index += n;
+	}
+	pthread_mutex_lock(&pr->mu);
+	pr->stats.commands += n;
+	pr->stats.batches++;
+	if (n > pr->stats.max_batch)
+		pr->stats.max_batch = n;
+	pthread_mutex_unlock(&pr->mu);
+	cur = first;
+	for (size_t i = 0; i < n; i++) {
+		struct proposal *next = cur->next;
+		cur->cb(cur, &res[i]); /* may free cur */
+		store_result_fini(&res[i]);
+		cur = next;
+	}
+	return cur;
+}
+
+static void
+drain(struct proposer *pr)
+{
+	struct proposal *p = take_all(pr);
+	while (p)
+		p = run_batch(pr, p);
+}
+
+static void
+proposer_wake_cb(uv_async_t *h)
+{
+	struct proposer *pr = bm_container_of(h, struct proposer, wake);
+	drain(pr);
+}
+
+static void
+proposer_closed_cb(uv_handle_t *h)
+{
+	struct proposer *pr = bm_container_of((uv_async_t *)h, struct proposer, wake);
+	pthread_mutex_destroy(&pr->mu);
+	free(pr);
+}
+
+void
+proposer_close(struct proposer *pr)
+{
+	pthread_mutex_lock(&pr->mu);
+	pr->closed = 1;
+	pthread_mutex_unlock(&pr->mu);
+	drain(pr);
+	uv_close((uv_handle_t *)&pr->wake, proposer_closed_cb);
+}

@@ -1,0 +1,351 @@
+/* Store: environment, tables, meta, batches and the record codec. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store_priv.h"
+
+#define STORE_MAP_DEFAULT (16ull << 30)
+#define STORE_READERS_MAX 512u /* concurrent read transactions (nng threads) */
+#define STORE_SCHEMA 1u
+
+const char *const store_table_names[] = {
+	[DB_META] = "meta",
+	[DB_SITES] = "sites",
+	[DB_RACKS] = "racks",
+	[DB_MACHINES] = "machines",
+	[DB_PROFILES] = "profiles",
+	[DB_IMAGES] = "images",
+	[DB_MAC_INDEX] = "mac_index",
+	[DB_IP_INDEX] = "ip_index",
+	[DB_RACK_MACHINES] = "rack_machines",
+	[DB_OPS] = "ops",
+	[DB_CHANGES] = "changes",
+	[DB_COUNT] = NULL,
+};
+
+_Static_assert(DB_COUNT <= 16, "store_info.entries too small");
+
+int
+st_errno(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_KEYEXIST:
+		return -EEXIST;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+		return -ENOSPC;
+	case MDB_READERS_FULL:
+		return -EAGAIN;
+	case MDB_BAD_VALSIZE:
+		return -EINVAL;
+	default:
+		return rc > 0 ? -rc : -EIO; /* LMDB passes errno through */
+	}
+}
+
+void
+st_free(void *msg)
+{
+	if (msg)
+		protobuf_c_message_free_unpacked(msg, NULL);
+}
+
+void
+st_be64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (uint8_t)v;
+}
+
+uint64_t
+st_get_be64(const uint8_t in[8])
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | in[i];
+	return v;
+}
+
+size_t
+st_ip_key(char *buf, const char *rack, uint32_t ip)
+{
+	size_t n = strlen(rack);
+	memcpy(buf, rack, n);
+	buf[n] = '\0';
+	buf[n + 1] = (char)(ip >> 24);
+	buf[n + 2] = (char)(ip >> 16);
+	buf[n + 3] = (char)(ip >> 8);
+	buf[n + 4] = (char)ip;
+	return n + 5;
+}
+
+int
+st_kind_db(Bm__Kind kind, enum store_db *ret_db, const ProtobufCMessageDescriptor **ret_desc)
+{
+	switch (kind) {
+	case BM__KIND__KIND_SITE:
+		*ret_db = DB_SITES;
+		*ret_desc = &bm__site__descriptor;
+		return 0;
+	case BM__KIND__KIND_RACK:
+		*ret_db = DB_RACKS;
+		*ret_desc = &bm__rack__descriptor;
+		return 0;
+	case BM__KIND__KIND_MACHINE:
+		*ret_db = DB_MACHINES;
+		*ret_desc = &bm__machine__descriptor;
+		return 0;
+	case BM__KIND__KIND_PROFILE:
+		*ret_db = DB_PROFILES;
+		*ret_desc = &bm__profile__descriptor;
+		return 0;
+	case BM__KIND__KIND_IMAGE:
+		*ret_db = DB_IMAGES;
+		*ret_desc = &bm__image__descriptor;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int
+st_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+           const ProtobufCMessageDescriptor *desc, ProtobufCMessage **ret_msg)
+{
+	MDB_val k = { klen, (void *)key }, v;
+	ProtobufCMessage *m;
+	int rc = mdb_get(txn, dbi, &k, &v);
+
+	if (rc != MDB_SUCCESS)
+		return st_errno(rc);
+	if (!(m = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data)))
+		return -EIO;
+	*ret_msg = m;
+	return 0;
+}
+
+int
+st_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *msg)
+{
+	MDB_val k = { klen, (void *)key }, v = { protobuf_c_message_get_packed_size(msg), NULL };
+	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+
+	if (rc != MDB_SUCCESS)
+		return st_errno(rc);
+	protobuf_c_message_pack(msg, v.mv_data);
+	return 0;
+}
+
+int
+st_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	int rc = mdb_del(txn, dbi, &k, val ? &v : NULL);
+	return rc == MDB_NOTFOUND ? 0 : st_errno(rc);
+}
+
+/* ------------------------------------------------------------------ meta */
+
+static int
+meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *ret)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+
+	if (rc == MDB_NOTFOUND) {
+		*ret = 0;
+		return 0;
+	}
+	if (rc != MDB_SUCCESS)
+		return st_errno(rc);
+	if (v.mv_size != 8)
+		return -EIO;
+	*ret = st_get_be64(v.mv_data);
+	return 0;
+}
+
+static int
+meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t val)
+{
+	uint8_t buf[8];
+	MDB_val k = { strlen(key), (void *)key }, v = { 8, buf };
+
+	st_be64(buf, val);
+	return st_errno(mdb_put(txn, dbi, &k, &v, 0));
+}
+
+/* --------------------------------------------------------- open / close */
+
+static int
+open_tables(struct store *s)
+{
+	MDB_txn *txn;
+	uint64_t schema;
+	int rc, r;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (int i = 0; i < DB_COUNT; i++) {
+		unsigned flags = MDB_CREATE | (i == DB_RACK_MACHINES ? MDB_DUPSORT : 0);
+		if ((rc = mdb_dbi_open(txn, store_table_names[i], flags, &s->dbi[i])) != MDB_SUCCESS) {
+			mdb_txn_abort(txn);
+			return st_errno(rc);
+		}
+	}
+	r = meta_get(txn, s->dbi[DB_META], "schema", &schema);
+	if (r == 0 && schema == 0)
+		r = meta_put(txn, s->dbi[DB_META], "schema", STORE_SCHEMA);
+	else if (r == 0 && schema != STORE_SCHEMA)
+		r = -EPROTO; /* written by another version of the schema */
+	if (r < 0) {
+		mdb_txn_abort(txn);
+		return r;
+	}
+	return st_errno(mdb_txn_commit(txn));
+}
+
+int
+store_open(const char *dir, uint64_t map_size, struct store **ret_store)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	int rc, r;
+
+	if (!s)
+		return -ENOMEM;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&s->env)) != MDB_SUCCESS) {
+		r = st_errno(rc);
+		goto fail;
+	}
+	mdb_env_set_maxdbs(s->env, DB_COUNT);
+	mdb_env_set_maxreaders(s->env, STORE_READERS_MAX);
+	mdb_env_set_mapsize(s->env, map_size ? map_size : STORE_MAP_DEFAULT);
+	/* NOTLS: read transactions are opened on nng's threads, not bound to one. */
+	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != MDB_SUCCESS) {
+		r = st_errno(rc);
+		goto fail;
+	}
+	if ((r = open_tables(s)) < 0)
+		goto fail;
+	*ret_store = s;
+	return 0;
+fail:
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s);
+	return r;
+}
+
+void
+store_close(struct store *s)
+{
+	if (!s)
+		return;
+	mdb_env_close(s->env);
+	free(s);
+}
+
+/* --------------------------------------------------------------- batches */
+
+int
+store_batch_begin(struct store *s, struct store_batch **ret_batch)
+{
+	struct store_batch *b = calloc(1, sizeof(*b));
+	MDB_dbi meta = s->dbi[DB_META];
+	int rc, r;
+
+	if (!b)
+		return -ENOMEM;
+	b->s = s;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &b->txn)) != MDB_SUCCESS) {
+		free(b);
+		return st_errno(rc);
+	}
+	if ((r = meta_get(b->txn, meta, "revision", &b->revision)) < 0 ||
+	    (r = meta_get(b->txn, meta, "compact_revision", &b->compact_revision)) < 0 ||
+	    (r = meta_get(b->txn, meta, "applied_index", &b->applied_index)) < 0) {
+		store_batch_abort(b);
+		return r;
+	}
+	*ret_batch = b;
+	return 0;
+}
+
+int
+store_batch_commit(struct store_batch *b)
+{
+	MDB_dbi meta = b->s->dbi[DB_META];
+	int r = 0;
+
+	if (b->dirty_meta &&
+	    ((r = meta_put(b->txn, meta, "revision", b->revision)) < 0 ||
+	     (r = meta_put(b->txn, meta, "compact_revision", b->compact_revision)) < 0 ||
+	     (r = meta_put(b->txn, meta, "applied_index", b->applied_index)) < 0)) {
+		store_batch_abort(b);
+		return r;
+	}
+	r = st_errno(mdb_txn_commit(b->txn));
+	free(b);
+	return r;
+}
+
+void
+store_batch_abort(struct store_batch *b)
+{
+	if (!b)
+		return;
+	mdb_txn_abort(b->txn);
+	free(b);
+}
+
+void
+store_result_init(struct store_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	bm_problems_init(&res->problems);
+}
+
+void
+store_result_fini(struct store_result *res)
+{
+	bm_problems_fini(&res->problems);
+}
+
+/* ------------------------------------------------------------------ info */
+
+int
+store_info_get(struct store *s, struct store_info *ret)
+{
+	MDB_txn *txn;
+	MDB_envinfo ei;
+	MDB_stat st;
+	struct store_info info = { 0 };
+	int rc, r;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
+		return st_errno(rc);
+	MDB_dbi meta = s->dbi[DB_META];
+	if ((r = meta_get(txn, meta, "revision", &info.revision)) < 0 ||
+	    (r = meta_get(txn, meta, "compact_revision", &info.compact_revision)) < 0 ||
+	    (r = meta_get(txn, meta, "applied_index", &info.applied_index)) < 0)
+		goto out;
+	for (int i = 0; i < DB_COUNT; i++)
+		if (mdb_stat(txn, s->dbi[i], &st) == MDB_SUCCESS)
+			info.entries[i] = st.ms_entries;
+	mdb_env_info(s->env, &ei);
+	mdb_env_stat(s->env, &st);
+	info.bytes = (uint64_t)(ei.me_last_pgno + 1) * st.ms_psize;
+	*ret = info;
+out:
+	mdb_txn_abort(txn);
+	return r;
+}

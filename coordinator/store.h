@@ -1,0 +1,83 @@
+/* The coordinator's state machine on LMDB. The only module that calls LMDB.
+ *
+ * Every mutation is a Bm__Command applied by store_apply, deterministically:
+ * no clock, no randomness, no I/O outside the transaction. Commands are
+ * applied inside a batch (one LMDB write transaction shared by several
+ * commands: group commit), each in its own nested transaction, so a refused
+ * command changes nothing while its neighbours in the batch still commit. */
+#pragma once
+#include <stdint.h>
+
+#include "bm/problems.h"
+#include "bm/proto.h"
+
+/* Revisions of change history kept for incremental agent sync; older
+ * revisions are compacted and such agents get a snapshot. */
+#define STORE_CHANGES_RETAIN 100000u
+/* List pages: items and encoded bytes per answer. */
+#define STORE_LIST_LIMIT_MAX 10000u
+#define STORE_LIST_BYTES_MAX (8u << 20)
+
+struct store;
+struct store_batch;
+struct store_read;
+
+struct store_result {
+	Bm__Status status;
+	char message[256];
+	struct bm_problems problems;
+	uint64_t revision; /* the store's revision after this command */
+	uint32_t created, updated, unchanged;
+};
+
+struct store_info {
+	uint64_t revision;
+	uint64_t compact_revision; /* changes at or below this are gone */
+	uint64_t applied_index;
+	uint64_t bytes;            /* pages in use * page size */
+	uint64_t entries[16];      /* per table, in store_table_names order */
+};
+
+/* Table names, in the order of store_info.entries; NULL-terminated. */
+extern const char *const store_table_names[];
+
+/* Open or create the store in `dir` (created if missing). map_size: the
+ * largest the file may grow (0: default 16 GiB). Returns 0 or -errno. */
+int store_open(const char *dir, uint64_t map_size, struct store **ret_store);
+void store_close(struct store *s);
+
+/* Begin a batch: one write transaction. Only one batch at a time, from one
+ * thread. Returns 0 or -errno. */
+int store_batch_begin(struct store *s, struct store_batch **ret_batch);
+/* Apply one command in the batch. `index` is its position in the command
+ * log (raft index); a command at or below the applied index is skipped as
+ * already applied. Returns 0 with `res` telling applied or refused (and
+ * why), or -errno when the store failed (the batch must then be aborted).
+ * `res` must be initialised with store_result_init and finished with
+ * store_result_fini by the caller. */
+int store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd,
+                struct store_result *res);
+/* Make the batch durable (fsync) and release it. Returns 0 or -errno; on
+ * failure nothing of the batch is applied. */
+int store_batch_commit(struct store_batch *b);
+void store_batch_abort(struct store_batch *b);
+
+void store_result_init(struct store_result *res);
+void store_result_fini(struct store_result *res);
+
+/* Reads: a consistent snapshot, usable from any one thread at a time. */
+int store_read_begin(struct store *s, struct store_read **ret_read);
+void store_read_end(struct store_read *r);
+uint64_t store_read_revision(struct store_read *r);
+/* One object (with its count: machines of a rack, racks of a site).
+ * Returns 0 with *ret_obj (free with bm__object__free_unpacked(o, NULL)),
+ * -ENOENT, -EINVAL (bad kind), -EIO. */
+int store_get(struct store_read *r, Bm__Kind kind, const char *name, Bm__Object **ret_obj);
+/* A page of objects matching q, in name order. Returns 0 with *ret_list
+ * (free with bm__list_result__free_unpacked(l, NULL)), or -errno. */
+int store_list(struct store_read *r, const Bm__ListRequest *q, Bm__ListResult **ret_list);
+/* The machine holding a MAC. Returns 0, -ENOENT, -errno. */
+int store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine **ret_machine);
+/* The changes made at revision rev: 0, -ENOENT (none, or compacted). */
+int store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_changes);
+int store_info_get(struct store *s, struct store_info *ret_info);

@@ -1,0 +1,440 @@
+/* store_apply: one command, one nested transaction, one revision. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bm/netaddr.h"
+#include "bm/sha256.h"
+#include "store_priv.h"
+
+#define FIELD_CREATE_REV 14u
+#define FIELD_MOD_REV 15u
+
+int
+st_refuse(struct apply_ctx *c, Bm__Status status, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->res->status = status;
+	va_start(ap, fmt);
+	vsnprintf(c->res->message, sizeof(c->res->message), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+int
+st_change(struct apply_ctx *c, Bm__Kind kind, const char *name, const char *rack, bool deleted)
+{
+	if (c->nchg == c->capchg) {
+		size_t cap = c->capchg ? c->capchg * 2 : 8;
+		Bm__Change *v = realloc(c->chg, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		c->chg = v;
+		c->capchg = cap;
+	}
+	Bm__Change *ch = &c->chg[c->nchg];
+	bm__change__init(ch);
+	ch->kind = kind;
+	ch->deleted = deleted;
+	ch->name = strdup(name);
+	ch->rack = strdup(rack ? rack : "");
+	if (!ch->name || !ch->rack) {
+		free(ch->name);
+		free(ch->rack);
+		return -ENOMEM;
+	}
+	c->nchg++;
+	return 0;
+}
+
+static uint64_t *
+rev_field(void *msg, const ProtobufCMessageDescriptor *d, unsigned number)
+{
+	return (uint64_t *)((char *)msg + protobuf_c_message_descriptor_get_field(d, number)->offset);
+}
+
+static int
+entry_cmp(const void *a, const void *b)
+{
+	/* Map entries: { base; char *key; char *value; } */
+	const char *ka = *(char *const *)((const char *)*(void *const *)a + sizeof(ProtobufCMessage));
+	const char *kb = *(char *const *)((const char *)*(void *const *)b + sizeof(ProtobufCMessage));
+	return strcmp(ka, kb);
+}
+
+/* Point every map field of the shallow copy `msg` at a key-sorted copy of
+ * its entries, so equal content always encodes to equal bytes. Returns the
+ * number of arrays allocated into `owned` (to be freed), or -ENOMEM. */
+static int
+sort_maps(void *msg, const ProtobufCMessageDescriptor *d, void **owned, int nowned)
+{
+	int n = 0;
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE || f->label != PROTOBUF_C_LABEL_REPEATED)
+			continue;
+		size_t cnt = *(size_t *)((char *)msg + f->quantifier_offset);
+		void ***arr = (void ***)((char *)msg + f->offset);
+		if (cnt < 2)
+			continue;
+		void **sorted = malloc(cnt * sizeof(void *));
+		if (!sorted || n == nowned) {
+			free(sorted);
+			return -ENOMEM;
+		}
+		memcpy(sorted, *arr, cnt * sizeof(void *));
+		qsort(sorted, cnt, sizeof(void *), entry_cmp);
+		*arr = sorted;
+		owned[n++] = sorted;
+	}
+	return n;
+}
+
+union any_record {
+	ProtobufCMessage base;
+	Bm__Site site;
+	Bm__Rack rack;
+	Bm__Machine machine;
+	Bm__Profile profile;
+	Bm__Image image;
+};
+
+/* Fields owned by the lifecycle, not by the fleet: carried over from the
+ * stored record. */
+static void
+keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *old, uint64_t rev)
+{
+	if (kind == BM__KIND__KIND_MACHINE)
+		u->machine.state = old ? ((const Bm__Machine *)old)->state : BM__MACHINE_STATE__STATE_READY;
+	if (kind == BM__KIND__KIND_IMAGE && old) {
+		const Bm__Image *oi = (const Bm__Image *)old;
+		bool same = oi->sha256.len == u->image.sha256.len &&
+		            !memcmp(oi->sha256.data, u->image.sha256.data, oi->sha256.len);
+		u->image.stored = u->image.stored || (same && oi->stored);
+		if (same && !u->image.size)
+			u->image.size = oi->size;
+	}
+	(void)rev;
+}
+
+static int
+same_bytes(const ProtobufCMessage *a, const ProtobufCMessage *b, int *ret_same)
+{
+	size_t la = protobuf_c_message_get_packed_size(a), lb = protobuf_c_message_get_packed_size(b);
+	uint8_t *pa, *pb;
+
+	if (la != lb) {
+		*ret_same = 0;
+		return 0;
+	}
+	pa = malloc(la + 1);
+	pb = malloc(lb + 1);
+	if (!pa || !pb) {
+		free(pa);
+		free(pb);
+		return -ENOMEM;
+	}
+	protobuf_c_message_pack(a, pa);
+	protobuf_c_message_pack(b, pb);
+	*ret_same = !memcmp(pa, pb, la);
+	free(pa);
+	free(pb);
+	return 0;
+}
+
+int
+st_upsert(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg,
+          const ProtobufCMessage *old, int *ret_outcome)
+{
+	const ProtobufCMessageDescriptor *d;
+	enum store_db db;
+	union any_record u;
+	void *owned[4];
+	int nowned = 0, same = 0, r;
+
+	if ((r = st_kind_db(kind, &db, &d)) < 0)
+		return r;
+	memcpy(&u, msg, d->sizeof_message);
+	if ((r = sort_maps(&u, d, owned, 4)) < 0)
+		return r;
+	nowned = r;
+	keep_owned_fields(kind, &u, old, c->rev);
+	*rev_field(&u, d, FIELD_CREATE_REV) = old ? *rev_field((void *)old, d, FIELD_CREATE_REV) : c->rev;
+	*rev_field(&u, d, FIELD_MOD_REV) = old ? *rev_field((void *)old, d, FIELD_MOD_REV) : c->rev;
+	if (old && (r = same_bytes(&u.base, old, &same)) < 0)
+		goto out;
+	if (same) {
+		*ret_outcome = UPSERT_UNCHANGED;
+		goto out;
+	}
+	*rev_field(&u, d, FIELD_MOD_REV) = c->rev;
+	const char *name = *(char **)((char *)&u + sizeof(ProtobufCMessage));
+	r = st_put_msg(c->txn, c->s->dbi[db], name, strlen(name), &u.base);
+	*ret_outcome = old ? UPSERT_UPDATED : UPSERT_CREATED;
+out:
+	for (int i = 0; i < nowned; i++)
+		free(owned[i]);
+	return r;
+}
+
+/* ---------------------------------------------------------------- delete */
+
+/* Is any record of table db pointing at `name` through its string field
+ * number `field` (or field2, if non-zero)? Sets *ret_user to its name. */
+static int
+find_user(struct apply_ctx *c, enum store_db db, const ProtobufCMessageDescriptor *d,
+          unsigned field, unsigned field2, const char *name, char *ret_user, size_t ulen)
+{
+	size_t off = protobuf_c_message_descriptor_get_field(d, field)->offset;
+	size_t off2 = field2 ? protobuf_c_message_descriptor_get_field(d, field2)->offset : off;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, found = 0;
+
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[db], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && !found;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
+		if (!m)
+			continue;
+		if (!strcmp(*(char **)((char *)m + off), name) || !strcmp(*(char **)((char *)m + off2), name)) {
+			snprintf(ret_user, ulen, "%.*s", (int)k.mv_size, (char *)k.mv_data);
+			found = 1;
+		}
+		st_free(m);
+	}
+	mdb_cursor_close(cur);
+	return found ? 1 : (rc == MDB_NOTFOUND || rc == MDB_SUCCESS) ? 0 : st_errno(rc);
+}
+
+static int
+delete_machine_indexes(struct apply_ctx *c, const Bm__Machine *m)
+{
+	char ipk[80];
+	int r;
+
+	if (m->mac.len == 6 && (r = st_del(c->txn, c->s->dbi[DB_MAC_INDEX], m->mac.data, 6, NULL, 0)) < 0)
+		return r;
+	if (m->ip && (r = st_del(c->txn, c->s->dbi[DB_IP_INDEX], ipk, st_ip_key(ipk, m->rack, m->ip),
+	                         NULL, 0)) < 0)
+		return r;
+	return st_del(c->txn, c->s->dbi[DB_RACK_MACHINES], m->rack, strlen(m->rack), m->name,
+	              strlen(m->name));
+}
+
+/* Refuse deleting what others still use. Returns 1 if refused. */
+static int
+delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
+{
+	char user[80];
+	int r = 0;
+
+	switch (kind) {
+	case BM__KIND__KIND_SITE:
+		r = find_user(c, DB_RACKS, &bm__rack__descriptor, 2, 0, name, user, sizeof(user));
+		if (r > 0)
+			st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "site %s still holds racks (%s)", name, user);
+		return r;
+	case BM__KIND__KIND_RACK: {
+		MDB_val k = { strlen(name), (void *)name }, v;
+		r = mdb_get(c->txn, c->s->dbi[DB_RACK_MACHINES], &k, &v);
+		if (r == MDB_SUCCESS)
+			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			                 "rack %s still holds machines (%.*s, ...): delete or move them first",
+			                 name, (int)v.mv_size, (char *)v.mv_data),
+			       1;
+		return r == MDB_NOTFOUND ? 0 : st_errno(r);
+	}
+	case BM__KIND__KIND_PROFILE:
+		r = find_user(c, DB_MACHINES, &bm__machine__descriptor, 5, 0, name, user, sizeof(user));
+		if (r > 0)
+			st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "profile %s is used by machine %s", name, user);
+		return r;
+	case BM__KIND__KIND_IMAGE:
+		r = find_user(c, DB_PROFILES, &bm__profile__descriptor, 2, 3, name, user, sizeof(user));
+		if (r > 0)
+			st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "image %s is used by profile %s", name, user);
+		return r;
+	default:
+		return 0;
+	}
+}
+
+static int
+apply_delete(struct apply_ctx *c, const Bm__ObjectRef *ref)
+{
+	const ProtobufCMessageDescriptor *d;
+	enum store_db db;
+	ProtobufCMessage *old = NULL;
+	const char *rack = "";
+	int r;
+
+	if (!ref || st_kind_db(ref->kind, &db, &d) < 0 || !bm_name_valid(ref->name))
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "delete needs a kind and a valid name");
+	r = st_get_msg(c->txn, c->s->dbi[db], ref->name, strlen(ref->name), d, &old);
+	if (r == -ENOENT)
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "%s %s not found", bm_kind_name(ref->kind),
+		                 ref->name);
+	if (r < 0)
+		return r;
+	if ((r = delete_blocked(c, ref->kind, ref->name)) != 0)
+		goto out;
+	if (ref->kind == BM__KIND__KIND_MACHINE) {
+		if ((r = delete_machine_indexes(c, (Bm__Machine *)old)) < 0)
+			goto out;
+	}
+	if (ref->kind == BM__KIND__KIND_RACK)
+		rack = ref->name;
+	if ((r = st_del(c->txn, c->s->dbi[db], ref->name, strlen(ref->name), NULL, 0)) < 0)
+		goto out;
+	if (ref->kind == BM__KIND__KIND_MACHINE)
+		rack = ((Bm__Machine *)old)->rack;
+	r = st_change(c, ref->kind, ref->name, rack, true);
+out:
+	st_free(old);
+	return r < 0 ? r : 0;
+}
+
+/* ----------------------------------------------------------- image stored */
+
+/* A verified blob was stored: record it on the image, creating the image
+ * if the fleet has not declared it. A declared digest must match. */
+static int
+apply_image_stored(struct apply_ctx *c, const Bm__Image *in)
+{
+	Bm__Image *old = NULL, im;
+	char want[BM_SHA256_HEX], got[BM_SHA256_HEX];
+	int r, outcome;
+
+	if (!in || !bm_name_valid(in->name) || in->sha256.len != BM_SHA256_LEN)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "image needs a valid name and a sha256");
+	r = st_get_msg(c->txn, c->s->dbi[DB_IMAGES], in->name, strlen(in->name), &bm__image__descriptor,
+	               (ProtobufCMessage **)&old);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (old && (old->sha256.len != BM_SHA256_LEN || memcmp(old->sha256.data, in->sha256.data, 32))) {
+		st_refuse(c, BM__STATUS__STATUS_INVALID,
+		          "image %s declares sha256 %s, the pushed bytes have %s", in->name,
+		          old->sha256.len == 32 ? bm_sha256_hex(old->sha256.data, want) : "(none)",
+		          bm_sha256_hex(in->sha256.data, got));
+		goto out;
+	}
+	if (old && old->size && old->size != in->size) {
+		st_refuse(c, BM__STATUS__STATUS_INVALID, "image %s declares %llu bytes, %llu were pushed",
+		          in->name, (unsigned long long)old->size, (unsigned long long)in->size);
+		goto out;
+	}
+	im = old ? *old : *in;
+	im.size = in->size;
+	im.stored = 1;
+	if ((r = st_upsert(c, BM__KIND__KIND_IMAGE, &im.base, old ? &old->base : NULL, &outcome)) < 0)
+		goto out;
+	if (outcome != UPSERT_UNCHANGED)
+		r = st_change(c, BM__KIND__KIND_IMAGE, in->name, "", false);
+	if (outcome == UPSERT_CREATED)
+		c->res->created++;
+	else if (outcome == UPSERT_UPDATED)
+		c->res->updated++;
+	else
+		c->res->unchanged++;
+out:
+	st_free(old);
+	return r < 0 ? r : 0;
+}
+
+/* --------------------------------------------------------------- commit */
+
+static int
+write_changes(struct apply_ctx *c, struct store_batch *b)
+{
+	Bm__ChangeSet cs = BM__CHANGE_SET__INIT;
+	Bm__Change **ptrs = malloc(c->nchg * sizeof(*ptrs));
+	uint8_t key[8];
+	int r;
+
+	if (!ptrs)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->nchg; i++)
+		ptrs[i] = &c->chg[i];
+	cs.n_changes = c->nchg;
+	cs.changes = ptrs;
+	st_be64(key, c->rev);
+	r = st_put_msg(c->txn, c->s->dbi[DB_CHANGES], key, 8, &cs.base);
+	free(ptrs);
+	if (r < 0 || c->rev <= STORE_CHANGES_RETAIN)
+		return r;
+	/* Keep the last STORE_CHANGES_RETAIN revisions: one entry per revision,
+	 * so dropping one per command keeps the table bounded. */
+	st_be64(key, c->rev - STORE_CHANGES_RETAIN);
+	if ((r = st_del(c->txn, c->s->dbi[DB_CHANGES], key, 8, NULL, 0)) < 0)
+		return r;
+	b->compact_revision = c->rev - STORE_CHANGES_RETAIN;
+	return 0;
+}
+
+static int
+dispatch(struct apply_ctx *c, const Bm__Command *cmd)
+{
+	switch (cmd->op_case) {
+	case BM__COMMAND__OP_APPLY:
+		return st_apply_fleet(c, cmd->apply, false);
+	case BM__COMMAND__OP_DELETE:
+		return apply_delete(c, cmd->delete_);
+	case BM__COMMAND__OP_CREATE_MACHINE: {
+		Bm__Fleet one = BM__FLEET__INIT;
+		Bm__Machine *m = cmd->create_machine;
+		if (!m)
+			return st_refuse(c, BM__STATUS__STATUS_INVALID, "no machine");
+		one.n_machines = 1;
+		one.machines = &m;
+		return st_apply_fleet(c, &one, true);
+	}
+	case BM__COMMAND__OP_IMAGE_STORED:
+		return apply_image_stored(c, cmd->image_stored);
+	default:
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "unknown command");
+	}
+}
+
+int
+store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd, struct store_result *res)
+{
+	struct apply_ctx c = { .s = b->s, .rev = b->revision + 1, .res = res };
+	int rc, r;
+
+	res->status = BM__STATUS__STATUS_OK;
+	if (index && index <= b->applied_index) {
+		res->revision = b->revision;
+		snprintf(res->message, sizeof(res->message), "already applied");
+		return 0;
+	}
+	if ((rc = mdb_txn_begin(b->s->env, b->txn, 0, &c.txn)) != MDB_SUCCESS)
+		return st_errno(rc);
+	r = dispatch(&c, cmd);
+	if (r == 0 && res->status == BM__STATUS__STATUS_OK && c.nchg > 0)
+		r = write_changes(&c, b);
+	if (r < 0 || res->status != BM__STATUS__STATUS_OK || c.nchg == 0) {
+		mdb_txn_abort(c.txn);
+	} else if ((rc = mdb_txn_commit(c.txn)) != MDB_SUCCESS) {
+		r = st_errno(rc);
+	} else {
+		b->revision = c.rev;
+	}
+	if (r == 0) {
+		if (index)
+			b->applied_index = index;
+		b->dirty_meta = true;
+		res->revision = b->revision;
+	}
+	for (size_t i = 0; i < c.nchg; i++) {
+		free(c.chg[i].name);
+		free(c.chg[i].rack);
+	}
+	free(c.chg);
+	return r;
+}

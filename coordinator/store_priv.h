@@ -1,0 +1,89 @@
+/* Private to the store module (store*.c). */
+#pragma once
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "store.h"
+
+enum store_db {
+	DB_META,
+	DB_SITES,
+	DB_RACKS,
+	DB_MACHINES,
+	DB_PROFILES,
+	DB_IMAGES,
+	DB_MAC_INDEX,     /* mac (6 bytes) -> machine name */
+	DB_IP_INDEX,      /* rack '\0' ip (4 bytes BE) -> machine name */
+	DB_RACK_MACHINES, /* rack -> machine names (dupsort) */
+	DB_OPS,
+	DB_CHANGES,       /* revision (8 bytes BE) -> ChangeSet */
+	DB_COUNT
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT];
+};
+
+struct store_batch {
+	struct store *s;
+	MDB_txn *txn;
+	uint64_t revision;
+	uint64_t compact_revision;
+	uint64_t applied_index;
+	bool dirty_meta;
+};
+
+struct store_read {
+	struct store *s;
+	MDB_txn *txn;
+};
+
+/* MDB_* and errno codes to -errno. */
+int st_errno(int rc);
+
+/* Table of an object kind, and the descriptor of its records. */
+int st_kind_db(Bm__Kind kind, enum store_db *ret_db, const ProtobufCMessageDescriptor **ret_desc);
+
+/* Read and unpack a record. Returns 0, -ENOENT, -EIO (undecodable). */
+int st_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **ret_msg);
+/* Pack a record straight into LMDB's page. Returns 0 or -errno. */
+int st_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+               const ProtobufCMessage *msg);
+int st_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen);
+
+/* ip_index key: rack name, NUL, address big-endian. Returns its length. */
+size_t st_ip_key(char *buf, const char *rack, uint32_t ip);
+void st_be64(uint8_t out[8], uint64_t v);
+uint64_t st_get_be64(const uint8_t in[8]);
+
+void st_free(void *msg); /* protobuf_c_message_free_unpacked, NULL-safe */
+
+/* One command being applied: its nested transaction, tentative revision and
+ * the changes it makes. */
+struct apply_ctx {
+	struct store *s;
+	MDB_txn *txn;
+	uint64_t rev;
+	Bm__Change *chg;   /* changes made, in order */
+	size_t nchg, capchg;
+	struct store_result *res;
+};
+
+/* Record one changed key in the command's change set (strings are
+ * copied). Returns 0 or -ENOMEM. */
+int st_change(struct apply_ctx *c, Bm__Kind kind, const char *name, const char *rack, bool deleted);
+/* Refuse the command: status and message. Returns 0 for chaining. */
+int st_refuse(struct apply_ctx *c, Bm__Status status, const char *fmt, ...)
+  __attribute__((format(printf, 3, 4)));
+/* Put a record of `kind` under `name`, unless its content equals what is
+ * stored. `msg` is shallow-copied; its revisions (and for a machine, its
+ * state) are filled in from the stored record. *ret_created/changed tell
+ * what happened. Returns 0 or -errno. */
+int st_upsert(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg,
+              const ProtobufCMessage *old, int *ret_outcome);
+enum { UPSERT_UNCHANGED, UPSERT_CREATED, UPSERT_UPDATED };
+
+int st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only);

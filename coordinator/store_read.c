@@ -1,0 +1,384 @@
+/* Store reads: get, list with filters and pages, MAC lookup, change log. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_priv.h"
+
+int
+store_read_begin(struct store *s, struct store_read **ret_read)
+{
+	struct store_read *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	r->s = s;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn)) != MDB_SUCCESS) {
+		free(r);
+		return st_errno(rc);
+	}
+	*ret_read = r;
+	return 0;
+}
+
+void
+store_read_end(struct store_read *r)
+{
+	if (!r)
+		return;
+	mdb_txn_abort(r->txn);
+	free(r);
+}
+
+uint64_t
+store_read_revision(struct store_read *r)
+{
+	MDB_val k = { 8, "revision" }, v;
+
+	if (mdb_get(r->txn, r->s->dbi[DB_META], &k, &v) != MDB_SUCCESS || v.mv_size != 8)
+		return 0;
+	return st_get_be64(v.mv_data);
+}
+
+static size_t
+dup_count(struct store_read *r, const char *rack)
+{
+	MDB_cursor *cur;
+	MDB_val k = { strlen(rack), (void *)rack }, v;
+	size_t n = 0;
+
+	if (mdb_cursor_open(r->txn, r->s->dbi[DB_RACK_MACHINES], &cur) != MDB_SUCCESS)
+		return 0;
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == MDB_SUCCESS)
+		mdb_cursor_count(cur, &n);
+	mdb_cursor_close(cur);
+	return n;
+}
+
+/* Names of the racks of a site (or all racks when site is NULL), sorted,
+ * with their sites. */
+struct rack_names {
+	char **name;
+	char **site;
+	size_t n;
+};
+
+static void
+rack_names_free(struct rack_names *rn)
+{
+	for (size_t i = 0; i < rn->n; i++) {
+		free(rn->name[i]);
+		free(rn->site[i]);
+	}
+	free(rn->name);
+	free(rn->site);
+}
+
+static int
+rack_names_load(struct store_read *r, struct rack_names *rn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, e = 0;
+
+	memset(rn, 0, sizeof(*rn));
+	if ((rc = mdb_cursor_open(r->txn, r->s->dbi[DB_RACKS], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && !e;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__Rack *rk = bm__rack__unpack(NULL, v.mv_size, v.mv_data);
+		if (!rk)
+			continue;
+		if (rn->n % 32 == 0) {
+			char **a = realloc(rn->name, (rn->n + 32) * sizeof(char *));
+			char **b = a ? realloc(rn->site, (rn->n + 32) * sizeof(char *)) : NULL;
+			if (a)
+				rn->name = a;
+			if (b)
+				rn->site = b;
+			e = !a || !b;
+		}
+		if (!e) {
+			rn->name[rn->n] = strdup(rk->name);
+			rn->site[rn->n] = strdup(rk->site);
+			e = !rn->name[rn->n] || !rn->site[rn->n];
+			if (!e)
+				rn->n++;
+		}
+		st_free(rk);
+	}
+	mdb_cursor_close(cur);
+	return e ? -ENOMEM : 0; /* keys come sorted, so the arrays are too */
+}
+
+static const char *
+site_of_rack(const struct rack_names *rn, const char *rack)
+{
+	size_t lo = 0, hi = rn->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(rn->name[mid], rack);
+		if (c == 0)
+			return rn->site[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static size_t
+racks_in_site(const struct rack_names *rn, const char *site)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < rn->n; i++)
+		n += !strcmp(rn->site[i], site);
+	return n;
+}
+
+static Bm__Object *
+object_wrap(Bm__Kind kind, ProtobufCMessage *rec)
+{
+	Bm__Object *o = malloc(sizeof(*o));
+
+	if (!o)
+		return NULL;
+	bm__object__init(o);
+	switch (kind) {
+	case BM__KIND__KIND_SITE:
+		o->obj_case = BM__OBJECT__OBJ_SITE;
+		o->site = (Bm__Site *)rec;
+		break;
+	case BM__KIND__KIND_RACK:
+		o->obj_case = BM__OBJECT__OBJ_RACK;
+		o->rack = (Bm__Rack *)rec;
+		break;
+	case BM__KIND__KIND_MACHINE:
+		o->obj_case = BM__OBJECT__OBJ_MACHINE;
+		o->machine = (Bm__Machine *)rec;
+		break;
+	case BM__KIND__KIND_PROFILE:
+		o->obj_case = BM__OBJECT__OBJ_PROFILE;
+		o->profile = (Bm__Profile *)rec;
+		break;
+	default:
+		o->obj_case = BM__OBJECT__OBJ_IMAGE;
+		o->image = (Bm__Image *)rec;
+		break;
+	}
+	return o;
+}
+
+/* Fill an object's count: machines of a rack, racks of a site. */
+static void
+object_count(struct store_read *r, Bm__Object *o, const struct rack_names *rn)
+{
+	if (o->obj_case == BM__OBJECT__OBJ_RACK)
+		o->count = (uint32_t)dup_count(r, o->rack->name);
+	else if (o->obj_case == BM__OBJECT__OBJ_SITE && rn)
+		o->count = (uint32_t)racks_in_site(rn, o->site->name);
+}
+
+int
+store_get(struct store_read *r, Bm__Kind kind, const char *name, Bm__Object **ret_obj)
+{
+	const ProtobufCMessageDescriptor *d;
+	enum store_db db;
+	ProtobufCMessage *rec;
+	struct rack_names rn = { 0 };
+	Bm__Object *o;
+	int e;
+
+	if ((e = st_kind_db(kind, &db, &d)) < 0)
+		return e;
+	if ((e = st_get_msg(r->txn, r->s->dbi[db], name, strlen(name), d, &rec)) < 0)
+		return e;
+	if (!(o = object_wrap(kind, rec))) {
+		st_free(rec);
+		return -ENOMEM;
+	}
+	if (kind == BM__KIND__KIND_SITE && rack_names_load(r, &rn) < 0) {
+		rack_names_free(&rn);
+		st_free(o);
+		return -ENOMEM;
+	}
+	object_count(r, o, &rn);
+	rack_names_free(&rn);
+	*ret_obj = o;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ list */
+
+/* Map entries: { base; char *key; char *value; } */
+static bool
+labels_match(size_t nq, Bm__ListRequest__LabelsEntry **q, size_t n, void **entries)
+{
+	for (size_t i = 0; i < nq; i++) {
+		const char *v = bm_map_get(n, entries, q[i]->key);
+		if (!v || strcmp(v, q[i]->value))
+			return false;
+	}
+	return true;
+}
+
+static bool
+matches(const Bm__ListRequest *q, const ProtobufCMessage *rec, const struct rack_names *rn)
+{
+	if (rec->descriptor == &bm__machine__descriptor) {
+		const Bm__Machine *m = (const Bm__Machine *)rec;
+		const char *site = *q->site ? site_of_rack(rn, m->rack) : NULL;
+		return (!*q->rack || !strcmp(q->rack, m->rack)) && (!*q->site || (site && !strcmp(site, q->site))) &&
+		       (!q->state || q->state == m->state) &&
+		       labels_match(q->n_labels, q->labels, m->n_labels, (void **)m->labels);
+	}
+	if (rec->descriptor == &bm__rack__descriptor) {
+		const Bm__Rack *rk = (const Bm__Rack *)rec;
+		return (!*q->site || !strcmp(q->site, rk->site)) &&
+		       labels_match(q->n_labels, q->labels, rk->n_labels, (void **)rk->labels);
+	}
+	if (rec->descriptor == &bm__site__descriptor) {
+		const Bm__Site *s = (const Bm__Site *)rec;
+		return labels_match(q->n_labels, q->labels, s->n_labels, (void **)s->labels);
+	}
+	return true;
+}
+
+struct lister {
+	struct store_read *r;
+	const Bm__ListRequest *q;
+	const ProtobufCMessageDescriptor *d;
+	Bm__Kind kind;
+	struct rack_names rn;
+	Bm__ListResult *out;
+	size_t cap, limit, bytes;
+	const char *last; /* name of the last item added (owned by out) */
+};
+
+/* Consider one stored record. Returns 1 when the page is full, 0 to go on,
+ * -errno. */
+static int
+lister_add(struct lister *l, const MDB_val *v)
+{
+	ProtobufCMessage *rec = protobuf_c_message_unpack(l->d, NULL, v->mv_size, v->mv_data);
+	Bm__Object *o;
+
+	if (!rec)
+		return -EIO;
+	if (!matches(l->q, rec, &l->rn)) {
+		st_free(rec);
+		return 0;
+	}
+	if (l->out->n_items == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		Bm__Object **items = realloc(l->out->items, cap * sizeof(*items));
+		if (!items) {
+			st_free(rec);
+			return -ENOMEM;
+		}
+		l->out->items = items;
+		l->cap = cap;
+	}
+	if (!(o = object_wrap(l->kind, rec))) {
+		st_free(rec);
+		return -ENOMEM;
+	}
+	object_count(l->r, o, &l->rn);
+	l->out->items[l->out->n_items++] = o;
+	/* Every record's name is its first member. */
+	l->last = *(char **)((char *)rec + sizeof(ProtobufCMessage));
+	l->bytes += v->mv_size;
+	return l->out->n_items >= l->limit || l->bytes >= STORE_LIST_BYTES_MAX;
+}
+
+/* Walk the table from after q->after, or for machines of one rack, walk its
+ * index (a rack's machines without reading the others). */
+static int
+lister_walk(struct lister *l, enum store_db db)
+{
+	bool by_rack = l->kind == BM__KIND__KIND_MACHINE && *l->q->rack;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, e = 0;
+	MDB_cursor_op first = by_rack ? MDB_GET_BOTH_RANGE : MDB_SET_RANGE;
+	MDB_cursor_op next = by_rack ? MDB_NEXT_DUP : MDB_NEXT;
+	enum store_db walk = by_rack ? DB_RACK_MACHINES : db;
+
+	if ((rc = mdb_cursor_open(l->r->txn, l->r->s->dbi[walk], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	k = by_rack ? (MDB_val){ strlen(l->q->rack), l->q->rack } : (MDB_val){ strlen(l->q->after), l->q->after };
+	v = (MDB_val){ strlen(l->q->after), l->q->after };
+	if (!by_rack && !*l->q->after)
+		first = MDB_FIRST;
+	if (by_rack && !*l->q->after)
+		first = MDB_SET_KEY;
+	for (rc = mdb_cursor_get(cur, &k, &v, first); rc == MDB_SUCCESS && e == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, next)) {
+		const MDB_val *name = by_rack ? &v : &k;
+		MDB_val rec;
+		if (*l->q->after && name->mv_size == strlen(l->q->after) &&
+		    !memcmp(name->mv_data, l->q->after, name->mv_size))
+			continue; /* the page starts strictly after */
+		if (!by_rack) {
+			e = lister_add(l, &v);
+		} else if ((rc = mdb_get(l->r->txn, l->r->s->dbi[db], (MDB_val *)name, &rec)) == MDB_SUCCESS) {
+			e = lister_add(l, &rec);
+		}
+	}
+	mdb_cursor_close(cur);
+	if (e == 0 && rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
+		return st_errno(rc);
+	return e;
+}
+
+int
+store_list(struct store_read *r, const Bm__ListRequest *q, Bm__ListResult **ret_list)
+{
+	struct lister l = { .r = r, .q = q, .kind = q->kind };
+	enum store_db db;
+	int e;
+
+	if ((e = st_kind_db(q->kind, &db, &l.d)) < 0)
+		return e;
+	l.limit = q->limit && q->limit < STORE_LIST_LIMIT_MAX ? q->limit : STORE_LIST_LIMIT_MAX;
+	if (!(l.out = malloc(sizeof(*l.out))))
+		return -ENOMEM;
+	bm__list_result__init(l.out);
+	if ((e = rack_names_load(r, &l.rn)) < 0)
+		goto out;
+	e = lister_walk(&l, db);
+	if (e == 1 && l.last && !(l.out->next = strdup(l.last)))
+		e = -ENOMEM;
+out:
+	rack_names_free(&l.rn);
+	if (e < 0) {
+		st_free(l.out);
+		return e;
+	}
+	*ret_list = l.out;
+	return 0;
+}
+
+int
+store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine **ret_machine)
+{
+	MDB_val k = { 6, (void *)mac }, v;
+	int rc = mdb_get(r->txn, r->s->dbi[DB_MAC_INDEX], &k, &v);
+
+	if (rc != MDB_SUCCESS)
+		return st_errno(rc);
+	return st_get_msg(r->txn, r->s->dbi[DB_MACHINES], v.mv_data, v.mv_size, &bm__machine__descriptor,
+	                  (ProtobufCMessage **)ret_machine);
+}
+
+int
+store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_changes)
+{
+	uint8_t key[8];
+
+	st_be64(key, rev);
+	return st_get_msg(r->txn, r->s->dbi[DB_CHANGES], key, 8, &bm__change_set__descriptor,
+	                  (ProtobufCMessage **)ret_changes);
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Install every build and test dependency of the project from Debian packages.
+# Non-interactive and idempotent: packages already present are not touched, and
+# apt is only asked for what is missing.
+set -euo pipefail
+
+# Build: compiler, CMake, pkg-config and the libraries of DESIGN.md.
+BUILD_PKGS=(
+  build-essential cmake pkg-config
+  libnng-dev libmbedtls-dev
+  libprotobuf-c-dev protobuf-c-compiler
+  libev-dev liblmdb-dev
+  libraft-dev libuv1-dev
+  libcurl4-openssl-dev libyaml-dev
+)
+# Test: cmocka for unit tests, clang + its runtime for libFuzzer targets,
+# the LMDB tools for inspecting stores, and the tools integration tests call.
+TEST_PKGS=(
+  libcmocka-dev clang libclang-rt-14-dev lmdb-utils
+  python3 iproute2 procps psmisc curl
+)
+
+missing=()
+for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+    missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#BUILD_PKGS[@]}+${#TEST_PKGS[@]} packages present"
+  exit 0
+fi
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,25 @@
+/* The generated schema plus small helpers shared by the three programs. */
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bm/bm.pb-c.h"
+
+#define BM_PROTO_VERSION 1u
+
+/* "site", "rack", ... ; "object" for an unknown kind. */
+const char *bm_kind_name(Bm__Kind k);
+/* Accepts singular and plural ("machine", "machines"). Returns 0 or -EINVAL. */
+int bm_kind_parse(const char *s, Bm__Kind *ret_kind);
+/* "new", "ready", ...; "unknown" outside the enum. */
+const char *bm_state_name(Bm__MachineState s);
+int bm_state_parse(const char *s, Bm__MachineState *ret_state);
+const char *bm_status_name(Bm__Status s);
+
+/* Set (or replace) key in a protobuf-c map field, keeping the entries
+ * sorted by key so that encodings are reproducible.
+ * Returns 0 or -ENOMEM. */
+int bm_map_set(size_t *n_entries, void ***entries, const ProtobufCMessageDescriptor *entry_desc,
+               const char *key, const char *value);
+/* Value for key in a map field, or NULL. */
+const char *bm_map_get(size_t n_entries, void **entries, const char *key);

@@ -1,0 +1,76 @@
+#include "bm/problems.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+bm_problems_init(struct bm_problems *p)
+{
+	memset(p, 0, sizeof(*p));
+}
+
+void
+bm_problems_fini(struct bm_problems *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->v[i].name);
+		free(p->v[i].field);
+		free(p->v[i].why);
+	}
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+bm_problems_add(struct bm_problems *p, Bm__Kind kind, const char *name, uint32_t index,
+                const char *field, const char *fmt, ...)
+{
+	struct bm_problem *e;
+	char why[512];
+	va_list ap;
+
+	p->total++;
+	if (p->n >= BM_PROBLEMS_KEPT)
+		return;
+	if (p->n % 16 == 0) {
+		struct bm_problem *v = realloc(p->v, (p->n + 16) * sizeof(*v));
+		if (!v) {
+			p->oom = 1;
+			return;
+		}
+		p->v = v;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	e = &p->v[p->n];
+	e->kind = kind;
+	e->index = index;
+	e->name = strdup(name ? name : "");
+	e->field = strdup(field ? field : "");
+	e->why = strdup(why);
+	if (!e->name || !e->field || !e->why) {
+		free(e->name);
+		free(e->field);
+		free(e->why);
+		p->oom = 1;
+		return;
+	}
+	p->n++;
+}
+
+void
+bm_problems_move(struct bm_problems *dst, struct bm_problems *src)
+{
+	size_t extra = src->total - src->n;
+
+	for (size_t i = 0; i < src->n; i++) {
+		struct bm_problem *e = &src->v[i];
+		bm_problems_add(dst, e->kind, e->name, e->index, e->field, "%s", e->why);
+	}
+	dst->total += extra;
+	dst->oom |= src->oom;
+	bm_problems_fini(src);
+}

@@ -1,0 +1,131 @@
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "bm/rpc.h"
+
+struct bm_rpc_client {
+	nng_socket sock;
+	atomic_uint_fast64_t next_id;
+};
+
+int
+bm_rpc_client_open(const char *url, struct bm_rpc_client **ret_client)
+{
+	struct bm_rpc_client *c = calloc(1, sizeof(*c));
+	struct timespec ts;
+	int e;
+
+	if (!c)
+		return -ENOMEM;
+	if ((e = nng_req0_open(&c->sock)) != 0) {
+		free(c);
+		return bm_rpc_errno(e);
+	}
+	/* Never resend on a timer: a write is not repeated behind the caller's
+	 * back. (A request whose connection drops is still resent by REQ on the
+	 * next connection; every write of the API is safe to apply twice or
+	 * answers "exists".) */
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BM_RPC_MSG_MAX);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	if ((e = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_close(c->sock);
+		free(c);
+		return bm_rpc_errno(e);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	atomic_init(&c->next_id, ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec);
+	*ret_client = c;
+	return 0;
+}
+
+void
+bm_rpc_client_free(struct bm_rpc_client *c)
+{
+	if (!c)
+		return;
+	nng_close(c->sock);
+	free(c);
+}
+
+static int
+pack_request(Bm__Request *req, nng_msg **ret_msg)
+{
+	size_t len = bm__request__get_packed_size(req);
+	nng_msg *msg;
+	int e;
+
+	if (len > BM_RPC_MSG_MAX)
+		return -EMSGSIZE;
+	if ((e = nng_msg_alloc(&msg, len)) != 0)
+		return bm_rpc_errno(e);
+	bm__request__pack(req, nng_msg_body(msg));
+	*ret_msg = msg;
+	return 0;
+}
+
+/* One send and one receive on a fresh context, so calls from several
+ * threads never see each other's answers. */
+static int
+exchange(struct bm_rpc_client *c, nng_msg *msg, int timeout_ms, nng_msg **ret_msg)
+{
+	nng_ctx ctx;
+	nng_aio *aio = NULL;
+	int e;
+
+	if ((e = nng_ctx_open(&ctx, c->sock)) != 0) {
+		nng_msg_free(msg);
+		return bm_rpc_errno(e);
+	}
+	if ((e = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
+		nng_msg_free(msg);
+		goto out;
+	}
+	nng_aio_set_timeout(aio, timeout_ms);
+	nng_aio_set_msg(aio, msg);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((e = nng_aio_result(aio)) != 0) {
+		nng_msg_free(msg);
+		goto out;
+	}
+	/* REQ's send completes once queued; the timeout covers the answer. */
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((e = nng_aio_result(aio)) == 0)
+		*ret_msg = nng_aio_get_msg(aio);
+out:
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return bm_rpc_errno(e);
+}
+
+int
+bm_rpc_call(struct bm_rpc_client *c, Bm__Request *req, int timeout_ms, Bm__Response **ret_resp)
+{
+	Bm__Response *resp;
+	nng_msg *msg = NULL, *answer = NULL;
+	int r;
+
+	req->version = BM_PROTO_VERSION;
+	req->id = atomic_fetch_add(&c->next_id, 1);
+	if ((r = pack_request(req, &msg)) < 0)
+		return r;
+	if ((r = exchange(c, msg, timeout_ms, &answer)) < 0)
+		return r;
+	resp = bm__response__unpack(NULL, nng_msg_len(answer), nng_msg_body(answer));
+	nng_msg_free(answer);
+	if (!resp)
+		return -EBADMSG;
+	if (resp->id != req->id && resp->id != 0) {
+		bm__response__free_unpacked(resp, NULL);
+		return -EBADMSG;
+	}
+	*ret_resp = resp;
+	return 0;
+}

@@ -1,0 +1,205 @@
+/* nng rep server with a fixed set of contexts. Each context cycles
+ * RECV -> (handler) WAIT -> SEND -> RECV; the handler may answer at once or
+ * from another thread later, so a slow request never holds up a fast one. */
+#include <errno.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bm/rpc.h"
+
+enum call_state { CALL_RECV, CALL_WAIT, CALL_SEND };
+
+struct bm_rpc_call {
+	struct bm_rpc_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	enum call_state state;
+	Bm__Request *req; /* owned while WAIT */
+	uint64_t id;      /* of the request being answered */
+};
+
+struct bm_rpc_server {
+	nng_socket sock;
+	bm_rpc_handler_fn fn;
+	void *arg;
+	unsigned ncalls; /* contexts opened */
+	unsigned cap;    /* entries of calls[] */
+	struct bm_rpc_call *calls;
+	atomic_uint_fast64_t requests, malformed, send_errors;
+};
+
+static void
+call_recv(struct bm_rpc_call *call)
+{
+	call->state = CALL_RECV;
+	nng_ctx_recv(call->ctx, call->aio);
+}
+
+void
+bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp)
+{
+	size_t len;
+	nng_msg *msg;
+
+	resp->version = BM_PROTO_VERSION;
+	resp->id = call->id;
+	len = bm__response__get_packed_size(resp);
+	if (call->req) {
+		bm__request__free_unpacked(call->req, NULL);
+		call->req = NULL;
+	}
+	if (len > BM_RPC_MSG_MAX || nng_msg_alloc(&msg, len) != 0) {
+		/* Nothing can be sent: REQ will time out, and we serve on. */
+		atomic_fetch_add(&call->srv->send_errors, 1);
+		call_recv(call);
+		return;
+	}
+	bm__response__pack(resp, nng_msg_body(msg));
+	call->state = CALL_SEND;
+	nng_aio_set_msg(call->aio, msg);
+	nng_ctx_send(call->ctx, call->aio);
+}
+
+void
+bm_rpc_reply_status(struct bm_rpc_call *call, Bm__Status status, const char *message)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+
+	resp.status = status;
+	resp.message = (char *)message;
+	bm_rpc_reply(call, &resp);
+}
+
+static void
+call_received(struct bm_rpc_call *call)
+{
+	struct bm_rpc_server *srv = call->srv;
+	nng_msg *msg = nng_aio_get_msg(call->aio);
+	Bm__Request *req = bm__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+
+	nng_msg_free(msg);
+	call->state = CALL_WAIT;
+	call->id = req ? req->id : 0;
+	if (!req) {
+		atomic_fetch_add(&srv->malformed, 1);
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "malformed request");
+		return;
+	}
+	if (req->version != BM_PROTO_VERSION) {
+		bm__request__free_unpacked(req, NULL);
+		atomic_fetch_add(&srv->malformed, 1);
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_BAD_VERSION,
+		                    "unsupported protocol version (this coordinator speaks 1)");
+		return;
+	}
+	call->req = req;
+	atomic_fetch_add(&srv->requests, 1);
+	srv->fn(srv->arg, call, req);
+}
+
+static void
+call_aio_cb(void *arg)
+{
+	struct bm_rpc_call *call = arg;
+	int e = nng_aio_result(call->aio);
+
+	switch (call->state) {
+	case CALL_RECV:
+		if (e == NNG_ECLOSED || e == NNG_ECANCELED)
+			return; /* server stopping */
+		if (e != 0) {
+			call_recv(call);
+			return;
+		}
+		call_received(call);
+		return;
+	case CALL_SEND:
+		if (e != 0) {
+			nng_msg_free(nng_aio_get_msg(call->aio));
+			atomic_fetch_add(&call->srv->send_errors, 1);
+			if (e == NNG_ECLOSED || e == NNG_ECANCELED)
+				return;
+		}
+		call_recv(call);
+		return;
+	case CALL_WAIT:
+		return; /* no operation is outstanding in WAIT */
+	}
+}
+
+static void
+server_free(struct bm_rpc_server *s)
+{
+	for (unsigned i = 0; i < s->cap; i++) {
+		nng_aio_free(s->calls[i].aio); /* waits for its callback */
+		if (s->calls[i].req)
+			bm__request__free_unpacked(s->calls[i].req, NULL);
+	}
+	free(s->calls);
+	free(s);
+}
+
+int
+bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *arg,
+                    struct bm_rpc_server **ret_server)
+{
+	struct bm_rpc_server *s;
+	int e;
+
+	if (nctx == 0 || nctx > BM_RPC_CONTEXTS_MAX)
+		return -EINVAL;
+	if (!(s = calloc(1, sizeof(*s))) || !(s->calls = calloc(nctx, sizeof(*s->calls)))) {
+		free(s);
+		return -ENOMEM;
+	}
+	s->cap = nctx;
+	s->fn = fn;
+	s->arg = arg;
+	if ((e = nng_rep0_open(&s->sock)) != 0) {
+		free(s->calls);
+		free(s);
+		return bm_rpc_errno(e);
+	}
+	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, BM_RPC_MSG_MAX);
+	for (unsigned i = 0; i < nctx && e == 0; i++) {
+		struct bm_rpc_call *c = &s->calls[i];
+		c->srv = s;
+		if ((e = nng_aio_alloc(&c->aio, call_aio_cb, c)) == 0 &&
+		    (e = nng_ctx_open(&c->ctx, s->sock)) == 0)
+			s->ncalls = i + 1;
+	}
+	if (e == 0)
+		e = nng_listen(s->sock, url, NULL, 0);
+	if (e != 0) {
+		nng_close(s->sock);
+		server_free(s);
+		return bm_rpc_errno(e);
+	}
+	for (unsigned i = 0; i < s->ncalls; i++)
+		call_recv(&s->calls[i]);
+	*ret_server = s;
+	return 0;
+}
+
+void
+bm_rpc_server_stats(struct bm_rpc_server *s, struct bm_rpc_stats *ret)
+{
+	ret->requests = atomic_load(&s->requests);
+	ret->malformed = atomic_load(&s->malformed);
+	ret->send_errors = atomic_load(&s->send_errors);
+}
+
+void
+bm_rpc_server_stop(struct bm_rpc_server *s)
+{
+	if (!s)
+		return;
+	nng_close(s->sock);
+	for (unsigned i = 0; i < s->ncalls; i++)
+		nng_aio_stop(s->calls[i].aio);
+	server_free(s);
+}
