@@ -1,1 +1,219 @@
-int main(void){return 0;}
+/* bmctl: the operator's CLI, a client of the coordinator's API and nothing
+ * else. Global options may stand before or after the command. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmctl.h"
+
+static const char usage_text[] =
+	"usage: bmctl [--coordinator URL] [-o table|json] [--timeout SECONDS] COMMAND\n"
+	"  apply -f FILE\n"
+	"  get sites|racks|machines|profiles|images [NAME] [--site S] [--rack R]\n"
+	"      [--state ST] [-l key=value]...\n"
+	"  describe site|rack|machine|profile|image NAME\n"
+	"  delete site|rack|machine|profile|image NAME\n"
+	"  machine add NAME --rack R --mac MAC [--ip IP] [--profile P] [--bmc URL]\n"
+	"      [--netboot] [-l key=value]...\n"
+	"  image push NAME FILE\n"
+	"  status\n"
+	"The coordinator URL defaults to $BMCTL_COORDINATOR, else " CTL_DEFAULT_URL ".\n"
+	"Exit status: 0 done, 1 refused or unreachable, 2 usage error.\n";
+
+int
+ctl_usage_error(struct ctl *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see %s --help)\n", c->prog);
+	return CTL_EXIT_USAGE;
+}
+
+/* The line of the entry a problem names, found by kind and index when the
+ * name there agrees. */
+static void
+print_entry_line(FILE *f, const struct bm_fleet *fl, const struct bm_problem *e)
+{
+	const Bm__Fleet *ft = fl ? fl->fleet : NULL;
+	void **items = NULL;
+	size_t n = 0;
+
+	if (!ft)
+		return;
+	switch (e->kind) {
+	case BM__KIND__KIND_SITE: n = ft->n_sites; items = (void **)ft->sites; break;
+	case BM__KIND__KIND_RACK: n = ft->n_racks; items = (void **)ft->racks; break;
+	case BM__KIND__KIND_IMAGE: n = ft->n_images; items = (void **)ft->images; break;
+	case BM__KIND__KIND_PROFILE: n = ft->n_profiles; items = (void **)ft->profiles; break;
+	case BM__KIND__KIND_MACHINE: n = ft->n_machines; items = (void **)ft->machines; break;
+	default: return;
+	}
+	/* Every record's name is its first member. */
+	if (e->index < n &&
+	    !strcmp(*(char *const *)((const char *)items[e->index] + sizeof(ProtobufCMessage)), e->name))
+		fprintf(f, "%u:", fl->lines[e->kind][e->index]);
+}
+
+void
+ctl_print_problems(FILE *f, const char *fname, const struct bm_fleet *fl,
+                   const struct bm_problems *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct bm_problem *e = &p->v[i];
+		const Bm__Kind k = e->kind;
+
+		if (fname)
+			fprintf(f, "%s:", fname);
+		if (fname && e->line)
+			fprintf(f, "%u:", e->line);
+		else if (fname)
+			print_entry_line(f, fl, e);
+		if (fname)
+			fputc(' ', f);
+		if (k != BM__KIND__KIND_UNSPECIFIED)
+			fprintf(f, "%s %s: ", bm_kind_name(k), *e->name ? e->name : "(unnamed)");
+		if (*e->field)
+			fprintf(f, "%s: ", e->field);
+		fprintf(f, "%s\n", e->why);
+	}
+	if (p->total > p->n)
+		fprintf(f, "... and %zu more problems\n", p->total - p->n);
+}
+
+static void
+print_response_problems(const Bm__Response *resp, const char *fname, const struct bm_fleet *fl)
+{
+	struct bm_problems p;
+
+	bm_problems_init(&p);
+	for (size_t i = 0; i < resp->n_problems; i++) {
+		const Bm__Problem *q = resp->problems[i];
+		bm_problems_add(&p, q->kind, q->name, q->index, q->field, "%s", q->why);
+	}
+	ctl_print_problems(stderr, fname, fl, &p);
+	bm_problems_fini(&p);
+}
+
+int
+ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *fname,
+         const struct bm_fleet *fl)
+{
+	Bm__Response *resp;
+	int r;
+
+	if (!c->client && (r = bm_rpc_client_open(c->url, &c->client)) < 0) {
+		fprintf(stderr, "%s: bad coordinator URL %s: %s\n", c->prog, c->url, strerror(-r));
+		return CTL_EXIT_REFUSED;
+	}
+	if ((r = bm_rpc_call(c->client, req, c->timeout_ms, &resp)) < 0) {
+		fprintf(stderr, "%s: coordinator at %s: %s\n", c->prog, c->url,
+		        r == -ETIMEDOUT ? "no answer (is bmcoord running there?)" : strerror(-r));
+		return CTL_EXIT_REFUSED;
+	}
+	if (resp->status != BM__STATUS__STATUS_OK) {
+		fprintf(stderr, "%s: %s: %s\n", c->prog, bm_status_name(resp->status), resp->message);
+		print_response_problems(resp, fname, fl);
+		bm__response__free_unpacked(resp, NULL);
+		return CTL_EXIT_REFUSED;
+	}
+	*ret_resp = resp;
+	return CTL_EXIT_OK;
+}
+
+int
+ctl_parse_label(const char *kv, size_t *n, void ***entries, const ProtobufCMessageDescriptor *d)
+{
+	const char *eq = strchr(kv, '=');
+	char key[128];
+
+	if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key))
+		return -EINVAL;
+	snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+	return bm_map_set(n, entries, d, key, eq + 1);
+}
+
+/* Take the global options out of argv wherever they stand. Returns 0 or
+ * CTL_EXIT_USAGE. */
+static int
+global_options(struct ctl *c, int *argc, char **argv)
+{
+	int out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		int takes = 0;
+		if (!strcmp(a, "--coordinator") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
+		    !strcmp(a, "--timeout"))
+			takes = 1;
+		else if (!strncmp(a, "--coordinator=", 14) || !strncmp(a, "--output=", 9) ||
+		         !strncmp(a, "--timeout=", 10))
+			val = strchr(a, '=') + 1;
+		else if (!strncmp(a, "-o", 2) && a[2])
+			val = a + 2;
+		if (!takes && !val) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (takes) {
+			if (i + 1 >= *argc)
+				return ctl_usage_error(c, "%s needs a value", a);
+			val = argv[++i];
+		}
+		if (a[1] == 'o' || !strncmp(a, "--output", 8)) {
+			if (strcmp(val, "json") && strcmp(val, "table"))
+				return ctl_usage_error(c, "-o takes table or json, not %s", val);
+			c->json = !strcmp(val, "json");
+		} else if (!strncmp(a, "--timeout", 9)) {
+			char *end;
+			double s = strtod(val, &end);
+			if (*end || s <= 0 || s > 86400)
+				return ctl_usage_error(c, "--timeout takes seconds, not %s", val);
+			c->timeout_ms = (int)(s * 1000);
+		} else {
+			c->url = val;
+		}
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct ctl *, int, char **);
+} commands[] = {
+	{ "apply", cmd_apply },     { "get", cmd_get },       { "describe", cmd_describe },
+	{ "delete", cmd_delete },   { "machine", cmd_machine }, { "image", cmd_image },
+	{ "status", cmd_status },
+};
+
+int
+main(int argc, char **argv)
+{
+	static char outbuf[1 << 20];
+	struct ctl c = { .url = getenv("BMCTL_COORDINATOR"), .timeout_ms = 30000, .prog = "bmctl" };
+	int r;
+
+	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	if (!c.url || !*c.url)
+		c.url = CTL_DEFAULT_URL;
+	if ((r = global_options(&c, &argc, argv)) != 0)
+		return r;
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		fputs(usage_text, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name)) {
+			r = commands[i].fn(&c, argc - 1, argv + 1);
+			bm_rpc_client_free(c.client);
+			fflush(stdout);
+			return r;
+		}
+	return ctl_usage_error(&c, "unknown command %s", argv[1]);
+}

@@ -178,18 +178,53 @@ blob_status(int r, char *msg, size_t len)
 	}
 }
 
+/* Before an upload: does the image already declare other bytes? Advisory
+ * (store_apply checks again when the image is recorded), but it spares
+ * sending gigabytes that would be refused. Returns 1 with msg set. */
+static int
+image_conflict(struct api *a, const char *name, const ProtobufCBinaryData *sha, uint64_t size,
+               char *msg, size_t len)
+{
+	struct store_read *rd;
+	Bm__Object *o = NULL;
+	char want[BM_SHA256_HEX];
+	int conflict = 0;
+
+	if (!*name || store_read_begin(a->store, &rd) < 0)
+		return 0;
+	if (store_get(rd, BM__KIND__KIND_IMAGE, name, &o) == 0) {
+		const Bm__Image *im = o->image;
+		if (im->sha256.len == BM_SHA256_LEN && memcmp(im->sha256.data, sha->data, BM_SHA256_LEN)) {
+			snprintf(msg, len, "image %.63s declares sha256 %s; these bytes differ, nothing uploaded",
+			         name, bm_sha256_hex(im->sha256.data, want));
+			conflict = 1;
+		} else if (im->size && im->size != size) {
+			snprintf(msg, len, "image %.63s declares %llu bytes, not %llu; nothing uploaded", name,
+			         (unsigned long long)im->size, (unsigned long long)size);
+			conflict = 1;
+		}
+		bm__object__free_unpacked(o, NULL);
+	}
+	store_read_end(rd);
+	return conflict;
+}
+
 static void
 handle_blob(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 {
 	Bm__Response resp = BM__RESPONSE__INIT;
 	Bm__BlobBeginResult br = BM__BLOB_BEGIN_RESULT__INIT;
-	char msg[160] = "";
+	char msg[256] = "";
 	int r;
 
 	if (req->body_case == BM__REQUEST__BODY_BLOB_BEGIN) {
 		const Bm__BlobBeginRequest *b = req->blob_begin;
 		if (b->sha256.len != BM_SHA256_LEN) {
 			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "sha256 must be 32 bytes");
+			return;
+		}
+		if (image_conflict(a, b->image, &b->sha256, b->size, msg, sizeof(msg))) {
+			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, msg);
 			return;
 		}
 		r = blob_begin(a->blobs, b->sha256.data, b->size, &br.offset);

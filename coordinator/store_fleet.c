@@ -348,6 +348,6 @@ st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only)
 	if (x.p->total == 0)
 		return 0;
 refused:
-	return st_refuse(c, BM__STATUS__STATUS_INVALID, "fleet refused: %zu problem%s, nothing changed",
+	return st_refuse(c, BM__STATUS__STATUS_INVALID, "refused: %zu problem%s, nothing changed",
 	                 x.p->total, x.p->total == 1 ? "" : "s");
 }

@@ -108,8 +108,11 @@ struct pctx {
 static void
 problem(struct pctx *c, const char *field, const yaml_node_t *n, const char *why)
 {
-	bm_problems_add(c->probs, c->kind, c->name, c->index, field, "line %zu: %s",
-	                n ? n->start_mark.line + 1 : 0, why);
+	size_t kept = c->probs->n;
+
+	bm_problems_add(c->probs, c->kind, c->name, c->index, field, "%s", why);
+	if (c->probs->n > kept && n)
+		c->probs->v[kept].line = (uint32_t)n->start_mark.line + 1;
 }
 
 /* A scalar's text, or NULL when the node is not a scalar or holds a NUL. */
@@ -503,10 +506,13 @@ bm_fleet_fini(struct bm_fleet *f)
 static void
 yaml_problem(struct bm_problems *probs, const yaml_parser_t *ps)
 {
-	bm_problems_add(probs, BM__KIND__KIND_UNSPECIFIED, "", 0, "", "line %zu column %zu: %s%s%s",
-	                ps->problem_mark.line + 1, ps->problem_mark.column + 1,
-	                ps->problem ? ps->problem : "YAML error", ps->context ? " " : "",
-	                ps->context ? ps->context : "");
+	size_t kept = probs->n;
+
+	bm_problems_add(probs, BM__KIND__KIND_UNSPECIFIED, "", 0, "", "column %zu: %s%s%s",
+	                ps->problem_mark.column + 1, ps->problem ? ps->problem : "YAML error",
+	                ps->context ? " " : "", ps->context ? ps->context : "");
+	if (probs->n > kept)
+		probs->v[kept].line = (uint32_t)ps->problem_mark.line + 1;
 }
 
 int

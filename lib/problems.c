@@ -48,6 +48,7 @@ bm_problems_add(struct bm_problems *p, Bm__Kind kind, const char *name, uint32_t
 	e = &p->v[p->n];
 	e->kind = kind;
 	e->index = index;
+	e->line = 0;
 	e->name = strdup(name ? name : "");
 	e->field = strdup(field ? field : "");
 	e->why = strdup(why);
@@ -68,7 +69,10 @@ bm_problems_move(struct bm_problems *dst, struct bm_problems *src)
 
 	for (size_t i = 0; i < src->n; i++) {
 		struct bm_problem *e = &src->v[i];
+		size_t kept = dst->n;
 		bm_problems_add(dst, e->kind, e->name, e->index, e->field, "%s", e->why);
+		if (dst->n > kept)
+			dst->v[kept].line = e->line;
 	}
 	dst->total += extra;
 	dst->oom |= src->oom;

@@ -16,6 +16,7 @@ struct bm_problem {
 	uint32_t index; /* entry index within its kind in the request */
 	char *field;    /* may be empty: the whole entry */
 	char *why;
+	uint32_t line;  /* 1-based line in the source file, 0 when unknown */
 };
 
 struct bm_problems {

@@ -1,0 +1,62 @@
+/* bmctl: shared state of the operator's CLI. */
+#pragma once
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "bm/fleet.h"
+#include "bm/json.h"
+#include "bm/proto.h"
+#include "bm/rpc.h"
+
+#define CTL_DEFAULT_URL "tcp://127.0.0.1:7400"
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_REFUSED 1
+#define CTL_EXIT_USAGE 2
+
+struct ctl {
+	const char *url;
+	bool json;
+	int timeout_ms;
+	struct bm_rpc_client *client;
+	const char *prog;
+};
+
+/* Send a request; on a transport failure or a status other than OK, print
+ * the message (and problems, located in `fl` read from `fname` when given)
+ * on stderr. Returns CTL_EXIT_OK with *ret_resp, or CTL_EXIT_REFUSED. */
+int ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *fname,
+             const struct bm_fleet *fl);
+/* Print problems, one a line: "FILE:LINE: machine r12n04: mac: why". */
+void ctl_print_problems(FILE *f, const char *fname, const struct bm_fleet *fl,
+                        const struct bm_problems *p);
+int ctl_usage_error(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "key=value" into a ListRequest or Machine label map. Returns 0 or -EINVAL. */
+int ctl_parse_label(const char *kv, size_t *n, void ***entries, const ProtobufCMessageDescriptor *d);
+
+int cmd_apply(struct ctl *c, int argc, char **argv);
+int cmd_get(struct ctl *c, int argc, char **argv);
+int cmd_describe(struct ctl *c, int argc, char **argv);
+int cmd_delete(struct ctl *c, int argc, char **argv);
+int cmd_machine(struct ctl *c, int argc, char **argv);
+int cmd_image(struct ctl *c, int argc, char **argv);
+int cmd_status(struct ctl *c, int argc, char **argv);
+
+/* output.c: tables and JSON. A list is printed across pages: begin, items
+ * (any number of times), end; a table is aligned when it ends. */
+struct table;
+struct out {
+	FILE *f;
+	bool json;
+	Bm__Kind kind;
+	struct bm_json j;
+	struct table *t;
+	size_t count;
+};
+void out_list_begin(struct out *o, FILE *f, bool json, Bm__Kind kind);
+void out_list_items(struct out *o, Bm__Object *const *items, size_t n);
+void out_list_end(struct out *o);
+/* One object as JSON (the element form of `get -o json`). */
+void out_json_object(struct bm_json *j, const Bm__Object *o);
+void out_describe(FILE *f, bool json, const Bm__Object *o);
+/* The BMC URL with any password replaced by ***. */
+const char *out_bmc_masked(const char *bmc, char *buf, size_t len);

@@ -1,0 +1,152 @@
+/* bmctl describe: one object, every field, one per line. */
+#include <string.h>
+
+#include "bm/netaddr.h"
+#include "bm/sha256.h"
+#include "bmctl.h"
+
+static void
+line(FILE *f, const char *key, const char *val)
+{
+	fprintf(f, "%-11s %s\n", key, val && *val ? val : "-");
+}
+
+static void
+line_u64(FILE *f, const char *key, uint64_t v)
+{
+	fprintf(f, "%-11s %llu\n", key, (unsigned long long)v);
+}
+
+/* Map entries: { base; char *key; char *value; } */
+struct kv {
+	ProtobufCMessage base;
+	char *key;
+	char *value;
+};
+
+static void
+labels(FILE *f, size_t n, void **entries)
+{
+	if (n == 0)
+		line(f, "Labels:", "");
+	for (size_t i = 0; i < n; i++) {
+		const struct kv *e = entries[i];
+		fprintf(f, "%-11s %s=%s\n", i ? "" : "Labels:", e->key, e->value);
+	}
+}
+
+static void
+revs(FILE *f, uint64_t create, uint64_t mod)
+{
+	fprintf(f, "%-11s created %llu, modified %llu\n", "Revision:", (unsigned long long)create,
+	        (unsigned long long)mod);
+}
+
+static void
+describe_rack(FILE *f, const Bm__Rack *r, uint32_t count)
+{
+	char a[BM_IP4_STR], b[BM_IP4_STR], buf[64];
+
+	line(f, "Name:", r->name);
+	line(f, "Site:", r->site);
+	snprintf(buf, sizeof(buf), "%s/%u", bm_ip4_format(r->network, a), r->prefix_len);
+	line(f, "Subnet:", buf);
+	line(f, "Gateway:", r->gateway ? bm_ip4_format(r->gateway, a) : "");
+	buf[0] = '\0';
+	for (size_t i = 0, w = 0; i < r->n_dns; i++)
+		w += (size_t)snprintf(buf + w, sizeof(buf) - w, "%s%s", i ? ", " : "", bm_ip4_format(r->dns[i], a));
+	line(f, "DNS:", buf);
+	if (r->pool_start)
+		snprintf(buf, sizeof(buf), "%s-%s", bm_ip4_format(r->pool_start, a), bm_ip4_format(r->pool_end, b));
+	line(f, "Pool:", r->pool_start ? buf : "");
+	line_u64(f, "Machines:", count);
+	labels(f, r->n_labels, (void **)r->labels);
+	revs(f, r->create_rev, r->mod_rev);
+}
+
+static void
+describe_machine(FILE *f, const Bm__Machine *m)
+{
+	char a[BM_MAC_STR], b[256];
+
+	line(f, "Name:", m->name);
+	line(f, "Rack:", m->rack);
+	line(f, "MAC:", m->mac.len == 6 ? bm_mac_format(m->mac.data, a) : "");
+	line(f, "IP:", m->ip ? bm_ip4_format(m->ip, a) : "");
+	line(f, "Profile:", m->profile);
+	line(f, "BMC:", out_bmc_masked(m->bmc, b, sizeof(b)));
+	line(f, "State:", bm_state_name(m->state));
+	line(f, "Netboot:", m->netboot ? "always" : "when reimaged");
+	labels(f, m->n_labels, (void **)m->labels);
+	revs(f, m->create_rev, m->mod_rev);
+}
+
+static void
+describe_profile(FILE *f, const Bm__Profile *p)
+{
+	line(f, "Name:", p->name);
+	line(f, "Kernel:", p->kernel);
+	line(f, "Initrd:", p->initrd);
+	line(f, "Cmdline:", p->cmdline);
+	revs(f, p->create_rev, p->mod_rev);
+	if (p->n_templates == 0)
+		line(f, "Templates:", "");
+	else
+		fprintf(f, "Templates:\n");
+	for (size_t i = 0; i < p->n_templates; i++) {
+		const char *t = p->templates[i]->value;
+		fprintf(f, "  %s:\n", p->templates[i]->key);
+		while (*t) {
+			const char *nl = strchr(t, '\n');
+			size_t n = nl ? (size_t)(nl - t) : strlen(t);
+			fprintf(f, "    %.*s\n", (int)n, t);
+			t += n + (nl != NULL);
+		}
+	}
+}
+
+static void
+describe_image(FILE *f, const Bm__Image *im)
+{
+	char hex[BM_SHA256_HEX];
+
+	line(f, "Name:", im->name);
+	line(f, "SHA256:", im->sha256.len == 32 ? bm_sha256_hex(im->sha256.data, hex) : "");
+	line_u64(f, "Size:", im->size);
+	line(f, "URL:", im->url);
+	line(f, "Stored:", im->stored ? "yes (coordinator blob store)" : "no");
+	revs(f, im->create_rev, im->mod_rev);
+}
+
+void
+out_describe(FILE *f, bool json, const Bm__Object *o)
+{
+	if (json) {
+		struct bm_json j;
+		bm_json_init(&j, f, true);
+		out_json_object(&j, o); /* the form of `get -o json`, as one object */
+		return;
+	}
+	switch (o->obj_case) {
+	case BM__OBJECT__OBJ_SITE:
+		line(f, "Name:", o->site->name);
+		line_u64(f, "Racks:", o->count);
+		labels(f, o->site->n_labels, (void **)o->site->labels);
+		revs(f, o->site->create_rev, o->site->mod_rev);
+		break;
+	case BM__OBJECT__OBJ_RACK:
+		describe_rack(f, o->rack, o->count);
+		break;
+	case BM__OBJECT__OBJ_MACHINE:
+		describe_machine(f, o->machine);
+		break;
+	case BM__OBJECT__OBJ_PROFILE:
+		describe_profile(f, o->profile);
+		break;
+	case BM__OBJECT__OBJ_IMAGE:
+		describe_image(f, o->image);
+		break;
+	default:
+		break;
+	}
+}
