@@ -56,9 +56,7 @@ cmd_apply(struct ctl *c, int argc, char **argv)
 	if (!fname || optind != argc)
 		return ctl_usage_error(c, "apply takes -f FILE");
 	bm_problems_init(&probs);
-	r = bm_fleet_load(fname, &fl, &probs);
-	if (r == 0 && bm_fleet_check(fl.fleet, &probs) > 0)
-		r = -EINVAL;
+	r = bm_fleet_load_checked(fname, &fl, &probs);
 	if (r == -EINVAL) {
 		fprintf(stderr, "%s: %s refused, nothing sent: %zu problem%s\n", c->prog, fname,
 		        probs.total, probs.total == 1 ? "" : "s");

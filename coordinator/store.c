@@ -236,6 +236,7 @@ store_open(const char *dir, uint64_t map_size, struct store **ret_store)
 	}
 	if ((r = open_tables(s)) < 0)
 		goto fail;
+	s->retain = STORE_CHANGES_RETAIN;
 	*ret_store = s;
 	return 0;
 fail:
@@ -243,6 +244,12 @@ fail:
 		mdb_env_close(s->env);
 	free(s);
 	return r;
+}
+
+void
+store_set_changes_retain(struct store *s, uint64_t revisions)
+{
+	s->retain = revisions ? revisions : 1;
 }
 
 void

@@ -45,6 +45,9 @@ extern const char *const store_table_names[];
  * largest the file may grow (0: default 16 GiB). Returns 0 or -errno. */
 int store_open(const char *dir, uint64_t map_size, struct store **ret_store);
 void store_close(struct store *s);
+/* Change history kept, in revisions (default STORE_CHANGES_RETAIN). Part
+ * of the state machine's definition: every replica must use one value. */
+void store_set_changes_retain(struct store *s, uint64_t revisions);
 
 /* Begin a batch: one write transaction. Only one batch at a time, from one
  * thread. Returns 0 or -errno. */

@@ -366,14 +366,14 @@ write_changes(struct apply_ctx *c, struct store_batch *b)
 	st_be64(key, c->rev);
 	r = st_put_msg(c->txn, c->s->dbi[DB_CHANGES], key, 8, &cs.base);
 	free(ptrs);
-	if (r < 0 || c->rev <= STORE_CHANGES_RETAIN)
+	if (r < 0 || c->rev <= c->s->retain)
 		return r;
-	/* Keep the last STORE_CHANGES_RETAIN revisions: one entry per revision,
-	 * so dropping one per command keeps the table bounded. */
-	st_be64(key, c->rev - STORE_CHANGES_RETAIN);
+	/* Keep the last `retain` revisions: one entry per revision, so dropping
+	 * one per command keeps the table bounded. */
+	st_be64(key, c->rev - c->s->retain);
 	if ((r = st_del(c->txn, c->s->dbi[DB_CHANGES], key, 8, NULL, 0)) < 0)
 		return r;
-	b->compact_revision = c->rev - STORE_CHANGES_RETAIN;
+	b->compact_revision = c->rev - c->s->retain;
 	return 0;
 }
 

@@ -24,6 +24,7 @@ enum store_db {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
+	uint64_t retain; /* revisions of change history kept */
 };
 
 struct store_batch {

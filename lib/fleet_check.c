@@ -1,6 +1,7 @@
 /* The rules of a fleet that need nothing but the fleet itself. The
  * coordinator runs them on every Apply it receives (it trusts no client),
  * bmctl runs them before sending, standalone agents on load. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -340,7 +341,8 @@ check_machines_racks(struct bm_problems *p, const Bm__Fleet *f)
 
 	if (!sorted)
 		return -1;
-	memcpy(sorted, f->racks, f->n_racks * sizeof(*sorted));
+	if (f->n_racks)
+		memcpy(sorted, f->racks, f->n_racks * sizeof(*sorted));
 	qsort(sorted, f->n_racks, sizeof(*sorted), rack_cmp);
 	for (size_t j = 0; j < f->n_machines; j++) {
 		Bm__Rack key = { .name = f->machines[j]->rack }, *kp = &key, **r;
@@ -381,4 +383,18 @@ bm_fleet_check(const Bm__Fleet *f, struct bm_problems *p)
 	if (oom)
 		bm_problems_add(p, 0, "", 0, "", "out of memory while checking");
 	return p->total - before;
+}
+
+int
+bm_fleet_load_checked(const char *path, struct bm_fleet *ret, struct bm_problems *probs)
+{
+	size_t before = probs->total;
+	int r = bm_fleet_load(path, ret, probs);
+
+	if (r != 0 && r != -EINVAL)
+		return r;
+	/* Check even a file that did not parse cleanly: every problem at once. */
+	bm_fleet_check(ret->fleet, probs);
+	bm_problems_dedupe(probs);
+	return probs->total > before ? -EINVAL : 0;
 }

@@ -1,6 +1,7 @@
 #include "bm/problems.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,4 +78,27 @@ bm_problems_move(struct bm_problems *dst, struct bm_problems *src)
 	dst->total += extra;
 	dst->oom |= src->oom;
 	bm_problems_fini(src);
+}
+
+void
+bm_problems_dedupe(struct bm_problems *p)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		struct bm_problem *e = &p->v[i];
+		bool dup = false;
+		for (size_t j = 0; j < out && *e->field && !dup; j++)
+			dup = p->v[j].kind == e->kind && p->v[j].index == e->index &&
+			      !strcmp(p->v[j].field, e->field);
+		if (dup) {
+			free(e->name);
+			free(e->field);
+			free(e->why);
+			p->total--;
+			continue;
+		}
+		p->v[out++] = *e;
+	}
+	p->n = out;
 }

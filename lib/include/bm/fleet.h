@@ -34,6 +34,10 @@ int bm_fleet_parse(const char *text, size_t len, struct bm_fleet *ret, struct bm
  * bm_fleet_parse, or -errno when the file cannot be read (ret untouched). */
 int bm_fleet_load(const char *path, struct bm_fleet *ret, struct bm_problems *probs);
 void bm_fleet_fini(struct bm_fleet *f);
+/* Load, parse and check a file, reporting each bad value once. Returns 0
+ * when it is clean, -EINVAL with problems (ret must be released), -errno
+ * when it cannot be read, -ENOMEM. */
+int bm_fleet_load_checked(const char *path, struct bm_fleet *ret, struct bm_problems *probs);
 
 /* The rules that need only the fleet itself: names, required fields, value
  * ranges, templates, and uniqueness of names, MACs and per-rack IPs within

@@ -33,5 +33,8 @@ void bm_problems_fini(struct bm_problems *p);
 void bm_problems_add(struct bm_problems *p, Bm__Kind kind, const char *name, uint32_t index,
                      const char *field, const char *fmt, ...)
   __attribute__((format(printf, 6, 7)));
+/* Drop every problem whose (kind, index, field) an earlier one already
+ * names, so one bad value is reported once. */
+void bm_problems_dedupe(struct bm_problems *p);
 /* Move every problem of `src` to the end of `dst`; src is left empty. */
 void bm_problems_move(struct bm_problems *dst, struct bm_problems *src);

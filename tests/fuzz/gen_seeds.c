@@ -1,0 +1,91 @@
+/* Writes the binary seeds of the `command` fuzz corpus into a folder:
+ *   build/bin/fuzz_gen_seeds tests/fuzz/corpus/command */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bm/fleet.h"
+
+static void
+write_cmd(const char *dir, const char *name, const Bm__Command *cmd)
+{
+	char path[4096];
+	size_t n = bm__command__get_packed_size(cmd);
+	uint8_t *buf = malloc(n + 1);
+	FILE *f;
+
+	bm__command__pack(cmd, buf);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "wb")) || fwrite(buf, 1, n, f) != n)
+		exit(1);
+	fclose(f);
+	free(buf);
+}
+
+static void
+apply_seed(const char *dir, const char *name, const char *yaml)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	struct bm_problems p;
+	struct bm_fleet fl;
+
+	bm_problems_init(&p);
+	if (bm_fleet_parse(yaml, strlen(yaml), &fl, &p) != 0)
+		exit(1);
+	cmd.op_case = BM__COMMAND__OP_APPLY;
+	cmd.apply = fl.fleet;
+	write_cmd(dir, name, &cmd);
+	bm_fleet_fini(&fl);
+	bm_problems_fini(&p);
+}
+
+int
+main(int argc, char **argv)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	Bm__ObjectRef ref = BM__OBJECT_REF__INIT;
+	Bm__Machine m = BM__MACHINE__INIT;
+	Bm__Image im = BM__IMAGE__INIT;
+	uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 9 }, sha[32] = { 0x9f, 0x86 };
+
+	if (argc != 2)
+		return 2;
+	apply_seed(argv[1], "apply_new_machine",
+	           "machines: [{name: r12n02, rack: rack12, mac: '52:54:00:12:00:02', ip: 10.12.0.12,"
+	           " profile: tiny, labels: {role: gpu}}]");
+	apply_seed(argv[1], "apply_dup_mac", "machines: [{name: x, rack: rack12, mac: '52:54:00:12:00:01'}]");
+	apply_seed(argv[1], "apply_rack_renumber",
+	           "racks: [{name: rack12, site: fra1, subnet: 10.99.0.0/24}]");
+	apply_seed(argv[1], "apply_everything",
+	           "sites: [{name: ams1, labels: {a: b}}]\n"
+	           "racks: [{name: rack21, site: ams1, subnet: 10.21.0.0/16, dns: [10.21.0.1],"
+	           " pool: 10.21.1.1-10.21.1.9}]\n"
+	           "images: [{name: i, sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752,"
+	           " url: 'http://x/i'}]\n"
+	           "profiles: [{name: p2, kernel: k, initrd: i, cmdline: '{{hostname}}',"
+	           " templates: {user-data: '{{ip}}'}}]\n"
+	           "machines: [{name: r21n01, rack: rack21, mac: '52:54:00:21:00:01', profile: p2}]\n");
+	ref.kind = BM__KIND__KIND_RACK;
+	ref.name = "rack12";
+	cmd.op_case = BM__COMMAND__OP_DELETE;
+	cmd.delete_ = &ref;
+	write_cmd(argv[1], "delete_rack_in_use", &cmd);
+	ref.kind = BM__KIND__KIND_MACHINE;
+	ref.name = "r12n01";
+	write_cmd(argv[1], "delete_machine", &cmd);
+	m.name = "r12n09";
+	m.rack = "rack12";
+	m.mac.data = mac;
+	m.mac.len = 6;
+	cmd.op_case = BM__COMMAND__OP_CREATE_MACHINE;
+	cmd.create_machine = &m;
+	write_cmd(argv[1], "create_machine", &cmd);
+	im.name = "k";
+	im.sha256.data = sha;
+	im.sha256.len = 32;
+	im.size = 4;
+	cmd.op_case = BM__COMMAND__OP_IMAGE_STORED;
+	cmd.image_stored = &im;
+	write_cmd(argv[1], "image_stored_mismatch", &cmd);
+	return 0;
+}
