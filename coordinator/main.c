@@ -101,6 +101,10 @@ parse_args(int argc, char **argv, struct options *o)
 		char *end;
 		switch (c) {
 		case 'd':
+			if (strlen(optarg) >= sizeof(o->data_dir)) {
+				fprintf(stderr, "bmcoord: --data-dir is too long\n");
+				return 2;
+			}
 			snprintf(o->data_dir, sizeof(o->data_dir), "%s", optarg);
 			break;
 		case 'l':
@@ -170,7 +174,7 @@ coord_signal_cb(uv_signal_t *h, int signum)
 static int
 lock_data_dir(const char *dir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/LOCK", dir);
@@ -187,7 +191,7 @@ lock_data_dir(const char *dir)
 static int
 coord_open(struct coord *c, const struct options *o)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX + 16];
 	int r;
 
 	if ((r = make_dirs(o->data_dir)) < 0) {
