@@ -157,13 +157,17 @@ cmd_status(struct ctl *c, int argc, char **argv)
 			bm_json_ku64(&j, "compact_revision", s->compact_revision);
 			bm_json_ku64(&j, "applied_index", s->applied_index);
 			bm_json_kstr(&j, "data_dir", s->data_dir);
+			bm_json_ku64(&j, "store_bytes", s->store_bytes);
+			bm_json_ku64(&j, "machines", s->machines);
+			bm_json_ku64(&j, "changes_kept", s->changes_kept);
 			bm_json_obj_end(&j);
 		} else {
 			printf("Coordinator: %s (bmcoord %s)\nRevision:    %llu (changes kept after %llu)\n"
-			       "Applied:     %llu\nData dir:    %s\n",
+			       "Applied:     %llu\nMachines:    %llu\nStore:       %llu bytes\n"
+			       "Data dir:    %s\n",
 			       c->url, s->version, (unsigned long long)s->revision,
 			       (unsigned long long)s->compact_revision, (unsigned long long)s->applied_index,
-			       s->data_dir);
+			       (unsigned long long)s->machines, (unsigned long long)s->store_bytes, s->data_dir);
 		}
 	}
 	bm__response__free_unpacked(resp, NULL);

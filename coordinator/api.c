@@ -350,6 +350,9 @@ handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 			sr.compact_revision = info.compact_revision;
 			sr.applied_index = info.applied_index;
 			sr.data_dir = (char *)a->data_dir;
+			sr.store_bytes = info.bytes;
+			sr.machines = info.entries[STORE_TABLE_MACHINES];
+			sr.changes_kept = info.entries[STORE_TABLE_CHANGES];
 			sr.version = VERSION_STRING;
 			resp.body_case = BM__RESPONSE__BODY_STATUS_RESULT;
 			resp.status_result = &sr;

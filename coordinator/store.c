@@ -26,6 +26,8 @@ const char *const store_table_names[] = {
 };
 
 _Static_assert(DB_COUNT <= 16, "store_info.entries too small");
+_Static_assert(STORE_TABLE_MACHINES == DB_MACHINES && STORE_TABLE_CHANGES == DB_CHANGES,
+               "store.h table indexes out of date");
 
 int
 st_errno(int rc)

@@ -38,6 +38,9 @@ struct store_info {
 	uint64_t entries[16];      /* per table, in store_table_names order */
 };
 
+/* Indexes into store_info.entries of the tables callers ask about. */
+#define STORE_TABLE_MACHINES 3
+#define STORE_TABLE_CHANGES 10
 /* Table names, in the order of store_info.entries; NULL-terminated. */
 extern const char *const store_table_names[];
 

@@ -1,15 +1,28 @@
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "bm/rpc.h"
 
+/* A context and its aio, kept between calls: opening them costs as much as
+ * a small request. A client used from one thread always finds its pair
+ * free; concurrent callers open their own for the call. */
+struct exch {
+	nng_ctx ctx;
+	nng_aio *aio;
+};
+
 struct bm_rpc_client {
 	nng_socket sock;
 	atomic_uint_fast64_t next_id;
+	pthread_mutex_t spare_mu;
+	struct exch spare;
+	bool have_spare;
 };
 
 int
@@ -40,6 +53,7 @@ bm_rpc_client_open(const char *url, struct bm_rpc_client **ret_client)
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	atomic_init(&c->next_id, ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec);
+	pthread_mutex_init(&c->spare_mu, NULL);
 	*ret_client = c;
 	return 0;
 }
@@ -49,8 +63,49 @@ bm_rpc_client_free(struct bm_rpc_client *c)
 {
 	if (!c)
 		return;
+	if (c->have_spare) {
+		nng_aio_free(c->spare.aio);
+		nng_ctx_close(c->spare.ctx);
+	}
 	nng_close(c->sock);
+	pthread_mutex_destroy(&c->spare_mu);
 	free(c);
+}
+
+static int
+exch_get(struct bm_rpc_client *c, struct exch *x)
+{
+	int e;
+
+	pthread_mutex_lock(&c->spare_mu);
+	if (c->have_spare) {
+		*x = c->spare;
+		c->have_spare = false;
+		pthread_mutex_unlock(&c->spare_mu);
+		return 0;
+	}
+	pthread_mutex_unlock(&c->spare_mu);
+	if ((e = nng_ctx_open(&x->ctx, c->sock)) != 0)
+		return e;
+	if ((e = nng_aio_alloc(&x->aio, NULL, NULL)) != 0)
+		nng_ctx_close(x->ctx);
+	return e;
+}
+
+static void
+exch_put(struct bm_rpc_client *c, struct exch *x)
+{
+	pthread_mutex_lock(&c->spare_mu);
+	if (!c->have_spare) {
+		c->spare = *x;
+		c->have_spare = true;
+		x = NULL;
+	}
+	pthread_mutex_unlock(&c->spare_mu);
+	if (x) {
+		nng_aio_free(x->aio);
+		nng_ctx_close(x->ctx);
+	}
 }
 
 static int
@@ -69,39 +124,33 @@ pack_request(Bm__Request *req, nng_msg **ret_msg)
 	return 0;
 }
 
-/* One send and one receive on a fresh context, so calls from several
+/* One send and one receive on a context of our own, so calls from several
  * threads never see each other's answers. */
 static int
 exchange(struct bm_rpc_client *c, nng_msg *msg, int timeout_ms, nng_msg **ret_msg)
 {
-	nng_ctx ctx;
-	nng_aio *aio = NULL;
+	struct exch x;
 	int e;
 
-	if ((e = nng_ctx_open(&ctx, c->sock)) != 0) {
+	if ((e = exch_get(c, &x)) != 0) {
 		nng_msg_free(msg);
 		return bm_rpc_errno(e);
 	}
-	if ((e = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
-		nng_msg_free(msg);
-		goto out;
-	}
-	nng_aio_set_timeout(aio, timeout_ms);
-	nng_aio_set_msg(aio, msg);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	if ((e = nng_aio_result(aio)) != 0) {
+	nng_aio_set_timeout(x.aio, timeout_ms);
+	nng_aio_set_msg(x.aio, msg);
+	nng_ctx_send(x.ctx, x.aio);
+	nng_aio_wait(x.aio);
+	if ((e = nng_aio_result(x.aio)) != 0) {
 		nng_msg_free(msg);
 		goto out;
 	}
 	/* REQ's send completes once queued; the timeout covers the answer. */
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	if ((e = nng_aio_result(aio)) == 0)
-		*ret_msg = nng_aio_get_msg(aio);
+	nng_ctx_recv(x.ctx, x.aio);
+	nng_aio_wait(x.aio);
+	if ((e = nng_aio_result(x.aio)) == 0)
+		*ret_msg = nng_aio_get_msg(x.aio);
 out:
-	nng_aio_free(aio);
-	nng_ctx_close(ctx);
+	exch_put(c, &x);
 	return bm_rpc_errno(e);
 }
 

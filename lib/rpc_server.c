@@ -6,12 +6,15 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bm/rpc.h"
 
-enum call_state { CALL_RECV, CALL_WAIT, CALL_SEND };
+/* RECV: waiting for a request. WAIT: with the handler. DEFER: answered from
+ * another thread, queued for the sender thread. SEND: sending. */
+enum call_state { CALL_RECV, CALL_WAIT, CALL_DEFER, CALL_SEND };
 
 struct bm_rpc_call {
 	struct bm_rpc_server *srv;
@@ -20,6 +23,11 @@ struct bm_rpc_call {
 	enum call_state state;
 	Bm__Request *req; /* owned while WAIT */
 	uint64_t id;      /* of the request being answered */
+	nng_msg *answer;  /* packed while DEFER */
+	struct bm_rpc_call *next_deferred;
+	/* The handler is running on this call's callback. Only a hint for how
+	 * to send: either way is correct, so a stale value costs nothing. */
+	atomic_bool in_handler;
 };
 
 struct bm_rpc_server {
@@ -30,6 +38,14 @@ struct bm_rpc_server {
 	unsigned cap;    /* entries of calls[] */
 	struct bm_rpc_call *calls;
 	atomic_uint_fast64_t requests, malformed, send_errors;
+	/* Answers given from other threads are sent by this thread: nng sends
+	 * in the caller's thread, and the coordinator's loop must not spend
+	 * its time in TCP. One wake-up sends a whole batch. */
+	pthread_t sender;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct bm_rpc_call *deferred, **deferred_tail;
+	bool stopping, sender_started;
 };
 
 static void
@@ -59,6 +75,24 @@ bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp)
 		return;
 	}
 	bm__response__pack(resp, nng_msg_body(msg));
+	if (!atomic_load_explicit(&call->in_handler, memory_order_relaxed)) {
+		/* From another thread (the coordinator's loop, after a commit):
+		 * sending writes to the socket in the caller's thread, so hand
+		 * it to one of nng's threads and return at once. */
+		struct bm_rpc_server *srv = call->srv;
+		bool wake;
+		call->answer = msg;
+		call->state = CALL_DEFER;
+		call->next_deferred = NULL;
+		pthread_mutex_lock(&srv->mu);
+		wake = srv->deferred == NULL;
+		*srv->deferred_tail = call;
+		srv->deferred_tail = &call->next_deferred;
+		pthread_mutex_unlock(&srv->mu);
+		if (wake)
+			pthread_cond_signal(&srv->cond);
+		return;
+	}
 	call->state = CALL_SEND;
 	nng_aio_set_msg(call->aio, msg);
 	nng_ctx_send(call->ctx, call->aio);
@@ -98,7 +132,9 @@ call_received(struct bm_rpc_call *call)
 	}
 	call->req = req;
 	atomic_fetch_add(&srv->requests, 1);
+	atomic_store_explicit(&call->in_handler, true, memory_order_relaxed);
 	srv->fn(srv->arg, call, req);
+	atomic_store_explicit(&call->in_handler, false, memory_order_relaxed);
 }
 
 static void
@@ -127,8 +163,41 @@ call_aio_cb(void *arg)
 		call_recv(call);
 		return;
 	case CALL_WAIT:
-		return; /* no operation is outstanding in WAIT */
+	case CALL_DEFER:
+		return; /* no operation is outstanding */
 	}
+}
+
+static void *
+sender_main(void *arg)
+{
+	struct bm_rpc_server *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		struct bm_rpc_call *c = s->deferred;
+		if (!c) {
+			if (s->stopping)
+				break;
+			pthread_cond_wait(&s->cond, &s->mu);
+			continue;
+		}
+		s->deferred = NULL;
+		s->deferred_tail = &s->deferred;
+		pthread_mutex_unlock(&s->mu);
+		while (c) {
+			struct bm_rpc_call *next = c->next_deferred;
+			nng_msg *msg = c->answer;
+			c->answer = NULL;
+			c->state = CALL_SEND;
+			nng_aio_set_msg(c->aio, msg);
+			nng_ctx_send(c->ctx, c->aio);
+			c = next;
+		}
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
 }
 
 static void
@@ -140,6 +209,8 @@ server_free(struct bm_rpc_server *s)
 			bm__request__free_unpacked(s->calls[i].req, NULL);
 	}
 	free(s->calls);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
@@ -158,6 +229,9 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 	}
 	s->cap = nctx;
 	s->fn = fn;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->deferred_tail = &s->deferred;
 	s->arg = arg;
 	if ((e = nng_rep0_open(&s->sock)) != 0) {
 		free(s->calls);
@@ -174,6 +248,9 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 	}
 	if (e == 0)
 		e = nng_listen(s->sock, url, NULL, 0);
+	if (e == 0 && pthread_create(&s->sender, NULL, sender_main, s) != 0)
+		e = NNG_ENOMEM;
+	s->sender_started = e == 0;
 	if (e != 0) {
 		nng_close(s->sock);
 		server_free(s);
@@ -198,6 +275,13 @@ bm_rpc_server_stop(struct bm_rpc_server *s)
 {
 	if (!s)
 		return;
+	/* Send what is queued, then stop the sender. */
+	pthread_mutex_lock(&s->mu);
+	s->stopping = true;
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_signal(&s->cond);
+	if (s->sender_started)
+		pthread_join(s->sender, NULL);
 	nng_close(s->sock);
 	for (unsigned i = 0; i < s->ncalls; i++)
 		nng_aio_stop(s->calls[i].aio);
