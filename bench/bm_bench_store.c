@@ -72,7 +72,7 @@ setup_racks(const struct opts *o)
 	Bm__Site site = BM__SITE__INIT, *sites[1] = { &site };
 	Bm__Rack *racks = calloc(o->racks, sizeof(*racks));
 	Bm__Rack **rp = calloc(o->racks, sizeof(*rp));
-	char (*names)[16] = calloc(o->racks, 16);
+	char(*names)[16] = calloc(o->racks, 16);
 	int r;
 
 	site.name = "bench";
@@ -193,7 +193,8 @@ main(int argc, char **argv)
 	all = calloc(o.machines, sizeof(*all));
 	t0 = now_s();
 	for (unsigned i = 0; i < o.clients; i++) {
-		w[i] = (struct worker){ &o, i, calloc(o.machines / o.clients + 1, sizeof(double)), 0, 0 };
+		w[i] = (struct worker){ &o, i, calloc(o.machines / o.clients + 1, sizeof(double)),
+			                0, 0 };
 		pthread_create(&t[i], NULL, worker_run, &w[i]);
 	}
 	for (unsigned i = 0; i < o.clients; i++) {
@@ -205,8 +206,10 @@ main(int argc, char **argv)
 	}
 	secs = now_s() - t0;
 	qsort(all, n, sizeof(double), cmp_double);
-	printf("writes=%u errors=%u clients=%u seconds=%.2f writes_per_s=%.0f p50_ms=%.2f p99_ms=%.2f\n", n,
-	       errors, o.clients, secs, (n - errors) / secs, n ? all[n / 2] : 0, n ? all[n * 99 / 100] : 0);
+	printf("writes=%u errors=%u clients=%u seconds=%.2f writes_per_s=%.0f p50_ms=%.2f "
+	       "p99_ms=%.2f\n",
+	       n, errors, o.clients, secs, (n - errors) / secs, n ? all[n / 2] : 0,
+	       n ? all[n * 99 / 100] : 0);
 	free(all);
 	free(t);
 	free(w);

@@ -8,18 +8,18 @@
 #include "bmctl.h"
 
 static const char usage_text[] =
-	"usage: bmctl [--coordinator URL] [-o table|json] [--timeout SECONDS] COMMAND\n"
-	"  apply -f FILE\n"
-	"  get sites|racks|machines|profiles|images [NAME] [--site S] [--rack R]\n"
-	"      [--state ST] [-l key=value]...\n"
-	"  describe site|rack|machine|profile|image NAME\n"
-	"  delete site|rack|machine|profile|image NAME\n"
-	"  machine add NAME --rack R --mac MAC [--ip IP] [--profile P] [--bmc URL]\n"
-	"      [--netboot] [-l key=value]...\n"
-	"  image push NAME FILE\n"
-	"  status\n"
-	"The coordinator URL defaults to $BMCTL_COORDINATOR, else " CTL_DEFAULT_URL ".\n"
-	"Exit status: 0 done, 1 refused or unreachable, 2 usage error.\n";
+    "usage: bmctl [--coordinator URL] [-o table|json] [--timeout SECONDS] COMMAND\n"
+    "  apply -f FILE\n"
+    "  get sites|racks|machines|profiles|images [NAME] [--site S] [--rack R]\n"
+    "      [--state ST] [-l key=value]...\n"
+    "  describe site|rack|machine|profile|image NAME\n"
+    "  delete site|rack|machine|profile|image NAME\n"
+    "  machine add NAME --rack R --mac MAC [--ip IP] [--profile P] [--bmc URL]\n"
+    "      [--netboot] [-l key=value]...\n"
+    "  image push NAME FILE\n"
+    "  status\n"
+    "The coordinator URL defaults to $BMCTL_COORDINATOR, else " CTL_DEFAULT_URL ".\n"
+    "Exit status: 0 done, 1 refused or unreachable, 2 usage error.\n";
 
 int
 ctl_usage_error(struct ctl *c, const char *fmt, ...)
@@ -46,16 +46,32 @@ print_entry_line(FILE *f, const struct bm_fleet *fl, const struct bm_problem *e)
 	if (!ft)
 		return;
 	switch (e->kind) {
-	case BM__KIND__KIND_SITE: n = ft->n_sites; items = (void **)ft->sites; break;
-	case BM__KIND__KIND_RACK: n = ft->n_racks; items = (void **)ft->racks; break;
-	case BM__KIND__KIND_IMAGE: n = ft->n_images; items = (void **)ft->images; break;
-	case BM__KIND__KIND_PROFILE: n = ft->n_profiles; items = (void **)ft->profiles; break;
-	case BM__KIND__KIND_MACHINE: n = ft->n_machines; items = (void **)ft->machines; break;
+	case BM__KIND__KIND_SITE:
+		n = ft->n_sites;
+		items = (void **)ft->sites;
+		break;
+	case BM__KIND__KIND_RACK:
+		n = ft->n_racks;
+		items = (void **)ft->racks;
+		break;
+	case BM__KIND__KIND_IMAGE:
+		n = ft->n_images;
+		items = (void **)ft->images;
+		break;
+	case BM__KIND__KIND_PROFILE:
+		n = ft->n_profiles;
+		items = (void **)ft->profiles;
+		break;
+	case BM__KIND__KIND_MACHINE:
+		n = ft->n_machines;
+		items = (void **)ft->machines;
+		break;
 	default: return;
 	}
 	/* Every record's name is its first member. */
 	if (e->index < n &&
-	    !strcmp(*(char *const *)((const char *)items[e->index] + sizeof(ProtobufCMessage)), e->name))
+	    !strcmp(*(char *const *)((const char *)items[e->index] + sizeof(ProtobufCMessage)),
+	            e->name))
 		fprintf(f, "%u:", fl->lines[e->kind][e->index]);
 }
 
@@ -116,7 +132,8 @@ ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *f
 		return CTL_EXIT_REFUSED;
 	}
 	if (resp->status != BM__STATUS__STATUS_OK) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, bm_status_name(resp->status), resp->message);
+		fprintf(stderr, "%s: %s: %s\n", c->prog, bm_status_name(resp->status),
+		        resp->message);
 		print_response_problems(resp, fname, fl);
 		bm__response__free_unpacked(resp, NULL);
 		return CTL_EXIT_REFUSED;
@@ -187,8 +204,8 @@ static const struct {
 	const char *name;
 	int (*fn)(struct ctl *, int, char **);
 } commands[] = {
-	{ "apply", cmd_apply },     { "get", cmd_get },       { "describe", cmd_describe },
-	{ "delete", cmd_delete },   { "machine", cmd_machine }, { "image", cmd_image },
+	{ "apply", cmd_apply },   { "get", cmd_get },         { "describe", cmd_describe },
+	{ "delete", cmd_delete }, { "machine", cmd_machine }, { "image", cmd_image },
 	{ "status", cmd_status },
 };
 
@@ -204,7 +221,8 @@ main(int argc, char **argv)
 		c.url = CTL_DEFAULT_URL;
 	if ((r = global_options(&c, &argc, argv)) != 0)
 		return r;
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);
 		return argc < 2 ? CTL_EXIT_USAGE : CTL_EXIT_OK;
 	}

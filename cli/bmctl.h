@@ -31,7 +31,8 @@ void ctl_print_problems(FILE *f, const char *fname, const struct bm_fleet *fl,
                         const struct bm_problems *p);
 int ctl_usage_error(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "key=value" into a ListRequest or Machine label map. Returns 0 or -EINVAL. */
-int ctl_parse_label(const char *kv, size_t *n, void ***entries, const ProtobufCMessageDescriptor *d);
+int ctl_parse_label(const char *kv, size_t *n, void ***entries,
+                    const ProtobufCMessageDescriptor *d);
 
 int cmd_apply(struct ctl *c, int argc, char **argv);
 int cmd_get(struct ctl *c, int argc, char **argv);

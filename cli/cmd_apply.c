@@ -30,9 +30,10 @@ apply_send(struct ctl *c, const char *fname, struct bm_fleet *fl)
 		bm_json_ku64(&j, "revision", resp->revision);
 		bm_json_obj_end(&j);
 	} else {
-		printf("%s applied: %u created, %u updated, %u unchanged (revision %llu)\n", fname,
-		       resp->apply ? resp->apply->created : 0, resp->apply ? resp->apply->updated : 0,
-		       resp->apply ? resp->apply->unchanged : 0, (unsigned long long)resp->revision);
+		printf(
+		    "%s applied: %u created, %u updated, %u unchanged (revision %llu)\n", fname,
+		    resp->apply ? resp->apply->created : 0, resp->apply ? resp->apply->updated : 0,
+		    resp->apply ? resp->apply->unchanged : 0, (unsigned long long)resp->revision);
 	}
 	bm__response__free_unpacked(resp, NULL);
 	return CTL_EXIT_OK;

@@ -51,10 +51,14 @@ static int
 machine_options(struct ctl *c, int argc, char **argv, Bm__Machine *m, uint8_t mac[6])
 {
 	static const struct option longopts[] = {
-		{ "rack", required_argument, NULL, 'r' },  { "mac", required_argument, NULL, 'm' },
-		{ "ip", required_argument, NULL, 'i' },    { "profile", required_argument, NULL, 'p' },
-		{ "bmc", required_argument, NULL, 'b' },   { "label", required_argument, NULL, 'l' },
-		{ "netboot", no_argument, NULL, 'n' },     { 0 },
+		{ "rack", required_argument, NULL, 'r' },
+		{ "mac", required_argument, NULL, 'm' },
+		{ "ip", required_argument, NULL, 'i' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "bmc", required_argument, NULL, 'b' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "netboot", no_argument, NULL, 'n' },
+		{ 0 },
 	};
 	int opt;
 
@@ -73,15 +77,15 @@ machine_options(struct ctl *c, int argc, char **argv, Bm__Machine *m, uint8_t ma
 			break;
 		case 'i':
 			if (bm_ip4_parse(optarg, &m->ip) < 0)
-				return ctl_usage_error(c, "--ip: %s is not an IPv4 address", optarg);
+				return ctl_usage_error(c, "--ip: %s is not an IPv4 address",
+				                       optarg);
 			break;
 		case 'l':
 			if (ctl_parse_label(optarg, &m->n_labels, (void ***)&m->labels,
 			                    &bm__machine__labels_entry__descriptor) < 0)
 				return ctl_usage_error(c, "-l takes key=value, not %s", optarg);
 			break;
-		default:
-			return ctl_usage_error(c, "machine add: unknown option");
+		default: return ctl_usage_error(c, "machine add: unknown option");
 		}
 	}
 	if (optind + 1 != argc || !*m->rack || !m->mac.len)

@@ -11,7 +11,8 @@ static int
 parse_kind(struct ctl *c, const char *s, Bm__Kind *k)
 {
 	if (bm_kind_parse(s, k) < 0)
-		return ctl_usage_error(c, "unknown kind %s (sites, racks, machines, profiles, images)", s);
+		return ctl_usage_error(
+		    c, "unknown kind %s (sites, racks, machines, profiles, images)", s);
 	return 0;
 }
 
@@ -78,8 +79,11 @@ int
 cmd_get(struct ctl *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "site", required_argument, NULL, 's' }, { "rack", required_argument, NULL, 'r' },
-		{ "state", required_argument, NULL, 't' }, { "label", required_argument, NULL, 'l' }, { 0 },
+		{ "site", required_argument, NULL, 's' },
+		{ "rack", required_argument, NULL, 'r' },
+		{ "state", required_argument, NULL, 't' },
+		{ "label", required_argument, NULL, 'l' },
+		{ 0 },
 	};
 	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
 	int opt, r;
@@ -91,16 +95,18 @@ cmd_get(struct ctl *c, int argc, char **argv)
 		case 'r': q.rack = optarg; break;
 		case 't':
 			if (bm_state_parse(optarg, &q.state) < 0)
-				return ctl_usage_error(c, "unknown state %s (new, ready, reimaging, netbooting, "
-				                          "installing, deployed, failed)", optarg);
+				return ctl_usage_error(
+				    c,
+				    "unknown state %s (new, ready, reimaging, netbooting, "
+				    "installing, deployed, failed)",
+				    optarg);
 			break;
 		case 'l':
 			if (ctl_parse_label(optarg, &q.n_labels, (void ***)&q.labels,
 			                    &bm__list_request__labels_entry__descriptor) < 0)
 				return ctl_usage_error(c, "-l takes key=value, not %s", optarg);
 			break;
-		default:
-			return ctl_usage_error(c, "get: unknown option");
+		default: return ctl_usage_error(c, "get: unknown option");
 		}
 	}
 	if (optind >= argc || argc - optind > 2)
@@ -162,12 +168,15 @@ cmd_status(struct ctl *c, int argc, char **argv)
 			bm_json_ku64(&j, "changes_kept", s->changes_kept);
 			bm_json_obj_end(&j);
 		} else {
-			printf("Coordinator: %s (bmcoord %s)\nRevision:    %llu (changes kept after %llu)\n"
+			printf("Coordinator: %s (bmcoord %s)\nRevision:    %llu (changes kept "
+			       "after %llu)\n"
 			       "Applied:     %llu\nMachines:    %llu\nStore:       %llu bytes\n"
 			       "Data dir:    %s\n",
 			       c->url, s->version, (unsigned long long)s->revision,
-			       (unsigned long long)s->compact_revision, (unsigned long long)s->applied_index,
-			       (unsigned long long)s->machines, (unsigned long long)s->store_bytes, s->data_dir);
+			       (unsigned long long)s->compact_revision,
+			       (unsigned long long)s->applied_index,
+			       (unsigned long long)s->machines, (unsigned long long)s->store_bytes,
+			       s->data_dir);
 		}
 	}
 	bm__response__free_unpacked(resp, NULL);

@@ -54,7 +54,8 @@ push_chunks(struct ctl *c, int fd, const uint8_t sha[32], uint64_t offset, uint6
 		ssize_t n = pread(fd, buf, want, (off_t)offset);
 		Bm__Response *resp;
 		if (n <= 0) {
-			fprintf(stderr, "%s: reading the file: %s\n", c->prog, n < 0 ? strerror(errno) : "it shrank");
+			fprintf(stderr, "%s: reading the file: %s\n", c->prog,
+			        n < 0 ? strerror(errno) : "it shrank");
 			r = CTL_EXIT_REFUSED;
 			break;
 		}
@@ -88,7 +89,8 @@ push_commit(struct ctl *c, const char *name, const uint8_t sha[32], uint64_t siz
 		return r;
 	bm_sha256_hex(sha, hex);
 	if (c->json)
-		printf("{\n  \"name\": \"%s\",\n  \"size\": %llu,\n  \"sha256\": \"%s\",\n  \"revision\": %llu\n}\n",
+		printf("{\n  \"name\": \"%s\",\n  \"size\": %llu,\n  \"sha256\": \"%s\",\n  "
+		       "\"revision\": %llu\n}\n",
 		       name, (unsigned long long)size, hex, (unsigned long long)resp->revision);
 	else
 		printf("image %s pushed: %llu bytes, sha256 %s (revision %llu)\n", name,

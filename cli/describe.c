@@ -54,10 +54,12 @@ describe_rack(FILE *f, const Bm__Rack *r, uint32_t count)
 	line(f, "Gateway:", r->gateway ? bm_ip4_format(r->gateway, a) : "");
 	buf[0] = '\0';
 	for (size_t i = 0, w = 0; i < r->n_dns; i++)
-		w += (size_t)snprintf(buf + w, sizeof(buf) - w, "%s%s", i ? ", " : "", bm_ip4_format(r->dns[i], a));
+		w += (size_t)snprintf(buf + w, sizeof(buf) - w, "%s%s", i ? ", " : "",
+		                      bm_ip4_format(r->dns[i], a));
 	line(f, "DNS:", buf);
 	if (r->pool_start)
-		snprintf(buf, sizeof(buf), "%s-%s", bm_ip4_format(r->pool_start, a), bm_ip4_format(r->pool_end, b));
+		snprintf(buf, sizeof(buf), "%s-%s", bm_ip4_format(r->pool_start, a),
+		         bm_ip4_format(r->pool_end, b));
 	line(f, "Pool:", r->pool_start ? buf : "");
 	line_u64(f, "Machines:", count);
 	labels(f, r->n_labels, (void **)r->labels);
@@ -134,19 +136,10 @@ out_describe(FILE *f, bool json, const Bm__Object *o)
 		labels(f, o->site->n_labels, (void **)o->site->labels);
 		revs(f, o->site->create_rev, o->site->mod_rev);
 		break;
-	case BM__OBJECT__OBJ_RACK:
-		describe_rack(f, o->rack, o->count);
-		break;
-	case BM__OBJECT__OBJ_MACHINE:
-		describe_machine(f, o->machine);
-		break;
-	case BM__OBJECT__OBJ_PROFILE:
-		describe_profile(f, o->profile);
-		break;
-	case BM__OBJECT__OBJ_IMAGE:
-		describe_image(f, o->image);
-		break;
-	default:
-		break;
+	case BM__OBJECT__OBJ_RACK: describe_rack(f, o->rack, o->count); break;
+	case BM__OBJECT__OBJ_MACHINE: describe_machine(f, o->machine); break;
+	case BM__OBJECT__OBJ_PROFILE: describe_profile(f, o->profile); break;
+	case BM__OBJECT__OBJ_IMAGE: describe_image(f, o->image); break;
+	default: break;
 	}
 }

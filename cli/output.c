@@ -234,8 +234,7 @@ out_json_object(struct bm_json *j, const Bm__Object *o)
 		json_revs(j, im->create_rev, im->mod_rev);
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 	bm_json_obj_end(j);
 }
@@ -244,7 +243,8 @@ out_json_object(struct bm_json *j, const Bm__Object *o)
 
 static const char *const site_cols[] = { "NAME", "RACKS", "LABELS" };
 static const char *const rack_cols[] = { "NAME", "SITE", "SUBNET", "GATEWAY", "POOL", "MACHINES" };
-static const char *const machine_cols[] = { "NAME", "RACK", "MAC", "IP", "PROFILE", "STATE", "LABELS" };
+static const char *const machine_cols[] = { "NAME",    "RACK",  "MAC",   "IP",
+	                                    "PROFILE", "STATE", "LABELS" };
 static const char *const profile_cols[] = { "NAME", "KERNEL", "INITRD", "TEMPLATES" };
 static const char *const image_cols[] = { "NAME", "SIZE", "SHA256", "SOURCE" };
 
@@ -252,16 +252,11 @@ static struct table *
 table_for(Bm__Kind kind)
 {
 	switch (kind) {
-	case BM__KIND__KIND_SITE:
-		return table_new(3, site_cols);
-	case BM__KIND__KIND_RACK:
-		return table_new(6, rack_cols);
-	case BM__KIND__KIND_MACHINE:
-		return table_new(7, machine_cols);
-	case BM__KIND__KIND_PROFILE:
-		return table_new(4, profile_cols);
-	default:
-		return table_new(4, image_cols);
+	case BM__KIND__KIND_SITE: return table_new(3, site_cols);
+	case BM__KIND__KIND_RACK: return table_new(6, rack_cols);
+	case BM__KIND__KIND_MACHINE: return table_new(7, machine_cols);
+	case BM__KIND__KIND_PROFILE: return table_new(4, profile_cols);
+	default: return table_new(4, image_cols);
 	}
 }
 
@@ -274,29 +269,33 @@ table_object(struct table *t, const Bm__Object *o)
 	case BM__OBJECT__OBJ_SITE:
 		snprintf(n, sizeof(n), "%u", o->count);
 		table_row(t, (const char *[]){ o->site->name, n,
-		                               map_text(o->site->n_labels, (void **)o->site->labels, a, sizeof(a)) });
+		                               map_text(o->site->n_labels, (void **)o->site->labels,
+		                                        a, sizeof(a)) });
 		break;
 	case BM__OBJECT__OBJ_RACK: {
 		const Bm__Rack *r = o->rack;
 		char gw[BM_IP4_STR], pool[40];
 		snprintf(n, sizeof(n), "%u", o->count);
 		table_row(t, (const char *[]){ r->name, r->site, subnet_text(r, b, sizeof(b)),
-		                               ip_text(r->gateway, gw), pool_text(r, pool, sizeof(pool)), n });
+		                               ip_text(r->gateway, gw),
+		                               pool_text(r, pool, sizeof(pool)), n });
 		break;
 	}
 	case BM__OBJECT__OBJ_MACHINE: {
 		const Bm__Machine *m = o->machine;
 		char mac[BM_MAC_STR], ip[BM_IP4_STR];
-		table_row(t, (const char *[]){ m->name, m->rack, mac_text(&m->mac, mac), ip_text(m->ip, ip),
-		                               m->profile, bm_state_name(m->state),
-		                               map_text(m->n_labels, (void **)m->labels, a, sizeof(a)) });
+		table_row(
+		    t, (const char *[]){ m->name, m->rack, mac_text(&m->mac, mac),
+		                         ip_text(m->ip, ip), m->profile, bm_state_name(m->state),
+		                         map_text(m->n_labels, (void **)m->labels, a, sizeof(a)) });
 		break;
 	}
 	case BM__OBJECT__OBJ_PROFILE: {
 		const Bm__Profile *p = o->profile;
 		a[0] = '\0';
 		for (size_t i = 0, w = 0; i < p->n_templates && w < sizeof(a); i++)
-			w += (size_t)snprintf(a + w, sizeof(a) - w, "%s%s", i ? "," : "", p->templates[i]->key);
+			w += (size_t)snprintf(a + w, sizeof(a) - w, "%s%s", i ? "," : "",
+			                      p->templates[i]->key);
 		table_row(t, (const char *[]){ p->name, p->kernel, p->initrd, a });
 		break;
 	}
@@ -309,8 +308,7 @@ table_object(struct table *t, const Bm__Object *o)
 		table_row(t, (const char *[]){ im->name, n, c, src });
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 }
 

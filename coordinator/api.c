@@ -81,7 +81,8 @@ write_done_cb(struct proposal *p, const struct store_result *res)
 	resp.body_case = BM__RESPONSE__BODY_APPLY;
 	resp.apply = &ar;
 	if (res->status != BM__STATUS__STATUS_OK)
-		BM_DEBUG("api", "write refused status=%d problems=%zu", res->status, res->problems.total);
+		BM_DEBUG("api", "write refused status=%d problems=%zu", res->status,
+		         res->problems.total);
 	bm_rpc_reply(w->call, &resp);
 	free(resp.problems);
 	free(probs);
@@ -100,7 +101,8 @@ propose(struct api *a, struct bm_rpc_call *call, struct write_call *w)
 	if ((r = proposer_submit(a->proposer, &w->prop)) < 0) {
 		free(w);
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE,
-		                    r == -EBUSY ? "busy: too many writes queued, retry" : "shutting down");
+		                    r == -EBUSY ? "busy: too many writes queued, retry"
+		                                : "shutting down");
 	}
 }
 
@@ -124,7 +126,8 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 
 	if ((req->body_case == BM__REQUEST__BODY_APPLY && (!req->apply || !req->apply->fleet)) ||
 	    (req->body_case == BM__REQUEST__BODY_DELETE && (!req->delete_ || !req->delete_->ref)) ||
-	    (req->body_case == BM__REQUEST__BODY_MACHINE_ADD && (!req->machine_add || !req->machine_add->machine))) {
+	    (req->body_case == BM__REQUEST__BODY_MACHINE_ADD &&
+	     (!req->machine_add || !req->machine_add->machine))) {
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
 		return;
 	}
@@ -167,7 +170,8 @@ blob_status(int r, char *msg, size_t len)
 		snprintf(msg, len, "no upload in progress for this digest");
 		return BM__STATUS__STATUS_NOT_FOUND;
 	case -EBADMSG:
-		snprintf(msg, len, "the pushed bytes do not match the sha256 given; upload discarded");
+		snprintf(msg, len,
+		         "the pushed bytes do not match the sha256 given; upload discarded");
 		return BM__STATUS__STATUS_INVALID;
 	case -EMSGSIZE:
 		snprintf(msg, len, "the pushed bytes do not add up to the size given");
@@ -194,13 +198,17 @@ image_conflict(struct api *a, const char *name, const ProtobufCBinaryData *sha, 
 		return 0;
 	if (store_get(rd, BM__KIND__KIND_IMAGE, name, &o) == 0) {
 		const Bm__Image *im = o->image;
-		if (im->sha256.len == BM_SHA256_LEN && memcmp(im->sha256.data, sha->data, BM_SHA256_LEN)) {
-			snprintf(msg, len, "image %.63s declares sha256 %s; these bytes differ, nothing uploaded",
-			         name, bm_sha256_hex(im->sha256.data, want));
+		if (im->sha256.len == BM_SHA256_LEN &&
+		    memcmp(im->sha256.data, sha->data, BM_SHA256_LEN)) {
+			snprintf(
+			    msg, len,
+			    "image %.63s declares sha256 %s; these bytes differ, nothing uploaded",
+			    name, bm_sha256_hex(im->sha256.data, want));
 			conflict = 1;
 		} else if (im->size && im->size != size) {
-			snprintf(msg, len, "image %.63s declares %llu bytes, not %llu; nothing uploaded", name,
-			         (unsigned long long)im->size, (unsigned long long)size);
+			snprintf(msg, len,
+			         "image %.63s declares %llu bytes, not %llu; nothing uploaded",
+			         name, (unsigned long long)im->size, (unsigned long long)size);
 			conflict = 1;
 		}
 		bm__object__free_unpacked(o, NULL);
@@ -220,7 +228,8 @@ handle_blob(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	if (req->body_case == BM__REQUEST__BODY_BLOB_BEGIN) {
 		const Bm__BlobBeginRequest *b = req->blob_begin;
 		if (b->sha256.len != BM_SHA256_LEN) {
-			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "sha256 must be 32 bytes");
+			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID,
+			                    "sha256 must be 32 bytes");
 			return;
 		}
 		if (image_conflict(a, b->image, &b->sha256, b->size, msg, sizeof(msg))) {
@@ -233,7 +242,8 @@ handle_blob(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	} else {
 		const Bm__BlobChunkRequest *c = req->blob_chunk;
 		if (c->sha256.len != BM_SHA256_LEN) {
-			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "sha256 must be 32 bytes");
+			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID,
+			                    "sha256 must be 32 bytes");
 			return;
 		}
 		r = blob_write(a->blobs, c->sha256.data, c->offset, c->data.data, c->data.len);
@@ -253,7 +263,8 @@ handle_image_commit(struct api *a, struct bm_rpc_call *call, const Bm__Request *
 	int r;
 
 	if (!bm_name_valid(ic->name) || ic->sha256.len != BM_SHA256_LEN) {
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "image needs a valid name and a sha256");
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID,
+		                    "image needs a valid name and a sha256");
 		return;
 	}
 	if ((r = blob_commit(a->blobs, ic->sha256.data, ic->size)) < 0) {
@@ -321,7 +332,8 @@ handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		return;
 	}
 	if (req->body_case == BM__REQUEST__BODY_GET && !req->get->ref) {
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "get needs a kind and a name");
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID,
+		                    "get needs a kind and a name");
 		return;
 	}
 	if ((r = store_read_begin(a->store, &rd)) < 0) {
@@ -331,7 +343,8 @@ handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	resp.revision = store_read_revision(rd);
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_GET:
-		snprintf(what, sizeof(what), "%s %.63s", bm_kind_name(req->get->ref->kind), req->get->ref->name);
+		snprintf(what, sizeof(what), "%s %.63s", bm_kind_name(req->get->ref->kind),
+		         req->get->ref->name);
 		r = store_get(rd, req->get->ref->kind, req->get->ref->name, &obj);
 		resp.body_case = BM__RESPONSE__BODY_OBJECT;
 		resp.object = obj;
@@ -384,24 +397,14 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_APPLY:
 	case BM__REQUEST__BODY_DELETE:
-	case BM__REQUEST__BODY_MACHINE_ADD:
-		handle_write(a, call, req);
-		return;
+	case BM__REQUEST__BODY_MACHINE_ADD: handle_write(a, call, req); return;
 	case BM__REQUEST__BODY_GET:
 	case BM__REQUEST__BODY_LIST:
-	case BM__REQUEST__BODY_STATUS:
-		handle_read(a, call, req);
-		return;
+	case BM__REQUEST__BODY_STATUS: handle_read(a, call, req); return;
 	case BM__REQUEST__BODY_BLOB_BEGIN:
-	case BM__REQUEST__BODY_BLOB_CHUNK:
-		handle_blob(a, call, req);
-		return;
-	case BM__REQUEST__BODY_IMAGE_COMMIT:
-		handle_image_commit(a, call, req);
-		return;
-	default:
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "unknown request");
-		return;
+	case BM__REQUEST__BODY_BLOB_CHUNK: handle_blob(a, call, req); return;
+	case BM__REQUEST__BODY_IMAGE_COMMIT: handle_image_commit(a, call, req); return;
+	default: bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "unknown request"); return;
 	}
 }
 

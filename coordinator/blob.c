@@ -147,7 +147,8 @@ blob_write(struct blobstore *bs, const uint8_t sha[32], uint64_t offset, const v
 	else if ((uint64_t)st.st_size != offset)
 		r = -ERANGE;
 	for (size_t done = 0; r == 0 && done < len;) {
-		ssize_t n = pwrite(fd, (const char *)data + done, len - done, (off_t)(offset + done));
+		ssize_t n =
+		    pwrite(fd, (const char *)data + done, len - done, (off_t)(offset + done));
 		if (n < 0 && errno != EINTR)
 			r = -errno;
 		else if (n > 0)
@@ -205,8 +206,8 @@ blob_commit(struct blobstore *bs, const uint8_t sha[32], uint64_t size)
 		r = verify_and_move(bs, hex, sha, size);
 	else if (r == 1) /* already stored, verified when it was */
 		r = fstatat(bs->blobs_fd, hex, &st, 0) < 0 ? -errno
-		    : (uint64_t)st.st_size != size     ? -EMSGSIZE
-		                                       : 0;
+		    : (uint64_t)st.st_size != size         ? -EMSGSIZE
+		                                           : 0;
 	pthread_mutex_unlock(&bs->mu);
 	return r;
 }

@@ -85,10 +85,14 @@ static int
 parse_args(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-		{ "data-dir", required_argument, NULL, 'd' }, { "listen", required_argument, NULL, 'l' },
-		{ "contexts", required_argument, NULL, 'c' }, { "map-size-gib", required_argument, NULL, 'm' },
-		{ "log-level", required_argument, NULL, 'L' }, { "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },       { NULL, 0, NULL, 0 },
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "contexts", required_argument, NULL, 'c' },
+		{ "map-size-gib", required_argument, NULL, 'm' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 	enum bm_log_level lvl;
 	int c;
@@ -107,20 +111,20 @@ parse_args(int argc, char **argv, struct options *o)
 			}
 			snprintf(o->data_dir, sizeof(o->data_dir), "%s", optarg);
 			break;
-		case 'l':
-			o->listen = optarg;
-			break;
+		case 'l': o->listen = optarg; break;
 		case 'c':
 			o->contexts = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || o->contexts == 0 || o->contexts > BM_RPC_CONTEXTS_MAX) {
-				fprintf(stderr, "bmcoord: --contexts must be 1..%u\n", BM_RPC_CONTEXTS_MAX);
+				fprintf(stderr, "bmcoord: --contexts must be 1..%u\n",
+				        BM_RPC_CONTEXTS_MAX);
 				return 2;
 			}
 			break;
 		case 'm':
 			o->map_size = strtoull(optarg, &end, 10) << 30;
 			if (*end || o->map_size == 0) {
-				fprintf(stderr, "bmcoord: --map-size-gib must be a positive integer\n");
+				fprintf(stderr,
+				        "bmcoord: --map-size-gib must be a positive integer\n");
 				return 2;
 			}
 			break;
@@ -131,15 +135,9 @@ parse_args(int argc, char **argv, struct options *o)
 			}
 			bm_log_set_level(lvl);
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case 'V':
-			printf("bmcoord 0.1.0\n");
-			exit(0);
-		default:
-			usage(stderr);
-			return 2;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("bmcoord 0.1.0\n"); exit(0);
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind < argc || !o->data_dir[0]) {
@@ -195,13 +193,14 @@ coord_open(struct coord *c, const struct options *o)
 	int r;
 
 	if ((r = make_dirs(o->data_dir)) < 0) {
-		BM_ERROR("coord", "cannot create data dir path=%s err=\"%s\"", o->data_dir, strerror(-r));
+		BM_ERROR("coord", "cannot create data dir path=%s err=\"%s\"", o->data_dir,
+		         strerror(-r));
 		return r;
 	}
 	if ((c->lock_fd = lock_data_dir(o->data_dir)) < 0) {
 		r = c->lock_fd;
-		BM_ERROR("coord", "data dir is in use by another bmcoord path=%s err=\"%s\"", o->data_dir,
-		         strerror(-r));
+		BM_ERROR("coord", "data dir is in use by another bmcoord path=%s err=\"%s\"",
+		         o->data_dir, strerror(-r));
 		return r;
 	}
 	snprintf(path, sizeof(path), "%s/store", o->data_dir);

@@ -105,7 +105,8 @@ fail_all(struct proposal *p, struct store_result *res, size_t n, int err)
 		store_result_fini(&res[i]);
 		store_result_init(&res[i]);
 		res[i].status = BM__STATUS__STATUS_INTERNAL;
-		snprintf(res[i].message, sizeof(res[i].message), "store failure: %s", strerror(-err));
+		snprintf(res[i].message, sizeof(res[i].message), "store failure: %s",
+		         strerror(-err));
 	}
 }
 

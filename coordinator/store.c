@@ -33,21 +33,14 @@ int
 st_errno(int rc)
 {
 	switch (rc) {
-	case MDB_SUCCESS:
-		return 0;
-	case MDB_NOTFOUND:
-		return -ENOENT;
-	case MDB_KEYEXIST:
-		return -EEXIST;
+	case MDB_SUCCESS: return 0;
+	case MDB_NOTFOUND: return -ENOENT;
+	case MDB_KEYEXIST: return -EEXIST;
 	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-		return -ENOSPC;
-	case MDB_READERS_FULL:
-		return -EAGAIN;
-	case MDB_BAD_VALSIZE:
-		return -EINVAL;
-	default:
-		return rc > 0 ? -rc : -EIO; /* LMDB passes errno through */
+	case MDB_TXN_FULL: return -ENOSPC;
+	case MDB_READERS_FULL: return -EAGAIN;
+	case MDB_BAD_VALSIZE: return -EINVAL;
+	default: return rc > 0 ? -rc : -EIO; /* LMDB passes errno through */
 	}
 }
 
@@ -111,8 +104,7 @@ st_kind_db(Bm__Kind kind, enum store_db *ret_db, const ProtobufCMessageDescripto
 		*ret_db = DB_IMAGES;
 		*ret_desc = &bm__image__descriptor;
 		return 0;
-	default:
-		return -EINVAL;
+	default: return -EINVAL;
 	}
 }
 
@@ -195,7 +187,8 @@ open_tables(struct store *s)
 		return st_errno(rc);
 	for (int i = 0; i < DB_COUNT; i++) {
 		unsigned flags = MDB_CREATE | (i == DB_RACK_MACHINES ? MDB_DUPSORT : 0);
-		if ((rc = mdb_dbi_open(txn, store_table_names[i], flags, &s->dbi[i])) != MDB_SUCCESS) {
+		if ((rc = mdb_dbi_open(txn, store_table_names[i], flags, &s->dbi[i])) !=
+		    MDB_SUCCESS) {
 			mdb_txn_abort(txn);
 			return st_errno(rc);
 		}

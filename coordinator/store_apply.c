@@ -53,15 +53,18 @@ st_change(struct apply_ctx *c, Bm__Kind kind, const char *name, const char *rack
 static uint64_t *
 rev_field(void *msg, const ProtobufCMessageDescriptor *d, unsigned number)
 {
-	return (uint64_t *)((char *)msg + protobuf_c_message_descriptor_get_field(d, number)->offset);
+	return (uint64_t *)((char *)msg +
+	                    protobuf_c_message_descriptor_get_field(d, number)->offset);
 }
 
 static int
 entry_cmp(const void *a, const void *b)
 {
 	/* Map entries: { base; char *key; char *value; } */
-	const char *ka = *(char *const *)((const char *)*(void *const *)a + sizeof(ProtobufCMessage));
-	const char *kb = *(char *const *)((const char *)*(void *const *)b + sizeof(ProtobufCMessage));
+	const char *ka =
+	    *(char *const *)((const char *)*(void *const *)a + sizeof(ProtobufCMessage));
+	const char *kb =
+	    *(char *const *)((const char *)*(void *const *)b + sizeof(ProtobufCMessage));
 	return strcmp(ka, kb);
 }
 
@@ -109,7 +112,8 @@ static void
 keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *old, uint64_t rev)
 {
 	if (kind == BM__KIND__KIND_MACHINE)
-		u->machine.state = old ? ((const Bm__Machine *)old)->state : BM__MACHINE_STATE__STATE_READY;
+		u->machine.state =
+		    old ? ((const Bm__Machine *)old)->state : BM__MACHINE_STATE__STATE_READY;
 	if (kind == BM__KIND__KIND_IMAGE && old) {
 		const Bm__Image *oi = (const Bm__Image *)old;
 		bool same = oi->sha256.len == u->image.sha256.len &&
@@ -124,7 +128,8 @@ keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *ol
 static int
 same_bytes(const ProtobufCMessage *a, const ProtobufCMessage *b, int *ret_same)
 {
-	size_t la = protobuf_c_message_get_packed_size(a), lb = protobuf_c_message_get_packed_size(b);
+	size_t la = protobuf_c_message_get_packed_size(a),
+	       lb = protobuf_c_message_get_packed_size(b);
 	uint8_t *pa, *pb;
 
 	if (la != lb) {
@@ -163,7 +168,8 @@ st_upsert(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg,
 		return r;
 	nowned = r;
 	keep_owned_fields(kind, &u, old, c->rev);
-	*rev_field(&u, d, FIELD_CREATE_REV) = old ? *rev_field((void *)old, d, FIELD_CREATE_REV) : c->rev;
+	*rev_field(&u, d, FIELD_CREATE_REV) =
+	    old ? *rev_field((void *)old, d, FIELD_CREATE_REV) : c->rev;
 	*rev_field(&u, d, FIELD_MOD_REV) = old ? *rev_field((void *)old, d, FIELD_MOD_REV) : c->rev;
 	if (old && (r = same_bytes(&u.base, old, &same)) < 0)
 		goto out;
@@ -202,7 +208,8 @@ find_user(struct apply_ctx *c, enum store_db db, const ProtobufCMessageDescripto
 		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
 		if (!m)
 			continue;
-		if (!strcmp(*(char **)((char *)m + off), name) || !strcmp(*(char **)((char *)m + off2), name)) {
+		if (!strcmp(*(char **)((char *)m + off), name) ||
+		    !strcmp(*(char **)((char *)m + off2), name)) {
 			snprintf(ret_user, ulen, "%.*s", (int)k.mv_size, (char *)k.mv_data);
 			found = 1;
 		}
@@ -212,19 +219,31 @@ find_user(struct apply_ctx *c, enum store_db db, const ProtobufCMessageDescripto
 	return found ? 1 : (rc == MDB_NOTFOUND || rc == MDB_SUCCESS) ? 0 : st_errno(rc);
 }
 
-static int
-delete_machine_indexes(struct apply_ctx *c, const Bm__Machine *m)
+int
+st_machine_unindex(struct apply_ctx *c, const Bm__Machine *m)
 {
 	char ipk[80];
 	int r;
 
-	if (m->mac.len == 6 && (r = st_del(c->txn, c->s->dbi[DB_MAC_INDEX], m->mac.data, 6, NULL, 0)) < 0)
+	if (m->mac.len == 6 &&
+	    (r = st_del(c->txn, c->s->dbi[DB_MAC_INDEX], m->mac.data, 6, NULL, 0)) < 0)
 		return r;
-	if (m->ip && (r = st_del(c->txn, c->s->dbi[DB_IP_INDEX], ipk, st_ip_key(ipk, m->rack, m->ip),
-	                         NULL, 0)) < 0)
+	if (m->ip && (r = st_del(c->txn, c->s->dbi[DB_IP_INDEX], ipk,
+	                         st_ip_key(ipk, m->rack, m->ip), NULL, 0)) < 0)
 		return r;
 	return st_del(c->txn, c->s->dbi[DB_RACK_MACHINES], m->rack, strlen(m->rack), m->name,
 	              strlen(m->name));
+}
+
+void
+st_count(struct apply_ctx *c, int outcome)
+{
+	if (outcome == UPSERT_CREATED)
+		c->res->created++;
+	else if (outcome == UPSERT_UPDATED)
+		c->res->updated++;
+	else
+		c->res->unchanged++;
 }
 
 /* Refuse deleting what others still use. Returns 1 if refused. */
@@ -238,30 +257,35 @@ delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
 	case BM__KIND__KIND_SITE:
 		r = find_user(c, DB_RACKS, &bm__rack__descriptor, 2, 0, name, user, sizeof(user));
 		if (r > 0)
-			st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "site %s still holds racks (%s)", name, user);
+			st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			          "site %s still holds racks (%s)", name, user);
 		return r;
 	case BM__KIND__KIND_RACK: {
 		MDB_val k = { strlen(name), (void *)name }, v;
 		r = mdb_get(c->txn, c->s->dbi[DB_RACK_MACHINES], &k, &v);
 		if (r == MDB_SUCCESS)
 			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
-			                 "rack %s still holds machines (%.*s, ...): delete or move them first",
+			                 "rack %s still holds machines (%.*s, ...): delete or move "
+			                 "them first",
 			                 name, (int)v.mv_size, (char *)v.mv_data),
 			       1;
 		return r == MDB_NOTFOUND ? 0 : st_errno(r);
 	}
 	case BM__KIND__KIND_PROFILE:
-		r = find_user(c, DB_MACHINES, &bm__machine__descriptor, 5, 0, name, user, sizeof(user));
+		r = find_user(c, DB_MACHINES, &bm__machine__descriptor, 5, 0, name, user,
+		              sizeof(user));
 		if (r > 0)
-			st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "profile %s is used by machine %s", name, user);
+			st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			          "profile %s is used by machine %s", name, user);
 		return r;
 	case BM__KIND__KIND_IMAGE:
-		r = find_user(c, DB_PROFILES, &bm__profile__descriptor, 2, 3, name, user, sizeof(user));
+		r = find_user(c, DB_PROFILES, &bm__profile__descriptor, 2, 3, name, user,
+		              sizeof(user));
 		if (r > 0)
-			st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "image %s is used by profile %s", name, user);
+			st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			          "image %s is used by profile %s", name, user);
 		return r;
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -275,17 +299,18 @@ apply_delete(struct apply_ctx *c, const Bm__ObjectRef *ref)
 	int r;
 
 	if (!ref || st_kind_db(ref->kind, &db, &d) < 0 || !bm_name_valid(ref->name))
-		return st_refuse(c, BM__STATUS__STATUS_INVALID, "delete needs a kind and a valid name");
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "delete needs a kind and a valid name");
 	r = st_get_msg(c->txn, c->s->dbi[db], ref->name, strlen(ref->name), d, &old);
 	if (r == -ENOENT)
-		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "%s %s not found", bm_kind_name(ref->kind),
-		                 ref->name);
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "%s %s not found",
+		                 bm_kind_name(ref->kind), ref->name);
 	if (r < 0)
 		return r;
 	if ((r = delete_blocked(c, ref->kind, ref->name)) != 0)
 		goto out;
 	if (ref->kind == BM__KIND__KIND_MACHINE) {
-		if ((r = delete_machine_indexes(c, (Bm__Machine *)old)) < 0)
+		if ((r = st_machine_unindex(c, (Bm__Machine *)old)) < 0)
 			goto out;
 	}
 	if (ref->kind == BM__KIND__KIND_RACK)
@@ -312,12 +337,14 @@ apply_image_stored(struct apply_ctx *c, const Bm__Image *in)
 	int r, outcome;
 
 	if (!in || !bm_name_valid(in->name) || in->sha256.len != BM_SHA256_LEN)
-		return st_refuse(c, BM__STATUS__STATUS_INVALID, "image needs a valid name and a sha256");
-	r = st_get_msg(c->txn, c->s->dbi[DB_IMAGES], in->name, strlen(in->name), &bm__image__descriptor,
-	               (ProtobufCMessage **)&old);
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "image needs a valid name and a sha256");
+	r = st_get_msg(c->txn, c->s->dbi[DB_IMAGES], in->name, strlen(in->name),
+	               &bm__image__descriptor, (ProtobufCMessage **)&old);
 	if (r < 0 && r != -ENOENT)
 		return r;
-	if (old && (old->sha256.len != BM_SHA256_LEN || memcmp(old->sha256.data, in->sha256.data, 32))) {
+	if (old &&
+	    (old->sha256.len != BM_SHA256_LEN || memcmp(old->sha256.data, in->sha256.data, 32))) {
 		st_refuse(c, BM__STATUS__STATUS_INVALID,
 		          "image %s declares sha256 %s, the pushed bytes have %s", in->name,
 		          old->sha256.len == 32 ? bm_sha256_hex(old->sha256.data, want) : "(none)",
@@ -325,23 +352,20 @@ apply_image_stored(struct apply_ctx *c, const Bm__Image *in)
 		goto out;
 	}
 	if (old && old->size && old->size != in->size) {
-		st_refuse(c, BM__STATUS__STATUS_INVALID, "image %s declares %llu bytes, %llu were pushed",
-		          in->name, (unsigned long long)old->size, (unsigned long long)in->size);
+		st_refuse(c, BM__STATUS__STATUS_INVALID,
+		          "image %s declares %llu bytes, %llu were pushed", in->name,
+		          (unsigned long long)old->size, (unsigned long long)in->size);
 		goto out;
 	}
 	im = old ? *old : *in;
 	im.size = in->size;
 	im.stored = 1;
-	if ((r = st_upsert(c, BM__KIND__KIND_IMAGE, &im.base, old ? &old->base : NULL, &outcome)) < 0)
+	if ((r = st_upsert(c, BM__KIND__KIND_IMAGE, &im.base, old ? &old->base : NULL, &outcome)) <
+	    0)
 		goto out;
 	if (outcome != UPSERT_UNCHANGED)
 		r = st_change(c, BM__KIND__KIND_IMAGE, in->name, "", false);
-	if (outcome == UPSERT_CREATED)
-		c->res->created++;
-	else if (outcome == UPSERT_UPDATED)
-		c->res->updated++;
-	else
-		c->res->unchanged++;
+	st_count(c, outcome);
 out:
 	st_free(old);
 	return r < 0 ? r : 0;
@@ -381,10 +405,8 @@ static int
 dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 {
 	switch (cmd->op_case) {
-	case BM__COMMAND__OP_APPLY:
-		return st_apply_fleet(c, cmd->apply, false);
-	case BM__COMMAND__OP_DELETE:
-		return apply_delete(c, cmd->delete_);
+	case BM__COMMAND__OP_APPLY: return st_apply_fleet(c, cmd->apply, false);
+	case BM__COMMAND__OP_DELETE: return apply_delete(c, cmd->delete_);
 	case BM__COMMAND__OP_CREATE_MACHINE: {
 		Bm__Fleet one = BM__FLEET__INIT;
 		Bm__Machine *m = cmd->create_machine;
@@ -394,10 +416,8 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 		one.machines = &m;
 		return st_apply_fleet(c, &one, true);
 	}
-	case BM__COMMAND__OP_IMAGE_STORED:
-		return apply_image_stored(c, cmd->image_stored);
-	default:
-		return st_refuse(c, BM__STATUS__STATUS_INVALID, "unknown command");
+	case BM__COMMAND__OP_IMAGE_STORED: return apply_image_stored(c, cmd->image_stored);
+	default: return st_refuse(c, BM__STATUS__STATUS_INVALID, "unknown command");
 	}
 }
 

@@ -34,17 +34,6 @@ exists(struct apply_ctx *c, enum store_db db, const char *name)
 	return rc == MDB_SUCCESS ? 1 : rc == MDB_NOTFOUND ? 0 : st_errno(rc);
 }
 
-static void
-count(struct apply_ctx *c, int outcome)
-{
-	if (outcome == UPSERT_CREATED)
-		c->res->created++;
-	else if (outcome == UPSERT_UPDATED)
-		c->res->updated++;
-	else
-		c->res->unchanged++;
-}
-
 /* Get, upsert, count and record the change of one record. */
 static int
 put_one(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg, const char *name,
@@ -61,7 +50,7 @@ put_one(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg, const c
 		return r;
 	if ((r = st_upsert(c, kind, msg, old, &outcome)) < 0)
 		goto fail;
-	count(c, outcome);
+	st_count(c, outcome);
 	if (outcome != UPSERT_UNCHANGED && (r = st_change(c, kind, name, rack, false)) < 0)
 		goto fail;
 	if (ret_outcome)
@@ -107,8 +96,8 @@ recheck_rack_machines(struct fleet_ctx *x, const Bm__Rack *r)
 		snprintf(name, sizeof(name), "%.*s", (int)v.mv_size, (char *)v.mv_data);
 		if (in_fleet(x, name))
 			continue;
-		e = st_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name), &bm__machine__descriptor,
-		               (ProtobufCMessage **)&m);
+		e = st_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
+		               &bm__machine__descriptor, (ProtobufCMessage **)&m);
 		if (e == 0)
 			bm_fleet_check_machine_rack(m, 0, r, x->p);
 		st_free(m);
@@ -128,9 +117,10 @@ apply_racks(struct fleet_ctx *x)
 		if ((r = exists(x->c, DB_SITES, rk->site)) < 0)
 			return r;
 		if (r == 0)
-			bm_problems_add(x->p, KRACK, rk->name, (uint32_t)i, "site", "site %s does not exist",
-			                rk->site);
-		r = put_one(x->c, KRACK, &rk->base, rk->name, rk->name, (ProtobufCMessage **)&old, &outcome);
+			bm_problems_add(x->p, KRACK, rk->name, (uint32_t)i, "site",
+			                "site %s does not exist", rk->site);
+		r = put_one(x->c, KRACK, &rk->base, rk->name, rk->name, (ProtobufCMessage **)&old,
+		            &outcome);
 		if (r == 0 && old && outcome == UPSERT_UPDATED &&
 		    (old->network != rk->network || old->prefix_len != rk->prefix_len ||
 		     old->gateway != rk->gateway || old->pool_start != rk->pool_start ||
@@ -152,7 +142,10 @@ need(struct fleet_ctx *x, enum store_db db, const char *ref, Bm__Kind kind, cons
 		return 0;
 	if ((r = exists(x->c, db, ref)) == 0)
 		bm_problems_add(x->p, kind, name, i, field, "%s %s does not exist",
-		                db == DB_IMAGES ? "image" : db == DB_PROFILES ? "profile" : "rack", ref);
+		                db == DB_IMAGES     ? "image"
+		                : db == DB_PROFILES ? "profile"
+		                                    : "rack",
+		                ref);
 	return r < 0 ? r : 0;
 }
 
@@ -163,17 +156,21 @@ apply_simple(struct fleet_ctx *x)
 	int r;
 
 	for (size_t i = 0; i < f->n_sites; i++)
-		if ((r = put_one(x->c, KSITE, &f->sites[i]->base, f->sites[i]->name, "", NULL, NULL)) < 0)
+		if ((r = put_one(x->c, KSITE, &f->sites[i]->base, f->sites[i]->name, "", NULL,
+		                 NULL)) < 0)
 			return r;
 	if ((r = apply_racks(x)) < 0)
 		return r;
 	for (size_t i = 0; i < f->n_images; i++)
-		if ((r = put_one(x->c, KIMAGE, &f->images[i]->base, f->images[i]->name, "", NULL, NULL)) < 0)
+		if ((r = put_one(x->c, KIMAGE, &f->images[i]->base, f->images[i]->name, "", NULL,
+		                 NULL)) < 0)
 			return r;
 	for (size_t i = 0; i < f->n_profiles; i++) {
 		const Bm__Profile *p = f->profiles[i];
-		if ((r = need(x, DB_IMAGES, p->kernel, KPROF, p->name, (uint32_t)i, "kernel")) < 0 ||
-		    (r = need(x, DB_IMAGES, p->initrd, KPROF, p->name, (uint32_t)i, "initrd")) < 0 ||
+		if ((r = need(x, DB_IMAGES, p->kernel, KPROF, p->name, (uint32_t)i, "kernel")) <
+		        0 ||
+		    (r = need(x, DB_IMAGES, p->initrd, KPROF, p->name, (uint32_t)i, "initrd")) <
+		        0 ||
 		    (r = put_one(x->c, KPROF, &p->base, p->name, "", NULL, NULL)) < 0)
 			return r;
 	}
@@ -202,23 +199,8 @@ rack_of(struct fleet_ctx *x, const char *name, Bm__Rack **ret)
 static bool
 index_moved(const Bm__Machine *old, const Bm__Machine *m)
 {
-	return !old || old->ip != m->ip || strcmp(old->rack, m->rack) || old->mac.len != m->mac.len ||
-	       memcmp(old->mac.data, m->mac.data, m->mac.len);
-}
-
-static int
-drop_index(struct apply_ctx *c, const Bm__Machine *old)
-{
-	char ipk[80];
-	int r;
-
-	if (old->mac.len == 6 && (r = st_del(c->txn, c->s->dbi[DB_MAC_INDEX], old->mac.data, 6, NULL, 0)) < 0)
-		return r;
-	if (old->ip && (r = st_del(c->txn, c->s->dbi[DB_IP_INDEX], ipk, st_ip_key(ipk, old->rack, old->ip),
-	                           NULL, 0)) < 0)
-		return r;
-	return st_del(c->txn, c->s->dbi[DB_RACK_MACHINES], old->rack, strlen(old->rack), old->name,
-	              strlen(old->name));
+	return !old || old->ip != m->ip || strcmp(old->rack, m->rack) ||
+	       old->mac.len != m->mac.len || memcmp(old->mac.data, m->mac.data, m->mac.len);
 }
 
 /* Put key -> machine name unless another machine holds the key. Returns 1
@@ -236,12 +218,14 @@ claim(struct fleet_ctx *x, enum store_db db, const void *key, size_t klen, const
 	if (v.mv_size == strlen(m->name) && !memcmp(v.mv_data, m->name, v.mv_size))
 		return 0;
 	if (db == DB_MAC_INDEX)
-		bm_problems_add(x->p, KMACH, m->name, i, field, "%s is already the MAC of machine %.*s",
+		bm_problems_add(x->p, KMACH, m->name, i, field,
+		                "%s is already the MAC of machine %.*s",
 		                bm_mac_format(m->mac.data, a), (int)v.mv_size, (char *)v.mv_data);
 	else
 		bm_problems_add(x->p, KMACH, m->name, i, field,
 		                "%s is already reserved for machine %.*s in rack %s",
-		                bm_ip4_format(m->ip, a), (int)v.mv_size, (char *)v.mv_data, m->rack);
+		                bm_ip4_format(m->ip, a), (int)v.mv_size, (char *)v.mv_data,
+		                m->rack);
 	return 1;
 }
 
@@ -255,7 +239,8 @@ add_index(struct fleet_ctx *x, const Bm__Machine *m, uint32_t i)
 
 	if ((r = claim(x, DB_MAC_INDEX, m->mac.data, 6, m, i, "mac")) < 0)
 		return r;
-	if (m->ip && (r = claim(x, DB_IP_INDEX, ipk, st_ip_key(ipk, m->rack, m->ip), m, i, "ip")) < 0)
+	if (m->ip &&
+	    (r = claim(x, DB_IP_INDEX, ipk, st_ip_key(ipk, m->rack, m->ip), m, i, "ip")) < 0)
 		return r;
 	rc = mdb_put(c->txn, c->s->dbi[DB_RACK_MACHINES], &k, &v, MDB_NODUPDATA);
 	return rc == MDB_KEYEXIST ? 0 : st_errno(rc);
@@ -296,11 +281,12 @@ apply_machines(struct fleet_ctx *x, bool create_only)
 		if (r == -ENOENT)
 			r = 0;
 		if (r == 0 && olds[i] && create_only)
-			st_refuse(c, BM__STATUS__STATUS_EXISTS, "machine %s already exists", m->name);
+			st_refuse(c, BM__STATUS__STATUS_EXISTS, "machine %s already exists",
+			          m->name);
 		if (r == 0)
 			r = check_refs(x, m, (uint32_t)i);
 		if (r == 0 && olds[i] && index_moved(olds[i], m))
-			r = drop_index(c, olds[i]);
+			r = st_machine_unindex(c, olds[i]);
 	}
 	/* Phase 2: claim the new index entries and write the records. */
 	for (size_t i = 0; i < f->n_machines && r >= 0; i++) {
@@ -311,7 +297,7 @@ apply_machines(struct fleet_ctx *x, bool create_only)
 			continue;
 		if ((r = st_upsert(c, KMACH, &m->base, old ? &old->base : NULL, &outcome)) < 0)
 			break;
-		count(c, outcome);
+		st_count(c, outcome);
 		if (outcome != UPSERT_UNCHANGED)
 			r = st_change(c, KMACH, m->name, m->rack, false);
 		if (r == 0 && old && strcmp(old->rack, m->rack))

@@ -17,7 +17,7 @@ enum store_db {
 	DB_IP_INDEX,      /* rack '\0' ip (4 bytes BE) -> machine name */
 	DB_RACK_MACHINES, /* rack -> machine names (dupsort) */
 	DB_OPS,
-	DB_CHANGES,       /* revision (8 bytes BE) -> ChangeSet */
+	DB_CHANGES, /* revision (8 bytes BE) -> ChangeSet */
 	DB_COUNT
 };
 
@@ -68,7 +68,7 @@ struct apply_ctx {
 	struct store *s;
 	MDB_txn *txn;
 	uint64_t rev;
-	Bm__Change *chg;   /* changes made, in order */
+	Bm__Change *chg; /* changes made, in order */
 	size_t nchg, capchg;
 	struct store_result *res;
 };
@@ -78,7 +78,7 @@ struct apply_ctx {
 int st_change(struct apply_ctx *c, Bm__Kind kind, const char *name, const char *rack, bool deleted);
 /* Refuse the command: status and message. Returns 0 for chaining. */
 int st_refuse(struct apply_ctx *c, Bm__Status status, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Put a record of `kind` under `name`, unless its content equals what is
  * stored. `msg` is shallow-copied; its revisions (and for a machine, its
  * state) are filled in from the stored record. *ret_created/changed tell
@@ -86,5 +86,10 @@ int st_refuse(struct apply_ctx *c, Bm__Status status, const char *fmt, ...)
 int st_upsert(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg,
               const ProtobufCMessage *old, int *ret_outcome);
 enum { UPSERT_UNCHANGED, UPSERT_CREATED, UPSERT_UPDATED };
+
+/* Remove a stored machine's MAC, IP and rack index entries. */
+int st_machine_unindex(struct apply_ctx *c, const Bm__Machine *m);
+/* Count an upsert's outcome in the result. */
+void st_count(struct apply_ctx *c, int outcome);
 
 int st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only);

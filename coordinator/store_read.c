@@ -230,7 +230,8 @@ matches(const Bm__ListRequest *q, const ProtobufCMessage *rec, const struct rack
 	if (rec->descriptor == &bm__machine__descriptor) {
 		const Bm__Machine *m = (const Bm__Machine *)rec;
 		const char *site = *q->site ? site_of_rack(rn, m->rack) : NULL;
-		return (!*q->rack || !strcmp(q->rack, m->rack)) && (!*q->site || (site && !strcmp(site, q->site))) &&
+		return (!*q->rack || !strcmp(q->rack, m->rack)) &&
+		       (!*q->site || (site && !strcmp(site, q->site))) &&
 		       (!q->state || q->state == m->state) &&
 		       labels_match(q->n_labels, q->labels, m->n_labels, (void **)m->labels);
 	}
@@ -308,7 +309,8 @@ lister_walk(struct lister *l, enum store_db db)
 
 	if ((rc = mdb_cursor_open(l->r->txn, l->r->s->dbi[walk], &cur)) != MDB_SUCCESS)
 		return st_errno(rc);
-	k = by_rack ? (MDB_val){ strlen(l->q->rack), l->q->rack } : (MDB_val){ strlen(l->q->after), l->q->after };
+	k = by_rack ? (MDB_val){ strlen(l->q->rack), l->q->rack }
+	            : (MDB_val){ strlen(l->q->after), l->q->after };
 	v = (MDB_val){ strlen(l->q->after), l->q->after };
 	if (!by_rack && !*l->q->after)
 		first = MDB_FIRST;
@@ -323,7 +325,8 @@ lister_walk(struct lister *l, enum store_db db)
 			continue; /* the page starts strictly after */
 		if (!by_rack) {
 			e = lister_add(l, &v);
-		} else if ((rc = mdb_get(l->r->txn, l->r->s->dbi[db], (MDB_val *)name, &rec)) == MDB_SUCCESS) {
+		} else if ((rc = mdb_get(l->r->txn, l->r->s->dbi[db], (MDB_val *)name, &rec)) ==
+		           MDB_SUCCESS) {
 			e = lister_add(l, &rec);
 		}
 	}
@@ -369,8 +372,8 @@ store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine **r
 
 	if (rc != MDB_SUCCESS)
 		return st_errno(rc);
-	return st_get_msg(r->txn, r->s->dbi[DB_MACHINES], v.mv_data, v.mv_size, &bm__machine__descriptor,
-	                  (ProtobufCMessage **)ret_machine);
+	return st_get_msg(r->txn, r->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
+	                  &bm__machine__descriptor, (ProtobufCMessage **)ret_machine);
 }
 
 int

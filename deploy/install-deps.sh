@@ -20,14 +20,20 @@ TEST_PKGS=(
   python3 iproute2 procps psmisc curl
 )
 
+# Benchmarks only (deploy/install-deps.sh --bench): the peers they run beside us.
+BENCH_PKGS=(etcd-server etcd-client bc)
+
+WANT=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+[ "${1:-}" = --bench ] && WANT+=("${BENCH_PKGS[@]}")
+
 missing=()
-for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
+for p in "${WANT[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
     missing+=("$p")
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#BUILD_PKGS[@]}+${#TEST_PKGS[@]} packages present"
+  echo "install-deps: all ${#WANT[@]} packages present"
   exit 0
 fi
 

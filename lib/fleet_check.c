@@ -33,8 +33,9 @@ check_name(struct bm_problems *p, Bm__Kind k, const char *name, uint32_t i)
 	if (!*name)
 		bm_problems_add(p, k, "", i, "name", "missing");
 	else if (!bm_name_valid(name))
-		bm_problems_add(p, k, "", i, "name",
-		                "must be 1-63 of a-z, 0-9 and '-', starting with a letter or digit");
+		bm_problems_add(
+		    p, k, "", i, "name",
+		    "must be 1-63 of a-z, 0-9 and '-', starting with a letter or digit");
 }
 
 /* A reference to another object by name: required or optional. */
@@ -86,8 +87,9 @@ check_labels(struct bm_problems *p, Bm__Kind k, const char *name, uint32_t i, si
 			bm_problems_add(p, k, name, i, "labels",
 			                "key must be 1-63 of A-Z, a-z, 0-9, '.', '_', '-', '/'");
 		else if (strlen(e->value) > BM_LABEL_VALUE_MAX || !printable(e->value))
-			bm_problems_add(p, k, name, i, "labels", "value of %s: at most %u printable bytes",
-			                e->key, BM_LABEL_VALUE_MAX);
+			bm_problems_add(p, k, name, i, "labels",
+			                "value of %s: at most %u printable bytes", e->key,
+			                BM_LABEL_VALUE_MAX);
 	}
 }
 
@@ -104,11 +106,13 @@ check_rack(struct bm_problems *p, const Bm__Rack *r, uint32_t i)
 		return;
 	}
 	if (r->prefix_len < 8 || r->prefix_len > 30 || (r->network & ~mask)) {
-		bm_problems_add(p, KRACK, r->name, i, "subnet", "prefix must be 8..30 with no host bits");
+		bm_problems_add(p, KRACK, r->name, i, "subnet",
+		                "prefix must be 8..30 with no host bits");
 		return;
 	}
 	if (r->gateway && !bm_ip4_is_host(r->gateway, r->network, r->prefix_len))
-		bm_problems_add(p, KRACK, r->name, i, "gateway", "not a host address of the subnet");
+		bm_problems_add(p, KRACK, r->name, i, "gateway",
+		                "not a host address of the subnet");
 	if (r->n_dns > BM_DNS_MAX)
 		bm_problems_add(p, KRACK, r->name, i, "dns", "more than %u servers", BM_DNS_MAX);
 	for (size_t j = 0; j < r->n_dns && j < BM_DNS_MAX; j++)
@@ -118,7 +122,8 @@ check_rack(struct bm_problems *p, const Bm__Rack *r, uint32_t i)
 		return;
 	if (!bm_ip4_is_host(r->pool_start, r->network, r->prefix_len) ||
 	    !bm_ip4_is_host(r->pool_end, r->network, r->prefix_len) || r->pool_start > r->pool_end)
-		bm_problems_add(p, KRACK, r->name, i, "pool", "must be a range of host addresses of the subnet");
+		bm_problems_add(p, KRACK, r->name, i, "pool",
+		                "must be a range of host addresses of the subnet");
 	else if (r->gateway >= r->pool_start && r->gateway <= r->pool_end)
 		bm_problems_add(p, KRACK, r->name, i, "pool", "contains the gateway");
 }
@@ -130,9 +135,11 @@ check_image(struct bm_problems *p, const Bm__Image *im, uint32_t i)
 	if (im->sha256.len != BM_SHA256_LEN)
 		bm_problems_add(p, KIMAGE, im->name, i, "sha256",
 		                im->sha256.len ? "must be 32 bytes" : "missing");
-	if (*im->url && (strlen(im->url) > BM_TEXT_MAX || !printable(im->url) || strchr(im->url, ' ') ||
-	                 (strncmp(im->url, "http://", 7) && strncmp(im->url, "https://", 8))))
-		bm_problems_add(p, KIMAGE, im->name, i, "url", "must be an http:// or https:// URL");
+	if (*im->url &&
+	    (strlen(im->url) > BM_TEXT_MAX || !printable(im->url) || strchr(im->url, ' ') ||
+	     (strncmp(im->url, "http://", 7) && strncmp(im->url, "https://", 8))))
+		bm_problems_add(p, KIMAGE, im->name, i, "url",
+		                "must be an http:// or https:// URL");
 }
 
 static bool
@@ -142,8 +149,8 @@ file_name_ok(const char *s)
 	if (n == 0 || n > 64 || s[0] == '.')
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '.' || *s == '_' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '.' || *s == '_' || *s == '-'))
 			return false;
 	return true;
 }
@@ -157,19 +164,21 @@ check_profile(struct bm_problems *p, const Bm__Profile *pr, uint32_t i)
 	check_ref(p, KPROF, pr->name, i, "kernel", pr->kernel, true);
 	check_ref(p, KPROF, pr->name, i, "initrd", pr->initrd, false);
 	if (strlen(pr->cmdline) > BM_TEXT_MAX || !printable(pr->cmdline))
-		bm_problems_add(p, KPROF, pr->name, i, "cmdline", "at most %u printable bytes", BM_TEXT_MAX);
+		bm_problems_add(p, KPROF, pr->name, i, "cmdline", "at most %u printable bytes",
+		                BM_TEXT_MAX);
 	else if (bm_tmpl_check(pr->cmdline, strlen(pr->cmdline), why, sizeof(why)) < 0)
 		bm_problems_add(p, KPROF, pr->name, i, "cmdline", "%s", why);
 	if (pr->n_templates > BM_TEMPLATES_MAX)
-		bm_problems_add(p, KPROF, pr->name, i, "templates", "more than %u", BM_TEMPLATES_MAX);
+		bm_problems_add(p, KPROF, pr->name, i, "templates", "more than %u",
+		                BM_TEMPLATES_MAX);
 	for (size_t j = 0; j < pr->n_templates && j < BM_TEMPLATES_MAX; j++) {
 		const Bm__Profile__TemplatesEntry *t = pr->templates[j];
 		if (!file_name_ok(t->key))
 			bm_problems_add(p, KPROF, pr->name, i, "templates",
 			                "name must be 1-64 of A-Z, a-z, 0-9, '.', '_', '-'");
 		else if (strlen(t->value) > BM_TEMPLATE_MAX)
-			bm_problems_add(p, KPROF, pr->name, i, "templates", "%s: longer than %u bytes", t->key,
-			                BM_TEMPLATE_MAX);
+			bm_problems_add(p, KPROF, pr->name, i, "templates",
+			                "%s: longer than %u bytes", t->key, BM_TEMPLATE_MAX);
 		else if (bm_tmpl_check(t->value, strlen(t->value), why, sizeof(why)) < 0)
 			bm_problems_add(p, KPROF, pr->name, i, "templates", "%s: %s", t->key, why);
 	}
@@ -178,13 +187,14 @@ check_profile(struct bm_problems *p, const Bm__Profile *pr, uint32_t i)
 static void
 check_bmc(struct bm_problems *p, const Bm__Machine *m, uint32_t i)
 {
-	static const char *const schemes[] = { "ipmi://", "redfish://", "redfish+http://",
-		                               "redfish+https://", "manual://", NULL };
+	static const char *const schemes[] = { "ipmi://",          "redfish://", "redfish+http://",
+		                               "redfish+https://", "manual://",  NULL };
 	if (!*m->bmc)
 		return;
 	if (strlen(m->bmc) <= BM_TEXT_MAX && printable(m->bmc) && !strchr(m->bmc, ' '))
 		for (unsigned j = 0; schemes[j]; j++)
-			if (!strncmp(m->bmc, schemes[j], strlen(schemes[j])) && m->bmc[strlen(schemes[j])])
+			if (!strncmp(m->bmc, schemes[j], strlen(schemes[j])) &&
+			    m->bmc[strlen(schemes[j])])
 				return;
 	bm_problems_add(p, KMACH, m->name, i, "bmc",
 	                "must be an ipmi://, redfish://, redfish+http(s):// or manual:// URL");
@@ -207,7 +217,8 @@ check_machine(struct bm_problems *p, const Bm__Machine *m, uint32_t i)
 	else if ((m->mac.data[0] & 1) || !memcmp(m->mac.data, zero, 6))
 		bm_problems_add(p, KMACH, m->name, i, "mac", "not a unicast address");
 	if (m->state != BM__MACHINE_STATE__STATE_UNSPECIFIED)
-		bm_problems_add(p, KMACH, m->name, i, "state", "is set by the lifecycle, not by a fleet");
+		bm_problems_add(p, KMACH, m->name, i, "state",
+		                "is set by the lifecycle, not by a fleet");
 }
 
 void
@@ -220,20 +231,21 @@ bm_fleet_check_machine_rack(const Bm__Machine *m, uint32_t i, const Bm__Rack *r,
 		return;
 	bm_ip4_format(m->ip, ip);
 	if (!bm_ip4_is_host(m->ip, r->network, r->prefix_len))
-		bm_problems_add(p, KMACH, m->name, i, "ip", "%s is outside the subnet of rack %s", ip,
-		                r->name);
-	else if (m->ip == r->gateway)
-		bm_problems_add(p, KMACH, m->name, i, "ip", "%s is the gateway of rack %s", ip, r->name);
-	else if (r->pool_start && m->ip >= r->pool_start && m->ip <= r->pool_end)
-		bm_problems_add(p, KMACH, m->name, i, "ip", "%s is inside the discovery pool of rack %s",
+		bm_problems_add(p, KMACH, m->name, i, "ip", "%s is outside the subnet of rack %s",
 		                ip, r->name);
+	else if (m->ip == r->gateway)
+		bm_problems_add(p, KMACH, m->name, i, "ip", "%s is the gateway of rack %s", ip,
+		                r->name);
+	else if (r->pool_start && m->ip >= r->pool_start && m->ip <= r->pool_end)
+		bm_problems_add(p, KMACH, m->name, i, "ip",
+		                "%s is inside the discovery pool of rack %s", ip, r->name);
 }
 
 /* ------------------------------------------------ uniqueness within a fleet */
 
 struct key {
-	const char *s;     /* name, or rack for (rack, ip) */
-	const uint8_t *b;  /* MAC, or NULL */
+	const char *s;    /* name, or rack for (rack, ip) */
+	const uint8_t *b; /* MAC, or NULL */
 	uint32_t ip;
 	uint32_t idx;
 	const char *owner; /* the entry's name, for messages */
@@ -268,12 +280,12 @@ report_dups(struct bm_problems *p, Bm__Kind k, const char *field, struct key *ke
 		if (!key_eq(&keys[first], &keys[j]))
 			first = j;
 		else
-			bm_problems_add(p, k, keys[j].owner, keys[j].idx, field, "also used by %s %s",
-			                bm_kind_name(k), keys[first].owner);
+			bm_problems_add(p, k, keys[j].owner, keys[j].idx, field,
+			                "also used by %s %s", bm_kind_name(k), keys[first].owner);
 	}
 }
 
-#define NAME_FIRST(T) \
+#define NAME_FIRST(T)                                                                              \
 	_Static_assert(offsetof(T, name) == sizeof(ProtobufCMessage), #T ": name must come first")
 NAME_FIRST(Bm__Site);
 NAME_FIRST(Bm__Rack);
@@ -315,10 +327,12 @@ check_machines_unique(struct bm_problems *p, const Bm__Fleet *f)
 	for (size_t j = 0; j < f->n_machines; j++) {
 		const Bm__Machine *m = f->machines[j];
 		if (m->mac.len == 6)
-			macs[nm++] = (struct key){ .b = m->mac.data, .idx = (uint32_t)j, .owner = m->name };
+			macs[nm++] =
+			    (struct key){ .b = m->mac.data, .idx = (uint32_t)j, .owner = m->name };
 		if (m->ip && *m->rack)
-			ips[ni++] = (struct key){ .s = m->rack, .ip = m->ip, .idx = (uint32_t)j,
-				                  .owner = m->name };
+			ips[ni++] = (struct key){
+				.s = m->rack, .ip = m->ip, .idx = (uint32_t)j, .owner = m->name
+			};
 	}
 	report_dups(p, KMACH, "mac", macs, nm);
 	report_dups(p, KMACH, "ip", ips, ni);

@@ -28,10 +28,22 @@ struct field {
 	size_t max;                              /* F_STR/F_MAP value bytes, F_MAP entries */
 };
 
-#define FS(T, k, m, mx) { k, F_STR, offsetof(T, m), 0, NULL, mx }
-#define FT(T, k, t, m) { k, t, offsetof(T, m), 0, NULL, 0 }
-#define F2(T, k, t, m, m2) { k, t, offsetof(T, m), offsetof(T, m2), NULL, 0 }
-#define FM(T, k, m, d, mx) { k, F_MAP, offsetof(T, n_##m), offsetof(T, m), &d, mx }
+#define FS(T, k, m, mx)                                                                            \
+	{                                                                                          \
+		k, F_STR, offsetof(T, m), 0, NULL, mx                                              \
+	}
+#define FT(T, k, t, m)                                                                             \
+	{                                                                                          \
+		k, t, offsetof(T, m), 0, NULL, 0                                                   \
+	}
+#define F2(T, k, t, m, m2)                                                                         \
+	{                                                                                          \
+		k, t, offsetof(T, m), offsetof(T, m2), NULL, 0                                     \
+	}
+#define FM(T, k, m, d, mx)                                                                         \
+	{                                                                                          \
+		k, F_MAP, offsetof(T, n_##m), offsetof(T, m), &d, mx                               \
+	}
 
 static const struct field site_fields[] = {
 	FS(Bm__Site, "name", name, 63),
@@ -84,7 +96,10 @@ struct kind_def {
 	size_t n_off, arr_off; /* in Bm__Fleet */
 };
 
-#define KD(k, K, d, f, m) { k, K, &d, f, offsetof(Bm__Fleet, n_##m), offsetof(Bm__Fleet, m) }
+#define KD(k, K, d, f, m)                                                                          \
+	{                                                                                          \
+		k, K, &d, f, offsetof(Bm__Fleet, n_##m), offsetof(Bm__Fleet, m)                    \
+	}
 static const struct kind_def kinds[] = {
 	KD("sites", BM__KIND__KIND_SITE, bm__site__descriptor, site_fields, sites),
 	KD("racks", BM__KIND__KIND_RACK, bm__rack__descriptor, rack_fields, racks),
@@ -163,7 +178,8 @@ set_dns(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *n)
 	size_t *count = MEMBER(msg, f->off, size_t);
 	uint32_t **arr = MEMBER(msg, f->off2, uint32_t *);
 	bool seq = n->type == YAML_SEQUENCE_NODE;
-	size_t total = seq ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
+	size_t total =
+	    seq ? (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
 
 	if (total > BM_DNS_MAX) {
 		problem(c, f->key, n, "more than 4 DNS servers");
@@ -174,7 +190,8 @@ set_dns(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *n)
 	if (!(*arr = calloc(BM_DNS_MAX, sizeof(uint32_t))))
 		return -ENOMEM;
 	for (size_t k = 0; k < total; k++) {
-		const yaml_node_t *one = seq ? yaml_document_get_node(c->doc, n->data.sequence.items.start[k]) : n;
+		const yaml_node_t *one =
+		    seq ? yaml_document_get_node(c->doc, n->data.sequence.items.start[k]) : n;
 		const char *s = scalar(one);
 		if (!s || bm_ip4_parse(s, &(*arr)[k]) < 0) {
 			problem(c, f->key, one, "not an IPv4 address");
@@ -240,15 +257,15 @@ set_scalar(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *
 		return 0;
 	}
 	switch (f->type) {
-	case F_STR:
-		return set_str(c, MEMBER(msg, f->off, char *), s, f->max, f->key, n);
+	case F_STR: return set_str(c, MEMBER(msg, f->off, char *), s, f->max, f->key, n);
 	case F_IP:
 		if (bm_ip4_parse(s, MEMBER(msg, f->off, uint32_t)) < 0)
 			problem(c, f->key, n, "not an IPv4 address");
 		return 0;
 	case F_CIDR:
 		if (bm_cidr_parse(s, &a, &plen) < 0) {
-			problem(c, f->key, n, "not a subnet like 10.12.0.0/24 (prefix 8..30, no host bits)");
+			problem(c, f->key, n,
+			        "not a subnet like 10.12.0.0/24 (prefix 8..30, no host bits)");
 			return 0;
 		}
 		*MEMBER(msg, f->off, uint32_t) = a;
@@ -308,8 +325,7 @@ set_scalar(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *
 			*MEMBER(msg, f->off, uint64_t) = v;
 		return 0;
 	}
-	default:
-		return 0;
+	default: return 0;
 	}
 }
 
@@ -338,8 +354,8 @@ find_field(const struct field *fields, const char *key)
 static const char *
 entry_name(yaml_document_t *doc, const yaml_node_t *entry)
 {
-	for (yaml_node_pair_t *p = entry->data.mapping.pairs.start; p < entry->data.mapping.pairs.top;
-	     p++) {
+	for (yaml_node_pair_t *p = entry->data.mapping.pairs.start;
+	     p < entry->data.mapping.pairs.top; p++) {
 		const char *k = scalar(yaml_document_get_node(doc, p->key));
 		if (k && !strcmp(k, "name"))
 			return scalar(yaml_document_get_node(doc, p->value));
@@ -352,8 +368,8 @@ parse_fields(struct pctx *c, const struct kind_def *kd, void *msg, const yaml_no
 {
 	uint32_t seen = 0; /* bit per field of the table */
 
-	for (yaml_node_pair_t *p = entry->data.mapping.pairs.start; p < entry->data.mapping.pairs.top;
-	     p++) {
+	for (yaml_node_pair_t *p = entry->data.mapping.pairs.start;
+	     p < entry->data.mapping.pairs.top; p++) {
 		yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
 		const char *k = scalar(kn);
 		const struct field *f = find_field(kd->fields, k);
@@ -408,7 +424,8 @@ fleet_append(struct bm_fleet *fl, const struct kind_def *kd, uint32_t line)
 }
 
 static int
-parse_entries(struct pctx *c, struct bm_fleet *fl, const struct kind_def *kd, const yaml_node_t *seq)
+parse_entries(struct pctx *c, struct bm_fleet *fl, const struct kind_def *kd,
+              const yaml_node_t *seq)
 {
 	uint32_t index = 0;
 
@@ -418,8 +435,8 @@ parse_entries(struct pctx *c, struct bm_fleet *fl, const struct kind_def *kd, co
 		problem(c, "", seq, "not a list of entries");
 		return 0;
 	}
-	for (yaml_node_item_t *it = seq->data.sequence.items.start; it < seq->data.sequence.items.top;
-	     it++, index++) {
+	for (yaml_node_item_t *it = seq->data.sequence.items.start;
+	     it < seq->data.sequence.items.top; it++, index++) {
 		yaml_node_t *entry = yaml_document_get_node(c->doc, *it);
 		void *msg;
 		int r;
@@ -458,10 +475,12 @@ parse_root(struct pctx *c, struct bm_fleet *fl, const yaml_node_t *root)
 	if (!root || is_null(root))
 		return 0;
 	if (root->type != YAML_MAPPING_NODE) {
-		problem(c, "", root, "the file must be a mapping of sites, racks, images, profiles, machines");
+		problem(c, "", root,
+		        "the file must be a mapping of sites, racks, images, profiles, machines");
 		return 0;
 	}
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
 		const struct kind_def *kd = find_kind(scalar(kn));
 		int r;
@@ -470,7 +489,9 @@ parse_root(struct pctx *c, struct bm_fleet *fl, const yaml_node_t *root)
 		c->name = NULL;
 		c->index = 0;
 		if (!kd) {
-			problem(c, "", kn, "unknown section (expected sites, racks, images, profiles, machines)");
+			problem(
+			    c, "", kn,
+			    "unknown section (expected sites, racks, images, profiles, machines)");
 			continue;
 		}
 		if (seen & (1u << kd->kind)) {
@@ -536,7 +557,8 @@ bm_fleet_parse(const char *text, size_t len, struct bm_fleet *ret, struct bm_pro
 	r = parse_root(&c, &fl, yaml_document_get_root_node(&doc));
 	if (r == 0 && yaml_parser_load(&ps, &extra)) {
 		if (yaml_document_get_root_node(&extra))
-			bm_problems_add(probs, 0, "", 0, "", "more than one YAML document in the file");
+			bm_problems_add(probs, 0, "", 0, "",
+			                "more than one YAML document in the file");
 		yaml_document_delete(&extra);
 	}
 	yaml_document_delete(&doc);
@@ -560,10 +582,10 @@ bm_fleet_load(const char *path, struct bm_fleet *ret, struct bm_problems *probs)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
-	r = fstat(fd, &st) < 0          ? -errno
-	    : !S_ISREG(st.st_mode)         ? -EINVAL
+	r = fstat(fd, &st) < 0               ? -errno
+	    : !S_ISREG(st.st_mode)           ? -EINVAL
 	    : st.st_size > BM_FLEET_FILE_MAX ? -EFBIG
-	                                   : 0;
+	                                     : 0;
 	if (r < 0) {
 		close(fd);
 		return r;

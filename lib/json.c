@@ -58,10 +58,26 @@ close_(struct bm_json *j, char c)
 		fputc('\n', j->f);
 }
 
-void bm_json_obj_begin(struct bm_json *j) { open_(j, '{'); }
-void bm_json_obj_end(struct bm_json *j) { close_(j, '}'); }
-void bm_json_arr_begin(struct bm_json *j) { open_(j, '['); }
-void bm_json_arr_end(struct bm_json *j) { close_(j, ']'); }
+void
+bm_json_obj_begin(struct bm_json *j)
+{
+	open_(j, '{');
+}
+void
+bm_json_obj_end(struct bm_json *j)
+{
+	close_(j, '}');
+}
+void
+bm_json_arr_begin(struct bm_json *j)
+{
+	open_(j, '[');
+}
+void
+bm_json_arr_end(struct bm_json *j)
+{
+	close_(j, ']');
+}
 
 static void
 put_str(FILE *f, const char *s)

@@ -40,8 +40,8 @@ bm_mac_parse(const char *s, uint8_t ret_mac[6])
 const char *
 bm_mac_format(const uint8_t mac[6], char buf[BM_MAC_STR])
 {
-	snprintf(buf, BM_MAC_STR, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-	         mac[3], mac[4], mac[5]);
+	snprintf(buf, BM_MAC_STR, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+	         mac[4], mac[5]);
 	return buf;
 }
 

@@ -102,8 +102,8 @@ bm_map_get(size_t n_entries, void **entries, const char *key)
 }
 
 int
-bm_map_set(size_t *n_entries, void ***entries, const ProtobufCMessageDescriptor *d,
-           const char *key, const char *value)
+bm_map_set(size_t *n_entries, void ***entries, const ProtobufCMessageDescriptor *d, const char *key,
+           const char *value)
 {
 	size_t i = 0, n = *n_entries;
 	char *v = strdup(value), *k = NULL;

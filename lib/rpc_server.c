@@ -163,8 +163,7 @@ call_aio_cb(void *arg)
 		call_recv(call);
 		return;
 	case CALL_WAIT:
-	case CALL_DEFER:
-		return; /* no operation is outstanding */
+	case CALL_DEFER: return; /* no operation is outstanding */
 	}
 }
 

@@ -7,9 +7,9 @@
 #include <string.h>
 
 const char *const bm_tmpl_vars[] = {
-	"mac",       "hostname",     "ip",         "gateway",    "netmask",  "prefix_len",
-	"dns",       "rack",         "site",       "profile",    "agent_url", "callback_url",
-	"token",     "kernel_url",   "initrd_url", "seed_url",   NULL,
+	"mac",   "hostname",   "ip",         "gateway",  "netmask",   "prefix_len",
+	"dns",   "rack",       "site",       "profile",  "agent_url", "callback_url",
+	"token", "kernel_url", "initrd_url", "seed_url", NULL,
 };
 
 #define LABEL_PREFIX "labels."
@@ -18,8 +18,8 @@ static bool
 name_char(char c, bool first)
 {
 	return (c >= 'a' && c <= 'z') || c == '_' ||
-	       (!first && ((c >= '0' && c <= '9') || c == '.' || c == '-' ||
-	                   (c >= 'A' && c <= 'Z')));
+	       (!first &&
+	        ((c >= '0' && c <= '9') || c == '.' || c == '-' || (c >= 'A' && c <= 'Z')));
 }
 
 static bool
@@ -128,8 +128,7 @@ buf_put(struct buf *b, const char *s, size_t n)
 }
 
 long
-bm_tmpl_render(const char *text, size_t len, bm_tmpl_lookup_fn lookup, void *arg,
-               char **ret_out)
+bm_tmpl_render(const char *text, size_t len, bm_tmpl_lookup_fn lookup, void *arg, char **ret_out)
 {
 	struct buf b = { 0 };
 	size_t pos = 0;
@@ -141,7 +140,8 @@ bm_tmpl_render(const char *text, size_t len, bm_tmpl_lookup_fn lookup, void *arg
 	r = buf_put(&b, "", 0);
 	while (r == 0 && (r = next_tok(text, len, &pos, &line, &t, why, sizeof(why))) > 0) {
 		const char *v = t.lit ? NULL : lookup(arg, t.var);
-		r = t.lit ? buf_put(&b, t.lit, t.litlen) : buf_put(&b, v ? v : "", v ? strlen(v) : 0);
+		r = t.lit ? buf_put(&b, t.lit, t.litlen)
+		          : buf_put(&b, v ? v : "", v ? strlen(v) : 0);
 	}
 	if (r < 0) {
 		free(b.p);

@@ -18,12 +18,14 @@ static struct store *store;
 static char dir[PATH_MAX];
 
 static const char base[] =
-	"sites: [{name: fra1}]\n"
-	"racks: [{name: rack12, site: fra1, subnet: 10.12.0.0/24, gateway: 10.12.0.1,"
-	" pool: 10.12.0.200-10.12.0.250}]\n"
-	"images: [{name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}]\n"
-	"profiles: [{name: tiny, kernel: k}]\n"
-	"machines: [{name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11, profile: tiny}]\n";
+    "sites: [{name: fra1}]\n"
+    "racks: [{name: rack12, site: fra1, subnet: 10.12.0.0/24, gateway: 10.12.0.1,"
+    " pool: 10.12.0.200-10.12.0.250}]\n"
+    "images: [{name: k, sha256: "
+    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}]\n"
+    "profiles: [{name: tiny, kernel: k}]\n"
+    "machines: [{name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11, profile: "
+    "tiny}]\n";
 
 static void
 cleanup(void)

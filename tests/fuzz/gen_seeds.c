@@ -50,21 +50,25 @@ main(int argc, char **argv)
 
 	if (argc != 2)
 		return 2;
-	apply_seed(argv[1], "apply_new_machine",
-	           "machines: [{name: r12n02, rack: rack12, mac: '52:54:00:12:00:02', ip: 10.12.0.12,"
-	           " profile: tiny, labels: {role: gpu}}]");
-	apply_seed(argv[1], "apply_dup_mac", "machines: [{name: x, rack: rack12, mac: '52:54:00:12:00:01'}]");
+	apply_seed(
+	    argv[1], "apply_new_machine",
+	    "machines: [{name: r12n02, rack: rack12, mac: '52:54:00:12:00:02', ip: 10.12.0.12,"
+	    " profile: tiny, labels: {role: gpu}}]");
+	apply_seed(argv[1], "apply_dup_mac",
+	           "machines: [{name: x, rack: rack12, mac: '52:54:00:12:00:01'}]");
 	apply_seed(argv[1], "apply_rack_renumber",
 	           "racks: [{name: rack12, site: fra1, subnet: 10.99.0.0/24}]");
-	apply_seed(argv[1], "apply_everything",
-	           "sites: [{name: ams1, labels: {a: b}}]\n"
-	           "racks: [{name: rack21, site: ams1, subnet: 10.21.0.0/16, dns: [10.21.0.1],"
-	           " pool: 10.21.1.1-10.21.1.9}]\n"
-	           "images: [{name: i, sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752,"
-	           " url: 'http://x/i'}]\n"
-	           "profiles: [{name: p2, kernel: k, initrd: i, cmdline: '{{hostname}}',"
-	           " templates: {user-data: '{{ip}}'}}]\n"
-	           "machines: [{name: r21n01, rack: rack21, mac: '52:54:00:21:00:01', profile: p2}]\n");
+	apply_seed(
+	    argv[1], "apply_everything",
+	    "sites: [{name: ams1, labels: {a: b}}]\n"
+	    "racks: [{name: rack21, site: ams1, subnet: 10.21.0.0/16, dns: [10.21.0.1],"
+	    " pool: 10.21.1.1-10.21.1.9}]\n"
+	    "images: [{name: i, sha256: "
+	    "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752,"
+	    " url: 'http://x/i'}]\n"
+	    "profiles: [{name: p2, kernel: k, initrd: i, cmdline: '{{hostname}}',"
+	    " templates: {user-data: '{{ip}}'}}]\n"
+	    "machines: [{name: r21n01, rack: rack21, mac: '52:54:00:21:00:01', profile: p2}]\n");
 	ref.kind = BM__KIND__KIND_RACK;
 	ref.name = "rack12";
 	cmd.op_case = BM__COMMAND__OP_DELETE;

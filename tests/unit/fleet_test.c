@@ -11,23 +11,23 @@
 #include "bm/fleet.h"
 
 static const char good[] =
-	"sites: [{name: fra1, labels: {region: eu}}]\n"
-	"racks:\n"
-	"  - {name: rack12, site: fra1, subnet: 10.12.0.0/24, gateway: 10.12.0.1,\n"
-	"     dns: [10.12.0.1, 10.12.0.2], pool: 10.12.0.200-10.12.0.250}\n"
-	"  - {name: rack13, site: fra1, subnet: 10.12.0.0/24, dns: 10.12.0.1}\n"
-	"images:\n"
-	"  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08,\n"
-	"     size: 4, url: 'http://10.12.0.1/k'}\n"
-	"profiles:\n"
-	"  - name: tiny\n"
-	"    kernel: k\n"
-	"    cmdline: 'console=ttyS0 cb={{callback_url}}'\n"
-	"    templates: {user-data: \"#cloud-config\\nhostname: {{hostname}}\\n\"}\n"
-	"machines:\n"
-	"  - {name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11, profile: tiny,\n"
-	"     bmc: 'ipmi://admin:secret@10.12.1.11', labels: {role: gpu}, netboot: true}\n"
-	"  - {name: r13n01, rack: rack13, mac: '52:54:00:13:00:01', ip: 10.12.0.11}\n";
+    "sites: [{name: fra1, labels: {region: eu}}]\n"
+    "racks:\n"
+    "  - {name: rack12, site: fra1, subnet: 10.12.0.0/24, gateway: 10.12.0.1,\n"
+    "     dns: [10.12.0.1, 10.12.0.2], pool: 10.12.0.200-10.12.0.250}\n"
+    "  - {name: rack13, site: fra1, subnet: 10.12.0.0/24, dns: 10.12.0.1}\n"
+    "images:\n"
+    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08,\n"
+    "     size: 4, url: 'http://10.12.0.1/k'}\n"
+    "profiles:\n"
+    "  - name: tiny\n"
+    "    kernel: k\n"
+    "    cmdline: 'console=ttyS0 cb={{callback_url}}'\n"
+    "    templates: {user-data: \"#cloud-config\\nhostname: {{hostname}}\\n\"}\n"
+    "machines:\n"
+    "  - {name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11, profile: tiny,\n"
+    "     bmc: 'ipmi://admin:secret@10.12.1.11', labels: {role: gpu}, netboot: true}\n"
+    "  - {name: r13n01, rack: rack13, mac: '52:54:00:13:00:01', ip: 10.12.0.11}\n";
 
 static void
 test_good(void **state)
@@ -55,8 +55,8 @@ test_good(void **state)
 	assert_true(f->machines[0]->netboot);
 	assert_int_equal(f->machines[0]->mac.len, 6);
 	assert_int_equal(f->machines[0]->mac.data[5], 1);
-	assert_string_equal(bm_map_get(f->machines[0]->n_labels, (void **)f->machines[0]->labels, "role"),
-	                    "gpu");
+	assert_string_equal(
+	    bm_map_get(f->machines[0]->n_labels, (void **)f->machines[0]->labels, "role"), "gpu");
 	/* The same IP in two racks is fine: reservations are unique per rack. */
 	assert_int_equal(f->machines[1]->ip, f->machines[0]->ip);
 	assert_int_equal(fl.lines[BM__KIND__KIND_MACHINE][0], 15);
@@ -80,7 +80,8 @@ refused(const char *yaml, size_t n, Bm__Kind kind, const char *name, const char 
 	if (r == 0)
 		bm_fleet_check(fl.fleet, &p);
 	if (p.total != n || !p.n)
-		fail_msg("%s: %zu problems, wanted %zu (first: %s)", yaml, p.total, n, p.n ? p.v[0].why : "-");
+		fail_msg("%s: %zu problems, wanted %zu (first: %s)", yaml, p.total, n,
+		         p.n ? p.v[0].why : "-");
 	assert_int_equal(p.v[0].kind, kind);
 	assert_string_equal(p.v[0].name, name);
 	assert_string_equal(p.v[0].field, field);
@@ -92,7 +93,9 @@ refused(const char *yaml, size_t n, Bm__Kind kind, const char *name, const char 
 	bm_problems_fini(&p);
 }
 
-#define RACK "racks: [{name: r1, site: s, subnet: 10.0.0.0/24, gateway: 10.0.0.1, pool: 10.0.0.200-10.0.0.250}]\n"
+#define RACK                                                                                       \
+	"racks: [{name: r1, site: s, subnet: 10.0.0.0/24, gateway: 10.0.0.1, pool: "               \
+	"10.0.0.200-10.0.0.250}]\n"
 #define M BM__KIND__KIND_MACHINE
 #define R BM__KIND__KIND_RACK
 
@@ -102,16 +105,16 @@ test_machine_refusals(void **state)
 	(void)state;
 	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:zz:00:01'}]", 1, M, "m1", "mac",
 	        "not a MAC", 1);
-	refused("machines:\n - {name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.0.0.256}", 1, M, "m1",
-	        "ip", "not an IPv4", 2);
-	refused(RACK "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.1.0.5}]", 1, M, "m1",
-	        "ip", "outside the subnet of rack r1", 0);
-	refused(RACK "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.0.0.1}]", 1, M, "m1",
-	        "ip", "is the gateway", 0);
-	refused(RACK "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.0.0.201}]", 1, M, "m1",
-	        "ip", "inside the discovery pool", 0);
-	refused(RACK "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.0.0.255}]", 1, M, "m1",
-	        "ip", "outside the subnet", 0);
+	refused("machines:\n - {name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.0.0.256}", 1,
+	        M, "m1", "ip", "not an IPv4", 2);
+	refused(RACK "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.1.0.5}]", 1,
+	        M, "m1", "ip", "outside the subnet of rack r1", 0);
+	refused(RACK "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.0.0.1}]", 1,
+	        M, "m1", "ip", "is the gateway", 0);
+	refused(RACK "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.0.0.201}]",
+	        1, M, "m1", "ip", "inside the discovery pool", 0);
+	refused(RACK "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', ip: 10.0.0.255}]",
+	        1, M, "m1", "ip", "outside the subnet", 0);
 	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01'},\n"
 	        "           {name: m2, rack: r1, mac: '52:54:00:00:00:01'}]",
 	        1, M, "m2", "mac", "also used by machine m1", 0);
@@ -121,61 +124,69 @@ test_machine_refusals(void **state)
 	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01'},\n"
 	        "           {name: m1, rack: r1, mac: '52:54:00:00:00:02'}]",
 	        1, M, "m1", "name", "also used by machine m1", 0);
-	refused("machines: [{name: Bad_Name, rack: r1, mac: '52:54:00:00:00:01'}]", 1, M, "", "name",
-	        "1-63 of a-z", 0);
+	refused("machines: [{name: Bad_Name, rack: r1, mac: '52:54:00:00:00:01'}]", 1, M, "",
+	        "name", "1-63 of a-z", 0);
 	refused("machines: [{name: m1, rack: R1, mac: '52:54:00:00:00:01'}]", 1, M, "m1", "rack",
 	        "not a valid name", 0);
-	refused("machines: [{name: m1, mac: '52:54:00:00:00:01'}]", 1, M, "m1", "rack", "missing", 0);
+	refused("machines: [{name: m1, mac: '52:54:00:00:00:01'}]", 1, M, "m1", "rack", "missing",
+	        0);
 	refused("machines: [{name: m1, rack: r1}]", 1, M, "m1", "mac", "missing", 0);
 	refused("machines: [{name: m1, rack: r1, mac: '01:00:5e:00:00:01'}]", 1, M, "m1", "mac",
 	        "not a unicast", 0);
-	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', colour: red}]", 1, M, "m1", "",
-	        "unknown field \"colour\"", 1);
-	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', bmc: 'telnet://x'}]", 1, M, "m1",
-	        "bmc", "ipmi://", 0);
-	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', netboot: maybe}]", 1, M, "m1",
-	        "netboot", "true or false", 0);
-	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', labels: {'bad key': x}}]", 1, M,
-	        "m1", "labels", "key must be", 0);
-	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', rack: r2}]", 1, M, "m1", "rack",
-	        "appears twice", 0);
+	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', colour: red}]", 1, M,
+	        "m1", "", "unknown field \"colour\"", 1);
+	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', bmc: 'telnet://x'}]", 1,
+	        M, "m1", "bmc", "ipmi://", 0);
+	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', netboot: maybe}]", 1, M,
+	        "m1", "netboot", "true or false", 0);
+	refused(
+	    "machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', labels: {'bad key': x}}]", 1,
+	    M, "m1", "labels", "key must be", 0);
+	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', rack: r2}]", 1, M, "m1",
+	        "rack", "appears twice", 0);
 }
 
 static void
 test_other_refusals(void **state)
 {
 	(void)state;
-	refused("racks: [{name: r1, site: s, subnet: 10.0.0.1/24}]", 1, R, "r1", "subnet", "no host bits", 1);
+	refused("racks: [{name: r1, site: s, subnet: 10.0.0.1/24}]", 1, R, "r1", "subnet",
+	        "no host bits", 1);
 	refused("racks: [{name: r1, site: s}]", 1, R, "r1", "subnet", "missing", 0);
 	refused("racks: [{name: r1, subnet: 10.0.0.0/24}]", 1, R, "r1", "site", "missing", 0);
-	refused("racks: [{name: r1, site: s, subnet: 10.0.0.0/24, gateway: 10.0.1.1}]", 1, R, "r1", "gateway",
-	        "not a host address", 0);
-	refused("racks: [{name: r1, site: s, subnet: 10.0.0.0/24, pool: 10.0.0.200-10.0.1.5}]", 1, R, "r1",
-	        "pool", "host addresses of the subnet", 0);
+	refused("racks: [{name: r1, site: s, subnet: 10.0.0.0/24, gateway: 10.0.1.1}]", 1, R, "r1",
+	        "gateway", "not a host address", 0);
+	refused("racks: [{name: r1, site: s, subnet: 10.0.0.0/24, pool: 10.0.0.200-10.0.1.5}]", 1,
+	        R, "r1", "pool", "host addresses of the subnet", 0);
 	refused("racks: [{name: r1, site: s, subnet: 10.0.0.0/24, gateway: 10.0.0.210, pool: "
 	        "10.0.0.200-10.0.0.250}]",
 	        1, R, "r1", "pool", "contains the gateway", 0);
-	refused("racks: [{name: r1, site: s, subnet: 10.0.0.0/24, dns: [1.1.1.1, 1.1.1.2, 1.1.1.3, 1.1.1.4, "
+	refused("racks: [{name: r1, site: s, subnet: 10.0.0.0/24, dns: [1.1.1.1, 1.1.1.2, 1.1.1.3, "
+	        "1.1.1.4, "
 	        "1.1.1.5]}]",
 	        1, R, "r1", "dns", "more than 4", 0);
-	refused("images: [{name: k, sha256: abc}]", 1, BM__KIND__KIND_IMAGE, "k", "sha256", "64 hex", 0);
+	refused("images: [{name: k, sha256: abc}]", 1, BM__KIND__KIND_IMAGE, "k", "sha256",
+	        "64 hex", 0);
 	refused("images: [{name: k}]", 1, BM__KIND__KIND_IMAGE, "k", "sha256", "missing", 0);
-	refused("images: [{name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, "
+	refused("images: [{name: k, sha256: "
+	        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, "
 	        "url: 'ftp://x/k'}]",
 	        1, BM__KIND__KIND_IMAGE, "k", "url", "http", 0);
-	refused("profiles: [{name: p, kernel: k, cmdline: 'x={{hostnam}}'}]", 1, BM__KIND__KIND_PROFILE, "p",
-	        "cmdline", "unknown variable {{hostnam}}", 0);
+	refused("profiles: [{name: p, kernel: k, cmdline: 'x={{hostnam}}'}]", 1,
+	        BM__KIND__KIND_PROFILE, "p", "cmdline", "unknown variable {{hostnam}}", 0);
 	refused("profiles: [{name: p, kernel: k, templates: {user-data: \"a\\n{{ip\"}}]", 1,
 	        BM__KIND__KIND_PROFILE, "p", "templates", "user-data: line 2", 0);
 	refused("profiles: [{name: p}]", 1, BM__KIND__KIND_PROFILE, "p", "kernel", "missing", 0);
-	refused("sites: [{name: s}]\nnodes: []", 1, BM__KIND__KIND_UNSPECIFIED, "", "", "unknown section", 2);
+	refused("sites: [{name: s}]\nnodes: []", 1, BM__KIND__KIND_UNSPECIFIED, "", "",
+	        "unknown section", 2);
 	refused("sites: [{name: s}\n", 1, BM__KIND__KIND_UNSPECIFIED, "", "", "column", 0);
 	refused("- a\n- b\n", 1, BM__KIND__KIND_UNSPECIFIED, "", "", "must be a mapping", 0);
 	refused("sites: [{name: s}]\n---\nsites: []\n", 1, BM__KIND__KIND_UNSPECIFIED, "", "",
 	        "more than one YAML document", 0);
 	refused("sites: [x]\n", 1, BM__KIND__KIND_SITE, "", "", "not a mapping", 0);
 	refused("sites: {name: s}\n", 1, BM__KIND__KIND_UNSPECIFIED, "", "", "not a list", 0);
-	refused("sites: [{name: \"a\\0b\"}]\n", 1, BM__KIND__KIND_SITE, "", "name", "not a text", 0);
+	refused("sites: [{name: \"a\\0b\"}]\n", 1, BM__KIND__KIND_SITE, "", "name", "not a text",
+	        0);
 }
 
 static void
@@ -217,10 +228,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_machine_refusals),
-		cmocka_unit_test(test_other_refusals),
-		cmocka_unit_test(test_all_problems_reported),
+		cmocka_unit_test(test_good),           cmocka_unit_test(test_machine_refusals),
+		cmocka_unit_test(test_other_refusals), cmocka_unit_test(test_all_problems_reported),
 		cmocka_unit_test(test_problem_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -123,7 +123,8 @@ test_group_commit(void **state)
 	check_all_applied(items, THREADS * PER_THREAD);
 	proposer_stats_get(pr, &st);
 	assert_int_equal(st.commands, THREADS * PER_THREAD);
-	assert_int_equal(st.batches, (THREADS * PER_THREAD + PROPOSE_BATCH_MAX - 1) / PROPOSE_BATCH_MAX);
+	assert_int_equal(st.batches,
+	                 (THREADS * PER_THREAD + PROPOSE_BATCH_MAX - 1) / PROPOSE_BATCH_MAX);
 	assert_int_equal(st.max_batch, PROPOSE_BATCH_MAX);
 	assert_int_equal(th_revision(s), THREADS * PER_THREAD);
 

@@ -43,12 +43,15 @@ test_machine_roundtrip(void **state)
 	m.state = BM__MACHINE_STATE__STATE_DEPLOYED;
 	m.create_rev = 3;
 	m.mod_rev = 9;
-	assert_int_equal(bm_map_set(&m.n_labels, (void ***)&m.labels, &bm__machine__labels_entry__descriptor,
-	                            "zone", "b"), 0);
-	assert_int_equal(bm_map_set(&m.n_labels, (void ***)&m.labels, &bm__machine__labels_entry__descriptor,
-	                            "role", "gpu"), 0);
-	assert_int_equal(bm_map_set(&m.n_labels, (void ***)&m.labels, &bm__machine__labels_entry__descriptor,
-	                            "zone", "a"), 0);
+	assert_int_equal(bm_map_set(&m.n_labels, (void ***)&m.labels,
+	                            &bm__machine__labels_entry__descriptor, "zone", "b"),
+	                 0);
+	assert_int_equal(bm_map_set(&m.n_labels, (void ***)&m.labels,
+	                            &bm__machine__labels_entry__descriptor, "role", "gpu"),
+	                 0);
+	assert_int_equal(bm_map_set(&m.n_labels, (void ***)&m.labels,
+	                            &bm__machine__labels_entry__descriptor, "zone", "a"),
+	                 0);
 	assert_int_equal(m.n_labels, 2);
 	assert_string_equal(m.labels[0]->key, "role"); /* kept sorted */
 	u = roundtrip(&m.base);

@@ -144,7 +144,8 @@ many_calls(void *arg)
 	struct caller *k = arg;
 	for (int i = 0; i < 40; i++) {
 		Bm__Response *resp;
-		Bm__Request__BodyCase kind = i % 2 ? BM__REQUEST__BODY_GET : BM__REQUEST__BODY_STATUS;
+		Bm__Request__BodyCase kind =
+		    i % 2 ? BM__REQUEST__BODY_GET : BM__REQUEST__BODY_STATUS;
 		if (call(k->c, kind, 10000, &resp) == 0) {
 			k->ok += resp->revision == (kind == BM__REQUEST__BODY_GET ? 7u : 42u);
 			bm__response__free_unpacked(resp, NULL);

@@ -13,20 +13,25 @@
 #include <cmocka.h>
 
 const char th_base_fleet[] =
-	"sites: [{name: fra1}, {name: ams1}]\n"
-	"racks:\n"
-	"  - {name: rack11, site: fra1, subnet: 10.11.0.0/24, gateway: 10.11.0.1, pool: 10.11.0.200-10.11.0.250}\n"
-	"  - {name: rack12, site: fra1, subnet: 10.12.0.0/24, gateway: 10.12.0.1}\n"
-	"  - {name: rack21, site: ams1, subnet: 10.11.0.0/24, gateway: 10.11.0.1}\n"
-	"images:\n"
-	"  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, size: 4}\n"
-	"  - {name: i, sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}\n"
-	"profiles: [{name: tiny, kernel: k, initrd: i, cmdline: 'x={{hostname}}'}]\n"
-	"machines:\n"
-	"  - {name: r11n01, rack: rack11, mac: '52:54:00:11:00:01', ip: 10.11.0.11, profile: tiny, labels: {role: gpu}}\n"
-	"  - {name: r11n02, rack: rack11, mac: '52:54:00:11:00:02', ip: 10.11.0.12, labels: {role: cpu}}\n"
-	"  - {name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11, labels: {role: gpu}}\n"
-	"  - {name: r21n01, rack: rack21, mac: '52:54:00:21:00:01', ip: 10.11.0.11}\n";
+    "sites: [{name: fra1}, {name: ams1}]\n"
+    "racks:\n"
+    "  - {name: rack11, site: fra1, subnet: 10.11.0.0/24, gateway: 10.11.0.1, pool: "
+    "10.11.0.200-10.11.0.250}\n"
+    "  - {name: rack12, site: fra1, subnet: 10.12.0.0/24, gateway: 10.12.0.1}\n"
+    "  - {name: rack21, site: ams1, subnet: 10.11.0.0/24, gateway: 10.11.0.1}\n"
+    "images:\n"
+    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08, size: "
+    "4}\n"
+    "  - {name: i, sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}\n"
+    "profiles: [{name: tiny, kernel: k, initrd: i, cmdline: 'x={{hostname}}'}]\n"
+    "machines:\n"
+    "  - {name: r11n01, rack: rack11, mac: '52:54:00:11:00:01', ip: 10.11.0.11, profile: tiny, "
+    "labels: {role: gpu}}\n"
+    "  - {name: r11n02, rack: rack11, mac: '52:54:00:11:00:02', ip: 10.11.0.12, labels: {role: "
+    "cpu}}\n"
+    "  - {name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11, labels: {role: "
+    "gpu}}\n"
+    "  - {name: r21n01, rack: rack21, mac: '52:54:00:21:00:01', ip: 10.11.0.11}\n";
 
 struct store *
 th_store_open(char *dir)
@@ -142,7 +147,8 @@ th_changes(struct store *s, uint64_t rev)
 }
 
 int
-th_has_change(const Bm__ChangeSet *cs, Bm__Kind kind, const char *name, const char *rack, int deleted)
+th_has_change(const Bm__ChangeSet *cs, Bm__Kind kind, const char *name, const char *rack,
+              int deleted)
 {
 	for (size_t i = 0; cs && i < cs->n_changes; i++) {
 		const Bm__Change *c = cs->changes[i];

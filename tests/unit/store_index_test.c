@@ -78,15 +78,17 @@ test_mac_unique_fleet_wide(void **state)
 {
 	struct fx *f = *state;
 
-	expect(f->s, "machines: [{name: x1, rack: rack21, mac: '52:54:00:11:00:01'}]", INVALID, "mac",
-	       "52:54:00:11:00:01 is already the MAC of machine r11n01");
+	expect(f->s, "machines: [{name: x1, rack: rack21, mac: '52:54:00:11:00:01'}]", INVALID,
+	       "mac", "52:54:00:11:00:01 is already the MAC of machine r11n01");
 	/* Changing an existing machine's MAC onto another's is refused too. */
-	expect(f->s, "machines: [{name: r12n01, rack: rack12, mac: '52:54:00:11:00:02', ip: 10.12.0.11}]",
+	expect(f->s,
+	       "machines: [{name: r12n01, rack: rack12, mac: '52:54:00:11:00:02', ip: 10.12.0.11}]",
 	       INVALID, "mac", "52:54:00:11:00:02 is already the MAC of machine r11n02");
 	/* Upper case and dashes name the same MAC. */
-	expect(f->s, "machines: [{name: x1, rack: rack21, mac: '52-54-00-11-00-0A'}]", OK, NULL, NULL);
-	expect(f->s, "machines: [{name: x2, rack: rack21, mac: '52:54:00:11:00:0a'}]", INVALID, "mac",
-	       "52:54:00:11:00:0a is already the MAC of machine x1");
+	expect(f->s, "machines: [{name: x1, rack: rack21, mac: '52-54-00-11-00-0A'}]", OK, NULL,
+	       NULL);
+	expect(f->s, "machines: [{name: x2, rack: rack21, mac: '52:54:00:11:00:0a'}]", INVALID,
+	       "mac", "52:54:00:11:00:0a is already the MAC of machine x1");
 }
 
 static void
@@ -96,9 +98,11 @@ test_ip_unique_per_rack(void **state)
 
 	/* r21n01 already holds 10.11.0.11 in rack21 while r11n01 holds it in
 	 * rack11: per rack, that is fine. */
-	expect(f->s, "machines: [{name: x1, rack: rack11, mac: '52:54:00:00:00:01', ip: 10.11.0.12}]", INVALID,
-	       "ip", "10.11.0.12 is already reserved for machine r11n02 in rack rack11");
-	expect(f->s, "machines: [{name: x1, rack: rack21, mac: '52:54:00:00:00:01', ip: 10.11.0.12}]", OK,
+	expect(f->s,
+	       "machines: [{name: x1, rack: rack11, mac: '52:54:00:00:00:01', ip: 10.11.0.12}]",
+	       INVALID, "ip", "10.11.0.12 is already reserved for machine r11n02 in rack rack11");
+	expect(f->s,
+	       "machines: [{name: x1, rack: rack21, mac: '52:54:00:00:00:01', ip: 10.11.0.12}]", OK,
 	       NULL, NULL);
 }
 
@@ -138,8 +142,9 @@ test_move_between_racks(void **state)
 	Bm__ChangeSet *cs;
 
 	assert_int_equal(rack_count(f->s, "rack11"), 2);
-	expect(f->s, "machines: [{name: r11n02, rack: rack12, mac: '52:54:00:11:00:02', ip: 10.12.0.50}]", OK,
-	       NULL, NULL);
+	expect(f->s,
+	       "machines: [{name: r11n02, rack: rack12, mac: '52:54:00:11:00:02', ip: 10.12.0.50}]",
+	       OK, NULL, NULL);
 	assert_int_equal(rack_count(f->s, "rack11"), 1);
 	assert_int_equal(rack_count(f->s, "rack12"), 2);
 	cs = th_changes(f->s, 2);
@@ -147,7 +152,8 @@ test_move_between_racks(void **state)
 	assert_true(th_has_change(cs, KM, "r11n02", "rack11", 1)); /* gone from rack11's view */
 	bm__change_set__free_unpacked(cs, NULL);
 	/* Its old address in rack11 is free again. */
-	expect(f->s, "machines: [{name: x1, rack: rack11, mac: '52:54:00:00:00:01', ip: 10.11.0.12}]", OK,
+	expect(f->s,
+	       "machines: [{name: x1, rack: rack11, mac: '52:54:00:00:00:01', ip: 10.11.0.12}]", OK,
 	       NULL, NULL);
 }
 
@@ -160,7 +166,8 @@ test_delete_frees_index(void **state)
 	assert_int_equal(th_delete(f->s, KM, "r12n01", &res), 0);
 	assert_int_equal(res.status, OK);
 	store_result_fini(&res);
-	expect(f->s, "machines: [{name: x1, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11}]", OK,
+	expect(f->s,
+	       "machines: [{name: x1, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11}]", OK,
 	       NULL, NULL);
 	assert_int_equal(rack_count(f->s, "rack12"), 1);
 }
@@ -171,10 +178,11 @@ test_subnet_change_with_machines(void **state)
 	struct fx *f = *state;
 
 	/* Renumbering a rack together with its machine is one consistent change. */
-	expect(f->s,
-	       "racks: [{name: rack12, site: fra1, subnet: 10.99.0.0/24}]\n"
-	       "machines: [{name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.99.0.11}]\n",
-	       OK, NULL, NULL);
+	expect(
+	    f->s,
+	    "racks: [{name: rack12, site: fra1, subnet: 10.99.0.0/24}]\n"
+	    "machines: [{name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.99.0.11}]\n",
+	    OK, NULL, NULL);
 }
 
 /* List with the query; return names joined by spaces. */
@@ -190,7 +198,8 @@ list_names(struct store *s, Bm__ListRequest *q, char *out, size_t len, char *nex
 	out[0] = '\0';
 	for (size_t i = 0; i < l->n_items; i++) {
 		strncat(out, i ? " " : "", len - strlen(out) - 1);
-		strncat(out, l->items[i]->machine ? l->items[i]->machine->name : "?", len - strlen(out) - 1);
+		strncat(out, l->items[i]->machine ? l->items[i]->machine->name : "?",
+		        len - strlen(out) - 1);
 	}
 	snprintf(next, nlen, "%s", l->next);
 	bm__list_result__free_unpacked(l, NULL);
@@ -215,8 +224,9 @@ test_list_filters_and_pages(void **state)
 	list_names(f->s, &q, names, sizeof(names), next, sizeof(next));
 	assert_string_equal(names, "r21n01");
 	q.site = "";
-	assert_int_equal(bm_map_set(&q.n_labels, (void ***)&q.labels, &bm__list_request__labels_entry__descriptor,
-	                            "role", "gpu"), 0);
+	assert_int_equal(bm_map_set(&q.n_labels, (void ***)&q.labels,
+	                            &bm__list_request__labels_entry__descriptor, "role", "gpu"),
+	                 0);
 	list_names(f->s, &q, names, sizeof(names), next, sizeof(next));
 	assert_string_equal(names, "r11n01 r12n01");
 	q.state = BM__MACHINE_STATE__STATE_DEPLOYED;

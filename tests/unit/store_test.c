@@ -49,7 +49,8 @@ apply_base(struct store *s)
 	struct store_result res;
 	assert_int_equal(th_apply_yaml(s, th_base_fleet, &res), 0);
 	if (res.status != OK)
-		fail_msg("base fleet refused: %s (%s)", res.message, res.problems.n ? res.problems.v[0].why : "");
+		fail_msg("base fleet refused: %s (%s)", res.message,
+		         res.problems.n ? res.problems.v[0].why : "");
 	store_result_fini(&res);
 }
 
@@ -111,24 +112,29 @@ test_apply_idempotent_and_update(void **state)
 	assert_null(th_changes(f->s, 2));
 
 	/* Labels in another order are the same content. */
-	assert_int_equal(th_apply_yaml(f->s,
-	                               "machines: [{name: r11n02, rack: rack11, mac: '52:54:00:11:00:02',"
-	                               " ip: 10.11.0.12, labels: {role: cpu}}]",
-	                               &res), 0);
+	assert_int_equal(
+	    th_apply_yaml(f->s,
+	                  "machines: [{name: r11n02, rack: rack11, mac: '52:54:00:11:00:02',"
+	                  " ip: 10.11.0.12, labels: {role: cpu}}]",
+	                  &res),
+	    0);
 	assert_int_equal(res.unchanged, 1);
 	store_result_fini(&res);
 
-	assert_int_equal(th_apply_yaml(f->s,
-	                               "machines: [{name: r11n02, rack: rack11, mac: '52:54:00:11:00:02',"
-	                               " ip: 10.11.0.12, labels: {role: db, tier: a}}]",
-	                               &res), 0);
+	assert_int_equal(
+	    th_apply_yaml(f->s,
+	                  "machines: [{name: r11n02, rack: rack11, mac: '52:54:00:11:00:02',"
+	                  " ip: 10.11.0.12, labels: {role: db, tier: a}}]",
+	                  &res),
+	    0);
 	assert_int_equal(res.updated, 1);
 	assert_int_equal(res.revision, 2);
 	store_result_fini(&res);
 	o = th_get(f->s, KM, "r11n02");
 	assert_int_equal(o->machine->create_rev, 1);
 	assert_int_equal(o->machine->mod_rev, 2);
-	assert_string_equal(bm_map_get(o->machine->n_labels, (void **)o->machine->labels, "role"), "db");
+	assert_string_equal(bm_map_get(o->machine->n_labels, (void **)o->machine->labels, "role"),
+	                    "db");
 	bm__object__free_unpacked(o, NULL);
 	cs = th_changes(f->s, 2);
 	assert_int_equal(cs->n_changes, 1);
@@ -149,7 +155,8 @@ test_refusal_is_atomic(void **state)
 	                               "machines:\n"
 	                               "  - {name: ok1, rack: rack12, mac: '52:54:00:12:00:09'}\n"
 	                               "  - {name: bad1, rack: rack99, mac: '52:54:00:12:00:0a'}\n",
-	                               &res), 0);
+	                               &res),
+	                 0);
 	assert_int_equal(res.status, BM__STATUS__STATUS_INVALID);
 	assert_int_equal(res.problems.total, 1);
 	assert_string_equal(res.problems.v[0].name, "bad1");
@@ -170,15 +177,17 @@ test_store_level_refusals(void **state)
 	static const struct {
 		const char *yaml, *field, *why;
 	} v[] = {
-		{ "racks: [{name: r9, site: nosite, subnet: 10.9.0.0/24}]", "site", "site nosite does not exist" },
+		{ "racks: [{name: r9, site: nosite, subnet: 10.9.0.0/24}]", "site",
+		  "site nosite does not exist" },
 		{ "profiles: [{name: p, kernel: nok}]", "kernel", "image nok does not exist" },
-		{ "profiles: [{name: p, kernel: k, initrd: noi}]", "initrd", "image noi does not exist" },
-		{ "machines: [{name: m, rack: rack12, mac: '52:54:00:00:00:99', profile: nop}]", "profile",
-		  "profile nop does not exist" },
-		{ "machines: [{name: m, rack: rack12, mac: '52:54:00:00:00:99', ip: 10.11.0.5}]", "ip",
-		  "10.11.0.5 is outside the subnet of rack rack12" },
-		{ "machines: [{name: m, rack: rack11, mac: '52:54:00:00:00:99', ip: 10.11.0.220}]", "ip",
-		  "10.11.0.220 is inside the discovery pool of rack rack11" },
+		{ "profiles: [{name: p, kernel: k, initrd: noi}]", "initrd",
+		  "image noi does not exist" },
+		{ "machines: [{name: m, rack: rack12, mac: '52:54:00:00:00:99', profile: nop}]",
+		  "profile", "profile nop does not exist" },
+		{ "machines: [{name: m, rack: rack12, mac: '52:54:00:00:00:99', ip: 10.11.0.5}]",
+		  "ip", "10.11.0.5 is outside the subnet of rack rack12" },
+		{ "machines: [{name: m, rack: rack11, mac: '52:54:00:00:00:99', ip: 10.11.0.220}]",
+		  "ip", "10.11.0.220 is inside the discovery pool of rack rack11" },
 		/* A stored machine no longer fits its rack's new subnet. */
 		{ "racks: [{name: rack12, site: fra1, subnet: 10.99.0.0/24}]", "ip",
 		  "10.12.0.11 is outside the subnet of rack rack12" },
@@ -192,8 +201,8 @@ test_store_level_refusals(void **state)
 		assert_int_equal(res.status, BM__STATUS__STATUS_INVALID);
 		if (res.problems.total != 1 || strcmp(res.problems.v[0].field, v[i].field) ||
 		    strcmp(res.problems.v[0].why, v[i].why))
-			fail_msg("%s: got %zu problems, first %s: %s", v[i].yaml, res.problems.total,
-			         res.problems.n ? res.problems.v[0].field : "-",
+			fail_msg("%s: got %zu problems, first %s: %s", v[i].yaml,
+			         res.problems.total, res.problems.n ? res.problems.v[0].field : "-",
 			         res.problems.n ? res.problems.v[0].why : "-");
 		store_result_fini(&res);
 	}
@@ -297,8 +306,10 @@ image_stored(struct store *s, const char *name, const char *hex, uint64_t size, 
 static void
 test_image_stored(void **state)
 {
-	static const char k_sha[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-	static const char other[] = "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
+	static const char k_sha[] =
+	    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+	static const char other[] =
+	    "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
 	struct fx *f = *state;
 	Bm__Object *o;
 
@@ -348,7 +359,8 @@ test_batch_and_replay(void **state)
 		cmd.delete_ = i == 1 ? &bad : &good;
 		if (i == 2)
 			good.name = "r12n01";
-		assert_int_equal(store_apply(b, info.applied_index + 1 + (uint64_t)i, &cmd, &res[i]), 0);
+		assert_int_equal(
+		    store_apply(b, info.applied_index + 1 + (uint64_t)i, &cmd, &res[i]), 0);
 	}
 	assert_int_equal(store_batch_commit(b), 0);
 	assert_int_equal(res[0].status, OK);

@@ -12,9 +12,9 @@
 #define BM_LABELS_MAX 32u             /* labels per object */
 #define BM_LABEL_KEY_MAX 63u
 #define BM_LABEL_VALUE_MAX 255u
-#define BM_TEMPLATES_MAX 16u            /* templates per profile */
-#define BM_TEMPLATE_MAX (256u << 10)    /* bytes per template */
-#define BM_TEXT_MAX 4096u               /* cmdline, bmc, url */
+#define BM_TEMPLATES_MAX 16u         /* templates per profile */
+#define BM_TEMPLATE_MAX (256u << 10) /* bytes per template */
+#define BM_TEXT_MAX 4096u            /* cmdline, bmc, url */
 #define BM_DNS_MAX 4u
 
 /* A parsed fleet file. Everything is heap-allocated: free with

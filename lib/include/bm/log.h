@@ -13,7 +13,7 @@ int bm_log_level_parse(const char *s, enum bm_log_level *ret_lvl);
  * fields, e.g. bm_log(BM_LOG_INFO, "store", "opened path=%s rev=%llu", ...).
  * Values from outside must go through bm_log_escape() first. */
 void bm_log(enum bm_log_level lvl, const char *component, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Copy `s` into `buf` (size `n`) with every byte that is not printable
  * ASCII, and space, '"', '\\' and '=', escaped as \xHH, so a value can never

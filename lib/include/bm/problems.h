@@ -16,14 +16,14 @@ struct bm_problem {
 	uint32_t index; /* entry index within its kind in the request */
 	char *field;    /* may be empty: the whole entry */
 	char *why;
-	uint32_t line;  /* 1-based line in the source file, 0 when unknown */
+	uint32_t line; /* 1-based line in the source file, 0 when unknown */
 };
 
 struct bm_problems {
 	struct bm_problem *v;
-	size_t n;      /* kept */
-	size_t total;  /* seen, including those not kept */
-	int oom;       /* an allocation failed: the list is incomplete */
+	size_t n;     /* kept */
+	size_t total; /* seen, including those not kept */
+	int oom;      /* an allocation failed: the list is incomplete */
 };
 
 void bm_problems_init(struct bm_problems *p);
@@ -31,8 +31,7 @@ void bm_problems_fini(struct bm_problems *p);
 /* Record one problem; `fmt` formats `why`. Never fails: on allocation
  * failure the problem is counted and `oom` set. */
 void bm_problems_add(struct bm_problems *p, Bm__Kind kind, const char *name, uint32_t index,
-                     const char *field, const char *fmt, ...)
-  __attribute__((format(printf, 6, 7)));
+                     const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Drop every problem whose (kind, index, field) an earlier one already
  * names, so one bad value is reported once. */
 void bm_problems_dedupe(struct bm_problems *p);

@@ -27,8 +27,7 @@ void bm_rpc_client_free(struct bm_rpc_client *c);
  * Returns 0 with *ret_resp (free with bm__response__free_unpacked(r, NULL)),
  * or -ETIMEDOUT, -ECONNREFUSED, -EBADMSG (an answer that does not parse or
  * belongs to another request), -ENOMEM, -EIO. */
-int bm_rpc_call(struct bm_rpc_client *c, Bm__Request *req, int timeout_ms,
-                Bm__Response **ret_resp);
+int bm_rpc_call(struct bm_rpc_client *c, Bm__Request *req, int timeout_ms, Bm__Response **ret_resp);
 
 /* ---------------------------------------------------------------- server */
 
