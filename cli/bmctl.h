@@ -56,6 +56,8 @@ struct out {
 void out_list_begin(struct out *o, FILE *f, bool json, Bm__Kind kind);
 void out_list_items(struct out *o, Bm__Object *const *items, size_t n);
 void out_list_end(struct out *o);
+/* Drop a list that failed part way, printing nothing more. */
+void out_list_discard(struct out *o);
 /* One object as JSON (the element form of `get -o json`). */
 void out_json_object(struct bm_json *j, const Bm__Object *o);
 void out_describe(FILE *f, bool json, const Bm__Object *o);

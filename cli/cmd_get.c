@@ -72,6 +72,8 @@ get_list(struct ctl *c, Bm__ListRequest *q)
 	} while (after[0]);
 	if (r == CTL_EXIT_OK)
 		out_list_end(&o);
+	else
+		out_list_discard(&o);
 	return r;
 }
 

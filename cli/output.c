@@ -352,3 +352,10 @@ out_list_end(struct out *o)
 		fprintf(stderr, "no %ss found\n", bm_kind_name(o->kind));
 	table_free(o->t);
 }
+
+void
+out_list_discard(struct out *o)
+{
+	table_free(o->t);
+	o->t = NULL;
+}
