@@ -1,15 +1,15 @@
 /* Load generator for bench/store.sh: N machines applied through the real
  * API (one Apply request per machine, as `bmctl apply` of a one-machine
  * fleet would send) by C concurrent clients, each with its own connection.
+ * With -r, status reads instead: the RPC ceiling on this machine.
  * Prints one line of key=value figures. */
 #include <errno.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "bm/proto.h"
 #include "bm/rpc.h"
 
@@ -18,23 +18,8 @@
 struct opts {
 	const char *url;
 	unsigned machines, clients, racks;
-	int reads; /* -r: status requests instead of writes (the RPC ceiling) */
+	int reads; /* -r: status requests instead of writes */
 };
-
-struct worker {
-	const struct opts *o;
-	unsigned id;
-	double *lat_ms; /* one per write of this worker */
-	unsigned n, errors;
-};
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static uint32_t
 rack_net(unsigned r)
@@ -101,74 +86,68 @@ setup_racks(const struct opts *o)
 }
 
 static void *
-worker_run(void *arg)
+client_new(void *arg)
 {
-	struct worker *w = arg;
-	const struct opts *o = w->o;
+	const struct opts *o = arg;
 	struct bm_rpc_client *c;
+	return bm_rpc_client_open(o->url, &c) < 0 ? NULL : c;
+}
+
+static void
+client_free(void *c)
+{
+	bm_rpc_client_free(c);
+}
+
+static int
+status_op(void *client, unsigned i)
+{
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__StatusRequest st = BM__STATUS_REQUEST__INIT;
+	Bm__Response *resp;
+
+	(void)i;
+	req.body_case = BM__REQUEST__BODY_STATUS;
+	req.status = &st;
+	if (bm_rpc_call(client, &req, 60000, &resp) < 0)
+		return -1;
+	bm__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+/* Apply machine i (etcd_bench_put writes the same record into etcd). */
+static int
+machine_op(void *client, unsigned i)
+{
 	Bm__Machine m = BM__MACHINE__INIT, *mp[1] = { &m };
 	Bm__Machine__LabelsEntry role = BM__MACHINE__LABELS_ENTRY__INIT, *lp[1] = { &role };
 	Bm__Fleet f = BM__FLEET__INIT;
 	char name[32], rack[16];
-	uint8_t mac[6] = { 0x52, 0x54, 0 };
+	uint8_t mac[6] = { 0x52, 0x54, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i };
+	unsigned r = i / PER_RACK;
 
-	if (bm_rpc_client_open(o->url, &c) < 0)
-		return NULL;
+	snprintf(name, sizeof(name), "m%06u", i);
+	snprintf(rack, sizeof(rack), "rack%u", r);
+	m.name = name;
+	m.rack = rack;
+	m.mac.data = mac;
+	m.mac.len = 6;
+	m.ip = rack_net(r) | (2 + i % PER_RACK);
+	m.bmc = "ipmi://admin:secret@10.250.0.1";
 	role.key = "role";
 	role.value = "compute";
+	m.n_labels = 1;
+	m.labels = lp;
 	f.n_machines = 1;
 	f.machines = mp;
-	for (unsigned i = w->id; i < o->machines; i += o->clients) {
-		unsigned r = i / PER_RACK;
-		double t0;
-		snprintf(name, sizeof(name), "m%06u", i);
-		snprintf(rack, sizeof(rack), "rack%u", r);
-		mac[3] = (uint8_t)(i >> 16);
-		mac[4] = (uint8_t)(i >> 8);
-		mac[5] = (uint8_t)i;
-		m.name = name;
-		m.rack = rack;
-		m.mac.data = mac;
-		m.mac.len = 6;
-		m.ip = rack_net(r) | (2 + i % PER_RACK);
-		m.bmc = "ipmi://admin:secret@10.250.0.1";
-		m.n_labels = 1;
-		m.labels = lp;
-		t0 = now_s();
-		if (o->reads) {
-			Bm__Request req = BM__REQUEST__INIT;
-			Bm__StatusRequest st = BM__STATUS_REQUEST__INIT;
-			Bm__Response *resp;
-			req.body_case = BM__REQUEST__BODY_STATUS;
-			req.status = &st;
-			if (bm_rpc_call(c, &req, 60000, &resp) < 0)
-				w->errors++;
-			else
-				bm__response__free_unpacked(resp, NULL);
-		} else if (apply(c, &f) < 0) {
-			w->errors++;
-		}
-		w->lat_ms[w->n++] = (now_s() - t0) * 1000;
-	}
-	bm_rpc_client_free(c);
-	return NULL;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	return apply(client, &f);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct opts o = { "tcp://127.0.0.1:7400", 100000, 32, 0, 0 };
-	pthread_t *t;
-	struct worker *w;
-	double t0, secs, *all;
-	unsigned n = 0, errors = 0;
+	struct bench_spec spec;
 	int c;
 
 	while ((c = getopt(argc, argv, "u:n:c:r")) != -1) {
@@ -184,34 +163,12 @@ main(int argc, char **argv)
 			return 2;
 	}
 	o.racks = (o.machines + PER_RACK - 1) / PER_RACK;
-	if (setup_racks(&o) < 0) {
+	if (!o.reads && setup_racks(&o) < 0) {
 		fprintf(stderr, "bm_bench_store: cannot create racks\n");
 		return 1;
 	}
-	t = calloc(o.clients, sizeof(*t));
-	w = calloc(o.clients, sizeof(*w));
-	all = calloc(o.machines, sizeof(*all));
-	t0 = now_s();
-	for (unsigned i = 0; i < o.clients; i++) {
-		w[i] = (struct worker){ &o, i, calloc(o.machines / o.clients + 1, sizeof(double)),
-			                0, 0 };
-		pthread_create(&t[i], NULL, worker_run, &w[i]);
-	}
-	for (unsigned i = 0; i < o.clients; i++) {
-		pthread_join(t[i], NULL);
-		memcpy(all + n, w[i].lat_ms, w[i].n * sizeof(double));
-		n += w[i].n;
-		errors += w[i].errors;
-		free(w[i].lat_ms);
-	}
-	secs = now_s() - t0;
-	qsort(all, n, sizeof(double), cmp_double);
-	printf("writes=%u errors=%u clients=%u seconds=%.2f writes_per_s=%.0f p50_ms=%.2f "
-	       "p99_ms=%.2f\n",
-	       n, errors, o.clients, secs, (n - errors) / secs, n ? all[n / 2] : 0,
-	       n ? all[n * 99 / 100] : 0);
-	free(all);
-	free(t);
-	free(w);
-	return errors ? 1 : 0;
+	spec = (struct bench_spec){
+		o.machines, o.clients, &o, client_new, o.reads ? status_op : machine_op, client_free
+	};
+	return bench_run(&spec);
 }

@@ -4,33 +4,19 @@
  * keep-alive connections (Debian ships etcd without its Go benchmark tool).
  * Prints the same key=value line as bm_bench_store. */
 #include <curl/curl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "bm/proto.h"
 
-struct opts {
-	const char *url;
-	unsigned machines, clients;
+struct client {
+	CURL *curl;
+	struct curl_slist *hdr;
+	char url[256];
 };
-
-struct worker {
-	const struct opts *o;
-	unsigned id, n, errors;
-	double *lat_ms;
-};
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static size_t
 b64(const uint8_t *in, size_t n, char *out)
@@ -38,7 +24,8 @@ b64(const uint8_t *in, size_t n, char *out)
 	static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
 	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) |
+		             (i + 2 < n ? in[i + 2] : 0);
 		out[o++] = t[v >> 18 & 63];
 		out[o++] = t[v >> 12 & 63];
 		out[o++] = i + 1 < n ? t[v >> 6 & 63] : '=';
@@ -83,85 +70,71 @@ record(unsigned i, uint8_t *buf)
 }
 
 static void *
-worker_run(void *arg)
+client_new(void *arg)
 {
-	struct worker *w = arg;
-	char url[256], body[1024], key[64], k64[128], v64[512];
-	uint8_t rec[256];
-	CURL *c = curl_easy_init();
-	struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	struct client *c = calloc(1, sizeof(*c));
 
-	snprintf(url, sizeof(url), "%s/v3/kv/put", w->o->url);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
-	for (unsigned i = w->id; i < w->o->machines; i += w->o->clients) {
-		long code = 0;
-		double t0;
-		size_t kl = (size_t)snprintf(key, sizeof(key), "/machines/m%06u", i);
-		b64((const uint8_t *)key, kl, k64);
-		b64(rec, record(i, rec), v64);
-		snprintf(body, sizeof(body), "{\"key\":\"%s\",\"value\":\"%s\"}", k64, v64);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		t0 = now_s();
-		if (curl_easy_perform(c) != CURLE_OK ||
-		    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200)
-			w->errors++;
-		w->lat_ms[w->n++] = (now_s() - t0) * 1000;
+	if (!c || !(c->curl = curl_easy_init())) {
+		free(c);
+		return NULL;
 	}
-	curl_slist_free_all(hdr);
-	curl_easy_cleanup(c);
-	return NULL;
+	c->hdr = curl_slist_append(NULL, "Content-Type: application/json");
+	snprintf(c->url, sizeof(c->url), "%s/v3/kv/put", (const char *)arg);
+	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->hdr);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c->curl, CURLOPT_TCP_NODELAY, 1L);
+	return c;
 }
 
-static int
-cmp_double(const void *a, const void *b)
+static void
+client_free(void *arg)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	struct client *c = arg;
+	curl_slist_free_all(c->hdr);
+	curl_easy_cleanup(c->curl);
+	free(c);
+}
+
+/* Put machine i under /machines/NAME over the client's kept-alive connection. */
+static int
+put_op(void *arg, unsigned i)
+{
+	struct client *c = arg;
+	char body[1024], key[64], k64[128], v64[512];
+	uint8_t rec[256];
+	size_t kl = (size_t)snprintf(key, sizeof(key), "/machines/m%06u", i);
+	long code = 0;
+
+	b64((const uint8_t *)key, kl, k64);
+	b64(rec, record(i, rec), v64);
+	snprintf(body, sizeof(body), "{\"key\":\"%s\",\"value\":\"%s\"}", k64, v64);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+	if (curl_easy_perform(c->curl) != CURLE_OK ||
+	    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK || code != 200)
+		return -1;
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct opts o = { "http://127.0.0.1:23790", 100000, 32 };
-	pthread_t *t;
-	struct worker *w;
-	double t0, secs, *all;
-	unsigned n = 0, errors = 0;
-	int c;
+	struct bench_spec spec = { 100000,     32,     "http://127.0.0.1:23790",
+		                   client_new, put_op, client_free };
+	int c, r;
 
 	while ((c = getopt(argc, argv, "u:n:c:")) != -1) {
 		if (c == 'u')
-			o.url = optarg;
+			spec.arg = optarg;
 		else if (c == 'n')
-			o.machines = (unsigned)atoi(optarg);
+			spec.ops = (unsigned)atoi(optarg);
 		else if (c == 'c')
-			o.clients = (unsigned)atoi(optarg);
+			spec.clients = (unsigned)atoi(optarg);
 		else
 			return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	t = calloc(o.clients, sizeof(*t));
-	w = calloc(o.clients, sizeof(*w));
-	all = calloc(o.machines, sizeof(*all));
-	t0 = now_s();
-	for (unsigned i = 0; i < o.clients; i++) {
-		w[i] = (struct worker){ &o, i, 0, 0, calloc(o.machines / o.clients + 1, sizeof(double)) };
-		pthread_create(&t[i], NULL, worker_run, &w[i]);
-	}
-	for (unsigned i = 0; i < o.clients; i++) {
-		pthread_join(t[i], NULL);
-		memcpy(all + n, w[i].lat_ms, w[i].n * sizeof(double));
-		n += w[i].n;
-		errors += w[i].errors;
-		free(w[i].lat_ms);
-	}
-	secs = now_s() - t0;
-	qsort(all, n, sizeof(double), cmp_double);
-	printf("writes=%u errors=%u clients=%u seconds=%.2f writes_per_s=%.0f p50_ms=%.2f p99_ms=%.2f\n", n,
-	       errors, o.clients, secs, (n - errors) / secs, n ? all[n / 2] : 0, n ? all[n * 99 / 100] : 0);
+	r = bench_run(&spec);
 	curl_global_cleanup();
-	return errors ? 1 : 0;
+	return r;
 }

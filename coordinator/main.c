@@ -19,9 +19,15 @@
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7400"
 
+/* Malformed requests are answered and counted by the RPC layer; this says
+ * so in the log at most once a period, never once per packet. */
+#define COORD_GARBAGE_LOG_MS 60000
+
 struct coord {
 	uv_loop_t *loop;
 	uv_signal_t sigterm, sigint;
+	uv_timer_t stats;
+	uint64_t malformed_logged;
 	struct api api;
 	struct store *store;
 	struct blobstore *blobs;
@@ -160,6 +166,23 @@ coord_stop(struct coord *c, const char *why)
 	api_stop(&c->api);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 	uv_close((uv_handle_t *)&c->sigint, NULL);
+	uv_close((uv_handle_t *)&c->stats, NULL);
+}
+
+static void
+coord_stats_cb(uv_timer_t *t)
+{
+	struct coord *c = t->data;
+	struct bm_rpc_stats st;
+
+	if (!c->api.rpc)
+		return;
+	bm_rpc_server_stats(c->api.rpc, &st);
+	if (st.malformed > c->malformed_logged)
+		BM_WARN("api", "malformed requests answered and dropped count=%llu total=%llu",
+		        (unsigned long long)(st.malformed - c->malformed_logged),
+		        (unsigned long long)st.malformed);
+	c->malformed_logged = st.malformed;
 }
 
 static void
@@ -237,6 +260,9 @@ coord_serve(struct coord *c, const struct options *o)
 	c->sigterm.data = c->sigint.data = c;
 	uv_signal_start(&c->sigterm, coord_signal_cb, SIGTERM);
 	uv_signal_start(&c->sigint, coord_signal_cb, SIGINT);
+	uv_timer_init(c->loop, &c->stats);
+	c->stats.data = c;
+	uv_timer_start(&c->stats, coord_stats_cb, COORD_GARBAGE_LOG_MS, COORD_GARBAGE_LOG_MS);
 	store_info_get(c->store, &info);
 	BM_INFO("coord", "serving listen=%s data_dir=%s revision=%llu", o->listen, o->data_dir,
 	        (unsigned long long)info.revision);

@@ -163,7 +163,7 @@ test_other_refusals(void **state)
 	        1, R, "r1", "pool", "contains the gateway", 0);
 	refused("racks: [{name: r1, site: s, subnet: 10.0.0.0/24, dns: [1.1.1.1, 1.1.1.2, 1.1.1.3, "
 	        "1.1.1.4, "
-	        "1.1.1.5]}]",
+	        "10.0.0.5]}]",
 	        1, R, "r1", "dns", "more than 4", 0);
 	refused("images: [{name: k, sha256: abc}]", 1, BM__KIND__KIND_IMAGE, "k", "sha256",
 	        "64 hex", 0);

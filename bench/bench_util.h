@@ -1,0 +1,17 @@
+/* Closed-loop load for the bench tools: C client threads share N
+ * operations (client k does k, k+C, k+2C, ...), each timed; the result is
+ * one line of key=value figures on stdout. */
+#pragma once
+
+struct bench_spec {
+	unsigned ops, clients;
+	void *arg;
+	void *(*client_new)(void *arg);      /* per-thread state, NULL on failure */
+	int (*op)(void *client, unsigned i); /* 0, or <0 counted as an error */
+	void (*client_free)(void *client);
+};
+
+/* Run it and print "writes=... errors=... clients=... seconds=...
+ * writes_per_s=... p50_ms=... p99_ms=...". Returns 0 when every operation
+ * succeeded, 1 otherwise. */
+int bench_run(const struct bench_spec *s);
