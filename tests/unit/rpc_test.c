@@ -25,6 +25,7 @@ static int handled;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static int stop_responder;
 static int delay_ms = 5;
+static int hold; /* while set, parked calls stay parked */
 
 static void
 handler(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
@@ -52,7 +53,7 @@ responder(void *arg)
 		struct bm_rpc_call *c = NULL;
 		usleep((useconds_t)delay_ms * 1000);
 		pthread_mutex_lock(&mu);
-		if (nparked)
+		if (nparked && !hold)
 			c = parked[--nparked];
 		pthread_mutex_unlock(&mu);
 		if (c) {
@@ -130,6 +131,57 @@ test_now_and_later(void **state)
 	assert_int_equal(resp->revision, 7);
 	assert_string_equal(resp->message, "later");
 	bm__response__free_unpacked(resp, NULL);
+	bm_rpc_client_free(c);
+}
+
+static void *
+slow_call(void *arg)
+{
+	Bm__Response *resp = NULL;
+	int *ok = arg;
+	struct bm_rpc_client *c;
+
+	assert_int_equal(bm_rpc_client_open(url, &c), 0);
+	*ok = call(c, BM__REQUEST__BODY_GET, 10000, &resp) == 0 && resp->revision == 7;
+	if (resp)
+		bm__response__free_unpacked(resp, NULL);
+	bm_rpc_client_free(c);
+	return NULL;
+}
+
+/* A request the handler holds does not hold up the others: a fast one is
+ * answered while the slow one is still parked. */
+static void
+test_slow_does_not_block_fast(void **state)
+{
+	struct bm_rpc_client *c;
+	Bm__Response *resp;
+	pthread_t t;
+	int slow_ok = 0, parked_now;
+
+	(void)state;
+	pthread_mutex_lock(&mu);
+	hold = 1;
+	pthread_mutex_unlock(&mu);
+	pthread_create(&t, NULL, slow_call, &slow_ok);
+	do {
+		usleep(1000);
+		pthread_mutex_lock(&mu);
+		parked_now = nparked;
+		pthread_mutex_unlock(&mu);
+	} while (parked_now == 0);
+	assert_int_equal(bm_rpc_client_open(url, &c), 0);
+	for (int i = 0; i < 20; i++) {
+		assert_int_equal(call(c, BM__REQUEST__BODY_STATUS, 5000, &resp), 0);
+		assert_int_equal(resp->revision, 42);
+		bm__response__free_unpacked(resp, NULL);
+	}
+	pthread_mutex_lock(&mu);
+	assert_int_equal(nparked, 1); /* the slow one is still waiting */
+	hold = 0;
+	pthread_mutex_unlock(&mu);
+	pthread_join(t, NULL);
+	assert_true(slow_ok);
 	bm_rpc_client_free(c);
 }
 
@@ -256,6 +308,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_now_and_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_callers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slow_does_not_block_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_and_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 	};
