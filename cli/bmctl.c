@@ -116,21 +116,31 @@ print_response_problems(const Bm__Response *resp, const char *fname, const struc
 }
 
 int
-ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *fname,
-         const struct bm_fleet *fl)
+ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 {
-	Bm__Response *resp;
 	int r;
 
 	if (!c->client && (r = bm_rpc_client_open(c->url, &c->client)) < 0) {
 		fprintf(stderr, "%s: bad coordinator URL %s: %s\n", c->prog, c->url, strerror(-r));
 		return CTL_EXIT_REFUSED;
 	}
-	if ((r = bm_rpc_call(c->client, req, c->timeout_ms, &resp)) < 0) {
+	if ((r = bm_rpc_call(c->client, req, c->timeout_ms, ret_resp)) < 0) {
 		fprintf(stderr, "%s: coordinator at %s: %s\n", c->prog, c->url,
 		        r == -ETIMEDOUT ? "no answer (is bmcoord running there?)" : strerror(-r));
 		return CTL_EXIT_REFUSED;
 	}
+	return CTL_EXIT_OK;
+}
+
+int
+ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *fname,
+         const struct bm_fleet *fl)
+{
+	Bm__Response *resp;
+	int r;
+
+	if ((r = ctl_call_any(c, req, &resp)) != CTL_EXIT_OK)
+		return r;
 	if (resp->status != BM__STATUS__STATUS_OK) {
 		fprintf(stderr, "%s: %s: %s\n", c->prog, bm_status_name(resp->status),
 		        resp->message);

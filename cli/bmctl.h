@@ -26,6 +26,9 @@ struct ctl {
  * on stderr. Returns CTL_EXIT_OK with *ret_resp, or CTL_EXIT_REFUSED. */
 int ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *fname,
              const struct bm_fleet *fl);
+/* Send a request; print only a transport failure. Returns CTL_EXIT_OK with
+ * *ret_resp whatever its status, or CTL_EXIT_REFUSED. */
+int ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp);
 /* Print problems, one a line: "FILE:LINE: machine r12n04: mac: why". */
 void ctl_print_problems(FILE *f, const char *fname, const struct bm_fleet *fl,
                         const struct bm_problems *p);

@@ -12,6 +12,7 @@
 #include "bmctl.h"
 
 #define PUSH_CHUNK (1u << 20)
+#define PUSH_RESTARTS_MAX 8
 
 static int
 push_begin(struct ctl *c, const char *name, const uint8_t sha[32], uint64_t size,
@@ -35,13 +36,39 @@ push_begin(struct ctl *c, const char *name, const uint8_t sha[32], uint64_t size
 	return CTL_EXIT_OK;
 }
 
+/* Send one chunk. Returns CTL_EXIT_OK, CTL_EXIT_REFUSED (printed), or -1
+ * when the coordinator's copy stands elsewhere (ask it where, go on). */
 static int
-push_chunks(struct ctl *c, int fd, const uint8_t sha[32], uint64_t offset, uint64_t size)
+push_chunk(struct ctl *c, Bm__Request *req)
+{
+	Bm__Response *resp;
+	int r = ctl_call_any(c, req, &resp);
+
+	if (r != CTL_EXIT_OK)
+		return r;
+	if (resp->status == BM__STATUS__STATUS_PRECONDITION) {
+		r = -1;
+	} else if (resp->status != BM__STATUS__STATUS_OK) {
+		fprintf(stderr, "%s: %s: %s\n", c->prog, bm_status_name(resp->status),
+		        resp->message);
+		r = CTL_EXIT_REFUSED;
+	}
+	bm__response__free_unpacked(resp, NULL);
+	return r;
+}
+
+/* Stream the file from `offset`. A chunk refused for its offset (another
+ * push of the same bytes, or a chunk of an interrupted one still in flight,
+ * moved the coordinator's copy) restarts from where the coordinator stands,
+ * a bounded number of times. */
+static int
+push_chunks(struct ctl *c, const char *name, int fd, const uint8_t sha[32], uint64_t offset,
+            uint64_t size)
 {
 	Bm__Request req = BM__REQUEST__INIT;
 	Bm__BlobChunkRequest ch = BM__BLOB_CHUNK_REQUEST__INIT;
 	uint8_t *buf = malloc(PUSH_CHUNK);
-	int r = CTL_EXIT_OK;
+	int r = CTL_EXIT_OK, restarts = 0;
 
 	if (!buf)
 		return CTL_EXIT_REFUSED;
@@ -52,7 +79,6 @@ push_chunks(struct ctl *c, int fd, const uint8_t sha[32], uint64_t offset, uint6
 	while (offset < size && r == CTL_EXIT_OK) {
 		size_t want = size - offset < PUSH_CHUNK ? (size_t)(size - offset) : PUSH_CHUNK;
 		ssize_t n = pread(fd, buf, want, (off_t)offset);
-		Bm__Response *resp;
 		if (n <= 0) {
 			fprintf(stderr, "%s: reading the file: %s\n", c->prog,
 			        n < 0 ? strerror(errno) : "it shrank");
@@ -62,9 +88,17 @@ push_chunks(struct ctl *c, int fd, const uint8_t sha[32], uint64_t offset, uint6
 		ch.offset = offset;
 		ch.data.data = buf;
 		ch.data.len = (size_t)n;
-		if ((r = ctl_call(c, &req, &resp, NULL, NULL)) == CTL_EXIT_OK)
-			bm__response__free_unpacked(resp, NULL);
-		offset += (uint64_t)n;
+		r = push_chunk(c, &req);
+		if (r == CTL_EXIT_OK) {
+			offset += (uint64_t)n;
+		} else if (r < 0 && restarts++ < PUSH_RESTARTS_MAX) {
+			r = push_begin(c, name, sha, size, &offset);
+		} else if (r < 0) {
+			fprintf(stderr,
+			        "%s: the upload keeps moving under us; is another push running?\n",
+			        c->prog);
+			r = CTL_EXIT_REFUSED;
+		}
 	}
 	free(buf);
 	return r;
@@ -118,8 +152,11 @@ cmd_image(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_REFUSED;
 	}
 	r = push_begin(c, argv[2], sha, size, &offset);
+	if (r == CTL_EXIT_OK && offset > 0 && offset < size)
+		fprintf(stderr, "%s: resuming the upload at %llu of %llu bytes\n", c->prog,
+		        (unsigned long long)offset, (unsigned long long)size);
 	if (r == CTL_EXIT_OK && offset < size)
-		r = push_chunks(c, fd, sha, offset, size);
+		r = push_chunks(c, argv[2], fd, sha, offset, size);
 	if (r == CTL_EXIT_OK)
 		r = push_commit(c, argv[2], sha, size);
 	close(fd);

@@ -65,6 +65,27 @@ stored=$(find "$T/data/blobs/sha256" -type f -name "$(sha256sum "$T/big.img" | c
 if [ -n "$stored" ] && cmp -s "$stored" "$T/big.img"; then ok "blob stored byte for byte"; else not_ok "blob missing or different"; fi
 expect_exit 0 "get images" bmctl get images; expect_golden get_images_after_push.txt
 
+# An interrupted push resumes where the coordinator's partial copy ends.
+yes bm-resume-block | head -c 150000000 >"$T/huge.img"
+huge_sha=$(sha256sum "$T/huge.img" | cut -c1-64)
+"$BM_BIN/bmctl" image push huge "$T/huge.img" >/dev/null 2>&1 &
+pusher=$!
+for _ in $(seq 1 300); do
+  [ "$(stat -c %s "$T/data/blobs/partial/$huge_sha" 2>/dev/null || echo 0)" -gt 0 ] && break
+  sleep 0.02
+done
+kill -9 "$pusher" 2>/dev/null; wait "$pusher" 2>/dev/null
+partial=$(stat -c %s "$T/data/blobs/partial/$huge_sha" 2>/dev/null || echo 0)
+echo "# push interrupted with $partial bytes at the coordinator"
+if [ "$partial" -gt 0 ] && [ "$partial" -lt 150000000 ]; then
+  expect_exit 0 "push again after an interrupted push" bmctl image push huge "$T/huge.img"
+  expect_in "$T/err" "resuming the upload at" "the second push resumes"
+  if cmp -s "$T/data/blobs/sha256/$huge_sha" "$T/huge.img"; then ok "resumed blob is byte for byte"; else
+    not_ok "resumed blob differs"; fi
+else
+  echo "# the push finished before it could be interrupted (partial=$partial); resume not exercised"
+fi
+
 # kill -9: every acknowledged write survives.
 bmctl get machines -o json >"$T/before.json"; bmctl get images -o json >>"$T/before.json"
 kill9_coord
