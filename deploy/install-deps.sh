@@ -18,10 +18,11 @@ BUILD_PKGS=(
 TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
+  isc-dhcp-client busybox kea-admin
 )
 
 # Benchmarks only (deploy/install-deps.sh --bench): the peers they run beside us.
-BENCH_PKGS=(etcd-server etcd-client bc)
+BENCH_PKGS=(etcd-server etcd-client bc kea-dhcp4-server dnsmasq-base)
 
 WANT=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 [ "${1:-}" = --bench ] && WANT+=("${BENCH_PKGS[@]}")

@@ -17,6 +17,7 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
+#include "bm/yaml_util.h"
 
 enum ftype { F_STR, F_IP, F_CIDR, F_MAC, F_BOOL, F_U64, F_SHA, F_POOL, F_DNS, F_MAP };
 
@@ -130,27 +131,6 @@ problem(struct pctx *c, const char *field, const yaml_node_t *n, const char *why
 		c->probs->v[kept].line = (uint32_t)n->start_mark.line + 1;
 }
 
-/* A scalar's text, or NULL when the node is not a scalar or holds a NUL. */
-static const char *
-scalar(const yaml_node_t *n)
-{
-	if (!n || n->type != YAML_SCALAR_NODE)
-		return NULL;
-	if (strlen((const char *)n->data.scalar.value) != n->data.scalar.length)
-		return NULL;
-	return (const char *)n->data.scalar.value;
-}
-
-/* YAML null: an empty plain scalar, ~ or null. */
-static bool
-is_null(const yaml_node_t *n)
-{
-	const char *s = scalar(n);
-	return s && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
-	       (!*s || !strcmp(s, "~") || !strcmp(s, "null") || !strcmp(s, "Null") ||
-	        !strcmp(s, "NULL"));
-}
-
 static int
 set_str(struct pctx *c, char **slot, const char *s, size_t max, const char *key,
         const yaml_node_t *n)
@@ -192,7 +172,7 @@ set_dns(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *n)
 	for (size_t k = 0; k < total; k++) {
 		const yaml_node_t *one =
 		    seq ? yaml_document_get_node(c->doc, n->data.sequence.items.start[k]) : n;
-		const char *s = scalar(one);
+		const char *s = bm_yaml_scalar(one);
 		if (!s || bm_ip4_parse(s, &(*arr)[k]) < 0) {
 			problem(c, f->key, one, "not an IPv4 address");
 			return 0;
@@ -223,7 +203,8 @@ set_map(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *n)
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
 		yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
-		const char *k = scalar(kn), *v = is_null(vn) ? "" : scalar(vn);
+		const char *k = bm_yaml_scalar(kn),
+		           *v = bm_yaml_is_null(vn) ? "" : bm_yaml_scalar(vn);
 		size_t vmax = templates ? BM_TEMPLATE_MAX : BM_LABEL_VALUE_MAX;
 		if (!k || !v) {
 			problem(c, f->key, kn, "keys and values must be text");
@@ -248,7 +229,7 @@ set_map(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *n)
 static int
 set_scalar(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *n)
 {
-	const char *s = scalar(n);
+	const char *s = bm_yaml_scalar(n);
 	uint32_t a, b;
 	unsigned plen;
 
@@ -307,14 +288,14 @@ set_scalar(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *
 		bd->len = sizeof(d);
 		return 0;
 	}
-	case F_BOOL:
-		if (!strcmp(s, "true") || !strcmp(s, "True") || !strcmp(s, "TRUE"))
-			*MEMBER(msg, f->off, protobuf_c_boolean) = 1;
-		else if (!strcmp(s, "false") || !strcmp(s, "False") || !strcmp(s, "FALSE"))
-			*MEMBER(msg, f->off, protobuf_c_boolean) = 0;
-		else
+	case F_BOOL: {
+		bool flag;
+		if (bm_yaml_bool(n, &flag) < 0)
 			problem(c, f->key, n, "not true or false");
+		else
+			*MEMBER(msg, f->off, protobuf_c_boolean) = flag;
 		return 0;
+	}
 	case F_U64: {
 		char *end;
 		errno = 0;
@@ -332,7 +313,7 @@ set_scalar(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *
 static int
 set_field(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *n)
 {
-	if (is_null(n))
+	if (bm_yaml_is_null(n))
 		return 0; /* absent */
 	if (f->type == F_MAP)
 		return set_map(c, msg, f, n);
@@ -356,9 +337,9 @@ entry_name(yaml_document_t *doc, const yaml_node_t *entry)
 {
 	for (yaml_node_pair_t *p = entry->data.mapping.pairs.start;
 	     p < entry->data.mapping.pairs.top; p++) {
-		const char *k = scalar(yaml_document_get_node(doc, p->key));
+		const char *k = bm_yaml_scalar(yaml_document_get_node(doc, p->key));
 		if (k && !strcmp(k, "name"))
-			return scalar(yaml_document_get_node(doc, p->value));
+			return bm_yaml_scalar(yaml_document_get_node(doc, p->value));
 	}
 	return NULL;
 }
@@ -371,7 +352,7 @@ parse_fields(struct pctx *c, const struct kind_def *kd, void *msg, const yaml_no
 	for (yaml_node_pair_t *p = entry->data.mapping.pairs.start;
 	     p < entry->data.mapping.pairs.top; p++) {
 		yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
-		const char *k = scalar(kn);
+		const char *k = bm_yaml_scalar(kn);
 		const struct field *f = find_field(kd->fields, k);
 		char why[128];
 		int r;
@@ -429,7 +410,7 @@ parse_entries(struct pctx *c, struct bm_fleet *fl, const struct kind_def *kd,
 {
 	uint32_t index = 0;
 
-	if (is_null(seq))
+	if (bm_yaml_is_null(seq))
 		return 0;
 	if (seq->type != YAML_SEQUENCE_NODE) {
 		problem(c, "", seq, "not a list of entries");
@@ -472,7 +453,7 @@ parse_root(struct pctx *c, struct bm_fleet *fl, const yaml_node_t *root)
 {
 	uint32_t seen = 0;
 
-	if (!root || is_null(root))
+	if (!root || bm_yaml_is_null(root))
 		return 0;
 	if (root->type != YAML_MAPPING_NODE) {
 		problem(c, "", root,
@@ -482,7 +463,7 @@ parse_root(struct pctx *c, struct bm_fleet *fl, const yaml_node_t *root)
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
 	     p++) {
 		yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
-		const struct kind_def *kd = find_kind(scalar(kn));
+		const struct kind_def *kd = find_kind(bm_yaml_scalar(kn));
 		int r;
 
 		c->kind = BM__KIND__KIND_UNSPECIFIED;

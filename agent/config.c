@@ -1,0 +1,338 @@
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "bm/netaddr.h"
+#include "bm/yaml_util.h"
+
+#define CONFIG_FILE_MAX (1u << 20)
+
+void
+agent_config_init(struct agent_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/bmagent");
+	snprintf(c->tftp_root, sizeof(c->tftp_root), "/usr/lib/ipxe");
+	snprintf(c->marker, sizeof(c->marker), "bm-chained");
+	c->http_port = 8080;
+	c->lease_secs = 3600;
+	c->log_level = BM_LOG_INFO;
+	pxe_boot_table_default(&c->boot);
+}
+
+struct walk {
+	yaml_document_t *doc;
+	struct bm_problems *p;
+	struct agent_config *c;
+};
+
+static void __attribute__((format(printf, 4, 5)))
+bad(struct walk *w, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+	size_t kept = w->p->n;
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	bm_problems_add(w->p, BM__KIND__KIND_UNSPECIFIED, "", 0, key, "%s", why);
+	if (w->p->n > kept && n)
+		w->p->v[kept].line = (uint32_t)n->start_mark.line + 1;
+}
+
+/* Copy a scalar of at most size-1 bytes. */
+static int
+text(struct walk *w, const yaml_node_t *n, const char *key, char *out, size_t size)
+{
+	const char *s = bm_yaml_scalar(n);
+
+	if (!s || !*s) {
+		bad(w, n, key, "must be a non-empty text value");
+		return -1;
+	}
+	if (strlen(s) >= size) {
+		bad(w, n, key, "is too long");
+		return -1;
+	}
+	snprintf(out, size, "%s", s);
+	return 0;
+}
+
+static int
+number(struct walk *w, const yaml_node_t *n, const char *key, unsigned long lo, unsigned long hi,
+       unsigned long *ret)
+{
+	const char *s = bm_yaml_scalar(n);
+	char *end, range[64];
+	unsigned long v;
+
+	errno = 0;
+	v = s ? strtoul(s, &end, 10) : 0;
+	if (!s || *s < '0' || *s > '9' || *end || errno || v < lo || v > hi) {
+		snprintf(range, sizeof(range), "%lu..%lu", lo, hi);
+		bad(w, n, key, "must be a number in %s", range);
+		return -1;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* A path under a root: relative, no "..", no empty parts. */
+static bool
+relative_path_ok(const char *s)
+{
+	if (!*s || s[0] == '/' || strstr(s, "//"))
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x21 || *p == '\\')
+			return false;
+	return strcmp(s, "..") && strncmp(s, "../", 3) && !strstr(s, "/../") &&
+	       (strlen(s) < 3 || strcmp(s + strlen(s) - 3, "/.."));
+}
+
+static bool
+iface_ok(const char *s)
+{
+	if (!*s || strlen(s) >= IF_NAMESIZE || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.' ||
+		      *s == '@' || *s == ':'))
+			return false;
+	return true;
+}
+
+/* A list of scalars (or one scalar) into fn. */
+static void
+each(struct walk *w, const yaml_node_t *n, const char *key, unsigned max,
+     void (*fn)(struct walk *, const yaml_node_t *, unsigned))
+{
+	bool seq = n->type == YAML_SEQUENCE_NODE;
+	unsigned count =
+	    seq ? (unsigned)(n->data.sequence.items.top - n->data.sequence.items.start) : 1;
+	char lim[16];
+
+	if (count == 0 || count > max) {
+		snprintf(lim, sizeof(lim), "%u", max);
+		bad(w, n, key, "needs 1 to %s entries", lim);
+		return;
+	}
+	for (unsigned i = 0; i < count; i++)
+		fn(w, seq ? yaml_document_get_node(w->doc, n->data.sequence.items.start[i]) : n, i);
+}
+
+static void
+iface_cb(struct walk *w, const yaml_node_t *n, unsigned i)
+{
+	if (text(w, n, "interfaces", w->c->ifaces[i], IF_NAMESIZE) == 0 &&
+	    !iface_ok(w->c->ifaces[i]))
+		bad(w, n, "interfaces", "\"%s\" is not an interface name", w->c->ifaces[i]);
+	w->c->n_ifaces = i + 1;
+}
+
+static void
+coord_cb(struct walk *w, const yaml_node_t *n, unsigned i)
+{
+	char *u = w->c->coordinators[i];
+	if (text(w, n, "coordinator", u, AGENT_URL_MAX) == 0 && strncmp(u, "tcp://", 6) &&
+	    strncmp(u, "ipc://", 6) && strncmp(u, "tls+tcp://", 10))
+		bad(w, n, "coordinator", "\"%s\" is not a tcp://, tls+tcp:// or ipc:// URL", u);
+	w->c->n_coordinators = i + 1;
+}
+
+static void
+boot_files(struct walk *w, const yaml_node_t *n)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+	} f[] = {
+		{ "bios", offsetof(struct pxe_boot_table, bios) },
+		{ "efi_ia32", offsetof(struct pxe_boot_table, efi_ia32) },
+		{ "efi_x64", offsetof(struct pxe_boot_table, efi_x64) },
+		{ "efi_arm64", offsetof(struct pxe_boot_table, efi_arm64) },
+		{ "http_efi", offsetof(struct pxe_boot_table, http_efi) },
+	};
+
+	if (n->type != YAML_MAPPING_NODE) {
+		bad(w, n, "boot_files",
+		    "must be a mapping of bios, efi_ia32, efi_x64, efi_arm64, http_efi");
+		return;
+	}
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
+		const yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+		const yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
+		const char *k = bm_yaml_scalar(kn);
+		size_t i = 0;
+		while (i < sizeof(f) / sizeof(f[0]) && (!k || strcmp(k, f[i].key)))
+			i++;
+		if (i == sizeof(f) / sizeof(f[0])) {
+			bad(w, kn, "boot_files", "unknown key \"%s\"", k ? k : "?");
+			continue;
+		}
+		char *dst = (char *)&w->c->boot + f[i].off;
+		if (text(w, vn, "boot_files", dst, DHCP_BOOTFILE_MAX) == 0 &&
+		    !relative_path_ok(dst))
+			bad(w, vn, "boot_files", "\"%s\" must be a path relative to tftp_root",
+			    dst);
+	}
+}
+
+/* One top-level key. */
+static void
+key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_t *v)
+{
+	struct agent_config *c = w->c;
+	unsigned long num;
+	bool flag;
+
+	if (!strcmp(k, "rack")) {
+		if (text(w, v, k, c->rack, sizeof(c->rack)) == 0 && !bm_name_valid(c->rack))
+			bad(w, v, k, "\"%s\" is not a valid name", c->rack);
+	} else if (!strcmp(k, "data_dir")) {
+		text(w, v, k, c->data_dir, sizeof(c->data_dir));
+	} else if (!strcmp(k, "interfaces")) {
+		each(w, v, k, AGENT_IFACES_MAX, iface_cb);
+	} else if (!strcmp(k, "mode")) {
+		const char *s = bm_yaml_scalar(v);
+		if (s && (!strcmp(s, "authoritative") || !strcmp(s, "proxy")))
+			c->proxy = !strcmp(s, "proxy");
+		else
+			bad(w, v, k, "must be authoritative or proxy");
+	} else if (!strcmp(k, "http_port")) {
+		if (number(w, v, k, 1, 65535, &num) == 0)
+			c->http_port = (uint16_t)num;
+	} else if (!strcmp(k, "tftp_root")) {
+		if (text(w, v, k, c->tftp_root, sizeof(c->tftp_root)) == 0 &&
+		    c->tftp_root[0] != '/')
+			bad(w, v, k, "must be an absolute path");
+	} else if (!strcmp(k, "fleet")) {
+		text(w, v, k, c->fleet, sizeof(c->fleet));
+	} else if (!strcmp(k, "coordinator")) {
+		each(w, v, k, AGENT_COORDINATORS_MAX, coord_cb);
+	} else if (!strcmp(k, "lease_time")) {
+		if (number(w, v, k, 60, 7 * 86400, &num) == 0)
+			c->lease_secs = (uint32_t)num;
+	} else if (!strcmp(k, "chain_ipxe")) {
+		if (bm_yaml_bool(v, &flag) < 0)
+			bad(w, v, k, "must be true or false");
+		else
+			c->chain_ipxe = flag;
+	} else if (!strcmp(k, "boot_files")) {
+		boot_files(w, v);
+	} else if (!strcmp(k, "log_level")) {
+		const char *s = bm_yaml_scalar(v);
+		if (!s || bm_log_level_parse(s, &c->log_level) < 0)
+			bad(w, v, k, "must be debug, info, warn or error");
+	} else {
+		bad(w, kn, k, "unknown key");
+	}
+}
+
+static void
+check_whole(struct walk *w, unsigned seen_rack, unsigned seen_ifaces)
+{
+	struct agent_config *c = w->c;
+
+	if (!seen_rack)
+		bad(w, NULL, "rack", "is required");
+	if (!seen_ifaces)
+		bad(w, NULL, "interfaces", "is required");
+	if (!*c->fleet == !c->n_coordinators)
+		bad(w, NULL, "fleet", "give either fleet (standalone) or coordinator (managed)");
+	if (c->data_dir[0] != '/')
+		bad(w, NULL, "data_dir", "must be an absolute path");
+}
+
+static void
+walk_root(struct walk *w, const yaml_node_t *root)
+{
+	unsigned seen_rack = 0, seen_ifaces = 0;
+
+	if (!root || root->type != YAML_MAPPING_NODE) {
+		bad(w, root, "", "the file must be a mapping of keys");
+		return;
+	}
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+	     p++) {
+		const yaml_node_t *kn = yaml_document_get_node(w->doc, p->key);
+		const char *k = bm_yaml_scalar(kn);
+		if (!k) {
+			bad(w, kn, "", "keys must be text");
+			continue;
+		}
+		seen_rack |= !strcmp(k, "rack");
+		seen_ifaces |= !strcmp(k, "interfaces");
+		key_value(w, k, kn, yaml_document_get_node(w->doc, p->value));
+	}
+	check_whole(w, seen_rack, seen_ifaces);
+}
+
+static int
+read_file(const char *path, char **ret, size_t *ret_len)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONFIG_FILE_MAX) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (!(buf = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n = read(fd, buf, (size_t)st.st_size);
+	close(fd);
+	if (n != st.st_size) {
+		free(buf);
+		return -EIO;
+	}
+	*ret = buf;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+int
+agent_config_load(const char *path, struct agent_config *c, struct bm_problems *probs)
+{
+	yaml_parser_t ps;
+	yaml_document_t doc;
+	struct walk w = { &doc, probs, c };
+	size_t before = probs->total, len = 0;
+	char *text_buf = NULL;
+	int r;
+
+	if ((r = read_file(path, &text_buf, &len)) < 0)
+		return r;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	yaml_parser_initialize(&ps);
+	yaml_parser_set_input_string(&ps, (const unsigned char *)text_buf, len);
+	if (!yaml_parser_load(&ps, &doc)) {
+		size_t kept = probs->n;
+		bm_problems_add(probs, 0, "", 0, "", "%s", ps.problem ? ps.problem : "YAML error");
+		if (probs->n > kept)
+			probs->v[kept].line = (uint32_t)ps.problem_mark.line + 1;
+	} else {
+		walk_root(&w, yaml_document_get_root_node(&doc));
+		yaml_document_delete(&doc);
+	}
+	yaml_parser_delete(&ps);
+	free(text_buf);
+	return probs->total > before ? -EINVAL : 0;
+}

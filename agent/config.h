@@ -1,0 +1,41 @@
+/* bmagent's configuration file (YAML). Every key is known; an unknown key
+ * or a bad value is refused at start with the file, line, key and reason. */
+#pragma once
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bm/log.h"
+#include "bm/problems.h"
+#include "dhcp_pxe.h"
+
+#define AGENT_IFACES_MAX 8u
+#define AGENT_COORDINATORS_MAX 8u
+#define AGENT_URL_MAX 256u
+
+struct agent_config {
+	char path[PATH_MAX];
+	char rack[64];
+	char data_dir[PATH_MAX];
+	char ifaces[AGENT_IFACES_MAX][IF_NAMESIZE];
+	unsigned n_ifaces;
+	bool proxy; /* mode: proxy */
+	uint16_t http_port;
+	char tftp_root[PATH_MAX];
+	char fleet[PATH_MAX]; /* standalone: the rack view comes from this file */
+	char coordinators[AGENT_COORDINATORS_MAX][AGENT_URL_MAX];
+	unsigned n_coordinators;
+	uint32_t lease_secs;
+	bool chain_ipxe;
+	char marker[32];
+	struct pxe_boot_table boot;
+	enum bm_log_level log_level;
+};
+
+/* Defaults for everything optional. */
+void agent_config_init(struct agent_config *c);
+/* Read `path` into c (initialised with agent_config_init). Returns 0, or
+ * -EINVAL with every problem in probs (line in problem.line, key in
+ * problem.field), or -errno when the file cannot be read. */
+int agent_config_load(const char *path, struct agent_config *c, struct bm_problems *probs);
