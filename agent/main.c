@@ -1,10 +1,29 @@
-/* bmagent: the rack agent. For now: its configuration (--check-config);
- * the DHCP service lands next in this issue's work. */
+/* bmagent: wires the configuration, the rack view, the local store and the
+ * DHCP service together on one libev loop. */
 #include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "bm/log.h"
+#include "bm/util.h"
 #include "config.h"
+#include "dhcp_io.h"
+#include "rackdb.h"
+#include "rackview.h"
+
+struct agent {
+	struct ev_loop *loop;
+	struct agent_config cfg;
+	struct dhcp_config dcfg;
+	struct rackdb *db;
+	struct rack_view *view;
+	struct dhcp_service *dhcp;
+	ev_signal sigterm, sigint, sighup;
+};
 
 static void
 print_problems(const char *path, const struct bm_problems *p)
@@ -14,39 +33,184 @@ print_problems(const char *path, const struct bm_problems *p)
 		fprintf(stderr, "%s:", path);
 		if (e->line)
 			fprintf(stderr, "%u:", e->line);
-		fprintf(stderr, " %s%s%s\n", e->field, *e->field ? ": " : "", e->why);
+		fprintf(stderr, " %s%s%s%s%s%s\n", e->kind ? bm_kind_name(e->kind) : "",
+		        e->kind ? " " : "", e->kind ? e->name : "", e->kind ? ": " : "", e->field,
+		        *e->field ? ": " : "");
+		fprintf(stderr, "    %s\n", e->why);
 	}
+	if (p->total > p->n)
+		fprintf(stderr, "%s: ... and %zu more problems\n", path, p->total - p->n);
+}
+
+/* The rack view of a standalone agent. On failure, problems are printed. */
+static int
+load_view(struct agent *a, struct rack_view **ret)
+{
+	struct bm_problems p;
+	int r;
+
+	bm_problems_init(&p);
+	r = rack_view_load_file(a->cfg.fleet, a->cfg.rack, ret, &p);
+	if (r == -EINVAL)
+		print_problems(a->cfg.fleet, &p);
+	else if (r < 0)
+		fprintf(stderr, "bmagent: cannot read %s: %s\n", a->cfg.fleet, strerror(-r));
+	bm_problems_fini(&p);
+	return r;
+}
+
+static void
+stop(struct agent *a, const char *why)
+{
+	BM_INFO("agent", "stopping signal=%s", why);
+	ev_break(a->loop, EVBREAK_ALL);
+}
+
+static void
+signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct agent *a = w->data;
+	struct rack_view *v;
+
+	(void)loop;
+	(void)revents;
+	if (w->signum != SIGHUP) {
+		stop(a, w->signum == SIGTERM ? "TERM" : "INT");
+		return;
+	}
+	/* SIGHUP: reload the fleet file; a bad file changes nothing. */
+	if (load_view(a, &v) < 0) {
+		BM_WARN("agent", "reload refused, keeping the current view file=%s", a->cfg.fleet);
+		return;
+	}
+	dhcp_service_set_view(a->dhcp, v);
+	rack_view_free(a->view);
+	a->view = v;
+	BM_INFO("agent", "reloaded file=%s machines=%zu", a->cfg.fleet, v->n_hosts);
+}
+
+static void
+dhcp_config_from(struct dhcp_config *d, const struct agent_config *c)
+{
+	memset(d, 0, sizeof(*d));
+	d->proxy = c->proxy;
+	d->lease_secs = c->lease_secs;
+	snprintf(d->marker, sizeof(d->marker), "%s", c->marker);
+	d->boot = c->boot;
+	d->http_port = c->http_port;
+	d->chain_ipxe = c->chain_ipxe;
+}
+
+static int
+agent_start(struct agent *a)
+{
+	const char *ifaces[AGENT_IFACES_MAX];
+	struct dhcp_service_opts o;
+	int r;
+
+	if (a->cfg.n_coordinators) {
+		fprintf(stderr, "bmagent: managed mode (coordinator:) arrives with the sync issue; "
+		                "use fleet: for a standalone agent\n");
+		return -ENOTSUP;
+	}
+	if ((r = load_view(a, &a->view)) < 0)
+		return r;
+	if ((r = rackdb_open(a->cfg.data_dir, &a->db)) < 0) {
+		BM_ERROR("agent", "cannot open store dir=%s err=\"%s\"", a->cfg.data_dir,
+		         strerror(-r));
+		return r;
+	}
+	for (unsigned i = 0; i < a->cfg.n_ifaces; i++)
+		ifaces[i] = a->cfg.ifaces[i];
+	dhcp_config_from(&a->dcfg, &a->cfg);
+	o = (struct dhcp_service_opts){ ifaces, a->cfg.n_ifaces, &a->dcfg,
+		                        a->db,  a->view,         a->cfg.rack };
+	return dhcp_service_start(a->loop, &o, &a->dhcp);
+}
+
+static void
+watch_signals(struct agent *a)
+{
+	ev_signal *w[3] = { &a->sigterm, &a->sigint, &a->sighup };
+	int sig[3] = { SIGTERM, SIGINT, SIGHUP };
+
+	for (int i = 0; i < 3; i++) {
+		ev_signal_init(w[i], signal_cb, sig[i]);
+		w[i]->data = a;
+		ev_signal_start(a->loop, w[i]);
+	}
+}
+
+static int
+load_config(const char *path, struct agent_config *c)
+{
+	struct bm_problems p;
+	int r;
+
+	agent_config_init(c);
+	bm_problems_init(&p);
+	r = agent_config_load(path, c, &p);
+	if (r == -EINVAL)
+		print_problems(path, &p);
+	else if (r < 0)
+		fprintf(stderr, "bmagent: cannot read %s: %s\n", path, strerror(-r));
+	bm_problems_fini(&p);
+	return r;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct agent_config cfg;
-	struct bm_problems probs;
-	int r;
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check-config", required_argument, NULL, 'k' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent a = { 0 };
+	const char *path = NULL;
+	bool check = false;
+	int opt, r;
 
-	if (argc == 2 && !strcmp(argv[1], "--version")) {
-		printf("bmagent 0.1.0\n");
-		return 0;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (opt == 'V') {
+			printf("bmagent 0.1.0\n");
+			return 0;
+		}
+		if (opt != 'c' && opt != 'k') {
+			fprintf(stderr, "usage: bmagent --config FILE | --check-config FILE\n");
+			return 2;
+		}
+		path = optarg;
+		check = opt == 'k';
 	}
-	if (argc != 3 || (strcmp(argv[1], "--check-config") && strcmp(argv[1], "--config"))) {
+	if (!path || optind != argc) {
 		fprintf(stderr, "usage: bmagent --config FILE | --check-config FILE\n");
 		return 2;
 	}
-	agent_config_init(&cfg);
-	bm_problems_init(&probs);
-	r = agent_config_load(argv[2], &cfg, &probs);
-	if (r == -EINVAL)
-		print_problems(argv[2], &probs);
-	else if (r < 0)
-		fprintf(stderr, "bmagent: cannot read %s: %s\n", argv[2], strerror(-r));
-	bm_problems_fini(&probs);
-	if (r < 0)
+	if (load_config(path, &a.cfg) < 0)
 		return 1;
-	if (!strcmp(argv[1], "--check-config")) {
-		printf("%s: ok\n", argv[2]);
+	bm_log_set_level(a.cfg.log_level);
+	if (check) {
+		/* The fleet file of a standalone agent is part of its config. */
+		if (!a.cfg.n_coordinators && load_view(&a, &a.view) < 0)
+			return 1;
+		rack_view_free(a.view);
+		printf("%s: ok\n", path);
 		return 0;
 	}
-	fprintf(stderr, "bmagent: the DHCP service is not wired in yet\n");
-	return 1;
+	signal(SIGPIPE, SIG_IGN);
+	a.loop = ev_default_loop(EVFLAG_AUTO);
+	r = agent_start(&a);
+	if (r == 0) {
+		watch_signals(&a);
+		BM_INFO("agent", "serving rack=%s config=%s", a.cfg.rack, path);
+		ev_run(a.loop, 0);
+	}
+	dhcp_service_stop(a.dhcp);
+	rackdb_close(a.db);
+	rack_view_free(a.view);
+	if (r == 0)
+		BM_INFO("agent", "stopped");
+	return r == 0 ? 0 : 1;
 }

@@ -412,3 +412,43 @@ bm_fleet_load_checked(const char *path, struct bm_fleet *ret, struct bm_problems
 	bm_problems_dedupe(probs);
 	return probs->total > before ? -EINVAL : 0;
 }
+
+/* Is `name` among the names of items (records whose first member is name)? */
+static bool
+named(size_t n, void **items, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(*(char **)((char *)items[i] + sizeof(ProtobufCMessage)), name))
+			return true;
+	return false;
+}
+
+size_t
+bm_fleet_check_refs(const Bm__Fleet *f, struct bm_problems *p)
+{
+	size_t before = p->total;
+
+	for (size_t i = 0; i < f->n_racks; i++)
+		if (*f->racks[i]->site && !named(f->n_sites, (void **)f->sites, f->racks[i]->site))
+			bm_problems_add(p, KRACK, f->racks[i]->name, (uint32_t)i, "site",
+			                "site %s is not in this file", f->racks[i]->site);
+	for (size_t i = 0; i < f->n_profiles; i++) {
+		const Bm__Profile *pr = f->profiles[i];
+		if (*pr->kernel && !named(f->n_images, (void **)f->images, pr->kernel))
+			bm_problems_add(p, KPROF, pr->name, (uint32_t)i, "kernel", "image %s is not in this file",
+			                pr->kernel);
+		if (*pr->initrd && !named(f->n_images, (void **)f->images, pr->initrd))
+			bm_problems_add(p, KPROF, pr->name, (uint32_t)i, "initrd", "image %s is not in this file",
+			                pr->initrd);
+	}
+	for (size_t i = 0; i < f->n_machines; i++) {
+		const Bm__Machine *m = f->machines[i];
+		if (*m->rack && !named(f->n_racks, (void **)f->racks, m->rack))
+			bm_problems_add(p, KMACH, m->name, (uint32_t)i, "rack", "rack %s is not in this file",
+			                m->rack);
+		if (*m->profile && !named(f->n_profiles, (void **)f->profiles, m->profile))
+			bm_problems_add(p, KMACH, m->name, (uint32_t)i, "profile",
+			                "profile %s is not in this file", m->profile);
+	}
+	return p->total - before;
+}

@@ -46,6 +46,11 @@ int bm_fleet_load_checked(const char *path, struct bm_fleet *ret, struct bm_prob
  * on every Apply, as it trusts no client. */
 size_t bm_fleet_check(const Bm__Fleet *f, struct bm_problems *probs);
 
+/* For a fleet that stands alone (a standalone agent's file): every
+ * reference resolves within it (rack -> site, profile -> images, machine ->
+ * rack and profile). Adds to probs; returns the number added. */
+size_t bm_fleet_check_refs(const Bm__Fleet *f, struct bm_problems *probs);
+
 /* Rules between a machine (entry `index` of its request) and its rack: the
  * reservation is a host address of the rack's subnet, not its gateway, and
  * outside its discovery pool. */

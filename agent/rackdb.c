@@ -1,0 +1,328 @@
+#include "rackdb.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define RACKDB_MAP (4ull << 30)
+
+enum { T_META, T_LEASES, T_OUTBOX, T_DISCOVERED, T_COUNT };
+static const char *const table_names[T_COUNT] = { "meta", "leases", "outbox", "discovered" };
+
+struct rackdb {
+	MDB_env *env;
+	MDB_dbi dbi[T_COUNT];
+	uint64_t next_seq; /* of the outbox; the loop is the only writer */
+};
+
+struct rackdb_batch {
+	struct rackdb *db;
+	MDB_txn *txn;
+	uint64_t next_seq;
+};
+
+static int
+map_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return 0;
+	case MDB_NOTFOUND: return -ENOENT;
+	case MDB_KEYEXIST: return -EEXIST;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL: return -ENOSPC;
+	default: return rc > 0 ? -rc : -EIO;
+	}
+}
+
+static void
+be32(uint8_t out[4], uint32_t v)
+{
+	out[0] = (uint8_t)(v >> 24), out[1] = (uint8_t)(v >> 16), out[2] = (uint8_t)(v >> 8),
+	out[3] = (uint8_t)v;
+}
+
+static void
+be64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* The outbox's next sequence: one past its last key. */
+static int
+load_seq(struct rackdb *db, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur);
+
+	if (rc != MDB_SUCCESS)
+		return map_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	db->next_seq = rc == MDB_SUCCESS && k.mv_size == 8 ? get_be64(k.mv_data) + 1 : 1;
+	mdb_cursor_close(cur);
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}
+
+int
+rackdb_open(const char *dir, struct rackdb **ret)
+{
+	struct rackdb *db = calloc(1, sizeof(*db));
+	char path[4096];
+	MDB_txn *txn = NULL;
+	int rc, r = 0;
+
+	if (!db)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "%s/rackdb", dir);
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(path, 0700) < 0 && errno != EEXIST)) {
+		r = -errno;
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&db->env)) != MDB_SUCCESS) {
+		r = map_err(rc);
+		goto fail;
+	}
+	mdb_env_set_maxdbs(db->env, T_COUNT);
+	mdb_env_set_mapsize(db->env, RACKDB_MAP);
+	if ((rc = mdb_env_open(db->env, path, MDB_NOTLS, 0600)) != MDB_SUCCESS ||
+	    (rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != MDB_SUCCESS) {
+		r = map_err(rc);
+		goto fail;
+	}
+	for (int i = 0; i < T_COUNT && r == 0; i++)
+		r = map_err(mdb_dbi_open(txn, table_names[i], MDB_CREATE, &db->dbi[i]));
+	if (r == 0)
+		r = load_seq(db, txn);
+	if (r == 0) {
+		r = map_err(mdb_txn_commit(txn));
+		txn = NULL;
+	}
+	if (r < 0)
+		goto fail;
+	*ret = db;
+	return 0;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	if (db->env)
+		mdb_env_close(db->env);
+	free(db);
+	return r;
+}
+
+void
+rackdb_close(struct rackdb *db)
+{
+	if (!db)
+		return;
+	mdb_env_close(db->env);
+	free(db);
+}
+
+static int
+put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *m)
+{
+	MDB_val k = { klen, (void *)key }, v = { protobuf_c_message_get_packed_size(m), NULL };
+	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
+	if (rc != MDB_SUCCESS)
+		return map_err(rc);
+	protobuf_c_message_pack(m, v.mv_data);
+	return 0;
+}
+
+int
+rackdb_leases_load(struct rackdb *db, void (*fn)(void *, const struct lease *), void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
+		return map_err(rc);
+	if ((rc = mdb_cursor_open(txn, db->dbi[T_LEASES], &cur)) != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__Lease *p = bm__lease__unpack(NULL, v.mv_size, v.mv_data);
+		struct lease l = { 0 };
+		if (!p)
+			continue; /* unreadable: skipped; the address is simply free */
+		if (p->client_key.len <= DHCP_CLIENT_KEY_MAX && p->mac.len == 6) {
+			l.key.len = (uint8_t)p->client_key.len;
+			memcpy(l.key.b, p->client_key.data, p->client_key.len);
+			memcpy(l.mac, p->mac.data, 6);
+			l.ip = p->ip;
+			l.expires_ms = p->expires_ms;
+			l.state = (enum lease_state)p->state;
+			fn(arg, &l);
+		}
+		bm__lease__free_unpacked(p, NULL);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}
+
+int
+rackdb_batch_begin(struct rackdb *db, struct rackdb_batch **ret)
+{
+	struct rackdb_batch *b = calloc(1, sizeof(*b));
+	int rc;
+
+	if (!b)
+		return -ENOMEM;
+	if ((rc = mdb_txn_begin(db->env, NULL, 0, &b->txn)) != MDB_SUCCESS) {
+		free(b);
+		return map_err(rc);
+	}
+	b->db = db;
+	b->next_seq = db->next_seq;
+	*ret = b;
+	return 0;
+}
+
+int
+rackdb_lease_put(struct rackdb_batch *b, const struct lease *l)
+{
+	Bm__Lease p = BM__LEASE__INIT;
+	uint8_t key[4];
+
+	p.client_key.data = (uint8_t *)l->key.b;
+	p.client_key.len = l->key.len;
+	p.mac.data = (uint8_t *)l->mac;
+	p.mac.len = 6;
+	p.ip = l->ip;
+	p.expires_ms = l->expires_ms;
+	p.state = l->state;
+	be32(key, l->ip);
+	return put_msg(b->txn, b->db->dbi[T_LEASES], key, 4, &p.base);
+}
+
+int
+rackdb_lease_del(struct rackdb_batch *b, uint32_t ip)
+{
+	uint8_t key[4];
+	MDB_val k = { 4, key };
+	int rc;
+
+	be32(key, ip);
+	rc = mdb_del(b->txn, b->db->dbi[T_LEASES], &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}
+
+int
+rackdb_event_add(struct rackdb_batch *b, Bm__EventKind kind, const uint8_t mac[6], uint32_t ip,
+                 uint64_t time_ms, const char *rack, const char *detail)
+{
+	Bm__Event e = BM__EVENT__INIT;
+	uint8_t key[8];
+	int rc;
+
+	if (kind == BM__EVENT_KIND__EVENT_DISCOVERED) {
+		uint8_t t[8];
+		MDB_val k = { 6, (void *)mac }, v = { 8, t };
+		be64(t, time_ms);
+		rc = mdb_put(b->txn, b->db->dbi[T_DISCOVERED], &k, &v, MDB_NOOVERWRITE);
+		if (rc == MDB_KEYEXIST)
+			return 0; /* reported before */
+		if (rc != MDB_SUCCESS)
+			return map_err(rc);
+	}
+	e.seq = b->next_seq;
+	e.time_ms = time_ms;
+	e.rack = (char *)rack;
+	e.mac.data = (uint8_t *)mac;
+	e.mac.len = 6;
+	e.kind = kind;
+	e.ip = ip;
+	e.detail = (char *)(detail ? detail : "");
+	be64(key, e.seq);
+	if ((rc = put_msg(b->txn, b->db->dbi[T_OUTBOX], key, 8, &e.base)) == 0)
+		b->next_seq++;
+	return rc;
+}
+
+int
+rackdb_batch_commit(struct rackdb_batch *b)
+{
+	int r = map_err(mdb_txn_commit(b->txn));
+	if (r == 0)
+		b->db->next_seq = b->next_seq;
+	free(b);
+	return r;
+}
+
+void
+rackdb_batch_abort(struct rackdb_batch *b)
+{
+	if (!b)
+		return;
+	mdb_txn_abort(b->txn);
+	free(b);
+}
+
+int
+rackdb_stats_get(struct rackdb *db, struct rackdb_stats *ret)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
+		return map_err(rc);
+	memset(ret, 0, sizeof(*ret));
+	if (mdb_stat(txn, db->dbi[T_LEASES], &st) == MDB_SUCCESS)
+		ret->leases = st.ms_entries;
+	if (mdb_stat(txn, db->dbi[T_OUTBOX], &st) == MDB_SUCCESS)
+		ret->events = st.ms_entries;
+	ret->next_seq = db->next_seq;
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+int
+rackdb_events_read(struct rackdb *db, uint64_t from, void (*fn)(void *, const Bm__Event *),
+                   void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t key[8];
+	MDB_val k = { 8, key }, v;
+	int rc;
+
+	be64(key, from);
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
+		return map_err(rc);
+	if ((rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur)) != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__Event *e = bm__event__unpack(NULL, v.mv_size, v.mv_data);
+		if (e) {
+			fn(arg, e);
+			bm__event__free_unpacked(e, NULL);
+		}
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}

@@ -1,0 +1,46 @@
+/* The agent's local LMDB: leases and the outbox of events not yet sent
+ * upstream (and, with the sync issue, the rack view). The only agent module
+ * that calls LMDB.
+ *
+ * Writes are batched: the DHCP loop collects the lease changes and events
+ * of all the packets it read in one turn into one transaction, commits it
+ * (one fsync), and only then lets the ACKs leave, so an acknowledged lease
+ * survives kill -9 and a crash never hands one address to two clients. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bm/proto.h"
+#include "lease.h"
+
+struct rackdb;
+struct rackdb_batch;
+
+/* Open or create DIR/rackdb. Returns 0 or -errno. */
+int rackdb_open(const char *dir, struct rackdb **ret_db);
+void rackdb_close(struct rackdb *db);
+
+/* Call fn for every stored lease (expired ones included: the caller
+ * decides). Returns 0 or -errno. */
+int rackdb_leases_load(struct rackdb *db, void (*fn)(void *arg, const struct lease *l), void *arg);
+
+int rackdb_batch_begin(struct rackdb *db, struct rackdb_batch **ret_batch);
+int rackdb_lease_put(struct rackdb_batch *b, const struct lease *l);
+int rackdb_lease_del(struct rackdb_batch *b, uint32_t ip);
+/* Append an event to the outbox (its sequence number is assigned here).
+ * For EVENT_DISCOVERED, only the first for a MAC is kept. */
+int rackdb_event_add(struct rackdb_batch *b, Bm__EventKind kind, const uint8_t mac[6], uint32_t ip,
+                     uint64_t time_ms, const char *rack, const char *detail);
+/* Durable on return (fsync). Returns 0 or -errno; the batch is released
+ * either way. */
+int rackdb_batch_commit(struct rackdb_batch *b);
+void rackdb_batch_abort(struct rackdb_batch *b);
+
+struct rackdb_stats {
+	uint64_t leases, events, next_seq;
+};
+int rackdb_stats_get(struct rackdb *db, struct rackdb_stats *ret);
+/* The outbox from sequence `from` (for tests and the sync issue): fn gets
+ * each event. Returns 0 or -errno. */
+int rackdb_events_read(struct rackdb *db, uint64_t from, void (*fn)(void *arg, const Bm__Event *e),
+                       void *arg);

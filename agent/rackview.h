@@ -1,0 +1,48 @@
+/* The rack as the DHCP service sees it: its segment and its machines by
+ * MAC, in memory, rebuilt whole on every change of the rack view (a
+ * standalone fleet file read at start and on SIGHUP, or the sync issue's
+ * revisions). */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bm/fleet.h"
+#include "dhcp_server.h"
+
+struct rack_host {
+	uint8_t mac[6];
+	char name[DHCP_HOSTNAME_MAX];
+	uint32_t ip;
+	bool netboot;
+};
+
+struct rack_view {
+	char rack[64];
+	uint32_t network;
+	unsigned prefix_len;
+	uint32_t gateway;
+	uint32_t dns[4];
+	unsigned n_dns;
+	uint32_t pool_start, pool_end;
+	struct rack_host *hosts;
+	size_t n_hosts;
+	uint32_t *slot; /* MAC hash: host index + 1 */
+	size_t mask;
+	uint32_t *ips; /* reservations, sorted */
+	size_t n_ips;
+};
+
+/* The view of rack `rack` in fleet f (which must have passed
+ * bm_fleet_check). Returns 0, -ENOENT (no such rack, a problem is added),
+ * -ENOMEM. */
+int rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **ret,
+                         struct bm_problems *probs);
+/* Read, check (file rules and references) and select a standalone fleet
+ * file. Returns 0, -EINVAL with problems, -errno. */
+int rack_view_load_file(const char *path, const char *rack, struct rack_view **ret,
+                        struct bm_problems *probs);
+void rack_view_free(struct rack_view *v);
+
+/* For struct dhcp_view: arg is the struct rack_view. */
+int rack_view_host_cb(void *arg, const uint8_t mac[6], struct dhcp_host *ret);
+bool rack_view_reserved_cb(void *arg, uint32_t ip);
