@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "bm/fsutil.h"
 #include "bm/log.h"
 #include "bm/util.h"
 #include "config.h"
@@ -23,24 +26,8 @@ struct agent {
 	struct rack_view *view;
 	struct dhcp_service *dhcp;
 	ev_signal sigterm, sigint, sighup;
+	int lock_fd;
 };
-
-static void
-print_problems(const char *path, const struct bm_problems *p)
-{
-	for (size_t i = 0; i < p->n; i++) {
-		const struct bm_problem *e = &p->v[i];
-		fprintf(stderr, "%s:", path);
-		if (e->line)
-			fprintf(stderr, "%u:", e->line);
-		fprintf(stderr, " %s%s%s%s%s%s\n", e->kind ? bm_kind_name(e->kind) : "",
-		        e->kind ? " " : "", e->kind ? e->name : "", e->kind ? ": " : "", e->field,
-		        *e->field ? ": " : "");
-		fprintf(stderr, "    %s\n", e->why);
-	}
-	if (p->total > p->n)
-		fprintf(stderr, "%s: ... and %zu more problems\n", path, p->total - p->n);
-}
 
 /* The rack view of a standalone agent. On failure, problems are printed. */
 static int
@@ -52,7 +39,7 @@ load_view(struct agent *a, struct rack_view **ret)
 	bm_problems_init(&p);
 	r = rack_view_load_file(a->cfg.fleet, a->cfg.rack, ret, &p);
 	if (r == -EINVAL)
-		print_problems(a->cfg.fleet, &p);
+		bm_problems_print(stderr, a->cfg.fleet, &p);
 	else if (r < 0)
 		fprintf(stderr, "bmagent: cannot read %s: %s\n", a->cfg.fleet, strerror(-r));
 	bm_problems_fini(&p);
@@ -115,6 +102,12 @@ agent_start(struct agent *a)
 	}
 	if ((r = load_view(a, &a->view)) < 0)
 		return r;
+	if ((r = bm_mkdir_p(a->cfg.data_dir)) < 0 ||
+	    (a->lock_fd = r = bm_lock_dir(a->cfg.data_dir)) < 0) {
+		BM_ERROR("agent", "cannot lock data dir dir=%s err=\"%s\"", a->cfg.data_dir,
+		         r == -EBUSY ? "in use by another bmagent" : strerror(-r));
+		return r;
+	}
 	if ((r = rackdb_open(a->cfg.data_dir, &a->db)) < 0) {
 		BM_ERROR("agent", "cannot open store dir=%s err=\"%s\"", a->cfg.data_dir,
 		         strerror(-r));
@@ -151,7 +144,7 @@ load_config(const char *path, struct agent_config *c)
 	bm_problems_init(&p);
 	r = agent_config_load(path, c, &p);
 	if (r == -EINVAL)
-		print_problems(path, &p);
+		bm_problems_print(stderr, path, &p);
 	else if (r < 0)
 		fprintf(stderr, "bmagent: cannot read %s: %s\n", path, strerror(-r));
 	bm_problems_fini(&p);
@@ -167,7 +160,7 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct agent a = { 0 };
+	struct agent a = { .lock_fd = -1 };
 	const char *path = NULL;
 	bool check = false;
 	int opt, r;
@@ -210,6 +203,8 @@ main(int argc, char **argv)
 	dhcp_service_stop(a.dhcp);
 	rackdb_close(a.db);
 	rack_view_free(a.view);
+	if (a.lock_fd >= 0)
+		close(a.lock_fd);
 	if (r == 0)
 		BM_INFO("agent", "stopped");
 	return r == 0 ? 0 : 1;

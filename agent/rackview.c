@@ -40,7 +40,8 @@ set_segment(struct rack_view *v, const Bm__Rack *r)
 	v->prefix_len = r->prefix_len;
 	v->gateway = r->gateway;
 	v->n_dns = r->n_dns > 4 ? 4 : (unsigned)r->n_dns;
-	memcpy(v->dns, r->dns, v->n_dns * sizeof(uint32_t));
+	if (v->n_dns)
+		memcpy(v->dns, r->dns, v->n_dns * sizeof(uint32_t));
 	v->pool_start = r->pool_start;
 	v->pool_end = r->pool_end;
 }

@@ -35,16 +35,16 @@ ctl_usage_error(struct ctl *c, const char *fmt, ...)
 }
 
 /* The line of the entry a problem names, found by kind and index when the
- * name there agrees. */
-static void
-print_entry_line(FILE *f, const struct bm_fleet *fl, const struct bm_problem *e)
+ * name there agrees; 0 when unknown. */
+static uint32_t
+entry_line(const struct bm_fleet *fl, const struct bm_problem *e)
 {
 	const Bm__Fleet *ft = fl ? fl->fleet : NULL;
 	void **items = NULL;
 	size_t n = 0;
 
 	if (!ft)
-		return;
+		return 0;
 	switch (e->kind) {
 	case BM__KIND__KIND_SITE:
 		n = ft->n_sites;
@@ -66,39 +66,23 @@ print_entry_line(FILE *f, const struct bm_fleet *fl, const struct bm_problem *e)
 		n = ft->n_machines;
 		items = (void **)ft->machines;
 		break;
-	default: return;
+	default: return 0;
 	}
 	/* Every record's name is its first member. */
 	if (e->index < n &&
 	    !strcmp(*(char *const *)((const char *)items[e->index] + sizeof(ProtobufCMessage)),
 	            e->name))
-		fprintf(f, "%u:", fl->lines[e->kind][e->index]);
+		return fl->lines[e->kind][e->index];
+	return 0;
 }
 
 void
-ctl_print_problems(FILE *f, const char *fname, const struct bm_fleet *fl,
-                   const struct bm_problems *p)
+ctl_print_problems(FILE *f, const char *fname, const struct bm_fleet *fl, struct bm_problems *p)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		const struct bm_problem *e = &p->v[i];
-		const Bm__Kind k = e->kind;
-
-		if (fname)
-			fprintf(f, "%s:", fname);
-		if (fname && e->line)
-			fprintf(f, "%u:", e->line);
-		else if (fname)
-			print_entry_line(f, fl, e);
-		if (fname)
-			fputc(' ', f);
-		if (k != BM__KIND__KIND_UNSPECIFIED)
-			fprintf(f, "%s %s: ", bm_kind_name(k), *e->name ? e->name : "(unnamed)");
-		if (*e->field)
-			fprintf(f, "%s: ", e->field);
-		fprintf(f, "%s\n", e->why);
-	}
-	if (p->total > p->n)
-		fprintf(f, "... and %zu more problems\n", p->total - p->n);
+	for (size_t i = 0; i < p->n; i++)
+		if (!p->v[i].line)
+			p->v[i].line = entry_line(fl, &p->v[i]);
+	bm_problems_print(f, fname, p);
 }
 
 static void

@@ -31,7 +31,7 @@ int ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const cha
 int ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp);
 /* Print problems, one a line: "FILE:LINE: machine r12n04: mac: why". */
 void ctl_print_problems(FILE *f, const char *fname, const struct bm_fleet *fl,
-                        const struct bm_problems *p);
+                        struct bm_problems *p);
 int ctl_usage_error(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "key=value" into a ListRequest or Machine label map. Returns 0 or -EINVAL. */
 int ctl_parse_label(const char *kv, size_t *n, void ***entries,

@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "api.h"
+#include "bm/fsutil.h"
 #include "bm/log.h"
 #include "bm/rpc.h"
 
@@ -68,23 +68,6 @@ default_data_dir(char *buf, size_t len)
 	else
 		return -ENOENT;
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-/* mkdir -p */
-static int
-make_dirs(const char *path)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -errno : 0;
 }
 
 static int
@@ -191,36 +174,18 @@ coord_signal_cb(uv_signal_t *h, int signum)
 	coord_stop(h->data, signum == SIGTERM ? "TERM" : "INT");
 }
 
-/* One bmcoord per data dir: a second would fork the history. */
-static int
-lock_data_dir(const char *dir)
-{
-	char path[PATH_MAX + 16];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/LOCK", dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		close(fd);
-		return e == EWOULDBLOCK ? -EBUSY : -e;
-	}
-	return fd;
-}
-
 static int
 coord_open(struct coord *c, const struct options *o)
 {
 	char path[PATH_MAX + 16];
 	int r;
 
-	if ((r = make_dirs(o->data_dir)) < 0) {
+	if ((r = bm_mkdir_p(o->data_dir)) < 0) {
 		BM_ERROR("coord", "cannot create data dir path=%s err=\"%s\"", o->data_dir,
 		         strerror(-r));
 		return r;
 	}
-	if ((c->lock_fd = lock_data_dir(o->data_dir)) < 0) {
+	if ((c->lock_fd = bm_lock_dir(o->data_dir)) < 0) {
 		r = c->lock_fd;
 		BM_ERROR("coord", "data dir is in use by another bmcoord path=%s err=\"%s\"",
 		         o->data_dir, strerror(-r));

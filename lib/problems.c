@@ -102,3 +102,25 @@ bm_problems_dedupe(struct bm_problems *p)
 	}
 	p->n = out;
 }
+
+void
+bm_problems_print(FILE *f, const char *fname, const struct bm_problems *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		const struct bm_problem *e = &p->v[i];
+		if (fname)
+			fprintf(f, "%s:", fname);
+		if (fname && e->line)
+			fprintf(f, "%u:", e->line);
+		if (fname)
+			fputc(' ', f);
+		if (e->kind != BM__KIND__KIND_UNSPECIFIED)
+			fprintf(f, "%s %s: ", bm_kind_name(e->kind),
+			        *e->name ? e->name : "(unnamed)");
+		if (*e->field)
+			fprintf(f, "%s: ", e->field);
+		fprintf(f, "%s\n", e->why);
+	}
+	if (p->total > p->n)
+		fprintf(f, "... and %zu more problems\n", p->total - p->n);
+}

@@ -82,9 +82,11 @@ open_socket(const char *ifname, uint16_t port)
 	if (fd < 0)
 		return -errno;
 	/* One socket per interface on 0.0.0.0:67: bound to its device, so that
-	 * broadcasts go out (and come in) on the right segment. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
+	 * broadcasts go out (and come in) on the right segment. No
+	 * SO_REUSEADDR: sockets bound to different devices do not conflict,
+	 * and a second DHCP server on the same one must fail (EADDRINUSE),
+	 * not share its packets. */
+	if (setsockopt(fd, SOL_SOCKET, SO_BROADCAST, &one, sizeof(one)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname) + 1) <
 	        0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {

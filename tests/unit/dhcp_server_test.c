@@ -323,6 +323,15 @@ test_unknown_with_pool(void **state)
 	assert_int_equal(handle(f, &p, T0 + 1), 0);
 	assert_int_equal(f->d.out_type, DHCP_ACK);
 	assert_true(f->d.discovered);
+	assert_int_equal(f->d.lease.ip, a);
+	/* So does the second, with its own address. */
+	select_req(&p, MACV, b);
+	pkt_end(&p);
+	assert_int_equal(handle(f, &p, T0 + 1), 0);
+	assert_int_equal(f->d.out_type, DHCP_ACK);
+	assert_true(f->d.discovered);
+	assert_int_equal(f->d.lease.ip, b);
+	assert_int_equal(f->out.yiaddr, b);
 	pkt_init_mac(&p, DHCP_BOOTREQUEST, MACU, 8); /* RENEWING */
 	pkt_opt(&p, DHCP_OPT_MSG_TYPE, (uint8_t[]){ DHCP_REQUEST }, 1);
 	pkt_ciaddr(&p, a);
@@ -332,11 +341,29 @@ test_unknown_with_pool(void **state)
 	assert_int_equal(f->d.dest, DHCP_DEST_UNICAST);
 	assert_int_equal(f->d.dest_ip, a);
 	assert_false(f->d.discovered);
-	/* After the offer hold, the other offer is free again. */
-	discover(&p, (uint8_t[]){ 0x52, 0x54, 0, 0x99, 0, 3 }, 1);
+}
+
+/* An offer not taken up is held only DHCP_OFFER_HOLD_MS. */
+static void
+test_offer_hold_expires(void **state)
+{
+	struct fx *f = *state;
+	struct pkt p;
+	uint32_t a;
+
+	f->seg.pool_end = POOL_A; /* a pool of one */
+	discover(&p, MACU, 1);
 	pkt_end(&p);
+	handle(f, &p, T0);
+	a = f->out.yiaddr;
+	assert_int_equal(a, POOL_A);
+	discover(&p, MACV, 2);
+	pkt_end(&p);
+	assert_int_equal(handle(f, &p, T0 + DHCP_OFFER_HOLD_MS - 1), 0);
+	assert_int_equal(f->d.dest, DHCP_DEST_NONE); /* still held for MACU */
 	assert_int_equal(handle(f, &p, T0 + DHCP_OFFER_HOLD_MS + 1), 0);
-	assert_int_equal(f->out.yiaddr, b);
+	assert_int_equal(f->d.out_type, DHCP_OFFER);
+	assert_int_equal(f->out.yiaddr, a);
 }
 
 static void
@@ -588,6 +615,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chain_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_marked_for_netboot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_with_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offer_hold_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_without_pool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_states, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_release_decline_inform, setup, teardown),

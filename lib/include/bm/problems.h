@@ -3,6 +3,7 @@
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "bm/proto.h"
 
@@ -32,6 +33,9 @@ void bm_problems_fini(struct bm_problems *p);
  * failure the problem is counted and `oom` set. */
 void bm_problems_add(struct bm_problems *p, Bm__Kind kind, const char *name, uint32_t index,
                      const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Print each problem on one line, "FILE:LINE: kind name: field: why"
+ * (the parts that are known), then a count of those not kept. */
+void bm_problems_print(FILE *f, const char *fname, const struct bm_problems *p);
 /* Drop every problem whose (kind, index, field) an earlier one already
  * names, so one bad value is reported once. */
 void bm_problems_dedupe(struct bm_problems *p);

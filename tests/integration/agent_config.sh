@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# bmagent --check-config: the shipped example passes; every bad key or value
+# is refused with its file, line and reason; a bad fleet file is refused.
+. "$(dirname "$0")/lib.sh"
+cd "$BM_SRC"
+expect_exit 0 "the shipped example config passes" "$BM_BIN/bmagent" --check-config deploy/examples/agent.yaml
+cat >"$T/bad.yaml" <<'Y'
+rack: Rack_12
+interfaces: []
+mode: sometimes
+http_port: 0
+lease_time: 5
+colour: blue
+boot_files: {bios: /etc/passwd, vga: x}
+Y
+expect_exit 1 "a bad config is refused" "$BM_BIN/bmagent" --check-config "$T/bad.yaml"
+for want in "bad.yaml:1: rack: \"Rack_12\" is not a valid name" "bad.yaml:2: interfaces: needs 1 to 8 entries" \
+  "bad.yaml:3: mode: must be authoritative or proxy" "bad.yaml:4: http_port: must be a number in 1..65535" \
+  "bad.yaml:5: lease_time: must be a number in 60..604800" "bad.yaml:6: colour: unknown key" \
+  "bad.yaml:7: boot_files: \"/etc/passwd\" must be a path relative to tftp_root" \
+  "bad.yaml:7: boot_files: unknown key \"vga\"" "fleet: give either fleet (standalone) or coordinator"; do
+  expect_in "$T/err" "$want" "refusal: $want"
+done
+printf 'rack: rack99\ninterfaces: [eth1]\nfleet: deploy/examples/fleet.yaml\n' >"$T/norack.yaml"
+expect_exit 1 "a rack missing from the fleet file is refused" "$BM_BIN/bmagent" --check-config "$T/norack.yaml"
+expect_in "$T/err" "rack rack99 is not in the fleet file" "the missing rack is named"
+printf 'machines: [{name: m1, rack: rack12, mac: "52:54:00:12:00:01", profile: nope}]\n' >"$T/fleet.yaml"
+printf 'rack: rack12\ninterfaces: [eth1]\nfleet: %s\n' "$T/fleet.yaml" >"$T/badfleet.yaml"
+expect_exit 1 "a fleet file with dangling references is refused" "$BM_BIN/bmagent" --check-config "$T/badfleet.yaml"
+expect_in "$T/err" "rack rack12 is not in this file" "dangling rack reference named"
+expect_in "$T/err" "profile nope is not in this file" "dangling profile reference named"
+finish
