@@ -84,6 +84,27 @@ in_c busybox udhcpc -n -q -i "$IF_C" -s /bin/true -r "$pool_ip" -t 5 -T 1 >"$T/u
 grep -q "lease of $pool_ip obtained" "$T/u3" && ok "the first unknown MAC keeps its address after the restart" || not_ok "first MAC: $(cat "$T/u3")"
 [ "$(entries outbox)" = 2 ] && ok "a discovery is recorded once per MAC" || not_ok "outbox has $(entries outbox) events"
 
+# --- two interfaces: the agent serves the rack on each
+NS_C2=bm$$d IF_S2=bm$$sw IF_C2=bm$$cw
+ip netns add "$NS_C2"
+NS_EXTRA=$NS_C2
+ip link add "$IF_S2" netns "$NS_S" type veth peer name "$IF_C2" netns "$NS_C2"
+ip -n "$NS_S" addr add 10.12.0.2/24 dev "$IF_S2"
+ip -n "$NS_S" link set "$IF_S2" up
+ip -n "$NS_C2" link set "$IF_C2" address 52:54:00:12:00:03
+ip -n "$NS_C2" link set "$IF_C2" up
+kill -TERM "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null; AGENT_PID=
+sed "s|interfaces: \[$IF_S\]|interfaces: [$IF_S, $IF_S2]|" "$T/agent.yaml" >"$T/two.yaml"
+start_agent "$T/two.yaml"
+ip netns exec "$NS_C2" busybox udhcpc -n -q -i "$IF_C2" -s /bin/true -t 5 -T 1 >"$T/u4" 2>&1
+grep -q "lease of 10.12.0.13 obtained from 10.12.0.2" "$T/u4" && ok "the second interface serves with its own server address" ||
+  not_ok "second interface: $(cat "$T/u4")"
+client_mac 52:54:00:12:00:01
+in_c busybox udhcpc -n -q -i "$IF_C" -s /bin/true -t 5 -T 1 >"$T/u5" 2>&1
+grep -q "lease of 10.12.0.11 obtained from 10.12.0.1" "$T/u5" && ok "the first interface still serves" || not_ok "first interface: $(cat "$T/u5")"
+ip netns del "$NS_C2"
+NS_EXTRA=
+
 # --- a second agent is refused: same data dir, or same interface
 in_s "$BM_BIN/bmagent" --config "$T/agent.yaml" 2>"$T/second.log"
 [ $? = 1 ] && grep -q "in use by another bmagent" "$T/second.log" && ok "second agent on the same data dir refused" ||

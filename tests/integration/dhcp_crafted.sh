@@ -30,6 +30,9 @@ sed 's/, pool: 10.12.0.200-10.12.0.250//; /pool: 10.12.0.200-10.12.0.250/d' \
 kill -HUP "$AGENT_PID"; sleep 0.3
 grep -q "agent reloaded" "$T/agent.log.new" && ok "SIGHUP reloads a good fleet file" || not_ok "no reload"
 probe nopool
+n=$(grep -c "no reply mac=52:54:00:99:00:78" "$T/agent.log.new")
+[ "$n" = 1 ] && ok "an unknown MAC without a pool is logged once a minute at most (3 requests, $n line)" ||
+  not_ok "unknown MAC logged $n times for 3 requests"
 kill -TERM "$AGENT_PID"; wait "$AGENT_PID"; rc=$?; AGENT_PID=
 [ "$rc" = 0 ] && grep -q "agent stopped" "$T/agent.log.new" && ok "SIGTERM: clean exit" || not_ok "SIGTERM exit $rc"
 

@@ -162,7 +162,8 @@ def proxy():
 
 
 def nopool():
-    ok(exchange(discover(bytes.fromhex("525400990078")), wait=0.5) is None, "unknown MAC without a pool: no answer")
+    for _ in range(3):  # one log line for all three (checked by the caller)
+        ok(exchange(discover(bytes.fromhex("525400990078")), wait=0.3) is None, "unknown MAC without a pool: no answer")
     r = exchange(discover(PLAIN_MAC))
     ok(r is not None and r["yiaddr"] == "10.12.0.11", "a known machine is still answered")
 

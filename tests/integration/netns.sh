@@ -7,8 +7,13 @@ NS_C=bm$$c
 IF_S=bm$$sv
 IF_C=bm$$cv
 AGENT_PID=
+NS_EXTRA= # more namespaces a test makes, removed with the others
 
 netns_cleanup() {
+  for n in $NS_EXTRA; do
+    ip netns pids "$n" 2>/dev/null | xargs -r kill -9 2>/dev/null
+    ip netns del "$n" 2>/dev/null
+  done
   [ -n "$AGENT_PID" ] && kill -9 "$AGENT_PID" 2>/dev/null
   ip netns pids "$NS_C" 2>/dev/null | xargs -r kill -9 2>/dev/null
   ip netns pids "$NS_S" 2>/dev/null | xargs -r kill -9 2>/dev/null
