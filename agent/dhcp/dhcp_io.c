@@ -16,13 +16,14 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
+#include "dhcp_commit.h"
 #include "rackdb.h"
 #include "rackview.h"
 
 /* Packets read per socket wake-up before the loop moves on: a flood on one
  * interface cannot starve the others, and a burst shares one commit. */
 #define DHCP_READ_BURST 64u
-/* Replies held for the commit of their leases (a burst of every socket). */
+/* Decisions per commit batch (two batches: one committing, one filling). */
 #define DHCP_PENDING_MAX (DHCP_READ_BURST * 2 * 8)
 #define DHCP_RCVBUF (4u << 20)
 #define DHCP_EXPIRE_EVERY_S 30.0
@@ -37,11 +38,6 @@ struct dhcp_iface {
 	struct dhcp_segment seg;
 };
 
-struct pending {
-	struct dhcp_iface *ifc;
-	struct dhcp_decision d;
-};
-
 struct dhcp_service {
 	struct ev_loop *loop;
 	struct dhcp_server srv;
@@ -50,9 +46,8 @@ struct dhcp_service {
 	char rack[64];
 	struct dhcp_iface ifc[8];
 	unsigned n_ifc;
-	struct pending *pend;
-	size_t npend;
-	ev_prepare commit_w; /* runs before the loop blocks again: commits what this turn read */
+	struct dhcp_committer *com;
+	bool paused; /* both batches full: sockets not read until a commit lands */
 	ev_timer expire_w;
 	struct dhcp_stats st;
 	struct {
@@ -207,78 +202,58 @@ log_malformed(struct dhcp_service *s, int err, const struct sockaddr_in *from, u
 /* --------------------------------------------------------- the commit */
 
 static void
-persist(struct rackdb_batch *b, const struct dhcp_service *s, const struct dhcp_decision *d,
-        uint64_t now, int *r)
+set_reading(struct dhcp_service *s, bool on)
 {
-	if (*r == 0 && d->lease_op == DHCP_LEASE_SAVE)
-		*r = rackdb_lease_put(b, &d->lease);
-	if (*r == 0 && d->lease_op == DHCP_LEASE_DELETE)
-		*r = rackdb_lease_del(b, d->lease.ip);
-	if (*r == 0 && d->discovered)
-		*r = rackdb_event_add(b, BM__EVENT_KIND__EVENT_DISCOVERED, d->mac, d->lease.ip, now,
-		                      s->rack, "dhcp");
+	for (unsigned i = 0; i < s->n_ifc; i++) {
+		struct dhcp_iface *ifc = &s->ifc[i];
+		if (ifc->fd67 >= 0)
+			(on ? ev_io_start : ev_io_stop)(s->loop, &ifc->w67);
+		if (ifc->fd4011 >= 0)
+			(on ? ev_io_start : ev_io_stop)(s->loop, &ifc->w4011);
+	}
+	s->paused = !on;
 }
 
-/* Make the burst's lease changes durable, then let its replies go. */
+/* A batch is durable (or failed): let its replies go. */
 static void
-commit_pending(struct dhcp_service *s)
+committed_cb(void *arg, struct dhcp_pending *v, size_t n, int result)
 {
-	struct rackdb_batch *b;
-	uint64_t now = wall_ms();
-	int r;
+	struct dhcp_service *s = arg;
 
-	if (!s->npend)
-		return;
-	r = rackdb_batch_begin(s->db, &b);
-	for (size_t i = 0; i < s->npend && r == 0; i++)
-		persist(b, s, &s->pend[i].d, now, &r);
-	if (r == 0)
-		r = rackdb_batch_commit(b);
-	else
-		rackdb_batch_abort(b);
 	s->st.commits++;
-	if (r < 0) {
+	if (result < 0) {
 		/* Nothing was saved: forget the bindings, send no ACK; the
 		 * clients retry. */
 		s->st.commit_errors++;
-		BM_ERROR("dhcp", "cannot save leases err=\"%s\" replies_held=%zu", strerror(-r),
-		         s->npend);
-		for (size_t i = 0; i < s->npend; i++)
-			if (s->pend[i].d.lease_op == DHCP_LEASE_SAVE)
-				lease_drop_ip(s->srv.leases, s->pend[i].d.lease.ip);
+		BM_ERROR("dhcp", "cannot save leases err=\"%s\" replies_dropped=%zu",
+		         strerror(-result), n);
+		for (size_t i = 0; i < n; i++)
+			if (v[i].d.lease_op == DHCP_LEASE_SAVE)
+				lease_drop_ip(s->srv.leases, v[i].d.lease.ip);
 	} else {
-		for (size_t i = 0; i < s->npend; i++) {
-			s->st.leases_saved += s->pend[i].d.lease_op != DHCP_LEASE_KEEP;
-			send_reply(s, s->pend[i].ifc, &s->pend[i].d);
+		for (size_t i = 0; i < n; i++) {
+			s->st.leases_saved += v[i].d.lease_op != DHCP_LEASE_KEEP;
+			if (v[i].ifc)
+				send_reply(s, v[i].ifc, &v[i].d);
 		}
 	}
-	s->npend = 0;
-}
-
-static void
-commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	struct dhcp_service *s = bm_container_of(w, struct dhcp_service, commit_w);
-	(void)revents;
-	commit_pending(s);
-	ev_prepare_stop(loop, w);
+	if (s->paused)
+		set_reading(s, true);
 }
 
 /* ------------------------------------------------------------ receive */
 
 static void
-handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, const uint8_t *buf, size_t n,
-              const struct sockaddr_in *from, bool port4011, uint64_t now)
+handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, struct dhcp_pending *slot,
+              const uint8_t *buf, size_t n, const struct sockaddr_in *from, bool port4011,
+              uint64_t now)
 {
 	struct dhcp_rx rx = { &ifc->seg, ntohl(from->sin_addr.s_addr), ntohs(from->sin_port),
 		              port4011 };
-	struct dhcp_decision *d;
+	struct dhcp_decision *d = &slot->d; /* decided in place: kept if it must wait */
 	int r;
 
 	s->st.rx++;
-	if (s->npend == DHCP_PENDING_MAX)
-		commit_pending(s); /* full: commit now, then carry on */
-	d = &s->pend[s->npend].d;  /* decided in place: kept if it must wait */
 	r = dhcp_server_handle(&s->srv, &rx, buf, n, now, d);
 	if (r < 0) {
 		log_malformed(s, r, from, now);
@@ -295,8 +270,8 @@ handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, const uint8_t *buf
 		send_reply(s, ifc, d); /* nothing to make durable */
 		return;
 	}
-	s->pend[s->npend++].ifc = ifc;
-	ev_prepare_start(s->loop, &s->commit_w);
+	slot->ifc = ifc;
+	dhcp_committer_keep(s->com);
 }
 
 static void
@@ -307,12 +282,17 @@ read_burst(struct dhcp_iface *ifc, int fd, bool port4011)
 	uint64_t now = wall_ms();
 
 	for (unsigned i = 0; i < DHCP_READ_BURST; i++) {
+		struct dhcp_pending *slot = dhcp_committer_slot(s->com);
 		struct sockaddr_in from;
 		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
-		if (n < 0)
+		ssize_t n;
+		if (!slot) {
+			set_reading(s, false); /* the kernel buffers until a commit lands */
+			return;
+		}
+		if ((n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl)) < 0)
 			return; /* EAGAIN: drained */
-		handle_packet(s, ifc, buf, (size_t)n, &from, port4011, now);
+		handle_packet(s, ifc, slot, buf, (size_t)n, &from, port4011, now);
 	}
 }
 
@@ -341,40 +321,30 @@ load_cb(void *arg, const struct lease *l)
 	lease_put(s->srv.leases, l);
 }
 
-struct expired {
-	uint32_t ip[256];
-	size_t n;
-};
-
+/* Expired leases leave memory here and the disk with the next commit. */
 static void
 expired_cb(void *arg, const struct lease *l)
 {
-	struct expired *e = arg;
-	if (e->n < 256)
-		e->ip[e->n++] = l->ip;
+	struct dhcp_service *s = arg;
+	struct dhcp_pending *slot = dhcp_committer_slot(s->com);
+
+	if (!slot)
+		return; /* busy: it stays on disk, and is dropped again after a restart */
+	memset(&slot->d, 0, offsetof(struct dhcp_decision, reply));
+	slot->ifc = NULL;
+	slot->d.lease_op = DHCP_LEASE_DELETE;
+	slot->d.lease = *l;
+	dhcp_committer_keep(s->com);
 }
 
-/* Drop expired leases from memory and disk (the next sweep gets the rest
- * if more than 256 expired at once). */
 static void
 expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dhcp_service *s = bm_container_of(w, struct dhcp_service, expire_w);
-	struct expired e = { .n = 0 };
-	struct rackdb_batch *b;
-	int r = 0;
 
 	(void)loop;
 	(void)revents;
-	lease_expire(s->srv.leases, wall_ms(), expired_cb, &e);
-	if (!e.n || rackdb_batch_begin(s->db, &b) < 0)
-		return;
-	for (size_t i = 0; i < e.n && r == 0; i++)
-		r = rackdb_lease_del(b, e.ip[i]);
-	if (r == 0)
-		rackdb_batch_commit(b);
-	else
-		rackdb_batch_abort(b);
+	lease_expire(s->srv.leases, wall_ms(), expired_cb, s);
 }
 
 /* ---------------------------------------------------------- lifecycle */
@@ -451,10 +421,8 @@ dhcp_service_start(struct ev_loop *loop, const struct dhcp_service_opts *o,
 	struct dhcp_service *s = calloc(1, sizeof(*s));
 	int r = 0;
 
-	if (!s || !(s->pend = calloc(DHCP_PENDING_MAX, sizeof(*s->pend)))) {
-		free(s);
+	if (!s)
 		return -ENOMEM;
-	}
 	s->loop = loop;
 	s->cfg = *o->cfg;
 	s->db = o->db;
@@ -472,8 +440,12 @@ dhcp_service_start(struct ev_loop *loop, const struct dhcp_service_opts *o,
 		dhcp_service_stop(s);
 		return r;
 	}
+	if ((r = dhcp_committer_new(loop, s->db, s->rack, DHCP_PENDING_MAX, committed_cb, s,
+	                            &s->com)) < 0) {
+		dhcp_service_stop(s);
+		return r;
+	}
 	dhcp_service_set_view(s, o->view);
-	ev_prepare_init(&s->commit_w, commit_cb);
 	ev_timer_init(&s->expire_w, expire_cb, DHCP_EXPIRE_EVERY_S, DHCP_EXPIRE_EVERY_S);
 	ev_timer_start(loop, &s->expire_w);
 	BM_INFO("dhcp", "serving mode=%s interfaces=%u leases=%zu",
@@ -494,7 +466,7 @@ dhcp_service_stop(struct dhcp_service *s)
 {
 	if (!s)
 		return;
-	commit_pending(s);
+	dhcp_committer_free(s->com); /* commits and sends what is pending */
 	for (unsigned i = 0; i < s->n_ifc; i++) {
 		if (s->ifc[i].fd67 >= 0) {
 			ev_io_stop(s->loop, &s->ifc[i].w67);
@@ -505,9 +477,7 @@ dhcp_service_stop(struct dhcp_service *s)
 			close(s->ifc[i].fd4011);
 		}
 	}
-	ev_prepare_stop(s->loop, &s->commit_w);
 	ev_timer_stop(s->loop, &s->expire_w);
 	lease_table_free(s->srv.leases);
-	free(s->pend);
 	free(s);
 }

@@ -3,6 +3,7 @@
  * reply leaves, a discovery). No sockets, no clock, no log, no disk. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "dhcp_pxe.h"
@@ -77,14 +78,18 @@ struct dhcp_decision {
 	uint32_t dest_ip;
 	uint16_t dest_port;
 	uint8_t mac[6];
-	size_t len;
-	uint8_t reply[DHCP_PKT_MAX];
 	enum dhcp_lease_op lease_op; /* to make durable before the reply leaves */
 	struct lease lease;
 	bool discovered; /* an unknown MAC was given a pool address */
 	bool booted;     /* the reply names a boot program or script */
 	const char *why; /* why nothing was sent, or why a NAK */
+	size_t len;
+	/* Last: everything before it is cleared for each packet, the buffer
+	 * only written. */
+	uint8_t reply[DHCP_PKT_MAX];
 };
+_Static_assert(offsetof(struct dhcp_decision, reply) + DHCP_PKT_MAX == sizeof(struct dhcp_decision),
+               "dhcp_decision.reply must be the last member");
 
 /* Handle one packet. Returns 0 with *d filled (d->dest NONE when nothing is
  * sent), or the parse error (-EMSGSIZE, -EPROTO, -EPROTONOSUPPORT,

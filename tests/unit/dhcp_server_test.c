@@ -573,6 +573,36 @@ test_proxy(void **state)
 	assert_string_equal(file_of(f), "ipxe.efi");
 }
 
+/* The decision is reused packet after packet (the agent decides in place):
+ * nothing of a RELEASE may leak into the OFFER that follows. */
+static void
+test_decision_reuse(void **state)
+{
+	struct fx *f = *state;
+	struct pkt p;
+
+	discover(&p, MAC1, 1);
+	pkt_end(&p);
+	handle(f, &p, T0);
+	select_req(&p, MAC1, RES1);
+	pkt_end(&p);
+	handle(f, &p, T0);
+	assert_int_equal(f->d.out_type, DHCP_ACK);
+	pkt_init_mac(&p, DHCP_BOOTREQUEST, MAC1, 2);
+	pkt_opt(&p, DHCP_OPT_MSG_TYPE, (uint8_t[]){ DHCP_RELEASE }, 1);
+	pkt_ciaddr(&p, RES1);
+	pkt_end(&p);
+	handle(f, &p, T0);
+	assert_int_equal(f->d.lease_op, DHCP_LEASE_DELETE);
+	discover(&p, MAC1, 3);
+	pkt_end(&p);
+	assert_int_equal(handle(f, &p, T0), 0);
+	assert_int_equal(f->d.out_type, DHCP_OFFER);
+	assert_int_equal(f->d.lease_op, DHCP_LEASE_KEEP);
+	assert_false(f->d.discovered);
+	assert_null(f->d.why);
+}
+
 static void
 test_malformed_then_valid(void **state)
 {
@@ -621,6 +651,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_release_decline_inform, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_options_relay_and_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_decision_reuse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_then_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uuid, setup, teardown),
 	};
