@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include "dhcp_io.h"
 
 #include <arpa/inet.h>
@@ -16,15 +17,20 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
-#include "dhcp_commit.h"
 #include "rackdb.h"
 #include "rackview.h"
 
 /* Packets read per socket wake-up before the loop moves on: a flood on one
  * interface cannot starve the others, and a burst shares one commit. */
 #define DHCP_READ_BURST 64u
-/* Decisions per commit batch (two batches: one committing, one filling). */
+/* Replies held for the commit of their leases (a burst of every socket). */
 #define DHCP_PENDING_MAX (DHCP_READ_BURST * 2 * 8)
+/* Group commit: a lease change waits up to this long for others to share
+ * its fsync (its ACK leaves at most this much later); a batch this large is
+ * committed at once. At 8,000 DORA/s, one commit per REQUEST (pwrite +
+ * fdatasync) was 44 % of the agent's CPU. */
+#define DHCP_COMMIT_DELAY_S 0.0005
+#define DHCP_COMMIT_NOW 32u
 #define DHCP_RCVBUF (4u << 20)
 #define DHCP_EXPIRE_EVERY_S 30.0
 #define LOG_QUIET_MS 60000u /* per MAC, for "unknown MAC, no pool" */
@@ -38,6 +44,11 @@ struct dhcp_iface {
 	struct dhcp_segment seg;
 };
 
+struct pending {
+	struct dhcp_iface *ifc;
+	struct dhcp_decision d;
+};
+
 struct dhcp_service {
 	struct ev_loop *loop;
 	struct dhcp_server srv;
@@ -46,10 +57,14 @@ struct dhcp_service {
 	char rack[64];
 	struct dhcp_iface ifc[8];
 	unsigned n_ifc;
-	struct dhcp_committer *com;
-	bool paused; /* both batches full: sockets not read until a commit lands */
+	struct pending *pend;
+	size_t npend;
+	ev_prepare commit_w; /* a full batch: commit before the loop blocks again */
+	ev_timer delay_w;    /* a small batch: commit after DHCP_COMMIT_DELAY_S */
 	ev_timer expire_w;
 	struct dhcp_stats st;
+	struct txq *txq;
+	struct rxq *rxq;
 	struct {
 		uint8_t mac[6];
 		uint64_t at;
@@ -136,31 +151,67 @@ arp_inject(struct dhcp_iface *ifc, uint32_t ip, const uint8_t mac[6])
 	ioctl(ifc->fd67, SIOCSARP, &req); /* on failure: the unicast is tried anyway */
 }
 
+/* Replies queued for one sendmmsg (a burst's OFFERs, a commit's ACKs). The
+ * bytes are copied: the decision they come from is reused at once. */
+struct txq {
+	int fd;
+	unsigned n;
+	struct mmsghdr m[DHCP_READ_BURST];
+	struct iovec iov[DHCP_READ_BURST];
+	struct sockaddr_in to[DHCP_READ_BURST];
+	uint8_t data[DHCP_READ_BURST][DHCP_PKT_MAX];
+};
+
 static void
-send_reply(struct dhcp_service *s, struct dhcp_iface *ifc, const struct dhcp_decision *d)
+txq_flush(struct dhcp_service *s, struct txq *q)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(d->dest_port) };
+	unsigned done = 0;
+
+	while (done < q->n) {
+		int r = sendmmsg(q->fd, q->m + done, q->n - done, 0);
+		if (r <= 0) {
+			BM_WARN("dhcp", "send failed replies=%u err=\"%s\", ignoring", q->n - done,
+			        strerror(errno));
+			break;
+		}
+		done += (unsigned)r;
+	}
+	s->st.tx += done;
+	q->n = 0;
+}
+
+/* Queue the reply of d for its destination (RFC 2131 4.1, decided by the
+ * core); a full queue, or one for another socket, is sent first. */
+static void
+txq_add(struct dhcp_service *s, struct dhcp_iface *ifc, const struct dhcp_decision *d)
+{
+	struct txq *q = s->txq;
 	int fd = d->dest == DHCP_DEST_UNICAST && d->dest_port == 4011 && ifc->fd4011 >= 0
 	             ? ifc->fd4011
 	             : ifc->fd67;
+	uint32_t ip = d->dest_ip;
+	unsigned i;
 
 	switch (d->dest) {
-	case DHCP_DEST_BROADCAST: to.sin_addr.s_addr = htonl(INADDR_BROADCAST); break;
-	case DHCP_DEST_HW:
-		arp_inject(ifc, d->dest_ip, d->mac);
-		to.sin_addr.s_addr = htonl(d->dest_ip);
-		break;
+	case DHCP_DEST_BROADCAST: ip = INADDR_BROADCAST; break;
+	case DHCP_DEST_HW: arp_inject(ifc, d->dest_ip, d->mac); break;
 	case DHCP_DEST_UNICAST:
-	case DHCP_DEST_RELAY: to.sin_addr.s_addr = htonl(d->dest_ip); break;
+	case DHCP_DEST_RELAY: break;
 	default: return;
 	}
-	if (sendto(fd, d->reply, d->len, 0, (struct sockaddr *)&to, sizeof(to)) < 0) {
-		char m[BM_MAC_STR];
-		BM_WARN("dhcp", "send failed mac=%s err=\"%s\", ignoring", bm_mac_format(d->mac, m),
-		        strerror(errno));
-		return;
-	}
-	s->st.tx++;
+	if (q->n && (q->fd != fd || q->n == DHCP_READ_BURST))
+		txq_flush(s, q);
+	q->fd = fd;
+	i = q->n++;
+	memcpy(q->data[i], d->reply, d->len);
+	q->to[i] = (struct sockaddr_in){ .sin_family = AF_INET,
+		                         .sin_port = htons(d->dest_port),
+		                         .sin_addr.s_addr = htonl(ip) };
+	q->iov[i] = (struct iovec){ q->data[i], d->len };
+	q->m[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &q->to[i],
+		                                 .msg_namelen = sizeof(q->to[i]),
+		                                 .msg_iov = &q->iov[i],
+		                                 .msg_iovlen = 1 } };
 	s->st.by_type_out[d->out_type < 9 ? d->out_type : 0]++;
 }
 
@@ -202,58 +253,89 @@ log_malformed(struct dhcp_service *s, int err, const struct sockaddr_in *from, u
 /* --------------------------------------------------------- the commit */
 
 static void
-set_reading(struct dhcp_service *s, bool on)
+persist(struct rackdb_batch *b, const struct dhcp_service *s, const struct dhcp_decision *d,
+        uint64_t now, int *r)
 {
-	for (unsigned i = 0; i < s->n_ifc; i++) {
-		struct dhcp_iface *ifc = &s->ifc[i];
-		if (ifc->fd67 >= 0)
-			(on ? ev_io_start : ev_io_stop)(s->loop, &ifc->w67);
-		if (ifc->fd4011 >= 0)
-			(on ? ev_io_start : ev_io_stop)(s->loop, &ifc->w4011);
-	}
-	s->paused = !on;
+	if (*r == 0 && d->lease_op == DHCP_LEASE_SAVE)
+		*r = rackdb_lease_put(b, &d->lease);
+	if (*r == 0 && d->lease_op == DHCP_LEASE_DELETE)
+		*r = rackdb_lease_del(b, d->lease.ip);
+	if (*r == 0 && d->discovered)
+		*r = rackdb_event_add(b, BM__EVENT_KIND__EVENT_DISCOVERED, d->mac, d->lease.ip, now,
+		                      s->rack, "dhcp");
 }
 
-/* A batch is durable (or failed): let its replies go. */
+/* Make the burst's lease changes durable, then let its replies go. */
 static void
-committed_cb(void *arg, struct dhcp_pending *v, size_t n, int result)
+commit_pending(struct dhcp_service *s)
 {
-	struct dhcp_service *s = arg;
+	struct rackdb_batch *b;
+	uint64_t now = wall_ms();
+	int r;
 
+	if (!s->npend)
+		return;
+	r = rackdb_batch_begin(s->db, &b);
+	for (size_t i = 0; i < s->npend && r == 0; i++)
+		persist(b, s, &s->pend[i].d, now, &r);
+	if (r == 0)
+		r = rackdb_batch_commit(b);
+	else
+		rackdb_batch_abort(b);
 	s->st.commits++;
-	if (result < 0) {
+	if (r < 0) {
 		/* Nothing was saved: forget the bindings, send no ACK; the
 		 * clients retry. */
 		s->st.commit_errors++;
-		BM_ERROR("dhcp", "cannot save leases err=\"%s\" replies_dropped=%zu",
-		         strerror(-result), n);
-		for (size_t i = 0; i < n; i++)
-			if (v[i].d.lease_op == DHCP_LEASE_SAVE)
-				lease_drop_ip(s->srv.leases, v[i].d.lease.ip);
+		BM_ERROR("dhcp", "cannot save leases err=\"%s\" replies_held=%zu", strerror(-r),
+		         s->npend);
+		for (size_t i = 0; i < s->npend; i++)
+			if (s->pend[i].d.lease_op == DHCP_LEASE_SAVE)
+				lease_drop_ip(s->srv.leases, s->pend[i].d.lease.ip);
 	} else {
-		for (size_t i = 0; i < n; i++) {
-			s->st.leases_saved += v[i].d.lease_op != DHCP_LEASE_KEEP;
-			if (v[i].ifc)
-				send_reply(s, v[i].ifc, &v[i].d);
+		for (size_t i = 0; i < s->npend; i++) {
+			s->st.leases_saved += s->pend[i].d.lease_op != DHCP_LEASE_KEEP;
+			txq_add(s, s->pend[i].ifc, &s->pend[i].d);
 		}
+		txq_flush(s, s->txq);
 	}
-	if (s->paused)
-		set_reading(s, true);
+	s->npend = 0;
+}
+
+static void
+commit_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct dhcp_service *s = bm_container_of(w, struct dhcp_service, commit_w);
+	(void)revents;
+	commit_pending(s);
+	ev_prepare_stop(loop, w);
+	ev_timer_stop(loop, &s->delay_w);
+}
+
+static void
+delay_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dhcp_service *s = bm_container_of(w, struct dhcp_service, delay_w);
+	(void)revents;
+	commit_pending(s);
+	ev_prepare_stop(loop, &s->commit_w);
 }
 
 /* ------------------------------------------------------------ receive */
 
 static void
-handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, struct dhcp_pending *slot,
-              const uint8_t *buf, size_t n, const struct sockaddr_in *from, bool port4011,
-              uint64_t now)
+handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, const uint8_t *buf, size_t n,
+              const struct sockaddr_in *from, bool port4011, uint64_t now)
 {
 	struct dhcp_rx rx = { &ifc->seg, ntohl(from->sin_addr.s_addr), ntohs(from->sin_port),
 		              port4011 };
-	struct dhcp_decision *d = &slot->d; /* decided in place: kept if it must wait */
+	struct dhcp_decision *d;
 	int r;
 
 	s->st.rx++;
+	if (s->npend == DHCP_PENDING_MAX)
+		commit_pending(s); /* full: commit now, then carry on */
+	d = &s->pend[s->npend].d;  /* decided in place: kept if it must wait */
 	r = dhcp_server_handle(&s->srv, &rx, buf, n, now, d);
 	if (r < 0) {
 		log_malformed(s, r, from, now);
@@ -267,33 +349,44 @@ handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, struct dhcp_pendin
 		return;
 	}
 	if (d->lease_op == DHCP_LEASE_KEEP && !d->discovered) {
-		send_reply(s, ifc, d); /* nothing to make durable */
+		txq_add(s, ifc, d); /* nothing to make durable: sent after the burst */
 		return;
 	}
-	slot->ifc = ifc;
-	dhcp_committer_keep(s->com);
+	s->pend[s->npend++].ifc = ifc;
+	if (s->npend >= DHCP_COMMIT_NOW)
+		ev_prepare_start(s->loop, &s->commit_w);
+	else if (!ev_is_active(&s->delay_w))
+		ev_timer_start(s->loop, &s->delay_w);
 }
+
+/* A burst read with one recvmmsg. */
+struct rxq {
+	struct mmsghdr m[DHCP_READ_BURST];
+	struct iovec iov[DHCP_READ_BURST];
+	struct sockaddr_in from[DHCP_READ_BURST];
+	uint8_t data[DHCP_READ_BURST][DHCP_PKT_MAX + 1]; /* +1: a larger datagram shows as such */
+};
 
 static void
 read_burst(struct dhcp_iface *ifc, int fd, bool port4011)
 {
 	struct dhcp_service *s = ifc->svc;
-	uint8_t buf[DHCP_PKT_MAX + 1];
+	struct rxq *q = s->rxq;
 	uint64_t now = wall_ms();
+	int n;
 
 	for (unsigned i = 0; i < DHCP_READ_BURST; i++) {
-		struct dhcp_pending *slot = dhcp_committer_slot(s->com);
-		struct sockaddr_in from;
-		socklen_t fl = sizeof(from);
-		ssize_t n;
-		if (!slot) {
-			set_reading(s, false); /* the kernel buffers until a commit lands */
-			return;
-		}
-		if ((n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl)) < 0)
-			return; /* EAGAIN: drained */
-		handle_packet(s, ifc, slot, buf, (size_t)n, &from, port4011, now);
+		q->iov[i] = (struct iovec){ q->data[i], sizeof(q->data[i]) };
+		q->m[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &q->from[i],
+			                                 .msg_namelen = sizeof(q->from[i]),
+			                                 .msg_iov = &q->iov[i],
+			                                 .msg_iovlen = 1 } };
 	}
+	if ((n = recvmmsg(fd, q->m, DHCP_READ_BURST, MSG_DONTWAIT, NULL)) <= 0)
+		return; /* EAGAIN: drained */
+	for (int i = 0; i < n; i++)
+		handle_packet(s, ifc, q->data[i], q->m[i].msg_len, &q->from[i], port4011, now);
+	txq_flush(s, s->txq); /* the burst's immediate replies */
 }
 
 static void
@@ -321,30 +414,40 @@ load_cb(void *arg, const struct lease *l)
 	lease_put(s->srv.leases, l);
 }
 
-/* Expired leases leave memory here and the disk with the next commit. */
+struct expired {
+	uint32_t ip[256];
+	size_t n;
+};
+
 static void
 expired_cb(void *arg, const struct lease *l)
 {
-	struct dhcp_service *s = arg;
-	struct dhcp_pending *slot = dhcp_committer_slot(s->com);
-
-	if (!slot)
-		return; /* busy: it stays on disk, and is dropped again after a restart */
-	memset(&slot->d, 0, offsetof(struct dhcp_decision, reply));
-	slot->ifc = NULL;
-	slot->d.lease_op = DHCP_LEASE_DELETE;
-	slot->d.lease = *l;
-	dhcp_committer_keep(s->com);
+	struct expired *e = arg;
+	if (e->n < 256)
+		e->ip[e->n++] = l->ip;
 }
 
+/* Drop expired leases from memory and disk (the next sweep gets the rest
+ * if more than 256 expired at once). */
 static void
 expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct dhcp_service *s = bm_container_of(w, struct dhcp_service, expire_w);
+	struct expired e = { .n = 0 };
+	struct rackdb_batch *b;
+	int r = 0;
 
 	(void)loop;
 	(void)revents;
-	lease_expire(s->srv.leases, wall_ms(), expired_cb, s);
+	lease_expire(s->srv.leases, wall_ms(), expired_cb, &e);
+	if (!e.n || rackdb_batch_begin(s->db, &b) < 0)
+		return;
+	for (size_t i = 0; i < e.n && r == 0; i++)
+		r = rackdb_lease_del(b, e.ip[i]);
+	if (r == 0)
+		rackdb_batch_commit(b);
+	else
+		rackdb_batch_abort(b);
 }
 
 /* ---------------------------------------------------------- lifecycle */
@@ -421,8 +524,15 @@ dhcp_service_start(struct ev_loop *loop, const struct dhcp_service_opts *o,
 	struct dhcp_service *s = calloc(1, sizeof(*s));
 	int r = 0;
 
-	if (!s)
+	if (!s || !(s->pend = calloc(DHCP_PENDING_MAX, sizeof(*s->pend))) ||
+	    !(s->txq = calloc(1, sizeof(*s->txq))) || !(s->rxq = calloc(1, sizeof(*s->rxq)))) {
+		if (s) {
+			free(s->pend);
+			free(s->txq);
+		}
+		free(s);
 		return -ENOMEM;
+	}
 	s->loop = loop;
 	s->cfg = *o->cfg;
 	s->db = o->db;
@@ -440,12 +550,9 @@ dhcp_service_start(struct ev_loop *loop, const struct dhcp_service_opts *o,
 		dhcp_service_stop(s);
 		return r;
 	}
-	if ((r = dhcp_committer_new(loop, s->db, s->rack, DHCP_PENDING_MAX, committed_cb, s,
-	                            &s->com)) < 0) {
-		dhcp_service_stop(s);
-		return r;
-	}
 	dhcp_service_set_view(s, o->view);
+	ev_prepare_init(&s->commit_w, commit_cb);
+	ev_timer_init(&s->delay_w, delay_cb, DHCP_COMMIT_DELAY_S, 0.);
 	ev_timer_init(&s->expire_w, expire_cb, DHCP_EXPIRE_EVERY_S, DHCP_EXPIRE_EVERY_S);
 	ev_timer_start(loop, &s->expire_w);
 	BM_INFO("dhcp", "serving mode=%s interfaces=%u leases=%zu",
@@ -466,7 +573,7 @@ dhcp_service_stop(struct dhcp_service *s)
 {
 	if (!s)
 		return;
-	dhcp_committer_free(s->com); /* commits and sends what is pending */
+	commit_pending(s);
 	for (unsigned i = 0; i < s->n_ifc; i++) {
 		if (s->ifc[i].fd67 >= 0) {
 			ev_io_stop(s->loop, &s->ifc[i].w67);
@@ -477,7 +584,12 @@ dhcp_service_stop(struct dhcp_service *s)
 			close(s->ifc[i].fd4011);
 		}
 	}
+	ev_prepare_stop(s->loop, &s->commit_w);
+	ev_timer_stop(s->loop, &s->delay_w);
 	ev_timer_stop(s->loop, &s->expire_w);
 	lease_table_free(s->srv.leases);
+	free(s->pend);
+	free(s->txq);
+	free(s->rxq);
 	free(s);
 }
