@@ -19,10 +19,11 @@ TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
   isc-dhcp-client busybox kea-admin
+  tftp-hpa atftp
 )
 
 # Benchmarks only (deploy/install-deps.sh --bench): the peers they run beside us.
-BENCH_PKGS=(etcd-server etcd-client bc kea-dhcp4-server dnsmasq-base)
+BENCH_PKGS=(etcd-server etcd-client bc kea-dhcp4-server dnsmasq-base tftpd-hpa nginx-light wrk)
 
 WANT=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 [ "${1:-}" = --bench ] && WANT+=("${BENCH_PKGS[@]}")
