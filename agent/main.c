@@ -15,6 +15,8 @@
 #include "bm/util.h"
 #include "config.h"
 #include "dhcp_io.h"
+#include "files.h"
+#include "tftp_io.h"
 #include "rackdb.h"
 #include "rackview.h"
 
@@ -25,6 +27,8 @@ struct agent {
 	struct rackdb *db;
 	struct rack_view *view;
 	struct dhcp_service *dhcp;
+	struct file_table *files;
+	struct tftp_service *tftp;
 	ev_signal sigterm, sigint, sighup;
 	int lock_fd;
 };
@@ -88,6 +92,25 @@ dhcp_config_from(struct dhcp_config *d, const struct agent_config *c)
 	d->chain_ipxe = c->chain_ipxe;
 }
 
+/* The TFTP root and the image cache (DATA_DIR/cache/sha256), served over
+ * TFTP now and HTTP next. */
+static int
+start_files(struct agent *a, const char **ifaces)
+{
+	struct tftp_service_opts t = { ifaces, a->cfg.n_ifaces, NULL, 69 };
+	char cache[PATH_MAX + 32];
+	int r;
+
+	snprintf(cache, sizeof(cache), "%s/cache/sha256", a->cfg.data_dir);
+	if ((r = bm_mkdir_p(cache)) < 0 ||
+	    (r = file_table_new(a->cfg.tftp_root, cache, &a->files)) < 0) {
+		BM_ERROR("agent", "cannot open the served files err=\"%s\"", strerror(-r));
+		return r;
+	}
+	t.files = a->files;
+	return tftp_service_start(a->loop, &t, &a->tftp);
+}
+
 static int
 agent_start(struct agent *a)
 {
@@ -118,7 +141,9 @@ agent_start(struct agent *a)
 	dhcp_config_from(&a->dcfg, &a->cfg);
 	o = (struct dhcp_service_opts){ ifaces, a->cfg.n_ifaces, &a->dcfg,
 		                        a->db,  a->view,         a->cfg.rack };
-	return dhcp_service_start(a->loop, &o, &a->dhcp);
+	if ((r = dhcp_service_start(a->loop, &o, &a->dhcp)) < 0)
+		return r;
+	return start_files(a, ifaces);
 }
 
 static void
@@ -200,7 +225,9 @@ main(int argc, char **argv)
 		BM_INFO("agent", "serving rack=%s config=%s", a.cfg.rack, path);
 		ev_run(a.loop, 0);
 	}
+	tftp_service_stop(a.tftp);
 	dhcp_service_stop(a.dhcp);
+	file_table_free(a.files);
 	rackdb_close(a.db);
 	rack_view_free(a.view);
 	if (a.lock_fd >= 0)

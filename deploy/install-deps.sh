@@ -19,7 +19,7 @@ TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
   isc-dhcp-client busybox kea-admin
-  tftp-hpa atftp
+  tftp-hpa atftp nftables
 )
 
 # Benchmarks only (deploy/install-deps.sh --bench): the peers they run beside us.

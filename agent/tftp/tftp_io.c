@@ -1,0 +1,538 @@
+#define _GNU_SOURCE /* sendmmsg */
+#include "tftp_io.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bm/log.h"
+#include "bm/netaddr.h"
+#include "bm/util.h"
+#include "files.h"
+#include "tftp_wire.h"
+#include "tftp_xfer.h"
+
+/* Without a timeout option: 250 ms, doubling per retry up to 4 s (a LAN
+ * answers in well under a millisecond; emulated firmware can be slow).
+ * A negotiated timeout (RFC 2349) is used as given, without backoff. */
+#define TFTP_TIMER_FIRST_S 0.25
+#define TFTP_TIMER_MAX_S 4.0
+#define TFTP_LOG_PER_S 10u /* refusals logged per second at most */
+
+struct listener {
+	struct tftp_service *svc;
+	int fd;
+	ev_io w;
+	char ifname[IF_NAMESIZE];
+};
+
+/* netascii: where the conversion stands (RFC 1350: LF -> CR LF, CR -> CR NUL). */
+struct na_cursor {
+	uint64_t off;
+	bool has_pend;
+	uint8_t pend;
+};
+
+struct session {
+	struct tftp_service *svc;
+	struct session *prev, *next;
+	int fd;
+	ev_io w;
+	ev_timer t;
+	struct sockaddr_in peer;
+	struct served_file *f;
+	struct tftp_xfer x;
+	struct tftp_request grant; /* options granted: the OACK */
+	enum tftp_mode mode;
+	double timer;          /* the retransmission timer's first value */
+	bool fixed_timer;      /* negotiated: no backoff */
+	struct na_cursor base; /* netascii: cursor at block base_block */
+	uint64_t base_block;
+	uint8_t *na_buf;
+	char name[80]; /* escaped, for logs */
+};
+
+struct tftp_service {
+	struct ev_loop *loop;
+	struct file_table *files;
+	struct listener l[8];
+	unsigned nl;
+	struct session *sessions;
+	unsigned nsessions;
+	struct tftp_stats st;
+	time_t log_second;
+	unsigned logged;
+};
+
+/* ------------------------------------------------------------- netascii */
+
+static size_t
+na_fill(const struct served_file *f, struct na_cursor *c, uint8_t *out, size_t n)
+{
+	size_t o = 0;
+
+	if (c->has_pend && o < n) {
+		out[o++] = c->pend;
+		c->has_pend = false;
+	}
+	while (o < n && c->off < f->size) {
+		uint8_t ch = f->data[c->off++];
+		if (ch != '\n' && ch != '\r') {
+			out[o++] = ch;
+			continue;
+		}
+		out[o++] = '\r';
+		uint8_t second = ch == '\n' ? '\n' : '\0';
+		if (o < n) {
+			out[o++] = second;
+		} else {
+			c->pend = second;
+			c->has_pend = true;
+		}
+	}
+	return o;
+}
+
+static uint64_t
+na_size(const struct served_file *f)
+{
+	uint64_t n = f->size;
+	for (uint64_t i = 0; i < f->size; i++)
+		n += f->data[i] == '\n' || f->data[i] == '\r';
+	return n;
+}
+
+/* Move the base cursor to block b (only forward: sends start at acked+1). */
+static void
+na_seek(struct session *s, uint64_t b)
+{
+	uint8_t scratch[TFTP_BLKSIZE_MAX];
+
+	while (s->base_block < b) {
+		na_fill(s->f, &s->base, scratch, s->x.blksize);
+		s->base_block++;
+	}
+}
+
+/* -------------------------------------------------------------- sending */
+
+static void log_limited(struct tftp_service *svc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+log_limited(struct tftp_service *svc, const char *fmt, ...)
+{
+	time_t now = time(NULL);
+	char line[512];
+	va_list ap;
+
+	if (now != svc->log_second) {
+		svc->log_second = now;
+		svc->logged = 0;
+	}
+	if (svc->logged++ >= TFTP_LOG_PER_S)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	BM_INFO("tftp", "%s", line);
+}
+
+static int
+send_oack(struct session *s)
+{
+	uint8_t buf[256];
+	long n = tftp_build_oack(buf, sizeof(buf), &s->grant);
+	return n > 0 && send(s->fd, buf, (size_t)n, 0) == n ? 0 : -errno;
+}
+
+/* Send blocks first..last in one sendmmsg: a 4-byte header and the data,
+ * straight from the mapped file for octet transfers. */
+static int
+send_blocks(struct session *s, uint64_t first, uint64_t last)
+{
+	struct mmsghdr m[TFTP_WINDOW_MAX];
+	struct iovec iov[TFTP_WINDOW_MAX][2];
+	uint8_t hdr[TFTP_WINDOW_MAX][TFTP_HDR];
+	struct na_cursor c;
+	unsigned n = 0;
+
+	if (s->mode == TFTP_MODE_NETASCII) {
+		na_seek(s, first);
+		c = s->base;
+	}
+	for (uint64_t b = first; b <= last && n < TFTP_WINDOW_MAX; b++, n++) {
+		uint32_t len = tftp_xfer_block_len(&s->x, b);
+		const uint8_t *data = s->f->data ? s->f->data + (b - 1) * s->x.blksize : hdr[n];
+		if (s->mode == TFTP_MODE_NETASCII) {
+			data = s->na_buf + (size_t)n * s->x.blksize;
+			na_fill(s->f, &c, (uint8_t *)data, len);
+		}
+		tftp_build_data_header(hdr[n], tftp_wire_block(b));
+		iov[n][0] = (struct iovec){ hdr[n], TFTP_HDR };
+		iov[n][1] = (struct iovec){ (void *)data, len };
+		m[n] = (struct mmsghdr){ .msg_hdr = { .msg_iov = iov[n], .msg_iovlen = 2 } };
+		s->svc->st.bytes += len;
+	}
+	for (unsigned done = 0; done < n;) {
+		int r = sendmmsg(s->fd, m + done, n - done, 0);
+		if (r < 0)
+			return -errno;
+		done += (unsigned)r;
+	}
+	return 0;
+}
+
+/* Send; a failure is loss (the timer retransmits: a firewall drop gives
+ * EPERM, a burst ENOBUFS), except a client that is gone: -ECONNREFUSED. */
+static int
+send_what(struct session *s, const struct tftp_send *what)
+{
+	int r = what->oack ? send_oack(s) : send_blocks(s, what->first, what->last);
+	return r == -ECONNREFUSED ? r : 0;
+}
+
+/* ------------------------------------------------------------- sessions */
+
+static void
+session_end(struct session *s, bool ok, const char *why)
+{
+	struct tftp_service *svc = s->svc;
+	char ip[BM_IP4_STR];
+
+	if (ok)
+		svc->st.completed++;
+	else {
+		svc->st.failed++;
+		log_limited(svc, "transfer ended peer=%s:%u file=%s reason=\"%s\"",
+		            bm_ip4_format(ntohl(s->peer.sin_addr.s_addr), ip),
+		            ntohs(s->peer.sin_port), s->name, why);
+	}
+	ev_io_stop(svc->loop, &s->w);
+	ev_timer_stop(svc->loop, &s->t);
+	close(s->fd);
+	file_put(svc->files, s->f);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		svc->sessions = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	svc->nsessions--;
+	free(s->na_buf);
+	free(s);
+}
+
+static void
+session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct session *s = bm_container_of(w, struct session, w);
+	uint8_t buf[512];
+	struct tftp_send what;
+	uint16_t block, op;
+	ssize_t n;
+
+	(void)revents;
+	while ((n = recv(s->fd, buf, sizeof(buf), 0)) >= 0) {
+		int r = tftp_ack_parse(buf, (size_t)n, &block, &op);
+		if (r < 0) {
+			if (op == TFTP_ERROR) {
+				session_end(s, false, "the client sent an error");
+				return;
+			}
+			continue; /* not an ACK: ignored */
+		}
+		r = tftp_xfer_ack(&s->x, block, &what);
+		if (r == 2) {
+			session_end(s, true, NULL);
+			return;
+		}
+		if (r == 1) {
+			if (send_what(s, &what) < 0) {
+				session_end(s, false, "client port unreachable");
+				return;
+			}
+			s->t.repeat = s->timer; /* progress: back to the first value */
+			ev_timer_again(loop, &s->t);
+		}
+	}
+	if (errno == ECONNREFUSED) /* the client went away (ICMP port unreachable) */
+		session_end(s, false, "client port unreachable");
+}
+
+static void
+session_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = bm_container_of(w, struct session, t);
+	struct tftp_send what;
+
+	(void)revents;
+	if (tftp_xfer_timeout(&s->x, TFTP_RETRIES_MAX, &what) < 0) {
+		session_end(s, false, "no acknowledgement: abandoned");
+		return;
+	}
+	s->svc->st.retransmits++;
+	if (send_what(s, &what) < 0) {
+		session_end(s, false, "client port unreachable");
+		return;
+	}
+	if (!s->fixed_timer && w->repeat * 2 <= TFTP_TIMER_MAX_S)
+		w->repeat *= 2;
+	ev_timer_again(loop, w);
+}
+
+/* A socket of its own for the transfer (RFC 1350: the server's TID),
+ * connected to the client, on the interface the request came in on. */
+static int
+session_socket(const struct listener *l, const struct sockaddr_in *peer)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	int buf = 4 << 20;
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, l->ifname,
+	               (socklen_t)strlen(l->ifname) + 1) < 0 ||
+	    bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0 ||
+	    connect(fd, (const struct sockaddr *)peer, sizeof(*peer)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	return fd;
+}
+
+/* What we grant of what was asked. */
+static void
+negotiate(struct session *s, const struct tftp_request *rq, uint64_t size)
+{
+	struct tftp_request *g = &s->grant;
+	uint32_t blksize = TFTP_DEFAULT_BLKSIZE;
+	uint16_t window = 1;
+
+	memset(g, 0, sizeof(*g));
+	if (rq->has_blksize) {
+		g->has_blksize = true;
+		g->blksize = blksize = rq->blksize;
+	}
+	if (rq->has_tsize) {
+		g->has_tsize = true;
+		g->tsize = size;
+	}
+	if (rq->has_timeout) {
+		g->has_timeout = true;
+		g->timeout = rq->timeout;
+	}
+	if (rq->has_windowsize) {
+		g->has_windowsize = true;
+		g->windowsize = window =
+		    rq->windowsize > TFTP_WINDOW_MAX ? TFTP_WINDOW_MAX : rq->windowsize;
+	}
+	tftp_xfer_init(&s->x, size, blksize, window,
+	               g->has_blksize || g->has_tsize || g->has_timeout || g->has_windowsize);
+}
+
+static void
+refuse(struct listener *l, const struct sockaddr_in *peer, enum tftp_err code, const char *msg,
+       const char *name, const char *why)
+{
+	uint8_t buf[128];
+	long n = tftp_build_error(buf, sizeof(buf), code, msg);
+	char ip[BM_IP4_STR];
+
+	l->svc->st.refused++;
+	if (n > 0)
+		sendto(l->fd, buf, (size_t)n, 0, (const struct sockaddr *)peer, sizeof(*peer));
+	log_limited(l->svc, "refused peer=%s:%u file=%s reason=\"%s\"",
+	            bm_ip4_format(ntohl(peer->sin_addr.s_addr), ip), ntohs(peer->sin_port), name,
+	            why);
+}
+
+static int
+session_start(struct listener *l, const struct tftp_request *rq, const struct sockaddr_in *peer,
+              struct served_file *f, const char *esc)
+{
+	struct tftp_service *svc = l->svc;
+	struct session *s = calloc(1, sizeof(*s));
+	struct tftp_send what;
+	int fd;
+
+	if (!s)
+		return -ENOMEM;
+	if ((fd = session_socket(l, peer)) < 0) {
+		free(s);
+		return fd;
+	}
+	s->svc = svc;
+	s->fd = fd;
+	s->f = f;
+	s->peer = *peer;
+	s->mode = rq->mode;
+	snprintf(s->name, sizeof(s->name), "%s", esc);
+	negotiate(s, rq, rq->mode == TFTP_MODE_NETASCII ? na_size(f) : f->size);
+	if (s->mode == TFTP_MODE_NETASCII) {
+		s->base_block = 1;
+		if (!(s->na_buf = malloc((size_t)s->x.window * s->x.blksize))) {
+			close(fd);
+			free(s);
+			return -ENOMEM;
+		}
+	}
+	if ((s->next = svc->sessions))
+		s->next->prev = s;
+	svc->sessions = s;
+	svc->nsessions++;
+	svc->st.started++;
+	ev_io_init(&s->w, session_read_cb, fd, EV_READ);
+	ev_io_start(svc->loop, &s->w);
+	s->fixed_timer = rq->has_timeout;
+	s->timer = rq->has_timeout ? rq->timeout : TFTP_TIMER_FIRST_S;
+	ev_timer_init(&s->t, session_timeout_cb, 0., s->timer);
+	ev_timer_again(svc->loop, &s->t);
+	tftp_xfer_start(&s->x, &what);
+	if (send_what(s, &what) < 0)
+		session_end(s, false, "client port unreachable");
+	return 0;
+}
+
+static void
+handle_request(struct listener *l, const uint8_t *buf, size_t n, const struct sockaddr_in *peer)
+{
+	struct tftp_service *svc = l->svc;
+	struct tftp_request rq;
+	struct served_file *f;
+	char esc[80];
+	int r;
+
+	/* DATA, ACK, ERROR, OACK on the request port (a client answering the
+	 * ERROR we sent from here, a stray): never answered, or two peers
+	 * could bounce errors forever. */
+	if (n >= 2 && buf[0] == 0 && buf[1] >= TFTP_DATA && buf[1] <= TFTP_OACK)
+		return;
+	svc->st.requests++;
+	if ((r = tftp_request_parse(buf, n, &rq)) < 0) {
+		refuse(l, peer, r == -EPROTO ? TFTP_EBADOP : TFTP_EUNDEF, "malformed request", "-",
+		       "malformed request");
+		return;
+	}
+	bm_log_escape(rq.file, esc, sizeof(esc));
+	if (rq.op == TFTP_WRQ) {
+		refuse(l, peer, TFTP_EACCESS, "read-only server", esc, "write request");
+		return;
+	}
+	if (svc->nsessions >= TFTP_SESSIONS_MAX) {
+		refuse(l, peer, TFTP_EUNDEF, "busy", esc, "too many transfers");
+		return;
+	}
+	if ((r = file_get(svc->files, rq.file, &f)) < 0) {
+		refuse(l, peer, r == -ENOENT ? TFTP_ENOTFOUND : TFTP_EACCESS,
+		       r == -ENOENT ? "file not found" : "access violation", esc,
+		       r == -ENOENT ? "not found" : "outside the served roots or not a file");
+		return;
+	}
+	if ((r = session_start(l, &rq, peer, f, esc)) < 0) {
+		file_put(svc->files, f);
+		refuse(l, peer, TFTP_EUNDEF, "server error", esc, strerror(-r));
+	}
+}
+
+static void
+listener_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct listener *l = bm_container_of(w, struct listener, w);
+	uint8_t buf[TFTP_REQUEST_MAX];
+
+	(void)loop;
+	(void)revents;
+	for (unsigned i = 0; i < 64; i++) {
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof(peer);
+		ssize_t n = recvfrom(l->fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &pl);
+		if (n < 0)
+			return;
+		handle_request(l, buf, (size_t)n, &peer);
+	}
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int
+listen_on(struct listener *l, const char *ifname, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname) + 1) <
+	        0 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	l->fd = fd;
+	snprintf(l->ifname, sizeof(l->ifname), "%s", ifname);
+	return 0;
+}
+
+int
+tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,
+                   struct tftp_service **ret)
+{
+	struct tftp_service *s = calloc(1, sizeof(*s));
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->files = o->files;
+	for (unsigned i = 0; i < o->n_ifaces && i < 8; i++) {
+		struct listener *l = &s->l[i];
+		l->svc = s;
+		if ((r = listen_on(l, o->ifaces[i], o->port ? o->port : 69)) < 0) {
+			BM_ERROR("tftp", "cannot listen iface=%s err=\"%s\"", o->ifaces[i],
+			         strerror(-r));
+			tftp_service_stop(s);
+			return r;
+		}
+		ev_io_init(&l->w, listener_cb, l->fd, EV_READ);
+		ev_io_start(loop, &l->w);
+		s->nl++;
+	}
+	BM_INFO("tftp", "serving interfaces=%u", s->nl);
+	*ret = s;
+	return 0;
+}
+
+void
+tftp_service_stats(const struct tftp_service *s, struct tftp_stats *ret)
+{
+	*ret = s->st;
+	ret->sessions = s->nsessions;
+}
+
+void
+tftp_service_stop(struct tftp_service *s)
+{
+	if (!s)
+		return;
+	while (s->sessions)
+		session_end(s->sessions, false, "agent stopping");
+	for (unsigned i = 0; i < s->nl; i++) {
+		ev_io_stop(s->loop, &s->l[i].w);
+		close(s->l[i].fd);
+	}
+	free(s);
+}

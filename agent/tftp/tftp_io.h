@@ -1,0 +1,26 @@
+/* The TFTP service on the agent's libev loop: read requests on port 69 of
+ * the rack's interfaces; each transfer on its own ephemeral port, its file
+ * shared and mapped, a window sent with one sendmmsg. */
+#pragma once
+#include <ev.h>
+#include <stdint.h>
+
+struct file_table;
+struct tftp_service;
+
+struct tftp_service_opts {
+	const char *const *ifaces;
+	unsigned n_ifaces;
+	struct file_table *files; /* borrowed */
+	uint16_t port;            /* 69; another for tests */
+};
+
+struct tftp_stats {
+	uint64_t requests, refused, started, completed, failed, retransmits, bytes, sessions;
+};
+
+int tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,
+                       struct tftp_service **ret);
+void tftp_service_stats(const struct tftp_service *s, struct tftp_stats *ret);
+/* Close every transfer and listener; accepts NULL. */
+void tftp_service_stop(struct tftp_service *s);
