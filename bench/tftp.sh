@@ -149,8 +149,14 @@ for s in "${SERVERS[@]}"; do
 done
 echo
 echo
+has() { [[ -s "$W/res.$1.hpa-512" ]]; }
+has bmagent || exit 0
 best=$(for m in "${MODES[@]}"; do med bmagent "$m"; done | sort -g | tail -1)
-echo "bmagent best / tftpd-hpa default: $(echo "scale=1; $best / $(med tftpd-hpa hpa-512)" | bc -l)x"
-for m in atftp-1468 atftp-1468-w16; do
-  echo "bmagent / atftpd at $m: $(echo "scale=2; $(med bmagent $m) / $(med atftpd $m)" | bc -l)x"
-done
+if has tftpd-hpa; then
+  echo "bmagent best / tftpd-hpa default: $(echo "scale=1; $best / $(med tftpd-hpa hpa-512)" | bc -l)x"
+fi
+if has atftpd; then
+  for m in atftp-1468 atftp-1468-w16; do
+    echo "bmagent / atftpd at $m: $(echo "scale=2; $(med bmagent $m) / $(med atftpd $m)" | bc -l)x"
+  done
+fi

@@ -163,7 +163,7 @@ send_blocks(struct session *s, uint64_t first, uint64_t last)
 	struct mmsghdr m[TFTP_WINDOW_MAX];
 	struct iovec iov[TFTP_WINDOW_MAX][2];
 	uint8_t hdr[TFTP_WINDOW_MAX][TFTP_HDR];
-	struct na_cursor c;
+	struct na_cursor c = { 0 };
 	unsigned n = 0;
 
 	if (s->mode == TFTP_MODE_NETASCII) {
@@ -232,6 +232,9 @@ session_end(struct session *s, bool ok, const char *why)
 	free(s);
 }
 
+/* One packet per wake-up: in lock-step there is only ever one, and epoll is
+ * level-triggered, so a second read would only return EAGAIN (a syscall per
+ * block saved). */
 static void
 session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -240,33 +243,32 @@ session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct tftp_send what;
 	uint16_t block, op;
 	ssize_t n;
+	int r;
 
 	(void)revents;
-	while ((n = recv(s->fd, buf, sizeof(buf), 0)) >= 0) {
-		int r = tftp_ack_parse(buf, (size_t)n, &block, &op);
-		if (r < 0) {
-			if (op == TFTP_ERROR) {
-				session_end(s, false, "the client sent an error");
-				return;
-			}
-			continue; /* not an ACK: ignored */
-		}
-		r = tftp_xfer_ack(&s->x, block, &what);
-		if (r == 2) {
-			session_end(s, true, NULL);
+	if ((n = recv(s->fd, buf, sizeof(buf), 0)) < 0) {
+		if (errno == ECONNREFUSED) /* the client went away (ICMP port unreachable) */
+			session_end(s, false, "client port unreachable");
+		return;
+	}
+	if ((r = tftp_ack_parse(buf, (size_t)n, &block, &op)) < 0) {
+		if (op == TFTP_ERROR)
+			session_end(s, false, "the client sent an error");
+		return; /* not an ACK: ignored */
+	}
+	r = tftp_xfer_ack(&s->x, block, &what);
+	if (r == 2) {
+		session_end(s, true, NULL);
+		return;
+	}
+	if (r == 1) {
+		if (send_what(s, &what) < 0) {
+			session_end(s, false, "client port unreachable");
 			return;
 		}
-		if (r == 1) {
-			if (send_what(s, &what) < 0) {
-				session_end(s, false, "client port unreachable");
-				return;
-			}
-			s->t.repeat = s->timer; /* progress: back to the first value */
-			ev_timer_again(loop, &s->t);
-		}
+		s->t.repeat = s->timer; /* progress: back to the first value */
+		ev_timer_again(loop, &s->t);
 	}
-	if (errno == ECONNREFUSED) /* the client went away (ICMP port unreachable) */
-		session_end(s, false, "client port unreachable");
 }
 
 static void
