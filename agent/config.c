@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "bm/netaddr.h"
+#include "http_limits.h"
 #include "bm/yaml_util.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
@@ -23,6 +24,9 @@ agent_config_init(struct agent_config *c)
 	snprintf(c->tftp_root, sizeof(c->tftp_root), "/usr/lib/ipxe");
 	snprintf(c->marker, sizeof(c->marker), "bm-chained");
 	c->http_port = 8080;
+	c->http_max_conns = HTTP_CONNS_MAX;
+	c->http_header_timeout = HTTP_HEAD_TIMEOUT_S;
+	c->http_idle_timeout = HTTP_IDLE_TIMEOUT_S;
 	c->lease_secs = 3600;
 	c->log_level = BM_LOG_INFO;
 	pxe_boot_table_default(&c->boot);
@@ -213,6 +217,15 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 	} else if (!strcmp(k, "http_port")) {
 		if (number(w, v, k, 1, 65535, &num) == 0)
 			c->http_port = (uint16_t)num;
+	} else if (!strcmp(k, "http_max_connections")) {
+		if (number(w, v, k, 1, 65536, &num) == 0)
+			c->http_max_conns = (unsigned)num;
+	} else if (!strcmp(k, "http_header_timeout")) {
+		if (number(w, v, k, 1, 3600, &num) == 0)
+			c->http_header_timeout = (unsigned)num;
+	} else if (!strcmp(k, "http_idle_timeout")) {
+		if (number(w, v, k, 1, 86400, &num) == 0)
+			c->http_idle_timeout = (unsigned)num;
 	} else if (!strcmp(k, "tftp_root")) {
 		if (text(w, v, k, c->tftp_root, sizeof(c->tftp_root)) == 0 &&
 		    c->tftp_root[0] != '/')

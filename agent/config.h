@@ -22,6 +22,9 @@ struct agent_config {
 	unsigned n_ifaces;
 	bool proxy; /* mode: proxy */
 	uint16_t http_port;
+	unsigned http_max_conns;
+	unsigned http_header_timeout; /* seconds */
+	unsigned http_idle_timeout;   /* seconds */
 	char tftp_root[PATH_MAX];
 	char fleet[PATH_MAX]; /* standalone: the rack view comes from this file */
 	char coordinators[AGENT_COORDINATORS_MAX][AGENT_URL_MAX];

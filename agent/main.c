@@ -1,5 +1,5 @@
 /* bmagent: wires the configuration, the rack view, the local store and the
- * DHCP service together on one libev loop. */
+ * DHCP, TFTP and HTTP services together on one libev loop. */
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
@@ -16,9 +16,13 @@
 #include "config.h"
 #include "dhcp_io.h"
 #include "files.h"
-#include "tftp_io.h"
+#include "http_routes.h"
+#include "http_server.h"
+#include "metrics.h"
 #include "rackdb.h"
 #include "rackview.h"
+#include "tftp_io.h"
+#include "token.h"
 
 struct agent {
 	struct ev_loop *loop;
@@ -29,6 +33,10 @@ struct agent {
 	struct dhcp_service *dhcp;
 	struct file_table *files;
 	struct tftp_service *tftp;
+	struct http_routes *routes;
+	struct http_server *http;
+	struct agent_metrics metrics;
+	uint8_t secret[TOKEN_SECRET_LEN];
 	ev_signal sigterm, sigint, sighup;
 	int lock_fd;
 };
@@ -75,6 +83,7 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		return;
 	}
 	dhcp_service_set_view(a->dhcp, v);
+	http_routes_set_view(a->routes, v);
 	rack_view_free(a->view);
 	a->view = v;
 	BM_INFO("agent", "reloaded file=%s machines=%zu", a->cfg.fleet, v->n_hosts);
@@ -93,7 +102,7 @@ dhcp_config_from(struct dhcp_config *d, const struct agent_config *c)
 }
 
 /* The TFTP root and the image cache (DATA_DIR/cache/sha256), served over
- * TFTP now and HTTP next. */
+ * TFTP and HTTP. */
 static int
 start_files(struct agent *a, const char **ifaces)
 {
@@ -109,6 +118,37 @@ start_files(struct agent *a, const char **ifaces)
 	}
 	t.files = a->files;
 	return tftp_service_start(a->loop, &t, &a->tftp);
+}
+
+static int
+start_http(struct agent *a)
+{
+	struct http_routes_opts ro = {
+		a->files, a->db, a->secret, a->cfg.rack, agent_metrics_write, &a->metrics
+	};
+	struct http_server_opts ho = { 0 };
+	int r;
+
+	if ((r = token_secret_load(a->cfg.data_dir, a->secret)) < 0) {
+		BM_ERROR("agent", "cannot read or make the callback secret dir=%s err=\"%s\"",
+		         a->cfg.data_dir, strerror(-r));
+		return r;
+	}
+	if ((r = http_routes_new(&ro, &a->routes)) < 0)
+		return r;
+	http_routes_set_view(a->routes, a->view);
+	ho.port = a->cfg.http_port;
+	ho.max_conns = a->cfg.http_max_conns;
+	ho.header_timeout = a->cfg.http_header_timeout;
+	ho.idle_timeout = a->cfg.http_idle_timeout;
+	ho.handler = http_routes_handle;
+	ho.arg = a->routes;
+	ho.files = a->files;
+	if ((r = http_server_start(a->loop, &ho, &a->http)) < 0)
+		return r;
+	a->metrics = (struct agent_metrics){ a->cfg.rack, a->dhcp, a->tftp, a->http,
+		                             a->routes,   a->db,   a->files };
+	return 0;
 }
 
 static int
@@ -143,7 +183,9 @@ agent_start(struct agent *a)
 		                        a->db,  a->view,         a->cfg.rack };
 	if ((r = dhcp_service_start(a->loop, &o, &a->dhcp)) < 0)
 		return r;
-	return start_files(a, ifaces);
+	if ((r = start_files(a, ifaces)) < 0)
+		return r;
+	return start_http(a);
 }
 
 static void
@@ -225,6 +267,8 @@ main(int argc, char **argv)
 		BM_INFO("agent", "serving rack=%s config=%s", a.cfg.rack, path);
 		ev_run(a.loop, 0);
 	}
+	http_server_stop(a.http);
+	http_routes_free(a.routes);
 	tftp_service_stop(a.tftp);
 	dhcp_service_stop(a.dhcp);
 	file_table_free(a.files);

@@ -29,6 +29,8 @@ rack_view_free(struct rack_view *v)
 	free(v->hosts);
 	free(v->slot);
 	free(v->ips);
+	if (v->fleet)
+		bm__fleet__free_unpacked(v->fleet, NULL);
 	free(v);
 }
 
@@ -36,6 +38,7 @@ static void
 set_segment(struct rack_view *v, const Bm__Rack *r)
 {
 	snprintf(v->rack, sizeof(v->rack), "%s", r->name);
+	snprintf(v->site, sizeof(v->site), "%s", r->site);
 	v->network = r->network;
 	v->prefix_len = r->prefix_len;
 	v->gateway = r->gateway;
@@ -55,6 +58,7 @@ add_host(struct rack_view *v, const Bm__Machine *m)
 	memcpy(h->mac, m->mac.data, 6);
 	snprintf(h->name, sizeof(h->name), "%s", m->name);
 	h->ip = m->ip;
+	h->m = m;
 	h->netboot = m->netboot || m->state == BM__MACHINE_STATE__STATE_REIMAGING ||
 	             m->state == BM__MACHINE_STATE__STATE_NETBOOTING ||
 	             m->state == BM__MACHINE_STATE__STATE_INSTALLING;
@@ -66,24 +70,87 @@ add_host(struct rack_view *v, const Bm__Machine *m)
 	v->n_hosts++;
 }
 
-int
-rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **ret,
-                     struct bm_problems *p)
+static bool
+named(char **names, size_t n, const char *name)
 {
-	const Bm__Rack *r = NULL;
-	struct rack_view *v;
-	size_t n = 0, cap = 16;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return true;
+	return false;
+}
 
-	for (size_t i = 0; i < f->n_racks && !r; i++)
-		if (!strcmp(f->racks[i]->name, rack))
-			r = f->racks[i];
-	if (!r) {
-		bm_problems_add(p, BM__KIND__KIND_RACK, rack, 0, "",
-		                "rack %s is not in the fleet file", rack);
-		return -ENOENT;
+/* The rack's part of f, as a shallow Fleet whose arrays the caller frees:
+ * pointers into f, which the view then copies whole. */
+static int
+select_part(const Bm__Fleet *f, const Bm__Rack *r, Bm__Fleet *part, char **pnames)
+{
+	size_t np = 0;
+
+	if (!(part->racks = calloc(1, sizeof(*part->racks))) ||
+	    !(part->sites = calloc(1, sizeof(*part->sites))) ||
+	    !(part->machines = calloc(f->n_machines + 1, sizeof(*part->machines))) ||
+	    !(part->profiles = calloc(f->n_profiles + 1, sizeof(*part->profiles))) ||
+	    !(part->images = calloc(f->n_images + 1, sizeof(*part->images))))
+		return -ENOMEM;
+	part->racks[part->n_racks++] = (Bm__Rack *)r;
+	for (size_t i = 0; i < f->n_sites; i++)
+		if (!strcmp(f->sites[i]->name, r->site))
+			part->sites[part->n_sites++] = f->sites[i];
+	for (size_t i = 0; i < f->n_machines; i++) {
+		Bm__Machine *m = f->machines[i];
+		if (strcmp(m->rack, r->name))
+			continue;
+		part->machines[part->n_machines++] = m;
+		if (*m->profile && !named(pnames, np, m->profile))
+			pnames[np++] = m->profile;
 	}
-	for (size_t i = 0; i < f->n_machines; i++)
-		n += !strcmp(f->machines[i]->rack, rack);
+	for (size_t i = 0; i < f->n_profiles; i++) {
+		Bm__Profile *p = f->profiles[i];
+		if (named(pnames, np, p->name))
+			part->profiles[part->n_profiles++] = p;
+	}
+	for (size_t i = 0; i < f->n_images; i++) {
+		Bm__Image *im = f->images[i];
+		for (size_t j = 0; j < part->n_profiles; j++)
+			if (!strcmp(im->name, part->profiles[j]->kernel) ||
+			    !strcmp(im->name, part->profiles[j]->initrd)) {
+				part->images[part->n_images++] = im;
+				break;
+			}
+	}
+	return 0;
+}
+
+/* An owned copy of the rack's part of f in v->fleet. */
+static int
+copy_part(struct rack_view *v, const Bm__Fleet *f, const Bm__Rack *r)
+{
+	Bm__Fleet part = BM__FLEET__INIT;
+	char **pnames = calloc(f->n_machines + 1, sizeof(*pnames));
+	uint8_t *buf = NULL;
+	size_t len;
+	int ret = pnames ? select_part(f, r, &part, pnames) : -ENOMEM;
+
+	if (ret == 0 && !(buf = malloc((len = bm__fleet__get_packed_size(&part)) + 1)))
+		ret = -ENOMEM;
+	if (ret == 0 && !(v->fleet = bm__fleet__unpack(NULL, bm__fleet__pack(&part, buf), buf)))
+		ret = -ENOMEM;
+	free(buf);
+	free(part.racks);
+	free(part.sites);
+	free(part.machines);
+	free(part.profiles);
+	free(part.images);
+	free(pnames);
+	return ret;
+}
+
+static int
+view_alloc(size_t n, struct rack_view **ret)
+{
+	struct rack_view *v;
+	size_t cap = 16;
+
 	while (cap < 2 * n)
 		cap *= 2;
 	if (!(v = calloc(1, sizeof(*v))) || !(v->hosts = calloc(n + 1, sizeof(*v->hosts))) ||
@@ -93,10 +160,35 @@ rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **re
 		return -ENOMEM;
 	}
 	v->mask = cap - 1;
-	set_segment(v, r);
-	for (size_t i = 0; i < f->n_machines; i++)
-		if (!strcmp(f->machines[i]->rack, rack))
-			add_host(v, f->machines[i]);
+	*ret = v;
+	return 0;
+}
+
+int
+rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **ret,
+                     struct bm_problems *p)
+{
+	const Bm__Rack *r = NULL;
+	struct rack_view *v;
+	int e;
+
+	for (size_t i = 0; i < f->n_racks && !r; i++)
+		if (!strcmp(f->racks[i]->name, rack))
+			r = f->racks[i];
+	if (!r) {
+		bm_problems_add(p, BM__KIND__KIND_RACK, rack, 0, "",
+		                "rack %s is not in the fleet file", rack);
+		return -ENOENT;
+	}
+	if ((e = view_alloc(f->n_machines, &v)) < 0)
+		return e;
+	if ((e = copy_part(v, f, r)) < 0) {
+		rack_view_free(v);
+		return e;
+	}
+	set_segment(v, v->fleet->racks[0]);
+	for (size_t i = 0; i < v->fleet->n_machines; i++)
+		add_host(v, v->fleet->machines[i]);
 	qsort(v->ips, v->n_ips, sizeof(uint32_t), cmp_u32);
 	*ret = v;
 	return 0;
@@ -118,22 +210,44 @@ rack_view_load_file(const char *path, const char *rack, struct rack_view **ret,
 	return r;
 }
 
+const struct rack_host *
+rack_view_host(const struct rack_view *v, const uint8_t mac[6])
+{
+	for (size_t i = mac_hash(mac) & v->mask; v->slot[i]; i = (i + 1) & v->mask)
+		if (!memcmp(v->hosts[v->slot[i] - 1].mac, mac, 6))
+			return &v->hosts[v->slot[i] - 1];
+	return NULL;
+}
+
+const Bm__Profile *
+rack_view_profile(const struct rack_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->fleet->n_profiles; i++)
+		if (!strcmp(v->fleet->profiles[i]->name, name))
+			return v->fleet->profiles[i];
+	return NULL;
+}
+
+const Bm__Image *
+rack_view_image(const struct rack_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->fleet->n_images; i++)
+		if (!strcmp(v->fleet->images[i]->name, name))
+			return v->fleet->images[i];
+	return NULL;
+}
+
 int
 rack_view_host_cb(void *arg, const uint8_t mac[6], struct dhcp_host *ret)
 {
-	const struct rack_view *v = arg;
-	size_t i = mac_hash(mac) & v->mask;
+	const struct rack_host *h = rack_view_host(arg, mac);
 
-	for (; v->slot[i]; i = (i + 1) & v->mask) {
-		const struct rack_host *h = &v->hosts[v->slot[i] - 1];
-		if (!memcmp(h->mac, mac, 6)) {
-			snprintf(ret->name, sizeof(ret->name), "%s", h->name);
-			ret->ip = h->ip;
-			ret->netboot = h->netboot;
-			return 0;
-		}
-	}
-	return -ENOENT;
+	if (!h)
+		return -ENOENT;
+	snprintf(ret->name, sizeof(ret->name), "%s", h->name);
+	ret->ip = h->ip;
+	ret->netboot = h->netboot;
+	return 0;
 }
 
 bool

@@ -1,7 +1,7 @@
-/* The rack as the DHCP service sees it: its segment and its machines by
- * MAC, in memory, rebuilt whole on every change of the rack view (a
- * standalone fleet file read at start and on SIGHUP, or the sync issue's
- * revisions). */
+/* The rack as the agent's services see it: its segment, its machines by
+ * MAC, and the profiles and images they boot, in memory, rebuilt whole on
+ * every change of the rack view (a standalone fleet file read at start and
+ * on SIGHUP, or the sync issue's revisions). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,10 +14,12 @@ struct rack_host {
 	char name[DHCP_HOSTNAME_MAX];
 	uint32_t ip;
 	bool netboot;
+	const Bm__Machine *m; /* in the view's fleet */
 };
 
 struct rack_view {
 	char rack[64];
+	char site[64];
 	uint32_t network;
 	unsigned prefix_len;
 	uint32_t gateway;
@@ -30,6 +32,9 @@ struct rack_view {
 	size_t mask;
 	uint32_t *ips; /* reservations, sorted */
 	size_t n_ips;
+	/* This rack's part of the fleet, owned: its rack and site, its
+	 * machines, the profiles they name and the images those name. */
+	Bm__Fleet *fleet;
 };
 
 /* The view of rack `rack` in fleet f (which must have passed
@@ -42,6 +47,11 @@ int rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view 
 int rack_view_load_file(const char *path, const char *rack, struct rack_view **ret,
                         struct bm_problems *probs);
 void rack_view_free(struct rack_view *v);
+
+/* Lookups; NULL when absent. */
+const struct rack_host *rack_view_host(const struct rack_view *v, const uint8_t mac[6]);
+const Bm__Profile *rack_view_profile(const struct rack_view *v, const char *name);
+const Bm__Image *rack_view_image(const struct rack_view *v, const char *name);
 
 /* For struct dhcp_view: arg is the struct rack_view. */
 int rack_view_host_cb(void *arg, const uint8_t mac[6], struct dhcp_host *ret);

@@ -80,3 +80,29 @@ bm_log_escape(const char *s, char *buf, unsigned n)
 	buf[o] = '\0';
 	return buf;
 }
+
+bool
+bm_log_allow(struct bm_log_limit *l, unsigned per_s)
+{
+	time_t now = time(NULL);
+
+	if (now != l->second) {
+		l->second = now;
+		l->used = 0;
+	}
+	return l->used++ < per_s;
+}
+
+void
+bm_log_limited(struct bm_log_limit *l, unsigned per_s, const char *component, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	if (!bm_log_allow(l, per_s))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	bm_log(BM_LOG_INFO, component, "%s", line);
+}

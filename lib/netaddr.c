@@ -4,17 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "bm/util.h"
 
 int
 bm_mac_parse(const char *s, uint8_t ret_mac[6])
@@ -28,7 +18,7 @@ bm_mac_parse(const char *s, uint8_t ret_mac[6])
 	if (sep != ':' && sep != '-')
 		return -EINVAL;
 	for (int i = 0; i < 6; i++) {
-		int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
+		int hi = bm_hexval(s[i * 3]), lo = bm_hexval(s[i * 3 + 1]);
 		if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != sep))
 			return -EINVAL;
 		mac[i] = (uint8_t)(hi << 4 | lo);

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bm/util.h"
+
 _Static_assert(sizeof(mbedtls_sha256_context) <= sizeof(((struct bm_sha256 *)0)->ctx),
                "bm_sha256 too small for mbedtls_sha256_context");
 
@@ -59,6 +61,35 @@ bm_sha256_fd(int fd, uint8_t out[BM_SHA256_LEN], uint64_t *ret_size)
 	return 0;
 }
 
+void
+bm_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
+               uint8_t out[BM_SHA256_LEN])
+{
+	enum { BLOCK = 64 };
+	uint8_t k[BLOCK] = { 0 }, pad[BLOCK], inner[BM_SHA256_LEN];
+	struct bm_sha256 h;
+
+	if (key_len > BLOCK) {
+		bm_sha256_init(&h);
+		bm_sha256_update(&h, key, key_len);
+		bm_sha256_final(&h, k);
+	} else if (key_len) {
+		memcpy(k, key, key_len);
+	}
+	for (int i = 0; i < BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	bm_sha256_init(&h);
+	bm_sha256_update(&h, pad, BLOCK);
+	bm_sha256_update(&h, data, len);
+	bm_sha256_final(&h, inner);
+	for (int i = 0; i < BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	bm_sha256_init(&h);
+	bm_sha256_update(&h, pad, BLOCK);
+	bm_sha256_update(&h, inner, sizeof(inner));
+	bm_sha256_final(&h, out);
+}
+
 const char *
 bm_sha256_hex(const uint8_t d[BM_SHA256_LEN], char buf[BM_SHA256_HEX])
 {
@@ -71,15 +102,6 @@ bm_sha256_hex(const uint8_t d[BM_SHA256_LEN], char buf[BM_SHA256_HEX])
 	return buf;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 int
 bm_sha256_parse(const char *s, uint8_t ret[BM_SHA256_LEN])
 {
@@ -88,7 +110,7 @@ bm_sha256_parse(const char *s, uint8_t ret[BM_SHA256_LEN])
 	if (strlen(s) != 64)
 		return -EINVAL;
 	for (unsigned i = 0; i < BM_SHA256_LEN; i++) {
-		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		int hi = bm_hexval(s[2 * i]), lo = bm_hexval(s[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		d[i] = (uint8_t)(hi << 4 | lo);

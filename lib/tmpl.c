@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bm/buf.h"
+
 const char *const bm_tmpl_vars[] = {
 	"mac",   "hostname",   "ip",         "gateway",  "netmask",   "prefix_len",
 	"dns",   "rack",       "site",       "profile",  "agent_url", "callback_url",
@@ -103,45 +105,20 @@ bm_tmpl_check(const char *text, size_t len, char *why, size_t whylen)
 	return r;
 }
 
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
-static int
-buf_put(struct buf *b, const char *s, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p)
-			return -ENOMEM;
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-	return 0;
-}
-
 long
 bm_tmpl_render(const char *text, size_t len, bm_tmpl_lookup_fn lookup, void *arg, char **ret_out)
 {
-	struct buf b = { 0 };
+	struct bm_buf b = { 0 };
 	size_t pos = 0;
 	unsigned line = 1;
 	char why[128];
 	struct tok t;
 	int r;
 
-	r = buf_put(&b, "", 0);
+	r = bm_buf_put(&b, "", 0);
 	while (r == 0 && (r = next_tok(text, len, &pos, &line, &t, why, sizeof(why))) > 0) {
 		const char *v = t.lit ? NULL : lookup(arg, t.var);
-		r = t.lit ? buf_put(&b, t.lit, t.litlen)
-		          : buf_put(&b, v ? v : "", v ? strlen(v) : 0);
+		r = t.lit ? bm_buf_put(&b, t.lit, t.litlen) : bm_buf_puts(&b, v ? v : "");
 	}
 	if (r < 0) {
 		free(b.p);

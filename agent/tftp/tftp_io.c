@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #define TFTP_TIMER_FIRST_S 0.25
 #define TFTP_TIMER_MAX_S 4.0
 #define TFTP_LOG_PER_S 10u /* refusals logged per second at most */
+#define log_limited(svc, ...) bm_log_limited(&(svc)->log_limit, TFTP_LOG_PER_S, "tftp", __VA_ARGS__)
 
 struct listener {
 	struct tftp_service *svc;
@@ -69,8 +69,7 @@ struct tftp_service {
 	struct session *sessions;
 	unsigned nsessions;
 	struct tftp_stats st;
-	time_t log_second;
-	unsigned logged;
+	struct bm_log_limit log_limit;
 };
 
 /* ------------------------------------------------------------- netascii */
@@ -124,28 +123,6 @@ na_seek(struct session *s, uint64_t b)
 }
 
 /* -------------------------------------------------------------- sending */
-
-static void log_limited(struct tftp_service *svc, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-log_limited(struct tftp_service *svc, const char *fmt, ...)
-{
-	time_t now = time(NULL);
-	char line[512];
-	va_list ap;
-
-	if (now != svc->log_second) {
-		svc->log_second = now;
-		svc->logged = 0;
-	}
-	if (svc->logged++ >= TFTP_LOG_PER_S)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	BM_INFO("tftp", "%s", line);
-}
 
 static int
 send_oack(struct session *s)

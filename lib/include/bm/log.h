@@ -1,6 +1,8 @@
 /* Structured log lines: `ts level component msg key=value ...` on stderr. */
 #pragma once
 #include <stdarg.h>
+#include <stdbool.h>
+#include <time.h>
 
 enum bm_log_level { BM_LOG_DEBUG, BM_LOG_INFO, BM_LOG_WARN, BM_LOG_ERROR };
 
@@ -19,6 +21,18 @@ void bm_log(enum bm_log_level lvl, const char *component, const char *fmt, ...)
  * ASCII, and space, '"', '\\' and '=', escaped as \xHH, so a value can never
  * forge a field; truncated with "..." to fit. Returns buf. */
 const char *bm_log_escape(const char *s, char *buf, unsigned n);
+
+/* A budget of lines per second for what outsiders can trigger (refused
+ * requests, bad packets), so a flood cannot fill the disk. */
+struct bm_log_limit {
+	time_t second;
+	unsigned used;
+};
+/* True when one more line fits this second's budget of per_s. */
+bool bm_log_allow(struct bm_log_limit *l, unsigned per_s);
+/* bm_log at INFO within the budget; beyond it the line is dropped. */
+void bm_log_limited(struct bm_log_limit *l, unsigned per_s, const char *component, const char *fmt,
+                    ...) __attribute__((format(printf, 4, 5)));
 
 #define BM_DEBUG(c, ...) bm_log(BM_LOG_DEBUG, c, __VA_ARGS__)
 #define BM_INFO(c, ...) bm_log(BM_LOG_INFO, c, __VA_ARGS__)

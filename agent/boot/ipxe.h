@@ -1,0 +1,47 @@
+/* What a machine boots: its iPXE script and the installer seeds of its
+ * profile, rendered with the variables a profile's templates may name
+ * (bm/tmpl.h). Pure: the caller gives the view, the machine and how it
+ * reached the agent. */
+#pragma once
+#include <stdint.h>
+
+#include "bm/netaddr.h"
+#include "rackview.h"
+#include "token.h"
+
+#define BOOT_URL_MAX 64u
+
+struct boot_ctx {
+	const struct rack_view *v;
+	const struct rack_host *h;
+	const Bm__Profile *p;         /* NULL: no profile, or not in the view */
+	char agent_url[BOOT_URL_MAX]; /* "http://10.12.0.1:8080" */
+	uint32_t peer_ip;             /* the machine's address when it has no reservation */
+	char token[TOKEN_HEX];
+	/* private: values of the variables */
+	char mac[BM_MAC_STR], ip[BM_IP4_STR], gateway[BM_IP4_STR], netmask[BM_IP4_STR];
+	char prefix_len[4], dns[4 * BM_IP4_STR];
+	char callback_url[BOOT_URL_MAX + 32], seed_url[BOOT_URL_MAX + 32];
+	char kernel_url[BOOT_URL_MAX + 80], initrd_url[BOOT_URL_MAX + 80];
+};
+
+/* Fill ctx for machine h of view v, which reached the agent at agent_url
+ * from peer_ip. */
+void boot_ctx_init(struct boot_ctx *c, const struct rack_view *v, const struct rack_host *h,
+                   const char *agent_url, uint32_t peer_ip, const uint8_t secret[TOKEN_SECRET_LEN]);
+/* A bm_tmpl_lookup_fn over a struct boot_ctx. */
+const char *boot_var(void *arg, const char *name);
+
+/* The iPXE script of the machine: for one marked for netboot, its
+ * profile's kernel with the rendered command line, its initrd, boot; for
+ * any other, exit to the local disk. Returns the length with *ret (free
+ * it), -ENOENT (netboot without a profile or kernel image: nothing to
+ * boot), -ENOMEM. */
+long boot_ipxe_script(struct boot_ctx *c, char **ret);
+
+/* Seed file `name` of the machine's profile, rendered. cloud-init's
+ * NoCloud files have defaults when the profile has none (meta-data: the
+ * instance id and hostname; user-data and vendor-data: empty), so a
+ * nocloud-net boot always finds its three files. Returns the length with
+ * *ret, -ENOENT, -ENOMEM. */
+long boot_seed(struct boot_ctx *c, const char *name, char **ret);

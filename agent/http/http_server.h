@@ -1,0 +1,68 @@
+/* The HTTP/1.1 server on the agent's libev loop: keep-alive, pipelined
+ * requests answered in order, HEAD, single ranges, conditional GET, files
+ * sent with sendfile, and limits against bad clients (http_limits.h). What
+ * to answer is the handler's business (http_routes.h); framing, limits and
+ * timeouts are the server's. */
+#pragma once
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "http_parse.h"
+
+struct file_table;
+struct served_file;
+struct http_server;
+
+struct http_peer {
+	uint32_t ip, local_ip; /* host order */
+	uint16_t port, local_port;
+};
+
+/* The handler's answer. The server adds Date, Content-Length, Connection
+ * and, for files, Accept-Ranges, and applies Range and If-None-Match to
+ * 200 answers that carry an etag or a file. */
+struct http_reply {
+	int status;
+	const char *type; /* Content-Type, or NULL */
+	char *body;       /* malloc'd, freed by the server; NULL: none */
+	size_t body_len;
+	struct served_file *file; /* instead of body: sent whole or a range, put by the server */
+	char etag[72];            /* without quotes; empty: none */
+	time_t mtime;             /* Last-Modified; 0: none */
+	const char *allow;        /* for 405 */
+	bool close;               /* close the connection after this answer */
+};
+
+typedef void (*http_handler_fn)(void *arg, const struct http_peer *peer,
+                                const struct http_request *req, const char *body,
+                                struct http_reply *rep);
+
+struct http_server_opts {
+	uint32_t addr; /* host order; 0: every address */
+	uint16_t port;
+	unsigned max_conns;
+	double header_timeout; /* a request's head (and body) must arrive within this */
+	double idle_timeout;   /* keep-alive idle, and a stalled reader */
+	http_handler_fn handler;
+	void *arg;
+	struct file_table *files; /* where reply files are put back; borrowed */
+};
+
+struct http_stats {
+	uint64_t accepted, rejected, open, requests, by_class[6], bytes, timeouts, refused;
+};
+
+/* Listen and serve. Returns 0 or -errno, logged. */
+int http_server_start(struct ev_loop *loop, const struct http_server_opts *o,
+                      struct http_server **ret);
+void http_server_stats(const struct http_server *s, struct http_stats *ret);
+/* The port listened on (when opts asked for 0). */
+uint16_t http_server_port(const struct http_server *s);
+/* Close every connection and the listener; accepts NULL. */
+void http_server_stop(struct http_server *s);
+
+/* Fill rep with a short text answer (status line's reason as the body). */
+void http_reply_text(struct http_reply *rep, int status, const char *text);
+const char *http_reason(int status);

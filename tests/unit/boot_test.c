@@ -1,0 +1,222 @@
+/* What a machine boots: HMAC-SHA256 against RFC 4231, callback tokens, the
+ * rack's part of a fleet kept by the view, and the iPXE script and seeds
+ * rendered for a netboot machine, a local-disk machine and a machine with
+ * nothing to boot. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bm/sha256.h"
+#include "ipxe.h"
+#include "rackview.h"
+#include "token.h"
+
+static const char fleet_text[] =
+    "sites: [{name: fra1}]\n"
+    "racks:\n"
+    "  - {name: rack12, site: fra1, subnet: 10.12.0.0/24, gateway: 10.12.0.1,\n"
+    "     dns: [10.12.0.1, 10.12.0.2]}\n"
+    "  - {name: rack13, site: fra1, subnet: 10.13.0.0/24}\n"
+    "images:\n"
+    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}\n"
+    "  - {name: i, sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}\n"
+    "  - {name: other, sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}\n"
+    "profiles:\n"
+    "  - name: inst\n"
+    "    kernel: k\n"
+    "    initrd: i\n"
+    "    cmdline: 'ip={{ip}}::{{gateway}}:{{netmask}}:{{hostname}} cb={{callback_url}} "
+    "t={{token}} r={{labels.role}}'\n"
+    "    templates: {user-data: \"#cloud-config\\nhostname: {{hostname}}\\ndns: {{dns}}\\n\"}\n"
+    "  - {name: unused, kernel: other}\n"
+    "machines:\n"
+    "  - {name: n1, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11, profile: inst,\n"
+    "     labels: {role: gpu}, netboot: true}\n"
+    "  - {name: n2, rack: rack12, mac: '52:54:00:12:00:02', profile: inst}\n"
+    "  - {name: n3, rack: rack12, mac: '52:54:00:12:00:03', netboot: true}\n"
+    "  - {name: m1, rack: rack13, mac: '52:54:00:13:00:01', profile: unused}\n";
+
+static const uint8_t secret[TOKEN_SECRET_LEN] = { 1, 2, 3 };
+static struct rack_view *view;
+
+static int
+setup(void **state)
+{
+	struct bm_problems p;
+	struct bm_fleet fl;
+
+	(void)state;
+	bm_problems_init(&p);
+	assert_int_equal(bm_fleet_parse(fleet_text, strlen(fleet_text), &fl, &p), 0);
+	assert_int_equal(bm_fleet_check(fl.fleet, &p) + bm_fleet_check_refs(fl.fleet, &p), 0);
+	assert_int_equal(rack_view_from_fleet(fl.fleet, "rack12", &view, &p), 0);
+	bm_fleet_fini(&fl); /* the view keeps its own copy */
+	bm_problems_fini(&p);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	rack_view_free(view);
+	return 0;
+}
+
+static void
+test_hmac(void **state)
+{
+	uint8_t d[BM_SHA256_LEN], key[131];
+	char hex[BM_SHA256_HEX];
+
+	(void)state;
+	/* RFC 4231, test cases 2 and 6 (a key longer than the block). */
+	bm_hmac_sha256("Jefe", 4, "what do ya want for nothing?", 28, d);
+	assert_string_equal(bm_sha256_hex(d, hex),
+	                    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+	memset(key, 0xaa, sizeof(key));
+	bm_hmac_sha256(key, sizeof(key), "Test Using Larger Than Block-Size Key - Hash Key First",
+	               54, d);
+	assert_string_equal(bm_sha256_hex(d, hex),
+	                    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
+static void
+test_token(void **state)
+{
+	const uint8_t mac1[6] = { 0x52, 0x54, 0, 0x12, 0, 1 },
+	              mac2[6] = { 0x52, 0x54, 0, 0x12, 0, 2 };
+	uint8_t other[TOKEN_SECRET_LEN] = { 9 };
+	char t1[TOKEN_HEX], t2[TOKEN_HEX], t3[TOKEN_HEX];
+
+	(void)state;
+	token_make(secret, mac1, t1);
+	token_make(secret, mac2, t2);
+	token_make(other, mac1, t3);
+	assert_int_equal(strlen(t1), 32);
+	assert_string_not_equal(t1, t2);
+	assert_string_not_equal(t1, t3);
+	assert_true(token_ok(secret, mac1, t1));
+	assert_false(token_ok(secret, mac2, t1));
+	assert_false(token_ok(other, mac1, t1));
+	t1[31] = t1[31] == '0' ? '1' : '0';
+	assert_false(token_ok(secret, mac1, t1));
+	t1[31] = '\0';
+	assert_false(token_ok(secret, mac1, t1));
+	assert_false(token_ok(secret, mac1, ""));
+}
+
+static void
+test_view_part(void **state)
+{
+	const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 1 },
+	              m13[6] = { 0x52, 0x54, 0, 0x13, 0, 1 };
+	const struct rack_host *h = rack_view_host(view, mac);
+
+	(void)state;
+	assert_non_null(h);
+	assert_string_equal(h->m->profile, "inst");
+	assert_null(rack_view_host(view, m13));
+	assert_string_equal(view->site, "fra1");
+	/* Only what the rack's machines boot: inst and its images. */
+	assert_int_equal(view->fleet->n_machines, 3);
+	assert_int_equal(view->fleet->n_profiles, 1);
+	assert_non_null(rack_view_profile(view, "inst"));
+	assert_null(rack_view_profile(view, "unused"));
+	assert_int_equal(view->fleet->n_images, 2);
+	assert_non_null(rack_view_image(view, "i"));
+	assert_null(rack_view_image(view, "other"));
+}
+
+static void
+ctx(struct boot_ctx *c, uint8_t last)
+{
+	const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, last };
+	const struct rack_host *h = rack_view_host(view, mac);
+
+	assert_non_null(h);
+	boot_ctx_init(c, view, h, "http://10.12.0.1:8080", 0x0a0c0063, secret);
+}
+
+static void
+test_script(void **state)
+{
+	struct boot_ctx c;
+	char *s, want[1024], tok[TOKEN_HEX];
+	const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 1 };
+
+	(void)state;
+	ctx(&c, 1);
+	token_make(secret, mac, tok);
+	assert_true(boot_ipxe_script(&c, &s) > 0);
+	snprintf(
+	    want, sizeof(want),
+	    "#!ipxe\n"
+	    "# n1 (52:54:00:12:00:01) rack rack12, profile inst: install\n"
+	    "kernel http://10.12.0.1:8080/images/"
+	    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 initrd=initrd.img "
+	    "ip=10.12.0.11::10.12.0.1:255.255.255.0:n1 "
+	    "cb=http://10.12.0.1:8080/callback/52:54:00:12:00:01 t=%s r=gpu || goto failed\n"
+	    "initrd --name initrd.img http://10.12.0.1:8080/images/"
+	    "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752 || goto failed\n"
+	    "boot || goto failed\n"
+	    ":failed\n"
+	    "echo bmagent: boot of n1 failed, rebooting in 10 s\n"
+	    "sleep 10\n"
+	    "reboot\n",
+	    tok);
+	assert_string_equal(s, want);
+	free(s);
+
+	/* Not marked for netboot: the local disk. */
+	ctx(&c, 2);
+	assert_true(boot_ipxe_script(&c, &s) > 0);
+	assert_string_equal(s,
+	                    "#!ipxe\n# n2 (52:54:00:12:00:02): boot from the local disk\nexit\n");
+	free(s);
+
+	/* Marked for netboot without a profile: nothing to boot. */
+	ctx(&c, 3);
+	assert_int_equal(boot_ipxe_script(&c, &s), -ENOENT);
+}
+
+static void
+test_seeds(void **state)
+{
+	struct boot_ctx c;
+	char *s;
+
+	(void)state;
+	ctx(&c, 2);
+	/* No reservation: the address the machine came from. */
+	assert_string_equal(boot_var(&c, "ip"), "10.12.0.99");
+	assert_string_equal(boot_var(&c, "seed_url"),
+	                    "http://10.12.0.1:8080/seed/52:54:00:12:00:02/");
+	assert_null(boot_var(&c, "labels.role")); /* rendered as empty */
+	assert_true(boot_seed(&c, "user-data", &s) > 0);
+	assert_string_equal(s, "#cloud-config\nhostname: n2\ndns: 10.12.0.1,10.12.0.2\n");
+	free(s);
+	assert_true(boot_seed(&c, "meta-data", &s) > 0);
+	assert_string_equal(s, "instance-id: n2\nlocal-hostname: n2\n");
+	free(s);
+	assert_int_equal(boot_seed(&c, "vendor-data", &s), 0);
+	assert_string_equal(s, "");
+	free(s);
+	assert_int_equal(boot_seed(&c, "ks.cfg", &s), -ENOENT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hmac),      cmocka_unit_test(test_token),
+		cmocka_unit_test(test_view_part), cmocka_unit_test(test_script),
+		cmocka_unit_test(test_seeds),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
