@@ -131,8 +131,13 @@ boot_opts(struct ctx *c)
 	c->d->booted = true;
 	snprintf(r->file, sizeof(r->file), "%s", b.file);
 	dhcp_reply_set(r, DHCP_OPT_BOOTFILE, b.file, strlen(b.file), true);
+	/* next-server with every boot file, an http:// one too: iPXE takes a
+	 * reply with 60 "PXEClient" for a ProxyDHCP offer as well, and unless
+	 * that offer has PXE options (siaddr and a file, or a boot menu) it
+	 * sends a ProxyDHCPREQUEST to port 4011 and waits ~2.5 s for an answer
+	 * that never comes (seen with QEMU's iPXE ROM, 2019 build). */
+	r->siaddr = c->seg->server_ip;
 	if (b.tftp) {
-		r->siaddr = c->seg->server_ip;
 		bm_ip4_format(c->seg->server_ip, ip);
 		dhcp_reply_set(r, DHCP_OPT_TFTP_SERVER, ip, strlen(ip), true);
 	}
