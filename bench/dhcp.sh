@@ -27,32 +27,8 @@ SERVERS=("${@:-bmagent kea dnsmasq}")
 # shellcheck disable=SC2206
 SERVERS=(${SERVERS[*]})
 
-[ "$(id -u)" = 0 ] || { echo "bench/dhcp.sh needs root (network namespaces)"; exit 1; }
-./deploy/install-deps.sh --bench >/dev/null
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBM_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-B=$PWD/build-bench/bin
-W=$(mktemp -d /var/tmp/bm-bench-dhcp.XXXXXX) # on disk, not tmpfs: leases are written for real
-NS_S=bmbds NS_C=bmbdc IF_S=bmbd-s IF_C=bmbd-c
-SRV_PID=
-
-down() {
-  [ -n "$SRV_PID" ] && kill -9 "$SRV_PID" 2>/dev/null
-  ip netns del "$NS_S" 2>/dev/null || true
-  ip netns del "$NS_C" 2>/dev/null || true
-  [ "${BM_BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"
-}
-trap down EXIT
-ip netns del "$NS_S" 2>/dev/null || true
-ip netns del "$NS_C" 2>/dev/null || true
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C"
-ip -n "$NS_S" addr add 10.99.0.1/16 dev "$IF_S"
-ip -n "$NS_C" addr add 10.99.0.2/16 dev "$IF_C"
-for n in "$NS_S" "$NS_C"; do ip -n "$n" link set lo up; done
-ip -n "$NS_S" link set "$IF_S" up
-ip -n "$NS_C" link set "$IF_C" up
+NAME=dhcp
+. bench/lib.sh
 
 write_configs() {
   cat >"$W/fleet.yaml" <<Y
@@ -154,7 +130,6 @@ search() {
 }
 
 start_rate() { case $1 in dnsmasq) echo 50 ;; *) echo 1000 ;; esac; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 write_configs
 for round in $(seq 1 "$ROUNDS"); do

@@ -15,31 +15,8 @@ shift $((OPTIND - 1))
 SERVERS=(${@:-bmagent tftpd-hpa dnsmasq atftpd})
 MODES=(hpa-512 atftp-1468 atftp-1468-w16)
 
-[ "$(id -u)" = 0 ] || { echo "bench/tftp.sh needs root (network namespaces)"; exit 1; }
-./deploy/install-deps.sh --bench >/dev/null
-cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBM_TESTS=OFF >/dev/null
-cmake --build build-bench -j"$(nproc)" >/dev/null
-B=$PWD/build-bench/bin
-W=$(mktemp -d /var/tmp/bm-bench-tftp.XXXXXX)
-NS_S=bmbts NS_C=bmbtc IF_S=bmbt-s IF_C=bmbt-c
-SRV_PID=
-down() {
-  [ -n "$SRV_PID" ] && kill -9 "$SRV_PID" 2>/dev/null
-  ip netns del "$NS_S" 2>/dev/null || true
-  ip netns del "$NS_C" 2>/dev/null || true
-  [ "${BM_BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"
-}
-trap down EXIT
-ip netns del "$NS_S" 2>/dev/null || true
-ip netns del "$NS_C" 2>/dev/null || true
-ip netns add "$NS_S"
-ip netns add "$NS_C"
-ip link add "$IF_S" netns "$NS_S" type veth peer name "$IF_C" netns "$NS_C"
-ip -n "$NS_S" addr add 10.99.0.1/16 dev "$IF_S"
-ip -n "$NS_C" addr add 10.99.0.2/16 dev "$IF_C"
-for n in "$NS_S" "$NS_C"; do ip -n "$n" link set lo up; done
-ip -n "$NS_S" link set "$IF_S" up
-ip -n "$NS_C" link set "$IF_C" up
+NAME=tftp
+. bench/lib.sh
 
 # atftpd conflicts with tftpd-hpa as a package: unpack it beside the run.
 if [ ! -x "$W/atftpd-root/usr/sbin/atftpd" ]; then
@@ -99,7 +76,6 @@ get() { # MODE FILE OUT
   esac >/dev/null 2>&1
 }
 
-now() { date +%s.%N; }
 
 for round in $(seq 1 "$ROUNDS"); do
   for s in "${SERVERS[@]}"; do
@@ -130,7 +106,6 @@ for round in $(seq 1 "$ROUNDS"); do
   done
 done
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 med() { median <"$W/res.$1.$2"; }
 echo "tftp: 64 MiB, MB/s (10^6 B/s, client wall time), medians of $ROUNDS rounds; storm: $STORM x 1 MiB, atftp blksize 1468"
 echo "$(nproc) cores, $(uname -r); a 0 is a failed or corrupted download"
