@@ -28,6 +28,7 @@ agent_config_init(struct agent_config *c)
 	c->http_header_timeout = HTTP_HEAD_TIMEOUT_S;
 	c->http_idle_timeout = HTTP_IDLE_TIMEOUT_S;
 	c->lease_secs = 3600;
+	c->outbox_max = 100000;
 	c->log_level = BM_LOG_INFO;
 	pxe_boot_table_default(&c->boot);
 }
@@ -234,6 +235,9 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 		text(w, v, k, c->fleet, sizeof(c->fleet));
 	} else if (!strcmp(k, "coordinator")) {
 		each(w, v, k, AGENT_COORDINATORS_MAX, coord_cb);
+	} else if (!strcmp(k, "outbox_max_events")) {
+		if (number(w, v, k, 100, 100000000, &num) == 0)
+			c->outbox_max = (uint64_t)num;
 	} else if (!strcmp(k, "lease_time")) {
 		if (number(w, v, k, 60, 7 * 86400, &num) == 0)
 			c->lease_secs = (uint32_t)num;

@@ -30,6 +30,7 @@ struct agent_config {
 	char coordinators[AGENT_COORDINATORS_MAX][AGENT_URL_MAX];
 	unsigned n_coordinators;
 	uint32_t lease_secs;
+	uint64_t outbox_max; /* events kept for the coordinator */
 	bool chain_ipxe;
 	char marker[32];
 	struct pxe_boot_table boot;

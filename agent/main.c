@@ -21,8 +21,11 @@
 #include "metrics.h"
 #include "rackdb.h"
 #include "rackview.h"
+#include "sync.h"
 #include "tftp_io.h"
 #include "token.h"
+
+#define BM_AGENT_VERSION "0.1.0"
 
 struct agent {
 	struct ev_loop *loop;
@@ -36,6 +39,8 @@ struct agent {
 	struct http_routes *routes;
 	struct http_server *http;
 	struct agent_metrics metrics;
+	struct sync *sync; /* managed: the link to the coordinators */
+	char agent_id[RACKDB_AGENT_ID_LEN + 1];
 	uint8_t secret[TOKEN_SECRET_LEN];
 	ev_signal sigterm, sigint, sighup;
 	int lock_fd;
@@ -58,6 +63,52 @@ load_view(struct agent *a, struct rack_view **ret)
 	return r;
 }
 
+/* The rack view of a managed agent, from its local store: what the last
+ * sync left there (an empty view before the first). */
+static int
+load_view_db(struct agent *a, struct rack_view **ret)
+{
+	Bm__Fleet *f;
+	int r;
+
+	if ((r = rackdb_view_load(a->db, &f)) < 0)
+		return r;
+	r = rack_view_from_fleet(f, a->cfg.rack, ret, NULL);
+	bm__fleet__free_unpacked(f, NULL);
+	return r == -ENOENT ? rack_view_empty(a->cfg.rack, ret) : r;
+}
+
+static void
+set_view(struct agent *a, struct rack_view *v)
+{
+	dhcp_service_set_view(a->dhcp, v);
+	http_routes_set_view(a->routes, v);
+	rack_view_free(a->view);
+	a->view = v;
+}
+
+/* The sync thread stored a new view: serve it from now on. */
+static void
+view_changed_cb(void *arg)
+{
+	struct agent *a = arg;
+	struct rack_view *v;
+	int r;
+
+	if ((r = load_view_db(a, &v)) < 0) {
+		BM_ERROR("agent", "cannot load the synced view err=\"%s\"", strerror(-r));
+		return;
+	}
+	set_view(a, v);
+	BM_INFO("agent", "view updated machines=%zu", v->n_hosts);
+}
+
+static void
+events_cb(void *arg)
+{
+	sync_kick(arg);
+}
+
 static void
 stop(struct agent *a, const char *why)
 {
@@ -77,15 +128,14 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		stop(a, w->signum == SIGTERM ? "TERM" : "INT");
 		return;
 	}
+	if (a->cfg.n_coordinators)
+		return; /* managed: the view comes from the coordinator */
 	/* SIGHUP: reload the fleet file; a bad file changes nothing. */
 	if (load_view(a, &v) < 0) {
 		BM_WARN("agent", "reload refused, keeping the current view file=%s", a->cfg.fleet);
 		return;
 	}
-	dhcp_service_set_view(a->dhcp, v);
-	http_routes_set_view(a->routes, v);
-	rack_view_free(a->view);
-	a->view = v;
+	set_view(a, v);
 	BM_INFO("agent", "reloaded file=%s machines=%zu", a->cfg.fleet, v->n_hosts);
 }
 
@@ -152,18 +202,45 @@ start_http(struct agent *a)
 }
 
 static int
+start_sync(struct agent *a)
+{
+	const char *urls[AGENT_COORDINATORS_MAX];
+	struct sync_opts o = { 0 };
+	uint64_t rev = 0;
+	int r;
+
+	if ((r = rackdb_agent_id(a->db, a->agent_id)) < 0) {
+		BM_ERROR("agent", "cannot make the agent id err=\"%s\"", strerror(-r));
+		return r;
+	}
+	for (unsigned i = 0; i < a->cfg.n_coordinators; i++)
+		urls[i] = a->cfg.coordinators[i];
+	o.urls = urls;
+	o.n_urls = a->cfg.n_coordinators;
+	o.rack = a->cfg.rack;
+	o.agent_id = a->agent_id;
+	o.version = BM_AGENT_VERSION;
+	o.db = a->db;
+	o.loop = a->loop;
+	o.view_changed = view_changed_cb;
+	o.arg = a;
+	if ((r = sync_start(&o, &a->sync)) < 0)
+		return r;
+	rackdb_on_events(a->db, events_cb, a->sync);
+	rackdb_view_revision(a->db, &rev);
+	BM_INFO("agent", "managed agent=%s coordinators=%u revision=%llu", a->agent_id,
+	        a->cfg.n_coordinators, (unsigned long long)rev);
+	return 0;
+}
+
+static int
 agent_start(struct agent *a)
 {
 	const char *ifaces[AGENT_IFACES_MAX];
 	struct dhcp_service_opts o;
 	int r;
 
-	if (a->cfg.n_coordinators) {
-		fprintf(stderr, "bmagent: managed mode (coordinator:) arrives with the sync issue; "
-		                "use fleet: for a standalone agent\n");
-		return -ENOTSUP;
-	}
-	if ((r = load_view(a, &a->view)) < 0)
+	if (!a->cfg.n_coordinators && (r = load_view(a, &a->view)) < 0)
 		return r;
 	if ((r = bm_mkdir_p(a->cfg.data_dir)) < 0 ||
 	    (a->lock_fd = r = bm_lock_dir(a->cfg.data_dir)) < 0) {
@@ -176,6 +253,11 @@ agent_start(struct agent *a)
 		         strerror(-r));
 		return r;
 	}
+	rackdb_set_outbox_max(a->db, a->cfg.outbox_max);
+	if (a->cfg.n_coordinators && (r = load_view_db(a, &a->view)) < 0) {
+		BM_ERROR("agent", "cannot load the kept view err=\"%s\"", strerror(-r));
+		return r;
+	}
 	for (unsigned i = 0; i < a->cfg.n_ifaces; i++)
 		ifaces[i] = a->cfg.ifaces[i];
 	dhcp_config_from(&a->dcfg, &a->cfg);
@@ -185,7 +267,9 @@ agent_start(struct agent *a)
 		return r;
 	if ((r = start_files(a, ifaces)) < 0)
 		return r;
-	return start_http(a);
+	if ((r = start_http(a)) < 0)
+		return r;
+	return a->cfg.n_coordinators ? start_sync(a) : 0;
 }
 
 static void
@@ -234,7 +318,7 @@ main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt == 'V') {
-			printf("bmagent 0.1.0\n");
+			printf("bmagent %s\n", BM_AGENT_VERSION);
 			return 0;
 		}
 		if (opt != 'c' && opt != 'k') {
@@ -267,6 +351,7 @@ main(int argc, char **argv)
 		BM_INFO("agent", "serving rack=%s config=%s", a.cfg.rack, path);
 		ev_run(a.loop, 0);
 	}
+	sync_stop(a.sync);
 	http_server_stop(a.http);
 	http_routes_free(a.routes);
 	tftp_service_stop(a.tftp);

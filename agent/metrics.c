@@ -138,6 +138,8 @@ agent_metrics_write(void *arg, struct bm_buf *b)
 			  file_table_open_count(m->files) },
 			{ "bm_leases", "leases stored", true, rs.leases },
 			{ "bm_outbox_events", "events in the outbox", true, rs.events },
+			{ "bm_outbox_dropped_total", "progress events dropped, outbox full", false,
+			  rs.dropped },
 		};
 		table(b, g, BM_ARRAY_SIZE(g));
 	}

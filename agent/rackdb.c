@@ -1,31 +1,19 @@
 #include "rackdb.h"
+#include "rackdb_priv.h"
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#define RACKDB_MAP (4ull << 30)
+static const char *const table_names[T_COUNT] = { "meta", "leases", "outbox", "discovered",
+	                                          "view" };
 
-enum { T_META, T_LEASES, T_OUTBOX, T_DISCOVERED, T_COUNT };
-static const char *const table_names[T_COUNT] = { "meta", "leases", "outbox", "discovered" };
-
-struct rackdb {
-	MDB_env *env;
-	MDB_dbi dbi[T_COUNT];
-	uint64_t next_seq; /* of the outbox; the loop is the only writer */
-};
-
-struct rackdb_batch {
-	struct rackdb *db;
-	MDB_txn *txn;
-	uint64_t next_seq;
-};
-
-static int
-map_err(int rc)
+int
+rackdb_err(int rc)
 {
 	switch (rc) {
 	case MDB_SUCCESS: return 0;
@@ -37,22 +25,22 @@ map_err(int rc)
 	}
 }
 
-static void
-be32(uint8_t out[4], uint32_t v)
+void
+rackdb_be32(uint8_t out[4], uint32_t v)
 {
 	out[0] = (uint8_t)(v >> 24), out[1] = (uint8_t)(v >> 16), out[2] = (uint8_t)(v >> 8),
 	out[3] = (uint8_t)v;
 }
 
-static void
-be64(uint8_t out[8], uint64_t v)
+void
+rackdb_be64(uint8_t out[8], uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)
 		out[i] = (uint8_t)v;
 }
 
-static uint64_t
-get_be64(const uint8_t *p)
+uint64_t
+rackdb_get_be64(const uint8_t *p)
 {
 	uint64_t v = 0;
 	for (int i = 0; i < 8; i++)
@@ -69,11 +57,11 @@ load_seq(struct rackdb *db, MDB_txn *txn)
 	int rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur);
 
 	if (rc != MDB_SUCCESS)
-		return map_err(rc);
+		return rackdb_err(rc);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	db->next_seq = rc == MDB_SUCCESS && k.mv_size == 8 ? get_be64(k.mv_data) + 1 : 1;
+	db->next_seq = rc == MDB_SUCCESS && k.mv_size == 8 ? rackdb_get_be64(k.mv_data) + 1 : 1;
 	mdb_cursor_close(cur);
-	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : map_err(rc);
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
 }
 
 int
@@ -93,22 +81,27 @@ rackdb_open(const char *dir, struct rackdb **ret)
 		goto fail;
 	}
 	if ((rc = mdb_env_create(&db->env)) != MDB_SUCCESS) {
-		r = map_err(rc);
+		r = rackdb_err(rc);
 		goto fail;
 	}
 	mdb_env_set_maxdbs(db->env, T_COUNT);
 	mdb_env_set_mapsize(db->env, RACKDB_MAP);
 	if ((rc = mdb_env_open(db->env, path, MDB_NOTLS, 0600)) != MDB_SUCCESS ||
 	    (rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != MDB_SUCCESS) {
-		r = map_err(rc);
+		r = rackdb_err(rc);
 		goto fail;
 	}
 	for (int i = 0; i < T_COUNT && r == 0; i++)
-		r = map_err(mdb_dbi_open(txn, table_names[i], MDB_CREATE, &db->dbi[i]));
+		r = rackdb_err(mdb_dbi_open(txn, table_names[i], MDB_CREATE, &db->dbi[i]));
 	if (r == 0)
 		r = load_seq(db, txn);
 	if (r == 0) {
-		r = map_err(mdb_txn_commit(txn));
+		MDB_stat st;
+		if (mdb_stat(txn, db->dbi[T_OUTBOX], &st) == MDB_SUCCESS)
+			db->outbox_n = st.ms_entries;
+	}
+	if (r == 0) {
+		r = rackdb_err(mdb_txn_commit(txn));
 		txn = NULL;
 	}
 	if (r < 0)
@@ -133,13 +126,13 @@ rackdb_close(struct rackdb *db)
 	free(db);
 }
 
-static int
-put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *m)
+int
+rackdb_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *m)
 {
 	MDB_val k = { klen, (void *)key }, v = { protobuf_c_message_get_packed_size(m), NULL };
 	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
 	if (rc != MDB_SUCCESS)
-		return map_err(rc);
+		return rackdb_err(rc);
 	protobuf_c_message_pack(m, v.mv_data);
 	return 0;
 }
@@ -153,10 +146,10 @@ rackdb_leases_load(struct rackdb *db, void (*fn)(void *, const struct lease *), 
 	int rc;
 
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return map_err(rc);
+		return rackdb_err(rc);
 	if ((rc = mdb_cursor_open(txn, db->dbi[T_LEASES], &cur)) != MDB_SUCCESS) {
 		mdb_txn_abort(txn);
-		return map_err(rc);
+		return rackdb_err(rc);
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -177,7 +170,7 @@ rackdb_leases_load(struct rackdb *db, void (*fn)(void *, const struct lease *), 
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
-	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
 }
 
 int
@@ -190,7 +183,7 @@ rackdb_batch_begin(struct rackdb *db, struct rackdb_batch **ret)
 		return -ENOMEM;
 	if ((rc = mdb_txn_begin(db->env, NULL, 0, &b->txn)) != MDB_SUCCESS) {
 		free(b);
-		return map_err(rc);
+		return rackdb_err(rc);
 	}
 	b->db = db;
 	b->next_seq = db->next_seq;
@@ -211,8 +204,8 @@ rackdb_lease_put(struct rackdb_batch *b, const struct lease *l)
 	p.ip = l->ip;
 	p.expires_ms = l->expires_ms;
 	p.state = l->state;
-	be32(key, l->ip);
-	return put_msg(b->txn, b->db->dbi[T_LEASES], key, 4, &p.base);
+	rackdb_be32(key, l->ip);
+	return rackdb_put_msg(b->txn, b->db->dbi[T_LEASES], key, 4, &p.base);
 }
 
 int
@@ -222,9 +215,43 @@ rackdb_lease_del(struct rackdb_batch *b, uint32_t ip)
 	MDB_val k = { 4, key };
 	int rc;
 
-	be32(key, ip);
+	rackdb_be32(key, ip);
 	rc = mdb_del(b->txn, b->db->dbi[T_LEASES], &k, NULL);
-	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
+}
+
+/* A terminal callback (done, failed) is never dropped: the coordinator
+ * must learn how every install ended. */
+static bool
+terminal(const MDB_val *v)
+{
+	Bm__Event *e = bm__event__unpack(NULL, v->mv_size, v->mv_data);
+	bool t = e && e->kind == BM__EVENT_KIND__EVENT_CALLBACK &&
+	         (!strncmp(e->detail, "state=done", 10) || !strncmp(e->detail, "state=failed", 12));
+	if (e)
+		bm__event__free_unpacked(e, NULL);
+	return t;
+}
+
+/* The outbox is full: drop its oldest progress event. */
+static int
+drop_oldest_progress(struct rackdb_batch *b)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(b->txn, b->db->dbi[T_OUTBOX], &cur)) != MDB_SUCCESS)
+		return rackdb_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (!terminal(&v)) {
+			if ((rc = mdb_cursor_del(cur, 0)) == MDB_SUCCESS)
+				b->dropped++;
+			break;
+		}
+	mdb_cursor_close(cur);
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
 }
 
 int
@@ -238,13 +265,16 @@ rackdb_event_add(struct rackdb_batch *b, Bm__EventKind kind, const uint8_t mac[6
 	if (kind == BM__EVENT_KIND__EVENT_DISCOVERED) {
 		uint8_t t[8];
 		MDB_val k = { 6, (void *)mac }, v = { 8, t };
-		be64(t, time_ms);
+		rackdb_be64(t, time_ms);
 		rc = mdb_put(b->txn, b->db->dbi[T_DISCOVERED], &k, &v, MDB_NOOVERWRITE);
 		if (rc == MDB_KEYEXIST)
 			return 0; /* reported before */
 		if (rc != MDB_SUCCESS)
-			return map_err(rc);
+			return rackdb_err(rc);
 	}
+	if (b->db->outbox_max && b->db->outbox_n + b->added - b->dropped >= b->db->outbox_max &&
+	    (rc = drop_oldest_progress(b)) < 0)
+		return rc;
 	e.seq = b->next_seq;
 	e.time_ms = time_ms;
 	e.rack = (char *)rack;
@@ -253,18 +283,38 @@ rackdb_event_add(struct rackdb_batch *b, Bm__EventKind kind, const uint8_t mac[6
 	e.kind = kind;
 	e.ip = ip;
 	e.detail = (char *)(detail ? detail : "");
-	be64(key, e.seq);
-	if ((rc = put_msg(b->txn, b->db->dbi[T_OUTBOX], key, 8, &e.base)) == 0)
+	rackdb_be64(key, e.seq);
+	if ((rc = rackdb_put_msg(b->txn, b->db->dbi[T_OUTBOX], key, 8, &e.base)) == 0) {
 		b->next_seq++;
+		b->added++;
+	}
 	return rc;
+}
+
+void
+rackdb_set_outbox_max(struct rackdb *db, uint64_t max)
+{
+	db->outbox_max = max;
+}
+
+void
+rackdb_on_events(struct rackdb *db, void (*fn)(void *arg), void *arg)
+{
+	db->on_events = fn;
+	db->on_events_arg = arg;
 }
 
 int
 rackdb_batch_commit(struct rackdb_batch *b)
 {
-	int r = map_err(mdb_txn_commit(b->txn));
-	if (r == 0)
+	int r = rackdb_err(mdb_txn_commit(b->txn));
+	if (r == 0 && b->next_seq != b->db->next_seq && b->db->on_events)
+		b->db->on_events(b->db->on_events_arg);
+	if (r == 0) {
 		b->db->next_seq = b->next_seq;
+		b->db->outbox_n += b->added - b->dropped;
+		b->db->dropped += b->dropped;
+	}
 	free(b);
 	return r;
 }
@@ -286,13 +336,14 @@ rackdb_stats_get(struct rackdb *db, struct rackdb_stats *ret)
 	int rc;
 
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return map_err(rc);
+		return rackdb_err(rc);
 	memset(ret, 0, sizeof(*ret));
 	if (mdb_stat(txn, db->dbi[T_LEASES], &st) == MDB_SUCCESS)
 		ret->leases = st.ms_entries;
 	if (mdb_stat(txn, db->dbi[T_OUTBOX], &st) == MDB_SUCCESS)
 		ret->events = st.ms_entries;
 	ret->next_seq = db->next_seq;
+	ret->dropped = db->dropped;
 	mdb_txn_abort(txn);
 	return 0;
 }
@@ -301,28 +352,37 @@ int
 rackdb_events_read(struct rackdb *db, uint64_t from, void (*fn)(void *, const Bm__Event *),
                    void *arg)
 {
+	return rackdb_events_read_max(db, from, SIZE_MAX, fn, arg);
+}
+
+int
+rackdb_events_read_max(struct rackdb *db, uint64_t from, size_t max,
+                       void (*fn)(void *, const Bm__Event *), void *arg)
+{
+	size_t n = 0;
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	uint8_t key[8];
 	MDB_val k = { 8, key }, v;
 	int rc;
 
-	be64(key, from);
+	rackdb_be64(key, from);
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return map_err(rc);
+		return rackdb_err(rc);
 	if ((rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur)) != MDB_SUCCESS) {
 		mdb_txn_abort(txn);
-		return map_err(rc);
+		return rackdb_err(rc);
 	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS && n < max;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		Bm__Event *e = bm__event__unpack(NULL, v.mv_size, v.mv_data);
 		if (e) {
+			n++;
 			fn(arg, e);
 			bm__event__free_unpacked(e, NULL);
 		}
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
-	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
 }

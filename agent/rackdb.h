@@ -8,6 +8,7 @@
  * survives kill -9 and a crash never hands one address to two clients. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bm/proto.h"
@@ -35,12 +36,40 @@ int rackdb_event_add(struct rackdb_batch *b, Bm__EventKind kind, const uint8_t m
  * either way. */
 int rackdb_batch_commit(struct rackdb_batch *b);
 void rackdb_batch_abort(struct rackdb_batch *b);
+/* Keep at most `max` events in the outbox (0: no bound): beyond, the
+ * oldest progress event is dropped (and counted); a callback that says
+ * done or failed never is. */
+void rackdb_set_outbox_max(struct rackdb *db, uint64_t max);
+/* Call fn after each commit that added events to the outbox (on the
+ * committing thread). */
+void rackdb_on_events(struct rackdb *db, void (*fn)(void *arg), void *arg);
 
 struct rackdb_stats {
 	uint64_t leases, events, next_seq;
+	uint64_t dropped; /* progress events dropped since start (outbox full) */
 };
 int rackdb_stats_get(struct rackdb *db, struct rackdb_stats *ret);
 /* The outbox from sequence `from` (for tests and the sync issue): fn gets
  * each event. Returns 0 or -errno. */
 int rackdb_events_read(struct rackdb *db, uint64_t from, void (*fn)(void *arg, const Bm__Event *e),
                        void *arg);
+/* The same, at most `max` events. */
+int rackdb_events_read_max(struct rackdb *db, uint64_t from, size_t max,
+                           void (*fn)(void *arg, const Bm__Event *e), void *arg);
+
+/* ------------------------------------------------- managed by a coordinator */
+
+#define RACKDB_AGENT_ID_LEN 16u
+/* This agent's identity: made at random on first use and kept. */
+int rackdb_agent_id(struct rackdb *db, char out[RACKDB_AGENT_ID_LEN + 1]);
+/* Apply one Watch answer in one transaction: a snapshot replaces the view;
+ * puts and deletes; the view's revision. Returns 0 or -errno. */
+int rackdb_view_apply(struct rackdb *db, const Bm__WatchResult *w);
+/* The revision of the kept view (0: none yet). */
+int rackdb_view_revision(struct rackdb *db, uint64_t *ret_revision);
+/* The kept view as a fleet (free with bm__fleet__free_unpacked(f, NULL)).
+ * Unreadable records are skipped. Returns 0 or -errno. */
+int rackdb_view_load(struct rackdb *db, Bm__Fleet **ret_fleet);
+/* The coordinator applied the outbox up to `upto`: drop those events.
+ * Returns 0 or -errno. */
+int rackdb_events_trim(struct rackdb *db, uint64_t upto);

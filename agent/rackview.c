@@ -176,8 +176,9 @@ rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **re
 		if (!strcmp(f->racks[i]->name, rack))
 			r = f->racks[i];
 	if (!r) {
-		bm_problems_add(p, BM__KIND__KIND_RACK, rack, 0, "",
-		                "rack %s is not in the fleet file", rack);
+		if (p)
+			bm_problems_add(p, BM__KIND__KIND_RACK, rack, 0, "",
+			                "rack %s is not in the fleet file", rack);
 		return -ENOENT;
 	}
 	if ((e = view_alloc(f->n_machines, &v)) < 0)
@@ -188,8 +189,28 @@ rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **re
 	}
 	set_segment(v, v->fleet->racks[0]);
 	for (size_t i = 0; i < v->fleet->n_machines; i++)
-		add_host(v, v->fleet->machines[i]);
+		if (v->fleet->machines[i]->mac.len == 6 &&
+		    !rack_view_host(v, v->fleet->machines[i]->mac.data))
+			add_host(v, v->fleet->machines[i]);
 	qsort(v->ips, v->n_ips, sizeof(uint32_t), cmp_u32);
+	*ret = v;
+	return 0;
+}
+
+int
+rack_view_empty(const char *rack, struct rack_view **ret)
+{
+	struct rack_view *v;
+	int e;
+
+	if ((e = view_alloc(0, &v)) < 0)
+		return e;
+	if (!(v->fleet = malloc(sizeof(*v->fleet)))) {
+		rack_view_free(v);
+		return -ENOMEM;
+	}
+	bm__fleet__init(v->fleet);
+	snprintf(v->rack, sizeof(v->rack), "%s", rack);
 	*ret = v;
 	return 0;
 }

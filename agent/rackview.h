@@ -46,6 +46,9 @@ int rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view 
  * file. Returns 0, -EINVAL with problems, -errno. */
 int rack_view_load_file(const char *path, const char *rack, struct rack_view **ret,
                         struct bm_problems *probs);
+/* A rack with nothing known yet (a managed agent before its first sync):
+ * no segment, no machines. */
+int rack_view_empty(const char *rack, struct rack_view **ret);
 void rack_view_free(struct rack_view *v);
 
 /* Lookups; NULL when absent. */

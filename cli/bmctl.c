@@ -10,7 +10,7 @@
 static const char usage_text[] =
     "usage: bmctl [--coordinator URL] [-o table|json] [--timeout SECONDS] COMMAND\n"
     "  apply -f FILE\n"
-    "  get sites|racks|machines|profiles|images [NAME] [--site S] [--rack R]\n"
+    "  get sites|racks|machines|profiles|images|agents [NAME] [--site S] [--rack R]\n"
     "      [--state ST] [-l key=value]...\n"
     "  describe site|rack|machine|profile|image NAME\n"
     "  delete site|rack|machine|profile|image NAME\n"
@@ -18,6 +18,8 @@ static const char usage_text[] =
     "      [--netboot] [-l key=value]...\n"
     "  image push NAME FILE\n"
     "  status\n"
+    "  agents [--rack R]        agents: rack, version, last seen, revision lag, cache\n"
+    "  trace MACHINE|MAC        a machine's boot timeline as its agents reported it\n"
     "The coordinator URL defaults to $BMCTL_COORDINATOR, else " CTL_DEFAULT_URL ".\n"
     "Exit status: 0 done, 1 refused or unreachable, 2 usage error.\n";
 
@@ -200,7 +202,7 @@ static const struct {
 } commands[] = {
 	{ "apply", cmd_apply },   { "get", cmd_get },         { "describe", cmd_describe },
 	{ "delete", cmd_delete }, { "machine", cmd_machine }, { "image", cmd_image },
-	{ "status", cmd_status },
+	{ "status", cmd_status }, { "agents", cmd_agents },   { "trace", cmd_trace },
 };
 
 int

@@ -12,7 +12,7 @@ parse_kind(struct ctl *c, const char *s, Bm__Kind *k)
 {
 	if (bm_kind_parse(s, k) < 0)
 		return ctl_usage_error(
-		    c, "unknown kind %s (sites, racks, machines, profiles, images)", s);
+		    c, "unknown kind %s (sites, racks, machines, profiles, images, agents)", s);
 	return 0;
 }
 

@@ -1,6 +1,7 @@
 /* bmctl output: aligned tables, JSON, and describe views of records. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
@@ -170,6 +171,35 @@ json_revs(struct bm_json *j, uint64_t create, uint64_t mod)
 	bm_json_ku64(j, "mod_rev", mod);
 }
 
+static void
+json_agent(struct bm_json *j, const Bm__AgentRecord *a)
+{
+	const Bm__AgentInfo *in = a->info;
+	char b[BM_SHA256_HEX];
+
+	bm_json_kstr(j, "id", a->id);
+	bm_json_kstr(j, "rack", in ? in->rack : "");
+	bm_json_kstr(j, "version", in ? in->version : "");
+	bm_json_kstr(j, "hostname", in ? in->hostname : "");
+	bm_json_key(j, "interfaces");
+	bm_json_arr_begin(j);
+	for (size_t i = 0; in && i < in->n_interfaces; i++)
+		bm_json_str(j, in->interfaces[i]);
+	bm_json_arr_end(j);
+	bm_json_ku64(j, "cache_bytes", in ? in->cache_bytes : 0);
+	bm_json_ku64(j, "cache_budget", in ? in->cache_budget : 0);
+	bm_json_key(j, "cached");
+	bm_json_arr_begin(j);
+	for (size_t i = 0; in && i < in->n_cached; i++)
+		bm_json_str(j, sha_text(&in->cached[i], b));
+	bm_json_arr_end(j);
+	bm_json_ku64(j, "events_applied", a->events_applied);
+	bm_json_ku64(j, "registered_ms", a->registered_ms);
+	bm_json_ku64(j, "last_seen_ms", a->last_seen_ms);
+	bm_json_ku64(j, "revision", a->revision);
+	bm_json_ku64(j, "lag", a->lag);
+}
+
 void
 out_json_object(struct bm_json *j, const Bm__Object *o)
 {
@@ -231,9 +261,11 @@ out_json_object(struct bm_json *j, const Bm__Object *o)
 		bm_json_ku64(j, "size", im->size);
 		bm_json_kstr(j, "url", im->url);
 		bm_json_kbool(j, "stored", im->stored);
+		bm_json_ku64(j, "agents_cached", o->count);
 		json_revs(j, im->create_rev, im->mod_rev);
 		break;
 	}
+	case BM__OBJECT__OBJ_AGENT: json_agent(j, o->agent); break;
 	default: break;
 	}
 	bm_json_obj_end(j);
@@ -246,7 +278,9 @@ static const char *const rack_cols[] = { "NAME", "SITE", "SUBNET", "GATEWAY", "P
 static const char *const machine_cols[] = { "NAME",    "RACK",  "MAC",   "IP",
 	                                    "PROFILE", "STATE", "LABELS" };
 static const char *const profile_cols[] = { "NAME", "KERNEL", "INITRD", "TEMPLATES" };
-static const char *const image_cols[] = { "NAME", "SIZE", "SHA256", "SOURCE" };
+static const char *const image_cols[] = { "NAME", "SIZE", "SHA256", "SOURCE", "AGENTS" };
+static const char *const agent_cols[] = { "ID",  "RACK",  "VERSION", "LAST SEEN",
+	                                  "LAG", "CACHE", "EVENTS" };
 
 static struct table *
 table_for(Bm__Kind kind)
@@ -256,8 +290,48 @@ table_for(Bm__Kind kind)
 	case BM__KIND__KIND_RACK: return table_new(6, rack_cols);
 	case BM__KIND__KIND_MACHINE: return table_new(7, machine_cols);
 	case BM__KIND__KIND_PROFILE: return table_new(4, profile_cols);
-	default: return table_new(4, image_cols);
+	case BM__KIND__KIND_AGENT: return table_new(7, agent_cols);
+	default: return table_new(5, image_cols);
 	}
+}
+
+/* "12s ago", "never" */
+static const char *
+age_text(uint64_t ms, char *buf, size_t len)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (!ms)
+		return "never";
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	uint64_t s = now > ms ? (now - ms) / 1000 : 0;
+	if (s < 120)
+		snprintf(buf, len, "%llus ago", (unsigned long long)s);
+	else if (s < 7200)
+		snprintf(buf, len, "%llum ago", (unsigned long long)(s / 60));
+	else
+		snprintf(buf, len, "%lluh ago", (unsigned long long)(s / 3600));
+	return buf;
+}
+
+static void
+table_agent(struct table *t, const Bm__AgentRecord *a)
+{
+	const Bm__AgentInfo *in = a->info;
+	char seen[32], lag[32], cache[64], ev[32];
+
+	snprintf(lag, sizeof(lag), "%llu", (unsigned long long)a->lag);
+	snprintf(cache, sizeof(cache), "%zu images, %llu MiB", in ? in->n_cached : 0,
+	         (unsigned long long)((in ? in->cache_bytes : 0) >> 20));
+	if (in && in->cache_budget)
+		snprintf(cache + strlen(cache), sizeof(cache) - strlen(cache), " of %llu",
+		         (unsigned long long)(in->cache_budget >> 20));
+	snprintf(ev, sizeof(ev), "%llu", (unsigned long long)a->events_applied);
+	table_row(t, (const char *[]){ a->id, in ? in->rack : "", in ? in->version : "",
+	                               age_text(a->last_seen_ms, seen, sizeof(seen)),
+	                               a->last_seen_ms ? lag : "", cache, ev });
 }
 
 static void
@@ -305,9 +379,11 @@ table_object(struct table *t, const Bm__Object *o)
 		snprintf(n, sizeof(n), "%llu", (unsigned long long)im->size);
 		sha_text(&im->sha256, c);
 		c[12] = '\0';
-		table_row(t, (const char *[]){ im->name, n, c, src });
+		snprintf(b, sizeof(b), "%u", o->count);
+		table_row(t, (const char *[]){ im->name, n, c, src, b });
 		break;
 	}
+	case BM__OBJECT__OBJ_AGENT: table_agent(t, o->agent); break;
 	default: break;
 	}
 }

@@ -1,4 +1,5 @@
 #include "api.h"
+#include "api_priv.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,15 +17,8 @@
 
 /* ---------------------------------------------------------------- writes */
 
-struct write_call {
-	struct proposal prop;
-	struct bm_rpc_call *call;
-	Bm__Command cmd;
-	Bm__Image image; /* for image_stored: points into the request */
-};
-
-static uint64_t
-now_ms(void)
+uint64_t
+api_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -89,15 +83,16 @@ write_done_cb(struct proposal *p, const struct store_result *res)
 	free(w);
 }
 
-static void
-propose(struct api *a, struct bm_rpc_call *call, struct write_call *w)
+void
+api_propose(struct api *a, struct bm_rpc_call *call, struct write_call *w)
 {
 	int r;
 
 	w->call = call;
-	w->cmd.time_ms = now_ms();
+	w->cmd.time_ms = api_now_ms();
 	w->prop.cmd = &w->cmd;
-	w->prop.cb = write_done_cb;
+	if (!w->prop.cb)
+		w->prop.cb = write_done_cb;
 	if ((r = proposer_submit(a->proposer, &w->prop)) < 0) {
 		free(w);
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE,
@@ -106,8 +101,8 @@ propose(struct api *a, struct bm_rpc_call *call, struct write_call *w)
 	}
 }
 
-static struct write_call *
-write_call_new(struct bm_rpc_call *call)
+struct write_call *
+api_write_call_new(struct bm_rpc_call *call)
 {
 	struct write_call *w = calloc(1, sizeof(*w));
 	if (!w) {
@@ -131,7 +126,7 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
 		return;
 	}
-	if (!(w = write_call_new(call)))
+	if (!(w = api_write_call_new(call)))
 		return;
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_APPLY:
@@ -147,7 +142,7 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		w->cmd.create_machine = req->machine_add->machine;
 		break;
 	}
-	propose(a, call, w);
+	api_propose(a, call, w);
 }
 
 /* ---------------------------------------------------------------- blobs */
@@ -272,14 +267,14 @@ handle_image_commit(struct api *a, struct bm_rpc_call *call, const Bm__Request *
 		bm_rpc_reply_status(call, st, msg);
 		return;
 	}
-	if (!(w = write_call_new(call)))
+	if (!(w = api_write_call_new(call)))
 		return;
 	w->image.name = ic->name;
 	w->image.sha256 = ic->sha256;
 	w->image.size = ic->size;
 	w->cmd.op_case = BM__COMMAND__OP_IMAGE_STORED;
 	w->cmd.image_stored = &w->image;
-	propose(a, call, w);
+	api_propose(a, call, w);
 }
 
 /* ---------------------------------------------------------------- reads */
@@ -302,10 +297,10 @@ list_filter_error(const Bm__ListRequest *q)
 {
 	bool machines = q->kind == BM__KIND__KIND_MACHINE, racks = q->kind == BM__KIND__KIND_RACK;
 
-	if (q->kind < BM__KIND__KIND_SITE || q->kind > BM__KIND__KIND_IMAGE)
+	if (q->kind < BM__KIND__KIND_SITE || q->kind > BM__KIND__KIND_AGENT)
 		return "unknown kind";
-	if (*q->rack && !machines)
-		return "--rack applies to machines only";
+	if (*q->rack && !machines && q->kind != BM__KIND__KIND_AGENT)
+		return "--rack applies to machines and agents only";
 	if (*q->site && !machines && !racks)
 		return "--site applies to racks and machines only";
 	if (q->state && !machines)
@@ -352,6 +347,8 @@ handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_LIST:
 		snprintf(what, sizeof(what), "list");
 		r = store_list(rd, req->list, &list);
+		if (r == 0)
+			api_list_decorate(a, rd, list, req->list->kind);
 		resp.body_case = BM__RESPONSE__BODY_LIST;
 		resp.list = list;
 		break;
@@ -404,6 +401,11 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_BLOB_BEGIN:
 	case BM__REQUEST__BODY_BLOB_CHUNK: handle_blob(a, call, req); return;
 	case BM__REQUEST__BODY_IMAGE_COMMIT: handle_image_commit(a, call, req); return;
+	case BM__REQUEST__BODY_REGISTER:
+	case BM__REQUEST__BODY_WATCH:
+	case BM__REQUEST__BODY_REPORT_EVENTS:
+	case BM__REQUEST__BODY_BLOB_GET:
+	case BM__REQUEST__BODY_TRACE: api_handle_agent(a, call, req); return;
 	default: bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "unknown request"); return;
 	}
 }

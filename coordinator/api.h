@@ -5,6 +5,7 @@
 #include "blob.h"
 #include "propose.h"
 #include "store.h"
+#include "watch.h"
 
 struct bm_rpc_server;
 
@@ -14,6 +15,7 @@ struct api {
 	struct blobstore *blobs;
 	const char *data_dir;
 	struct bm_rpc_server *rpc;
+	struct watch_hub *hub; /* agents' long-polls */
 };
 
 /* Listen on url with nctx contexts. Returns 0 or -errno. */

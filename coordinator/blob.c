@@ -211,3 +211,29 @@ blob_commit(struct blobstore *bs, const uint8_t sha[32], uint64_t size)
 	pthread_mutex_unlock(&bs->mu);
 	return r;
 }
+
+int
+blob_read(struct blobstore *bs, const uint8_t sha[32], uint64_t offset, void *buf, size_t len,
+          size_t *ret_n, uint64_t *ret_size)
+{
+	char hex[BM_SHA256_HEX];
+	struct stat st;
+	ssize_t n = 0;
+	int fd = openat(bs->blobs_fd, bm_sha256_hex(sha, hex), O_RDONLY | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (offset > (uint64_t)st.st_size)
+		r = -ERANGE;
+	else if (len && (n = pread(fd, buf, len, (off_t)offset)) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0) {
+		*ret_n = (size_t)n;
+		*ret_size = (uint64_t)st.st_size;
+	}
+	return r;
+}

@@ -29,5 +29,10 @@ int blob_write(struct blobstore *bs, const uint8_t sha[32], uint64_t offset, con
  * file is removed. Returns 0, -EBADMSG (digest mismatch), -EMSGSIZE (size
  * mismatch), -ENOENT, -errno. */
 int blob_commit(struct blobstore *bs, const uint8_t sha[32], uint64_t size);
+/* Read up to len bytes of a stored blob from offset (fewer at its end).
+ * Returns 0 with *ret_n and the blob's *ret_size, -ENOENT (no such blob),
+ * -ERANGE (offset past the end), -errno. */
+int blob_read(struct blobstore *bs, const uint8_t sha[32], uint64_t offset, void *buf, size_t len,
+              size_t *ret_n, uint64_t *ret_size);
 /* 1 when the blob is stored, 0 when not. */
 int blob_has(struct blobstore *bs, const uint8_t sha[32]);

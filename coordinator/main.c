@@ -146,6 +146,7 @@ coord_stop(struct coord *c, const char *why)
 	/* Answer every queued write, then stop serving: no write is left
 	 * waiting on a closed socket, and none is acknowledged undone. */
 	proposer_close(c->api.proposer);
+	watch_hub_close(c->api.hub);
 	api_stop(&c->api);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 	uv_close((uv_handle_t *)&c->sigint, NULL);
@@ -204,6 +205,12 @@ coord_open(struct coord *c, const struct options *o)
 	return 0;
 }
 
+static void
+on_commit(void *arg, uint64_t revision)
+{
+	watch_hub_committed(arg, revision);
+}
+
 static int
 coord_serve(struct coord *c, const struct options *o)
 {
@@ -215,9 +222,18 @@ coord_serve(struct coord *c, const struct options *o)
 	c->api.data_dir = o->data_dir;
 	if ((r = proposer_new(c->loop, c->store, &c->api.proposer)) < 0)
 		return r;
+	/* Long-polls hold a context each: keep some for everything else. */
+	if ((r = watch_hub_new(c->loop, c->store,
+	                       o->contexts > 32 ? o->contexts - 16 : o->contexts / 2,
+	                       &c->api.hub)) < 0) {
+		proposer_close(c->api.proposer);
+		return r;
+	}
+	proposer_on_commit(c->api.proposer, on_commit, c->api.hub);
 	if ((r = api_start(&c->api, o->listen, o->contexts)) < 0) {
 		BM_ERROR("coord", "cannot listen url=%s err=\"%s\"", o->listen, strerror(-r));
 		proposer_close(c->api.proposer);
+		watch_hub_close(c->api.hub);
 		return r;
 	}
 	uv_signal_init(c->loop, &c->sigterm);

@@ -22,6 +22,8 @@ const char *const store_table_names[] = {
 	[DB_RACK_MACHINES] = "rack_machines",
 	[DB_OPS] = "ops",
 	[DB_CHANGES] = "changes",
+	[DB_AGENTS] = "agents",
+	[DB_EVENTS] = "events",
 	[DB_COUNT] = NULL,
 };
 
@@ -103,6 +105,10 @@ st_kind_db(Bm__Kind kind, enum store_db *ret_db, const ProtobufCMessageDescripto
 	case BM__KIND__KIND_IMAGE:
 		*ret_db = DB_IMAGES;
 		*ret_desc = &bm__image__descriptor;
+		return 0;
+	case BM__KIND__KIND_AGENT:
+		*ret_db = DB_AGENTS;
+		*ret_desc = &bm__agent_record__descriptor;
 		return 0;
 	default: return -EINVAL;
 	}

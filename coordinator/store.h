@@ -75,6 +75,8 @@ void store_result_fini(struct store_result *res);
 int store_read_begin(struct store *s, struct store_read **ret_read);
 void store_read_end(struct store_read *r);
 uint64_t store_read_revision(struct store_read *r);
+/* Changes at or below this revision are no longer kept. */
+uint64_t store_read_compact_revision(struct store_read *r);
 /* One object (with its count: machines of a rack, racks of a site).
  * Returns 0 with *ret_obj (free with bm__object__free_unpacked(o, NULL)),
  * -ENOENT, -EINVAL (bad kind), -EIO. */
@@ -87,3 +89,8 @@ int store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine
 /* The changes made at revision rev: 0, -ENOENT (none, or compacted). */
 int store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_changes);
 int store_info_get(struct store *s, struct store_info *ret_info);
+/* The kept events of a MAC, oldest first; with limit, only the last
+ * `limit`. Returns 0 with an array to free with store_events_free. */
+int store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event ***ret_events,
+                size_t *ret_n);
+void store_events_free(Bm__Event **ev, size_t n);

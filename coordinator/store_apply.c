@@ -111,9 +111,12 @@ union any_record {
 static void
 keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *old, uint64_t rev)
 {
+	/* A discovered machine (new) becomes ready once the fleet declares it. */
 	if (kind == BM__KIND__KIND_MACHINE)
 		u->machine.state =
-		    old ? ((const Bm__Machine *)old)->state : BM__MACHINE_STATE__STATE_READY;
+		    old && ((const Bm__Machine *)old)->state != BM__MACHINE_STATE__STATE_NEW
+		        ? ((const Bm__Machine *)old)->state
+		        : BM__MACHINE_STATE__STATE_READY;
 	if (kind == BM__KIND__KIND_IMAGE && old) {
 		const Bm__Image *oi = (const Bm__Image *)old;
 		bool same = oi->sha256.len == u->image.sha256.len &&
@@ -417,6 +420,9 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 		return st_apply_fleet(c, &one, true);
 	}
 	case BM__COMMAND__OP_IMAGE_STORED: return apply_image_stored(c, cmd->image_stored);
+	case BM__COMMAND__OP_AGENT_REGISTER:
+		return st_apply_agent_register(c, cmd->agent_register, cmd->time_ms);
+	case BM__COMMAND__OP_AGENT_EVENTS: return st_apply_agent_events(c, cmd->agent_events);
 	default: return st_refuse(c, BM__STATUS__STATUS_INVALID, "unknown command");
 	}
 }

@@ -18,6 +18,8 @@ enum store_db {
 	DB_RACK_MACHINES, /* rack -> machine names (dupsort) */
 	DB_OPS,
 	DB_CHANGES, /* revision (8 bytes BE) -> ChangeSet */
+	DB_AGENTS,  /* agent id -> AgentRecord */
+	DB_EVENTS,  /* mac (6) time_ms (8 BE) revision (8 BE) index (4 BE) -> Event */
 	DB_COUNT
 };
 
@@ -93,3 +95,6 @@ int st_machine_unindex(struct apply_ctx *c, const Bm__Machine *m);
 void st_count(struct apply_ctx *c, int outcome);
 
 int st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only);
+/* store_agents.c */
+int st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info, uint64_t time_ms);
+int st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev);

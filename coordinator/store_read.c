@@ -31,14 +31,26 @@ store_read_end(struct store_read *r)
 	free(r);
 }
 
-uint64_t
-store_read_revision(struct store_read *r)
+static uint64_t
+meta_u64(struct store_read *r, const char *key)
 {
-	MDB_val k = { 8, "revision" }, v;
+	MDB_val k = { strlen(key), (void *)key }, v;
 
 	if (mdb_get(r->txn, r->s->dbi[DB_META], &k, &v) != MDB_SUCCESS || v.mv_size != 8)
 		return 0;
 	return st_get_be64(v.mv_data);
+}
+
+uint64_t
+store_read_revision(struct store_read *r)
+{
+	return meta_u64(r, "revision");
+}
+
+uint64_t
+store_read_compact_revision(struct store_read *r)
+{
+	return meta_u64(r, "compact_revision");
 }
 
 static size_t
@@ -163,6 +175,10 @@ object_wrap(Bm__Kind kind, ProtobufCMessage *rec)
 		o->obj_case = BM__OBJECT__OBJ_PROFILE;
 		o->profile = (Bm__Profile *)rec;
 		break;
+	case BM__KIND__KIND_AGENT:
+		o->obj_case = BM__OBJECT__OBJ_AGENT;
+		o->agent = (Bm__AgentRecord *)rec;
+		break;
 	default:
 		o->obj_case = BM__OBJECT__OBJ_IMAGE;
 		o->image = (Bm__Image *)rec;
@@ -239,6 +255,10 @@ matches(const Bm__ListRequest *q, const ProtobufCMessage *rec, const struct rack
 		const Bm__Rack *rk = (const Bm__Rack *)rec;
 		return (!*q->site || !strcmp(q->site, rk->site)) &&
 		       labels_match(q->n_labels, q->labels, rk->n_labels, (void **)rk->labels);
+	}
+	if (rec->descriptor == &bm__agent_record__descriptor) {
+		const Bm__AgentRecord *a = (const Bm__AgentRecord *)rec;
+		return !*q->rack || (a->info && !strcmp(q->rack, a->info->rack));
 	}
 	if (rec->descriptor == &bm__site__descriptor) {
 		const Bm__Site *s = (const Bm__Site *)rec;
@@ -384,4 +404,59 @@ store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_change
 	st_be64(key, rev);
 	return st_get_msg(r->txn, r->s->dbi[DB_CHANGES], key, 8, &bm__change_set__descriptor,
 	                  (ProtobufCMessage **)ret_changes);
+}
+
+int
+store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event ***ret_events,
+            size_t *ret_n)
+{
+	MDB_cursor *cur;
+	MDB_val k = { 6, (void *)mac }, v;
+	Bm__Event **ev = NULL;
+	size_t n = 0, cap = 0;
+	int rc, e = 0;
+
+	if ((rc = mdb_cursor_open(r->txn, r->s->dbi[DB_EVENTS], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == MDB_SUCCESS && k.mv_size >= 6 && !memcmp(k.mv_data, mac, 6) && e == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__Event *x = bm__event__unpack(NULL, v.mv_size, v.mv_data);
+		if (!x)
+			continue;
+		if (n == cap) {
+			Bm__Event **nv = realloc(ev, (cap = cap ? cap * 2 : 32) * sizeof(*ev));
+			if (!nv) {
+				st_free(x);
+				e = -ENOMEM;
+				break;
+			}
+			ev = nv;
+		}
+		ev[n++] = x;
+	}
+	mdb_cursor_close(cur);
+	if (e == 0 && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		e = st_errno(rc);
+	if (e == 0 && limit && n > limit) {
+		for (size_t i = 0; i < n - limit; i++)
+			st_free(ev[i]);
+		memmove(ev, ev + (n - limit), limit * sizeof(*ev));
+		n = limit;
+	}
+	if (e < 0) {
+		store_events_free(ev, n);
+		return e;
+	}
+	*ret_events = ev;
+	*ret_n = n;
+	return 0;
+}
+
+void
+store_events_free(Bm__Event **ev, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		st_free(ev[i]);
+	free(ev);
 }

@@ -72,6 +72,13 @@ bm_rpc_client_free(struct bm_rpc_client *c)
 	free(c);
 }
 
+void
+bm_rpc_client_shutdown(struct bm_rpc_client *c)
+{
+	if (c)
+		nng_close(c->sock);
+}
+
 static int
 exch_get(struct bm_rpc_client *c, struct exch *x)
 {

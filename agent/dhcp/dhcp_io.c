@@ -263,6 +263,9 @@ persist(struct rackdb_batch *b, const struct dhcp_service *s, const struct dhcp_
 	if (*r == 0 && d->discovered)
 		*r = rackdb_event_add(b, BM__EVENT_KIND__EVENT_DISCOVERED, d->mac, d->lease.ip, now,
 		                      s->rack, "dhcp");
+	if (*r == 0 && d->known)
+		*r = rackdb_event_add(b, BM__EVENT_KIND__EVENT_DHCP, d->mac, d->lease.ip, now,
+		                      s->rack, d->note);
 }
 
 /* Make the burst's lease changes durable, then let its replies go. */
@@ -346,9 +349,10 @@ handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, const uint8_t *buf
 		s->st.ignored++;
 		if (d->why && strcmp(d->why, "client chose another server"))
 			log_drop(s, d, now);
-		return;
+		if (!d->known)
+			return; /* a known machine's is still traced */
 	}
-	if (d->lease_op == DHCP_LEASE_KEEP && !d->discovered) {
+	if (d->lease_op == DHCP_LEASE_KEEP && !d->discovered && !d->known) {
 		txq_add(s, ifc, d); /* nothing to make durable: sent after the burst */
 		return;
 	}

@@ -412,6 +412,48 @@ proxy(struct ctx *c)
 	return finish(c);
 }
 
+static const char *const type_names[] = { "?",   "DISCOVER", "OFFER",   "REQUEST", "DECLINE",
+	                                  "ACK", "NAK",      "RELEASE", "INFORM" };
+
+/* An option's bytes as printable text (others as '.'), at most n-1. */
+static const char *
+opt_text(const struct dhcp_opt *o, char *buf, size_t n)
+{
+	size_t len = o->present ? (o->len < n - 1 ? o->len : n - 1) : 0;
+	for (size_t i = 0; i < len; i++)
+		buf[i] = o->p[i] >= 0x20 && o->p[i] < 0x7f && o->p[i] != '"' ? (char)o->p[i] : '.';
+	buf[len] = '\0';
+	return buf;
+}
+
+/* For the machine's boot trace: "DISCOVER arch=7 vendor=... user=iPXE ->
+ * OFFER file=ipxe.efi", or "-> none (why)". */
+static void
+note_exchange(struct ctx *c)
+{
+	struct dhcp_decision *d = c->d;
+	char vendor[48], user[24];
+	int n;
+
+	n = snprintf(d->note, sizeof(d->note), "%s", type_names[d->in_type < 9 ? d->in_type : 0]);
+	if (c->pxe.arch >= 0)
+		n += snprintf(d->note + n, sizeof(d->note) - (size_t)n, " arch=%d", c->pxe.arch);
+	if (c->m->opt[DHCP_OPT_VENDOR_CLASS].present)
+		n += snprintf(d->note + n, sizeof(d->note) - (size_t)n, " vendor=%s",
+		              opt_text(&c->m->opt[DHCP_OPT_VENDOR_CLASS], vendor, sizeof(vendor)));
+	if (c->m->opt[DHCP_OPT_USER_CLASS].present)
+		n += snprintf(d->note + n, sizeof(d->note) - (size_t)n, " user=%s",
+		              opt_text(&c->m->opt[DHCP_OPT_USER_CLASS], user, sizeof(user)));
+	if (d->dest == DHCP_DEST_NONE)
+		snprintf(d->note + n, sizeof(d->note) - (size_t)n, " -> none (%s)",
+		         d->why ? d->why : "-");
+	else
+		snprintf(d->note + n, sizeof(d->note) - (size_t)n, " -> %s%s%s",
+		         type_names[d->out_type < 9 ? d->out_type : 0], d->booted ? " file=" : "",
+		         d->booted ? c->r.file : "");
+	d->known = true;
+}
+
 int
 dhcp_server_handle(struct dhcp_server *s, const struct dhcp_rx *rx, const uint8_t *pkt, size_t len,
                    uint64_t now, struct dhcp_decision *d)
@@ -429,13 +471,25 @@ dhcp_server_handle(struct dhcp_server *s, const struct dhcp_rx *rx, const uint8_
 	c.known = s->view.host(s->view.arg, m->chaddr, &c.host) == 0;
 	pxe_classify(m, s->cfg->marker, &c.pxe);
 	if (s->cfg->proxy || rx->port_4011)
-		return proxy(&c);
-	switch (m->type) {
-	case DHCP_DISCOVER: return discover(&c);
-	case DHCP_REQUEST: return request(&c);
-	case DHCP_DECLINE: return decline(&c);
-	case DHCP_RELEASE: return release(&c);
-	case DHCP_INFORM: return answer(&c, DHCP_ACK, 0);
-	default: d->why = "not a client message"; return 0;
+		r = proxy(&c);
+	else if (!rx->seg->prefix_len) {
+		/* A managed agent before its first sync: no segment to hand out. */
+		d->why = "no rack view yet";
+		r = 0;
+	} else {
+		switch (m->type) {
+		case DHCP_DISCOVER: r = discover(&c); break;
+		case DHCP_REQUEST: r = request(&c); break;
+		case DHCP_DECLINE: r = decline(&c); break;
+		case DHCP_RELEASE: r = release(&c); break;
+		case DHCP_INFORM: r = answer(&c, DHCP_ACK, 0); break;
+		default:
+			d->why = "not a client message";
+			r = 0;
+			break;
+		}
 	}
+	if (r == 0 && c.known)
+		note_exchange(&c);
+	return r;
 }

@@ -82,6 +82,8 @@ struct dhcp_decision {
 	struct lease lease;
 	bool discovered; /* an unknown MAC was given a pool address */
 	bool booted;     /* the reply names a boot program or script */
+	bool known;      /* the MAC is a machine of the rack: its exchange is traced */
+	char note[200];  /* for a known machine: what it asked and what it got */
 	const char *why; /* why nothing was sent, or why a NAK */
 	size_t len;
 	/* Last: everything before it is cleared for each packet, the buffer

@@ -8,9 +8,10 @@
 
 /* Largest message either side accepts: a 100k-machine Apply is ~10 MiB. */
 #define BM_RPC_MSG_MAX (64u << 20)
-/* Server contexts: requests in flight at once per coordinator. */
-#define BM_RPC_CONTEXTS_DEFAULT 64u
-#define BM_RPC_CONTEXTS_MAX 1024u
+/* Server contexts: requests in flight at once per coordinator. Every
+ * agent's long-poll holds one while it waits. */
+#define BM_RPC_CONTEXTS_DEFAULT 1024u
+#define BM_RPC_CONTEXTS_MAX 16384u
 
 /* ---------------------------------------------------------------- client */
 
@@ -21,6 +22,9 @@ struct bm_rpc_client;
  * malformed URL). */
 int bm_rpc_client_open(const char *url, struct bm_rpc_client **ret_client);
 void bm_rpc_client_free(struct bm_rpc_client *c);
+/* Fail every call in progress and every later one (-ECANCELED or
+ * -ESHUTDOWN), from any thread; the client must still be freed. */
+void bm_rpc_client_shutdown(struct bm_rpc_client *c);
 
 /* Send `req` (borrowed; its version and id are set here) and wait up to
  * timeout_ms for the answer. Safe from several threads at once on one client.

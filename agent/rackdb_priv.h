@@ -1,0 +1,37 @@
+/* Private to the rackdb module (rackdb*.c). */
+#pragma once
+#include <lmdb.h>
+#include <stdint.h>
+
+#include "rackdb.h"
+
+#define RACKDB_MAP (4ull << 30)
+
+enum { T_META, T_LEASES, T_OUTBOX, T_DISCOVERED, T_VIEW, T_COUNT };
+
+struct rackdb {
+	MDB_env *env;
+	MDB_dbi dbi[T_COUNT];
+	uint64_t next_seq;         /* of the outbox; the loop is the only writer */
+	uint64_t outbox_max;       /* 0: unbounded */
+	_Atomic uint64_t outbox_n; /* events in the outbox (loop and sync thread) */
+	uint64_t dropped;          /* progress events dropped to stay within outbox_max */
+	void (*on_events)(void *arg);
+	void *on_events_arg;
+};
+
+struct rackdb_batch {
+	struct rackdb *db;
+	MDB_txn *txn;
+	uint64_t next_seq;
+	uint64_t added, dropped;
+};
+
+/* MDB_* codes to -errno. */
+int rackdb_err(int rc);
+void rackdb_be32(uint8_t out[4], uint32_t v);
+void rackdb_be64(uint8_t out[8], uint64_t v);
+uint64_t rackdb_get_be64(const uint8_t *p);
+/* Pack a record straight into LMDB's page. */
+int rackdb_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+                   const ProtobufCMessage *m);

@@ -1,0 +1,452 @@
+#include "sync.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "bm/log.h"
+#include "bm/rpc.h"
+
+#define CALL_TIMEOUT_MS 10000
+
+/* One thread's connection: the URL it is on, its client, its backoff. */
+struct link {
+	struct sync *s;
+	const char *name;
+	unsigned idx;
+	struct bm_rpc_client *client; /* under s->mu */
+	unsigned backoff_ms;
+};
+
+struct sync {
+	struct sync_opts o;
+	char **urls; /* owned copies: o.urls points here */
+	pthread_t watch_th, report_th;
+	bool watch_started, report_started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond; /* kicks, stop */
+	bool stop, kicked, reregister;
+	struct link watch, report;
+	ev_async view_w;
+	struct sync_stats st; /* under mu */
+};
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sleep up to ms, or until stopped (or kicked, with wake_on_kick).
+ * Returns false once stopping. */
+static bool
+pause_ms(struct sync *s, unsigned ms, bool wake_on_kick)
+{
+	struct timespec ts;
+	bool go;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop && !(wake_on_kick && s->kicked))
+		if (pthread_cond_timedwait(&s->cond, &s->mu, &ts) != 0)
+			break;
+	if (wake_on_kick)
+		s->kicked = false;
+	go = !s->stop;
+	pthread_mutex_unlock(&s->mu);
+	return go;
+}
+
+static void
+note(struct sync *s, bool ok)
+{
+	pthread_mutex_lock(&s->mu);
+	s->st.connected = ok;
+	if (!ok)
+		s->st.errors++;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* A failed call: drop the connection, move to the next URL and wait with
+ * backoff and jitter (half to all of the current step). */
+static bool
+link_fail(struct link *l, const char *what, const char *why)
+{
+	struct sync *s = l->s;
+	unsigned jitter = 0, ms;
+
+	bool stop;
+
+	pthread_mutex_lock(&s->mu);
+	bm_rpc_client_free(l->client);
+	l->client = NULL;
+	stop = s->stop;
+	pthread_mutex_unlock(&s->mu);
+	if (stop)
+		return false;
+	note(s, false);
+	BM_WARN("sync", "%s failed url=%s err=\"%s\" retry_ms=%u", what, s->o.urls[l->idx], why,
+	        l->backoff_ms);
+	l->idx = (l->idx + 1) % s->o.n_urls;
+	getrandom(&jitter, sizeof(jitter), 0);
+	ms = l->backoff_ms / 2 + jitter % (l->backoff_ms / 2 + 1);
+	l->backoff_ms =
+	    l->backoff_ms * 2 > SYNC_BACKOFF_MAX_MS ? SYNC_BACKOFF_MAX_MS : l->backoff_ms * 2;
+	return pause_ms(s, ms, false);
+}
+
+/* One call on the link. Returns 0 with an OK response, or -errno (the
+ * link has then failed over and waited); -ESHUTDOWN when stopping. */
+static int
+link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm__Response **ret)
+{
+	struct sync *s = l->s;
+	Bm__Response *resp = NULL;
+	char why[160];
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->stop) {
+		pthread_mutex_unlock(&s->mu);
+		return -ESHUTDOWN;
+	}
+	if (!l->client && (r = bm_rpc_client_open(s->o.urls[l->idx], &l->client)) < 0) {
+		pthread_mutex_unlock(&s->mu);
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+		return link_fail(l, what, why) ? r : -ESHUTDOWN;
+	}
+	pthread_mutex_unlock(&s->mu);
+	r = bm_rpc_call(l->client, req, timeout_ms, &resp);
+	if (r == 0 && resp->status == BM__STATUS__STATUS_OK) {
+		l->backoff_ms = SYNC_BACKOFF_MIN_MS;
+		note(s, true);
+		*ret = resp;
+		return 0;
+	}
+	if (r == 0) {
+		snprintf(why, sizeof(why), "%s", resp->message);
+		r = resp->status == BM__STATUS__STATUS_NOT_FOUND ? -ENOENT : -EPROTO;
+		bm__response__free_unpacked(resp, NULL);
+	} else {
+		snprintf(why, sizeof(why), "%s", strerror(-r));
+	}
+	return link_fail(l, what, why) ? r : -ESHUTDOWN;
+}
+
+static bool
+stopping(struct sync *s)
+{
+	pthread_mutex_lock(&s->mu);
+	bool v = s->stop;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+/* ---------------------------------------------------------------- watch */
+
+static void *
+watch_main(void *arg)
+{
+	struct sync *s = arg;
+	unsigned wait = s->o.wait_ms ? s->o.wait_ms : SYNC_WAIT_MS;
+	uint64_t since = 0;
+
+	rackdb_view_revision(s->o.db, &since);
+	while (!stopping(s)) {
+		Bm__Request req = BM__REQUEST__INIT;
+		Bm__WatchRequest w = BM__WATCH_REQUEST__INIT;
+		Bm__Response *resp;
+		int r;
+
+		w.agent_id = (char *)s->o.agent_id;
+		w.rack = (char *)s->o.rack;
+		w.since = since;
+		w.wait_ms = wait;
+		req.body_case = BM__REQUEST__BODY_WATCH;
+		req.watch = &w;
+		if (link_call(&s->watch, "watch", &req, (int)wait + CALL_TIMEOUT_MS, &resp) < 0)
+			continue;
+		if (!resp->watch) {
+			bm__response__free_unpacked(resp, NULL);
+			continue;
+		}
+		const Bm__WatchResult *wr = resp->watch;
+		bool changed = wr->snapshot || wr->n_puts || wr->n_deletes;
+		if (changed || wr->revision != since) {
+			if ((r = rackdb_view_apply(s->o.db, wr)) < 0) {
+				BM_ERROR("sync", "cannot store the rack view err=\"%s\"",
+				         strerror(-r));
+				bm__response__free_unpacked(resp, NULL);
+				pause_ms(s, 1000, false);
+				continue;
+			}
+			since = wr->revision;
+		}
+		pthread_mutex_lock(&s->mu);
+		s->st.revision = since;
+		s->st.watch_answers += changed;
+		pthread_mutex_unlock(&s->mu);
+		if (changed) {
+			BM_DEBUG(
+			    "sync", "view updated revision=%llu snapshot=%d puts=%zu deletes=%zu",
+			    (unsigned long long)since, wr->snapshot, wr->n_puts, wr->n_deletes);
+			ev_async_send(s->o.loop, &s->view_w);
+		}
+		bm__response__free_unpacked(resp, NULL);
+	}
+	return NULL;
+}
+
+/* --------------------------------------------------------------- report */
+
+static int
+do_register(struct sync *s, uint64_t *ret_applied)
+{
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__RegisterRequest rr = BM__REGISTER_REQUEST__INIT;
+	Bm__AgentInfo info = BM__AGENT_INFO__INIT;
+	Bm__Response *resp;
+	int r;
+
+	info.id = (char *)s->o.agent_id;
+	info.rack = (char *)s->o.rack;
+	info.version = (char *)s->o.version;
+	if (s->o.describe)
+		s->o.describe(s->o.arg, &info);
+	rr.agent = &info;
+	req.body_case = BM__REQUEST__BODY_REGISTER;
+	req.register_ = &rr;
+	r = link_call(&s->report, "register", &req, CALL_TIMEOUT_MS, &resp);
+	for (size_t i = 0; i < info.n_interfaces; i++)
+		free(info.interfaces[i]);
+	free(info.interfaces);
+	free(info.cached);
+	if (r < 0)
+		return r;
+	*ret_applied = resp->register_ ? resp->register_->events_applied : 0;
+	bm__response__free_unpacked(resp, NULL);
+	BM_INFO("sync", "registered url=%s agent=%s rack=%s", s->o.urls[s->report.idx],
+	        s->o.agent_id, s->o.rack);
+	return 0;
+}
+
+struct collect {
+	Bm__Event **v;
+	size_t n;
+};
+
+static void
+collect_cb(void *arg, const Bm__Event *e)
+{
+	struct collect *c = arg;
+	Bm__Event *copy;
+	size_t len;
+	uint8_t *buf;
+
+	if (c->n >= SYNC_BATCH_EVENTS)
+		return;
+	len = bm__event__get_packed_size(e);
+	if (!(buf = malloc(len + 1)))
+		return;
+	bm__event__pack(e, buf);
+	if ((copy = bm__event__unpack(NULL, len, buf)))
+		c->v[c->n++] = copy;
+	free(buf);
+}
+
+/* Send one batch from `from`. Returns the events sent (0: none waiting),
+ * or -errno; *applied is updated. */
+static int
+report_batch(struct sync *s, uint64_t *applied)
+{
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__ReportEventsRequest rq = BM__REPORT_EVENTS_REQUEST__INIT;
+	Bm__AgentEvents batch = BM__AGENT_EVENTS__INIT;
+	Bm__Event *v[SYNC_BATCH_EVENTS];
+	struct collect c = { v, 0 };
+	Bm__Response *resp;
+	int r;
+
+	if ((r = rackdb_events_read_max(s->o.db, *applied + 1, SYNC_BATCH_EVENTS, collect_cb, &c)) <
+	        0 ||
+	    c.n == 0)
+		return r;
+	batch.agent_id = (char *)s->o.agent_id;
+	batch.rack = (char *)s->o.rack;
+	batch.events = v;
+	batch.n_events = c.n;
+	rq.batch = &batch;
+	req.body_case = BM__REQUEST__BODY_REPORT_EVENTS;
+	req.report_events = &rq;
+	r = link_call(&s->report, "report", &req, CALL_TIMEOUT_MS, &resp);
+	for (size_t i = 0; i < c.n; i++)
+		bm__event__free_unpacked(v[i], NULL);
+	if (r < 0)
+		return r;
+	*applied = resp->report_events ? resp->report_events->events_applied : *applied;
+	bm__response__free_unpacked(resp, NULL);
+	return (int)c.n;
+}
+
+static void
+set_acked(struct sync *s, uint64_t applied)
+{
+	int r = rackdb_events_trim(s->o.db, applied);
+	if (r < 0)
+		BM_WARN("sync", "cannot trim the outbox err=\"%s\"", strerror(-r));
+	pthread_mutex_lock(&s->mu);
+	s->st.events_acked = applied;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void *
+report_main(void *arg)
+{
+	struct sync *s = arg;
+	uint64_t applied = 0;
+	bool registered = false;
+
+	while (!stopping(s)) {
+		int r;
+		pthread_mutex_lock(&s->mu);
+		if (s->reregister)
+			registered = s->reregister = false;
+		pthread_mutex_unlock(&s->mu);
+		if (!registered) {
+			if (do_register(s, &applied) < 0)
+				continue;
+			registered = true;
+			set_acked(s, applied);
+		}
+		r = report_batch(s, &applied);
+		if (r == -ENOENT)
+			registered = false; /* the coordinator forgot us: register again */
+		if (r > 0)
+			set_acked(s, applied);
+		if (r == 0 && !pause_ms(s, 1000, true))
+			break;
+	}
+	return NULL;
+}
+
+/* ----------------------------------------------------------------- life */
+
+static void
+view_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct sync *s = w->data;
+	(void)loop;
+	(void)revents;
+	s->o.view_changed(s->o.arg);
+}
+
+int
+sync_start(const struct sync_opts *o, struct sync **ret)
+{
+	struct sync *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	if (!o->n_urls) {
+		free(s);
+		return -EINVAL;
+	}
+	s->o = *o;
+	if (!(s->urls = calloc(o->n_urls, sizeof(char *)))) {
+		free(s);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < o->n_urls; i++)
+		if (!(s->urls[i] = strdup(o->urls[i]))) {
+			for (unsigned j = 0; j < i; j++)
+				free(s->urls[j]);
+			free(s->urls);
+			free(s);
+			return -ENOMEM;
+		}
+	s->o.urls = (const char *const *)s->urls;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	s->watch = (struct link){ s, "watch", 0, NULL, SYNC_BACKOFF_MIN_MS };
+	s->report = (struct link){ s, "report", 0, NULL, SYNC_BACKOFF_MIN_MS };
+	ev_async_init(&s->view_w, view_cb);
+	s->view_w.data = s;
+	ev_async_start(o->loop, &s->view_w);
+	s->watch_started = pthread_create(&s->watch_th, NULL, watch_main, s) == 0;
+	s->report_started = pthread_create(&s->report_th, NULL, report_main, s) == 0;
+	if (!s->watch_started || !s->report_started) {
+		sync_stop(s);
+		return -EAGAIN;
+	}
+	*ret = s;
+	return 0;
+}
+
+void
+sync_kick(struct sync *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->kicked = true;
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_broadcast(&s->cond);
+}
+
+void
+sync_reregister(struct sync *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->reregister = s->kicked = true;
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_broadcast(&s->cond);
+}
+
+void
+sync_stats_get(struct sync *s, struct sync_stats *ret)
+{
+	pthread_mutex_lock(&s->mu);
+	*ret = s->st;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void
+sync_stop(struct sync *s)
+{
+	uint64_t t0 = mono_ms();
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	bm_rpc_client_shutdown(s->watch.client);
+	bm_rpc_client_shutdown(s->report.client);
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_broadcast(&s->cond);
+	if (s->watch_started)
+		pthread_join(s->watch_th, NULL);
+	if (s->report_started)
+		pthread_join(s->report_th, NULL);
+	bm_rpc_client_free(s->watch.client);
+	bm_rpc_client_free(s->report.client);
+	ev_async_stop(s->o.loop, &s->view_w);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->mu);
+	BM_DEBUG("sync", "stopped ms=%llu", (unsigned long long)(mono_ms() - t0));
+	for (unsigned i = 0; i < s->o.n_urls; i++)
+		free(s->urls[i]);
+	free(s->urls);
+	free(s);
+}

@@ -1,0 +1,58 @@
+/* A managed agent's link to its coordinators, on two threads of its own so
+ * that nothing the loop serves waits on the network:
+ *   - the watch thread long-polls Watch(rack, since) and applies each answer
+ *     to the rack view in the local store (one transaction), then tells the
+ *     loop, which rebuilds its in-memory view;
+ *   - the report thread registers the agent, then sends the outbox in
+ *     batches and trims what the coordinator applied.
+ * Each tries the coordinator URLs in turn, with exponential backoff and
+ * jitter; a restart resumes from the stored revision and the stored outbox. */
+#pragma once
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rackdb.h"
+
+#define SYNC_WAIT_MS 25000u    /* long-poll length asked of the coordinator */
+#define SYNC_BATCH_EVENTS 512u /* outbox events per report */
+#define SYNC_BACKOFF_MIN_MS 100u
+#define SYNC_BACKOFF_MAX_MS 10000u
+
+struct sync;
+
+struct sync_opts {
+	const char *const *urls;
+	unsigned n_urls;
+	const char *rack;
+	const char *agent_id;
+	const char *version;
+	struct rackdb *db;
+	struct ev_loop *loop;
+	/* Called on the loop thread after the stored view changed. */
+	void (*view_changed)(void *arg);
+	void *arg;
+	/* Filled on the report thread before each registration: interfaces and
+	 * cache state (may be NULL). */
+	void (*describe)(void *arg, Bm__AgentInfo *info);
+	unsigned wait_ms; /* 0: SYNC_WAIT_MS */
+};
+
+struct sync_stats {
+	uint64_t revision;      /* of the stored view */
+	uint64_t watch_answers; /* non-empty answers applied */
+	uint64_t events_acked;  /* highest outbox sequence the coordinator applied */
+	uint64_t errors;        /* failed calls */
+	bool connected;         /* the last call succeeded */
+};
+
+/* Start both threads. Returns 0 or -errno. */
+int sync_start(const struct sync_opts *o, struct sync **ret_sync);
+/* The outbox grew: send soon. Any thread. */
+void sync_kick(struct sync *s);
+/* Register again (e.g. the cache changed). Any thread. */
+void sync_reregister(struct sync *s);
+void sync_stats_get(struct sync *s, struct sync_stats *ret_stats);
+/* Stop and join both threads (calls in flight are cut). Loop thread.
+ * Accepts NULL. */
+void sync_stop(struct sync *s);

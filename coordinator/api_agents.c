@@ -1,0 +1,255 @@
+/* The API agents use: Register, Watch (long-poll, see watch.c),
+ * ReportEvents (applied once by agent and sequence), BlobGet (image bytes
+ * for their caches); and what operators read about agents: Trace, the
+ * agents list with live fields, images with the agents caching them. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_priv.h"
+#include "bm/log.h"
+#include "bm/netaddr.h"
+#include "bm/rpc.h"
+#include "bm/sha256.h"
+#include "bm/util.h"
+
+#define BLOB_GET_MAX (1u << 20)
+#define TRACE_LIMIT_DEFAULT 200u
+
+/* After an agent's write: its record's events_applied, read back. */
+static uint64_t
+events_applied(struct api *a, const char *id, uint64_t *ret_compact)
+{
+	struct store_read *rd;
+	Bm__Object *o = NULL;
+	uint64_t v = 0;
+
+	*ret_compact = 0;
+	if (store_read_begin(a->store, &rd) < 0)
+		return 0;
+	*ret_compact = store_read_compact_revision(rd);
+	if (store_get(rd, BM__KIND__KIND_AGENT, id, &o) == 0) {
+		v = o->agent->events_applied;
+		bm__object__free_unpacked(o, NULL);
+	}
+	store_read_end(rd);
+	return v;
+}
+
+static void
+agent_write_done(struct proposal *p, const struct store_result *res)
+{
+	struct write_call *w = bm_container_of(p, struct write_call, prop);
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__RegisterResult rr = BM__REGISTER_RESULT__INIT;
+	Bm__ReportEventsResult er = BM__REPORT_EVENTS_RESULT__INIT;
+
+	resp.status = res->status;
+	resp.message = (char *)res->message;
+	resp.revision = res->revision;
+	if (res->status == BM__STATUS__STATUS_OK) {
+		uint64_t applied = events_applied(w->api, w->agent_id, &rr.compact_revision);
+		watch_hub_agent_seen(w->api->hub, w->agent_id, 0);
+		if (w->cmd.op_case == BM__COMMAND__OP_AGENT_REGISTER) {
+			rr.revision = res->revision;
+			rr.events_applied = applied;
+			resp.body_case = BM__RESPONSE__BODY_REGISTER;
+			resp.register_ = &rr;
+		} else {
+			er.events_applied = applied;
+			resp.body_case = BM__RESPONSE__BODY_REPORT_EVENTS;
+			resp.report_events = &er;
+		}
+	}
+	bm_rpc_reply(w->call, &resp);
+	free(w);
+}
+
+static void
+agent_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	bool reg = req->body_case == BM__REQUEST__BODY_REGISTER;
+	const char *id =
+	    reg ? (req->register_->agent ? req->register_->agent->id : NULL)
+	        : (req->report_events->batch ? req->report_events->batch->agent_id : NULL);
+	struct write_call *w;
+
+	if (!id || !bm_name_valid(id)) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "an agent id is needed");
+		return;
+	}
+	if (!(w = api_write_call_new(call)))
+		return;
+	w->api = a;
+	snprintf(w->agent_id, sizeof(w->agent_id), "%s", id);
+	w->prop.cb = agent_write_done;
+	if (reg) {
+		w->cmd.op_case = BM__COMMAND__OP_AGENT_REGISTER;
+		w->cmd.agent_register = req->register_->agent;
+	} else {
+		w->cmd.op_case = BM__COMMAND__OP_AGENT_EVENTS;
+		w->cmd.agent_events = req->report_events->batch;
+	}
+	api_propose(a, call, w);
+}
+
+static void
+blob_get(struct api *a, struct bm_rpc_call *call, const Bm__BlobGetRequest *q)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__BlobGetResult br = BM__BLOB_GET_RESULT__INIT;
+	size_t len = q->length && q->length < BLOB_GET_MAX ? q->length : BLOB_GET_MAX, n = 0;
+	uint8_t *buf;
+	int r;
+
+	if (q->sha256.len != BM_SHA256_LEN) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "sha256 must be 32 bytes");
+		return;
+	}
+	if (!(buf = malloc(len))) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, "out of memory");
+		return;
+	}
+	r = blob_read(a->blobs, q->sha256.data, q->offset, buf, len, &n, &br.size);
+	if (r == -ENOENT)
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND,
+		                    "the coordinator does not hold this image's bytes");
+	else if (r == -ERANGE)
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "offset past the end");
+	else if (r < 0)
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, strerror(-r));
+	else {
+		br.data.data = buf;
+		br.data.len = n;
+		resp.body_case = BM__RESPONSE__BODY_BLOB_GET;
+		resp.blob_get = &br;
+		bm_rpc_reply(call, &resp);
+	}
+	free(buf);
+}
+
+/* The MAC a trace asks for: given, or the named machine's. */
+static int
+trace_mac(struct store_read *rd, const Bm__TraceRequest *q, uint8_t mac[6], char *name, size_t nlen)
+{
+	Bm__Object *o = NULL;
+	int r;
+
+	if (q->mac.len == 6) {
+		Bm__Machine *m = NULL;
+		memcpy(mac, q->mac.data, 6);
+		if (store_machine_by_mac(rd, mac, &m) == 0) {
+			snprintf(name, nlen, "%s", m->name);
+			bm__machine__free_unpacked(m, NULL);
+		}
+		return 0;
+	}
+	if ((r = store_get(rd, BM__KIND__KIND_MACHINE, q->machine, &o)) < 0)
+		return r;
+	if (o->machine->mac.len == 6)
+		memcpy(mac, o->machine->mac.data, 6);
+	snprintf(name, nlen, "%s", o->machine->name);
+	bm__object__free_unpacked(o, NULL);
+	return 0;
+}
+
+static void
+trace(struct api *a, struct bm_rpc_call *call, const Bm__TraceRequest *q)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__TraceResult tr = BM__TRACE_RESULT__INIT;
+	struct store_read *rd;
+	uint8_t mac[6] = { 0 };
+	char name[96] = "";
+	int r;
+
+	if (q->mac.len != 6 && !*q->machine) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID,
+		                    "trace needs a machine or a MAC");
+		return;
+	}
+	if ((r = store_read_begin(a->store, &rd)) < 0) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, "reading the store failed");
+		return;
+	}
+	if ((r = trace_mac(rd, q, mac, name, sizeof(name))) == 0)
+		r = store_trace(rd, mac, q->limit ? q->limit : TRACE_LIMIT_DEFAULT, &tr.events,
+		                &tr.n_events);
+	resp.revision = store_read_revision(rd);
+	store_read_end(rd);
+	if (r == -ENOENT) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND, "no such machine");
+		return;
+	}
+	if (r < 0) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, "reading the store failed");
+		return;
+	}
+	tr.machine = name;
+	resp.body_case = BM__RESPONSE__BODY_TRACE;
+	resp.trace = &tr;
+	bm_rpc_reply(call, &resp);
+	store_events_free(tr.events, tr.n_events);
+}
+
+void
+api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	switch (req->body_case) {
+	case BM__REQUEST__BODY_REGISTER:
+	case BM__REQUEST__BODY_REPORT_EVENTS: agent_write(a, call, req); return;
+	case BM__REQUEST__BODY_WATCH: watch_handle(a->hub, call, req->watch); return;
+	case BM__REQUEST__BODY_BLOB_GET: blob_get(a, call, req->blob_get); return;
+	default: trace(a, call, req->trace); return;
+	}
+}
+
+/* ------------------------------------------------------------- listings */
+
+static bool
+holds(const Bm__AgentRecord *r, const ProtobufCBinaryData *sha)
+{
+	if (!r->info || sha->len != BM_SHA256_LEN)
+		return false;
+	for (size_t i = 0; i < r->info->n_cached; i++)
+		if (r->info->cached[i].len == BM_SHA256_LEN &&
+		    !memcmp(r->info->cached[i].data, sha->data, BM_SHA256_LEN))
+			return true;
+	return false;
+}
+
+/* images: count = agents holding it verified. */
+static void
+count_cached(struct store_read *rd, Bm__ListResult *l)
+{
+	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
+	Bm__ListResult *agents;
+
+	q.kind = BM__KIND__KIND_AGENT;
+	if (store_list(rd, &q, &agents) < 0)
+		return;
+	for (size_t i = 0; i < l->n_items; i++)
+		for (size_t j = 0; j < agents->n_items; j++)
+			l->items[i]->count +=
+			    holds(agents->items[j]->agent, &l->items[i]->image->sha256);
+	bm__list_result__free_unpacked(agents, NULL);
+}
+
+void
+api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__Kind kind)
+{
+	if (kind == BM__KIND__KIND_IMAGE) {
+		count_cached(rd, l);
+		return;
+	}
+	if (kind != BM__KIND__KIND_AGENT || !a->hub)
+		return;
+	uint64_t cur = store_read_revision(rd);
+	for (size_t i = 0; i < l->n_items; i++) {
+		Bm__AgentRecord *r = l->items[i]->agent;
+		if (watch_hub_agent_live(a->hub, r->id, &r->last_seen_ms, &r->revision) == 0 &&
+		    r->revision)
+			r->lag = cur > r->revision ? cur - r->revision : 0;
+	}
+}

@@ -1,0 +1,26 @@
+/* Private to the API handlers (api*.c). */
+#pragma once
+#include "api.h"
+
+struct bm_rpc_call;
+
+/* A write in flight: the proposal, its call, and the command. */
+struct write_call {
+	struct proposal prop; /* prop.cb NULL: answered with an ApplyResult */
+	struct bm_rpc_call *call;
+	Bm__Command cmd;
+	Bm__Image image; /* for image_stored: points into the request */
+	struct api *api;
+	char agent_id[64]; /* agent writes: whose record to answer from */
+};
+
+uint64_t api_now_ms(void);
+/* A zeroed write_call, or NULL after answering "out of memory". */
+struct write_call *api_write_call_new(struct bm_rpc_call *call);
+/* Submit w->cmd (time set here); on refusal answers and frees w. */
+void api_propose(struct api *a, struct bm_rpc_call *call, struct write_call *w);
+
+/* api_agents.c: Register, Watch, ReportEvents, BlobGet, Trace. */
+void api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);
+/* Live fields of agents and cache counts of images in a list answer. */
+void api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__Kind kind);

@@ -1,0 +1,280 @@
+/* Agents in the state machine: registration, outbox batches applied exactly
+ * once by (agent, sequence), the per-MAC event history that `bmctl trace`
+ * reads, machines discovered by their agents, and the lifecycle moves that
+ * boot progress makes (reimaging -> netbooting -> installing -> deployed,
+ * or failed). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bm/netaddr.h"
+#include "bm/sha256.h"
+#include "store_priv.h"
+
+#define EVENTS_PER_MAC_MAX 256u
+#define EVENTS_PER_BATCH_MAX 4096u
+#define CACHED_MAX 4096u
+#define EVENT_KEY_LEN 26u
+
+#define S(x) BM__MACHINE_STATE__STATE_##x
+
+static bool
+id_valid(const char *id)
+{
+	return bm_name_valid(id);
+}
+
+static int
+get_agent(struct apply_ctx *c, const char *id, Bm__AgentRecord **ret)
+{
+	return st_get_msg(c->txn, c->s->dbi[DB_AGENTS], id, strlen(id),
+	                  &bm__agent_record__descriptor, (ProtobufCMessage **)ret);
+}
+
+/* Write an agent's record if it differs from `old`. */
+static int
+put_agent(struct apply_ctx *c, Bm__AgentRecord *rec, const Bm__AgentRecord *old)
+{
+	int same = 0, r;
+
+	rec->create_rev = old ? old->create_rev : c->rev;
+	rec->mod_rev = old ? old->mod_rev : c->rev;
+	if (old) {
+		size_t la = bm__agent_record__get_packed_size(rec);
+		size_t lb = bm__agent_record__get_packed_size(old);
+		uint8_t *a = la == lb ? malloc(la + 1) : NULL, *b = a ? malloc(lb + 1) : NULL;
+		if (la == lb && (!a || !b)) {
+			free(a);
+			return -ENOMEM;
+		}
+		if (a) {
+			bm__agent_record__pack(rec, a);
+			bm__agent_record__pack(old, b);
+			same = !memcmp(a, b, la);
+		}
+		free(a);
+		free(b);
+	}
+	if (same)
+		return 0;
+	rec->mod_rev = c->rev;
+	if ((r = st_put_msg(c->txn, c->s->dbi[DB_AGENTS], rec->id, strlen(rec->id), &rec->base)) <
+	    0)
+		return r;
+	return st_change(c, BM__KIND__KIND_AGENT, rec->id, rec->info ? rec->info->rack : "", false);
+}
+
+int
+st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info, uint64_t time_ms)
+{
+	Bm__AgentRecord *old = NULL, rec = BM__AGENT_RECORD__INIT;
+	int r;
+
+	if (!info || !id_valid(info->id) || !bm_name_valid(info->rack))
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "an agent needs an id and a valid rack name");
+	if (info->n_cached > CACHED_MAX)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "more than %u cached images",
+		                 CACHED_MAX);
+	for (size_t i = 0; i < info->n_cached; i++)
+		if (info->cached[i].len != BM_SHA256_LEN)
+			return st_refuse(c, BM__STATUS__STATUS_INVALID,
+			                 "cached image digests must be 32 bytes");
+	if ((r = get_agent(c, info->id, &old)) < 0 && r != -ENOENT)
+		return r;
+	rec.id = info->id;
+	rec.info = (Bm__AgentInfo *)info;
+	rec.events_applied = old ? old->events_applied : 0;
+	rec.registered_ms = old ? old->registered_ms : time_ms;
+	r = put_agent(c, &rec, old);
+	st_free(old);
+	return r;
+}
+
+/* ------------------------------------------------------------ history */
+
+static void
+event_key(uint8_t k[EVENT_KEY_LEN], const uint8_t mac[6], uint64_t time_ms, uint64_t rev,
+          uint32_t i)
+{
+	memcpy(k, mac, 6);
+	st_be64(k + 6, time_ms);
+	st_be64(k + 14, rev);
+	k[22] = (uint8_t)(i >> 24), k[23] = (uint8_t)(i >> 16), k[24] = (uint8_t)(i >> 8);
+	k[25] = (uint8_t)i;
+}
+
+/* Keep the newest EVENTS_PER_MAC_MAX events of a MAC. */
+static int
+trim_history(struct apply_ctx *c, const uint8_t mac[6])
+{
+	MDB_cursor *cur;
+	MDB_val k = { 6, (void *)mac }, v;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_EVENTS], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == MDB_SUCCESS && k.mv_size >= 6 && !memcmp(k.mv_data, mac, 6);
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		n++;
+	k = (MDB_val){ 6, (void *)mac };
+	for (rc = n > EVENTS_PER_MAC_MAX ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+	                                 : MDB_NOTFOUND;
+	     rc == MDB_SUCCESS && n > EVENTS_PER_MAC_MAX; n--)
+		if ((rc = mdb_cursor_del(cur, 0)) == MDB_SUCCESS)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the next */
+	mdb_cursor_close(cur);
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : st_errno(rc);
+}
+
+static int
+record_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e, uint32_t i)
+{
+	Bm__Event copy = *e;
+	uint8_t key[EVENT_KEY_LEN];
+	int r;
+
+	copy.agent = a->id;
+	copy.rack = a->info ? a->info->rack : "";
+	event_key(key, e->mac.data, e->time_ms, c->rev, i);
+	if ((r = st_put_msg(c->txn, c->s->dbi[DB_EVENTS], key, sizeof(key), &copy.base)) < 0)
+		return r;
+	return trim_history(c, e->mac.data);
+}
+
+/* ----------------------------------------------------------- machines */
+
+static int
+put_machine(struct apply_ctx *c, Bm__Machine *m)
+{
+	int r;
+
+	m->mod_rev = c->rev;
+	if ((r = st_put_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name), &m->base)) <
+	    0)
+		return r;
+	return st_change(c, BM__KIND__KIND_MACHINE, m->name, m->rack, false);
+}
+
+/* An unknown MAC seen by an agent becomes a machine in state `new` in that
+ * agent's rack, named <rack>-<mac in hex>. */
+static int
+discover(struct apply_ctx *c, const char *rack, const uint8_t mac[6])
+{
+	Bm__Machine m = BM__MACHINE__INIT;
+	char name[64];
+	MDB_val rk = { strlen(rack), (void *)rack }, v, mk = { 6, (void *)mac };
+	int rc;
+
+	if ((rc = mdb_get(c->txn, c->s->dbi[DB_RACKS], &rk, &v)) != MDB_SUCCESS)
+		return rc == MDB_NOTFOUND ? 0 : st_errno(rc); /* a rack not (yet) declared */
+	snprintf(name, sizeof(name), "%.50s-%02x%02x%02x%02x%02x%02x", rack, mac[0], mac[1], mac[2],
+	         mac[3], mac[4], mac[5]);
+	MDB_val nk = { strlen(name), name };
+	if ((rc = mdb_get(c->txn, c->s->dbi[DB_MACHINES], &nk, &v)) != MDB_NOTFOUND)
+		return rc == MDB_SUCCESS ? 0 : st_errno(rc);
+	m.name = name;
+	m.rack = (char *)rack;
+	m.mac.data = (uint8_t *)mac;
+	m.mac.len = 6;
+	m.profile = "";
+	m.bmc = "";
+	m.state = S(NEW);
+	m.create_rev = c->rev;
+	if ((rc = mdb_put(c->txn, c->s->dbi[DB_MAC_INDEX], &mk, &nk, MDB_NOOVERWRITE)) !=
+	        MDB_SUCCESS ||
+	    (rc = mdb_put(c->txn, c->s->dbi[DB_RACK_MACHINES], &rk, &nk, MDB_NODUPDATA)) !=
+	        MDB_SUCCESS)
+		return st_errno(rc);
+	return put_machine(c, &m);
+}
+
+/* The state a machine moves to on event e, or its own. */
+static Bm__MachineState
+next_state(Bm__MachineState st, const Bm__Event *e)
+{
+	bool booting = st == S(REIMAGING) || st == S(NETBOOTING);
+	const char *d = e->detail ? e->detail : "";
+
+	switch (e->kind) {
+	case BM__EVENT_KIND__EVENT_DHCP:
+	case BM__EVENT_KIND__EVENT_TFTP:
+	case BM__EVENT_KIND__EVENT_HTTP: return st == S(REIMAGING) ? S(NETBOOTING) : st;
+	case BM__EVENT_KIND__EVENT_CALLBACK:
+		if (!strncmp(d, "state=started", 13) || !strncmp(d, "state=installing", 16))
+			return booting ? S(INSTALLING) : st;
+		if (!strncmp(d, "state=done", 10))
+			return booting || st == S(INSTALLING) ? S(DEPLOYED) : st;
+		if (!strncmp(d, "state=failed", 12))
+			return booting || st == S(INSTALLING) ? S(FAILED) : st;
+		return st;
+	default: return st;
+	}
+}
+
+static int
+machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
+{
+	MDB_val k = { 6, e->mac.data }, v;
+	Bm__Machine *m = NULL;
+	Bm__MachineState st;
+	int rc, r;
+
+	rc = mdb_get(c->txn, c->s->dbi[DB_MAC_INDEX], &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return e->kind == BM__EVENT_KIND__EVENT_DISCOVERED && a->info
+		           ? discover(c, a->info->rack, e->mac.data)
+		           : 0;
+	if (rc != MDB_SUCCESS)
+		return st_errno(rc);
+	if ((r = st_get_msg(c->txn, c->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
+	                    &bm__machine__descriptor, (ProtobufCMessage **)&m)) < 0)
+		return r;
+	st = next_state(m->state, e);
+	if (st != m->state) {
+		m->state = st;
+		r = put_machine(c, m);
+	}
+	st_free(m);
+	return r;
+}
+
+int
+st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev)
+{
+	Bm__AgentRecord *a = NULL;
+	uint64_t applied;
+	int r;
+
+	if (!ev || !id_valid(ev->agent_id))
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "events need an agent id");
+	if (ev->n_events > EVENTS_PER_BATCH_MAX)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "more than %u events in a batch",
+		                 EVENTS_PER_BATCH_MAX);
+	if ((r = get_agent(c, ev->agent_id, &a)) == -ENOENT)
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND,
+		                 "agent %s is not registered; register first", ev->agent_id);
+	if (r < 0)
+		return r;
+	applied = a->events_applied;
+	for (size_t i = 0; i < ev->n_events && r == 0; i++) {
+		const Bm__Event *e = ev->events[i];
+		if (e->seq <= applied)
+			continue; /* applied before: a resent batch */
+		applied = e->seq;
+		if (e->mac.len != 6)
+			continue;
+		if ((r = record_event(c, a, e, (uint32_t)i)) == 0)
+			r = machine_event(c, a, e);
+	}
+	if (r == 0 && applied != a->events_applied) {
+		Bm__AgentRecord rec = *a;
+		rec.events_applied = applied;
+		r = put_agent(c, &rec, a);
+	}
+	st_free(a);
+	return r;
+}

@@ -1,0 +1,47 @@
+/* Agents' long-polls: Watch(rack, since) answered with the rack's changes
+ * after `since`, or parked until a commit brings one, or answered empty at
+ * its deadline (a heartbeat). Also remembers when each agent was last seen
+ * and at which revision, for `bmctl agents`.
+ *
+ * Threads: watch_handle runs on nng's threads; watch_hub_committed and the
+ * deadline timer on the coordinator's loop. A parked watch holds its nng
+ * context, so the hub parks at most `max_parked`; beyond, it answers
+ * "unavailable" and the agent backs off. */
+#pragma once
+#include <stdint.h>
+#include <uv.h>
+
+#include "store.h"
+
+struct bm_rpc_call;
+struct watch_hub;
+
+/* Waits longer than this are cut to it. */
+#define WATCH_WAIT_MAX_MS 60000u
+/* An agent this far behind gets a snapshot rather than the changes. */
+#define WATCH_SNAPSHOT_AFTER 10000u
+
+int watch_hub_new(uv_loop_t *loop, struct store *store, unsigned max_parked,
+                  struct watch_hub **ret_hub);
+/* Answer or park a Watch request. Any thread. */
+void watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchRequest *q);
+/* The store reached revision rev: wake the parked watches it concerns.
+ * Loop thread. */
+void watch_hub_committed(struct watch_hub *h, uint64_t rev);
+/* Live facts about an agent: 0, or -ENOENT when not seen since start. */
+int watch_hub_agent_live(struct watch_hub *h, const char *id, uint64_t *ret_last_seen_ms,
+                         uint64_t *ret_revision);
+/* Note that an agent was seen (a register or a report). Any thread. */
+void watch_hub_agent_seen(struct watch_hub *h, const char *id, uint64_t revision);
+/* Answer every parked watch (empty), stop the timer, free on the loop's
+ * close. Loop thread. */
+void watch_hub_close(struct watch_hub *h);
+
+/* The answer to Watch(rack, since) at the read's snapshot: the changes
+ * after since (empty when none concern the rack), or a snapshot. Exposed
+ * for tests. Returns 0 with *ret (free with
+ * bm__watch_result__free_unpacked-compatible watch_result_free). */
+int watch_build(struct store_read *rd, const char *rack, uint64_t since, Bm__WatchResult **ret);
+void watch_result_free(Bm__WatchResult *w);
+/* Nothing in it: no puts, no deletes, no snapshot. */
+int watch_result_empty(const Bm__WatchResult *w);
