@@ -20,6 +20,7 @@
 #include "http_server.h"
 #include "metrics.h"
 #include "rackdb.h"
+#include "progress.h"
 #include "rackview.h"
 #include "sync.h"
 #include "tftp_io.h"
@@ -39,7 +40,8 @@ struct agent {
 	struct http_routes *routes;
 	struct http_server *http;
 	struct agent_metrics metrics;
-	struct sync *sync; /* managed: the link to the coordinators */
+	struct sync *sync;         /* managed: the link to the coordinators */
+	struct progress *progress; /* managed: fetches traced for the coordinator */
 	char agent_id[RACKDB_AGENT_ID_LEN + 1];
 	uint8_t secret[TOKEN_SECRET_LEN];
 	ev_signal sigterm, sigint, sighup;
@@ -153,10 +155,27 @@ dhcp_config_from(struct dhcp_config *d, const struct agent_config *c)
 
 /* The TFTP root and the image cache (DATA_DIR/cache/sha256), served over
  * TFTP and HTTP. */
+/* A TFTP transfer ended: traced for a known machine. */
+static void
+tftp_done_cb(void *arg, uint32_t ip, const char *file, uint64_t bytes, const char *why)
+{
+	struct agent *a = arg;
+	const struct rack_host *h = rack_view_host_by_ip(a->view, ip);
+
+	if (!h || !a->progress)
+		return;
+	if (why)
+		progress_add(a->progress, BM__EVENT_KIND__EVENT_TFTP, h->mac, ip, "%s failed: %s",
+		             file, why);
+	else
+		progress_add(a->progress, BM__EVENT_KIND__EVENT_TFTP, h->mac, ip, "%s %llu bytes",
+		             file, (unsigned long long)bytes);
+}
+
 static int
 start_files(struct agent *a, const char **ifaces)
 {
-	struct tftp_service_opts t = { ifaces, a->cfg.n_ifaces, NULL, 69 };
+	struct tftp_service_opts t = { ifaces, a->cfg.n_ifaces, NULL, 69, tftp_done_cb, a };
 	char cache[PATH_MAX + 32];
 	int r;
 
@@ -174,7 +193,8 @@ static int
 start_http(struct agent *a)
 {
 	struct http_routes_opts ro = {
-		a->files, a->db, a->secret, a->cfg.rack, agent_metrics_write, &a->metrics
+		a->files,    a->db,      a->secret, a->cfg.rack, agent_metrics_write,
+		&a->metrics, a->progress
 	};
 	struct http_server_opts ho = { 0 };
 	int r;
@@ -254,6 +274,9 @@ agent_start(struct agent *a)
 		return r;
 	}
 	rackdb_set_outbox_max(a->db, a->cfg.outbox_max);
+	if (a->cfg.n_coordinators &&
+	    (r = progress_new(a->loop, a->db, a->cfg.rack, &a->progress)) < 0)
+		return r;
 	if (a->cfg.n_coordinators && (r = load_view_db(a, &a->view)) < 0) {
 		BM_ERROR("agent", "cannot load the kept view err=\"%s\"", strerror(-r));
 		return r;
@@ -353,6 +376,9 @@ main(int argc, char **argv)
 	}
 	sync_stop(a.sync);
 	http_server_stop(a.http);
+	tftp_service_stop(a.tftp);
+	a.tftp = NULL;
+	progress_free(a.progress);
 	http_routes_free(a.routes);
 	tftp_service_stop(a.tftp);
 	dhcp_service_stop(a.dhcp);

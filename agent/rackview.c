@@ -240,6 +240,17 @@ rack_view_host(const struct rack_view *v, const uint8_t mac[6])
 	return NULL;
 }
 
+const struct rack_host *
+rack_view_host_by_ip(const struct rack_view *v, uint32_t ip)
+{
+	if (!ip)
+		return NULL;
+	for (size_t i = 0; i < v->n_hosts; i++)
+		if (v->hosts[i].ip == ip)
+			return &v->hosts[i];
+	return NULL;
+}
+
 const Bm__Profile *
 rack_view_profile(const struct rack_view *v, const char *name)
 {

@@ -53,6 +53,9 @@ void rack_view_free(struct rack_view *v);
 
 /* Lookups; NULL when absent. */
 const struct rack_host *rack_view_host(const struct rack_view *v, const uint8_t mac[6]);
+/* The machine whose reservation is ip (a linear scan: for progress
+ * events, not per packet). */
+const struct rack_host *rack_view_host_by_ip(const struct rack_view *v, uint32_t ip);
 const Bm__Profile *rack_view_profile(const struct rack_view *v, const char *name);
 const Bm__Image *rack_view_image(const struct rack_view *v, const char *name);
 

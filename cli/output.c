@@ -5,6 +5,7 @@
 
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
+#include "bm/util.h"
 #include "bmctl.h"
 
 struct table {
@@ -299,13 +300,10 @@ table_for(Bm__Kind kind)
 static const char *
 age_text(uint64_t ms, char *buf, size_t len)
 {
-	struct timespec ts;
-	uint64_t now;
+	uint64_t now = bm_wall_ms();
 
 	if (!ms)
 		return "never";
-	clock_gettime(CLOCK_REALTIME, &ts);
-	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	uint64_t s = now > ms ? (now - ms) / 1000 : 0;
 	if (s < 120)
 		snprintf(buf, len, "%llus ago", (unsigned long long)s);

@@ -17,14 +17,6 @@
 
 /* ---------------------------------------------------------------- writes */
 
-uint64_t
-api_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Problems into the response; arrays are freed by the caller. */
 static int
 problems_out(const struct bm_problems *in, Bm__Response *resp, Bm__Problem **store)
@@ -421,4 +413,10 @@ api_stop(struct api *a)
 {
 	bm_rpc_server_stop(a->rpc);
 	a->rpc = NULL;
+}
+
+uint64_t
+api_now_ms(void)
+{
+	return bm_wall_ms();
 }

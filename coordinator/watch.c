@@ -282,22 +282,6 @@ struct watch_hub {
 	bool closing;
 };
 
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 seen_locked(struct watch_hub *h, const char *id, uint64_t revision)
 {
@@ -316,7 +300,7 @@ seen_locked(struct watch_hub *h, const char *id, uint64_t revision)
 		}
 		snprintf(h->live[h->n_live++].id, sizeof(h->live[0].id), "%s", id);
 	}
-	h->live[i].last_seen_ms = wall_ms();
+	h->live[i].last_seen_ms = bm_wall_ms();
 	if (revision)
 		h->live[i].revision = revision;
 }
@@ -430,8 +414,8 @@ watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchReque
 		snprintf(p->rack, sizeof(p->rack), "%s", q->rack);
 		snprintf(p->agent, sizeof(p->agent), "%s", q->agent_id);
 		p->since = since;
-		p->deadline_ms =
-		    mono_ms() + (q->wait_ms > WATCH_WAIT_MAX_MS ? WATCH_WAIT_MAX_MS : q->wait_ms);
+		p->deadline_ms = bm_mono_ms() +
+		                 (q->wait_ms > WATCH_WAIT_MAX_MS ? WATCH_WAIT_MAX_MS : q->wait_ms);
 		p->next = h->parked;
 		h->parked = p;
 		h->n_parked++;
@@ -528,7 +512,7 @@ static void
 timer_cb(uv_timer_t *t)
 {
 	struct watch_hub *h = bm_container_of(t, struct watch_hub, timer);
-	answer_all(unpark(h, expired, mono_ms()));
+	answer_all(unpark(h, expired, bm_mono_ms()));
 }
 
 int

@@ -72,14 +72,6 @@ struct dhcp_service {
 	uint64_t malformed_logged_at, malformed_unlogged;
 };
 
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------- sockets */
 
 static int
@@ -273,7 +265,7 @@ static void
 commit_pending(struct dhcp_service *s)
 {
 	struct rackdb_batch *b;
-	uint64_t now = wall_ms();
+	uint64_t now = bm_wall_ms();
 	int r;
 
 	if (!s->npend)
@@ -376,7 +368,7 @@ read_burst(struct dhcp_iface *ifc, int fd, bool port4011)
 {
 	struct dhcp_service *s = ifc->svc;
 	struct rxq *q = s->rxq;
-	uint64_t now = wall_ms();
+	uint64_t now = bm_wall_ms();
 	int n;
 
 	for (unsigned i = 0; i < DHCP_READ_BURST; i++) {
@@ -443,7 +435,7 @@ expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	lease_expire(s->srv.leases, wall_ms(), expired_cb, &e);
+	lease_expire(s->srv.leases, bm_wall_ms(), expired_cb, &e);
 	if (!e.n || rackdb_batch_begin(s->db, &b) < 0)
 		return;
 	for (size_t i = 0; i < e.n && r == 0; i++)

@@ -1,4 +1,5 @@
 #include "http_routes.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <time.h>
 
 #include "bm/log.h"
+#include "bm/util.h"
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
 #include "files.h"
@@ -28,14 +30,6 @@ struct http_routes {
 		uint64_t at;
 	} quiet[QUIET_SLOTS];
 };
-
-static uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int
 http_routes_new(const struct http_routes_opts *o, struct http_routes **ret)
@@ -90,7 +84,7 @@ static void
 unknown_mac(struct http_routes *r, const uint8_t mac[6], const struct http_peer *peer)
 {
 	size_t slot = ((size_t)mac[3] << 16 | (size_t)mac[4] << 8 | mac[5]) % QUIET_SLOTS;
-	uint64_t now = wall_ms();
+	uint64_t now = bm_wall_ms();
 	struct rackdb_batch *b;
 	char m[BM_MAC_STR], ip[BM_IP4_STR];
 
@@ -151,6 +145,8 @@ script(struct http_routes *r, const char *mac_text, const struct http_peer *peer
 	r->st.scripts++;
 	BM_INFO("http", "script machine=%s mac=%s netboot=%s peer=%s", h->name, c.mac,
 	        h->netboot ? "yes" : "no", bm_ip4_format(peer->ip, ip));
+	progress_add(r->o.progress, BM__EVENT_KIND__EVENT_HTTP, h->mac, peer->ip, "script (%s)",
+	             h->netboot ? "install" : "local disk");
 	set_body(rep, 200, "text/plain; charset=utf-8", text, (size_t)n);
 }
 
@@ -182,6 +178,8 @@ seed(struct http_routes *r, const char *rest, const struct http_peer *peer, stru
 	r->st.seeds++;
 	BM_INFO("http", "seed machine=%s mac=%s file=%s peer=%s", h->name, c.mac, slash + 1,
 	        bm_ip4_format(peer->ip, ip));
+	progress_add(r->o.progress, BM__EVENT_KIND__EVENT_HTTP, h->mac, peer->ip, "seed %s",
+	             slash + 1);
 	set_body(rep, 200, "text/plain; charset=utf-8", text, (size_t)n);
 }
 
@@ -203,8 +201,32 @@ file(struct http_routes *r, const char *name, struct http_reply *rep)
 	rep->mtime = rep->file->mtime;
 }
 
+/* A known machine fetching an image: "kernel NAME", "initrd NAME". */
 static void
-image_by_digest(struct http_routes *r, const char *text, struct http_reply *rep)
+trace_image(struct http_routes *r, const uint8_t d[BM_SHA256_LEN], const struct http_peer *peer)
+{
+	const struct rack_host *h = rack_view_host_by_ip(r->view, peer->ip);
+	const Bm__Profile *p;
+	const char *what = "image", *name = "";
+
+	if (!h || !r->o.progress)
+		return;
+	for (size_t i = 0; i < r->view->fleet->n_images; i++) {
+		const Bm__Image *im = r->view->fleet->images[i];
+		if (im->sha256.len == BM_SHA256_LEN && !memcmp(im->sha256.data, d, BM_SHA256_LEN))
+			name = im->name;
+	}
+	if (*name && (p = rack_view_profile(r->view, h->m->profile)))
+		what = !strcmp(p->kernel, name)   ? "kernel"
+		       : !strcmp(p->initrd, name) ? "initrd"
+		                                  : what;
+	progress_add(r->o.progress, BM__EVENT_KIND__EVENT_HTTP, h->mac, peer->ip, "%s %s", what,
+	             *name ? name : "(not in the view)");
+}
+
+static void
+image_by_digest(struct http_routes *r, const char *text, const struct http_peer *peer,
+                struct http_reply *rep)
 {
 	uint8_t d[BM_SHA256_LEN];
 	char hex[BM_SHA256_HEX], name[16 + BM_SHA256_HEX];
@@ -218,11 +240,13 @@ image_by_digest(struct http_routes *r, const char *text, struct http_reply *rep)
 	if (rep->status == 200) {
 		r->st.images++;
 		memcpy(rep->etag, hex, BM_SHA256_HEX);
+		trace_image(r, d, peer);
 	}
 }
 
 static void
-image_by_name(struct http_routes *r, const char *name, struct http_reply *rep)
+image_by_name(struct http_routes *r, const char *name, const struct http_peer *peer,
+              struct http_reply *rep)
 {
 	const Bm__Image *im = rack_view_image(r->view, name);
 	char hex[BM_SHA256_HEX];
@@ -231,7 +255,7 @@ image_by_name(struct http_routes *r, const char *name, struct http_reply *rep)
 		http_reply_text(rep, 404, "no such image in this rack's view");
 		return;
 	}
-	image_by_digest(r, bm_sha256_hex(im->sha256.data, hex), rep);
+	image_by_digest(r, bm_sha256_hex(im->sha256.data, hex), peer, rep);
 }
 
 static void
@@ -301,7 +325,7 @@ callback_record(struct http_routes *r, const struct rack_host *h, const struct c
 	         cb->reason);
 	if ((e = rackdb_batch_begin(r->o.db, &b)) < 0)
 		return e;
-	if ((e = rackdb_event_add(b, BM__EVENT_KIND__EVENT_CALLBACK, h->mac, peer->ip, wall_ms(),
+	if ((e = rackdb_event_add(b, BM__EVENT_KIND__EVENT_CALLBACK, h->mac, peer->ip, bm_wall_ms(),
 	                          r->o.rack, detail)) < 0) {
 		rackdb_batch_abort(b);
 		return e;
@@ -397,9 +421,9 @@ route_get(struct http_routes *r, const struct http_peer *peer, const char *path,
 	} else if (prefix(path, "/seed/", &rest)) {
 		seed(r, rest, peer, rep);
 	} else if (prefix(path, "/images/by-name/", &rest)) {
-		image_by_name(r, rest, rep);
+		image_by_name(r, rest, peer, rep);
 	} else if (prefix(path, "/images/", &rest)) {
-		image_by_digest(r, rest, rep);
+		image_by_digest(r, rest, peer, rep);
 	} else if (!strcmp(path, "/metrics")) {
 		metrics(r, rep);
 	} else {

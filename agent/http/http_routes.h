@@ -20,6 +20,7 @@ struct file_table;
 struct rackdb;
 struct rack_view;
 struct http_routes;
+struct progress;
 
 struct http_route_stats {
 	uint64_t scripts, seeds, images, boot_files, callbacks, callbacks_refused, unknown_macs;
@@ -33,6 +34,7 @@ struct http_routes_opts {
 	/* Appends the agent's metrics in Prometheus text to out. */
 	void (*metrics)(void *arg, struct bm_buf *out);
 	void *metrics_arg;
+	struct progress *progress; /* borrowed, may be NULL: fetches traced */
 };
 
 int http_routes_new(const struct http_routes_opts *o, struct http_routes **ret);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bm/log.h"
+#include "bm/util.h"
 #include "bm/rpc.h"
 
 #define CALL_TIMEOUT_MS 10000
@@ -34,14 +35,6 @@ struct sync {
 	ev_async view_w;
 	struct sync_stats st; /* under mu */
 };
-
-static uint64_t
-mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Sleep up to ms, or until stopped (or kicked, with wake_on_kick).
  * Returns false once stopping. */
@@ -425,7 +418,7 @@ sync_stats_get(struct sync *s, struct sync_stats *ret)
 void
 sync_stop(struct sync *s)
 {
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = bm_mono_ms();
 
 	if (!s)
 		return;
@@ -444,7 +437,7 @@ sync_stop(struct sync *s)
 	ev_async_stop(s->o.loop, &s->view_w);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->mu);
-	BM_DEBUG("sync", "stopped ms=%llu", (unsigned long long)(mono_ms() - t0));
+	BM_DEBUG("sync", "stopped ms=%llu", (unsigned long long)(bm_mono_ms() - t0));
 	for (unsigned i = 0; i < s->o.n_urls; i++)
 		free(s->urls[i]);
 	free(s->urls);

@@ -63,6 +63,9 @@ struct session {
 
 struct tftp_service {
 	struct ev_loop *loop;
+	void (*on_done)(void *arg, uint32_t peer_ip, const char *file, uint64_t bytes,
+	                const char *why);
+	void *on_done_arg;
 	struct file_table *files;
 	struct listener l[8];
 	unsigned nl;
@@ -194,6 +197,9 @@ session_end(struct session *s, bool ok, const char *why)
 		            bm_ip4_format(ntohl(s->peer.sin_addr.s_addr), ip),
 		            ntohs(s->peer.sin_port), s->name, why);
 	}
+	if (svc->on_done)
+		svc->on_done(svc->on_done_arg, ntohl(s->peer.sin_addr.s_addr), s->name,
+		             ok ? s->f->size : 0, ok ? NULL : why);
 	ev_io_stop(svc->loop, &s->w);
 	ev_timer_stop(svc->loop, &s->t);
 	close(s->fd);
@@ -477,6 +483,8 @@ tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,
 		return -ENOMEM;
 	s->loop = loop;
 	s->files = o->files;
+	s->on_done = o->on_done;
+	s->on_done_arg = o->arg;
 	for (unsigned i = 0; i < o->n_ifaces && i < 8; i++) {
 		struct listener *l = &s->l[i];
 		l->svc = s;

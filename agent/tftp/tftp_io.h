@@ -13,6 +13,10 @@ struct tftp_service_opts {
 	unsigned n_ifaces;
 	struct file_table *files; /* borrowed */
 	uint16_t port;            /* 69; another for tests */
+	/* Called when a transfer ends (why: NULL when it completed). */
+	void (*on_done)(void *arg, uint32_t peer_ip, const char *file, uint64_t bytes,
+	                const char *why);
+	void *arg;
 };
 
 struct tftp_stats {
