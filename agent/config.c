@@ -235,6 +235,9 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 		text(w, v, k, c->fleet, sizeof(c->fleet));
 	} else if (!strcmp(k, "coordinator")) {
 		each(w, v, k, AGENT_COORDINATORS_MAX, coord_cb);
+	} else if (!strcmp(k, "cache_budget_mib")) {
+		if (number(w, v, k, 0, 1ll << 30, &num) == 0)
+			c->cache_budget = (uint64_t)num << 20;
 	} else if (!strcmp(k, "outbox_max_events")) {
 		if (number(w, v, k, 100, 100000000, &num) == 0)
 			c->outbox_max = (uint64_t)num;

@@ -30,7 +30,8 @@ struct agent_config {
 	char coordinators[AGENT_COORDINATORS_MAX][AGENT_URL_MAX];
 	unsigned n_coordinators;
 	uint32_t lease_secs;
-	uint64_t outbox_max; /* events kept for the coordinator */
+	uint64_t outbox_max;   /* events kept for the coordinator */
+	uint64_t cache_budget; /* bytes of verified images kept; 0: no limit */
 	bool chain_ipxe;
 	char marker[32];
 	struct pxe_boot_table boot;

@@ -1,5 +1,6 @@
 /* bmagent: wires the configuration, the rack view, the local store and the
  * DHCP, TFTP and HTTP services together on one libev loop. */
+#include <curl/curl.h>
 #include <errno.h>
 #include <ev.h>
 #include <getopt.h>
@@ -13,6 +14,7 @@
 #include "bm/fsutil.h"
 #include "bm/log.h"
 #include "bm/util.h"
+#include "cache.h"
 #include "config.h"
 #include "dhcp_io.h"
 #include "files.h"
@@ -42,6 +44,7 @@ struct agent {
 	struct agent_metrics metrics;
 	struct sync *sync;         /* managed: the link to the coordinators */
 	struct progress *progress; /* managed: fetches traced for the coordinator */
+	struct cache *cache;       /* the image cache's downloader */
 	char agent_id[RACKDB_AGENT_ID_LEN + 1];
 	uint8_t secret[TOKEN_SECRET_LEN];
 	ev_signal sigterm, sigint, sighup;
@@ -83,6 +86,7 @@ load_view_db(struct agent *a, struct rack_view **ret)
 static void
 set_view(struct agent *a, struct rack_view *v)
 {
+	cache_want(a->cache, v->fleet->images, v->fleet->n_images);
 	dhcp_service_set_view(a->dhcp, v);
 	http_routes_set_view(a->routes, v);
 	rack_view_free(a->view);
@@ -193,8 +197,8 @@ static int
 start_http(struct agent *a)
 {
 	struct http_routes_opts ro = {
-		a->files,    a->db,      a->secret, a->cfg.rack, agent_metrics_write,
-		&a->metrics, a->progress
+		a->files,    a->db,       a->secret, a->cfg.rack, agent_metrics_write,
+		&a->metrics, a->progress, a->cache
 	};
 	struct http_server_opts ho = { 0 };
 	int r;
@@ -222,6 +226,27 @@ start_http(struct agent *a)
 }
 
 static int
+blob_get_cb(void *arg, const uint8_t sha[32], uint64_t off, void *buf, size_t len, size_t *n,
+            uint64_t *size)
+{
+	return sync_blob_get(arg, sha, off, buf, len, n, size);
+}
+
+static void
+cache_changed_cb(void *arg)
+{
+	sync_reregister(arg);
+}
+
+static void
+describe_cb(void *arg, Bm__AgentInfo *info)
+{
+	struct agent *a = arg;
+	if (a->cache)
+		cache_describe(a->cache, info);
+}
+
+static int
 start_sync(struct agent *a)
 {
 	const char *urls[AGENT_COORDINATORS_MAX];
@@ -243,6 +268,7 @@ start_sync(struct agent *a)
 	o.db = a->db;
 	o.loop = a->loop;
 	o.view_changed = view_changed_cb;
+	o.describe = describe_cb;
 	o.arg = a;
 	if ((r = sync_start(&o, &a->sync)) < 0)
 		return r;
@@ -250,6 +276,37 @@ start_sync(struct agent *a)
 	rackdb_view_revision(a->db, &rev);
 	BM_INFO("agent", "managed agent=%s coordinators=%u revision=%llu", a->agent_id,
 	        a->cfg.n_coordinators, (unsigned long long)rev);
+	return 0;
+}
+
+/* The image cache: fetch what the view names (from the coordinators when
+ * managed, else from image URLs). */
+static int
+start_cache(struct agent *a)
+{
+	char dir[PATH_MAX + 8];
+	struct cache_opts o = { 0 };
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/cache", a->cfg.data_dir);
+	o.dir = dir;
+	o.budget = a->cfg.cache_budget;
+	o.db = a->db;
+	o.rack = a->cfg.rack;
+	if (a->sync) {
+		o.blob_get = blob_get_cb;
+		o.blob_arg = a->sync;
+		o.changed = cache_changed_cb;
+		o.changed_arg = a->sync;
+	}
+	if ((r = cache_start(&o, &a->cache)) < 0) {
+		BM_ERROR("agent", "cannot start the image cache dir=%s err=\"%s\"", dir,
+		         strerror(-r));
+		return r;
+	}
+	cache_want(a->cache, a->view->fleet->images, a->view->fleet->n_images);
+	if (a->sync)
+		sync_reregister(a->sync); /* with the cache's state */
 	return 0;
 }
 
@@ -290,9 +347,13 @@ agent_start(struct agent *a)
 		return r;
 	if ((r = start_files(a, ifaces)) < 0)
 		return r;
-	if ((r = start_http(a)) < 0)
+	/* The sync's first answer reaches the loop only once it runs, when
+	 * every service below is up. */
+	if (a->cfg.n_coordinators && (r = start_sync(a)) < 0)
 		return r;
-	return a->cfg.n_coordinators ? start_sync(a) : 0;
+	if ((r = start_cache(a)) < 0)
+		return r;
+	return start_http(a);
 }
 
 static void
@@ -367,6 +428,7 @@ main(int argc, char **argv)
 		return 0;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
 	a.loop = ev_default_loop(EVFLAG_AUTO);
 	r = agent_start(&a);
 	if (r == 0) {
@@ -374,6 +436,8 @@ main(int argc, char **argv)
 		BM_INFO("agent", "serving rack=%s config=%s", a.cfg.rack, path);
 		ev_run(a.loop, 0);
 	}
+	sync_cut(a.sync); /* the cache's thread may be in a blob call */
+	cache_stop(a.cache);
 	sync_stop(a.sync);
 	http_server_stop(a.http);
 	tftp_service_stop(a.tftp);

@@ -307,16 +307,25 @@ rackdb_on_events(struct rackdb *db, void (*fn)(void *arg), void *arg)
 int
 rackdb_batch_commit(struct rackdb_batch *b)
 {
-	int r = rackdb_err(mdb_txn_commit(b->txn));
-	if (r == 0 && b->next_seq != b->db->next_seq && b->db->on_events)
-		b->db->on_events(b->db->on_events_arg);
-	if (r == 0) {
-		b->db->next_seq = b->next_seq;
-		b->db->outbox_n += b->added - b->dropped;
-		b->db->dropped += b->dropped;
+	struct rackdb *db = b->db;
+	uint64_t before = db->next_seq;
+	int r;
+
+	/* Set while this thread still holds LMDB's writer lock: a batch begun
+	 * on another thread (the sync or cache thread) the moment it is
+	 * released must see the sequence this one used up. */
+	db->next_seq = b->next_seq;
+	if ((r = rackdb_err(mdb_txn_commit(b->txn))) < 0) {
+		db->next_seq = before;
+		free(b);
+		return r;
 	}
+	db->outbox_n += b->added - b->dropped;
+	db->dropped += b->dropped;
+	if (b->next_seq != before && db->on_events)
+		db->on_events(db->on_events_arg);
 	free(b);
-	return r;
+	return 0;
 }
 
 void

@@ -12,10 +12,12 @@ enum { T_META, T_LEASES, T_OUTBOX, T_DISCOVERED, T_VIEW, T_COUNT };
 struct rackdb {
 	MDB_env *env;
 	MDB_dbi dbi[T_COUNT];
-	uint64_t next_seq;         /* of the outbox; the loop is the only writer */
+	/* Of the outbox: read and set only inside a write transaction, whose
+	 * lock serialises the threads that add events (loop, cache). */
+	_Atomic uint64_t next_seq;
 	uint64_t outbox_max;       /* 0: unbounded */
 	_Atomic uint64_t outbox_n; /* events in the outbox (loop and sync thread) */
-	uint64_t dropped;          /* progress events dropped to stay within outbox_max */
+	_Atomic uint64_t dropped;  /* progress events dropped to stay within outbox_max */
 	void (*on_events)(void *arg);
 	void *on_events_arg;
 };

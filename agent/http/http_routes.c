@@ -1,4 +1,5 @@
 #include "http_routes.h"
+#include "cache.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -241,6 +242,7 @@ image_by_digest(struct http_routes *r, const char *text, const struct http_peer 
 		r->st.images++;
 		memcpy(rep->etag, hex, BM_SHA256_HEX);
 		trace_image(r, d, peer);
+		cache_touch(r->o.cache, d);
 	}
 }
 

@@ -21,6 +21,7 @@ struct rackdb;
 struct rack_view;
 struct http_routes;
 struct progress;
+struct cache;
 
 struct http_route_stats {
 	uint64_t scripts, seeds, images, boot_files, callbacks, callbacks_refused, unknown_macs;
@@ -35,6 +36,7 @@ struct http_routes_opts {
 	void (*metrics)(void *arg, struct bm_buf *out);
 	void *metrics_arg;
 	struct progress *progress; /* borrowed, may be NULL: fetches traced */
+	struct cache *cache;       /* borrowed, may be NULL: images served are touched */
 };
 
 int http_routes_new(const struct http_routes_opts *o, struct http_routes **ret);

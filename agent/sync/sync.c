@@ -31,7 +31,7 @@ struct sync {
 	pthread_mutex_t mu;
 	pthread_cond_t cond; /* kicks, stop */
 	bool stop, kicked, reregister;
-	struct link watch, report;
+	struct link watch, report, blob;
 	ev_async view_w;
 	struct sync_stats st; /* under mu */
 };
@@ -334,6 +334,36 @@ report_main(void *arg)
 	return NULL;
 }
 
+/* ----------------------------------------------------------------- blobs */
+
+int
+sync_blob_get(struct sync *s, const uint8_t sha[32], uint64_t off, void *buf, size_t len,
+              size_t *ret_n, uint64_t *ret_size)
+{
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__BlobGetRequest q = BM__BLOB_GET_REQUEST__INIT;
+	Bm__Response *resp;
+	int r;
+
+	q.sha256.data = (uint8_t *)sha;
+	q.sha256.len = 32;
+	q.offset = off;
+	q.length = (uint32_t)len;
+	req.body_case = BM__REQUEST__BODY_BLOB_GET;
+	req.blob_get = &q;
+	if ((r = link_call(&s->blob, "blob", &req, CALL_TIMEOUT_MS, &resp)) < 0)
+		return r;
+	if (!resp->blob_get || resp->blob_get->data.len > len) {
+		bm__response__free_unpacked(resp, NULL);
+		return -EBADMSG;
+	}
+	memcpy(buf, resp->blob_get->data.data, resp->blob_get->data.len);
+	*ret_n = resp->blob_get->data.len;
+	*ret_size = resp->blob_get->size;
+	bm__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
 /* ----------------------------------------------------------------- life */
 
 static void
@@ -374,6 +404,7 @@ sync_start(const struct sync_opts *o, struct sync **ret)
 	pthread_cond_init(&s->cond, NULL);
 	s->watch = (struct link){ s, "watch", 0, NULL, SYNC_BACKOFF_MIN_MS };
 	s->report = (struct link){ s, "report", 0, NULL, SYNC_BACKOFF_MIN_MS };
+	s->blob = (struct link){ s, "blob", 0, NULL, SYNC_BACKOFF_MIN_MS };
 	ev_async_init(&s->view_w, view_cb);
 	s->view_w.data = s;
 	ev_async_start(o->loop, &s->view_w);
@@ -416,6 +447,20 @@ sync_stats_get(struct sync *s, struct sync_stats *ret)
 }
 
 void
+sync_cut(struct sync *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	bm_rpc_client_shutdown(s->watch.client);
+	bm_rpc_client_shutdown(s->report.client);
+	bm_rpc_client_shutdown(s->blob.client);
+	pthread_mutex_unlock(&s->mu);
+	pthread_cond_broadcast(&s->cond);
+}
+
+void
 sync_stop(struct sync *s)
 {
 	uint64_t t0 = bm_mono_ms();
@@ -426,6 +471,7 @@ sync_stop(struct sync *s)
 	s->stop = true;
 	bm_rpc_client_shutdown(s->watch.client);
 	bm_rpc_client_shutdown(s->report.client);
+	bm_rpc_client_shutdown(s->blob.client);
 	pthread_mutex_unlock(&s->mu);
 	pthread_cond_broadcast(&s->cond);
 	if (s->watch_started)
@@ -434,6 +480,7 @@ sync_stop(struct sync *s)
 		pthread_join(s->report_th, NULL);
 	bm_rpc_client_free(s->watch.client);
 	bm_rpc_client_free(s->report.client);
+	bm_rpc_client_free(s->blob.client);
 	ev_async_stop(s->o.loop, &s->view_w);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->mu);

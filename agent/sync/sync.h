@@ -52,7 +52,16 @@ int sync_start(const struct sync_opts *o, struct sync **ret_sync);
 void sync_kick(struct sync *s);
 /* Register again (e.g. the cache changed). Any thread. */
 void sync_reregister(struct sync *s);
+/* Image bytes from the coordinators, for the cache's thread (only one
+ * caller at a time). Returns 0 with *ret_n (0 at the end) and the blob's
+ * *ret_size, -ENOENT (not held there), -ESHUTDOWN, -errno; a failure has
+ * already waited its backoff. */
+int sync_blob_get(struct sync *s, const uint8_t sha[32], uint64_t off, void *buf, size_t len,
+                  size_t *ret_n, uint64_t *ret_size);
 void sync_stats_get(struct sync *s, struct sync_stats *ret_stats);
+/* Cut every call in flight and refuse new ones (threads still run until
+ * sync_stop). Any thread. */
+void sync_cut(struct sync *s);
 /* Stop and join both threads (calls in flight are cut). Loop thread.
  * Accepts NULL. */
 void sync_stop(struct sync *s);

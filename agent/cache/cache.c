@@ -1,0 +1,626 @@
+#include "cache.h"
+
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bm/log.h"
+#include "bm/sha256.h"
+#include "bm/util.h"
+#include "rackdb.h"
+
+struct want {
+	uint8_t sha[BM_SHA256_LEN];
+	uint64_t size;
+	char name[64];
+	char url[512];
+	bool stored;
+	uint64_t retry_at; /* monotonic ms: not before, after a failure */
+	uint64_t retry_ms; /* the next wait after a failure */
+};
+
+struct held {
+	uint8_t sha[BM_SHA256_LEN];
+	uint64_t size;
+	time_t mtime;
+};
+
+struct cache {
+	struct cache_opts o;
+	char dir[4096];
+	int blobs_fd, partial_fd;
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop, kicked;
+	struct want *want; /* under mu */
+	size_t n_want;
+	struct held *held; /* under mu: the verified files */
+	size_t n_held;
+	struct cache_stats st; /* under mu */
+	struct {
+		uint8_t sha[BM_SHA256_LEN];
+		uint64_t at;
+	} touched[64]; /* under mu */
+};
+
+static bool
+stopping(struct cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	bool v = c->stop;
+	pthread_mutex_unlock(&c->mu);
+	return v;
+}
+
+/* --------------------------------------------------------------- events */
+
+/* "ok NAME" when why is NULL, else "failed NAME: why". */
+static void
+event(struct cache *c, const char *name, const char *why)
+{
+	static const uint8_t none[6];
+	struct rackdb_batch *b;
+	char detail[400];
+
+	if (why)
+		snprintf(detail, sizeof(detail), "failed %s: %s", name, why);
+	else
+		snprintf(detail, sizeof(detail), "ok %s", name);
+	if (!c->o.db || rackdb_batch_begin(c->o.db, &b) < 0)
+		return;
+	/* The agent's own event, not a machine's: no MAC (all zero). */
+	if (rackdb_event_add(b, BM__EVENT_KIND__EVENT_CACHE, none, 0, bm_wall_ms(), c->o.rack,
+	                     detail) == 0)
+		rackdb_batch_commit(b);
+	else
+		rackdb_batch_abort(b);
+}
+
+/* ------------------------------------------------------------ the index */
+
+static int
+held_cmp(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+	return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
+}
+
+/* Read sha256/ into c->held, oldest first. */
+static int
+scan(struct cache *c)
+{
+	int fd = dup(c->blobs_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct held *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	uint64_t bytes = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((e = readdir(d))) {
+		struct stat st;
+		uint8_t sha[BM_SHA256_LEN];
+		if (bm_sha256_parse(e->d_name, sha) < 0 ||
+		    fstatat(c->blobs_fd, e->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			struct held *nv = realloc(v, (cap = cap ? cap * 2 : 32) * sizeof(*v));
+			if (!nv)
+				break;
+			v = nv;
+		}
+		memcpy(v[n].sha, sha, BM_SHA256_LEN);
+		v[n].size = (uint64_t)st.st_size;
+		v[n].mtime = st.st_mtime;
+		bytes += v[n].size;
+		n++;
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), held_cmp);
+	pthread_mutex_lock(&c->mu);
+	free(c->held);
+	c->held = v;
+	c->n_held = n;
+	c->st.held = n;
+	c->st.held_bytes = bytes;
+	pthread_mutex_unlock(&c->mu);
+	return 0;
+}
+
+static bool
+is_held(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
+{
+	bool h = false;
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->n_held && !h; i++)
+		h = !memcmp(c->held[i].sha, sha, BM_SHA256_LEN);
+	pthread_mutex_unlock(&c->mu);
+	return h;
+}
+
+static bool
+is_wanted_locked(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
+{
+	for (size_t i = 0; i < c->n_want; i++)
+		if (!memcmp(c->want[i].sha, sha, BM_SHA256_LEN))
+			return true;
+	return false;
+}
+
+/* Make room for `need` more bytes: evict the least recently used images
+ * that no profile of the rack names. Returns 0, or -ENOSPC when even that
+ * is not enough. */
+static int
+make_room(struct cache *c, uint64_t need)
+{
+	char hex[BM_SHA256_HEX];
+	int r = 0;
+
+	if (!c->o.budget)
+		return 0;
+	scan(c);
+	pthread_mutex_lock(&c->mu);
+	uint64_t used = c->st.held_bytes;
+	for (size_t i = 0; i < c->n_held && used + need > c->o.budget; i++) {
+		if (is_wanted_locked(c, c->held[i].sha))
+			continue; /* never: the rack boots from it */
+		if (unlinkat(c->blobs_fd, bm_sha256_hex(c->held[i].sha, hex), 0) == 0) {
+			used -= c->held[i].size;
+			c->st.evicted++;
+			BM_INFO("cache", "evicted sha256=%s bytes=%llu", hex,
+			        (unsigned long long)c->held[i].size);
+		}
+	}
+	if (used + need > c->o.budget)
+		r = -ENOSPC;
+	pthread_mutex_unlock(&c->mu);
+	scan(c);
+	return r;
+}
+
+/* ------------------------------------------------------------- fetching */
+
+struct sink {
+	struct cache *c;
+	int fd;
+	uint64_t off;   /* bytes in the partial file */
+	uint64_t limit; /* the declared size (0: unknown) */
+	int err;
+};
+
+static int
+sink_write(struct sink *k, const void *p, size_t n)
+{
+	if (k->limit && k->off + n > k->limit) {
+		k->err = -EFBIG; /* more than declared: not these bytes */
+		return k->err;
+	}
+	for (size_t done = 0; done < n;) {
+		ssize_t w = write(k->fd, (const char *)p + done, n - done);
+		if (w < 0) {
+			k->err = -errno;
+			return k->err;
+		}
+		done += (size_t)w;
+	}
+	k->off += n;
+	return 0;
+}
+
+static int
+fetch_blob(struct cache *c, const struct want *w, struct sink *k)
+{
+	uint8_t *buf = malloc(CACHE_CHUNK);
+	int r = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (!stopping(c)) {
+		size_t n = 0;
+		uint64_t size = 0;
+		if ((r = c->o.blob_get(c->o.blob_arg, w->sha, k->off, buf, CACHE_CHUNK, &n,
+		                       &size)) < 0)
+			break;
+		if (w->size && size != w->size) {
+			r = -EMSGSIZE;
+			break;
+		}
+		if (n == 0 || (r = sink_write(k, buf, n)) < 0 || k->off >= size)
+			break;
+	}
+	free(buf);
+	return stopping(c) ? -ECANCELED : r;
+}
+
+static size_t
+curl_write_cb(char *p, size_t sz, size_t nmemb, void *arg)
+{
+	struct sink *k = arg;
+	return sink_write(k, p, sz * nmemb) == 0 ? sz * nmemb : 0;
+}
+
+static int
+curl_progress_cb(void *arg, curl_off_t a, curl_off_t b, curl_off_t x, curl_off_t y)
+{
+	(void)a, (void)b, (void)x, (void)y;
+	return stopping(((struct sink *)arg)->c) ? 1 : 0;
+}
+
+static int
+fetch_url(struct cache *c, const struct want *w, struct sink *k, char *why, size_t wlen)
+{
+	CURL *h = curl_easy_init();
+	long status = 0;
+	CURLcode cc;
+
+	if (!h)
+		return -ENOMEM;
+	curl_easy_setopt(h, CURLOPT_URL, w->url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, curl_progress_cb);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, k);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* < 1 KiB/s for 30 s: stalled */
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (k->off)
+		curl_easy_setopt(h, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)k->off);
+	cc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	if (cc == CURLE_OK)
+		return 0;
+	snprintf(why, wlen, "%s (HTTP %ld)", curl_easy_strerror(cc), status);
+	return k->err ? k->err : stopping(c) ? -ECANCELED : -EIO;
+}
+
+/* The partial file verified: into sha256/, durably. */
+static int
+verify_and_keep(struct cache *c, const struct want *w, int fd, char *why, size_t wlen)
+{
+	uint8_t got[BM_SHA256_LEN];
+	char hex[BM_SHA256_HEX], ghex[BM_SHA256_HEX];
+	uint64_t size;
+	int r;
+
+	bm_sha256_hex(w->sha, hex);
+	if (fsync(fd) < 0 || (r = bm_sha256_fd(fd, got, &size)) < 0)
+		return -errno;
+	if (memcmp(got, w->sha, BM_SHA256_LEN) || (w->size && size != w->size)) {
+		snprintf(why, wlen, "digest mismatch: got sha256 %s, %llu bytes",
+		         bm_sha256_hex(got, ghex), (unsigned long long)size);
+		unlinkat(c->partial_fd, hex, 0); /* never served, and not resumed */
+		return -EBADMSG;
+	}
+	if (renameat(c->partial_fd, hex, c->blobs_fd, hex) < 0 || fsync(c->blobs_fd) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+download(struct cache *c, const struct want *w, char *why, size_t wlen)
+{
+	char hex[BM_SHA256_HEX];
+	struct sink k = { c, -1, 0, w->size, 0 };
+	struct stat st;
+	int r;
+
+	bm_sha256_hex(w->sha, hex);
+	k.fd = openat(c->partial_fd, hex, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (k.fd < 0 || fstat(k.fd, &st) < 0) {
+		snprintf(why, wlen, "partial file: %s", strerror(errno));
+		if (k.fd >= 0)
+			close(k.fd);
+		return -errno;
+	}
+	k.off = (uint64_t)st.st_size;
+	if (w->size && k.off > w->size) {
+		if (ftruncate(k.fd, 0) < 0) {
+			close(k.fd);
+			return -errno;
+		}
+		k.off = 0;
+	}
+	if (k.off)
+		BM_INFO("cache", "resuming image=%s offset=%llu", w->name,
+		        (unsigned long long)k.off);
+	if (!w->size || k.off < w->size) {
+		if (w->stored && c->o.blob_get)
+			r = fetch_blob(c, w, &k);
+		else if (*w->url)
+			r = fetch_url(c, w, &k, why, wlen);
+		else
+			r = -ENOENT;
+		if (r < 0 && !*why)
+			snprintf(why, wlen, "%s",
+			         r == -ENOENT     ? "no source: not pushed and no url"
+			         : r == -EFBIG    ? "the source sent more bytes than declared"
+			         : r == -EMSGSIZE ? "the source holds a blob of another size"
+			                          : strerror(-r));
+		if (r < 0) {
+			close(k.fd);
+			return r;
+		}
+	}
+	pthread_mutex_lock(&c->mu);
+	c->st.bytes_fetched += k.off - (uint64_t)st.st_size;
+	pthread_mutex_unlock(&c->mu);
+	r = verify_and_keep(c, w, k.fd, why, wlen);
+	close(k.fd);
+	return r;
+}
+
+/* ---------------------------------------------------------------- thread */
+
+/* The next wanted image to fetch (copied), or false. */
+static bool
+next_job(struct cache *c, struct want *out)
+{
+	uint64_t now = bm_mono_ms();
+	bool found = false;
+
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->n_want && !found; i++) {
+		bool held = false;
+		for (size_t j = 0; j < c->n_held && !held; j++)
+			held = !memcmp(c->held[j].sha, c->want[i].sha, BM_SHA256_LEN);
+		if (!held && c->want[i].retry_at <= now) {
+			*out = c->want[i];
+			found = true;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return found;
+}
+
+static void
+retry_later(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
+{
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->n_want; i++) {
+		struct want *w = &c->want[i];
+		if (memcmp(w->sha, sha, BM_SHA256_LEN))
+			continue;
+		w->retry_ms = w->retry_ms ? w->retry_ms * 2 : CACHE_RETRY_MIN_MS;
+		if (w->retry_ms > CACHE_RETRY_MAX_MS)
+			w->retry_ms = CACHE_RETRY_MAX_MS;
+		w->retry_at = bm_mono_ms() + w->retry_ms;
+	}
+	c->st.failed++;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+run_job(struct cache *c, const struct want *w)
+{
+	char why[320] = "";
+	int r;
+
+	if (is_held(c, w->sha))
+		return;
+	if (make_room(c, w->size) < 0) {
+		event(c, w->name, "larger than the room the cache budget leaves");
+		retry_later(c, w->sha);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->st.busy = true;
+	pthread_mutex_unlock(&c->mu);
+	r = download(c, w, why, sizeof(why));
+	pthread_mutex_lock(&c->mu);
+	c->st.busy = false;
+	pthread_mutex_unlock(&c->mu);
+	if (r == -ECANCELED || r == -ESHUTDOWN)
+		return;
+	if (r < 0) {
+		BM_WARN("cache", "download failed image=%s err=\"%s\"", w->name, why);
+		event(c, w->name, why);
+		retry_later(c, w->sha);
+		return;
+	}
+	scan(c);
+	pthread_mutex_lock(&c->mu);
+	c->st.fetched++;
+	pthread_mutex_unlock(&c->mu);
+	BM_INFO("cache", "verified image=%s bytes=%llu", w->name, (unsigned long long)w->size);
+	event(c, w->name, NULL);
+	if (c->o.changed)
+		c->o.changed(c->o.changed_arg);
+}
+
+static void *
+cache_main(void *arg)
+{
+	struct cache *c = arg;
+	struct want w;
+
+	while (!stopping(c)) {
+		if (next_job(c, &w)) {
+			run_job(c, &w);
+			continue;
+		}
+		pthread_mutex_lock(&c->mu);
+		if (!c->stop && !c->kicked) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 5; /* retries come due */
+			pthread_cond_timedwait(&c->cond, &c->mu, &ts);
+		}
+		c->kicked = false;
+		pthread_mutex_unlock(&c->mu);
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ api */
+
+void
+cache_want(struct cache *c, Bm__Image *const *images, size_t n)
+{
+	struct want *v = calloc(n + 1, sizeof(*v));
+	size_t k = 0;
+
+	if (!c || !v) {
+		free(v);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const Bm__Image *im = images[i];
+		if (im->sha256.len != BM_SHA256_LEN)
+			continue;
+		memcpy(v[k].sha, im->sha256.data, BM_SHA256_LEN);
+		v[k].size = im->size;
+		v[k].stored = im->stored;
+		snprintf(v[k].name, sizeof(v[k].name), "%s", im->name);
+		snprintf(v[k].url, sizeof(v[k].url), "%s", im->url ? im->url : "");
+		k++;
+	}
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < k; i++) /* a failing image keeps its backoff */
+		for (size_t j = 0; j < c->n_want; j++)
+			if (!memcmp(v[i].sha, c->want[j].sha, BM_SHA256_LEN)) {
+				v[i].retry_at = c->want[j].retry_at;
+				v[i].retry_ms = c->want[j].retry_ms;
+			}
+	free(c->want);
+	c->want = v;
+	c->n_want = k;
+	c->kicked = true;
+	pthread_mutex_unlock(&c->mu);
+	pthread_cond_signal(&c->cond);
+}
+
+void
+cache_touch(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
+{
+	uint64_t now = bm_mono_ms();
+	size_t slot = sha[0] % BM_ARRAY_SIZE(c->touched);
+	char hex[BM_SHA256_HEX];
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	bool due = memcmp(c->touched[slot].sha, sha, BM_SHA256_LEN) ||
+	           now - c->touched[slot].at >= CACHE_TOUCH_EVERY_MS;
+	if (due) {
+		memcpy(c->touched[slot].sha, sha, BM_SHA256_LEN);
+		c->touched[slot].at = now;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (due) /* the file's mtime is its last use: eviction goes by it */
+		utimensat(c->blobs_fd, bm_sha256_hex(sha, hex), NULL, 0);
+}
+
+void
+cache_describe(struct cache *c, Bm__AgentInfo *info)
+{
+	pthread_mutex_lock(&c->mu);
+	size_t n = c->n_held;
+	ProtobufCBinaryData *v = malloc((n + 1) * (sizeof(*v) + BM_SHA256_LEN));
+	if (v) {
+		uint8_t *d = (uint8_t *)(v + n + 1);
+		for (size_t i = 0; i < n; i++) {
+			memcpy(d + i * BM_SHA256_LEN, c->held[i].sha, BM_SHA256_LEN);
+			v[i].data = d + i * BM_SHA256_LEN;
+			v[i].len = BM_SHA256_LEN;
+		}
+		info->cached = v;
+		info->n_cached = n;
+	}
+	info->cache_bytes = c->st.held_bytes;
+	info->cache_budget = c->o.budget;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void
+cache_stats_get(struct cache *c, struct cache_stats *ret)
+{
+	pthread_mutex_lock(&c->mu);
+	*ret = c->st;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static int
+open_sub(const char *dir, const char *name)
+{
+	char p[4200];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int
+cache_start(const struct cache_opts *o, struct cache **ret)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->o = *o;
+	snprintf(c->dir, sizeof(c->dir), "%s", o->dir);
+	c->o.dir = c->dir;
+	c->blobs_fd = c->partial_fd = -1;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		goto fail;
+	}
+	if ((r = c->blobs_fd = open_sub(c->dir, "sha256")) < 0 ||
+	    (r = c->partial_fd = open_sub(c->dir, "partial")) < 0 || (r = scan(c)) < 0)
+		goto fail;
+	if (pthread_create(&c->th, NULL, cache_main, c) != 0) {
+		r = -EAGAIN;
+		goto fail;
+	}
+	c->started = true;
+	*ret = c;
+	return 0;
+fail:
+	cache_stop(c);
+	return r;
+}
+
+void
+cache_stop(struct cache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = true;
+	pthread_mutex_unlock(&c->mu);
+	pthread_cond_signal(&c->cond);
+	if (c->started)
+		pthread_join(c->th, NULL);
+	if (c->blobs_fd >= 0)
+		close(c->blobs_fd);
+	if (c->partial_fd >= 0)
+		close(c->partial_fd);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->mu);
+	free(c->want);
+	free(c->held);
+	free(c);
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The agent's image cache, managed by a coordinator, with a throttled HTTP
+# image source (range_server.py) beside it:
+#   - a pushed image arrives from the coordinator's blob store, byte for byte;
+#   - an image whose source serves other bytes is never served: the digest
+#     mismatch is reported upstream and nothing lands in the cache;
+#   - kill -9 in the middle of a download: the restart resumes it with a
+#     Range request from where the partial file stood, and verifies it;
+#   - `bmctl get images` counts the agents holding each image;
+#   - eviction under a budget takes the least recently used image no
+#     profile names, never one the rack's profiles name.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
+
+netns_up 10.13.0.1/24 10.13.0.99/24
+start_coord
+SRC=$T/src C=$T/agent-data/cache
+mkdir -p "$SRC" "$T/root"
+MiB=$((1 << 20))
+head -c $MiB /dev/urandom >"$T/pushed.bin"
+head -c $((2 * MiB)) /dev/urandom >"$SRC/good.bin"
+head -c $MiB /dev/urandom >"$T/bad-declared.bin"
+head -c $MiB /dev/urandom >"$SRC/bad.bin" # what the source really serves
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+PSHA=$(sha "$T/pushed.bin") GSHA=$(sha "$SRC/good.bin") BSHA=$(sha "$T/bad-declared.bin")
+
+expect_exit 0 "image pushed to the coordinator" bmctl image push pushed "$T/pushed.bin"
+fleet() { # fleet EXTRA_IMAGES P1_INITRD
+  cat <<Y
+sites: [{name: s}]
+racks: [{name: r13, site: s, subnet: 10.13.0.0/24, gateway: 10.13.0.1}]
+images:
+  - {name: pushed, sha256: "$PSHA", size: $MiB}
+  - {name: good, sha256: "$GSHA", size: $((2 * MiB)), url: "http://127.0.0.1:18080/good.bin"}
+  - {name: bad, sha256: "$BSHA", size: $MiB, url: "http://127.0.0.1:18080/bad.bin"}
+$1
+profiles:
+  - {name: p1, kernel: pushed, initrd: $2}
+  - {name: p2, kernel: bad}
+machines:
+  - {name: m1, rack: r13, mac: "52:54:00:13:00:01", ip: 10.13.0.11, profile: p1}
+  - {name: m2, rack: r13, mac: "52:54:00:13:00:02", ip: 10.13.0.12, profile: p2}
+Y
+}
+fleet "" good >"$T/fleet.yaml"
+expect_exit 0 "fleet applied" bmctl apply -f "$T/fleet.yaml"
+
+in_s python3 "$(dirname "$0")/range_server.py" "$SRC" 18080 "$T/src.log" $((512 << 10)) &
+for _ in $(seq 1 100); do in_s curl -s -o /dev/null http://127.0.0.1:18080/none && break; sleep 0.1; done
+conf() { # conf BUDGET_MIB
+  cat <<Y
+rack: r13
+data_dir: $T/agent-data
+interfaces: [$IF_S]
+tftp_root: $T/root
+coordinator: [$BMCTL_COORDINATOR]
+cache_budget_mib: $1
+Y
+}
+conf 0 >"$T/agent.yaml"
+start_agent "$T/agent.yaml"
+
+# wait_file PATH [MIN_BYTES]: up to 30 s
+wait_file() {
+  for _ in $(seq 1 300); do
+    [ -f "$1" ] && [ "$(stat -c %s "$1")" -ge "${2:-0}" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# --- kill -9 in the middle of a download, then resume -----------------------
+if wait_file "$C/partial/$GSHA" $((256 << 10)); then
+  kill9_agent
+  P=$(stat -c %s "$C/partial/$GSHA")
+  ok "download of good under way ($P bytes) when the agent is killed"
+  [ ! -e "$C/sha256/$GSHA" ] && ok "a partial download is not servable" || not_ok "partial file servable"
+  start_agent "$T/agent.yaml"
+  wait_file "$C/sha256/$GSHA" && ok "after the restart, good is verified and servable" ||
+    not_ok "good never completed"
+  grep -q "good.bin range=bytes=$P-" "$T/src.log" && ok "the restart resumed with Range: bytes=$P-" ||
+    { not_ok "no resumed request from $P:"; sed 's/^/    /' "$T/src.log"; }
+else
+  not_ok "good's download never started"
+fi
+cmp -s "$C/sha256/$GSHA" "$SRC/good.bin" && ok "good's cached bytes equal the source" || not_ok "good differs"
+
+# --- the coordinator's blob store -------------------------------------------
+wait_file "$C/sha256/$PSHA" && cmp -s "$C/sha256/$PSHA" "$T/pushed.bin" &&
+  ok "pushed arrives from the coordinator's blob store, byte for byte" || not_ok "pushed not cached"
+code() { in_c curl -s -o /dev/null -w '%{http_code}' "http://10.13.0.1:8080$1"; }
+[ "$(code "/images/$PSHA")" = 200 ] && ok "the agent serves pushed by digest" || not_ok "pushed not served"
+
+# --- a source serving other bytes -------------------------------------------
+for _ in $(seq 1 100); do grep -q "digest mismatch" "$T/agent.log.new" && break; sleep 0.1; done
+grep -q "download failed image=bad err=\"digest mismatch" "$T/agent.log.new" &&
+  ok "bad's digest mismatch is detected" || not_ok "no digest mismatch logged"
+[ ! -e "$C/sha256/$BSHA" ] && [ ! -e "$C/partial/$BSHA" ] && ok "bad's bytes are neither kept nor servable" ||
+  not_ok "bad's bytes kept"
+[ "$(code "/images/$BSHA")" = 404 ] && ok "the agent answers 404 for bad" || not_ok "bad served"
+for _ in $(seq 1 100); do
+  bmctl trace 00:00:00:00:00:00 >"$T/trace" 2>&1
+  grep -q "failed bad: digest mismatch" "$T/trace" && break
+  sleep 0.1
+done
+expect_in "$T/trace" "failed bad: digest mismatch" "the mismatch is reported upstream"
+for _ in $(seq 1 100); do
+  bmctl -o json get images >"$T/images.json"
+  python3 -c 'import json,sys; d={i["name"]: i["agents_cached"] for i in json.load(open(sys.argv[1]))}; sys.exit(0 if d == {"pushed": 1, "good": 1, "bad": 0} else 1)' "$T/images.json" && break
+  sleep 0.1
+done
+python3 -c 'import json,sys; d={i["name"]: i["agents_cached"] for i in json.load(open(sys.argv[1]))}; sys.exit(0 if d == {"pushed": 1, "good": 1, "bad": 0} else 1)' "$T/images.json" &&
+  ok "bmctl get images counts the agents holding each image" || not_ok "images: $(cat "$T/images.json")"
+
+# --- eviction under a budget ----------------------------------------------
+# Held: pushed (1 MiB, named by p1, and the oldest), old (1 MiB, named by
+# nothing, older than good), good (2 MiB, named by nothing once p1 drops
+# it). Budget 4 MiB, and a new image fresh (1 MiB) is wanted: old must go,
+# pushed must stay.
+kill9_agent
+head -c $MiB /dev/urandom >"$T/old.bin"
+OSHA=$(sha "$T/old.bin")
+cp "$T/old.bin" "$C/sha256/$OSHA"
+touch -d 2019-01-01 "$C/sha256/$PSHA"
+touch -d 2020-01-01 "$C/sha256/$OSHA"
+head -c $MiB /dev/urandom >"$T/fresh.bin"
+FSHA=$(sha "$T/fresh.bin")
+expect_exit 0 "fresh pushed" bmctl image push fresh "$T/fresh.bin"
+fleet "  - {name: fresh, sha256: \"$FSHA\", size: $MiB}" fresh >"$T/fleet.yaml"
+expect_exit 0 "p1 now names pushed and fresh" bmctl apply -f "$T/fleet.yaml"
+conf 4 >"$T/agent.yaml"
+start_agent "$T/agent.yaml"
+wait_file "$C/sha256/$FSHA" && ok "fresh fetched within the budget" || not_ok "fresh not fetched"
+[ ! -e "$C/sha256/$OSHA" ] && ok "old (least recently used, named by nothing) evicted" || not_ok "old kept"
+[ -e "$C/sha256/$PSHA" ] && ok "pushed (older still, but named by p1) never evicted" || not_ok "pushed evicted"
+[ -e "$C/sha256/$GSHA" ] && ok "good (more recently used) kept" || not_ok "good evicted"
+[ -n "${BM_IT_DEBUG:-}" ] && cp -r "$T" "$BM_IT_DEBUG"
+finish

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""A small image source for the cache tests: serves the files of a folder
+over HTTP/1.1 with single Range requests, optionally throttled, and logs
+every request's path and Range header (one line each) to a file.
+
+usage: range_server.py DIR PORT LOG [BYTES_PER_SECOND]"""
+import os
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT, PORT, LOG = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+RATE = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        rng = self.headers.get("Range", "")
+        with open(LOG, "a") as f:
+            f.write(f"{self.path} range={rng}\n")
+        path = os.path.join(ROOT, os.path.basename(self.path))
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return
+        size = os.path.getsize(path)
+        start = 0
+        if rng.startswith("bytes=") and rng[6:].split("-")[0]:
+            start = int(rng[6:].split("-")[0])
+            if start >= size:
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", str(size - start))
+        self.end_headers()
+        with open(path, "rb") as f:
+            f.seek(start)
+            while True:
+                chunk = f.read(16384)
+                if not chunk:
+                    break
+                try:
+                    self.wfile.write(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                if RATE:
+                    time.sleep(len(chunk) / RATE)
+
+
+ThreadingHTTPServer(("0.0.0.0", PORT), Handler).serve_forever()
