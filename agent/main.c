@@ -22,6 +22,7 @@
 #include "http_server.h"
 #include "metrics.h"
 #include "rackdb.h"
+#include "power.h"
 #include "progress.h"
 #include "rackview.h"
 #include "sync.h"
@@ -45,6 +46,7 @@ struct agent {
 	struct sync *sync;         /* managed: the link to the coordinators */
 	struct progress *progress; /* managed: fetches traced for the coordinator */
 	struct cache *cache;       /* the image cache's downloader */
+	struct power *power;       /* managed: power actions of operations */
 	char agent_id[RACKDB_AGENT_ID_LEN + 1];
 	uint8_t secret[TOKEN_SECRET_LEN];
 	ev_signal sigterm, sigint, sighup;
@@ -83,9 +85,18 @@ load_view_db(struct agent *a, struct rack_view **ret)
 	return r == -ENOENT ? rack_view_empty(a->cfg.rack, ret) : r;
 }
 
+/* Power actions the view asks for (operations that powered a machine). */
+static void
+power_actions(struct agent *a, const struct rack_view *v)
+{
+	for (size_t i = 0; a->power && i < v->n_hosts; i++)
+		power_consider(a->power, v->hosts[i].m);
+}
+
 static void
 set_view(struct agent *a, struct rack_view *v)
 {
+	power_actions(a, v);
 	cache_want(a->cache, v->fleet->images, v->fleet->n_images);
 	dhcp_service_set_view(a->dhcp, v);
 	http_routes_set_view(a->routes, v);
@@ -270,6 +281,9 @@ start_sync(struct agent *a)
 	o.view_changed = view_changed_cb;
 	o.describe = describe_cb;
 	o.arg = a;
+	if ((r = power_start(a->db, a->cfg.rack, &a->power)) < 0)
+		return r;
+	power_actions(a, a->view);
 	if ((r = sync_start(&o, &a->sync)) < 0)
 		return r;
 	rackdb_on_events(a->db, events_cb, a->sync);
@@ -439,6 +453,7 @@ main(int argc, char **argv)
 	sync_cut(a.sync); /* the cache's thread may be in a blob call */
 	cache_stop(a.cache);
 	sync_stop(a.sync);
+	power_stop(a.power);
 	http_server_stop(a.http);
 	tftp_service_stop(a.tftp);
 	a.tftp = NULL;

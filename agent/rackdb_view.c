@@ -259,3 +259,41 @@ rackdb_events_trim(struct rackdb *db, uint64_t upto)
 		db->outbox_n -= n;
 	return r;
 }
+
+static void
+power_key(char out[16], const uint8_t mac[6])
+{
+	memcpy(out, "power/", 6);
+	memcpy(out + 6, mac, 6);
+	out[12] = '\0';
+}
+
+int
+rackdb_power_done(struct rackdb *db, const uint8_t mac[6], uint64_t *ret_seq)
+{
+	MDB_txn *txn;
+	char key[16];
+	MDB_val k = { 12, key }, v;
+	int rc;
+
+	power_key(key, mac);
+	*ret_seq = 0;
+	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
+		return rackdb_err(rc);
+	if (mdb_get(txn, db->dbi[T_META], &k, &v) == MDB_SUCCESS && v.mv_size == 8)
+		*ret_seq = rackdb_get_be64(v.mv_data);
+	mdb_txn_abort(txn);
+	return 0;
+}
+
+int
+rackdb_power_record(struct rackdb_batch *b, const uint8_t mac[6], uint64_t seq)
+{
+	char key[16];
+	uint8_t val[8];
+	MDB_val k = { 12, key }, v = { 8, val };
+
+	power_key(key, mac);
+	rackdb_be64(val, seq);
+	return rackdb_err(mdb_put(b->txn, b->db->dbi[T_META], &k, &v, 0));
+}

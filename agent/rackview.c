@@ -59,15 +59,25 @@ add_host(struct rack_view *v, const Bm__Machine *m)
 	snprintf(h->name, sizeof(h->name), "%s", m->name);
 	h->ip = m->ip;
 	h->m = m;
-	h->netboot = m->netboot || m->state == BM__MACHINE_STATE__STATE_REIMAGING ||
-	             m->state == BM__MACHINE_STATE__STATE_NETBOOTING ||
-	             m->state == BM__MACHINE_STATE__STATE_INSTALLING;
+	/* Marked for netboot exactly while its operation wants the installer:
+	 * powered by the operation (not while it waits its turn) and not yet
+	 * deployed or failed. */
+	h->netboot =
+	    m->netboot || (m->started_ms && (m->state == BM__MACHINE_STATE__STATE_REIMAGING ||
+	                                     m->state == BM__MACHINE_STATE__STATE_NETBOOTING ||
+	                                     m->state == BM__MACHINE_STATE__STATE_INSTALLING));
 	while (v->slot[i])
 		i = (i + 1) & v->mask;
 	v->slot[i] = (uint32_t)(v->n_hosts + 1);
 	if (m->ip)
 		v->ips[v->n_ips++] = m->ip;
 	v->n_hosts++;
+}
+
+const char *
+rack_host_profile_name(const Bm__Machine *m)
+{
+	return m->boot_profile && *m->boot_profile ? m->boot_profile : m->profile;
 }
 
 static bool
@@ -101,8 +111,9 @@ select_part(const Bm__Fleet *f, const Bm__Rack *r, Bm__Fleet *part, char **pname
 		if (strcmp(m->rack, r->name))
 			continue;
 		part->machines[part->n_machines++] = m;
-		if (*m->profile && !named(pnames, np, m->profile))
-			pnames[np++] = m->profile;
+		const char *p = rack_host_profile_name(m);
+		if (*p && !named(pnames, np, p))
+			pnames[np++] = (char *)p;
 	}
 	for (size_t i = 0; i < f->n_profiles; i++) {
 		Bm__Profile *p = f->profiles[i];

@@ -51,6 +51,8 @@ int rack_view_load_file(const char *path, const char *rack, struct rack_view **r
 int rack_view_empty(const char *rack, struct rack_view **ret);
 void rack_view_free(struct rack_view *v);
 
+/* The profile a machine boots: its operation's, else its own. */
+const char *rack_host_profile_name(const Bm__Machine *m);
 /* Lookups; NULL when absent. */
 const struct rack_host *rack_view_host(const struct rack_view *v, const uint8_t mac[6]);
 /* The machine whose reservation is ip (a linear scan: for progress

@@ -20,6 +20,10 @@ static const char usage_text[] =
     "  status\n"
     "  agents [--rack R]        agents: rack, version, last seen, revision lag, cache\n"
     "  trace MACHINE|MAC        a machine's boot timeline as its agents reported it\n"
+    "  reimage TARGET... [-l key=value] [--profile P] [--batch N] [--timeout 30m] [--wait]\n"
+    "      TARGET: rack/NAME, site/NAME, machine/NAME or NAME; --wait follows it and\n"
+    "      exits 0 only when every machine deployed\n"
+    "  op get [ID] | op watch ID | op cancel ID\n"
     "The coordinator URL defaults to $BMCTL_COORDINATOR, else " CTL_DEFAULT_URL ".\n"
     "Exit status: 0 done, 1 refused or unreachable, 2 usage error.\n";
 
@@ -200,9 +204,10 @@ static const struct {
 	const char *name;
 	int (*fn)(struct ctl *, int, char **);
 } commands[] = {
-	{ "apply", cmd_apply },   { "get", cmd_get },         { "describe", cmd_describe },
-	{ "delete", cmd_delete }, { "machine", cmd_machine }, { "image", cmd_image },
-	{ "status", cmd_status }, { "agents", cmd_agents },   { "trace", cmd_trace },
+	{ "apply", cmd_apply },     { "get", cmd_get },         { "describe", cmd_describe },
+	{ "delete", cmd_delete },   { "machine", cmd_machine }, { "image", cmd_image },
+	{ "status", cmd_status },   { "agents", cmd_agents },   { "trace", cmd_trace },
+	{ "reimage", cmd_reimage }, { "op", cmd_op },
 };
 
 int

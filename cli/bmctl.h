@@ -46,6 +46,8 @@ int cmd_image(struct ctl *c, int argc, char **argv);
 int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_agents(struct ctl *c, int argc, char **argv);
 int cmd_trace(struct ctl *c, int argc, char **argv);
+int cmd_reimage(struct ctl *c, int argc, char **argv);
+int cmd_op(struct ctl *c, int argc, char **argv);
 
 /* output.c: tables and JSON. A list is printed across pages: begin, items
  * (any number of times), end; a table is aligned when it ends. */

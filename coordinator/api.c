@@ -289,7 +289,7 @@ list_filter_error(const Bm__ListRequest *q)
 {
 	bool machines = q->kind == BM__KIND__KIND_MACHINE, racks = q->kind == BM__KIND__KIND_RACK;
 
-	if (q->kind < BM__KIND__KIND_SITE || q->kind > BM__KIND__KIND_AGENT)
+	if (q->kind < BM__KIND__KIND_SITE || q->kind > BM__KIND__KIND_OPERATION)
 		return "unknown kind";
 	if (*q->rack && !machines && q->kind != BM__KIND__KIND_AGENT)
 		return "--rack applies to machines and agents only";
@@ -398,6 +398,8 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_REPORT_EVENTS:
 	case BM__REQUEST__BODY_BLOB_GET:
 	case BM__REQUEST__BODY_TRACE: api_handle_agent(a, call, req); return;
+	case BM__REQUEST__BODY_REIMAGE:
+	case BM__REQUEST__BODY_OP: api_handle_ops(a, call, req); return;
 	default: bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "unknown request"); return;
 	}
 }

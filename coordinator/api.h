@@ -16,6 +16,7 @@ struct api {
 	const char *data_dir;
 	struct bm_rpc_server *rpc;
 	struct watch_hub *hub; /* agents' long-polls */
+	struct ticker *ticker; /* advances running operations */
 };
 
 /* Listen on url with nctx contexts. Returns 0 or -errno. */
@@ -23,3 +24,7 @@ int api_start(struct api *a, const char *url, unsigned nctx);
 /* Stop serving. The proposer must have been closed first, so that no
  * write is still waiting for its answer. */
 void api_stop(struct api *a);
+/* Tick running operations once a second (loop thread); stop after the
+ * proposer has closed. */
+int api_ticker_start(struct api *a, uv_loop_t *loop);
+void api_ticker_stop(struct api *a);

@@ -24,3 +24,6 @@ void api_propose(struct api *a, struct bm_rpc_call *call, struct write_call *w);
 void api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);
 /* Live fields of agents and cache counts of images in a list answer. */
 void api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__Kind kind);
+
+/* api_ops.c: Reimage and Op. */
+void api_handle_ops(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);

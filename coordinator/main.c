@@ -146,6 +146,7 @@ coord_stop(struct coord *c, const char *why)
 	/* Answer every queued write, then stop serving: no write is left
 	 * waiting on a closed socket, and none is acknowledged undone. */
 	proposer_close(c->api.proposer);
+	api_ticker_stop(&c->api);
 	watch_hub_close(c->api.hub);
 	api_stop(&c->api);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
@@ -236,6 +237,7 @@ coord_serve(struct coord *c, const struct options *o)
 		watch_hub_close(c->api.hub);
 		return r;
 	}
+	api_ticker_start(&c->api, c->loop);
 	uv_signal_init(c->loop, &c->sigterm);
 	uv_signal_init(c->loop, &c->sigint);
 	c->sigterm.data = c->sigint.data = c;

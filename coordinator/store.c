@@ -53,6 +53,18 @@ st_free(void *msg)
 		protobuf_c_message_free_unpacked(msg, NULL);
 }
 
+int
+st_set_str(char **field, const char *v)
+{
+	char *n = strdup(v);
+	if (!n)
+		return -ENOMEM;
+	if (*field && *field != protobuf_c_empty_string)
+		free(*field);
+	*field = n;
+	return 0;
+}
+
 void
 st_be64(uint8_t out[8], uint64_t v)
 {
@@ -105,6 +117,10 @@ st_kind_db(Bm__Kind kind, enum store_db *ret_db, const ProtobufCMessageDescripto
 	case BM__KIND__KIND_IMAGE:
 		*ret_db = DB_IMAGES;
 		*ret_desc = &bm__image__descriptor;
+		return 0;
+	case BM__KIND__KIND_OPERATION:
+		*ret_db = DB_OPS;
+		*ret_desc = &bm__operation__descriptor;
 		return 0;
 	case BM__KIND__KIND_AGENT:
 		*ret_db = DB_AGENTS;

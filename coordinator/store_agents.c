@@ -16,6 +16,7 @@
 #define EVENTS_PER_BATCH_MAX 4096u
 #define CACHED_MAX 4096u
 #define EVENT_KEY_LEN 26u
+#define PROGRESS_WRITE_MS 10000u
 
 #define S(x) BM__MACHINE_STATE__STATE_##x
 
@@ -192,17 +193,24 @@ discover(struct apply_ctx *c, const char *rack, const uint8_t mac[6])
 	return put_machine(c, &m);
 }
 
-/* The state a machine moves to on event e, or its own. */
+/* The state a machine moves to on event e, or its own. Only a machine its
+ * operation has powered moves: one waiting for its turn, or not in an
+ * operation, only has the event recorded. */
 static Bm__MachineState
-next_state(Bm__MachineState st, const Bm__Event *e)
+next_state(const Bm__Machine *m, const Bm__Event *e)
 {
+	Bm__MachineState st = m->state;
 	bool booting = st == S(REIMAGING) || st == S(NETBOOTING);
 	const char *d = e->detail ? e->detail : "";
 
+	if (!m->started_ms || !*m->operation)
+		return st;
 	switch (e->kind) {
 	case BM__EVENT_KIND__EVENT_DHCP:
 	case BM__EVENT_KIND__EVENT_TFTP:
 	case BM__EVENT_KIND__EVENT_HTTP: return st == S(REIMAGING) ? S(NETBOOTING) : st;
+	case BM__EVENT_KIND__EVENT_POWER:
+		return st == S(REIMAGING) && !strncmp(d, "failed", 6) ? S(FAILED) : st;
 	case BM__EVENT_KIND__EVENT_CALLBACK:
 		if (!strncmp(d, "state=started", 13) || !strncmp(d, "state=installing", 16))
 			return booting ? S(INSTALLING) : st;
@@ -215,13 +223,31 @@ next_state(Bm__MachineState st, const Bm__Event *e)
 	}
 }
 
+/* What the machine's reason says after event e moved it. */
+static const char *
+next_reason(const Bm__Event *e, Bm__MachineState st)
+{
+	const char *d = e->detail ? e->detail : "";
+	switch (st) {
+	case S(NETBOOTING): return "booting from the network";
+	case S(INSTALLING): return "installing";
+	case S(DEPLOYED): return "";
+	case S(FAILED):
+		return e->kind == BM__EVENT_KIND__EVENT_POWER
+		           ? d + (strncmp(d, "failed: ", 8) ? 0 : 8)
+		           : d;
+	default: return NULL;
+	}
+}
+
 static int
 machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 {
 	MDB_val k = { 6, e->mac.data }, v;
 	Bm__Machine *m = NULL;
 	Bm__MachineState st;
-	int rc, r;
+	const char *why;
+	int rc, r = 0;
 
 	rc = mdb_get(c->txn, c->s->dbi[DB_MAC_INDEX], &k, &v);
 	if (rc == MDB_NOTFOUND)
@@ -233,9 +259,20 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 	if ((r = st_get_msg(c->txn, c->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
 	                    &bm__machine__descriptor, (ProtobufCMessage **)&m)) < 0)
 		return r;
-	st = next_state(m->state, e);
+	st = next_state(m, e);
 	if (st != m->state) {
 		m->state = st;
+		if ((why = next_reason(e, st)) && (r = st_set_str(&m->reason, why)) < 0) {
+			st_free(m);
+			return r;
+		}
+		st_op_progress(c, m);
+		r = put_machine(c, m);
+	} else if (m->started_ms && *m->operation && c->now > m->progress_ms + PROGRESS_WRITE_MS) {
+		/* Progress without a new state (the kernel fetched, "installing"
+		 * again): keeps the operation's timeout away, written at most
+		 * every few seconds. */
+		st_op_progress(c, m);
 		r = put_machine(c, m);
 	}
 	st_free(m);

@@ -99,6 +99,7 @@ sort_maps(void *msg, const ProtobufCMessageDescriptor *d, void **owned, int nown
 
 union any_record {
 	ProtobufCMessage base;
+	Bm__Operation operation;
 	Bm__Site site;
 	Bm__Rack rack;
 	Bm__Machine machine;
@@ -112,11 +113,19 @@ static void
 keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *old, uint64_t rev)
 {
 	/* A discovered machine (new) becomes ready once the fleet declares it. */
-	if (kind == BM__KIND__KIND_MACHINE)
-		u->machine.state =
-		    old && ((const Bm__Machine *)old)->state != BM__MACHINE_STATE__STATE_NEW
-		        ? ((const Bm__Machine *)old)->state
-		        : BM__MACHINE_STATE__STATE_READY;
+	if (kind == BM__KIND__KIND_MACHINE) {
+		const Bm__Machine *om = (const Bm__Machine *)old;
+		u->machine.state = om && om->state != BM__MACHINE_STATE__STATE_NEW
+		                       ? om->state
+		                       : BM__MACHINE_STATE__STATE_READY;
+		/* Owned by operations. */
+		u->machine.operation = om ? om->operation : "";
+		u->machine.boot_profile = om ? om->boot_profile : "";
+		u->machine.power_seq = om ? om->power_seq : 0;
+		u->machine.reason = om ? om->reason : "";
+		u->machine.progress_ms = om ? om->progress_ms : 0;
+		u->machine.started_ms = om ? om->started_ms : 0;
+	}
 	if (kind == BM__KIND__KIND_IMAGE && old) {
 		const Bm__Image *oi = (const Bm__Image *)old;
 		bool same = oi->sha256.len == u->image.sha256.len &&
@@ -423,6 +432,9 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 	case BM__COMMAND__OP_AGENT_REGISTER:
 		return st_apply_agent_register(c, cmd->agent_register, cmd->time_ms);
 	case BM__COMMAND__OP_AGENT_EVENTS: return st_apply_agent_events(c, cmd->agent_events);
+	case BM__COMMAND__OP_REIMAGE: return st_apply_reimage(c, cmd->reimage);
+	case BM__COMMAND__OP_OP_CANCEL: return st_apply_op_cancel(c, cmd->op_cancel);
+	case BM__COMMAND__OP_OP_TICK: return st_apply_op_tick(c);
 	default: return st_refuse(c, BM__STATUS__STATUS_INVALID, "unknown command");
 	}
 }
@@ -430,7 +442,7 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 int
 store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd, struct store_result *res)
 {
-	struct apply_ctx c = { .s = b->s, .rev = b->revision + 1, .res = res };
+	struct apply_ctx c = { .s = b->s, .rev = b->revision + 1, .now = cmd->time_ms, .res = res };
 	int rc, r;
 
 	res->status = BM__STATUS__STATUS_OK;

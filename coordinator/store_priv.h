@@ -63,6 +63,9 @@ void st_be64(uint8_t out[8], uint64_t v);
 uint64_t st_get_be64(const uint8_t in[8]);
 
 void st_free(void *msg); /* protobuf_c_message_free_unpacked, NULL-safe */
+/* Replace a string field of an unpacked record (whose empty strings are
+ * protobuf-c's shared one, never to be freed). Returns 0 or -ENOMEM. */
+int st_set_str(char **field, const char *v);
 
 /* One command being applied: its nested transaction, tentative revision and
  * the changes it makes. */
@@ -70,6 +73,7 @@ struct apply_ctx {
 	struct store *s;
 	MDB_txn *txn;
 	uint64_t rev;
+	uint64_t now;    /* the command's time, fixed by the proposer */
 	Bm__Change *chg; /* changes made, in order */
 	size_t nchg, capchg;
 	struct store_result *res;
@@ -98,3 +102,9 @@ int st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only);
 /* store_agents.c */
 int st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info, uint64_t time_ms);
 int st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev);
+/* store_ops.c */
+int st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q);
+int st_apply_op_cancel(struct apply_ctx *c, const char *name);
+int st_apply_op_tick(struct apply_ctx *c);
+/* A machine of a started operation made progress: its progress time. */
+void st_op_progress(struct apply_ctx *c, Bm__Machine *m);

@@ -175,6 +175,10 @@ object_wrap(Bm__Kind kind, ProtobufCMessage *rec)
 		o->obj_case = BM__OBJECT__OBJ_PROFILE;
 		o->profile = (Bm__Profile *)rec;
 		break;
+	case BM__KIND__KIND_OPERATION:
+		o->obj_case = BM__OBJECT__OBJ_OPERATION;
+		o->operation = (Bm__Operation *)rec;
+		break;
 	case BM__KIND__KIND_AGENT:
 		o->obj_case = BM__OBJECT__OBJ_AGENT;
 		o->agent = (Bm__AgentRecord *)rec;

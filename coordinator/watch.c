@@ -155,7 +155,9 @@ changed_keys(struct store_read *rd, const char *rack, uint64_t since, uint64_t c
 		}
 		for (size_t i = 0; i < (r == 0 ? cs->n_changes : 0); i++) {
 			const Bm__Change *c = cs->changes[i];
-			if (c->kind == BM__KIND__KIND_AGENT || (*c->rack && strcmp(c->rack, rack)))
+			if (c->kind == BM__KIND__KIND_AGENT ||
+			    c->kind == BM__KIND__KIND_OPERATION ||
+			    (*c->rack && strcmp(c->rack, rack)))
 				continue;
 			if (n == cap) {
 				struct key *v = realloc(k, (cap = cap ? 2 * cap : 16) * sizeof(*k));

@@ -13,19 +13,21 @@ BUILD_PKGS=(
   libraft-dev libuv1-dev
   libcurl4-openssl-dev libyaml-dev
 )
+# Run: the tools the agent drives (ipmitool for the ipmi power driver).
+RUN_PKGS=(ipmitool)
 # Test: cmocka for unit tests, clang + its runtime for libFuzzer targets,
 # the LMDB tools for inspecting stores, and the tools integration tests call.
 TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
   isc-dhcp-client busybox kea-admin
-  tftp-hpa atftp nftables
+  tftp-hpa atftp nftables openipmi
 )
 
 # Benchmarks only (deploy/install-deps.sh --bench): the peers they run beside us.
 BENCH_PKGS=(etcd-server etcd-client bc kea-dhcp4-server dnsmasq-base tftpd-hpa nginx-light wrk)
 
-WANT=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
+WANT=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${TEST_PKGS[@]}")
 [ "${1:-}" = --bench ] && WANT+=("${BENCH_PKGS[@]}")
 
 missing=()

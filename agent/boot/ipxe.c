@@ -40,7 +40,8 @@ boot_ctx_init(struct boot_ctx *c, const struct rack_view *v, const struct rack_h
 	c->v = v;
 	c->h = h;
 	c->peer_ip = peer_ip;
-	c->p = *h->m->profile ? rack_view_profile(v, h->m->profile) : NULL;
+	c->p = *rack_host_profile_name(h->m) ? rack_view_profile(v, rack_host_profile_name(h->m))
+	                                     : NULL;
 	snprintf(c->agent_url, sizeof(c->agent_url), "%s", agent_url);
 	token_make(secret, h->mac, c->token);
 	bm_mac_format(h->mac, c->mac);

@@ -217,7 +217,7 @@ trace_image(struct http_routes *r, const uint8_t d[BM_SHA256_LEN], const struct 
 		if (im->sha256.len == BM_SHA256_LEN && !memcmp(im->sha256.data, d, BM_SHA256_LEN))
 			name = im->name;
 	}
-	if (*name && (p = rack_view_profile(r->view, h->m->profile)))
+	if (*name && (p = rack_view_profile(r->view, rack_host_profile_name(h->m))))
 		what = !strcmp(p->kernel, name)   ? "kernel"
 		       : !strcmp(p->initrd, name) ? "initrd"
 		                                  : what;

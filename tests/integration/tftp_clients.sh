@@ -80,7 +80,14 @@ done
 in_c nft add rule inet loss in udp sport != 69 numgen random mod 20 0 drop
 in_s nft add rule inet loss in udp dport != 69 numgen random mod 20 0 drop
 hpa 64K got.loss >/dev/null; same 64K got.loss "tftp-hpa 64 KiB with 5 % loss each way"
-atftp_get 1M got.loss2 --option "blksize 1468" --option "windowsize 16" >/dev/null
+# atftp 0.8's client itself gives up now and then under this loss with a
+# window ("timeout: retrying ... tftp: unknown error. aborting", about one
+# run in eight here, while the server is still retransmitting): like
+# firmware, it gets three tries; the bytes must match on the one that ends.
+for _ in 1 2 3; do
+  atftp_get 1M got.loss2 --option "blksize 1468" --option "windowsize 16" >/dev/null &&
+    cmp -s "$R/1M" got.loss2 && break
+done
 same 1M got.loss2 "atftp 1 MiB, windowsize 16, with 5 % loss each way"
 in_s nft delete table inet loss
 in_c nft delete table inet loss

@@ -1,0 +1,324 @@
+#define _GNU_SOURCE /* pipe2, execvpe */
+#include "power.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bm/log.h"
+#include "bm/netaddr.h"
+#include "bm/util.h"
+#include "rackdb.h"
+
+struct job {
+	uint8_t mac[6];
+	uint64_t seq;
+	char name[64];
+	char bmc[512];
+};
+
+struct power {
+	struct rackdb *db;
+	char rack[64];
+	pthread_t th;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stop;
+	struct job *q; /* under mu */
+	size_t n;
+	uint8_t busy_mac[6]; /* the job running, so it is not queued twice */
+	uint64_t busy_seq;
+};
+
+/* ----------------------------------------------------------- ipmi:// URL */
+
+int
+power_parse_ipmi(const char *url, struct power_ipmi_target *t)
+{
+	const char *p, *at, *colon, *hp;
+	size_t n;
+
+	memset(t, 0, sizeof(*t));
+	t->port = 623;
+	if (strncmp(url, "ipmi://", 7))
+		return -EINVAL;
+	p = url + 7;
+	if (!(at = strrchr(p, '@')) || !(colon = memchr(p, ':', (size_t)(at - p))))
+		return -EINVAL; /* user and password are required */
+	if ((n = (size_t)(colon - p)) == 0 || n >= sizeof(t->user))
+		return -EINVAL;
+	memcpy(t->user, p, n);
+	if ((n = (size_t)(at - colon - 1)) >= sizeof(t->pass))
+		return -EINVAL;
+	memcpy(t->pass, colon + 1, n);
+	hp = at + 1;
+	const char *pc = strchr(hp, ':'), *end = hp + strcspn(hp, "/");
+	if (pc && pc < end) {
+		char *e;
+		unsigned long port = strtoul(pc + 1, &e, 10);
+		if (e != end || port == 0 || port > 65535)
+			return -EINVAL;
+		t->port = (unsigned)port;
+		end = pc;
+	}
+	if ((n = (size_t)(end - hp)) == 0 || n >= sizeof(t->host))
+		return -EINVAL;
+	memcpy(t->host, hp, n);
+	for (size_t i = 0; i < n; i++)
+		if (!((t->host[i] >= 'a' && t->host[i] <= 'z') ||
+		      (t->host[i] >= 'A' && t->host[i] <= 'Z') ||
+		      (t->host[i] >= '0' && t->host[i] <= '9') || t->host[i] == '.' ||
+		      t->host[i] == '-'))
+			return -EINVAL; /* never an option to ipmitool */
+	return 0;
+}
+
+/* ------------------------------------------------------------- ipmitool */
+
+/* Run ipmitool with the target and args; its output (both streams) into
+ * out. The password goes by environment (-E), never on the command line.
+ * Returns its exit status, or -ETIMEDOUT / -errno. */
+static int
+ipmitool(const struct power_ipmi_target *t, const char *const *args, char *out, size_t olen)
+{
+	char port[16];
+	const char *argv[24] = { "ipmitool", "-I", "lanplus", "-H", t->host, "-p", port, "-U",
+		                 t->user,    "-E", "-C",      "3",  "-R",    "2",  "-N", "2" };
+	int pfd[2], status = 0;
+	size_t argc = 16, len = 0;
+	pid_t pid;
+
+	char pw[96];
+	char *envp[] = { pw, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
+
+	snprintf(pw, sizeof(pw), "IPMI_PASSWORD=%s", t->pass);
+	snprintf(port, sizeof(port), "%u", t->port);
+	for (size_t i = 0; args[i] && argc < 23; i++)
+		argv[argc++] = args[i];
+	argv[argc] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	if ((pid = fork()) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		/* Only async-signal-safe calls between fork and exec. */
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		execvpe("ipmitool", (char *const *)argv, envp);
+		_exit(127);
+	}
+	close(pfd[1]);
+	uint64_t deadline = bm_mono_ms() + POWER_TOOL_TIMEOUT_S * 1000u;
+	for (;;) {
+		struct pollfd pf = { pfd[0], POLLIN, 0 };
+		uint64_t now = bm_mono_ms();
+		if (now >= deadline || poll(&pf, 1, (int)(deadline - now)) == 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+			close(pfd[0]);
+			snprintf(out, olen, "ipmitool gave no answer within %us",
+			         POWER_TOOL_TIMEOUT_S);
+			return -ETIMEDOUT;
+		}
+		ssize_t r = read(pfd[0], out + len, olen - 1 - len);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+		if (len == olen - 1)
+			len = 0; /* keep the tail */
+	}
+	out[len] = '\0';
+	close(pfd[0]);
+	if (waitpid(pid, &status, 0) < 0)
+		return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* The first meaningful line of a tool's output, one line, for a reason. */
+static void
+first_line(const char *out, char *buf, size_t len)
+{
+	const char *p = out;
+	while (*p == '\n' || *p == ' ')
+		p++;
+	size_t n = strcspn(p, "\n");
+	snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p);
+}
+
+/* bootdev pxe, checked, then a power cycle (on when it is off). Returns 0
+ * with what was done in msg, or -1 with why. */
+static int
+ipmi_cycle(const char *bmc, char *msg, size_t mlen)
+{
+	static const char *const bootdev[] = { "chassis", "bootdev", "pxe", NULL };
+	static const char *const check[] = { "chassis", "bootparam", "get", "5", NULL };
+	static const char *const status[] = { "chassis", "power", "status", NULL };
+	static const char *const cycle[] = { "chassis", "power", "cycle", NULL };
+	static const char *const on[] = { "chassis", "power", "on", NULL };
+	struct power_ipmi_target t;
+	char out[4096], line[200];
+	int r;
+
+	if (power_parse_ipmi(bmc, &t) < 0) {
+		snprintf(msg, mlen, "BMC URL is not ipmi://USER:PASS@HOST[:PORT]");
+		return -1;
+	}
+	if ((r = ipmitool(&t, bootdev, out, sizeof(out))) != 0) {
+		first_line(out, line, sizeof(line));
+		snprintf(msg, mlen, "ipmitool chassis bootdev pxe: %s", line);
+		return -1;
+	}
+	/* ipmitool exits 0 when the BMC refuses the boot device: read it back. */
+	if ((r = ipmitool(&t, check, out, sizeof(out))) != 0 || !strstr(out, "Force PXE")) {
+		first_line(out, line, sizeof(line));
+		snprintf(msg, mlen, "the BMC did not take boot from PXE (bootparam 5: %s)", line);
+		return -1;
+	}
+	if ((r = ipmitool(&t, status, out, sizeof(out))) != 0) {
+		first_line(out, line, sizeof(line));
+		snprintf(msg, mlen, "ipmitool chassis power status: %s", line);
+		return -1;
+	}
+	bool off = strstr(out, "is off") != NULL;
+	if ((r = ipmitool(&t, off ? on : cycle, out, sizeof(out))) != 0) {
+		first_line(out, line, sizeof(line));
+		snprintf(msg, mlen, "ipmitool chassis power %s: %s", off ? "on" : "cycle", line);
+		return -1;
+	}
+	snprintf(msg, mlen, "ipmi: boot from PXE, power %s", off ? "on" : "cycle");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- thread */
+
+static void
+run_job(struct power *p, const struct job *j)
+{
+	struct rackdb_batch *b;
+	char msg[320], detail[400];
+	int ok;
+
+	if (!*j->bmc || !strncmp(j->bmc, "manual", 6)) {
+		snprintf(msg, sizeof(msg), "manual: power-cycle %s by hand", j->name);
+		BM_WARN("power", "manual power action machine=%s: power-cycle it now", j->name);
+		ok = 0;
+	} else if (!strncmp(j->bmc, "ipmi://", 7)) {
+		ok = ipmi_cycle(j->bmc, msg, sizeof(msg));
+	} else {
+		snprintf(msg, sizeof(msg), "no power driver for this BMC URL scheme");
+		ok = -1;
+	}
+	snprintf(detail, sizeof(detail), "%s seq=%llu: %s", ok == 0 ? "ok" : "failed",
+	         (unsigned long long)j->seq, msg);
+	BM_INFO("power", "action machine=%s result=\"%s\"", j->name, detail);
+	if (rackdb_batch_begin(p->db, &b) < 0)
+		return;
+	if (rackdb_event_add(b, BM__EVENT_KIND__EVENT_POWER, j->mac, 0, bm_wall_ms(), p->rack,
+	                     detail) == 0 &&
+	    rackdb_power_record(b, j->mac, j->seq) == 0)
+		rackdb_batch_commit(b);
+	else
+		rackdb_batch_abort(b);
+}
+
+static void *
+power_main(void *arg)
+{
+	struct power *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	while (!p->stop) {
+		if (!p->n) {
+			pthread_cond_wait(&p->cond, &p->mu);
+			continue;
+		}
+		struct job j = p->q[0];
+		memmove(p->q, p->q + 1, (p->n - 1) * sizeof(*p->q));
+		p->n--;
+		memcpy(p->busy_mac, j.mac, 6);
+		p->busy_seq = j.seq;
+		pthread_mutex_unlock(&p->mu);
+		run_job(p, &j);
+		pthread_mutex_lock(&p->mu);
+		p->busy_seq = 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+void
+power_consider(struct power *p, const Bm__Machine *m)
+{
+	uint64_t done = 0;
+	bool queued = false;
+
+	if (!p || m->mac.len != 6 || !m->started_ms || !m->power_seq ||
+	    m->state != BM__MACHINE_STATE__STATE_REIMAGING)
+		return;
+	if (rackdb_power_done(p->db, m->mac.data, &done) < 0 || done >= m->power_seq)
+		return;
+	pthread_mutex_lock(&p->mu);
+	queued = p->busy_seq == m->power_seq && !memcmp(p->busy_mac, m->mac.data, 6);
+	for (size_t i = 0; i < p->n && !queued; i++)
+		queued = !memcmp(p->q[i].mac, m->mac.data, 6) && p->q[i].seq == m->power_seq;
+	if (!queued && p->n < POWER_QUEUE_MAX) {
+		struct job *j = &p->q[p->n++];
+		memcpy(j->mac, m->mac.data, 6);
+		j->seq = m->power_seq;
+		snprintf(j->name, sizeof(j->name), "%s", m->name);
+		snprintf(j->bmc, sizeof(j->bmc), "%s", m->bmc);
+		pthread_cond_signal(&p->cond);
+	}
+	pthread_mutex_unlock(&p->mu);
+}
+
+int
+power_start(struct rackdb *db, const char *rack, struct power **ret)
+{
+	struct power *p = calloc(1, sizeof(*p));
+
+	if (!p || !(p->q = calloc(POWER_QUEUE_MAX, sizeof(*p->q)))) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->db = db;
+	snprintf(p->rack, sizeof(p->rack), "%s", rack);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (pthread_create(&p->th, NULL, power_main, p) != 0) {
+		power_stop(p);
+		return -EAGAIN;
+	}
+	p->started = true;
+	*ret = p;
+	return 0;
+}
+
+void
+power_stop(struct power *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_mutex_unlock(&p->mu);
+	pthread_cond_signal(&p->cond);
+	if (p->started)
+		pthread_join(p->th, NULL); /* an action in progress ends within its timeout */
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->mu);
+	free(p->q);
+	free(p);
+}

@@ -1,0 +1,37 @@
+/* Power actions for the rack's machines, run by the agent because it sits
+ * next to their BMCs. A machine whose operation powered it (power_seq above
+ * the last one done here) gets "next boot from the network, then power
+ * cycle" from the driver its BMC URL names:
+ *   ipmi://USER:PASS@HOST[:PORT]  ipmitool -I lanplus: chassis bootdev pxe,
+ *                                 read back (ipmitool exits 0 even when the
+ *                                 BMC refuses it), then power cycle (or on);
+ *   manual:// or empty            the operator (or a lab) power-cycles it;
+ *                                 recorded as done.
+ * Actions run one at a time on a thread of their own, each bounded by a
+ * timeout. The outcome ("ok ...", or "failed: the tool's message") goes to
+ * the outbox in the same transaction that records the sequence as done, so
+ * a restart neither repeats a finished action nor loses one. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "bm/proto.h"
+
+#define POWER_TOOL_TIMEOUT_S 30u
+#define POWER_QUEUE_MAX 4096u
+
+struct power;
+struct rackdb;
+
+/* The parts of an ipmi:// URL. Returns 0 or -EINVAL. Exposed for tests. */
+struct power_ipmi_target {
+	char user[64], pass[64], host[128];
+	unsigned port;
+};
+int power_parse_ipmi(const char *url, struct power_ipmi_target *ret);
+
+int power_start(struct rackdb *db, const char *rack, struct power **ret);
+/* A machine of the view: queue its action if its power_seq is new. Loop
+ * thread. */
+void power_consider(struct power *p, const Bm__Machine *m);
+void power_stop(struct power *p);

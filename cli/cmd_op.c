@@ -1,0 +1,286 @@
+/* bmctl reimage / op: start an operation, show it, follow it, cancel it.
+ * Following polls the coordinator once a second; on a terminal it redraws
+ * one progress line, otherwise it prints a line whenever the counts move. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bm/netaddr.h"
+#include "bm/util.h"
+#include "bmctl.h"
+
+#define WATCH_POLL_MS 1000u
+
+static const char *
+op_state_name(Bm__OpState s)
+{
+	switch (s) {
+	case BM__OP_STATE__OP_RUNNING: return "running";
+	case BM__OP_STATE__OP_DONE: return "done";
+	case BM__OP_STATE__OP_FAILED: return "failed";
+	case BM__OP_STATE__OP_CANCELLED: return "cancelled";
+	default: return "?";
+	}
+}
+
+/* "90", "90s", "30m", "2h" -> ms. Returns 0 or -1. */
+static int
+parse_duration(const char *s, uint64_t *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mult = !*end || !strcmp(end, "s") ? 1000
+	              : !strcmp(end, "m")        ? 60000
+	              : !strcmp(end, "h")        ? 3600000
+	                                         : -1;
+	if (end == s || v <= 0 || mult < 0)
+		return -1;
+	*ms = (uint64_t)(v * mult);
+	return 0;
+}
+
+struct counts {
+	unsigned queued, reimaging, netbooting, installing, deployed, failed, ready, total;
+};
+
+static void
+count(const Bm__OpResult *r, struct counts *k)
+{
+	const Bm__Operation *op = r->n_operations ? r->operations[0] : NULL;
+
+	memset(k, 0, sizeof(*k));
+	for (size_t i = 0; i < r->n_machines; i++) {
+		const Bm__Machine *m = r->machines[i];
+		bool mine = op && !strcmp(m->operation, op->name);
+		switch (m->state) {
+		case BM__MACHINE_STATE__STATE_REIMAGING:
+			if (m->started_ms)
+				k->reimaging++;
+			else
+				k->queued++;
+			break;
+		case BM__MACHINE_STATE__STATE_NETBOOTING: k->netbooting++; break;
+		case BM__MACHINE_STATE__STATE_INSTALLING: k->installing++; break;
+		case BM__MACHINE_STATE__STATE_DEPLOYED: k->deployed += mine; break;
+		case BM__MACHINE_STATE__STATE_FAILED: k->failed += mine; break;
+		default: k->ready++; break;
+		}
+	}
+	k->total = op ? (unsigned)op->n_machines : 0;
+}
+
+static void
+counts_text(const struct counts *k, char *buf, size_t len)
+{
+	snprintf(buf, len,
+	         "queued %u  reimaging %u  netbooting %u  installing %u  deployed %u  failed %u",
+	         k->queued, k->reimaging, k->netbooting, k->installing, k->deployed, k->failed);
+}
+
+static void
+print_op(struct ctl *c, const Bm__OpResult *r)
+{
+	char mac[BM_MAC_STR], line[256];
+	struct counts k;
+
+	if (!r->n_operations)
+		return;
+	const Bm__Operation *op = r->operations[0];
+	if (c->json) {
+		struct bm_json j;
+		bm_json_init(&j, stdout, true);
+		bm_json_obj_begin(&j);
+		bm_json_kstr(&j, "name", op->name);
+		bm_json_kstr(&j, "state", op_state_name(op->state));
+		bm_json_kstr(&j, "selector", op->selector);
+		bm_json_kstr(&j, "profile", op->profile);
+		bm_json_ku64(&j, "batch", op->batch);
+		bm_json_ku64(&j, "timeout_ms", op->timeout_ms);
+		bm_json_ku64(&j, "created_ms", op->created_ms);
+		bm_json_ku64(&j, "finished_ms", op->finished_ms);
+		bm_json_key(&j, "machines");
+		bm_json_arr_begin(&j);
+		for (size_t i = 0; i < r->n_machines; i++) {
+			const Bm__Machine *m = r->machines[i];
+			bm_json_obj_begin(&j);
+			bm_json_kstr(&j, "name", m->name);
+			bm_json_kstr(&j, "rack", m->rack);
+			bm_json_kstr(&j, "state", bm_state_name(m->state));
+			bm_json_kstr(&j, "reason", m->reason);
+			bm_json_obj_end(&j);
+		}
+		bm_json_arr_end(&j);
+		bm_json_obj_end(&j);
+		fputc('\n', stdout);
+		return;
+	}
+	count(r, &k);
+	counts_text(&k, line, sizeof(line));
+	printf("%s  %s  %s\n  %s\n", op->name, op_state_name(op->state), op->selector, line);
+	for (size_t i = 0; i < r->n_machines; i++) {
+		const Bm__Machine *m = r->machines[i];
+		printf("  %-20s %-10s %-17s %-11s %s\n", m->name, m->rack,
+		       m->mac.len == 6 ? bm_mac_format(m->mac.data, mac) : "-",
+		       bm_state_name(m->state), *m->reason ? m->reason : "");
+	}
+}
+
+static int
+op_call(struct ctl *c, Bm__OpRequest__Action action, const char *name, Bm__Response **ret)
+{
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__OpRequest q = BM__OP_REQUEST__INIT;
+
+	q.action = action;
+	q.name = (char *)name;
+	req.body_case = BM__REQUEST__BODY_OP;
+	req.op = &q;
+	return ctl_call(c, &req, ret, NULL, NULL);
+}
+
+/* Follow an operation until it finishes. Exit 0 only when every machine
+ * deployed. */
+static int
+follow(struct ctl *c, const char *name)
+{
+	bool tty = isatty(STDOUT_FILENO);
+	char last[256] = "", line[256];
+	uint64_t t0 = bm_mono_ms();
+
+	for (;;) {
+		Bm__Response *resp;
+		struct counts k;
+		int r = op_call(c, BM__OP_REQUEST__ACTION__GET, name, &resp);
+		if (r != CTL_EXIT_OK)
+			return r;
+		const Bm__Operation *op = resp->op->operations[0];
+		unsigned secs = (unsigned)((bm_mono_ms() - t0) / 1000);
+		count(resp->op, &k);
+		counts_text(&k, line, sizeof(line));
+		if (tty) {
+			unsigned done = k.deployed + k.failed, w = 20,
+			         fill = k.total ? done * w / k.total : w;
+			printf("\r%s %02u:%02u [%.*s%*s] %u/%u  %s\033[K", op->name, secs / 60,
+			       secs % 60, (int)fill, "####################", (int)(w - fill), "",
+			       done, k.total, line);
+			fflush(stdout);
+		} else if (strcmp(line, last)) {
+			printf("%s %02u:%02u %s\n", op->name, secs / 60, secs % 60, line);
+			fflush(stdout);
+			snprintf(last, sizeof(last), "%s", line);
+		}
+		if (op->state != BM__OP_STATE__OP_RUNNING) {
+			if (tty)
+				putchar('\n');
+			printf("%s %s: %u of %u deployed\n", op->name, op_state_name(op->state),
+			       k.deployed, k.total);
+			for (size_t i = 0; i < resp->op->n_machines; i++) {
+				const Bm__Machine *m = resp->op->machines[i];
+				if (m->state != BM__MACHINE_STATE__STATE_DEPLOYED)
+					printf("  %s %s: %s\n", m->name, bm_state_name(m->state),
+					       m->reason);
+			}
+			r = op->state == BM__OP_STATE__OP_DONE ? CTL_EXIT_OK : CTL_EXIT_REFUSED;
+			bm__response__free_unpacked(resp, NULL);
+			return r;
+		}
+		bm__response__free_unpacked(resp, NULL);
+		usleep(WATCH_POLL_MS * 1000);
+	}
+}
+
+int
+cmd_reimage(struct ctl *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "batch", required_argument, NULL, 'b' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ 0 },
+	};
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__ReimageRequest q = BM__REIMAGE_REQUEST__INIT;
+	Bm__Response *resp;
+	bool wait = false;
+	char name[64];
+	int opt, r;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "l:", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'p': q.profile = optarg; break;
+		case 'b': q.batch = (uint32_t)strtoul(optarg, NULL, 10); break;
+		case 't':
+			if (parse_duration(optarg, &q.timeout_ms) < 0)
+				return ctl_usage_error(c, "--timeout takes 90s, 30m, 2h, not %s",
+				                       optarg);
+			break;
+		case 'w': wait = true; break;
+		case 'l':
+			if (ctl_parse_label(optarg, &q.n_labels, (void ***)&q.labels,
+			                    &bm__reimage_request__labels_entry__descriptor) < 0)
+				return ctl_usage_error(c, "-l takes key=value, not %s", optarg);
+			break;
+		default: return ctl_usage_error(c, "reimage: unknown option");
+		}
+	}
+	if (optind == argc && !q.n_labels)
+		return ctl_usage_error(c, "reimage takes TARGET... (rack/NAME, site/NAME, "
+		                          "machine/NAME, NAME) or -l key=value");
+	q.targets = argv + optind;
+	q.n_targets = (size_t)(argc - optind);
+	req.body_case = BM__REQUEST__BODY_REIMAGE;
+	req.reimage = &q;
+	r = ctl_call(c, &req, &resp, NULL, NULL);
+	for (size_t i = 0; i < q.n_labels; i++)
+		protobuf_c_message_free_unpacked(&q.labels[i]->base, NULL);
+	free(q.labels);
+	if (r != CTL_EXIT_OK)
+		return r;
+	snprintf(name, sizeof(name), "%s",
+	         resp->op && resp->op->n_operations ? resp->op->operations[0]->name : "");
+	if (!wait)
+		print_op(c, resp->op);
+	else
+		fprintf(stderr, "%s started: %zu machines\n", name,
+		        resp->op->n_operations ? resp->op->operations[0]->n_machines : 0);
+	bm__response__free_unpacked(resp, NULL);
+	return wait ? follow(c, name) : CTL_EXIT_OK;
+}
+
+int
+cmd_op(struct ctl *c, int argc, char **argv)
+{
+	Bm__Response *resp;
+	int r;
+
+	if (argc == 2 && !strcmp(argv[1], "get")) { /* all operations */
+		if ((r = op_call(c, BM__OP_REQUEST__ACTION__LIST, "", &resp)) != CTL_EXIT_OK)
+			return r;
+		for (size_t i = 0; i < resp->op->n_operations; i++) {
+			const Bm__Operation *op = resp->op->operations[i];
+			printf("%-12s %-10s %4zu machines  %s\n", op->name,
+			       op_state_name(op->state), op->n_machines, op->selector);
+		}
+		bm__response__free_unpacked(resp, NULL);
+		return CTL_EXIT_OK;
+	}
+	if (argc != 3)
+		return ctl_usage_error(c, "op takes: get [ID] | watch ID | cancel ID");
+	if (!strcmp(argv[1], "watch"))
+		return follow(c, argv[2]);
+	if (strcmp(argv[1], "get") && strcmp(argv[1], "cancel"))
+		return ctl_usage_error(c, "op takes: get [ID] | watch ID | cancel ID");
+	r = op_call(c,
+	            !strcmp(argv[1], "get") ? BM__OP_REQUEST__ACTION__GET
+	                                    : BM__OP_REQUEST__ACTION__CANCEL,
+	            argv[2], &resp);
+	if (r != CTL_EXIT_OK)
+		return r;
+	print_op(c, resp->op);
+	bm__response__free_unpacked(resp, NULL);
+	return CTL_EXIT_OK;
+}

@@ -1,0 +1,244 @@
+/* The API of operations: Reimage (one command), Op get/list/cancel, and
+ * the ticker that advances running operations once a second (a command
+ * carrying the proposer's time, so timeouts are part of the replicated
+ * state, not of one coordinator's clock). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_priv.h"
+#include "bm/log.h"
+#include "bm/rpc.h"
+#include "bm/util.h"
+
+#define TICK_MS 1000u
+
+/* An operation and, with machines, the records of its machines. */
+static int
+read_op(struct api *a, const char *name, bool machines, Bm__OpResult *out, Bm__Object **ret_obj,
+        Bm__Object ***ret_ms)
+{
+	struct store_read *rd;
+	Bm__Object *o = NULL, **ms = NULL;
+	int r;
+
+	if ((r = store_read_begin(a->store, &rd)) < 0)
+		return r;
+	if ((r = store_get(rd, BM__KIND__KIND_OPERATION, name, &o)) == 0 && machines) {
+		const Bm__Operation *op = o->operation;
+		ms = calloc(op->n_machines + 1, sizeof(*ms));
+		out->machines = calloc(op->n_machines + 1, sizeof(*out->machines));
+		for (size_t i = 0; ms && out->machines && i < op->n_machines; i++)
+			if (store_get(rd, BM__KIND__KIND_MACHINE, op->machines[i], &ms[i]) == 0)
+				out->machines[out->n_machines++] = ms[i]->machine;
+	}
+	store_read_end(rd);
+	if (r < 0)
+		return r;
+	out->operations = calloc(1, sizeof(*out->operations));
+	if (out->operations) {
+		out->operations[0] = o->operation;
+		out->n_operations = 1;
+	}
+	*ret_obj = o;
+	*ret_ms = ms;
+	return 0;
+}
+
+static void
+reply_op(struct api *a, struct bm_rpc_call *call, const char *name, bool machines,
+         uint64_t revision)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__OpResult res = BM__OP_RESULT__INIT;
+	Bm__Object *o = NULL, **ms = NULL;
+	int r = read_op(a, name, machines, &res, &o, &ms);
+
+	if (r == -ENOENT) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND, "no such operation");
+		return;
+	}
+	if (r < 0) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, "reading the store failed");
+		return;
+	}
+	resp.revision = revision;
+	resp.body_case = BM__RESPONSE__BODY_OP;
+	resp.op = &res;
+	bm_rpc_reply(call, &resp);
+	for (size_t i = 0; ms && o && i < o->operation->n_machines; i++)
+		if (ms[i])
+			bm__object__free_unpacked(ms[i], NULL);
+	free(ms);
+	free(res.machines);
+	free(res.operations);
+	bm__object__free_unpacked(o, NULL);
+}
+
+static void
+op_write_done(struct proposal *p, const struct store_result *res)
+{
+	struct write_call *w = bm_container_of(p, struct write_call, prop);
+
+	if (res->status != BM__STATUS__STATUS_OK) {
+		bm_rpc_reply_status(w->call, res->status, res->message);
+	} else {
+		if (w->cmd.op_case == BM__COMMAND__OP_REIMAGE)
+			snprintf(w->agent_id, sizeof(w->agent_id), "op-%llu",
+			         (unsigned long long)res->revision);
+		reply_op(w->api, w->call, w->agent_id, true, res->revision);
+	}
+	free(w);
+}
+
+static void
+op_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	struct write_call *w = api_write_call_new(call);
+
+	if (!w)
+		return;
+	w->api = a;
+	w->prop.cb = op_write_done;
+	if (req->body_case == BM__REQUEST__BODY_REIMAGE) {
+		w->cmd.op_case = BM__COMMAND__OP_REIMAGE;
+		w->cmd.reimage = req->reimage;
+	} else {
+		snprintf(w->agent_id, sizeof(w->agent_id), "%s", req->op->name);
+		w->cmd.op_case = BM__COMMAND__OP_OP_CANCEL;
+		w->cmd.op_cancel = w->agent_id;
+	}
+	api_propose(a, call, w);
+}
+
+static void
+op_list(struct api *a, struct bm_rpc_call *call)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__OpResult res = BM__OP_RESULT__INIT;
+	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
+	Bm__ListResult *l = NULL;
+	struct store_read *rd;
+	int r;
+
+	q.kind = BM__KIND__KIND_OPERATION;
+	if ((r = store_read_begin(a->store, &rd)) == 0) {
+		r = store_list(rd, &q, &l);
+		resp.revision = store_read_revision(rd);
+		store_read_end(rd);
+	}
+	if (r < 0) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, "reading the store failed");
+		return;
+	}
+	res.operations = calloc(l->n_items + 1, sizeof(*res.operations));
+	for (size_t i = 0; res.operations && i < l->n_items; i++)
+		res.operations[res.n_operations++] = l->items[i]->operation;
+	resp.body_case = BM__RESPONSE__BODY_OP;
+	resp.op = &res;
+	bm_rpc_reply(call, &resp);
+	free(res.operations);
+	bm__list_result__free_unpacked(l, NULL);
+}
+
+void
+api_handle_ops(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	if (req->body_case == BM__REQUEST__BODY_REIMAGE) {
+		op_write(a, call, req);
+		return;
+	}
+	switch (req->op->action) {
+	case BM__OP_REQUEST__ACTION__CANCEL: op_write(a, call, req); return;
+	case BM__OP_REQUEST__ACTION__LIST: op_list(a, call); return;
+	default: reply_op(a, call, req->op->name, true, 0); return;
+	}
+}
+
+/* --------------------------------------------------------------- ticker */
+
+struct ticker {
+	struct api *a;
+	uv_timer_t t;
+	struct proposal prop;
+	Bm__Command cmd;
+	bool in_flight;
+};
+
+static void
+tick_done(struct proposal *p, const struct store_result *res)
+{
+	struct ticker *t = bm_container_of(p, struct ticker, prop);
+	if (res->status != BM__STATUS__STATUS_OK)
+		BM_WARN("ops", "tick refused status=%d msg=\"%s\"", res->status, res->message);
+	t->in_flight = false;
+}
+
+static bool
+any_running(struct api *a)
+{
+	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
+	Bm__ListResult *l = NULL;
+	struct store_read *rd;
+	bool running = false;
+
+	q.kind = BM__KIND__KIND_OPERATION;
+	if (store_read_begin(a->store, &rd) < 0)
+		return false;
+	if (store_list(rd, &q, &l) == 0) {
+		for (size_t i = 0; i < l->n_items && !running; i++)
+			running = l->items[i]->operation->state == BM__OP_STATE__OP_RUNNING;
+		bm__list_result__free_unpacked(l, NULL);
+	}
+	store_read_end(rd);
+	return running;
+}
+
+static void
+tick_cb(uv_timer_t *h)
+{
+	struct ticker *t = bm_container_of(h, struct ticker, t);
+
+	if (t->in_flight || !any_running(t->a))
+		return;
+	bm__command__init(&t->cmd);
+	t->cmd.op_case = BM__COMMAND__OP_OP_TICK;
+	t->cmd.op_tick = 1;
+	t->cmd.time_ms = api_now_ms();
+	t->prop.cmd = &t->cmd;
+	t->prop.cb = tick_done;
+	t->in_flight = proposer_submit(t->a->proposer, &t->prop) == 0;
+}
+
+int
+api_ticker_start(struct api *a, uv_loop_t *loop)
+{
+	struct ticker *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->a = a;
+	uv_timer_init(loop, &t->t);
+	uv_timer_start(&t->t, tick_cb, TICK_MS, TICK_MS);
+	a->ticker = t;
+	return 0;
+}
+
+static void
+ticker_closed(uv_handle_t *h)
+{
+	free(bm_container_of((uv_timer_t *)h, struct ticker, t));
+}
+
+void
+api_ticker_stop(struct api *a)
+{
+	struct ticker *t = a->ticker;
+
+	if (!t)
+		return;
+	uv_timer_stop(&t->t);
+	uv_close((uv_handle_t *)&t->t, ticker_closed);
+	a->ticker = NULL;
+}

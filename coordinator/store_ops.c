@@ -1,0 +1,639 @@
+/* Operations (reimage) in the state machine. A reimage is one command: it
+ * resolves its targets against the store, takes every machine into state
+ * reimaging (owned by the operation), and starts the first batch. Ticks
+ * (commands carrying the proposer's time) then time out stalled machines,
+ * start the next ones as the batch allows, and finish the operation. A
+ * machine starts only once an agent of its rack holds every image its
+ * profile needs; until then it waits in reimaging with the reason set. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bm/netaddr.h"
+#include "bm/proto.h"
+#include "bm/sha256.h"
+#include "store_priv.h"
+
+#define S(x) BM__MACHINE_STATE__STATE_##x
+#define OP_TIMEOUT_DEFAULT_MS (30ull * 60 * 1000)
+#define OP_MACHINES_MAX 100000u
+
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static int
+names_add(struct names *ns, const char *s, size_t len)
+{
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? ns->cap * 2 : 64;
+		char **v = realloc(ns->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		ns->v = v;
+		ns->cap = cap;
+	}
+	if (!(ns->v[ns->n] = strndup(s, len)))
+		return -ENOMEM;
+	ns->n++;
+	return 0;
+}
+
+static void
+names_free(struct names *ns)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		free(ns->v[i]);
+	free(ns->v);
+}
+
+static int
+str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+names_sort_unique(struct names *ns)
+{
+	size_t u = 0;
+	if (ns->n)
+		qsort(ns->v, ns->n, sizeof(char *), str_cmp);
+	for (size_t i = 0; i < ns->n; i++) {
+		if (u && !strcmp(ns->v[u - 1], ns->v[i]))
+			free(ns->v[i]);
+		else
+			ns->v[u++] = ns->v[i];
+	}
+	ns->n = u;
+}
+
+static bool
+exists(struct apply_ctx *c, enum store_db db, const char *name)
+{
+	MDB_val k = { strlen(name), (void *)name }, v;
+	return mdb_get(c->txn, c->s->dbi[db], &k, &v) == MDB_SUCCESS;
+}
+
+static int
+get_machine(struct apply_ctx *c, const char *name, Bm__Machine **ret)
+{
+	return st_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
+	                  &bm__machine__descriptor, (ProtobufCMessage **)ret);
+}
+
+static int
+put_machine(struct apply_ctx *c, Bm__Machine *m)
+{
+	int r;
+	m->mod_rev = c->rev;
+	if ((r = st_put_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name), &m->base)) <
+	    0)
+		return r;
+	return st_change(c, BM__KIND__KIND_MACHINE, m->name, m->rack, false);
+}
+
+static int
+put_op(struct apply_ctx *c, Bm__Operation *op)
+{
+	int r;
+	op->mod_rev = c->rev;
+	if ((r = st_put_msg(c->txn, c->s->dbi[DB_OPS], op->name, strlen(op->name), &op->base)) < 0)
+		return r;
+	return st_change(c, BM__KIND__KIND_OPERATION, op->name, "", false);
+}
+
+/* ------------------------------------------------------------- targets */
+
+static int
+rack_machines(struct apply_ctx *c, const char *rack, struct names *out)
+{
+	MDB_cursor *cur;
+	MDB_val k = { strlen(rack), (void *)rack }, v;
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_RACK_MACHINES], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == MDB_SUCCESS && r == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP))
+		r = names_add(out, v.mv_data, v.mv_size);
+	mdb_cursor_close(cur);
+	return r;
+}
+
+static int
+site_machines(struct apply_ctx *c, const char *site, struct names *out)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_RACKS], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__Rack *rk = bm__rack__unpack(NULL, v.mv_size, v.mv_data);
+		if (rk && !strcmp(rk->site, site))
+			r = rack_machines(c, rk->name, out);
+		st_free(rk);
+	}
+	mdb_cursor_close(cur);
+	return r;
+}
+
+/* One target: "rack/NAME", "site/NAME", "machine/NAME" or a bare name that
+ * must name exactly one of them. Returns 0, or refuses (1). */
+static int
+resolve_target(struct apply_ctx *c, const char *t, struct names *out)
+{
+	const char *slash = strchr(t, '/'), *name = slash ? slash + 1 : t;
+	bool m = (!slash || !strncmp(t, "machine/", 8)) && exists(c, DB_MACHINES, name);
+	bool r = (!slash || !strncmp(t, "rack/", 5)) && exists(c, DB_RACKS, name);
+	bool s = (!slash || !strncmp(t, "site/", 5)) && exists(c, DB_SITES, name);
+
+	if (m + r + s > 1)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "%s names more than one of machine, rack and site: say "
+		                 "machine/%s, rack/%s or site/%s",
+		                 t, name, name, name),
+		       1;
+	if (!m && !r && !s)
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machine, rack or site %s", t),
+		       1;
+	if (m)
+		return names_add(out, name, strlen(name));
+	return r ? rack_machines(c, name, out) : site_machines(c, name, out);
+}
+
+static int
+all_machines(struct apply_ctx *c, struct names *out)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_MACHINES], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		r = names_add(out, k.mv_data, k.mv_size);
+	mdb_cursor_close(cur);
+	return r;
+}
+
+static bool
+labels_match(const Bm__ReimageRequest *q, const Bm__Machine *m)
+{
+	for (size_t i = 0; i < q->n_labels; i++) {
+		const char *v = bm_map_get(m->n_labels, (void **)m->labels, q->labels[i]->key);
+		if (!v || strcmp(v, q->labels[i]->value))
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------- checks */
+
+static const char *
+profile_of(const Bm__Machine *m)
+{
+	return *m->boot_profile ? m->boot_profile : m->profile;
+}
+
+/* Can m join an operation installing `profile` (empty: its own)? Refuses
+ * (returns 1) with the reason. */
+static int
+check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile)
+{
+	const char *p = *profile ? profile : m->profile;
+	Bm__Operation *op = NULL;
+	Bm__Profile *pr = NULL;
+	int r;
+
+	if (*m->operation &&
+	    st_get_msg(c->txn, c->s->dbi[DB_OPS], m->operation, strlen(m->operation),
+	               &bm__operation__descriptor, (ProtobufCMessage **)&op) == 0) {
+		bool running = op->state == BM__OP_STATE__OP_RUNNING;
+		st_free(op);
+		if (running)
+			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			                 "machine %s is already in operation %s", m->name,
+			                 m->operation),
+			       1;
+	}
+	if (!*p)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "machine %s has no profile: give --profile", m->name),
+		       1;
+	r = st_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
+	               (ProtobufCMessage **)&pr);
+	if (r == -ENOENT)
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist", p),
+		       1;
+	if (r < 0)
+		return r;
+	r = *pr->kernel
+	        ? 0
+	        : (st_refuse(c, BM__STATUS__STATUS_INVALID, "profile %s has no kernel", p), 1);
+	st_free(pr);
+	return r;
+}
+
+static void
+selector_text(const Bm__ReimageRequest *q, char *buf, size_t len)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < q->n_targets && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? " " : "", q->targets[i]);
+	for (size_t i = 0; i < q->n_labels && o < len; i++)
+		o += (size_t)snprintf(buf + o, len - o, "%s-l %s=%s", o ? " " : "",
+		                      q->labels[i]->key, q->labels[i]->value);
+}
+
+/* ------------------------------------------------------------- advance */
+
+/* The agents' caches, read once per advance. */
+struct caches {
+	Bm__AgentRecord **a;
+	size_t n;
+};
+
+static int
+caches_load(struct apply_ctx *c, struct caches *cs)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_AGENTS], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__AgentRecord *a = bm__agent_record__unpack(NULL, v.mv_size, v.mv_data);
+		Bm__AgentRecord **nv = a ? realloc(cs->a, (cs->n + 1) * sizeof(*nv)) : NULL;
+		if (!nv) {
+			st_free(a);
+			continue;
+		}
+		cs->a = nv;
+		cs->a[cs->n++] = a;
+	}
+	mdb_cursor_close(cur);
+	return r;
+}
+
+static void
+caches_free(struct caches *cs)
+{
+	for (size_t i = 0; i < cs->n; i++)
+		st_free(cs->a[i]);
+	free(cs->a);
+}
+
+static bool
+agent_holds(const Bm__AgentRecord *a, const ProtobufCBinaryData *sha)
+{
+	for (size_t i = 0; a->info && i < a->info->n_cached; i++)
+		if (a->info->cached[i].len == sha->len &&
+		    !memcmp(a->info->cached[i].data, sha->data, sha->len))
+			return true;
+	return false;
+}
+
+/* Does an agent of m's rack hold every image of m's profile? If not, why
+ * (written to why). */
+static int
+images_ready(struct apply_ctx *c, const struct caches *cs, const Bm__Machine *m, char *why,
+             size_t wlen)
+{
+	const char *p = profile_of(m);
+	Bm__Profile *pr = NULL;
+	const char *need[2];
+	int r = 1;
+
+	if (st_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
+	               (ProtobufCMessage **)&pr) < 0) {
+		snprintf(why, wlen, "profile %s is gone", p);
+		return 0;
+	}
+	need[0] = pr->kernel;
+	need[1] = pr->initrd;
+	for (int i = 0; i < 2 && r; i++) {
+		Bm__Image *im = NULL;
+		bool held = false;
+		if (!*need[i])
+			continue;
+		if (st_get_msg(c->txn, c->s->dbi[DB_IMAGES], need[i], strlen(need[i]),
+		               &bm__image__descriptor, (ProtobufCMessage **)&im) < 0) {
+			snprintf(why, wlen, "image %s is not declared", need[i]);
+			r = 0;
+			break;
+		}
+		for (size_t j = 0; j < cs->n && !held; j++)
+			held = cs->a[j]->info && !strcmp(cs->a[j]->info->rack, m->rack) &&
+			       agent_holds(cs->a[j], &im->sha256);
+		if (!held) {
+			snprintf(why, wlen, "waiting for rack %s's agent to cache image %s",
+			         m->rack, need[i]);
+			r = 0;
+		}
+		st_free(im);
+	}
+	st_free(pr);
+	return r;
+}
+
+static bool
+active(const Bm__Machine *m)
+{
+	return m->started_ms &&
+	       (m->state == S(REIMAGING) || m->state == S(NETBOOTING) || m->state == S(INSTALLING));
+}
+
+static bool
+finished(const Bm__Machine *m, const char *op)
+{
+	return strcmp(m->operation, op) || m->state == S(DEPLOYED) || m->state == S(FAILED) ||
+	       m->state == S(READY);
+}
+
+static void
+set_reason(Bm__Machine *m, const char *why, bool *changed)
+{
+	if (strcmp(m->reason, why) && st_set_str(&m->reason, why) == 0)
+		*changed = true;
+}
+
+/* One machine at time now: timeout, cancel, or start. */
+static void
+step_machine(struct apply_ctx *c, const Bm__Operation *op, const struct caches *cs, Bm__Machine *m,
+             unsigned *n_active, bool *changed)
+{
+	char why[200];
+
+	if (finished(m, op->name))
+		return;
+	if (!m->started_ms && op->cancel) {
+		m->state = S(READY);
+		set_reason(m, "cancelled before it started", changed);
+		*changed = true;
+		return;
+	}
+	if (c->now - m->progress_ms > op->timeout_ms) {
+		snprintf(why, sizeof(why), "no progress for %llus (last: %s%s%s)",
+		         (unsigned long long)(op->timeout_ms / 1000), bm_state_name(m->state),
+		         *m->reason ? ", " : "", m->reason);
+		m->state = S(FAILED);
+		set_reason(m, why, changed);
+		*changed = true;
+		if (*n_active && m->started_ms)
+			(*n_active)--;
+		return;
+	}
+	if (m->started_ms || op->cancel)
+		return;
+	if (op->batch && *n_active >= op->batch) {
+		snprintf(why, sizeof(why), "queued: %u of the batch of %u running", *n_active,
+		         op->batch);
+		set_reason(m, why, changed);
+		return;
+	}
+	if (!images_ready(c, cs, m, why, sizeof(why))) {
+		set_reason(m, why, changed);
+		return;
+	}
+	m->started_ms = c->now;
+	m->progress_ms = c->now;
+	m->power_seq++;
+	set_reason(m, "power cycle requested", changed);
+	*changed = true;
+	(*n_active)++;
+}
+
+static int
+advance(struct apply_ctx *c, Bm__Operation *op)
+{
+	Bm__Machine **ms = calloc(op->n_machines + 1, sizeof(*ms));
+	struct caches cs = { 0 };
+	unsigned n_active = 0, n_done = 0;
+	bool all_finished = true;
+	int r = 0;
+
+	if (!ms)
+		return -ENOMEM;
+	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
+		r = get_machine(c, op->machines[i], &ms[i]);
+		if (r == -ENOENT)
+			r = 0; /* deleted meanwhile: it will not deploy */
+		else if (r == 0 && active(ms[i]) && !strcmp(ms[i]->operation, op->name))
+			n_active++;
+	}
+	if (r == 0)
+		r = caches_load(c, &cs);
+	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
+		bool changed = false;
+		if (!ms[i])
+			continue;
+		step_machine(c, op, &cs, ms[i], &n_active, &changed);
+		if (changed)
+			r = put_machine(c, ms[i]);
+		n_done += !strcmp(ms[i]->operation, op->name) && ms[i]->state == S(DEPLOYED);
+		all_finished &= finished(ms[i], op->name);
+	}
+	if (r == 0 && all_finished) {
+		op->state = op->cancel                 ? BM__OP_STATE__OP_CANCELLED
+		            : n_done == op->n_machines ? BM__OP_STATE__OP_DONE
+		                                       : BM__OP_STATE__OP_FAILED;
+		op->finished_ms = c->now;
+		r = put_op(c, op);
+	}
+	caches_free(&cs);
+	for (size_t i = 0; i < op->n_machines; i++)
+		st_free(ms[i]);
+	free(ms);
+	return r;
+}
+
+/* ------------------------------------------------------------- commands */
+
+static int
+resolve(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *out)
+{
+	int r = 0;
+
+	for (size_t i = 0; i < q->n_targets && r == 0; i++)
+		r = resolve_target(c, q->targets[i], out);
+	if (r == 0 && !q->n_targets)
+		r = q->n_labels ? all_machines(c, out)
+		                : (st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                             "reimage needs targets or labels"),
+		                   1);
+	if (r == 0)
+		names_sort_unique(out);
+	return r;
+}
+
+/* The machines to take, filtered by labels and checked. Returns 0 with
+ * their records, or refuses (1). */
+static int
+take_machines(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *ns,
+              Bm__Machine ***ret, size_t *ret_n)
+{
+	Bm__Machine **ms = calloc(ns->n + 1, sizeof(*ms));
+	size_t n = 0;
+	int r = 0;
+
+	if (!ms)
+		return -ENOMEM;
+	for (size_t i = 0; i < ns->n && r == 0; i++) {
+		Bm__Machine *m = NULL;
+		if ((r = get_machine(c, ns->v[i], &m)) < 0)
+			break;
+		if (!labels_match(q, m)) {
+			st_free(m);
+			continue;
+		}
+		ms[n++] = m;
+		r = check_machine(c, m, q->profile);
+	}
+	if (r == 0 && !n)
+		r = (st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machines match"), 1);
+	if (r == 0 && n > OP_MACHINES_MAX)
+		r = (st_refuse(c, BM__STATUS__STATUS_INVALID, "more than %u machines",
+		               OP_MACHINES_MAX),
+		     1);
+	if (r != 0) {
+		for (size_t i = 0; i < n; i++)
+			st_free(ms[i]);
+		free(ms);
+		return r;
+	}
+	*ret = ms;
+	*ret_n = n;
+	return 0;
+}
+
+int
+st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
+{
+	Bm__Operation op = BM__OPERATION__INIT;
+	struct names ns = { 0 };
+	Bm__Machine **ms = NULL;
+	char name[32], sel[512];
+	size_t n = 0;
+	int r;
+
+	if (!q)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "no reimage request");
+	if (*q->profile && !exists(c, DB_PROFILES, q->profile))
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist",
+		                 q->profile);
+	if ((r = resolve(c, q, &ns)) != 0 || (r = take_machines(c, q, &ns, &ms, &n)) != 0) {
+		names_free(&ns);
+		return r < 0 ? r : 0;
+	}
+	snprintf(name, sizeof(name), "op-%llu", (unsigned long long)c->rev);
+	selector_text(q, sel, sizeof(sel));
+	op.name = name;
+	op.selector = sel;
+	op.profile = q->profile;
+	op.batch = q->batch;
+	op.timeout_ms = q->timeout_ms ? q->timeout_ms : OP_TIMEOUT_DEFAULT_MS;
+	op.state = BM__OP_STATE__OP_RUNNING;
+	op.created_ms = c->now;
+	op.create_rev = c->rev;
+	op.machines = calloc(n + 1, sizeof(char *));
+	for (size_t i = 0; op.machines && i < n && r == 0; i++) {
+		Bm__Machine *m = ms[i];
+		op.machines[op.n_machines++] = m->name;
+		m->state = S(REIMAGING);
+		m->started_ms = 0;
+		m->progress_ms = c->now;
+		if ((r = st_set_str(&m->operation, name)) < 0 ||
+		    (r = st_set_str(&m->boot_profile, q->profile)) < 0 ||
+		    (r = st_set_str(&m->reason, "queued")) < 0)
+			break;
+		r = put_machine(c, m);
+	}
+	if (!op.machines)
+		r = -ENOMEM;
+	if (r == 0)
+		r = put_op(c, &op);
+	if (r == 0)
+		r = advance(c, &op);
+	free(op.machines);
+	for (size_t i = 0; i < n; i++)
+		st_free(ms[i]);
+	free(ms);
+	names_free(&ns);
+	return r;
+}
+
+static int
+get_op(struct apply_ctx *c, const char *name, Bm__Operation **ret)
+{
+	return st_get_msg(c->txn, c->s->dbi[DB_OPS], name, strlen(name), &bm__operation__descriptor,
+	                  (ProtobufCMessage **)ret);
+}
+
+int
+st_apply_op_cancel(struct apply_ctx *c, const char *name)
+{
+	Bm__Operation *op = NULL;
+	int r = get_op(c, name ? name : "", &op);
+
+	if (r == -ENOENT)
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no operation %s", name);
+	if (r < 0)
+		return r;
+	if (op->state != BM__OP_STATE__OP_RUNNING) {
+		st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "operation %s has finished", name);
+	} else if (!op->cancel) {
+		op->cancel = 1;
+		if ((r = put_op(c, op)) == 0)
+			r = advance(c, op);
+	}
+	st_free(op);
+	return r;
+}
+
+int
+st_apply_op_tick(struct apply_ctx *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct names running = { 0 };
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_OPS], &cur)) != MDB_SUCCESS)
+		return st_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__Operation *op = bm__operation__unpack(NULL, v.mv_size, v.mv_data);
+		if (op && op->state == BM__OP_STATE__OP_RUNNING)
+			r = names_add(&running, op->name, strlen(op->name));
+		st_free(op);
+	}
+	mdb_cursor_close(cur);
+	for (size_t i = 0; i < running.n && r == 0; i++) {
+		Bm__Operation *op = NULL;
+		if ((r = get_op(c, running.v[i], &op)) == 0)
+			r = advance(c, op);
+		st_free(op);
+	}
+	names_free(&running);
+	return r;
+}
+
+/* An event moved machine m (already written by the caller): the operation
+ * owning it learns at its next tick; nothing to do here but keep its
+ * progress time. */
+void
+st_op_progress(struct apply_ctx *c, Bm__Machine *m)
+{
+	if (*m->operation && m->started_ms)
+		m->progress_ms = c->now;
+}

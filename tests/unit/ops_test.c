@@ -1,0 +1,336 @@
+/* Operations in the state machine: target resolution and refusals, the
+ * image gate, batches, the lifecycle driven by agents' events, power
+ * failures, timeouts by the proposer's clock, cancel, and completion. */
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "store_helpers.h"
+
+#define KM BM__KIND__KIND_MACHINE
+#define OK BM__STATUS__STATUS_OK
+#define S(x) BM__MACHINE_STATE__STATE_##x
+#define T0 1000000u
+
+static const char fleet[] =
+    "sites: [{name: fra1}]\n"
+    "racks:\n"
+    "  - {name: rack11, site: fra1, subnet: 10.11.0.0/24, gateway: 10.11.0.1}\n"
+    "images:\n"
+    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}\n"
+    "profiles: [{name: tiny, kernel: k}]\n"
+    "machines:\n"
+    "  - {name: a, rack: rack11, mac: '52:54:00:11:00:01', profile: tiny}\n"
+    "  - {name: b, rack: rack11, mac: '52:54:00:11:00:02', profile: tiny, labels: {role: gpu}}\n"
+    "  - {name: c, rack: rack11, mac: '52:54:00:11:00:03'}\n";
+
+static const uint8_t ksha[32] = { 0x9f, 0x86, 0xd0, 0x81, 0x88, 0x4c, 0x7d, 0x65, 0x9a, 0x2f, 0xea,
+	                          0xa0, 0xc5, 0x5a, 0xd0, 0x15, 0xa3, 0xbf, 0x4f, 0x1b, 0x2b, 0x0b,
+	                          0x82, 0x2c, 0xd1, 0x5d, 0x6c, 0x15, 0xb0, 0xf0, 0x0a, 0x08 };
+
+struct fx {
+	char dir[PATH_MAX];
+	struct store *s;
+	uint64_t seq; /* of the test agent's events */
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct store_result res;
+
+	f->s = th_store_open(f->dir);
+	assert_int_equal(th_apply_yaml(f->s, fleet, &res), 0);
+	assert_int_equal(res.status, OK);
+	store_result_fini(&res);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	th_store_close(f->s, f->dir);
+	free(f);
+	return 0;
+}
+
+static Bm__Status
+run(struct store *s, Bm__Command *cmd, uint64_t now, char *msg, uint64_t *rev)
+{
+	struct store_result res;
+	Bm__Status st;
+
+	cmd->time_ms = now;
+	assert_int_equal(th_apply(s, cmd, &res), 0);
+	st = res.status;
+	if (msg)
+		snprintf(msg, 256, "%s", res.message);
+	if (rev)
+		*rev = res.revision;
+	store_result_fini(&res);
+	return st;
+}
+
+/* Reimage TARGETS (NULL-terminated) with batch and timeout. */
+static Bm__Status
+reimage(struct fx *f, const char *profile, uint32_t batch, uint64_t timeout, uint64_t now,
+        char *msg, char *op, const char *t0, const char *t1)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	Bm__ReimageRequest q = BM__REIMAGE_REQUEST__INIT;
+	char *targets[2] = { (char *)t0, (char *)t1 };
+	uint64_t rev = 0;
+	Bm__Status st;
+
+	q.targets = targets;
+	q.n_targets = t1 ? 2 : 1;
+	q.profile = (char *)profile;
+	q.batch = batch;
+	q.timeout_ms = timeout;
+	cmd.op_case = BM__COMMAND__OP_REIMAGE;
+	cmd.reimage = &q;
+	st = run(f->s, &cmd, now, msg, &rev);
+	if (op)
+		snprintf(op, 32, "op-%llu", (unsigned long long)rev);
+	return st;
+}
+
+static void
+tick(struct fx *f, uint64_t now)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	cmd.op_case = BM__COMMAND__OP_OP_TICK;
+	cmd.op_tick = 1;
+	assert_int_equal(run(f->s, &cmd, now, NULL, NULL), OK);
+}
+
+static void
+agent_holds_k(struct fx *f, bool holds)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	Bm__AgentInfo info = BM__AGENT_INFO__INIT;
+	ProtobufCBinaryData d = { 32, (uint8_t *)ksha };
+
+	info.id = "a1";
+	info.rack = "rack11";
+	info.cached = &d;
+	info.n_cached = holds;
+	cmd.op_case = BM__COMMAND__OP_AGENT_REGISTER;
+	cmd.agent_register = &info;
+	assert_int_equal(run(f->s, &cmd, T0, NULL, NULL), OK);
+}
+
+static void
+event(struct fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail, uint64_t now)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	Bm__AgentEvents batch = BM__AGENT_EVENTS__INIT;
+	Bm__Event e = BM__EVENT__INIT, *ep = &e;
+	uint8_t mac[6] = { 0x52, 0x54, 0, 0x11, 0, mac_last };
+
+	e.seq = ++f->seq;
+	e.time_ms = now;
+	e.kind = kind;
+	e.mac.data = mac;
+	e.mac.len = 6;
+	e.detail = (char *)detail;
+	batch.agent_id = "a1";
+	batch.events = &ep;
+	batch.n_events = 1;
+	cmd.op_case = BM__COMMAND__OP_AGENT_EVENTS;
+	cmd.agent_events = &batch;
+	assert_int_equal(run(f->s, &cmd, now, NULL, NULL), OK);
+}
+
+static Bm__Machine *
+machine(struct fx *f, const char *name)
+{
+	Bm__Object *o = th_get(f->s, KM, name);
+	Bm__Machine *m;
+	assert_non_null(o);
+	m = o->machine;
+	o->machine = NULL;
+	o->obj_case = BM__OBJECT__OBJ__NOT_SET;
+	bm__object__free_unpacked(o, NULL);
+	return m;
+}
+
+static Bm__MachineState
+mstate(struct fx *f, const char *name)
+{
+	Bm__Machine *m = machine(f, name);
+	Bm__MachineState st = m->state;
+	bm__machine__free_unpacked(m, NULL);
+	return st;
+}
+
+static Bm__OpState
+op_state(struct fx *f, const char *op)
+{
+	Bm__Object *o = th_get(f->s, BM__KIND__KIND_OPERATION, op);
+	Bm__OpState st;
+	assert_non_null(o);
+	st = o->operation->state;
+	bm__object__free_unpacked(o, NULL);
+	return st;
+}
+
+static void
+assert_reason(struct fx *f, const char *name, const char *part)
+{
+	Bm__Machine *m = machine(f, name);
+	if (!strstr(m->reason, part))
+		fail_msg("%s: reason \"%s\" lacks \"%s\"", name, m->reason, part);
+	bm__machine__free_unpacked(m, NULL);
+}
+
+static void
+test_refusals(void **state)
+{
+	struct fx *f = *state;
+	char msg[256], op[32];
+
+	assert_int_equal(reimage(f, "", 0, 0, T0, msg, NULL, "rack11", NULL),
+	                 BM__STATUS__STATUS_INVALID);
+	assert_non_null(strstr(msg, "machine c has no profile"));
+	assert_int_equal(reimage(f, "", 0, 0, T0, msg, NULL, "nosuch", NULL),
+	                 BM__STATUS__STATUS_NOT_FOUND);
+	assert_int_equal(reimage(f, "nope", 0, 0, T0, msg, NULL, "a", NULL),
+	                 BM__STATUS__STATUS_NOT_FOUND);
+	/* Nothing changed by a refusal. */
+	assert_int_equal(mstate(f, "a"), S(READY));
+	assert_int_equal(reimage(f, "", 0, 0, T0, msg, op, "machine/a", NULL), OK);
+	assert_int_equal(mstate(f, "a"), S(REIMAGING));
+	/* A second reimage of a machine in a running operation names it. */
+	assert_int_equal(reimage(f, "", 0, 0, T0, msg, NULL, "a", "b"),
+	                 BM__STATUS__STATUS_PRECONDITION);
+	assert_non_null(strstr(msg, op));
+	assert_int_equal(mstate(f, "b"), S(READY));
+}
+
+static uint64_t
+started(struct fx *f, const char *name)
+{
+	Bm__Machine *m = machine(f, name);
+	uint64_t v = m->started_ms;
+	bm__machine__free_unpacked(m, NULL);
+	return v;
+}
+
+static void
+test_lifecycle(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t = T0;
+	char op[32];
+	Bm__Machine *m;
+
+	/* --profile covers c; batch 1. No agent holds k yet: all wait. */
+	assert_int_equal(reimage(f, "tiny", 1, 0, t, NULL, op, "rack/rack11", NULL), OK);
+	assert_reason(f, "a", "waiting for rack rack11's agent to cache image k");
+	assert_int_equal(started(f, "a"), 0);
+	/* The agent reports k cached: one machine starts (batch 1). */
+	agent_holds_k(f, true);
+	tick(f, t += 1000);
+	m = machine(f, "a");
+	assert_int_equal(m->power_seq, 1);
+	assert_int_equal(m->started_ms, t);
+	assert_string_equal(m->boot_profile, "tiny");
+	bm__machine__free_unpacked(m, NULL);
+	assert_int_equal(started(f, "b"), 0);
+	assert_reason(f, "b", "queued");
+	/* a boots: power, DHCP, started, done. */
+	event(f, 1, BM__EVENT_KIND__EVENT_POWER, "ok seq=1: manual", t += 1000);
+	assert_int_equal(mstate(f, "a"), S(REIMAGING));
+	event(f, 1, BM__EVENT_KIND__EVENT_DHCP, "DISCOVER -> OFFER", t += 1000);
+	assert_int_equal(mstate(f, "a"), S(NETBOOTING));
+	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK, "state=started", t += 1000);
+	assert_int_equal(mstate(f, "a"), S(INSTALLING));
+	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK, "state=done", t += 1000);
+	assert_int_equal(mstate(f, "a"), S(DEPLOYED));
+	/* A waiting machine's own DHCP moves nothing. */
+	event(f, 3, BM__EVENT_KIND__EVENT_DHCP, "DISCOVER -> OFFER", t);
+	assert_int_equal(mstate(f, "c"), S(REIMAGING));
+	/* The batch frees: b starts; its BMC fails. */
+	tick(f, t += 1000);
+	assert_int_not_equal(started(f, "b"), 0);
+	event(f, 2, BM__EVENT_KIND__EVENT_POWER,
+	      "failed seq=1: ipmitool chassis bootdev pxe: Unable to establish IPMI v2 session",
+	      t += 1000);
+	assert_int_equal(mstate(f, "b"), S(FAILED));
+	assert_reason(f, "b", "Unable to establish IPMI v2 session");
+	/* c starts and never calls back: failed by the proposer's clock. */
+	tick(f, t += 1000);
+	assert_int_not_equal(started(f, "c"), 0);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_RUNNING);
+	tick(f, t += 30 * 60 * 1000 + 1);
+	assert_int_equal(mstate(f, "c"), S(FAILED));
+	assert_reason(f, "c", "no progress for 1800s");
+	/* Every machine finished: the operation failed (one deployed). */
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_FAILED);
+	assert_int_equal(mstate(f, "a"), S(DEPLOYED));
+	/* Finished: its machines can be reimaged again. */
+	assert_int_equal(reimage(f, "", 0, 0, t, NULL, NULL, "a", NULL), OK);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct fx *f = *state;
+	Bm__Command cmd = BM__COMMAND__INIT;
+	uint64_t t = T0;
+	char op[32];
+
+	agent_holds_k(f, true);
+	assert_int_equal(reimage(f, "tiny", 1, 0, t, NULL, op, "rack11", NULL), OK);
+	assert_int_not_equal(started(f, "a"), 0);
+	cmd.op_case = BM__COMMAND__OP_OP_CANCEL;
+	cmd.op_cancel = op;
+	assert_int_equal(run(f->s, &cmd, t += 1000, NULL, NULL), OK);
+	/* Not started: back to ready. Started: runs on. */
+	assert_int_equal(mstate(f, "b"), S(READY));
+	assert_int_equal(mstate(f, "c"), S(READY));
+	assert_int_equal(mstate(f, "a"), S(REIMAGING));
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_RUNNING);
+	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK, "state=done", t += 1000);
+	tick(f, t += 1000);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_CANCELLED);
+	assert_int_equal(mstate(f, "a"), S(DEPLOYED));
+	/* A finished operation cannot be cancelled. */
+	assert_int_equal(run(f->s, &cmd, t, NULL, NULL), BM__STATUS__STATUS_PRECONDITION);
+}
+
+static void
+test_no_images_times_out(void **state)
+{
+	struct fx *f = *state;
+	char op[32];
+
+	assert_int_equal(reimage(f, "", 0, 5000, T0, NULL, op, "a", NULL), OK);
+	tick(f, T0 + 6000);
+	assert_int_equal(mstate(f, "a"), S(FAILED));
+	assert_reason(f, "a", "waiting for rack rack11's agent to cache image k");
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_FAILED);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_images_times_out, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
