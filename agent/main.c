@@ -443,7 +443,13 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	a.loop = ev_default_loop(EVFLAG_AUTO);
+	/* Not the default loop: that one reaps every child on SIGCHLD, and the
+	 * power driver waits for its own ipmitool. Signals work on any loop. */
+	a.loop = ev_loop_new(EVFLAG_AUTO);
+	if (!a.loop) {
+		fprintf(stderr, "bmagent: cannot create the event loop\n");
+		return 1;
+	}
 	r = agent_start(&a);
 	if (r == 0) {
 		watch_signals(&a);
@@ -466,6 +472,7 @@ main(int argc, char **argv)
 	rack_view_free(a.view);
 	if (a.lock_fd >= 0)
 		close(a.lock_fd);
+	ev_loop_destroy(a.loop);
 	if (r == 0)
 		BM_INFO("agent", "stopped");
 	return r == 0 ? 0 : 1;

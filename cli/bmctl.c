@@ -159,20 +159,26 @@ ctl_parse_label(const char *kv, size_t *n, void ***entries, const ProtobufCMessa
 static int
 global_options(struct ctl *c, int *argc, char **argv)
 {
+	const char *cmd = NULL;
 	int out = 1;
 
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i], *val = NULL;
+		/* reimage has its own --timeout (a duration); before the command
+		 * word, --timeout is the RPC's. */
+		bool rpc_timeout = !cmd || strcmp(cmd, "reimage");
 		int takes = 0;
 		if (!strcmp(a, "--coordinator") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
-		    !strcmp(a, "--timeout"))
+		    (!strcmp(a, "--timeout") && rpc_timeout))
 			takes = 1;
 		else if (!strncmp(a, "--coordinator=", 14) || !strncmp(a, "--output=", 9) ||
-		         !strncmp(a, "--timeout=", 10))
+		         (!strncmp(a, "--timeout=", 10) && rpc_timeout))
 			val = strchr(a, '=') + 1;
 		else if (!strncmp(a, "-o", 2) && a[2])
 			val = a + 2;
 		if (!takes && !val) {
+			if (!cmd && a[0] != '-')
+				cmd = a;
 			argv[out++] = argv[i];
 			continue;
 		}

@@ -233,9 +233,11 @@ next_reason(const Bm__Event *e, Bm__MachineState st)
 	case S(INSTALLING): return "installing";
 	case S(DEPLOYED): return "";
 	case S(FAILED):
-		return e->kind == BM__EVENT_KIND__EVENT_POWER
-		           ? d + (strncmp(d, "failed: ", 8) ? 0 : 8)
-		           : d;
+		if (e->kind == BM__EVENT_KIND__EVENT_POWER) { /* "failed seq=N: why" */
+			const char *colon = strstr(d, ": ");
+			return colon ? colon + 2 : d;
+		}
+		return d;
 	default: return NULL;
 	}
 }

@@ -583,9 +583,11 @@ int
 st_apply_op_cancel(struct apply_ctx *c, const char *name)
 {
 	Bm__Operation *op = NULL;
-	int r = get_op(c, name ? name : "", &op);
+	int r;
 
-	if (r == -ENOENT)
+	if (!name || !*name || strlen(name) > 63)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "cancel needs an operation name");
+	if ((r = get_op(c, name, &op)) == -ENOENT)
 		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no operation %s", name);
 	if (r < 0)
 		return r;

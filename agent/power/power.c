@@ -182,6 +182,7 @@ ipmi_cycle(const char *bmc, char *msg, size_t mlen)
 	}
 	/* ipmitool exits 0 when the BMC refuses the boot device: read it back. */
 	if ((r = ipmitool(&t, check, out, sizeof(out))) != 0 || !strstr(out, "Force PXE")) {
+		BM_DEBUG("power", "bootparam 5 read back: %s", out);
 		first_line(out, line, sizeof(line));
 		snprintf(msg, mlen, "the BMC did not take boot from PXE (bootparam 5: %s)", line);
 		return -1;

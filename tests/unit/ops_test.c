@@ -268,7 +268,10 @@ test_lifecycle(void **state)
 	      "failed seq=1: ipmitool chassis bootdev pxe: Unable to establish IPMI v2 session",
 	      t += 1000);
 	assert_int_equal(mstate(f, "b"), S(FAILED));
-	assert_reason(f, "b", "Unable to establish IPMI v2 session");
+	m = machine(f, "b");
+	assert_string_equal(m->reason,
+	                    "ipmitool chassis bootdev pxe: Unable to establish IPMI v2 session");
+	bm__machine__free_unpacked(m, NULL);
 	/* c starts and never calls back: failed by the proposer's clock. */
 	tick(f, t += 1000);
 	assert_int_not_equal(started(f, "c"), 0);
