@@ -103,7 +103,7 @@ select_part(const Bm__Fleet *f, const Bm__Rack *r, Bm__Fleet *part, char **pname
 	    !(part->images = calloc(f->n_images + 1, sizeof(*part->images))))
 		return -ENOMEM;
 	part->racks[part->n_racks++] = (Bm__Rack *)r;
-	for (size_t i = 0; i < f->n_sites; i++)
+	for (size_t i = 0; i < f->n_sites && !part->n_sites; i++) /* the first, if named twice */
 		if (!strcmp(f->sites[i]->name, r->site))
 			part->sites[part->n_sites++] = f->sites[i];
 	for (size_t i = 0; i < f->n_machines; i++) {

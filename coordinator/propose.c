@@ -146,6 +146,8 @@ run_batch(struct proposer *pr, struct proposal *p)
 		fail_all(first, res, n, r);
 	} else {
 		pr->next_index += n;
+		BM_DEBUG("propose", "committed revision=%llu commands=%zu",
+		         (unsigned long long)res[n - 1].revision, n);
 		if (pr->on_commit && n)
 			pr->on_commit(pr->on_commit_arg, res[n - 1].revision);
 	}

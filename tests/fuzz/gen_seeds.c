@@ -39,6 +39,70 @@ apply_seed(const char *dir, const char *name, const char *yaml)
 	bm_problems_fini(&p);
 }
 
+/* A packed fleet: the rackview corpus (what an agent stores from sync). */
+static void
+fleet_seed(const char *dir, const char *name, const char *yaml)
+{
+	struct bm_problems p;
+	struct bm_fleet fl;
+	char path[4096];
+	uint8_t *buf;
+	size_t n;
+	FILE *f;
+
+	bm_problems_init(&p);
+	if (bm_fleet_parse(yaml, strlen(yaml), &fl, &p) != 0)
+		exit(1);
+	buf = malloc(bm__fleet__get_packed_size(fl.fleet) + 1);
+	n = bm__fleet__pack(fl.fleet, buf);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "wb")) || fwrite(buf, 1, n, f) != n)
+		exit(1);
+	fclose(f);
+	free(buf);
+	bm_fleet_fini(&fl);
+	bm_problems_fini(&p);
+}
+
+static void
+ops_seeds(const char *dir)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	Bm__ReimageRequest q = BM__REIMAGE_REQUEST__INIT;
+	Bm__AgentInfo info = BM__AGENT_INFO__INIT;
+	Bm__AgentEvents ev = BM__AGENT_EVENTS__INIT;
+	Bm__Event e = BM__EVENT__INIT, *ep = &e;
+	char *targets[] = { "rack12" };
+	uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 1 };
+
+	q.targets = targets;
+	q.n_targets = 1;
+	q.batch = 1;
+	cmd.op_case = BM__COMMAND__OP_REIMAGE;
+	cmd.reimage = &q;
+	write_cmd(dir, "reimage_rack", &cmd);
+	info.id = "a1";
+	info.rack = "rack12";
+	cmd.op_case = BM__COMMAND__OP_AGENT_REGISTER;
+	cmd.agent_register = &info;
+	write_cmd(dir, "agent_register", &cmd);
+	e.seq = 1;
+	e.kind = BM__EVENT_KIND__EVENT_CALLBACK;
+	e.mac.data = mac;
+	e.mac.len = 6;
+	e.detail = "state=done";
+	ev.agent_id = "a1";
+	ev.events = &ep;
+	ev.n_events = 1;
+	cmd.op_case = BM__COMMAND__OP_AGENT_EVENTS;
+	cmd.agent_events = &ev;
+	write_cmd(dir, "agent_events", &cmd);
+	cmd.op_case = BM__COMMAND__OP_OP_TICK;
+	cmd.op_tick = 1;
+	cmd.time_ms = 1u << 30;
+	write_cmd(dir, "op_tick", &cmd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -48,8 +112,24 @@ main(int argc, char **argv)
 	Bm__Image im = BM__IMAGE__INIT;
 	uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 9 }, sha[32] = { 0x9f, 0x86 };
 
+	if (argc == 3 && !strcmp(argv[1], "--rackview")) {
+		fleet_seed(
+		    argv[2], "two_racks",
+		    "sites: [{name: s}]\n"
+		    "racks: [{name: r1, site: s, subnet: 10.11.0.0/24, gateway: 10.11.0.1,"
+		    " pool: 10.11.0.100-10.11.0.150}, {name: r2, site: s, subnet: 10.12.0.0/24}]\n"
+		    "images: [{name: k, sha256: "
+		    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}]\n"
+		    "profiles: [{name: p, kernel: k, cmdline: 'ip={{ip}} cb={{callback_url}}',"
+		    " templates: {user-data: 'h: {{hostname}}'}}]\n"
+		    "machines: [{name: m1, rack: r1, mac: '52:54:00:11:00:01', ip: 10.11.0.11,"
+		    " profile: p, netboot: true}, {name: m2, rack: r2, mac: "
+		    "'52:54:00:12:00:01'}]\n");
+		return 0;
+	}
 	if (argc != 2)
 		return 2;
+	ops_seeds(argv[1]);
 	apply_seed(
 	    argv[1], "apply_new_machine",
 	    "machines: [{name: r12n02, rack: rack12, mac: '52:54:00:12:00:02', ip: 10.12.0.12,"

@@ -61,7 +61,18 @@ expect_golden() {
     not_ok "golden $1 differs"; sed 's/^/    /' "$T/diff"; fi
 }
 
+# The daemons run under the sanitizers in the test build: a report in any
+# of their logs fails the test, whatever else passed.
+sanitizer_reports() {
+  grep -l -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log* "$T"/*/*.log* \
+    2>/dev/null | while read -r f; do
+    not_ok "sanitizer report in $(basename "$f")"
+    grep -m1 -A12 -E "ERROR: (Address|Leak)Sanitizer|runtime error:" "$f" | sed 's/^/    /'
+  done
+}
+
 finish() {
+  fails=$((fails + $(sanitizer_reports | tee /dev/stderr | grep -c '^not ok')))
   if [ "$fails" -gt 0 ]; then echo "$fails check(s) failed"; exit 1; fi
   echo "all checks passed"; exit 0
 }

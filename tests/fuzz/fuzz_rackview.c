@@ -1,0 +1,54 @@
+/* A managed agent's view as the coordinator sends it (protobuf from the
+ * network, stored as it came): decoded as a fleet, made into each rack's
+ * view, and everything the agent serves from it rendered -- every host's
+ * iPXE script and seeds, lookups by MAC and address. Nothing in the bytes
+ * may crash the agent or read out of bounds (a MAC of 3 bytes, a machine
+ * naming a profile that is absent, a profile naming no kernel, ...). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipxe.h"
+#include "rackview.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+render(const struct rack_view *v)
+{
+	static const uint8_t secret[TOKEN_SECRET_LEN];
+	for (size_t i = 0; i < v->n_hosts; i++) {
+		struct boot_ctx c;
+		char *text = NULL;
+		boot_ctx_init(&c, v, &v->hosts[i], "http://10.12.0.1:8080", 0x0a0c0063, secret);
+		if (boot_ipxe_script(&c, &text) >= 0)
+			free(text);
+		text = NULL;
+		if (boot_seed(&c, "user-data", &text) >= 0)
+			free(text);
+		text = NULL;
+		if (boot_seed(&c, "meta-data", &text) >= 0)
+			free(text);
+		(void)rack_view_host(v, v->hosts[i].mac);
+		(void)rack_view_host_by_ip(v, v->hosts[i].ip);
+		(void)rack_view_reserved_cb((void *)v, v->hosts[i].ip);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	Bm__Fleet *f = bm__fleet__unpack(NULL, size, data);
+
+	if (!f)
+		return 0;
+	for (size_t i = 0; i < f->n_racks && i < 4; i++) {
+		struct rack_view *v = NULL;
+		if (rack_view_from_fleet(f, f->racks[i]->name, &v, NULL) == 0) {
+			render(v);
+			rack_view_free(v);
+		}
+	}
+	bm__fleet__free_unpacked(f, NULL);
+	return 0;
+}
