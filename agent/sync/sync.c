@@ -177,6 +177,9 @@ watch_main(void *arg)
 		}
 		const Bm__WatchResult *wr = resp->watch;
 		bool changed = wr->snapshot || wr->n_puts || wr->n_deletes;
+		if (changed)
+			BM_DEBUG("sync", "view received revision=%llu",
+			         (unsigned long long)wr->revision);
 		if (changed || wr->revision != since) {
 			if ((r = rackdb_view_apply(s->o.db, wr)) < 0) {
 				BM_ERROR("sync", "cannot store the rack view err=\"%s\"",
