@@ -1,7 +1,9 @@
 /* bmagent: wires the configuration, the rack view, the local store and the
  * DHCP, TFTP and HTTP services together on one libev loop. */
 #include <curl/curl.h>
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <ev.h>
 #include <getopt.h>
 #include <signal.h>
@@ -13,6 +15,7 @@
 
 #include "bm/fsutil.h"
 #include "bm/log.h"
+#include "bm/netaddr.h"
 #include "bm/util.h"
 #include "cache.h"
 #include "config.h"
@@ -48,6 +51,7 @@ struct agent {
 	struct cache *cache;       /* the image cache's downloader */
 	struct power *power;       /* managed: power actions of operations */
 	char agent_id[RACKDB_AGENT_ID_LEN + 1];
+	char hostname[256];
 	uint8_t secret[TOKEN_SECRET_LEN];
 	ev_signal sigterm, sigint, sighup;
 	int lock_fd;
@@ -249,10 +253,42 @@ cache_changed_cb(void *arg)
 	sync_reregister(arg);
 }
 
+/* "eth1 10.12.0.1/24" for each served interface's IPv4 addresses. */
+static void
+describe_interfaces(struct agent *a, Bm__AgentInfo *info)
+{
+	struct ifaddrs *ifs, *i;
+
+	if (getifaddrs(&ifs) < 0)
+		return;
+	info->interfaces = calloc(AGENT_IFACES_MAX * 4 + 1, sizeof(char *));
+	for (i = ifs; i && info->interfaces && info->n_interfaces < AGENT_IFACES_MAX * 4;
+	     i = i->ifa_next) {
+		bool served = false;
+		char ip[BM_IP4_STR], line[IF_NAMESIZE + 24];
+		for (unsigned k = 0; k < a->cfg.n_ifaces && !served; k++)
+			served = !strcmp(a->cfg.ifaces[k], i->ifa_name);
+		if (!served || !i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask)
+			continue;
+		uint32_t addr = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr);
+		uint32_t mask =
+		    ntohl(((struct sockaddr_in *)(void *)i->ifa_netmask)->sin_addr.s_addr);
+		snprintf(line, sizeof(line), "%s %s/%d", i->ifa_name, bm_ip4_format(addr, ip),
+		         __builtin_popcount(mask));
+		if ((info->interfaces[info->n_interfaces] = strdup(line)))
+			info->n_interfaces++;
+	}
+	freeifaddrs(ifs);
+}
+
+/* What the agent registers with: host, interfaces, cache (report thread). */
 static void
 describe_cb(void *arg, Bm__AgentInfo *info)
 {
 	struct agent *a = arg;
+
+	info->hostname = a->hostname;
+	describe_interfaces(a, info);
 	if (a->cache)
 		cache_describe(a->cache, info);
 }
@@ -271,6 +307,8 @@ start_sync(struct agent *a)
 	}
 	for (unsigned i = 0; i < a->cfg.n_coordinators; i++)
 		urls[i] = a->cfg.coordinators[i];
+	if (gethostname(a->hostname, sizeof(a->hostname) - 1) < 0)
+		snprintf(a->hostname, sizeof(a->hostname), "unknown");
 	o.urls = urls;
 	o.n_urls = a->cfg.n_coordinators;
 	o.rack = a->cfg.rack;

@@ -27,6 +27,7 @@ static const char *const event_kinds[] = {
 	[BM__EVENT_KIND__EVENT_CALLBACK] = "callback",
 	[BM__EVENT_KIND__EVENT_POWER] = "power",
 	[BM__EVENT_KIND__EVENT_CACHE] = "cache",
+	[BM__EVENT_KIND__EVENT_STATE] = "state",
 };
 
 static const char *

@@ -148,8 +148,8 @@ record_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e, 
 
 /* ----------------------------------------------------------- machines */
 
-static int
-put_machine(struct apply_ctx *c, Bm__Machine *m)
+int
+st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was)
 {
 	int r;
 
@@ -157,7 +157,26 @@ put_machine(struct apply_ctx *c, Bm__Machine *m)
 	if ((r = st_put_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name), &m->base)) <
 	    0)
 		return r;
-	return st_change(c, BM__KIND__KIND_MACHINE, m->name, m->rack, false);
+	if ((r = st_change(c, BM__KIND__KIND_MACHINE, m->name, m->rack, false)) < 0)
+		return r;
+	if (m->state == was || m->mac.len != 6)
+		return 0;
+	/* The move itself goes into the machine's timeline. */
+	Bm__Event e = BM__EVENT__INIT;
+	uint8_t key[EVENT_KEY_LEN];
+	char detail[320];
+	snprintf(detail, sizeof(detail), "%s -> %s%s%s", bm_state_name(was),
+	         bm_state_name(m->state), *m->reason ? ": " : "", m->reason);
+	e.time_ms = c->now;
+	e.rack = m->rack;
+	e.mac = m->mac;
+	e.kind = BM__EVENT_KIND__EVENT_STATE;
+	e.detail = detail;
+	e.agent = "coordinator";
+	event_key(key, m->mac.data, c->now, c->rev, 0x80000000u | (uint32_t)c->nchg);
+	if ((r = st_put_msg(c->txn, c->s->dbi[DB_EVENTS], key, sizeof(key), &e.base)) < 0)
+		return r;
+	return trim_history(c, m->mac.data);
 }
 
 /* An unknown MAC seen by an agent becomes a machine in state `new` in that
@@ -190,7 +209,7 @@ discover(struct apply_ctx *c, const char *rack, const uint8_t mac[6])
 	    (rc = mdb_put(c->txn, c->s->dbi[DB_RACK_MACHINES], &rk, &nk, MDB_NODUPDATA)) !=
 	        MDB_SUCCESS)
 		return st_errno(rc);
-	return put_machine(c, &m);
+	return st_put_machine(c, &m, S(NEW)); /* its discovery event is the trace */
 }
 
 /* The state a machine moves to on event e, or its own. Only a machine its
@@ -263,19 +282,20 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 		return r;
 	st = next_state(m, e);
 	if (st != m->state) {
+		Bm__MachineState was = m->state;
 		m->state = st;
 		if ((why = next_reason(e, st)) && (r = st_set_str(&m->reason, why)) < 0) {
 			st_free(m);
 			return r;
 		}
 		st_op_progress(c, m);
-		r = put_machine(c, m);
+		r = st_put_machine(c, m, was);
 	} else if (m->started_ms && *m->operation && c->now > m->progress_ms + PROGRESS_WRITE_MS) {
 		/* Progress without a new state (the kernel fetched, "installing"
 		 * again): keeps the operation's timeout away, written at most
 		 * every few seconds. */
 		st_op_progress(c, m);
-		r = put_machine(c, m);
+		r = st_put_machine(c, m, m->state);
 	}
 	st_free(m);
 	return r;

@@ -85,17 +85,6 @@ get_machine(struct apply_ctx *c, const char *name, Bm__Machine **ret)
 }
 
 static int
-put_machine(struct apply_ctx *c, Bm__Machine *m)
-{
-	int r;
-	m->mod_rev = c->rev;
-	if ((r = st_put_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name), &m->base)) <
-	    0)
-		return r;
-	return st_change(c, BM__KIND__KIND_MACHINE, m->name, m->rack, false);
-}
-
-static int
 put_op(struct apply_ctx *c, Bm__Operation *op)
 {
 	int r;
@@ -437,9 +426,10 @@ advance(struct apply_ctx *c, Bm__Operation *op)
 		bool changed = false;
 		if (!ms[i])
 			continue;
+		Bm__MachineState was = ms[i]->state;
 		step_machine(c, op, &cs, ms[i], &n_active, &changed);
 		if (changed)
-			r = put_machine(c, ms[i]);
+			r = st_put_machine(c, ms[i], was);
 		n_done += !strcmp(ms[i]->operation, op->name) && ms[i]->state == S(DEPLOYED);
 		all_finished &= finished(ms[i], op->name);
 	}
@@ -548,15 +538,16 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 	op.machines = calloc(n + 1, sizeof(char *));
 	for (size_t i = 0; op.machines && i < n && r == 0; i++) {
 		Bm__Machine *m = ms[i];
+		Bm__MachineState was = m->state;
 		op.machines[op.n_machines++] = m->name;
 		m->state = S(REIMAGING);
 		m->started_ms = 0;
 		m->progress_ms = c->now;
 		if ((r = st_set_str(&m->operation, name)) < 0 ||
 		    (r = st_set_str(&m->boot_profile, q->profile)) < 0 ||
-		    (r = st_set_str(&m->reason, "queued")) < 0)
+		    (r = st_set_str(&m->reason, name)) < 0)
 			break;
-		r = put_machine(c, m);
+		r = st_put_machine(c, m, was);
 	}
 	if (!op.machines)
 		r = -ENOMEM;

@@ -102,6 +102,9 @@ int st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only);
 /* store_agents.c */
 int st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info, uint64_t time_ms);
 int st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev);
+/* Write a machine record and its change; a new state goes into the
+ * machine's timeline too (EVENT_STATE). */
+int st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was);
 /* store_ops.c */
 int st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q);
 int st_apply_op_cancel(struct apply_ctx *c, const char *name);

@@ -118,6 +118,8 @@ bmctl trace m1 >"$T/trace"
 expect_in "$T/trace" "power" "m1's trace shows the power action"
 expect_in "$T/trace" "kernel k" "m1's trace shows the kernel fetch"
 expect_in "$T/trace" "state=done" "m1's trace shows the callback"
+expect_in "$T/trace" "ready -> reimaging" "m1's trace shows its operation taking it"
+expect_in "$T/trace" "installing -> deployed" "m1's trace shows it deployed"
 # Deployed: the next boot goes to the disk.
 in_c curl -s --max-time 3 "http://10.14.0.1:8080/boot/52:54:00:14:00:01.ipxe" >"$T/script"
 for _ in $(seq 1 30); do grep -q "local disk" "$T/script" && break; sleep 0.1

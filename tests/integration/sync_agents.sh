@@ -127,6 +127,8 @@ sleep 0.3
 bmctl agents >"$T/out" 2>&1
 expect_in "$T/out" rack1 "bmctl agents lists rack1's agent"
 expect_in "$T/out" rack2 "bmctl agents lists rack2's agent"
+bmctl -o json agents >"$T/out" 2>&1
+expect_in "$T/out" "$IF_S 10.11.0.1/24" "an agent registers its interfaces and subnets"
 
 # --- kill -9 around a large change ------------------------------------------
 N=3000
