@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "raft_node.h"
 #include "bm/fsutil.h"
 #include "bm/log.h"
 #include "bm/rpc.h"
@@ -31,6 +32,8 @@ struct coord {
 	struct api api;
 	struct store *store;
 	struct blobstore *blobs;
+	struct raftnode *raft;
+	struct watch_hub *hub_ready; /* set once the hub exists */
 	int lock_fd;
 	int stopping;
 };
@@ -40,6 +43,10 @@ struct options {
 	const char *listen;
 	unsigned contexts;
 	uint64_t map_size;
+	uint64_t id;
+	const char *raft_address;
+	const char *bootstrap;
+	unsigned election_ms, heartbeat_ms;
 };
 
 static void
@@ -51,8 +58,14 @@ usage(FILE *f)
 	        "  --data-dir DIR   store and blobs (default $XDG_STATE_HOME/bmcoord,\n"
 	        "                   else ~/.local/state/bmcoord)\n"
 	        "  --listen URL     API address (default " DEFAULT_LISTEN ")\n"
-	        "  --contexts N     requests served at once (default %u)\n",
-	        BM_RPC_CONTEXTS_DEFAULT);
+	        "  --contexts N     requests served at once (default %u)\n"
+	        "  --id N           this node's Raft id (default 1)\n"
+	        "  --raft-address HOST:PORT  Raft transport (default 127.0.0.1:0: a\n"
+	        "                   cluster of one, reachable by no other node)\n"
+	        "  --bootstrap ID=HOST:PORT,...  a new cluster of these voters (default:\n"
+	        "                   a cluster of this node alone; ignored once it has state)\n"
+	        "  --election-ms N, --heartbeat-ms N  Raft timeouts (default %u, %u)\n",
+	        BM_RPC_CONTEXTS_DEFAULT, RAFT_ELECTION_MS_DEFAULT, RAFT_HEARTBEAT_MS_DEFAULT);
 }
 
 static int
@@ -78,6 +91,11 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "contexts", required_argument, NULL, 'c' },
 		{ "map-size-gib", required_argument, NULL, 'm' },
+		{ "id", required_argument, NULL, 'i' },
+		{ "raft-address", required_argument, NULL, 'r' },
+		{ "bootstrap", required_argument, NULL, 'b' },
+		{ "election-ms", required_argument, NULL, 'E' },
+		{ "heartbeat-ms", required_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -88,6 +106,8 @@ parse_args(int argc, char **argv, struct options *o)
 
 	o->listen = DEFAULT_LISTEN;
 	o->contexts = BM_RPC_CONTEXTS_DEFAULT;
+	o->id = 1;
+	o->raft_address = "127.0.0.1:0"; /* a cluster of one; give an address to grow */
 	if (default_data_dir(o->data_dir, sizeof(o->data_dir)) < 0)
 		o->data_dir[0] = '\0';
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -124,6 +144,26 @@ parse_args(int argc, char **argv, struct options *o)
 			}
 			bm_log_set_level(lvl);
 			break;
+		case 'i':
+			o->id = strtoull(optarg, &end, 10);
+			if (*end || !o->id) {
+				fprintf(stderr, "bmcoord: --id must be a positive integer\n");
+				return 2;
+			}
+			break;
+		case 'r': o->raft_address = optarg; break;
+		case 'b': o->bootstrap = optarg; break;
+		case 'E':
+		case 'H': {
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (*end || v < 10 || v > 600000) {
+				fprintf(stderr, "bmcoord: --%s takes milliseconds\n",
+				        c == 'E' ? "election-ms" : "heartbeat-ms");
+				return 2;
+			}
+			*(c == 'E' ? &o->election_ms : &o->heartbeat_ms) = (unsigned)v;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("bmcoord 0.1.0\n"); exit(0);
 		default: usage(stderr); return 2;
@@ -137,6 +177,18 @@ parse_args(int argc, char **argv, struct options *o)
 }
 
 static void
+raft_closed(void *arg)
+{
+	struct coord *c = arg;
+	c->raft = NULL;
+	api_stop(&c->api);
+	c->hub_ready = NULL;
+	uv_close((uv_handle_t *)&c->sigterm, NULL);
+	uv_close((uv_handle_t *)&c->sigint, NULL);
+	uv_close((uv_handle_t *)&c->stats, NULL);
+}
+
+static void
 coord_stop(struct coord *c, const char *why)
 {
 	if (c->stopping)
@@ -145,13 +197,12 @@ coord_stop(struct coord *c, const char *why)
 	BM_INFO("coord", "stopping signal=%s", why);
 	/* Answer every queued write, then stop serving: no write is left
 	 * waiting on a closed socket, and none is acknowledged undone. */
+	/* Queued writes go to Raft; closing Raft answers whatever it still
+	 * holds (as not confirmed); only then does the API stop. */
 	proposer_close(c->api.proposer);
 	api_ticker_stop(&c->api);
 	watch_hub_close(c->api.hub);
-	api_stop(&c->api);
-	uv_close((uv_handle_t *)&c->sigterm, NULL);
-	uv_close((uv_handle_t *)&c->sigint, NULL);
-	uv_close((uv_handle_t *)&c->stats, NULL);
+	raftnode_close(c->raft, raft_closed, c);
 }
 
 static void
@@ -206,10 +257,31 @@ coord_open(struct coord *c, const struct options *o)
 	return 0;
 }
 
+/* Every applied batch, on every node: wake the watches it concerns. */
 static void
-on_commit(void *arg, uint64_t revision)
+on_applied(void *arg, uint64_t revision)
 {
-	watch_hub_committed(arg, revision);
+	struct coord *c = arg;
+	if (c->hub_ready)
+		watch_hub_committed(c->hub_ready, revision);
+}
+
+static int
+start_raft(struct coord *c, const struct options *o)
+{
+	char dir[PATH_MAX + 8];
+	struct raftnode_opts ro = { 0 };
+
+	snprintf(dir, sizeof(dir), "%s/raft", o->data_dir);
+	ro.id = o->id;
+	ro.address = o->raft_address;
+	ro.dir = dir;
+	ro.bootstrap = o->bootstrap;
+	ro.election_ms = o->election_ms;
+	ro.heartbeat_ms = o->heartbeat_ms;
+	ro.applied = on_applied;
+	ro.arg = c;
+	return raftnode_start(c->loop, c->store, &ro, &c->raft);
 }
 
 static int
@@ -221,7 +293,9 @@ coord_serve(struct coord *c, const struct options *o)
 	c->api.store = c->store;
 	c->api.blobs = c->blobs;
 	c->api.data_dir = o->data_dir;
-	if ((r = proposer_new(c->loop, c->store, &c->api.proposer)) < 0)
+	if ((r = start_raft(c, o)) < 0)
+		return r;
+	if ((r = proposer_new(c->loop, c->store, c->raft, &c->api.proposer)) < 0)
 		return r;
 	/* Long-polls hold a context each: keep some for everything else. */
 	if ((r = watch_hub_new(c->loop, c->store,
@@ -230,7 +304,7 @@ coord_serve(struct coord *c, const struct options *o)
 		proposer_close(c->api.proposer);
 		return r;
 	}
-	proposer_on_commit(c->api.proposer, on_commit, c->api.hub);
+	c->hub_ready = c->api.hub;
 	if ((r = api_start(&c->api, o->listen, o->contexts)) < 0) {
 		BM_ERROR("coord", "cannot listen url=%s err=\"%s\"", o->listen, strerror(-r));
 		proposer_close(c->api.proposer);
@@ -270,6 +344,7 @@ main(int argc, char **argv)
 		uv_run(c.loop, UV_RUN_DEFAULT);
 	else
 		uv_run(c.loop, UV_RUN_NOWAIT); /* let closed handles finish */
+	watch_hub_free(c.api.hub);
 	uv_loop_close(c.loop);
 	blob_close(c.blobs);
 	store_close(c.store);

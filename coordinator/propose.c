@@ -1,5 +1,8 @@
 #include "propose.h"
 
+#include "bm/proto.h"
+#include "raft_node.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 struct proposer {
 	uv_async_t wake;
 	struct store *store;
+	struct raftnode *raft; /* NULL: applied here (unit tests) */
 	uint64_t next_index;
 	pthread_mutex_t mu;
 	struct proposal *head; /* LIFO under mu; reversed when taken */
@@ -26,7 +30,7 @@ struct proposer {
 static void proposer_wake_cb(uv_async_t *h);
 
 int
-proposer_new(uv_loop_t *loop, struct store *store, struct proposer **ret)
+proposer_new(uv_loop_t *loop, struct store *store, struct raftnode *raft, struct proposer **ret)
 {
 	struct proposer *pr = calloc(1, sizeof(*pr));
 	struct store_info info;
@@ -39,6 +43,7 @@ proposer_new(uv_loop_t *loop, struct store *store, struct proposer **ret)
 		return r;
 	}
 	pr->store = store;
+	pr->raft = raft;
 	pr->next_index = info.applied_index + 1;
 	pthread_mutex_init(&pr->mu, NULL);
 	if ((r = uv_async_init(loop, &pr->wake, proposer_wake_cb)) < 0) {
@@ -119,11 +124,101 @@ fail_all(struct proposal *p, struct store_result *res, size_t n, int err)
 	}
 }
 
+/* ------------------------------------------------------- through Raft */
+
+struct inflight {
+	struct proposer *pr;
+	struct proposal *first;
+	size_t n;
+};
+
+static void
+refuse_status(struct store_result *res, int status)
+{
+	res->status = BM__STATUS__STATUS_UNAVAILABLE;
+	snprintf(res->message, sizeof(res->message), "%s",
+	         status == -ENOTCONN ? "not the leader: ask another coordinator"
+	         : status == -ECONNABORTED
+	             ? "leadership changed before the write was confirmed: it may or may "
+	               "not have been applied; retry"
+	             : "shutting down or failing: retry");
+}
+
+static void
+batch_done(void *arg, int status, const struct store_result *res, size_t n)
+{
+	struct inflight *f = arg;
+	struct proposal *p = f->first;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct proposal *next = p->next;
+		if (status == 0 && res && n == f->n) {
+			p->cb(p, &res[i]);
+		} else {
+			struct store_result r;
+			store_result_init(&r);
+			if (status == 0)
+				snprintf(r.message, sizeof(r.message), "applied");
+			else
+				refuse_status(&r, status);
+			p->cb(p, &r);
+			store_result_fini(&r);
+		}
+		p = next;
+	}
+	free(f);
+}
+
+/* Send up to PROPOSE_BATCH_MAX proposals as one Raft entry. Returns the
+ * first proposal not taken. */
+static struct proposal *
+raft_batch(struct proposer *pr, struct proposal *p)
+{
+	Bm__CommandBatch cb = BM__COMMAND_BATCH__INIT;
+	Bm__Command *cmds[PROPOSE_BATCH_MAX];
+	struct inflight *f = calloc(1, sizeof(*f));
+	struct proposal *cur = p, *last = NULL;
+	uint8_t *buf = NULL;
+	size_t n = 0, len;
+	int r = -ENOMEM;
+
+	for (; cur && n < PROPOSE_BATCH_MAX; last = cur, cur = cur->next)
+		cmds[n++] = (Bm__Command *)cur->cmd;
+	cb.commands = cmds;
+	cb.n_commands = n;
+	len = bm__command_batch__get_packed_size(&cb);
+	if (f && (buf = malloc(len + 1))) {
+		bm__command_batch__pack(&cb, buf);
+		*f = (struct inflight){ pr, p, n };
+		r = raftnode_apply(pr->raft, buf, len, batch_done, f);
+	}
+	free(buf);
+	pthread_mutex_lock(&pr->mu);
+	pr->stats.commands += n;
+	pr->stats.batches++;
+	if (n > pr->stats.max_batch)
+		pr->stats.max_batch = n;
+	pthread_mutex_unlock(&pr->mu);
+	if (r < 0) { /* not taken: answer each now */
+		if (last)
+			last->next = NULL;
+		if (!f)
+			f = calloc(1, sizeof(*f));
+		if (f) {
+			*f = (struct inflight){ pr, p, n };
+			batch_done(f, r, NULL, 0);
+		}
+	}
+	return cur;
+}
+
 /* Apply up to PROPOSE_BATCH_MAX proposals from `p` in one transaction, then
  * answer them. Returns the first proposal not taken. */
 static struct proposal *
 run_batch(struct proposer *pr, struct proposal *p)
 {
+	if (pr->raft)
+		return raft_batch(pr, p);
 	struct store_result *res = pr->res;
 	struct proposal *first = p, *cur;
 	struct store_batch *b;

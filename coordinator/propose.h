@@ -33,8 +33,13 @@ struct proposer_stats {
 	uint64_t commands, batches, refused_busy, max_batch;
 };
 
-/* Returns 0 or -errno. Must be called on the loop thread. */
-int proposer_new(uv_loop_t *loop, struct store *store, struct proposer **ret_proposer);
+struct raftnode;
+
+/* With raft, every batch becomes one Raft entry, applied on every node and
+ * answered once applied here; without (unit tests), batches are applied
+ * directly. Returns 0 or -errno. Must be called on the loop thread. */
+int proposer_new(uv_loop_t *loop, struct store *store, struct raftnode *raft,
+                 struct proposer **ret_proposer);
 /* Queue a proposal. Thread-safe. Returns 0, -EBUSY (queue full) or
  * -ESHUTDOWN (closing); on error cb is never called. */
 int proposer_submit(struct proposer *pr, struct proposal *p);

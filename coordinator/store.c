@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 #include "store_priv.h"
@@ -228,39 +229,49 @@ open_tables(struct store *s)
 }
 
 int
+st_env_open(struct store *s)
+{
+	int rc, r;
+
+	if ((rc = mdb_env_create(&s->env)) != MDB_SUCCESS)
+		return st_errno(rc);
+	mdb_env_set_maxdbs(s->env, DB_COUNT);
+	mdb_env_set_maxreaders(s->env, STORE_READERS_MAX);
+	mdb_env_set_mapsize(s->env, s->map_size);
+	/* NOTLS: read transactions are opened on nng's threads, not bound to one. */
+	if ((rc = mdb_env_open(s->env, s->dir, MDB_NOTLS, 0600)) != MDB_SUCCESS)
+		r = st_errno(rc);
+	else
+		r = open_tables(s);
+	if (r < 0) {
+		mdb_env_close(s->env);
+		s->env = NULL;
+	}
+	return r;
+}
+
+int
 store_open(const char *dir, uint64_t map_size, struct store **ret_store)
 {
 	struct store *s = calloc(1, sizeof(*s));
-	int rc, r;
+	int r;
 
 	if (!s)
 		return -ENOMEM;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		goto fail;
+		free(s);
+		return -errno;
 	}
-	if ((rc = mdb_env_create(&s->env)) != MDB_SUCCESS) {
-		r = st_errno(rc);
-		goto fail;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	s->map_size = map_size ? map_size : STORE_MAP_DEFAULT;
+	if ((r = st_env_open(s)) < 0) {
+		free(s);
+		return r;
 	}
-	mdb_env_set_maxdbs(s->env, DB_COUNT);
-	mdb_env_set_maxreaders(s->env, STORE_READERS_MAX);
-	mdb_env_set_mapsize(s->env, map_size ? map_size : STORE_MAP_DEFAULT);
-	/* NOTLS: read transactions are opened on nng's threads, not bound to one. */
-	if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != MDB_SUCCESS) {
-		r = st_errno(rc);
-		goto fail;
-	}
-	if ((r = open_tables(s)) < 0)
-		goto fail;
+	pthread_rwlock_init(&s->swap, NULL);
 	s->retain = STORE_CHANGES_RETAIN;
 	*ret_store = s;
 	return 0;
-fail:
-	if (s->env)
-		mdb_env_close(s->env);
-	free(s);
-	return r;
 }
 
 void
@@ -275,6 +286,7 @@ store_close(struct store *s)
 	if (!s)
 		return;
 	mdb_env_close(s->env);
+	pthread_rwlock_destroy(&s->swap);
 	free(s);
 }
 
@@ -355,8 +367,11 @@ store_info_get(struct store *s, struct store_info *ret)
 	struct store_info info = { 0 };
 	int rc, r;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
+	pthread_rwlock_rdlock(&s->swap);
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS) {
+		pthread_rwlock_unlock(&s->swap);
 		return st_errno(rc);
+	}
 	MDB_dbi meta = s->dbi[DB_META];
 	if ((r = meta_get(txn, meta, "revision", &info.revision)) < 0 ||
 	    (r = meta_get(txn, meta, "compact_revision", &info.compact_revision)) < 0 ||
@@ -371,5 +386,6 @@ store_info_get(struct store *s, struct store_info *ret)
 	*ret = info;
 out:
 	mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&s->swap);
 	return r;
 }

@@ -6,6 +6,7 @@
  * commands: group commit), each in its own nested transaction, so a refused
  * command changes nothing while its neighbours in the batch still commit. */
 #pragma once
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bm/problems.h"
@@ -94,3 +95,10 @@ int store_info_get(struct store *s, struct store_info *ret_info);
 int store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event ***ret_events,
                 size_t *ret_n);
 void store_events_free(Bm__Event **ev, size_t n);
+
+/* A compacting copy of the whole store (a Raft snapshot): *ret (free it)
+ * of *ret_len bytes. Loop thread, no batch open. Returns 0 or -errno. */
+int store_snapshot(struct store *s, uint8_t **ret, size_t *ret_len);
+/* Replace the store with a snapshot's bytes; readers wait meanwhile.
+ * Loop thread, no batch open. Returns 0 or -errno. */
+int store_restore(struct store *s, const uint8_t *data, size_t len);

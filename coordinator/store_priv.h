@@ -1,6 +1,7 @@
 /* Private to the store module (store*.c). */
 #pragma once
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,7 +28,15 @@ struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
 	uint64_t retain; /* revisions of change history kept */
+	char dir[4096];
+	uint64_t map_size;
+	/* Held for reading by every read and batch; for writing by a snapshot
+	 * restore, which swaps the environment. */
+	pthread_rwlock_t swap;
 };
+
+/* Open the environment and tables of s (s->dir, s->map_size). */
+int st_env_open(struct store *s);
 
 struct store_batch {
 	struct store *s;

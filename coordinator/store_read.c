@@ -14,7 +14,9 @@ store_read_begin(struct store *s, struct store_read **ret_read)
 	if (!r)
 		return -ENOMEM;
 	r->s = s;
+	pthread_rwlock_rdlock(&s->swap);
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn)) != MDB_SUCCESS) {
+		pthread_rwlock_unlock(&s->swap);
 		free(r);
 		return st_errno(rc);
 	}
@@ -28,6 +30,7 @@ store_read_end(struct store_read *r)
 	if (!r)
 		return;
 	mdb_txn_abort(r->txn);
+	pthread_rwlock_unlock(&r->s->swap);
 	free(r);
 }
 

@@ -281,7 +281,7 @@ struct watch_hub {
 	uint64_t latest; /* revision last announced by a commit */
 	struct live *live;
 	size_t n_live, cap_live;
-	bool closing;
+	bool closing, timer_closed;
 };
 
 static void
@@ -537,6 +537,17 @@ static void
 hub_closed_cb(uv_handle_t *t)
 {
 	struct watch_hub *h = bm_container_of((uv_timer_t *)t, struct watch_hub, timer);
+	pthread_mutex_lock(&h->mu);
+	h->timer_closed = true;
+	pthread_mutex_unlock(&h->mu);
+}
+
+void
+watch_hub_free(struct watch_hub *h)
+{
+	if (!h)
+		return;
+	answer_all(unpark(h, any, 0)); /* parked after close: none, but be sure */
 	pthread_mutex_destroy(&h->mu);
 	free(h->live);
 	free(h);

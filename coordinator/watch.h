@@ -33,9 +33,12 @@ int watch_hub_agent_live(struct watch_hub *h, const char *id, uint64_t *ret_last
                          uint64_t *ret_revision);
 /* Note that an agent was seen (a register or a report). Any thread. */
 void watch_hub_agent_seen(struct watch_hub *h, const char *id, uint64_t revision);
-/* Answer every parked watch (empty), stop the timer, free on the loop's
- * close. Loop thread. */
+/* Answer every parked watch (empty), refuse new ones, stop the timer.
+ * Loop thread. */
 void watch_hub_close(struct watch_hub *h);
+/* Free, once no request can reach the hub any more (after the API
+ * stopped) and the loop has closed the timer. */
+void watch_hub_free(struct watch_hub *h);
 
 /* The answer to Watch(rack, since) at the read's snapshot: the changes
  * after since (empty when none concern the rack), or a snapshot. Exposed

@@ -115,7 +115,7 @@ test_group_commit(void **state)
 	for (int i = 0; i < THREADS * PER_THREAD; i++)
 		item_init(&items[i], i);
 	uv_loop_init(&loop);
-	assert_int_equal(proposer_new(&loop, s, &pr), 0);
+	assert_int_equal(proposer_new(&loop, s, NULL, &pr), 0);
 	/* Everything queued before the loop runs: applied in full batches. */
 	run_threads(pr, items, &loop, 0);
 	while (done_count < THREADS * PER_THREAD)
@@ -161,7 +161,7 @@ test_busy(void **state)
 	(void)state;
 	done_count = 0;
 	uv_loop_init(&loop);
-	assert_int_equal(proposer_new(&loop, s, &pr), 0);
+	assert_int_equal(proposer_new(&loop, s, NULL, &pr), 0);
 	for (unsigned i = 0; i <= PROPOSE_PENDING_MAX; i++) {
 		item_init(&items[i], (int)i);
 		int r = proposer_submit(pr, &items[i].prop);

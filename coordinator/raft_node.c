@@ -1,0 +1,572 @@
+#include "raft_node.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "bm/log.h"
+#include "bm/proto.h"
+#include "bm/util.h"
+
+/* A batch's commands get store indexes (entry number << 12) | i, where the
+ * entry number counts the command entries applied since the log began
+ * (carried in snapshots). libraft replays entries after its last snapshot
+ * at every start; the store skips those at or below its applied index.
+ * (raft_last_applied() is not the index of the entry being applied while
+ * libraft replays a restarted log: counting applies is what is stable.) */
+#define INDEX_SHIFT 12u
+
+struct raftnode {
+	uv_loop_t *loop;
+	struct store *store;
+	struct raftnode_opts o;
+	char address[64], dir[4096];
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	struct raft_fsm fsm;
+	bool raft_inited, io_inited, tcp_inited;
+	/* The results of the batch applied last (read by its apply callback,
+	 * which libraft runs right after the FSM applied that entry). */
+	struct store_result *res;
+	size_t n_res, cap_res;
+	raft_index res_index;
+	uint64_t entries; /* command entries applied since the log began */
+	uv_timer_t status_timer, close_timer;
+	pthread_mutex_t mu;
+	struct raftnode_status status; /* under mu */
+	void (*done)(void *arg);
+	void *done_arg;
+};
+
+struct pending {
+	struct raft_apply req;
+	raftnode_apply_cb cb;
+	void *arg;
+};
+
+static int
+map_status(int rv)
+{
+	switch (rv) {
+	case 0: return 0;
+	case RAFT_NOTLEADER: return -ENOTCONN;
+	case RAFT_LEADERSHIPLOST: return -ECONNABORTED;
+	case RAFT_SHUTDOWN: return -ESHUTDOWN;
+	case RAFT_NOMEM: return -ENOMEM;
+	default: return -EIO;
+	}
+}
+
+/* ------------------------------------------------------------------ FSM */
+
+static void
+results_reset(struct raftnode *n, size_t want)
+{
+	for (size_t i = 0; i < n->n_res; i++)
+		store_result_fini(&n->res[i]);
+	n->n_res = 0;
+	if (want > n->cap_res) {
+		struct store_result *v = realloc(n->res, want * sizeof(*v));
+		if (!v) {
+			BM_ERROR("raft", "out of memory applying an entry: stopping");
+			exit(1);
+		}
+		n->res = v;
+		n->cap_res = want;
+	}
+}
+
+static int
+fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	struct raftnode *n = fsm->data;
+	uint64_t index = ++n->entries;
+	Bm__CommandBatch *cb = bm__command_batch__unpack(NULL, buf->len, buf->base);
+	struct store_batch *b;
+	size_t k = cb ? cb->n_commands : 0;
+	uint64_t revision = 0;
+	int r;
+
+	results_reset(n, k + 1);
+	n->res_index = index;
+	*result = n;
+	if (!k) { /* undecodable or empty: nothing, on every node alike */
+		if (cb)
+			bm__command_batch__free_unpacked(cb, NULL);
+		return 0;
+	}
+	for (size_t i = 0; i < k; i++)
+		store_result_init(&n->res[i]);
+	n->n_res = k;
+	if ((r = store_batch_begin(n->store, &b)) == 0) {
+		for (size_t i = 0; i < k && r == 0; i++)
+			r = store_apply(b, ((uint64_t)index << INDEX_SHIFT) | i, cb->commands[i],
+			                &n->res[i]);
+		r = r == 0 ? store_batch_commit(b) : (store_batch_abort(b), r);
+	}
+	bm__command_batch__free_unpacked(cb, NULL);
+	if (r < 0) {
+		/* The log holds it; the store cannot take it. Stopping is the only
+		 * way not to diverge: a restart replays it. */
+		BM_ERROR("raft", "store failed applying index=%llu err=\"%s\": stopping",
+		         (unsigned long long)index, strerror(-r));
+		exit(1);
+	}
+	revision = n->res[k - 1].revision;
+	BM_DEBUG("propose", "committed revision=%llu commands=%zu entry=%llu",
+	         (unsigned long long)revision, k, (unsigned long long)index);
+	if (n->o.applied)
+		n->o.applied(n->o.arg, revision);
+	return 0;
+}
+
+/* The snapshot: the command entries applied so far (8 bytes, big-endian),
+ * then a compacting copy of the store's environment. */
+static int
+fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct raftnode *n = fsm->data;
+	struct store_info info;
+	uint8_t *copy, *buf;
+	size_t len;
+	int r;
+
+	if ((r = store_info_get(n->store, &info)) < 0 ||
+	    (r = store_snapshot(n->store, &copy, &len)) < 0) {
+		BM_ERROR("raft", "snapshot failed err=\"%s\"", strerror(-r));
+		return RAFT_IOERR;
+	}
+	if (!(buf = raft_malloc(len + 8)) || !(*bufs = raft_malloc(sizeof(**bufs)))) {
+		raft_free(buf);
+		free(copy);
+		return RAFT_NOMEM;
+	}
+	for (int i = 0; i < 8; i++)
+		buf[i] = (uint8_t)(n->entries >> (56 - 8 * i));
+	memcpy(buf + 8, copy, len);
+	free(copy);
+	(*bufs)[0].base = buf;
+	(*bufs)[0].len = len + 8;
+	*n_bufs = 1;
+	BM_INFO("raft", "snapshot taken bytes=%zu applied=%llu", len,
+	        (unsigned long long)info.applied_index);
+	return 0;
+}
+
+static int
+fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	(void)fsm;
+	for (unsigned i = 0; i < *n_bufs; i++)
+		raft_free((*bufs)[i].base);
+	raft_free(*bufs);
+	*bufs = NULL;
+	*n_bufs = 0;
+	return 0;
+}
+
+static int
+fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct raftnode *n = fsm->data;
+	const uint8_t *p = buf->base;
+	struct store_info info;
+	uint64_t snap = 0;
+	int r = 0;
+
+	if (buf->len < 8) {
+		raft_free(buf->base);
+		return RAFT_MALFORMED;
+	}
+	for (int i = 0; i < 8; i++)
+		snap = snap << 8 | p[i];
+	n->entries = snap; /* the entries after it are counted from here */
+	/* The store is durable on its own: at or past the snapshot, it keeps
+	 * what it has and the entries after it are skipped as applied. */
+	if (store_info_get(n->store, &info) == 0 && info.applied_index >> INDEX_SHIFT >= snap) {
+		raft_free(buf->base);
+		return 0;
+	}
+	BM_INFO("raft", "installing snapshot bytes=%zu applied=%llu", buf->len - 8,
+	        (unsigned long long)snap);
+	r = store_restore(n->store, p + 8, buf->len - 8);
+	raft_free(buf->base);
+	if (r < 0) {
+		BM_ERROR("raft", "snapshot install failed err=\"%s\"", strerror(-r));
+		return RAFT_IOERR;
+	}
+	return 0;
+}
+
+/* --------------------------------------------------------------- writes */
+
+static void
+apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct pending *p = req->data;
+	struct raftnode *n = result;
+
+	/* libraft runs this right after the FSM applied the entry: its results
+	 * are the last ones. */
+	if (status == 0 && n)
+		p->cb(p->arg, 0, n->res, n->n_res);
+	else
+		p->cb(p->arg, status == 0 ? 0 : map_status(status), NULL, 0);
+	free(p);
+}
+
+int
+raftnode_apply(struct raftnode *n, const void *buf, size_t len, raftnode_apply_cb cb, void *arg)
+{
+	struct pending *p = calloc(1, sizeof(*p));
+	struct raft_buffer rb = { raft_malloc(len ? len : 1), len };
+	int rv;
+
+	if (!p || !rb.base) {
+		free(p);
+		raft_free(rb.base);
+		return -ENOMEM;
+	}
+	memcpy(rb.base, buf, len);
+	p->cb = cb;
+	p->arg = arg;
+	p->req.data = p;
+	if ((rv = raft_apply(&n->raft, &p->req, &rb, 1, apply_cb)) != 0) {
+		raft_free(rb.base);
+		free(p);
+		return map_status(rv);
+	}
+	return 0;
+}
+
+bool
+raftnode_is_leader(struct raftnode *n)
+{
+	return raft_state(&n->raft) == RAFT_LEADER;
+}
+
+/* --------------------------------------------------------------- status */
+
+static void
+status_refresh(struct raftnode *n)
+{
+	struct raftnode_status st = { 0 };
+	const char *addr = NULL;
+	raft_id leader = 0;
+
+	st.id = n->o.id;
+	st.state = raft_state(&n->raft);
+	raft_leader(&n->raft, &leader, &addr);
+	st.leader_id = leader;
+	snprintf(st.leader_address, sizeof(st.leader_address), "%s", addr ? addr : "");
+	st.last_index = raft_last_index(&n->raft);
+	st.last_applied = raft_last_applied(&n->raft);
+	st.term = n->raft.current_term;
+	for (unsigned i = 0; i < n->raft.configuration.n && st.n_members < 16; i++) {
+		struct raft_server *s = &n->raft.configuration.servers[i];
+		st.members[st.n_members].id = s->id;
+		snprintf(st.members[st.n_members].address, sizeof(st.members[0].address), "%s",
+		         s->address);
+		st.members[st.n_members++].role = s->role;
+	}
+	pthread_mutex_lock(&n->mu);
+	n->status = st;
+	pthread_mutex_unlock(&n->mu);
+}
+
+static void
+status_timer_cb(uv_timer_t *t)
+{
+	status_refresh(bm_container_of(t, struct raftnode, status_timer));
+}
+
+void
+raftnode_status_get(struct raftnode *n, struct raftnode_status *ret)
+{
+	pthread_mutex_lock(&n->mu);
+	*ret = n->status;
+	pthread_mutex_unlock(&n->mu);
+}
+
+/* ----------------------------------------------------------- membership */
+
+struct change {
+	struct raft_change req;
+	struct raft_transfer xfer;
+	struct raftnode *n;
+	uint64_t id;
+	bool then_assign;
+	void (*cb)(void *arg, int status);
+	void *arg;
+};
+
+static void
+change_cb(struct raft_change *req, int status)
+{
+	struct change *c = req->data;
+
+	if (status == 0 && c->then_assign) { /* added as spare: now a voter */
+		c->then_assign = false;
+		int rv = raft_assign(&c->n->raft, &c->req, c->id, RAFT_VOTER, change_cb);
+		if (rv == 0)
+			return;
+		status = rv;
+	}
+	c->cb(c->arg, map_status(status));
+	free(c);
+}
+
+static struct change *
+change_new(struct raftnode *n, uint64_t id, void (*cb)(void *, int), void *arg)
+{
+	struct change *c = calloc(1, sizeof(*c));
+	if (c) {
+		c->n = n;
+		c->id = id;
+		c->cb = cb;
+		c->arg = arg;
+		c->req.data = c;
+		c->xfer.data = c;
+	}
+	return c;
+}
+
+int
+raftnode_add(struct raftnode *n, uint64_t id, const char *address, void (*cb)(void *, int),
+             void *arg)
+{
+	struct change *c = change_new(n, id, cb, arg);
+	int rv;
+
+	if (!c)
+		return -ENOMEM;
+	c->then_assign = true;
+	if ((rv = raft_add(&n->raft, &c->req, id, address, change_cb)) != 0) {
+		free(c);
+		return rv == RAFT_DUPLICATEID || rv == RAFT_DUPLICATEADDRESS ? -EEXIST
+		                                                             : map_status(rv);
+	}
+	return 0;
+}
+
+int
+raftnode_remove(struct raftnode *n, uint64_t id, void (*cb)(void *, int), void *arg)
+{
+	struct change *c = change_new(n, id, cb, arg);
+	int rv;
+
+	if (!c)
+		return -ENOMEM;
+	if ((rv = raft_remove(&n->raft, &c->req, id, change_cb)) != 0) {
+		free(c);
+		return rv == RAFT_BADID ? -ENOENT : map_status(rv);
+	}
+	return 0;
+}
+
+static void
+transfer_cb(struct raft_transfer *req)
+{
+	struct change *c = req->data;
+	raft_id leader = 0;
+	const char *addr = NULL;
+
+	raft_leader(&c->n->raft, &leader, &addr);
+	c->cb(c->arg, leader == c->id ? 0 : -EAGAIN);
+	free(c);
+}
+
+int
+raftnode_transfer(struct raftnode *n, uint64_t id, void (*cb)(void *, int), void *arg)
+{
+	struct change *c = change_new(n, id, cb, arg);
+	int rv;
+
+	if (!c)
+		return -ENOMEM;
+	if ((rv = raft_transfer(&n->raft, &c->xfer, id, transfer_cb)) != 0) {
+		free(c);
+		return rv == RAFT_BADID ? -ENOENT : map_status(rv);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- start */
+
+/* "1=host:port,2=host:port" into a configuration. */
+static int
+parse_bootstrap(const char *spec, struct raft_configuration *conf)
+{
+	char buf[1024], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '='), *end;
+		unsigned long long id = strtoull(tok, &end, 10);
+		if (!eq || end != eq || id == 0 || !eq[1])
+			return -EINVAL;
+		if (raft_configuration_add(conf, id, eq + 1, RAFT_VOTER) != 0)
+			return -EINVAL;
+	}
+	return conf->n ? 0 : -EINVAL;
+}
+
+static int
+bootstrap(struct raftnode *n)
+{
+	struct raft_configuration conf;
+	int r = 0, rv;
+
+	raft_configuration_init(&conf);
+	if (n->o.bootstrap)
+		r = parse_bootstrap(n->o.bootstrap, &conf);
+	else /* a cluster of one, until others are added */
+		r = raft_configuration_add(&conf, n->o.id, n->address, RAFT_VOTER) ? -EINVAL : 0;
+	if (r == 0 && (rv = raft_bootstrap(&n->raft, &conf)) != 0 && rv != RAFT_CANTBOOTSTRAP)
+		r = -EIO;
+	raft_configuration_close(&conf);
+	return r;
+}
+
+int
+raftnode_start(uv_loop_t *loop, struct store *store, const struct raftnode_opts *o,
+               struct raftnode **ret)
+{
+	struct raftnode *n = calloc(1, sizeof(*n));
+	int rv, r = 0;
+
+	if (!n)
+		return -ENOMEM;
+	n->loop = loop;
+	n->store = store;
+	n->o = *o;
+	snprintf(n->address, sizeof(n->address), "%s", o->address);
+	snprintf(n->dir, sizeof(n->dir), "%s", o->dir);
+	n->o.address = n->address;
+	n->o.dir = n->dir;
+	n->o.bootstrap = NULL;
+	pthread_mutex_init(&n->mu, NULL);
+	if (mkdir(n->dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+		goto fail;
+	}
+	n->fsm = (struct raft_fsm){ .version = 2,
+		                    .data = n,
+		                    .apply = fsm_apply,
+		                    .snapshot = fsm_snapshot,
+		                    .restore = fsm_restore,
+		                    .snapshot_finalize = fsm_snapshot_finalize };
+	if ((rv = raft_uv_tcp_init(&n->transport, loop)) != 0 || !(n->tcp_inited = true) ||
+	    (rv = raft_uv_init(&n->io, loop, n->dir, &n->transport)) != 0 ||
+	    !(n->io_inited = true) ||
+	    (rv = raft_init(&n->raft, &n->io, &n->fsm, o->id, n->address)) != 0) {
+		BM_ERROR("raft", "cannot initialise dir=%s err=\"%s\"", n->dir, raft_strerror(rv));
+		r = -EIO;
+		goto fail;
+	}
+	n->raft_inited = true;
+	n->o.bootstrap = o->bootstrap;
+	if ((r = bootstrap(n)) < 0) {
+		BM_ERROR("raft", "cannot bootstrap spec=\"%s\"",
+		         o->bootstrap ? o->bootstrap : "self");
+		goto fail;
+	}
+	n->o.bootstrap = NULL;
+	raft_set_election_timeout(&n->raft,
+	                          o->election_ms ? o->election_ms : RAFT_ELECTION_MS_DEFAULT);
+	raft_set_heartbeat_timeout(&n->raft,
+	                           o->heartbeat_ms ? o->heartbeat_ms : RAFT_HEARTBEAT_MS_DEFAULT);
+	raft_set_snapshot_threshold(&n->raft, RAFT_SNAPSHOT_THRESHOLD);
+	raft_set_snapshot_trailing(&n->raft, RAFT_SNAPSHOT_TRAILING);
+	raft_set_pre_vote(&n->raft, true);
+	if ((rv = raft_start(&n->raft)) != 0) {
+		BM_ERROR("raft", "cannot start err=\"%s\" (%s)", raft_strerror(rv),
+		         raft_errmsg(&n->raft));
+		r = -EIO;
+		goto fail;
+	}
+	uv_timer_init(loop, &n->status_timer);
+	uv_timer_start(&n->status_timer, status_timer_cb, 0, 100);
+	uv_timer_init(loop, &n->close_timer);
+	BM_INFO("raft", "started id=%llu address=%s dir=%s", (unsigned long long)o->id, n->address,
+	        n->dir);
+	*ret = n;
+	return 0;
+fail:
+	/* Not started: nothing of raft's runs yet; release what was made. */
+	if (n->raft_inited)
+		raft_close(&n->raft, NULL);
+	if (n->io_inited)
+		raft_uv_close(&n->io);
+	if (n->tcp_inited)
+		raft_uv_tcp_close(&n->transport);
+	uv_run(loop, UV_RUN_NOWAIT);
+	pthread_mutex_destroy(&n->mu);
+	free(n);
+	return r;
+}
+
+/* ---------------------------------------------------------------- close */
+
+static void
+free_node(uv_handle_t *h)
+{
+	struct raftnode *n = h->data;
+	void (*done)(void *) = n->done;
+	void *arg = n->done_arg;
+
+	for (size_t i = 0; i < n->n_res; i++)
+		store_result_fini(&n->res[i]);
+	free(n->res);
+	pthread_mutex_destroy(&n->mu);
+	free(n);
+	if (done)
+		done(arg);
+}
+
+static void
+status_closed(uv_handle_t *h)
+{
+	struct raftnode *n = h->data;
+	n->close_timer.data = n;
+	uv_close((uv_handle_t *)&n->close_timer, free_node);
+}
+
+static void
+raft_closed(struct raft *r)
+{
+	struct raftnode *n = bm_container_of(r, struct raftnode, raft);
+
+	raft_uv_close(&n->io);
+	raft_uv_tcp_close(&n->transport);
+	n->status_timer.data = n;
+	uv_close((uv_handle_t *)&n->status_timer, status_closed);
+}
+
+/* A later loop turn: never close raft from inside one of its callbacks. */
+static void
+close_later(uv_timer_t *t)
+{
+	struct raftnode *n = bm_container_of(t, struct raftnode, close_timer);
+	uv_timer_stop(&n->status_timer);
+	raft_close(&n->raft, raft_closed);
+}
+
+void
+raftnode_close(struct raftnode *n, void (*done)(void *arg), void *arg)
+{
+	if (!n) {
+		if (done)
+			done(arg);
+		return;
+	}
+	n->done = done;
+	n->done_arg = arg;
+	uv_timer_start(&n->close_timer, close_later, 0, 0);
+}

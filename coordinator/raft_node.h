@@ -1,0 +1,70 @@
+/* The coordinator's Raft node: Canonical's libraft with its libuv I/O
+ * (raft_uv: durable log segments, TCP between coordinators) under the
+ * store. Every write is a CommandBatch entry; the FSM's apply is
+ * store_apply over the batch, in one store transaction, on every node.
+ * Snapshots are compacting copies of the LMDB environment. A one-node
+ * install is a cluster of one: the same path.
+ * Loop thread only, except where noted. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "store.h"
+
+#define RAFT_ELECTION_MS_DEFAULT 1000u
+#define RAFT_HEARTBEAT_MS_DEFAULT 100u
+#define RAFT_SNAPSHOT_THRESHOLD 8192u /* entries between snapshots */
+#define RAFT_SNAPSHOT_TRAILING 2048u  /* entries kept behind a snapshot */
+
+struct raftnode;
+
+struct raftnode_opts {
+	uint64_t id;
+	const char *address;   /* host:port of the Raft transport */
+	const char *dir;       /* DATA_DIR/raft */
+	const char *bootstrap; /* "1=host:port,2=host:port": a new cluster (NULL: none) */
+	unsigned election_ms, heartbeat_ms;
+	/* After every applied batch, on every node: the store's revision. */
+	void (*applied)(void *arg, uint64_t revision);
+	void *arg;
+};
+
+/* The results of one applied batch, for the proposer that sent it. */
+typedef void (*raftnode_apply_cb)(void *arg, int status, const struct store_result *res, size_t n);
+
+int raftnode_start(uv_loop_t *loop, struct store *store, const struct raftnode_opts *o,
+                   struct raftnode **ret);
+/* Append a CommandBatch (packed; copied). cb runs once it is applied (status
+ * 0, a result per command) or failed (status: -ENOTCONN not the leader,
+ * -ECONNABORTED leadership lost, -errno). Returns 0 or the failure at once. */
+int raftnode_apply(struct raftnode *n, const void *buf, size_t len, raftnode_apply_cb cb,
+                   void *arg);
+bool raftnode_is_leader(struct raftnode *n);
+
+struct raftnode_member {
+	uint64_t id;
+	char address[64];
+	int role; /* RAFT_VOTER, RAFT_STANDBY, RAFT_SPARE */
+};
+struct raftnode_status {
+	uint64_t id, leader_id;
+	char leader_address[64];
+	int state; /* RAFT_FOLLOWER, RAFT_CANDIDATE, RAFT_LEADER */
+	uint64_t last_index, last_applied, term;
+	struct raftnode_member members[16];
+	unsigned n_members;
+};
+/* Any thread (a copy refreshed on the loop). */
+void raftnode_status_get(struct raftnode *n, struct raftnode_status *ret);
+
+/* Membership and leadership (leader only); cb(arg, status) when done. */
+int raftnode_add(struct raftnode *n, uint64_t id, const char *address,
+                 void (*cb)(void *arg, int status), void *arg);
+int raftnode_remove(struct raftnode *n, uint64_t id, void (*cb)(void *arg, int status), void *arg);
+int raftnode_transfer(struct raftnode *n, uint64_t id, void (*cb)(void *arg, int status),
+                      void *arg);
+
+/* Close (deferred to a later loop turn, never inside a raft callback);
+ * done() runs once everything is released. */
+void raftnode_close(struct raftnode *n, void (*done)(void *arg), void *arg);
