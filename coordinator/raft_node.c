@@ -87,7 +87,13 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	struct raftnode *n = fsm->data;
 	uint64_t index = ++n->entries;
-	Bm__CommandBatch *cb = bm__command_batch__unpack(NULL, buf->len, buf->base);
+	const uint8_t *p = buf->base;
+	uint64_t plen = 0;
+	for (int i = 0; i < 8 && buf->len >= 8; i++)
+		plen |= (uint64_t)p[i] << (8 * i);
+	Bm__CommandBatch *cb = buf->len >= 8 && plen <= buf->len - 8
+	                           ? bm__command_batch__unpack(NULL, plen, p + 8)
+	                           : NULL;
 	struct store_batch *b;
 	size_t k = cb ? cb->n_commands : 0;
 	uint64_t revision = 0;
@@ -224,8 +230,11 @@ apply_cb(struct raft_apply *req, int status, void *result)
 int
 raftnode_apply(struct raftnode *n, const void *buf, size_t len, raftnode_apply_cb cb, void *arg)
 {
+	/* libraft's log wants entries of whole 8-byte words: the length first
+	 * (little-endian), then the batch, then zeros. */
+	size_t padded = 8 + (len + 7) / 8 * 8;
 	struct pending *p = calloc(1, sizeof(*p));
-	struct raft_buffer rb = { raft_malloc(len ? len : 1), len };
+	struct raft_buffer rb = { raft_malloc(padded), padded };
 	int rv;
 
 	if (!p || !rb.base) {
@@ -233,7 +242,10 @@ raftnode_apply(struct raftnode *n, const void *buf, size_t len, raftnode_apply_c
 		raft_free(rb.base);
 		return -ENOMEM;
 	}
-	memcpy(rb.base, buf, len);
+	memset(rb.base, 0, padded);
+	for (int i = 0; i < 8; i++)
+		((uint8_t *)rb.base)[i] = (uint8_t)((uint64_t)len >> (8 * i));
+	memcpy((uint8_t *)rb.base + 8, buf, len);
 	p->cb = cb;
 	p->arg = arg;
 	p->req.data = p;
