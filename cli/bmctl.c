@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bmctl.h"
 
@@ -24,7 +25,9 @@ static const char usage_text[] =
     "      TARGET: rack/NAME, site/NAME, machine/NAME or NAME; --wait follows it and\n"
     "      exits 0 only when every machine deployed\n"
     "  op get [ID] | op watch ID | op cancel ID\n"
-    "The coordinator URL defaults to $BMCTL_COORDINATOR, else " CTL_DEFAULT_URL ".\n"
+    "  cluster status | cluster add ID HOST:PORT | cluster remove ID | cluster transfer ID\n"
+    "The coordinator URL (a comma-separated list of a cluster's coordinators: a follower\n"
+    "sends bmctl on to the next) defaults to $BMCTL_COORDINATOR, else " CTL_DEFAULT_URL ".\n"
     "Exit status: 0 done, 1 refused or unreachable, 2 usage error.\n";
 
 int
@@ -105,21 +108,84 @@ print_response_problems(const Bm__Response *resp, const char *fname, const struc
 	bm_problems_fini(&p);
 }
 
+/* The coordinator URLs: a comma-separated list; the one that answered
+ * last is tried first. */
+static void
+url_at(const struct ctl *c, unsigned i, char *buf, size_t len)
+{
+	const char *p = c->url;
+	for (unsigned k = 0; k < i && p; k++)
+		if ((p = strchr(p, ',')))
+			p++;
+	size_t n = p ? strcspn(p, ",") : 0;
+	snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p ? p : "");
+}
+
+static unsigned
+url_count(const struct ctl *c)
+{
+	unsigned n = 1;
+	for (const char *p = c->url; (p = strchr(p, ',')); p++)
+		n++;
+	return n;
+}
+
+static bool
+not_leader(const Bm__Response *r)
+{
+	return r->status == BM__STATUS__STATUS_UNAVAILABLE && strstr(r->message, "not the leader");
+}
+
+/* One try on URL number i. Returns 0, or -errno of the transport. */
+static int
+try_url(struct ctl *c, unsigned i, Bm__Request *req, int timeout_ms, Bm__Response **ret)
+{
+	char url[512];
+	int r;
+
+	url_at(c, i, url, sizeof(url));
+	/* With several URLs, connect first: a coordinator that is down is
+	 * passed over at once rather than after the call's timeout. */
+	if (!c->client && (r = url_count(c) > 1 ? bm_rpc_client_connect(url, &c->client)
+	                                        : bm_rpc_client_open(url, &c->client)) < 0) {
+		if (r == -EINVAL)
+			fprintf(stderr, "%s: bad coordinator URL %s\n", c->prog, url);
+		c->client = NULL;
+		return r;
+	}
+	return bm_rpc_call(c->client, req, timeout_ms, ret);
+}
+
 int
 ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 {
-	int r;
+	unsigned n = url_count(c), tries = n > 1 ? 4 * n : 1;
+	/* With several coordinators, a dead one must not hold the call: each
+	 * try is bounded, then the next URL. */
+	int timeout = n > 1 && c->timeout_ms > 10000 ? 10000 : c->timeout_ms, r = -EIO;
+	char url[512];
 
-	if (!c->client && (r = bm_rpc_client_open(c->url, &c->client)) < 0) {
-		fprintf(stderr, "%s: bad coordinator URL %s: %s\n", c->prog, c->url, strerror(-r));
-		return CTL_EXIT_REFUSED;
+	for (unsigned t = 0; t < tries; t++) {
+		Bm__Response *resp = NULL;
+		if ((r = try_url(c, c->url_index, req, timeout, &resp)) == 0 &&
+		    (!not_leader(resp) || t + 1 == tries)) {
+			*ret_resp = resp;
+			return CTL_EXIT_OK;
+		}
+		if (resp)
+			bm__response__free_unpacked(resp, NULL);
+		if (r == -EINVAL)
+			break;
+		bm_rpc_client_free(c->client); /* the next coordinator */
+		c->client = NULL;
+		c->url_index = (c->url_index + 1) % n;
+		if (c->url_index == 0 && n > 1)
+			usleep(300 * 1000); /* a round without a leader: an election */
 	}
-	if ((r = bm_rpc_call(c->client, req, c->timeout_ms, ret_resp)) < 0) {
-		fprintf(stderr, "%s: coordinator at %s: %s\n", c->prog, c->url,
-		        r == -ETIMEDOUT ? "no answer (is bmcoord running there?)" : strerror(-r));
-		return CTL_EXIT_REFUSED;
-	}
-	return CTL_EXIT_OK;
+	url_at(c, c->url_index, url, sizeof(url));
+	fprintf(stderr, "%s: coordinator at %s: %s\n", c->prog, url,
+	        r == -ETIMEDOUT ? "no answer (is bmcoord running there?)" : strerror(-r));
+	return CTL_EXIT_REFUSED;
 }
 
 int
@@ -213,7 +279,7 @@ static const struct {
 	{ "apply", cmd_apply },     { "get", cmd_get },         { "describe", cmd_describe },
 	{ "delete", cmd_delete },   { "machine", cmd_machine }, { "image", cmd_image },
 	{ "status", cmd_status },   { "agents", cmd_agents },   { "trace", cmd_trace },
-	{ "reimage", cmd_reimage }, { "op", cmd_op },
+	{ "reimage", cmd_reimage }, { "op", cmd_op },           { "cluster", cmd_cluster },
 };
 
 int

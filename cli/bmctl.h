@@ -18,6 +18,7 @@ struct ctl {
 	bool json;
 	int timeout_ms;
 	struct bm_rpc_client *client;
+	unsigned url_index; /* of url, a comma-separated list */
 	const char *prog;
 };
 
@@ -48,6 +49,7 @@ int cmd_agents(struct ctl *c, int argc, char **argv);
 int cmd_trace(struct ctl *c, int argc, char **argv);
 int cmd_reimage(struct ctl *c, int argc, char **argv);
 int cmd_op(struct ctl *c, int argc, char **argv);
+int cmd_cluster(struct ctl *c, int argc, char **argv);
 
 /* output.c: tables and JSON. A list is printed across pages: begin, items
  * (any number of times), end; a table is aligned when it ends. */

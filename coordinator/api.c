@@ -400,6 +400,7 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_TRACE: api_handle_agent(a, call, req); return;
 	case BM__REQUEST__BODY_REIMAGE:
 	case BM__REQUEST__BODY_OP: api_handle_ops(a, call, req); return;
+	case BM__REQUEST__BODY_CLUSTER: api_handle_cluster(a, call, req); return;
 	default: bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "unknown request"); return;
 	}
 }

@@ -17,6 +17,8 @@ struct api {
 	struct bm_rpc_server *rpc;
 	struct watch_hub *hub; /* agents' long-polls */
 	struct ticker *ticker; /* advances running operations */
+	struct raftnode *raft;
+	struct cluster_q *cluster; /* cluster changes handed to the loop */
 };
 
 /* Listen on url with nctx contexts. Returns 0 or -errno. */
@@ -28,3 +30,8 @@ void api_stop(struct api *a);
  * proposer has closed. */
 int api_ticker_start(struct api *a, uv_loop_t *loop);
 void api_ticker_stop(struct api *a);
+/* Cluster changes: start (loop thread), stop before the Raft node closes,
+ * free once the API has stopped. */
+int api_cluster_start(struct api *a, uv_loop_t *loop);
+void api_cluster_stop(struct api *a);
+void api_cluster_free(struct api *a);

@@ -27,3 +27,5 @@ void api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, 
 
 /* api_ops.c: Reimage and Op. */
 void api_handle_ops(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);
+/* api_cluster.c */
+void api_handle_cluster(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);

@@ -1,6 +1,7 @@
 /* bmcoord: wires the store, the proposer, the blob store and the API
  * together on one libuv loop. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -46,7 +47,8 @@ struct options {
 	uint64_t id;
 	const char *raft_address;
 	const char *bootstrap;
-	unsigned election_ms, heartbeat_ms;
+	const char *join; /* URLs of a running cluster to ask to add this node */
+	unsigned election_ms, heartbeat_ms, snapshot_threshold;
 };
 
 static void
@@ -64,6 +66,8 @@ usage(FILE *f)
 	        "                   cluster of one, reachable by no other node)\n"
 	        "  --bootstrap ID=HOST:PORT,...  a new cluster of these voters (default:\n"
 	        "                   a cluster of this node alone; ignored once it has state)\n"
+	        "  --join URL,...   ask a running cluster (its API) to add this node\n"
+	        "  --snapshot-threshold N  Raft entries between snapshots (default 8192)\n"
 	        "  --election-ms N, --heartbeat-ms N  Raft timeouts (default %u, %u)\n",
 	        BM_RPC_CONTEXTS_DEFAULT, RAFT_ELECTION_MS_DEFAULT, RAFT_HEARTBEAT_MS_DEFAULT);
 }
@@ -94,6 +98,8 @@ parse_args(int argc, char **argv, struct options *o)
 		{ "id", required_argument, NULL, 'i' },
 		{ "raft-address", required_argument, NULL, 'r' },
 		{ "bootstrap", required_argument, NULL, 'b' },
+		{ "join", required_argument, NULL, 'J' },
+		{ "snapshot-threshold", required_argument, NULL, 'S' },
 		{ "election-ms", required_argument, NULL, 'E' },
 		{ "heartbeat-ms", required_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'L' },
@@ -153,6 +159,15 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'r': o->raft_address = optarg; break;
 		case 'b': o->bootstrap = optarg; break;
+		case 'J': o->join = optarg; break;
+		case 'S':
+			o->snapshot_threshold = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || o->snapshot_threshold < 4) {
+				fprintf(stderr,
+				        "bmcoord: --snapshot-threshold takes entries (>= 4)\n");
+				return 2;
+			}
+			break;
 		case 'E':
 		case 'H': {
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -202,6 +217,7 @@ coord_stop(struct coord *c, const char *why)
 	proposer_close(c->api.proposer);
 	api_ticker_stop(&c->api);
 	watch_hub_close(c->api.hub);
+	api_cluster_stop(&c->api);
 	raftnode_close(c->raft, raft_closed, c);
 }
 
@@ -266,6 +282,70 @@ on_applied(void *arg, uint64_t revision)
 		watch_hub_committed(c->hub_ready, revision);
 }
 
+struct joiner {
+	char urls[1024];
+	uint64_t id;
+	char address[64];
+};
+
+/* Ask the cluster at the join URLs to add this node, until one agrees (or
+ * says it is a member already). */
+static void *
+join_main(void *arg)
+{
+	struct joiner *j = arg;
+
+	for (unsigned attempt = 0;; attempt++) {
+		char *save = NULL, buf[1024];
+		snprintf(buf, sizeof(buf), "%s", j->urls);
+		for (char *u = strtok_r(buf, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+			Bm__Request req = BM__REQUEST__INIT;
+			Bm__ClusterRequest q = BM__CLUSTER_REQUEST__INIT;
+			struct bm_rpc_client *cl;
+			Bm__Response *resp;
+			q.action = BM__CLUSTER_REQUEST__ACTION__ADD;
+			q.id = j->id;
+			q.address = j->address;
+			req.body_case = BM__REQUEST__BODY_CLUSTER;
+			req.cluster = &q;
+			if (bm_rpc_client_open(u, &cl) < 0)
+				continue;
+			int r = bm_rpc_call(cl, &req, 5000, &resp);
+			bm_rpc_client_free(cl);
+			if (r < 0)
+				continue;
+			bool done = resp->status == BM__STATUS__STATUS_OK ||
+			            strstr(resp->message, "already a member");
+			if (done || attempt % 10 == 0)
+				BM_INFO("raft", "join url=%s answer=\"%s\"", u,
+				        done ? "added" : resp->message);
+			bm__response__free_unpacked(resp, NULL);
+			if (done) {
+				free(j);
+				return NULL;
+			}
+		}
+		usleep(500 * 1000);
+	}
+}
+
+static void
+start_join(const struct options *o)
+{
+	struct joiner *j = calloc(1, sizeof(*j));
+	pthread_t th;
+
+	if (!j)
+		return;
+	snprintf(j->urls, sizeof(j->urls), "%s", o->join);
+	snprintf(j->address, sizeof(j->address), "%s", o->raft_address);
+	j->id = o->id;
+	if (pthread_create(&th, NULL, join_main, j) == 0)
+		pthread_detach(th);
+	else
+		free(j);
+}
+
 static int
 start_raft(struct coord *c, const struct options *o)
 {
@@ -277,11 +357,16 @@ start_raft(struct coord *c, const struct options *o)
 	ro.address = o->raft_address;
 	ro.dir = dir;
 	ro.bootstrap = o->bootstrap;
+	ro.join = o->join != NULL;
+	ro.snapshot_threshold = o->snapshot_threshold;
 	ro.election_ms = o->election_ms;
 	ro.heartbeat_ms = o->heartbeat_ms;
 	ro.applied = on_applied;
 	ro.arg = c;
-	return raftnode_start(c->loop, c->store, &ro, &c->raft);
+	int r = raftnode_start(c->loop, c->store, &ro, &c->raft);
+	if (r == 0 && o->join)
+		start_join(o);
+	return r;
 }
 
 static int
@@ -295,7 +380,9 @@ coord_serve(struct coord *c, const struct options *o)
 	c->api.data_dir = o->data_dir;
 	if ((r = start_raft(c, o)) < 0)
 		return r;
-	if ((r = proposer_new(c->loop, c->store, c->raft, &c->api.proposer)) < 0)
+	c->api.raft = c->raft;
+	if ((r = api_cluster_start(&c->api, c->loop)) < 0 ||
+	    (r = proposer_new(c->loop, c->store, c->raft, &c->api.proposer)) < 0)
 		return r;
 	/* Long-polls hold a context each: keep some for everything else. */
 	if ((r = watch_hub_new(c->loop, c->store,
@@ -345,6 +432,7 @@ main(int argc, char **argv)
 	else
 		uv_run(c.loop, UV_RUN_NOWAIT); /* let closed handles finish */
 	watch_hub_free(c.api.hub);
+	api_cluster_free(&c.api);
 	uv_loop_close(c.loop);
 	blob_close(c.blobs);
 	store_close(c.store);

@@ -484,7 +484,7 @@ raftnode_start(uv_loop_t *loop, struct store *store, const struct raftnode_opts 
 	}
 	n->raft_inited = true;
 	n->o.bootstrap = o->bootstrap;
-	if ((r = bootstrap(n)) < 0) {
+	if (!o->join && (r = bootstrap(n)) < 0) {
 		BM_ERROR("raft", "cannot bootstrap spec=\"%s\"",
 		         o->bootstrap ? o->bootstrap : "self");
 		goto fail;
@@ -494,8 +494,10 @@ raftnode_start(uv_loop_t *loop, struct store *store, const struct raftnode_opts 
 	                          o->election_ms ? o->election_ms : RAFT_ELECTION_MS_DEFAULT);
 	raft_set_heartbeat_timeout(&n->raft,
 	                           o->heartbeat_ms ? o->heartbeat_ms : RAFT_HEARTBEAT_MS_DEFAULT);
-	raft_set_snapshot_threshold(&n->raft, RAFT_SNAPSHOT_THRESHOLD);
-	raft_set_snapshot_trailing(&n->raft, RAFT_SNAPSHOT_TRAILING);
+	unsigned thr = o->snapshot_threshold ? o->snapshot_threshold : RAFT_SNAPSHOT_THRESHOLD;
+	raft_set_snapshot_threshold(&n->raft, thr);
+	raft_set_snapshot_trailing(&n->raft, thr < RAFT_SNAPSHOT_TRAILING ? thr / 2 + 1
+	                                                                  : RAFT_SNAPSHOT_TRAILING);
 	raft_set_pre_vote(&n->raft, true);
 	if ((rv = raft_start(&n->raft)) != 0) {
 		BM_ERROR("raft", "cannot start err=\"%s\" (%s)", raft_strerror(rv),

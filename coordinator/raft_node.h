@@ -24,7 +24,9 @@ struct raftnode_opts {
 	const char *address;   /* host:port of the Raft transport */
 	const char *dir;       /* DATA_DIR/raft */
 	const char *bootstrap; /* "1=host:port,2=host:port": a new cluster (NULL: none) */
+	bool join;             /* no bootstrap: wait to be added to a running cluster */
 	unsigned election_ms, heartbeat_ms;
+	unsigned snapshot_threshold; /* entries between snapshots (0: default) */
 	/* After every applied batch, on every node: the store's revision. */
 	void (*applied)(void *arg, uint64_t revision);
 	void *arg;

@@ -25,8 +25,22 @@ struct bm_rpc_client {
 	bool have_spare;
 };
 
+static int client_open(const char *url, int flags, struct bm_rpc_client **ret_client);
+
 int
 bm_rpc_client_open(const char *url, struct bm_rpc_client **ret_client)
+{
+	return client_open(url, NNG_FLAG_NONBLOCK, ret_client);
+}
+
+int
+bm_rpc_client_connect(const char *url, struct bm_rpc_client **ret_client)
+{
+	return client_open(url, 0, ret_client);
+}
+
+static int
+client_open(const char *url, int flags, struct bm_rpc_client **ret_client)
 {
 	struct bm_rpc_client *c = calloc(1, sizeof(*c));
 	struct timespec ts;
@@ -46,7 +60,7 @@ bm_rpc_client_open(const char *url, struct bm_rpc_client **ret_client)
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BM_RPC_MSG_MAX);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-	if ((e = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	if ((e = nng_dial(c->sock, url, NULL, flags)) != 0) {
 		nng_close(c->sock);
 		free(c);
 		return bm_rpc_errno(e);

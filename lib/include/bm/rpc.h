@@ -21,6 +21,9 @@ struct bm_rpc_client;
  * for the connection up to its timeout. Returns 0 or -errno (-EINVAL for a
  * malformed URL). */
 int bm_rpc_client_open(const char *url, struct bm_rpc_client **ret_client);
+/* The same, but connected now: -ECONNREFUSED (or another -errno) at once
+ * when nobody listens there, so a caller with other URLs moves on. */
+int bm_rpc_client_connect(const char *url, struct bm_rpc_client **ret_client);
 void bm_rpc_client_free(struct bm_rpc_client *c);
 /* Fail every call in progress and every later one (-ECANCELED or
  * -ESHUTDOWN), from any thread; the client must still be freed. */
