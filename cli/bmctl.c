@@ -159,7 +159,7 @@ try_url(struct ctl *c, unsigned i, Bm__Request *req, int timeout_ms, Bm__Respons
 int
 ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 {
-	unsigned n = url_count(c), tries = n > 1 ? 4 * n : 1;
+	unsigned n = url_count(c), tries = n > 1 ? 16 * n : 1; /* ~5 s: an election */
 	/* With several coordinators, a dead one must not hold the call: each
 	 * try is bounded, then the next URL. */
 	int timeout = n > 1 && c->timeout_ms > 10000 ? 10000 : c->timeout_ms, r = -EIO;

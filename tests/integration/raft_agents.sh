@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# An agent watching a three-coordinator cluster keeps its view through
+# leader changes: it long-polls whichever coordinator answers, resumes on
+# another from the revision it holds, and ends with every change (its view
+# at the cluster's revision, every machine there), while its outbox keeps
+# reaching the cluster.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
+
+BASE=$((23000 + ($$ % 800) * 10))
+NODE=()
+api() { echo "ipc://$T/n$1.sock"; }
+raddr() { echo "127.0.0.1:$((BASE + $1))"; }
+start_node() {
+  "$BM_BIN/bmcoord" --id "$1" --raft-address "$(raddr "$1")" --data-dir "$T/n$1" \
+    --listen "$(api "$1")" --election-ms 500 --heartbeat-ms 50 \
+    --bootstrap "1=$(raddr 1),2=$(raddr 2),3=$(raddr 3)" 2>>"$T/n$1.log" &
+  NODE[$1]=$!
+}
+kill_node() { kill -9 "${NODE[$1]}" 2>/dev/null; wait "${NODE[$1]}" 2>/dev/null; }
+on() { local n=$1; shift; BMCTL_COORDINATOR=$(api "$n") "$BM_BIN/bmctl" --timeout 3 "$@"; }
+leader() {
+  for _ in $(seq 1 100); do
+    for i in 1 2 3; do
+      on "$i" -o json cluster status 2>/dev/null | grep -q '"state": "leader"' && { echo "$i"; return 0; }
+    done
+    sleep 0.1
+  done
+  return 1
+}
+stop_nodes() { for i in 1 2 3; do kill -9 "${NODE[$i]}" 2>/dev/null; done; netns_cleanup; }
+trap stop_nodes EXIT
+
+netns_up 10.15.0.1/24 10.15.0.99/24
+for i in 1 2 3; do start_node "$i"; done
+leader >/dev/null || { not_ok "no leader"; finish; }
+export BMCTL_COORDINATOR="$(api 1),$(api 2),$(api 3)"
+fleet() { # fleet N: machines m1..mN in rack15
+  echo "sites: [{name: s}]"
+  echo "racks: [{name: rack15, site: s, subnet: 10.15.0.0/24, gateway: 10.15.0.1}]"
+  echo "machines:"
+  for i in $(seq 1 "$1"); do printf '  - {name: m%d, rack: rack15, mac: "52:54:00:15:%02x:%02x"}\n' "$i" $((i / 256)) $((i % 256)); done
+}
+fleet 1 >"$T/fleet.yaml"
+expect_exit 0 "fleet applied to the cluster" bmctl apply -f "$T/fleet.yaml"
+mkdir -p "$T/root"
+cat >"$T/agent.yaml" <<Y
+rack: rack15
+data_dir: $T/agent-data
+interfaces: [$IF_S]
+tftp_root: $T/root
+coordinator: [$(api 1), $(api 2), $(api 3)]
+Y
+start_agent "$T/agent.yaml"
+code() { in_c curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://10.15.0.1:8080$1"; }
+wait_code() { for _ in $(seq 1 150); do [ "$(code "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+wait_code /boot/52:54:00:15:00:01.ipxe 200 && ok "the agent syncs from the cluster" || not_ok "no first sync"
+
+# Three leader changes, each followed by new machines.
+n=1
+for k in 1 2 3; do
+  L=$(leader)
+  kill_node "$L"
+  for j in 1 2 3 4 5; do
+    n=$((n + 1))
+    fleet "$n" >"$T/fleet.yaml"
+    bmctl apply -f "$T/fleet.yaml" >/dev/null || not_ok "apply $n after killing node $L"
+  done
+  start_node "$L"
+done
+last=$(printf '52:54:00:15:%02x:%02x' $((n / 256)) $((n % 256)))
+wait_code "/boot/$last.ipxe" 200 && ok "after 3 leader changes the agent serves the last machine (m$n)" ||
+  not_ok "the agent never got m$n"
+held=$(mdb_stat -s view "$T/agent-data/rackdb" | awk '/Entries/ {print $2}')
+# site + rack + machines
+[ "$held" = $((2 + n)) ] && ok "its view holds every machine, none missed ($n)" ||
+  not_ok "its view holds $held objects, wanted $((2 + n))"
+missing=0
+for i in $(seq 1 "$n"); do
+  [ "$(code "/boot/$(printf '52:54:00:15:%02x:%02x' $((i / 256)) $((i % 256))).ipxe")" = 200 ] ||
+    missing=$((missing + 1))
+done
+[ "$missing" = 0 ] && ok "every machine's script is served" || not_ok "$missing machines not served"
+# Events still reach the cluster: an unknown MAC becomes a machine.
+[ "$(code /boot/52:54:00:15:09:99.ipxe)" = 404 ] || not_ok "unknown MAC"
+for _ in $(seq 1 100); do bmctl get machines --state new 2>/dev/null | grep -q rack15-525400150999 && break; sleep 0.1; done
+bmctl get machines --state new >"$T/out" 2>&1
+expect_in "$T/out" "rack15-525400150999" "the agent's events reach the cluster after the leader changes"
+finish
