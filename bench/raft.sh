@@ -32,7 +32,7 @@ NODE=()
 start_node() { # start_node DIR ID [ARGS]
   local d=$1 id=$2; shift 2
   "$B/bmcoord" --id "$id" --raft-address "$(raddr "$id")" --data-dir "$d/n$id" \
-    --listen "$(api "$id")" "$@" 2>>"$d/n$id.log" &
+    --listen "$(api "$id")" "$@" >/dev/null 2>>"$d/n$id.log" &
   NODE[$id]=$!
   PIDS+=($!)
 }
@@ -45,14 +45,14 @@ leader_of() { # leader_of IDS...: wait for one to lead, print it
   done
   return 1
 }
-cluster() { # cluster DIR NODES: start 1 or 3 nodes, print the leader
+cluster() { # cluster DIR NODES: start 1 or 3 nodes; the leader in $L
   local d=$1 n=$2 bs=
   mkdir -p "$d"
   if [ "$n" = 1 ]; then start_node "$d" 1; else
     bs="1=$(raddr 1),2=$(raddr 2),3=$(raddr 3)"
     for i in 1 2 3; do start_node "$d" "$i" --bootstrap "$bs"; done
   fi
-  leader_of $(seq 1 "$n")
+  L=$(leader_of $(seq 1 "$n"))
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -62,7 +62,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for nodes in 1 3; do
     for c in 1 16 64; do
       d=$W/r$round-n$nodes-c$c
-      L=$(cluster "$d" "$nodes")
+      cluster "$d" "$nodes"
       "$B/bm_bench_store" -u "$(api "$L")" -n "$N" -c "$c" >"$d/put" 2>"$d/put.err" || true
       echo "round $round: $nodes node(s), $c clients: $(cat "$d/put")" >&2
       stop_all
@@ -72,7 +72,7 @@ done
 
 # Failover: a fresh three-node cluster, the leader killed TRIALS times.
 d=$W/failover
-L=$(cluster "$d" 3)
+cluster "$d" 3
 URLS="$(api 1),$(api 2),$(api 3)"
 printf 'sites: [{name: s}]\nracks: [{name: r, site: s, subnet: 10.0.0.0/16}]\n' >"$d/base.yaml"
 "$B/bmctl" --coordinator "$URLS" apply -f "$d/base.yaml" >/dev/null

@@ -16,6 +16,8 @@ struct proposer {
 	uv_async_t wake;
 	struct store *store;
 	struct raftnode *raft; /* NULL: applied here (unit tests) */
+	struct proposal *held; /* raft: FIFO waiting for an entry to free up (loop thread) */
+	unsigned inflight;     /* raft entries appended and not yet applied */
 	uint64_t next_index;
 	pthread_mutex_t mu;
 	struct proposal *head; /* LIFO under mu; reversed when taken */
@@ -144,11 +146,14 @@ refuse_status(struct store_result *res, int status)
 	             : "shutting down or failing: retry");
 }
 
+static void drain(struct proposer *pr);
+
 static void
 batch_done(void *arg, int status, const struct store_result *res, size_t n)
 {
 	struct inflight *f = arg;
 	struct proposal *p = f->first;
+	struct proposer *pr = f->pr;
 
 	for (size_t i = 0; i < f->n; i++) {
 		struct proposal *next = p->next;
@@ -167,6 +172,10 @@ batch_done(void *arg, int status, const struct store_result *res, size_t n)
 		p = next;
 	}
 	free(f);
+	if (pr && pr->inflight) {
+		pr->inflight--;
+		drain(pr); /* what waited goes out now, as one larger entry */
+	}
 }
 
 /* Send up to PROPOSE_BATCH_MAX proposals as one Raft entry. Returns the
@@ -205,9 +214,13 @@ raft_batch(struct proposer *pr, struct proposal *p)
 		if (!f)
 			f = calloc(1, sizeof(*f));
 		if (f) {
-			*f = (struct inflight){ pr, p, n };
+			/* Answered here, not as an entry: pr NULL, so batch_done
+			 * neither counts it nor drains (the caller's loop does). */
+			*f = (struct inflight){ NULL, p, n };
 			batch_done(f, r, NULL, 0);
 		}
+		if (pr->inflight)
+			pr->inflight--;
 	}
 	return cur;
 }
@@ -262,12 +275,29 @@ run_batch(struct proposer *pr, struct proposal *p)
 	return cur;
 }
 
+/* Raft: at most PROPOSE_RAFT_DEPTH entries in flight. What arrives
+ * meanwhile waits and leaves as one entry: each entry costs every node an
+ * append and a store commit, so fewer, larger entries carry more writes. */
 static void
 drain(struct proposer *pr)
 {
 	struct proposal *p = take_all(pr);
-	while (p)
-		p = run_batch(pr, p);
+
+	if (!pr->raft) {
+		while (p)
+			p = run_batch(pr, p);
+		return;
+	}
+	if (p) { /* append to the held FIFO */
+		struct proposal **tail = &pr->held;
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = p;
+	}
+	while (pr->held && (pr->inflight < PROPOSE_RAFT_DEPTH || pr->closed)) {
+		pr->inflight++;
+		pr->held = raft_batch(pr, pr->held);
+	}
 }
 
 static void

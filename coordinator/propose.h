@@ -11,6 +11,9 @@
 /* Commands queued and not yet applied; beyond this a submit is refused with
  * -EBUSY (the client sees "unavailable: busy" and retries). */
 #define PROPOSE_PENDING_MAX 16384u
+/* Raft entries in flight at once; proposals arriving meanwhile wait and
+ * form the next entry. */
+#define PROPOSE_RAFT_DEPTH 2u
 /* Commands per LMDB transaction. */
 #define PROPOSE_BATCH_MAX 1024u
 
