@@ -24,8 +24,6 @@ struct proposer {
 	unsigned pending;
 	int closed;
 	struct proposer_stats stats;
-	void (*on_commit)(void *arg, uint64_t revision);
-	void *on_commit_arg;
 	struct store_result res[PROPOSE_BATCH_MAX]; /* of the batch being run */
 };
 
@@ -77,13 +75,6 @@ proposer_submit(struct proposer *pr, struct proposal *p)
 	if (r == 0)
 		uv_async_send(&pr->wake);
 	return r;
-}
-
-void
-proposer_on_commit(struct proposer *pr, void (*fn)(void *arg, uint64_t revision), void *arg)
-{
-	pr->on_commit = fn;
-	pr->on_commit_arg = arg;
 }
 
 void
@@ -256,8 +247,6 @@ run_batch(struct proposer *pr, struct proposal *p)
 		pr->next_index += n;
 		BM_DEBUG("propose", "committed revision=%llu commands=%zu",
 		         (unsigned long long)res[n - 1].revision, n);
-		if (pr->on_commit && n)
-			pr->on_commit(pr->on_commit_arg, res[n - 1].revision);
 	}
 	pthread_mutex_lock(&pr->mu);
 	pr->stats.commands += n;

@@ -46,9 +46,6 @@ int proposer_new(uv_loop_t *loop, struct store *store, struct raftnode *raft,
 /* Queue a proposal. Thread-safe. Returns 0, -EBUSY (queue full) or
  * -ESHUTDOWN (closing); on error cb is never called. */
 int proposer_submit(struct proposer *pr, struct proposal *p);
-/* Call fn on the loop thread after each durable batch, with the store's
- * revision after it (before the proposals are answered). */
-void proposer_on_commit(struct proposer *pr, void (*fn)(void *arg, uint64_t revision), void *arg);
 void proposer_stats_get(struct proposer *pr, struct proposer_stats *ret_stats);
 /* Refuse new proposals, apply what is queued, and close the loop handle.
  * Loop thread. The proposer is freed when the loop has closed its handle. */

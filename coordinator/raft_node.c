@@ -35,7 +35,6 @@ struct raftnode {
 	 * which libraft runs right after the FSM applied that entry). */
 	struct store_result *res;
 	size_t n_res, cap_res;
-	raft_index res_index;
 	uint64_t entries; /* command entries applied since the log began */
 	uv_timer_t status_timer, close_timer;
 	pthread_mutex_t mu;
@@ -100,7 +99,6 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	int r;
 
 	results_reset(n, k + 1);
-	n->res_index = index;
 	*result = n;
 	if (!k) { /* undecodable or empty: nothing, on every node alike */
 		if (cb)

@@ -281,7 +281,7 @@ struct watch_hub {
 	uint64_t latest; /* revision last announced by a commit */
 	struct live *live;
 	size_t n_live, cap_live;
-	bool closing, timer_closed;
+	bool closing;
 };
 
 static void
@@ -533,15 +533,6 @@ watch_hub_new(uv_loop_t *loop, struct store *store, unsigned max_parked, struct 
 	return 0;
 }
 
-static void
-hub_closed_cb(uv_handle_t *t)
-{
-	struct watch_hub *h = bm_container_of((uv_timer_t *)t, struct watch_hub, timer);
-	pthread_mutex_lock(&h->mu);
-	h->timer_closed = true;
-	pthread_mutex_unlock(&h->mu);
-}
-
 void
 watch_hub_free(struct watch_hub *h)
 {
@@ -563,5 +554,5 @@ watch_hub_close(struct watch_hub *h)
 	pthread_mutex_unlock(&h->mu);
 	answer_all(unpark(h, any, 0));
 	uv_timer_stop(&h->timer);
-	uv_close((uv_handle_t *)&h->timer, hub_closed_cb);
+	uv_close((uv_handle_t *)&h->timer, NULL); /* freed by watch_hub_free */
 }

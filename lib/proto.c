@@ -5,9 +5,9 @@
 #include <string.h>
 
 static const char *const kind_names[] = {
-	[BM__KIND__KIND_SITE] = "site",       [BM__KIND__KIND_RACK] = "rack",
-	[BM__KIND__KIND_MACHINE] = "machine", [BM__KIND__KIND_PROFILE] = "profile",
-	[BM__KIND__KIND_IMAGE] = "image",     [BM__KIND__KIND_AGENT] = "agent",
+	[BM__KIND__KIND_SITE] = "site",           [BM__KIND__KIND_RACK] = "rack",
+	[BM__KIND__KIND_MACHINE] = "machine",     [BM__KIND__KIND_PROFILE] = "profile",
+	[BM__KIND__KIND_IMAGE] = "image",         [BM__KIND__KIND_AGENT] = "agent",
 	[BM__KIND__KIND_OPERATION] = "operation",
 };
 

@@ -470,13 +470,7 @@ sync_stop(struct sync *s)
 
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->mu);
-	s->stop = true;
-	bm_rpc_client_shutdown(s->watch.client);
-	bm_rpc_client_shutdown(s->report.client);
-	bm_rpc_client_shutdown(s->blob.client);
-	pthread_mutex_unlock(&s->mu);
-	pthread_cond_broadcast(&s->cond);
+	sync_cut(s);
 	if (s->watch_started)
 		pthread_join(s->watch_th, NULL);
 	if (s->report_started)
