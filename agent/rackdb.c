@@ -48,20 +48,30 @@ rackdb_get_be64(const uint8_t *p)
 	return v;
 }
 
-/* The outbox's next sequence: one past its last key. */
+/* The outbox's next sequence: one past its last key, or past the last one
+ * the coordinator acknowledged when the outbox is empty (trimmed). Starting
+ * again at 1 would reuse sequences the coordinator has applied: it would
+ * take the new events for duplicates and drop them. */
 static int
 load_seq(struct rackdb *db, MDB_txn *txn)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
-	int rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur);
+	uint64_t acked = 0;
+	int rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur), r;
 
 	if (rc != MDB_SUCCESS)
 		return rackdb_err(rc);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	db->next_seq = rc == MDB_SUCCESS && k.mv_size == 8 ? rackdb_get_be64(k.mv_data) + 1 : 1;
 	mdb_cursor_close(cur);
-	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return rackdb_err(rc);
+	if ((r = rackdb_meta_get_u64(txn, db, "events_acked", &acked)) < 0)
+		return r;
+	if (acked + 1 > db->next_seq)
+		db->next_seq = acked + 1;
+	return 0;
 }
 
 int

@@ -37,3 +37,6 @@ uint64_t rackdb_get_be64(const uint8_t *p);
 /* Pack a record straight into LMDB's page. */
 int rackdb_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
                    const ProtobufCMessage *m);
+
+/* A u64 of the meta table (0 when absent). Returns 0 or -errno. */
+int rackdb_meta_get_u64(MDB_txn *txn, struct rackdb *db, const char *key, uint64_t *ret);

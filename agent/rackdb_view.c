@@ -12,8 +12,8 @@
 
 #define VIEW_KEY_MAX 128u
 
-static int
-meta_get_u64(MDB_txn *txn, struct rackdb *db, const char *key, uint64_t *ret)
+int
+rackdb_meta_get_u64(MDB_txn *txn, struct rackdb *db, const char *key, uint64_t *ret)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
 	int rc = mdb_get(txn, db->dbi[T_META], &k, &v);
@@ -77,7 +77,7 @@ rackdb_view_revision(struct rackdb *db, uint64_t *ret)
 
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
 		return rackdb_err(rc);
-	r = meta_get_u64(txn, db, "view_revision", ret);
+	r = rackdb_meta_get_u64(txn, db, "view_revision", ret);
 	mdb_txn_abort(txn);
 	return r;
 }

@@ -6,8 +6,8 @@
 #     leader) and on one node for comparison; a fresh cluster for each run;
 #   failover: kill -9 of the leader of three nodes -> the first write
 #     acknowledged by the new leader (bmctl with the three URLs, retrying),
-#     over TRIALS trials with the default timeouts (election 1000 ms,
-#     heartbeat 100 ms).
+#     over TRIALS trials with the default timeouts (election 500 ms,
+#     heartbeat 50 ms).
 # Medians of ROUNDS rounds for the writes.
 #   usage: bench/raft.sh [-n WRITES] [-r ROUNDS] [-t TRIALS]
 set -euo pipefail

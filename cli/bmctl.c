@@ -9,7 +9,8 @@
 #include "bmctl.h"
 
 static const char usage_text[] =
-    "usage: bmctl [--coordinator URL] [-o table|json] [--timeout SECONDS] COMMAND\n"
+    "usage: bmctl [--coordinator URL] [-o table|json] [--timeout SECONDS] [--linearizable]\n"
+    "             COMMAND\n"
     "  apply -f FILE\n"
     "  get sites|racks|machines|profiles|images|agents [NAME] [--site S] [--rack R]\n"
     "      [--state ST] [-l key=value]...\n"
@@ -26,8 +27,10 @@ static const char usage_text[] =
     "      exits 0 only when every machine deployed\n"
     "  op get [ID] | op watch ID | op cancel ID\n"
     "  cluster status | cluster add ID HOST:PORT | cluster remove ID | cluster transfer ID\n"
-    "The coordinator URL (a comma-separated list of a cluster's coordinators: a follower\n"
-    "sends bmctl on to the next) defaults to $BMCTL_COORDINATOR, else " CTL_DEFAULT_URL ".\n"
+    "The coordinator URL (a comma-separated list of a cluster's coordinators; a follower\n"
+    "names the leader, and bmctl goes there) defaults to $BMCTL_COORDINATOR, else\n"
+    "  " CTL_DEFAULT_URL ". Reads are answered by the node asked, at its applied\n"
+    "revision; --linearizable sends them to the leader, after every acknowledged write.\n"
     "Exit status: 0 done, 1 refused or unreachable, 2 usage error.\n";
 
 int
@@ -136,18 +139,23 @@ not_leader(const Bm__Response *r)
 	return r->status == BM__STATUS__STATUS_UNAVAILABLE && strstr(r->message, "not the leader");
 }
 
-/* One try on URL number i. Returns 0, or -errno of the transport. */
+/* One try: the redirect when a follower named the leader, else URL number
+ * i. Returns 0, or -errno of the transport. */
 static int
 try_url(struct ctl *c, unsigned i, Bm__Request *req, int timeout_ms, Bm__Response **ret)
 {
 	char url[512];
 	int r;
 
-	url_at(c, i, url, sizeof(url));
+	if (c->redirect[0])
+		snprintf(url, sizeof(url), "%s", c->redirect);
+	else
+		url_at(c, i, url, sizeof(url));
 	/* With several URLs, connect first: a coordinator that is down is
 	 * passed over at once rather than after the call's timeout. */
-	if (!c->client && (r = url_count(c) > 1 ? bm_rpc_client_connect(url, &c->client)
-	                                        : bm_rpc_client_open(url, &c->client)) < 0) {
+	bool dial = url_count(c) > 1 || c->redirect[0];
+	if (!c->client && (r = dial ? bm_rpc_client_connect(url, &c->client)
+	                            : bm_rpc_client_open(url, &c->client)) < 0) {
 		if (r == -EINVAL)
 			fprintf(stderr, "%s: bad coordinator URL %s\n", c->prog, url);
 		c->client = NULL;
@@ -156,19 +164,39 @@ try_url(struct ctl *c, unsigned i, Bm__Request *req, int timeout_ms, Bm__Respons
 	return bm_rpc_call(c->client, req, timeout_ms, ret);
 }
 
+/* A follower answered and named the leader: go there next (a few times at
+ * most, so two nodes that disagree cannot bounce a call forever). */
+static bool
+follow_redirect(struct ctl *c, const Bm__Response *resp, unsigned *hops)
+{
+	if (!not_leader(resp) || !*resp->leader || *hops >= 3 ||
+	    strlen(resp->leader) >= sizeof(c->redirect))
+		return false;
+	(*hops)++;
+	snprintf(c->redirect, sizeof(c->redirect), "%s", resp->leader);
+	bm_rpc_client_free(c->client);
+	c->client = NULL;
+	return true;
+}
+
 int
 ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 {
-	unsigned n = url_count(c), tries = n > 1 ? 16 * n : 1; /* ~5 s: an election */
+	unsigned n = url_count(c), tries = n > 1 ? 50 * n : 1, hops = 0; /* ~5 s: an election */
 	/* With several coordinators, a dead one must not hold the call: each
 	 * try is bounded, then the next URL. */
 	int timeout = n > 1 && c->timeout_ms > 10000 ? 10000 : c->timeout_ms, r = -EIO;
 	char url[512];
 
-	for (unsigned t = 0; t < tries; t++) {
+	req->linearizable = c->linearizable;
+	for (unsigned t = 0; t < tries;) {
 		Bm__Response *resp = NULL;
-		if ((r = try_url(c, c->url_index, req, timeout, &resp)) == 0 &&
-		    (!not_leader(resp) || t + 1 == tries)) {
+		r = try_url(c, c->url_index, req, timeout, &resp);
+		if (r == 0 && follow_redirect(c, resp, &hops)) {
+			bm__response__free_unpacked(resp, NULL);
+			continue;
+		}
+		if (r == 0 && (!not_leader(resp) || t + 1 == tries)) {
 			*ret_resp = resp;
 			return CTL_EXIT_OK;
 		}
@@ -178,9 +206,14 @@ ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 			break;
 		bm_rpc_client_free(c->client); /* the next coordinator */
 		c->client = NULL;
+		if (c->redirect[0]) { /* the leader named was not there: the list again */
+			c->redirect[0] = '\0';
+			continue;
+		}
+		t++;
 		c->url_index = (c->url_index + 1) % n;
 		if (c->url_index == 0 && n > 1)
-			usleep(300 * 1000); /* a round without a leader: an election */
+			usleep(100 * 1000); /* a round without a leader: an election */
 	}
 	url_at(c, c->url_index, url, sizeof(url));
 	fprintf(stderr, "%s: coordinator at %s: %s\n", c->prog, url,
@@ -242,6 +275,10 @@ global_options(struct ctl *c, int *argc, char **argv)
 			val = strchr(a, '=') + 1;
 		else if (!strncmp(a, "-o", 2) && a[2])
 			val = a + 2;
+		if (!cmd && !strcmp(a, "--linearizable")) {
+			c->linearizable = true;
+			continue;
+		}
 		if (!takes && !val) {
 			if (!cmd && a[0] != '-')
 				cmd = a;

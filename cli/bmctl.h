@@ -19,6 +19,8 @@ struct ctl {
 	int timeout_ms;
 	struct bm_rpc_client *client;
 	unsigned url_index; /* of url, a comma-separated list */
+	char redirect[256]; /* the leader a follower named; tried before the list */
+	bool linearizable;  /* reads wait for every write acknowledged before them */
 	const char *prog;
 };
 

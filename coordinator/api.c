@@ -12,6 +12,9 @@
 #include "bm/rpc.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
+#include <raft.h>
+
+#include "raft_node.h"
 
 #define VERSION_STRING "0.1.0"
 
@@ -43,6 +46,42 @@ problems_out(const struct bm_problems *in, Bm__Response *resp, Bm__Problem **sto
 	return 0;
 }
 
+bool
+api_leader_url(struct api *a, char *buf, size_t len)
+{
+	struct raftnode_status st;
+
+	if (!a->raft)
+		return false;
+	raftnode_status_get(a->raft, &st);
+	return st.leader_id && st.leader_id != st.id &&
+	       store_coordinator_url(a->store, st.leader_id, buf, len) == 0;
+}
+
+bool
+api_is_leader(struct api *a)
+{
+	struct raftnode_status st;
+
+	if (!a->raft)
+		return true;
+	raftnode_status_get(a->raft, &st);
+	return st.state == RAFT_LEADER;
+}
+
+void
+api_reply_unavailable(struct api *a, struct bm_rpc_call *call, const char *msg)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+	char leader[STORE_URL_MAX];
+
+	resp.status = BM__STATUS__STATUS_UNAVAILABLE;
+	resp.message = (char *)msg;
+	if (api_leader_url(a, leader, sizeof(leader)))
+		resp.leader = leader;
+	bm_rpc_reply(call, &resp);
+}
+
 static void
 write_done_cb(struct proposal *p, const struct store_result *res)
 {
@@ -50,9 +89,12 @@ write_done_cb(struct proposal *p, const struct store_result *res)
 	Bm__Response resp = BM__RESPONSE__INIT;
 	Bm__ApplyResult ar = BM__APPLY_RESULT__INIT;
 	Bm__Problem *probs = NULL;
-	char msg[sizeof(res->message) + 96];
+	char msg[sizeof(res->message) + 96], leader[STORE_URL_MAX];
 
 	resp.status = res->status;
+	if (res->status == BM__STATUS__STATUS_UNAVAILABLE && w->api &&
+	    api_leader_url(w->api, leader, sizeof(leader)))
+		resp.leader = leader;
 	resp.revision = res->revision;
 	snprintf(msg, sizeof(msg), "%s", res->message);
 	if (res->problems.total > res->problems.n)
@@ -75,21 +117,27 @@ write_done_cb(struct proposal *p, const struct store_result *res)
 	free(w);
 }
 
+/* Why the proposer refused a submission. */
+static const char *
+submit_refusal(int r)
+{
+	return r == -EBUSY ? "busy: too many writes queued, retry" : "shutting down";
+}
+
 void
 api_propose(struct api *a, struct bm_rpc_call *call, struct write_call *w)
 {
 	int r;
 
 	w->call = call;
+	w->api = a;
 	w->cmd.time_ms = api_now_ms();
 	w->prop.cmd = &w->cmd;
 	if (!w->prop.cb)
 		w->prop.cb = write_done_cb;
 	if ((r = proposer_submit(a->proposer, &w->prop)) < 0) {
 		free(w);
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE,
-		                    r == -EBUSY ? "busy: too many writes queued, retry"
-		                                : "shutting down");
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, submit_refusal(r));
 	}
 }
 
@@ -302,8 +350,9 @@ list_filter_error(const Bm__ListRequest *q)
 	return NULL;
 }
 
+/* Get, List or Status at the store's applied revision. */
 static void
-handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+serve_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 {
 	Bm__Response resp = BM__RESPONSE__INIT;
 	Bm__StatusResult sr = BM__STATUS_RESULT__INIT;
@@ -311,18 +360,8 @@ handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	Bm__Object *obj = NULL;
 	Bm__ListResult *list = NULL;
 	char what[96];
-	const char *bad;
 	int r;
 
-	if (req->body_case == BM__REQUEST__BODY_LIST && (bad = list_filter_error(req->list))) {
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, bad);
-		return;
-	}
-	if (req->body_case == BM__REQUEST__BODY_GET && !req->get->ref) {
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID,
-		                    "get needs a kind and a name");
-		return;
-	}
 	if ((r = store_read_begin(a->store, &rd)) < 0) {
 		reply_read_error(call, r, "store");
 		return;
@@ -371,6 +410,77 @@ handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		bm__object__free_unpacked(obj, NULL);
 	if (list)
 		bm__list_result__free_unpacked(list, NULL);
+}
+
+/* A linearizable read: a barrier entry through the proposer (batched with
+ * the writes in flight); once it is applied here, on the leader, every
+ * write acknowledged before the request arrived is in the store. */
+struct read_call {
+	struct proposal prop;
+	Bm__Command cmd;
+	struct api *a;
+	struct bm_rpc_call *call;
+	const Bm__Request *req; /* the call's: lives until the reply */
+};
+
+static void
+barrier_done(struct proposal *p, const struct store_result *res)
+{
+	struct read_call *rc = bm_container_of(p, struct read_call, prop);
+
+	if (res->status == BM__STATUS__STATUS_OK)
+		serve_read(rc->a, rc->call, rc->req);
+	else if (res->status == BM__STATUS__STATUS_UNAVAILABLE)
+		api_reply_unavailable(rc->a, rc->call, res->message);
+	else
+		bm_rpc_reply_status(rc->call, res->status, res->message);
+	free(rc);
+}
+
+static void
+linearizable_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	struct read_call *rc;
+	int r;
+
+	if (a->raft && !api_is_leader(a)) {
+		api_reply_unavailable(a, call, "not the leader: ask another coordinator");
+		return;
+	}
+	if (!(rc = calloc(1, sizeof(*rc)))) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, "out of memory");
+		return;
+	}
+	*rc = (struct read_call){ .a = a, .call = call, .req = req };
+	bm__command__init(&rc->cmd);
+	rc->cmd.op_case = BM__COMMAND__OP_BARRIER;
+	rc->cmd.barrier = true;
+	rc->prop.cmd = &rc->cmd;
+	rc->prop.cb = barrier_done;
+	if ((r = proposer_submit(a->proposer, &rc->prop)) < 0) {
+		free(rc);
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, submit_refusal(r));
+	}
+}
+
+static void
+handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	const char *bad;
+
+	if (req->body_case == BM__REQUEST__BODY_LIST && (bad = list_filter_error(req->list))) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, bad);
+		return;
+	}
+	if (req->body_case == BM__REQUEST__BODY_GET && !req->get->ref) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID,
+		                    "get needs a kind and a name");
+		return;
+	}
+	if (req->linearizable)
+		linearizable_read(a, call, req);
+	else
+		serve_read(a, call, req);
 }
 
 static void

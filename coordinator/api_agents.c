@@ -44,9 +44,13 @@ agent_write_done(struct proposal *p, const struct store_result *res)
 	Bm__Response resp = BM__RESPONSE__INIT;
 	Bm__RegisterResult rr = BM__REGISTER_RESULT__INIT;
 	Bm__ReportEventsResult er = BM__REPORT_EVENTS_RESULT__INIT;
+	char leader[STORE_URL_MAX];
 
 	resp.status = res->status;
 	resp.message = (char *)res->message;
+	if (res->status == BM__STATUS__STATUS_UNAVAILABLE &&
+	    api_leader_url(w->api, leader, sizeof(leader)))
+		resp.leader = leader;
 	resp.revision = res->revision;
 	if (res->status == BM__STATUS__STATUS_OK) {
 		uint64_t applied = events_applied(w->api, w->agent_id, &rr.compact_revision);

@@ -81,10 +81,13 @@ change_done(void *arg, int status)
 
 	if (status == 0) {
 		reply_status(cc->a, cc->call);
+	} else if (status == -ENOTCONN) {
+		api_reply_unavailable(cc->a, cc->call,
+		                      "cluster change failed: not the leader: ask another "
+		                      "coordinator");
 	} else {
 		snprintf(msg, sizeof(msg), "cluster change failed: %s",
-		         status == -ENOTCONN ? "not the leader: ask another coordinator"
-		         : status == -EEXIST ? "that id or address is already a member"
+		         status == -EEXIST   ? "that id or address is already a member"
 		         : status == -ENOENT ? "no such member"
 		         : status == -EAGAIN ? "leadership did not move; retry"
 		                             : strerror(-status));

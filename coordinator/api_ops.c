@@ -81,7 +81,9 @@ op_write_done(struct proposal *p, const struct store_result *res)
 {
 	struct write_call *w = bm_container_of(p, struct write_call, prop);
 
-	if (res->status != BM__STATUS__STATUS_OK) {
+	if (res->status == BM__STATUS__STATUS_UNAVAILABLE) {
+		api_reply_unavailable(w->api, w->call, res->message);
+	} else if (res->status != BM__STATUS__STATUS_OK) {
 		bm_rpc_reply_status(w->call, res->status, res->message);
 	} else {
 		if (w->cmd.op_case == BM__COMMAND__OP_REIMAGE)

@@ -1,5 +1,8 @@
 /* Private to the API handlers (api*.c). */
 #pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "api.h"
 
 struct bm_rpc_call;
@@ -15,6 +18,13 @@ struct write_call {
 };
 
 uint64_t api_now_ms(void);
+/* A follower: the leader's API URL into buf (false: no leader known, or
+ * it never announced one). Any thread. */
+bool api_leader_url(struct api *a, char *buf, size_t len);
+/* This node leads (as of its last status refresh), or runs without Raft. */
+bool api_is_leader(struct api *a);
+/* Answer UNAVAILABLE with msg, naming the leader when known. */
+void api_reply_unavailable(struct api *a, struct bm_rpc_call *call, const char *msg);
 /* A zeroed write_call, or NULL after answering "out of memory". */
 struct write_call *api_write_call_new(struct bm_rpc_call *call);
 /* Submit w->cmd (time set here); on refusal answers and frees w. */

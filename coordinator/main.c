@@ -15,9 +15,11 @@
 
 #include "api.h"
 #include "raft_node.h"
+#include <raft.h>
 #include "bm/fsutil.h"
 #include "bm/log.h"
 #include "bm/rpc.h"
+#include "bm/util.h"
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7400"
 
@@ -35,6 +37,13 @@ struct coord {
 	struct blobstore *blobs;
 	struct raftnode *raft;
 	struct watch_hub *hub_ready; /* set once the hub exists */
+	struct announce {            /* this node's API URL, proposed when it leads */
+		struct proposal prop;
+		Bm__Command cmd;
+		Bm__Coordinator co;
+		bool busy;
+		char url[STORE_URL_MAX];
+	} ann;
 	int lock_fd;
 	int stopping;
 };
@@ -42,6 +51,7 @@ struct coord {
 struct options {
 	char data_dir[PATH_MAX];
 	const char *listen;
+	const char *advertise; /* the API URL other nodes send clients to */
 	unsigned contexts;
 	uint64_t map_size;
 	uint64_t id;
@@ -60,6 +70,7 @@ usage(FILE *f)
 	        "  --data-dir DIR   store and blobs (default $XDG_STATE_HOME/bmcoord,\n"
 	        "                   else ~/.local/state/bmcoord)\n"
 	        "  --listen URL     API address (default " DEFAULT_LISTEN ")\n"
+	        "  --advertise URL  API URL followers redirect clients to (default: --listen)\n"
 	        "  --contexts N     requests served at once (default %u)\n"
 	        "  --id N           this node's Raft id (default 1)\n"
 	        "  --raft-address HOST:PORT  Raft transport (default 127.0.0.1:0: a\n"
@@ -93,6 +104,7 @@ parse_args(int argc, char **argv, struct options *o)
 	static const struct option longopts[] = {
 		{ "data-dir", required_argument, NULL, 'd' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "advertise", required_argument, NULL, 'a' },
 		{ "contexts", required_argument, NULL, 'c' },
 		{ "map-size-gib", required_argument, NULL, 'm' },
 		{ "id", required_argument, NULL, 'i' },
@@ -127,6 +139,13 @@ parse_args(int argc, char **argv, struct options *o)
 			snprintf(o->data_dir, sizeof(o->data_dir), "%s", optarg);
 			break;
 		case 'l': o->listen = optarg; break;
+		case 'a':
+			if (strlen(optarg) >= STORE_URL_MAX) {
+				fprintf(stderr, "bmcoord: --advertise is too long\n");
+				return 2;
+			}
+			o->advertise = optarg;
+			break;
 		case 'c':
 			o->contexts = (unsigned)strtoul(optarg, &end, 10);
 			if (*end || o->contexts == 0 || o->contexts > BM_RPC_CONTEXTS_MAX) {
@@ -195,8 +214,9 @@ static void
 raft_closed(void *arg)
 {
 	struct coord *c = arg;
+	api_stop(&c->api); /* before the node's memory goes: handlers read its status */
 	c->raft = NULL;
-	api_stop(&c->api);
+	c->api.raft = NULL;
 	c->hub_ready = NULL;
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 	uv_close((uv_handle_t *)&c->sigint, NULL);
@@ -282,6 +302,51 @@ on_applied(void *arg, uint64_t revision)
 		watch_hub_committed(c->hub_ready, revision);
 }
 
+static bool
+coord_leads(void *arg)
+{
+	struct coord *c = arg;
+	struct raftnode_status st;
+
+	if (!c->raft)
+		return true;
+	raftnode_status_get(c->raft, &st);
+	return st.state == RAFT_LEADER;
+}
+
+static void
+announce_done(struct proposal *p, const struct store_result *res)
+{
+	struct announce *an = bm_container_of(p, struct announce, prop);
+	an->busy = false;
+	if (res->status == BM__STATUS__STATUS_OK)
+		BM_INFO("coord", "announced url=%s", an->url);
+	else
+		BM_WARN("coord", "cannot announce url=%s err=\"%s\"", an->url, res->message);
+}
+
+/* This node leads: record its API URL (once; again if it changed), so that
+ * followers can redirect clients here. */
+static void
+on_leading(void *arg)
+{
+	struct coord *c = arg;
+	struct announce *an = &c->ann;
+	char stored[STORE_URL_MAX] = "";
+
+	if (an->busy || !c->api.proposer)
+		return;
+	if (store_coordinator_url(c->store, an->co.id, stored, sizeof(stored)) == 0 &&
+	    !strcmp(stored, an->url))
+		return;
+	bm__command__init(&an->cmd);
+	an->cmd.op_case = BM__COMMAND__OP_COORDINATOR;
+	an->cmd.coordinator = &an->co;
+	an->prop.cmd = &an->cmd;
+	an->prop.cb = announce_done;
+	an->busy = proposer_submit(c->api.proposer, &an->prop) == 0;
+}
+
 struct joiner {
 	char urls[1024];
 	uint64_t id;
@@ -362,7 +427,12 @@ start_raft(struct coord *c, const struct options *o)
 	ro.election_ms = o->election_ms;
 	ro.heartbeat_ms = o->heartbeat_ms;
 	ro.applied = on_applied;
+	ro.leading = on_leading;
 	ro.arg = c;
+	bm__coordinator__init(&c->ann.co);
+	snprintf(c->ann.url, sizeof(c->ann.url), "%s", o->advertise ? o->advertise : o->listen);
+	c->ann.co.id = o->id;
+	c->ann.co.url = c->ann.url;
 	int r = raftnode_start(c->loop, c->store, &ro, &c->raft);
 	if (r == 0 && o->join)
 		start_join(o);
@@ -392,6 +462,7 @@ coord_serve(struct coord *c, const struct options *o)
 		return r;
 	}
 	c->hub_ready = c->api.hub;
+	watch_hub_set_authority(c->api.hub, coord_leads, c);
 	if ((r = api_start(&c->api, o->listen, o->contexts)) < 0) {
 		BM_ERROR("coord", "cannot listen url=%s err=\"%s\"", o->listen, strerror(-r));
 		proposer_close(c->api.proposer);

@@ -12,8 +12,8 @@
 
 #include "store.h"
 
-#define RAFT_ELECTION_MS_DEFAULT 1000u
-#define RAFT_HEARTBEAT_MS_DEFAULT 100u
+#define RAFT_ELECTION_MS_DEFAULT 500u
+#define RAFT_HEARTBEAT_MS_DEFAULT 50u
 #define RAFT_SNAPSHOT_THRESHOLD 8192u /* entries between snapshots */
 #define RAFT_SNAPSHOT_TRAILING 2048u  /* entries kept behind a snapshot */
 
@@ -29,6 +29,8 @@ struct raftnode_opts {
 	unsigned snapshot_threshold; /* entries between snapshots (0: default) */
 	/* After every applied batch, on every node: the store's revision. */
 	void (*applied)(void *arg, uint64_t revision);
+	/* Soon (within 100 ms) after this node became the leader. */
+	void (*leading)(void *arg);
 	void *arg;
 };
 

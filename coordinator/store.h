@@ -90,6 +90,10 @@ int store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine
 /* The changes made at revision rev: 0, -ENOENT (none, or compacted). */
 int store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_changes);
 int store_info_get(struct store *s, struct store_info *ret_info);
+/* The API URL coordinator `id` announced (a Coordinator command) into buf.
+ * Returns 0, -ENOENT or -errno. Any thread. */
+#define STORE_URL_MAX 256u
+int store_coordinator_url(struct store *s, uint64_t id, char *buf, size_t len);
 /* The kept events of a MAC, oldest first; with limit, only the last
  * `limit`. Returns 0 with an array to free with store_events_free. */
 int store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event ***ret_events,

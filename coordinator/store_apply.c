@@ -413,6 +413,27 @@ write_changes(struct apply_ctx *c, struct store_batch *b)
 	return 0;
 }
 
+/* A coordinator's API URL, under "coordinator/ID" in the meta table: not a
+ * versioned object (agents never see it), so no change and no revision. */
+static int
+apply_coordinator(struct apply_ctx *c, const Bm__Coordinator *co)
+{
+	char key[48];
+	size_t len;
+
+	if (!co || !co->id || !(len = strlen(co->url)) || len >= STORE_URL_MAX)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "a coordinator needs an id and a URL of under %u bytes",
+		                 STORE_URL_MAX);
+	snprintf(key, sizeof(key), "coordinator/%llu", (unsigned long long)co->id);
+	MDB_val k = { strlen(key), key }, v = { len, co->url };
+	int rc = mdb_put(c->txn, c->s->dbi[DB_META], &k, &v, 0);
+	if (rc != MDB_SUCCESS)
+		return st_errno(rc);
+	c->keep = true;
+	return 0;
+}
+
 static int
 dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 {
@@ -435,6 +456,8 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 	case BM__COMMAND__OP_REIMAGE: return st_apply_reimage(c, cmd->reimage);
 	case BM__COMMAND__OP_OP_CANCEL: return st_apply_op_cancel(c, cmd->op_cancel);
 	case BM__COMMAND__OP_OP_TICK: return st_apply_op_tick(c);
+	case BM__COMMAND__OP_BARRIER: return 0;
+	case BM__COMMAND__OP_COORDINATOR: return apply_coordinator(c, cmd->coordinator);
 	default: return st_refuse(c, BM__STATUS__STATUS_INVALID, "unknown command");
 	}
 }
@@ -456,11 +479,11 @@ store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd, struc
 	r = dispatch(&c, cmd);
 	if (r == 0 && res->status == BM__STATUS__STATUS_OK && c.nchg > 0)
 		r = write_changes(&c, b);
-	if (r < 0 || res->status != BM__STATUS__STATUS_OK || c.nchg == 0) {
+	if (r < 0 || res->status != BM__STATUS__STATUS_OK || (c.nchg == 0 && !c.keep)) {
 		mdb_txn_abort(c.txn);
 	} else if ((rc = mdb_txn_commit(c.txn)) != MDB_SUCCESS) {
 		r = st_errno(rc);
-	} else {
+	} else if (c.nchg > 0) {
 		b->revision = c.rev;
 	}
 	if (r == 0) {

@@ -85,6 +85,7 @@ struct apply_ctx {
 	uint64_t now;    /* the command's time, fixed by the proposer */
 	Bm__Change *chg; /* changes made, in order */
 	size_t nchg, capchg;
+	bool keep; /* commit though nothing versioned changed (meta records) */
 	struct store_result *res;
 };
 

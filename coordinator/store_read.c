@@ -1,5 +1,6 @@
 /* Store reads: get, list with filters and pages, MAC lookup, change log. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,24 @@ meta_u64(struct store_read *r, const char *key)
 	if (mdb_get(r->txn, r->s->dbi[DB_META], &k, &v) != MDB_SUCCESS || v.mv_size != 8)
 		return 0;
 	return st_get_be64(v.mv_data);
+}
+
+int
+store_coordinator_url(struct store *s, uint64_t id, char *buf, size_t len)
+{
+	struct store_read *r;
+	char key[48];
+	MDB_val k, v;
+	int rc;
+
+	if (!len || store_read_begin(s, &r) < 0)
+		return -EIO;
+	snprintf(key, sizeof(key), "coordinator/%llu", (unsigned long long)id);
+	k = (MDB_val){ strlen(key), key };
+	if ((rc = mdb_get(r->txn, s->dbi[DB_META], &k, &v)) == MDB_SUCCESS)
+		snprintf(buf, len, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
+	store_read_end(r);
+	return rc == MDB_SUCCESS ? 0 : rc == MDB_NOTFOUND ? -ENOENT : st_errno(rc);
 }
 
 uint64_t

@@ -278,7 +278,9 @@ struct watch_hub {
 	pthread_mutex_t mu;
 	struct parked *parked; /* under mu */
 	unsigned n_parked, max_parked;
-	uint64_t latest; /* revision last announced by a commit */
+	uint64_t latest;                  /* revision last announced by a commit */
+	bool (*authoritative)(void *arg); /* NULL: always */
+	void *auth_arg;
 	struct live *live;
 	size_t n_live, cap_live;
 	bool closing;
@@ -362,8 +364,16 @@ try_answer(struct watch_hub *h, struct bm_rpc_call *call, const char *rack, uint
 	Bm__WatchResult *w;
 	int r;
 
-	if ((r = store_read_begin(h->store, &rd)) < 0 ||
-	    (r = watch_build(rd, rack, since, &w)) < 0) {
+	if ((r = store_read_begin(h->store, &rd)) == 0 && since > store_read_revision(rd) &&
+	    h->authoritative && !h->authoritative(h->auth_arg)) {
+		/* The agent has seen more than this node has applied: a follower
+		 * behind. Wait for it to catch up rather than send an older
+		 * snapshot that would take machines out of the agent's view. */
+		store_read_end(rd);
+		*ret_cur = since;
+		return 0;
+	}
+	if (r < 0 || (r = watch_build(rd, rack, since, &w)) < 0) {
 		store_read_end(rd);
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, "reading the store failed");
 		return 1;
@@ -377,6 +387,13 @@ try_answer(struct watch_hub *h, struct bm_rpc_call *call, const char *rack, uint
 	reply_result(call, w);
 	watch_result_free(w);
 	return 1;
+}
+
+void
+watch_hub_set_authority(struct watch_hub *h, bool (*authoritative)(void *arg), void *arg)
+{
+	h->authoritative = authoritative;
+	h->auth_arg = arg;
 }
 
 void

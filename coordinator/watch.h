@@ -8,6 +8,7 @@
  * context, so the hub parks at most `max_parked`; beyond, it answers
  * "unavailable" and the agent backs off. */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -44,6 +45,10 @@ void watch_hub_free(struct watch_hub *h);
  * after since (empty when none concern the rack), or a snapshot. Exposed
  * for tests. Returns 0 with *ret (free with
  * bm__watch_result__free_unpacked-compatible watch_result_free). */
+/* Whether this node's store may answer an agent that is ahead of it with
+ * a fresh snapshot (the leader, or no Raft: its store was reset). Without
+ * authority, such a watch waits for the store to catch up. Before serving. */
+void watch_hub_set_authority(struct watch_hub *h, bool (*authoritative)(void *arg), void *arg);
 int watch_build(struct store_read *rd, const char *rack, uint64_t since, Bm__WatchResult **ret);
 void watch_result_free(Bm__WatchResult *w);
 /* Nothing in it: no puts, no deletes, no snapshot. */

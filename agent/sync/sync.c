@@ -21,6 +21,7 @@ struct link {
 	unsigned idx;
 	struct bm_rpc_client *client; /* under s->mu */
 	unsigned backoff_ms;
+	char redirect[256]; /* the leader a follower named: used until it fails */
 };
 
 struct sync {
@@ -72,6 +73,30 @@ note(struct sync *s, bool ok)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static const char *
+link_url(const struct link *l)
+{
+	return l->redirect[0] ? l->redirect : l->s->o.urls[l->idx];
+}
+
+/* A follower refused a write and named the leader: go there at once. */
+static bool
+link_redirect(struct link *l, const Bm__Response *resp)
+{
+	struct sync *s = l->s;
+
+	if (resp->status != BM__STATUS__STATUS_UNAVAILABLE || !*resp->leader ||
+	    strlen(resp->leader) >= sizeof(l->redirect) || !strcmp(resp->leader, link_url(l)))
+		return false;
+	BM_INFO("sync", "%s: redirected url=%s leader=%s", l->name, link_url(l), resp->leader);
+	pthread_mutex_lock(&s->mu);
+	bm_rpc_client_free(l->client);
+	l->client = NULL;
+	snprintf(l->redirect, sizeof(l->redirect), "%s", resp->leader);
+	pthread_mutex_unlock(&s->mu);
+	return true;
+}
+
 /* A failed call: drop the connection, move to the next URL and wait with
  * backoff and jitter (half to all of the current step). */
 static bool
@@ -90,9 +115,12 @@ link_fail(struct link *l, const char *what, const char *why)
 	if (stop)
 		return false;
 	note(s, false);
-	BM_WARN("sync", "%s failed url=%s err=\"%s\" retry_ms=%u", what, s->o.urls[l->idx], why,
+	BM_WARN("sync", "%s failed url=%s err=\"%s\" retry_ms=%u", what, link_url(l), why,
 	        l->backoff_ms);
-	l->idx = (l->idx + 1) % s->o.n_urls;
+	if (l->redirect[0])
+		l->redirect[0] = '\0'; /* back to the list, where it stood */
+	else
+		l->idx = (l->idx + 1) % s->o.n_urls;
 	getrandom(&jitter, sizeof(jitter), 0);
 	ms = l->backoff_ms / 2 + jitter % (l->backoff_ms / 2 + 1);
 	l->backoff_ms =
@@ -106,27 +134,33 @@ static int
 link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm__Response **ret)
 {
 	struct sync *s = l->s;
-	Bm__Response *resp = NULL;
+	Bm__Response *resp;
 	char why[160];
 	int r;
 
-	pthread_mutex_lock(&s->mu);
-	if (s->stop) {
+	for (unsigned hop = 0;; hop++) {
+		resp = NULL;
+		pthread_mutex_lock(&s->mu);
+		if (s->stop) {
+			pthread_mutex_unlock(&s->mu);
+			return -ESHUTDOWN;
+		}
+		if (!l->client && (r = bm_rpc_client_open(link_url(l), &l->client)) < 0) {
+			pthread_mutex_unlock(&s->mu);
+			snprintf(why, sizeof(why), "%s", strerror(-r));
+			return link_fail(l, what, why) ? r : -ESHUTDOWN;
+		}
 		pthread_mutex_unlock(&s->mu);
-		return -ESHUTDOWN;
-	}
-	if (!l->client && (r = bm_rpc_client_open(s->o.urls[l->idx], &l->client)) < 0) {
-		pthread_mutex_unlock(&s->mu);
-		snprintf(why, sizeof(why), "%s", strerror(-r));
-		return link_fail(l, what, why) ? r : -ESHUTDOWN;
-	}
-	pthread_mutex_unlock(&s->mu);
-	r = bm_rpc_call(l->client, req, timeout_ms, &resp);
-	if (r == 0 && resp->status == BM__STATUS__STATUS_OK) {
-		l->backoff_ms = SYNC_BACKOFF_MIN_MS;
-		note(s, true);
-		*ret = resp;
-		return 0;
+		r = bm_rpc_call(l->client, req, timeout_ms, &resp);
+		if (r == 0 && resp->status == BM__STATUS__STATUS_OK) {
+			l->backoff_ms = SYNC_BACKOFF_MIN_MS;
+			note(s, true);
+			*ret = resp;
+			return 0;
+		}
+		if (r != 0 || hop >= 2 || !link_redirect(l, resp))
+			break;
+		bm__response__free_unpacked(resp, NULL);
 	}
 	if (r == 0) {
 		snprintf(why, sizeof(why), "%s", resp->message);
@@ -233,8 +267,8 @@ do_register(struct sync *s, uint64_t *ret_applied)
 		return r;
 	*ret_applied = resp->register_ ? resp->register_->events_applied : 0;
 	bm__response__free_unpacked(resp, NULL);
-	BM_INFO("sync", "registered url=%s agent=%s rack=%s", s->o.urls[s->report.idx],
-	        s->o.agent_id, s->o.rack);
+	BM_INFO("sync", "registered url=%s agent=%s rack=%s", link_url(&s->report), s->o.agent_id,
+	        s->o.rack);
 	return 0;
 }
 
@@ -405,9 +439,9 @@ sync_start(const struct sync_opts *o, struct sync **ret)
 	s->o.urls = (const char *const *)s->urls;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cond, NULL);
-	s->watch = (struct link){ s, "watch", 0, NULL, SYNC_BACKOFF_MIN_MS };
-	s->report = (struct link){ s, "report", 0, NULL, SYNC_BACKOFF_MIN_MS };
-	s->blob = (struct link){ s, "blob", 0, NULL, SYNC_BACKOFF_MIN_MS };
+	s->watch = (struct link){ .s = s, .name = "watch", .backoff_ms = SYNC_BACKOFF_MIN_MS };
+	s->report = (struct link){ .s = s, .name = "report", .backoff_ms = SYNC_BACKOFF_MIN_MS };
+	s->blob = (struct link){ .s = s, .name = "blob", .backoff_ms = SYNC_BACKOFF_MIN_MS };
 	ev_async_init(&s->view_w, view_cb);
 	s->view_w.data = s;
 	ev_async_start(o->loop, &s->view_w);

@@ -13,6 +13,8 @@ cleanup() {
   [ -n "$COORD_PID" ] && kill -9 "$COORD_PID" 2>/dev/null
   jobs -p | xargs -r kill -9 2>/dev/null
   wait 2>/dev/null
+  # BM_IT_DEBUG=DIR keeps the test's folder (logs, stores) for a post-mortem.
+  [ -n "${BM_IT_DEBUG:-}" ] && mkdir -p "$BM_IT_DEBUG" && cp -r "$T" "$BM_IT_DEBUG/" 2>/dev/null
   rm -rf "$T"
 }
 trap cleanup EXIT

@@ -3,7 +3,8 @@
 # leader changes: it long-polls whichever coordinator answers, resumes on
 # another from the revision it holds, and ends with every change (its view
 # at the cluster's revision, every machine there), while its outbox keeps
-# reaching the cluster.
+# reaching the cluster. Given one follower alone, its writes follow the
+# redirect to the leader.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 
@@ -50,6 +51,7 @@ data_dir: $T/agent-data
 interfaces: [$IF_S]
 tftp_root: $T/root
 coordinator: [$(api 1), $(api 2), $(api 3)]
+log_level: debug
 Y
 start_agent "$T/agent.yaml"
 code() { in_c curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://10.15.0.1:8080$1"; }
@@ -75,6 +77,11 @@ held=$(mdb_stat -s view "$T/agent-data/rackdb" | awk '/Entries/ {print $2}')
 # site + rack + machines
 [ "$held" = $((2 + n)) ] && ok "its view holds every machine, none missed ($n)" ||
   not_ok "its view holds $held objects, wanted $((2 + n))"
+# A follower behind the agent makes it wait rather than send an older
+# snapshot: the revisions the agent stores never go back.
+sed -n 's/.*view updated revision=\([0-9]*\).*/\1/p' "$T/agent.log.new" >"$T/revs"
+sort -n -c "$T/revs" 2>/dev/null && ok "the agent's view revision never went back ($(wc -l <"$T/revs") updates)" ||
+  not_ok "the view revision went back: $(tr '\n' ' ' <"$T/revs")"
 missing=0
 for i in $(seq 1 "$n"); do
   [ "$(code "/boot/$(printf '52:54:00:15:%02x:%02x' $((i / 256)) $((i % 256))).ipxe")" = 200 ] ||
@@ -86,4 +93,18 @@ done
 for _ in $(seq 1 100); do bmctl get machines --state new 2>/dev/null | grep -q rack15-525400150999 && break; sleep 0.1; done
 bmctl get machines --state new >"$T/out" 2>&1
 expect_in "$T/out" "rack15-525400150999" "the agent's events reach the cluster after the leader changes"
+
+# An agent given one follower alone: its writes are redirected to the
+# leader that follower names, and its events still land.
+L=$(leader)
+F=$((L % 3 + 1))
+kill9_agent
+sed -i "s|^coordinator: .*|coordinator: [$(api "$F")]|" "$T/agent.yaml"
+start_agent "$T/agent.yaml"
+[ "$(code /boot/52:54:00:15:09:98.ipxe)" = 404 ] || not_ok "unknown MAC"
+for _ in $(seq 1 100); do bmctl get machines --state new 2>/dev/null | grep -q rack15-525400150998 && break; sleep 0.1; done
+bmctl get machines --state new >"$T/out" 2>&1
+expect_in "$T/out" "rack15-525400150998" "an agent told only of follower $F reaches the leader (node $L)"
+grep -h "redirected" "$T"/agent.log* >"$T/out" 2>/dev/null
+expect_in "$T/out" "leader=$(api "$L")" "the follower redirected the agent to the leader's URL"
 finish

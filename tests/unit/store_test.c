@@ -1,8 +1,10 @@
 /* The state machine: every command kind, revisions and the change log,
  * atomic refusal, batches, replay by index, compaction, persistence. */
+#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -334,6 +336,50 @@ test_image_stored(void **state)
 	bm__object__free_unpacked(o, NULL);
 }
 
+/* Barrier and Coordinator: applied and durable, yet no revision and no
+ * change (agents never see them); a bad Coordinator is refused. */
+static void
+test_barrier_and_coordinator(void **state)
+{
+	struct fx *f = *state;
+	Bm__Command cmd = BM__COMMAND__INIT;
+	Bm__Coordinator co = BM__COORDINATOR__INIT;
+	struct store_result res;
+	char url[STORE_URL_MAX];
+
+	apply_base(f->s);
+	cmd.op_case = BM__COMMAND__OP_BARRIER;
+	cmd.barrier = true;
+	assert_int_equal(th_apply(f->s, &cmd, &res), 0);
+	assert_int_equal(res.status, OK);
+	store_result_fini(&res);
+	assert_int_equal(th_revision(f->s), 1);
+	assert_int_equal(store_coordinator_url(f->s, 2, url, sizeof(url)), -ENOENT);
+	cmd.op_case = BM__COMMAND__OP_COORDINATOR;
+	cmd.coordinator = &co;
+	co.id = 2;
+	co.url = "tcp://10.0.0.2:7400";
+	assert_int_equal(th_apply(f->s, &cmd, &res), 0);
+	assert_int_equal(res.status, OK);
+	store_result_fini(&res);
+	assert_int_equal(store_coordinator_url(f->s, 2, url, sizeof(url)), 0);
+	assert_string_equal(url, "tcp://10.0.0.2:7400");
+	assert_int_equal(th_revision(f->s), 1);
+	assert_null(th_changes(f->s, 2));
+	co.id = 0; /* refused, and nothing changes */
+	co.url = "tcp://elsewhere:1";
+	assert_int_equal(th_apply(f->s, &cmd, &res), 0);
+	assert_int_equal(res.status, BM__STATUS__STATUS_INVALID);
+	store_result_fini(&res);
+	co.id = 2;
+	co.url = "";
+	assert_int_equal(th_apply(f->s, &cmd, &res), 0);
+	assert_int_equal(res.status, BM__STATUS__STATUS_INVALID);
+	store_result_fini(&res);
+	assert_int_equal(store_coordinator_url(f->s, 2, url, sizeof(url)), 0);
+	assert_string_equal(url, "tcp://10.0.0.2:7400");
+}
+
 static void
 test_batch_and_replay(void **state)
 {
@@ -450,6 +496,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_delete_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_machine, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_image_stored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_barrier_and_coordinator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
