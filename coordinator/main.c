@@ -439,6 +439,28 @@ start_raft(struct coord *c, const struct options *o)
 	return r;
 }
 
+/* Serving could not start after the Raft node did: close what was opened,
+ * Raft last, as coord_stop does; main() runs the loop until all is shut. */
+static void
+raft_aborted(void *arg)
+{
+	struct coord *c = arg;
+	c->raft = NULL;
+	c->api.raft = NULL;
+	c->hub_ready = NULL;
+}
+
+static void
+coord_abort(struct coord *c)
+{
+	if (c->api.proposer)
+		proposer_close(c->api.proposer);
+	if (c->api.hub)
+		watch_hub_close(c->api.hub);
+	api_cluster_stop(&c->api);
+	raftnode_close(c->raft, raft_aborted, c);
+}
+
 static int
 coord_serve(struct coord *c, const struct options *o)
 {
@@ -451,22 +473,20 @@ coord_serve(struct coord *c, const struct options *o)
 	if ((r = start_raft(c, o)) < 0)
 		return r;
 	c->api.raft = c->raft;
-	if ((r = api_cluster_start(&c->api, c->loop)) < 0 ||
-	    (r = proposer_new(c->loop, c->store, c->raft, &c->api.proposer)) < 0)
-		return r;
 	/* Long-polls hold a context each: keep some for everything else. */
-	if ((r = watch_hub_new(c->loop, c->store,
+	if ((r = api_cluster_start(&c->api, c->loop)) < 0 ||
+	    (r = proposer_new(c->loop, c->store, c->raft, &c->api.proposer)) < 0 ||
+	    (r = watch_hub_new(c->loop, c->store,
 	                       o->contexts > 32 ? o->contexts - 16 : o->contexts / 2,
 	                       &c->api.hub)) < 0) {
-		proposer_close(c->api.proposer);
+		coord_abort(c);
 		return r;
 	}
 	c->hub_ready = c->api.hub;
 	watch_hub_set_authority(c->api.hub, coord_leads, c);
 	if ((r = api_start(&c->api, o->listen, o->contexts)) < 0) {
 		BM_ERROR("coord", "cannot listen url=%s err=\"%s\"", o->listen, strerror(-r));
-		proposer_close(c->api.proposer);
-		watch_hub_close(c->api.hub);
+		coord_abort(c);
 		return r;
 	}
 	api_ticker_start(&c->api, c->loop);
@@ -498,10 +518,8 @@ main(int argc, char **argv)
 	r = coord_open(&c, &o);
 	if (r == 0)
 		r = coord_serve(&c, &o);
-	if (r == 0)
-		uv_run(c.loop, UV_RUN_DEFAULT);
-	else
-		uv_run(c.loop, UV_RUN_NOWAIT); /* let closed handles finish */
+	/* After a failure too: what was opened is closing; let it finish. */
+	uv_run(c.loop, r == 0 || c.raft ? UV_RUN_DEFAULT : UV_RUN_NOWAIT);
 	watch_hub_free(c.api.hub);
 	api_cluster_free(&c.api);
 	uv_loop_close(c.loop);

@@ -48,7 +48,7 @@ meta_u64(struct store_read *r, const char *key)
 int
 store_coordinator_url(struct store *s, uint64_t id, char *buf, size_t len)
 {
-	struct store_read *r;
+	struct store_read *r = NULL;
 	char key[48];
 	MDB_val k, v;
 	int rc;

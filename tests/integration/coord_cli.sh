@@ -98,6 +98,12 @@ if cmp -s "$T/before.json" "$T/after.json"; then ok "state after kill -9 equals 
 "$BM_BIN/bmcoord" --data-dir "$T/data" --listen "ipc://$T/other.sock" 2>"$T/second.log"
 [ $? = 1 ] && grep -q "in use by another bmcoord" "$T/second.log" && ok "second bmcoord on the same dir refused" \
   || not_ok "second bmcoord was not refused"
+# Its own data dir, but the API address is taken: the Raft node it started
+# is shut down in order and it exits 1 (the log is checked for sanitizer
+# reports by finish).
+"$BM_BIN/bmcoord" --data-dir "$T/data3" --listen "$BMCTL_COORDINATOR" 2>"$T/third.log"
+[ $? = 1 ] && grep -q "cannot listen" "$T/third.log" && ok "a taken API address: exit 1, said why" \
+  || not_ok "taken address: $(cat "$T/third.log")"
 kill -TERM "$COORD_PID"; wait "$COORD_PID"; rc=$?; COORD_PID=
 [ "$rc" = 0 ] && ok "SIGTERM exits 0" || not_ok "SIGTERM exit $rc"
 expect_in "$T/coord.log" "info coord stopped" "shutdown is logged"
