@@ -23,7 +23,7 @@ cmake --build build-bench -j"$(nproc)" >/dev/null
 B=$PWD/build-bench/bin
 W=$(mktemp -d /var/tmp/bm-bench-raft.XXXXXX)
 PIDS=()
-stop_all() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; PIDS=(); }
+stop_all() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; PIDS=(); }
 trap 'stop_all; [ "${BM_BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"' EXIT
 
 api() { echo "tcp://127.0.0.1:$((17600 + $1))"; }
