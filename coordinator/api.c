@@ -262,6 +262,12 @@ handle_blob(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 
 	if (req->body_case == BM__REQUEST__BODY_BLOB_BEGIN) {
 		const Bm__BlobBeginRequest *b = req->blob_begin;
+		/* The bytes stay on the node that took them (not replicated):
+		 * uploads go to the leader, which records the image. */
+		if (!api_is_leader(a)) {
+			api_reply_unavailable(a, call, "not the leader: uploads go to the leader");
+			return;
+		}
 		if (b->sha256.len != BM_SHA256_LEN) {
 			bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID,
 			                    "sha256 must be 32 bytes");

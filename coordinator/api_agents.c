@@ -116,7 +116,11 @@ blob_get(struct api *a, struct bm_rpc_call *call, const Bm__BlobGetRequest *q)
 		return;
 	}
 	r = blob_read(a->blobs, q->sha256.data, q->offset, buf, len, &n, &br.size);
-	if (r == -ENOENT)
+	/* Blobs are not replicated between coordinators: uploads go to the
+	 * leader, and a follower without the bytes sends the agent there. */
+	if (r == -ENOENT && !api_is_leader(a))
+		api_reply_unavailable(a, call, "not the leader, and no copy of this image here");
+	else if (r == -ENOENT)
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND,
 		                    "the coordinator does not hold this image's bytes");
 	else if (r == -ERANGE)

@@ -24,10 +24,15 @@ TEST_PKGS=(
   tftp-hpa atftp nftables openipmi
 )
 
+# The QEMU lab (deploy/lab, whose reduced run is part of the tests): QEMU
+# with SeaBIOS, QEMU's iPXE ROMs and OVMF; iPXE's binaries; cpio for the
+# installer's initramfs; dnsmasq-base for IPv6 router advertisements only.
+LAB_PKGS=(qemu-system-x86 seabios ipxe-qemu ipxe ovmf cpio dnsmasq-base)
+
 # Benchmarks only (deploy/install-deps.sh --bench): the peers they run beside us.
 BENCH_PKGS=(etcd-server etcd-client bc kea-dhcp4-server dnsmasq-base tftpd-hpa nginx-light wrk)
 
-WANT=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${TEST_PKGS[@]}")
+WANT=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${TEST_PKGS[@]}" "${LAB_PKGS[@]}")
 [ "${1:-}" = --bench ] && WANT+=("${BENCH_PKGS[@]}")
 
 missing=()
