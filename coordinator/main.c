@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "raft_node.h"
+#include "store_guard.h"
 #include <raft.h>
 #include "bm/fsutil.h"
 #include "bm/log.h"
@@ -46,6 +47,7 @@ struct coord {
 	} ann;
 	int lock_fd;
 	int stopping;
+	bool guarded; /* store.state says open (store_guard.h) */
 };
 
 struct options {
@@ -280,8 +282,12 @@ coord_open(struct coord *c, const struct options *o)
 		         o->data_dir, strerror(-r));
 		return r;
 	}
+	if ((r = store_guard_begin(o->data_dir)) < 0)
+		return r;
+	c->guarded = true;
 	snprintf(path, sizeof(path), "%s/store", o->data_dir);
-	if ((r = store_open(path, o->map_size, &c->store)) < 0) {
+	/* Unsynced: the Raft log is what is durable (store_guard.h). */
+	if ((r = store_open_unsynced(path, o->map_size, &c->store)) < 0) {
 		BM_ERROR("coord", "cannot open store path=%s err=\"%s\"", path, strerror(-r));
 		return r;
 	}
@@ -525,6 +531,8 @@ main(int argc, char **argv)
 	uv_loop_close(c.loop);
 	blob_close(c.blobs);
 	store_close(c.store);
+	if (c.guarded && c.store)
+		store_guard_end(o.data_dir);
 	if (c.lock_fd >= 0)
 		close(c.lock_fd);
 	if (r == 0)

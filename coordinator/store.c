@@ -241,8 +241,11 @@ st_env_open(struct store *s)
 	/* NOTLS: read transactions are opened on nng's threads, not bound to one.
 	 * NOMETASYNC: one fsync per commit, not two. A system crash may undo the
 	 * last commits (never the store's integrity); the Raft log still holds
-	 * those entries and replays them, as the applied index says. */
-	if ((rc = mdb_env_open(s->env, s->dir, MDB_NOTLS | MDB_NOMETASYNC, 0600)) != MDB_SUCCESS)
+	 * those entries and replays them, as the applied index says.
+	 * NOSYNC (store_open_unsynced): no fsync at all; after a system crash
+	 * the store is rebuilt from the log (the coordinator's start-up). */
+	unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (s->unsynced ? MDB_NOSYNC : 0);
+	if ((rc = mdb_env_open(s->env, s->dir, flags, 0600)) != MDB_SUCCESS)
 		r = st_errno(rc);
 	else
 		r = open_tables(s);
@@ -253,14 +256,15 @@ st_env_open(struct store *s)
 	return r;
 }
 
-int
-store_open(const char *dir, uint64_t map_size, struct store **ret_store)
+static int
+open_store(const char *dir, uint64_t map_size, bool unsynced, struct store **ret_store)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	int r;
 
 	if (!s)
 		return -ENOMEM;
+	s->unsynced = unsynced;
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		free(s);
 		return -errno;
@@ -277,6 +281,18 @@ store_open(const char *dir, uint64_t map_size, struct store **ret_store)
 	return 0;
 }
 
+int
+store_open(const char *dir, uint64_t map_size, struct store **ret_store)
+{
+	return open_store(dir, map_size, false, ret_store);
+}
+
+int
+store_open_unsynced(const char *dir, uint64_t map_size, struct store **ret_store)
+{
+	return open_store(dir, map_size, true, ret_store);
+}
+
 void
 store_set_changes_retain(struct store *s, uint64_t revisions)
 {
@@ -288,6 +304,8 @@ store_close(struct store *s)
 {
 	if (!s)
 		return;
+	if (s->unsynced)
+		mdb_env_sync(s->env, 1);
 	mdb_env_close(s->env);
 	pthread_rwlock_destroy(&s->swap);
 	free(s);

@@ -48,6 +48,11 @@ extern const char *const store_table_names[];
 /* Open or create the store in `dir` (created if missing). map_size: the
  * largest the file may grow (0: default 16 GiB). Returns 0 or -errno. */
 int store_open(const char *dir, uint64_t map_size, struct store **ret_store);
+/* The same, with commits not synced to disk (MDB_NOSYNC): for a store that
+ * is a replica of a durable log, which the caller replays into a fresh
+ * store after a system crash (a process crash loses nothing: the page
+ * cache holds every commit). Closing syncs it. */
+int store_open_unsynced(const char *dir, uint64_t map_size, struct store **ret_store);
 void store_close(struct store *s);
 /* Change history kept, in revisions (default STORE_CHANGES_RETAIN). Part
  * of the state machine's definition: every replica must use one value. */

@@ -30,6 +30,7 @@ struct store {
 	uint64_t retain; /* revisions of change history kept */
 	char dir[4096];
 	uint64_t map_size;
+	bool unsynced; /* MDB_NOSYNC: a replica of a durable log */
 	/* Held for reading by every read and batch; for writing by a snapshot
 	 * restore, which swaps the environment. */
 	pthread_rwlock_t swap;
