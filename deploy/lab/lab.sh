@@ -10,6 +10,8 @@
 #                           them); the fleet applied and the boot images pushed
 #   lab.sh demo             up, then bmctl reimage rack12 --wait, then a trace
 #   lab.sh bmctl ARGS...    bmctl against the lab's coordinators
+#   lab.sh coords stop|start   kill -9 every coordinator / start them again
+#   lab.sh agent RACK stop|start   kill -9 a rack's agent / start it again
 #   lab.sh down             stop and remove everything the lab made
 #
 # Full lab: sites s1 (rack11, rack12) and s2 (rack21, rack22). rack12 holds
@@ -120,7 +122,7 @@ net_rack() {
 
 # -------------------------------------------------------------- daemons
 start_coords() {
-  local bs="1=10.200.0.1:7501,2=10.200.0.1:7502,3=10.200.0.1:7503"
+  local bs="1=10.200.0.1:7501,2=10.200.0.1:7502,3=10.200.0.1:7503" i
   for i in 1 2 3; do
     mkdir -p "$RUN/coord"
     ip netns exec "$CORE" setsid "$BM_BIN/bmcoord" --id "$i" --raft-address "10.200.0.1:750$i" \
@@ -300,6 +302,32 @@ demo() {
   return $rc
 }
 
+kill_pidfile() {
+  local p
+  p=$(cat "$1" 2>/dev/null) || return 0
+  kill -9 "$p" 2>/dev/null || true
+  while kill -0 "$p" 2>/dev/null; do sleep 0.05; done
+}
+
+coords() {
+  case ${1:-} in
+  stop) for i in 1 2 3; do kill_pidfile "$RUN/coord/n$i.pid"; done ;;
+  start) start_coords ;;
+  *) die "coords stop|start" ;;
+  esac
+}
+
+agent() {
+  local rack=${1:-} id
+  id=$(rack_id "$rack")
+  [ -n "$id" ] || die "no rack $rack in this lab"
+  case ${2:-} in
+  stop) kill_pidfile "$RUN/$rack/agent.pid" ;;
+  start) start_agent "$rack" "$id" ;;
+  *) die "agent RACK stop|start" ;;
+  esac
+}
+
 cmd=${1:-}
 shift || true
 case $cmd in
@@ -307,5 +335,7 @@ up) up "$@" ;;
 demo) demo "$@" ;;
 down) down ;;
 bmctl) bmctl "$@" ;;
-*) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+coords) coords "$@" ;;
+agent) agent "$@" ;;
+*) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 2 ;;
 esac
