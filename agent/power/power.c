@@ -28,15 +28,22 @@ struct job {
 struct power {
 	struct rackdb *db;
 	char rack[64];
-	pthread_t th;
-	bool started;
+	pthread_t th[POWER_WORKERS];
+	unsigned started;
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	bool stop;
 	struct job *q; /* under mu */
 	size_t n;
-	uint8_t busy_mac[6]; /* the job running, so it is not queued twice */
-	uint64_t busy_seq;
+	struct busy { /* the jobs running, so they are not queued twice */
+		uint8_t mac[6];
+		uint64_t seq;
+	} busy[POWER_WORKERS];
+};
+
+struct worker {
+	struct power *p;
+	unsigned i;
 };
 
 /* ----------------------------------------------------------- ipmi:// URL */
@@ -237,8 +244,11 @@ run_job(struct power *p, const struct job *j)
 static void *
 power_main(void *arg)
 {
-	struct power *p = arg;
+	struct worker *w = arg;
+	struct power *p = w->p;
+	struct busy *busy = &p->busy[w->i];
 
+	free(w);
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
 		if (!p->n) {
@@ -248,12 +258,12 @@ power_main(void *arg)
 		struct job j = p->q[0];
 		memmove(p->q, p->q + 1, (p->n - 1) * sizeof(*p->q));
 		p->n--;
-		memcpy(p->busy_mac, j.mac, 6);
-		p->busy_seq = j.seq;
+		memcpy(busy->mac, j.mac, 6);
+		busy->seq = j.seq;
 		pthread_mutex_unlock(&p->mu);
 		run_job(p, &j);
 		pthread_mutex_lock(&p->mu);
-		p->busy_seq = 0;
+		busy->seq = 0;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -271,7 +281,8 @@ power_consider(struct power *p, const Bm__Machine *m)
 	if (rackdb_power_done(p->db, m->mac.data, &done) < 0 || done >= m->power_seq)
 		return;
 	pthread_mutex_lock(&p->mu);
-	queued = p->busy_seq == m->power_seq && !memcmp(p->busy_mac, m->mac.data, 6);
+	for (unsigned i = 0; i < POWER_WORKERS && !queued; i++)
+		queued = p->busy[i].seq == m->power_seq && !memcmp(p->busy[i].mac, m->mac.data, 6);
 	for (size_t i = 0; i < p->n && !queued; i++)
 		queued = !memcmp(p->q[i].mac, m->mac.data, 6) && p->q[i].seq == m->power_seq;
 	if (!queued && p->n < POWER_QUEUE_MAX) {
@@ -298,11 +309,17 @@ power_start(struct rackdb *db, const char *rack, struct power **ret)
 	snprintf(p->rack, sizeof(p->rack), "%s", rack);
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	if (pthread_create(&p->th, NULL, power_main, p) != 0) {
-		power_stop(p);
-		return -EAGAIN;
+	for (unsigned i = 0; i < POWER_WORKERS; i++) {
+		struct worker *w = malloc(sizeof(*w));
+		if (w)
+			*w = (struct worker){ p, i };
+		if (!w || pthread_create(&p->th[i], NULL, power_main, w) != 0) {
+			free(w);
+			power_stop(p);
+			return -EAGAIN;
+		}
+		p->started++;
 	}
-	p->started = true;
 	*ret = p;
 	return 0;
 }
@@ -315,9 +332,9 @@ power_stop(struct power *p)
 	pthread_mutex_lock(&p->mu);
 	p->stop = true;
 	pthread_mutex_unlock(&p->mu);
-	pthread_cond_signal(&p->cond);
-	if (p->started)
-		pthread_join(p->th, NULL); /* an action in progress ends within its timeout */
+	pthread_cond_broadcast(&p->cond);
+	for (unsigned i = 0; i < p->started; i++)
+		pthread_join(p->th[i], NULL); /* an action in progress ends within its timeout */
 	pthread_cond_destroy(&p->cond);
 	pthread_mutex_destroy(&p->mu);
 	free(p->q);

@@ -19,6 +19,9 @@
 
 #define POWER_TOOL_TIMEOUT_S 30u
 #define POWER_QUEUE_MAX 4096u
+/* Power actions run at once: a BMC that times out holds one worker, not
+ * the rack (and a batch of N powers up together, as an operator would). */
+#define POWER_WORKERS 8u
 
 struct power;
 struct rackdb;

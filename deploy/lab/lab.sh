@@ -42,16 +42,24 @@ bmctl() { in_ns "$CORE" "$BM_BIN/bmctl" --coordinator "$COORDS" "$@"; }
 # ------------------------------------------------------------- topology
 # rack:site:id -- the rack's subnet is 10.ID.0.0/24, its BMCs 10.ID.1.1.
 racks() {
-  if [ "$(cat "$RUN/mode" 2>/dev/null)" = reduced ]; then
+  local mode
+  mode=$(cat "$RUN/mode" 2>/dev/null || true)
+  if [ "$mode" = reduced ]; then
     echo rack11:s1:11 rack12:s1:12
+  elif [ "$mode" = bench ]; then
+    echo rack12:s1:12
   else
     echo rack11:s1:11 rack12:s1:12 rack21:s2:21 rack22:s2:22
   fi
 }
 # name:rack:firmware:profile (firmware "none": a BMC that never answers)
 machines() {
-  if [ "$(cat "$RUN/mode" 2>/dev/null)" = reduced ]; then
+  local mode
+  mode=$(cat "$RUN/mode" 2>/dev/null || true)
+  if [ "$mode" = reduced ]; then
     echo r11-bios:rack11:bios:lab r12-uefi:rack12:uefi:lab r12-nobmc:rack12:none:lab
+  elif [ "$mode" = bench ]; then
+    for i in 1 2 3 4 5 6 7 8; do echo "b$i:rack12:bios:lab"; done
   else
     echo r11-chain:rack11:bios-chain:lab r12-bios:rack12:bios:lab r12-uefi:rack12:uefi:lab \
       r12-http:rack12:uefi-http:lab r21-bios:rack21:bios:lab r22-uefi:rack22:uefi:lab
@@ -258,6 +266,7 @@ down() {
 up() {
   local mode=full
   [ "${1:-}" = --reduced ] && mode=reduced
+  [ "${1:-}" = --bench ] && mode=bench # rack12 alone, eight BIOS machines (bench/boot.sh)
   [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, taps)"
   down # a second up after a crash starts clean
   build
