@@ -1,5 +1,5 @@
 /* bmctl reimage / op: start an operation, show it, follow it, cancel it.
- * Following polls the coordinator once a second; on a terminal it redraws
+ * Following polls the coordinator four times a second; on a terminal it redraws
  * one progress line, otherwise it prints a line whenever the counts move. */
 #include <getopt.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "bm/util.h"
 #include "bmctl.h"
 
-#define WATCH_POLL_MS 1000u
+#define WATCH_POLL_MS 250u
 
 static const char *
 op_state_name(Bm__OpState s)

@@ -290,6 +290,9 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 		}
 		st_op_progress(c, m);
 		r = st_put_machine(c, m, was);
+		if (r == 0 && (st == BM__MACHINE_STATE__STATE_DEPLOYED ||
+		               st == BM__MACHINE_STATE__STATE_FAILED))
+			r = st_op_settle(c, m->operation);
 	} else if (m->started_ms && *m->operation && c->now > m->progress_ms + PROGRESS_WRITE_MS) {
 		/* Progress without a new state (the kernel fetched, "installing"
 		 * again): keeps the operation's timeout away, written at most

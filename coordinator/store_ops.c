@@ -621,9 +621,25 @@ st_apply_op_tick(struct apply_ctx *c)
 	return r;
 }
 
-/* An event moved machine m (already written by the caller): the operation
- * owning it learns at its next tick; nothing to do here but keep its
- * progress time. */
+/* A machine of operation `name` just ended (deployed or failed): advance
+ * the operation now rather than at its next tick, so that the next batch
+ * starts and the last machine completes it at once. */
+int
+st_op_settle(struct apply_ctx *c, const char *name)
+{
+	Bm__Operation *op = NULL;
+	int r;
+
+	if (!*name || (r = get_op(c, name, &op)) == -ENOENT)
+		return 0;
+	if (r == 0 && op->state == BM__OP_STATE__OP_RUNNING)
+		r = advance(c, op);
+	st_free(op);
+	return r;
+}
+
+/* An event moved machine m (already written by the caller): keep its
+ * progress time (st_op_settle advances the operation when m ends). */
 void
 st_op_progress(struct apply_ctx *c, Bm__Machine *m)
 {

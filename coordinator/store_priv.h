@@ -122,3 +122,4 @@ int st_apply_op_cancel(struct apply_ctx *c, const char *name);
 int st_apply_op_tick(struct apply_ctx *c);
 /* A machine of a started operation made progress: its progress time. */
 void st_op_progress(struct apply_ctx *c, Bm__Machine *m);
+int st_op_settle(struct apply_ctx *c, const char *op_name);
