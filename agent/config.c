@@ -249,6 +249,11 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 			bad(w, v, k, "must be true or false");
 		else
 			c->chain_ipxe = flag;
+	} else if (!strcmp(k, "ipv6_ra")) {
+		if (bm_yaml_bool(v, &flag) < 0)
+			bad(w, v, k, "must be true or false");
+		else
+			c->ipv6_ra = flag;
 	} else if (!strcmp(k, "boot_files")) {
 		boot_files(w, v);
 	} else if (!strcmp(k, "log_level")) {

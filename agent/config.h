@@ -33,6 +33,7 @@ struct agent_config {
 	uint64_t outbox_max;   /* events kept for the coordinator */
 	uint64_t cache_budget; /* bytes of verified images kept; 0: no limit */
 	bool chain_ipxe;
+	bool ipv6_ra; /* send router advertisements on the interfaces (ra.h) */
 	char marker[32];
 	struct pxe_boot_table boot;
 	enum bm_log_level log_level;

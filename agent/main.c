@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "rackdb.h"
 #include "power.h"
+#include "ra.h"
 #include "progress.h"
 #include "rackview.h"
 #include "sync.h"
@@ -43,6 +44,7 @@ struct agent {
 	struct dhcp_service *dhcp;
 	struct file_table *files;
 	struct tftp_service *tftp;
+	struct ra_service *ra;
 	struct http_routes *routes;
 	struct http_server *http;
 	struct agent_metrics metrics;
@@ -399,6 +401,8 @@ agent_start(struct agent *a)
 		return r;
 	if ((r = start_files(a, ifaces)) < 0)
 		return r;
+	if (a->cfg.ipv6_ra && (r = ra_service_start(a->loop, ifaces, a->cfg.n_ifaces, &a->ra)) < 0)
+		return r;
 	/* The sync's first answer reaches the loop only once it runs, when
 	 * every service below is up. */
 	if (a->cfg.n_coordinators && (r = start_sync(a)) < 0)
@@ -499,6 +503,7 @@ main(int argc, char **argv)
 	sync_stop(a.sync);
 	power_stop(a.power);
 	http_server_stop(a.http);
+	ra_service_stop(a.ra);
 	tftp_service_stop(a.tftp);
 	a.tftp = NULL;
 	progress_free(a.progress);

@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=3
 while getopts r: o; do case $o in r) ROUNDS=$OPTARG ;; *) exit 2 ;; esac; done
 SRC=$PWD
+./deploy/install-deps.sh --bench >/dev/null
 LAB=$SRC/deploy/lab/lab.sh
 export BMLAB_RUN=${BMLAB_RUN:-/var/tmp/bmlab-bench}
 RUN=$BMLAB_RUN

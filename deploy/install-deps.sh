@@ -21,13 +21,13 @@ TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
   isc-dhcp-client busybox kea-admin
-  tftp-hpa atftp nftables openipmi
+  tftp-hpa atftp nftables openipmi ndisc6
 )
 
 # The QEMU lab (deploy/lab, whose reduced run is part of the tests): QEMU
 # with SeaBIOS, QEMU's iPXE ROMs and OVMF; iPXE's binaries; cpio for the
-# installer's initramfs; dnsmasq-base for IPv6 router advertisements only.
-LAB_PKGS=(qemu-system-x86 seabios ipxe-qemu ipxe ovmf cpio dnsmasq-base)
+# installer's initramfs.
+LAB_PKGS=(qemu-system-x86 seabios ipxe-qemu ipxe ovmf cpio)
 
 # Benchmarks only (deploy/install-deps.sh --bench): the peers they run beside us.
 BENCH_PKGS=(etcd-server etcd-client bc kea-dhcp4-server dnsmasq-base tftpd-hpa nginx-light wrk)

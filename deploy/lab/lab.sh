@@ -104,9 +104,9 @@ net_core() {
 }
 
 # A rack: its namespace, routed to the core over a veth; a bridge for its
-# machines (the agent's segment); an address for its BMCs; IPv6
-# router advertisements on the bridge (iPXE otherwise waits ~13 s for a
-# router before it gives up on IPv6).
+# machines (the agent's segment); an address for its BMCs. The agent sends
+# the IPv6 router advertisements (ipv6_ra): iPXE otherwise waits ~13 s for
+# a router before it gives up on IPv6.
 net_rack() {
   local rack=$1 id=$2 ns=bml-$1
   ip netns add "$ns"
@@ -120,12 +120,8 @@ net_rack() {
   in_ns "$ns" ip route add default via "10.201.$id.1"
   in_ns "$ns" ip link add br0 type bridge
   in_ns "$ns" ip addr add "10.$id.0.1/24" dev br0
-  in_ns "$ns" ip addr add "fd00:$id::1/64" dev br0 nodad
   in_ns "$ns" ip link set br0 up
   in_ns "$ns" ip addr add "10.$id.1.1/32" dev lo
-  in_ns "$ns" dnsmasq --port=0 --no-resolv --bind-interfaces --interface=br0 --enable-ra \
-    --dhcp-range="::,constructor:br0,ra-only" --pid-file="$RUN/$rack/ra.pid" \
-    --log-facility="$RUN/$rack/ra.log"
 }
 
 # -------------------------------------------------------------- daemons
@@ -157,6 +153,7 @@ interfaces: [br0]
 tftp_root: $d/tftp
 http_port: 8080
 chain_ipxe: $chain
+ipv6_ra: true
 coordinator: [${COORDS//,/, }]
 Y
   ip netns exec "bml-$rack" setsid "$BM_BIN/bmagent" --config "$d/agent.yaml" \
@@ -252,8 +249,7 @@ Y
 # ------------------------------------------------------------- commands
 down() {
   local p
-  for f in "$RUN"/*/bmc/*/qemu.pid "$RUN"/*/bmc/*/sim.pid "$RUN"/*/agent.pid "$RUN"/coord/*.pid \
-    "$RUN"/*/ra.pid; do
+  for f in "$RUN"/*/bmc/*/qemu.pid "$RUN"/*/bmc/*/sim.pid "$RUN"/*/agent.pid "$RUN"/coord/*.pid; do
     [ -f "$f" ] && p=$(cat "$f") && [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
   done
   for ns in $(ip netns list | awk '/^bml-/ {print $1}'); do

@@ -43,6 +43,9 @@ expect_in "$T/trace2" "PXEClient:Arch:00007" "r12-uefi: OVMF's PXE client (arch 
 grep -Eq "tftp .*ipxe.efi [0-9]+ bytes" "$T/trace2" && ok "r12-uefi: ipxe.efi over TFTP" ||
   not_ok "r12-uefi: no TFTP of ipxe.efi in its trace"
 expect_in "$T/trace2" "installing -> deployed" "r12-uefi: installing -> deployed"
+grep -q "answering router solicitations" "$T/lab/rack11/agent.log" &&
+  ok "rack11's agent answered the firmware's IPv6 router solicitations" ||
+  not_ok "no router solicitation answered on rack11"
 lab_down
 ip netns list | grep -q '^bml-' && not_ok "lab down left namespaces" || ok "lab down removes every namespace"
 finish
