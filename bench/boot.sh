@@ -7,7 +7,8 @@
 #              (ipmitool), DHCP, script, kernel and initrd from the agent,
 #              the installer's callbacks, the state machine;
 #   reference: the agent stopped; dnsmasq (DHCP, static reservations, the
-#              iPXE script URL for iPXE clients) and a static HTTP server
+#              iPXE script URL for iPXE clients, IPv6 router advertisements
+#              as the agent sends them) and a static HTTP server
 #              (python3 http.server, logging callbacks); each machine
 #              powered on through its BMC with ipmitool (all at once),
 #              until N "done" callbacks are logged.
@@ -88,12 +89,17 @@ P
     echo "dhcp-boot=tag:ipxe,http://10.12.0.1:8080/boot.ipxe,,10.12.0.1"
     echo "dhcp-option-force=tag:ipxe,60,PXEClient"
     echo "dhcp-option=3,10.12.0.1"
+    # iPXE waits ~13 s for an IPv6 router without one (the agent: ipv6_ra).
+    echo "enable-ra"
+    echo "dhcp-range=::,constructor:br0,ra-only"
   } >"$W/dnsmasq.conf"
+  ip -n "$NS" -6 addr add fd00:12::1/64 dev br0 nodad 2>/dev/null || true
   ip netns exec "$NS" dnsmasq --conf-file="$W/dnsmasq.conf" --pid-file="$W/dnsmasq.pid" \
     --log-facility="$W/dnsmasq.log"
 }
 ref_stop() {
   kill "$(cat "$W/http.pid")" "$(cat "$W/dnsmasq.pid")" 2>/dev/null || true
+  ip -n "$NS" -6 addr del fd00:12::1/64 dev br0 2>/dev/null || true
   rm -f "$W/http.pid"
 }
 ref_run() { # ref_run N: seconds from the power commands to the last done callback
