@@ -528,6 +528,7 @@ main(int argc, char **argv)
 	uv_run(c.loop, r == 0 || c.raft ? UV_RUN_DEFAULT : UV_RUN_NOWAIT);
 	watch_hub_free(c.api.hub);
 	api_cluster_free(&c.api);
+	proposer_free(c.api.proposer); /* after the API stopped: its threads submit */
 	uv_loop_close(c.loop);
 	blob_close(c.blobs);
 	store_close(c.store);

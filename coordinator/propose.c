@@ -296,10 +296,11 @@ proposer_wake_cb(uv_async_t *h)
 	drain(pr);
 }
 
-static void
-proposer_closed_cb(uv_handle_t *h)
+void
+proposer_free(struct proposer *pr)
 {
-	struct proposer *pr = bm_container_of((uv_async_t *)h, struct proposer, wake);
+	if (!pr)
+		return;
 	pthread_mutex_destroy(&pr->mu);
 	free(pr);
 }
@@ -311,5 +312,5 @@ proposer_close(struct proposer *pr)
 	pr->closed = 1;
 	pthread_mutex_unlock(&pr->mu);
 	drain(pr);
-	uv_close((uv_handle_t *)&pr->wake, proposer_closed_cb);
+	uv_close((uv_handle_t *)&pr->wake, NULL);
 }

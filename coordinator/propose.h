@@ -47,6 +47,9 @@ int proposer_new(uv_loop_t *loop, struct store *store, struct raftnode *raft,
  * -ESHUTDOWN (closing); on error cb is never called. */
 int proposer_submit(struct proposer *pr, struct proposal *p);
 void proposer_stats_get(struct proposer *pr, struct proposer_stats *ret_stats);
-/* Refuse new proposals, apply what is queued, and close the loop handle.
- * Loop thread. The proposer is freed when the loop has closed its handle. */
+/* Refuse new proposals (-ESHUTDOWN from then on), apply what is queued,
+ * and close the loop handle. Loop thread. */
 void proposer_close(struct proposer *pr);
+/* Once the loop has run its closed handles and no thread can submit any
+ * more (the API has stopped: its threads may submit until then). */
+void proposer_free(struct proposer *pr);
