@@ -81,15 +81,19 @@ build() {
 accel() {
   [ -n "${BMLAB_ACCEL:-}" ] && { echo "$BMLAB_ACCEL"; return; }
   [ -f "$RUN/accel" ] && { cat "$RUN/accel"; return; }
-  local a=tcg
+  local a=tcg probed=$CACHE/accel.$(uname -r)
   # KVM only when a guest really runs under it: some hosts open /dev/kvm
   # yet cannot run ordinary guests. The probe kernel panics at once (no
-  # root): seen on serial within 10 s means KVM works.
-  if [ -w /dev/kvm ]; then
+  # root): seen on serial within 10 s means KVM works. Probed once per
+  # host kernel (the answer is kept in the cache).
+  if [ -f "$probed" ]; then
+    a=$(cat "$probed")
+  elif [ -w /dev/kvm ]; then
     timeout 10 qemu-system-x86_64 -accel kvm -cpu host,-arch-capabilities -m 128 -nodefaults \
       -display none -no-reboot -kernel "$ART/vmlinuz" -append "console=ttyS0 panic=-1" \
       -serial "file:$RUN/kvm-probe.log" >/dev/null 2>&1 || true
     grep -q "Kernel panic\|VFS:" "$RUN/kvm-probe.log" 2>/dev/null && a=kvm
+    echo "$a" >"$probed"
   fi
   echo "$a" >"$RUN/accel"
   echo "$a"
