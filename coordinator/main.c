@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "api.h"
+#include "blob_sync.h"
 #include "raft_node.h"
 #include "store_guard.h"
 #include <raft.h>
@@ -38,6 +39,7 @@ struct coord {
 	struct blobstore *blobs;
 	struct raftnode *raft;
 	struct watch_hub *hub_ready; /* set once the hub exists */
+	struct blob_sync *blob_sync; /* fetches the image bytes this node lacks */
 	struct announce {            /* this node's API URL, proposed when it leads */
 		struct proposal prop;
 		Bm__Command cmd;
@@ -306,6 +308,7 @@ on_applied(void *arg, uint64_t revision)
 	struct coord *c = arg;
 	if (c->hub_ready)
 		watch_hub_committed(c->hub_ready, revision);
+	blob_sync_poke(c->blob_sync);
 }
 
 static bool
@@ -496,6 +499,8 @@ coord_serve(struct coord *c, const struct options *o)
 		return r;
 	}
 	api_ticker_start(&c->api, c->loop);
+	if ((r = blob_sync_start(c->store, c->blobs, o->id, &c->blob_sync)) < 0)
+		BM_WARN("coord", "no blob replication err=\"%s\"", strerror(-r));
 	uv_signal_init(c->loop, &c->sigterm);
 	uv_signal_init(c->loop, &c->sigint);
 	c->sigterm.data = c->sigint.data = c;
@@ -526,6 +531,7 @@ main(int argc, char **argv)
 		r = coord_serve(&c, &o);
 	/* After a failure too: what was opened is closing; let it finish. */
 	uv_run(c.loop, r == 0 || c.raft ? UV_RUN_DEFAULT : UV_RUN_NOWAIT);
+	blob_sync_stop(c.blob_sync);
 	watch_hub_free(c.api.hub);
 	api_cluster_free(&c.api);
 	proposer_free(c.api.proposer); /* after the API stopped: its threads submit */

@@ -99,6 +99,10 @@ int store_info_get(struct store *s, struct store_info *ret_info);
  * Returns 0, -ENOENT or -errno. Any thread. */
 #define STORE_URL_MAX 256u
 int store_coordinator_url(struct store *s, uint64_t id, char *buf, size_t len);
+/* cb(arg, id, url) for each coordinator that recorded its URL (at most 16),
+ * called after the read ends. Returns how many, or -errno. */
+int store_coordinator_urls(struct store *s, void (*cb)(void *arg, uint64_t id, const char *url),
+                           void *arg);
 /* The kept events of a MAC, oldest first; with limit, only the last
  * `limit`. Returns 0 with an array to free with store_events_free. */
 int store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event ***ret_events,

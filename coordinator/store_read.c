@@ -63,6 +63,51 @@ store_coordinator_url(struct store *s, uint64_t id, char *buf, size_t len)
 	return rc == MDB_SUCCESS ? 0 : rc == MDB_NOTFOUND ? -ENOENT : st_errno(rc);
 }
 
+int
+store_coordinator_urls(struct store *s, void (*cb)(void *arg, uint64_t id, const char *url),
+                       void *arg)
+{
+	static const char prefix[] = "coordinator/";
+	struct {
+		uint64_t id;
+		char url[STORE_URL_MAX];
+	} *v = calloc(16, sizeof(*v));
+	struct store_read *r = NULL;
+	MDB_cursor *cur;
+	MDB_val k = { sizeof(prefix) - 1, (void *)prefix }, d;
+	size_t n = 0;
+	int rc;
+
+	if (!v)
+		return -ENOMEM;
+	if (store_read_begin(s, &r) < 0) {
+		free(v);
+		return -EIO;
+	}
+	if ((rc = mdb_cursor_open(r->txn, s->dbi[DB_META], &cur)) == MDB_SUCCESS) {
+		for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+		     rc == MDB_SUCCESS && n < 16 && k.mv_size > sizeof(prefix) - 1 &&
+		     !memcmp(k.mv_data, prefix, sizeof(prefix) - 1);
+		     rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+			char id[24];
+			size_t il = k.mv_size - (sizeof(prefix) - 1);
+			snprintf(id, sizeof(id), "%.*s",
+			         (int)(il < sizeof(id) ? il : sizeof(id) - 1),
+			         (const char *)k.mv_data + sizeof(prefix) - 1);
+			v[n].id = strtoull(id, NULL, 10);
+			snprintf(v[n].url, sizeof(v[n].url), "%.*s", (int)d.mv_size,
+			         (const char *)d.mv_data);
+			n++;
+		}
+		mdb_cursor_close(cur);
+	}
+	store_read_end(r);
+	for (size_t i = 0; i < n; i++) /* outside the read: callers may take long */
+		cb(arg, v[i].id, v[i].url);
+	free(v);
+	return (int)n;
+}
+
 uint64_t
 store_read_revision(struct store_read *r)
 {

@@ -63,6 +63,24 @@ ok_all=1
 for i in 1 2 3; do on "$i" get racks 2>/dev/null | grep -q '^r1 ' || ok_all=0; done
 [ "$ok_all" = 1 ] && ok "the write is readable on every node" || not_ok "not on every node"
 F=$(( L % 3 + 1 ))
+# Image bytes: the upload goes to the leader; every coordinator fetches
+# what it lacks (BlobGet from the others), so an image outlives its node.
+head -c 3000000 /dev/urandom >"$T/img"
+ISHA=$(sha256sum "$T/img" | cut -d' ' -f1)
+expect_exit 0 "an image pushed through the URL list" bmctl image push img "$T/img"
+held=0
+for _ in $(seq 1 150); do
+  held=0
+  for i in 1 2 3; do [ -f "$T/n$i/blobs/sha256/$ISHA" ] && held=$((held + 1)); done
+  [ "$held" = 3 ] && break
+  sleep 0.1
+done
+[ "$held" = 3 ] && ok "every coordinator holds the image's bytes" || not_ok "$held of 3 hold the image"
+ok_sha=1
+for i in 1 2 3; do
+  [ "$(sha256sum "$T/n$i/blobs/sha256/$ISHA" 2>/dev/null | cut -d' ' -f1)" = "$ISHA" ] || ok_sha=0
+done
+[ "$ok_sha" = 1 ] && ok "each copy has the image's sha256" || not_ok "a copy differs"
 # A follower asked alone names the leader's API URL (each leader announces
 # it through the log); bmctl follows.
 expect_exit 0 "a write through a follower alone is redirected to the leader" \
