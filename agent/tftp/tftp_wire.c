@@ -36,7 +36,12 @@ opt_number(const char *s, long long lo, long long hi)
 	for (; *s; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
-		v = v * 10 + (*s - '0');
+		int d = *s - '0';
+		/* Past hi is refused before it can overflow (19 nines did:
+		 * found by fuzz_tftp). */
+		if (v > (hi - d) / 10)
+			return -1;
+		v = v * 10 + d;
 	}
 	return v >= lo && v <= hi ? v : -1;
 }
