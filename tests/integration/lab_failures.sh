@@ -13,16 +13,7 @@
 #      operation's timeout, the other deploys.
 # (A BMC that does not answer: lab_reduced.sh.)
 . "$(dirname "$0")/lib.sh"
-LAB=$BM_SRC/deploy/lab/lab.sh
-export BMLAB_RUN=$T/lab BMLAB_REBUILD=0
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: no QEMU"; exit 77; }
-lab_down() {
-  for f in "$T"/lab/coord/n*.log; do [ -f "$f" ] && cp "$f" "$T/coord-$(basename "$f")"; done
-  for r in rack11 rack12; do [ -f "$T/lab/$r/agent.log" ] && cp "$T/lab/$r/agent.log" "$T/$r-agent.log"; done
-  "$LAB" down >/dev/null 2>&1
-}
-trap 'lab_down; cleanup' EXIT
-lab() { "$LAB" bmctl "$@"; }
+. "$(dirname "$0")/labtest.sh"
 wait_for() { # wait_for SECONDS CMD...: until CMD succeeds
   local s=$1; shift
   for _ in $(seq 1 $((s * 5))); do "$@" && return 0; sleep 0.2; done

@@ -10,19 +10,10 @@
 # Power goes through ipmi_sim BMCs for real. Under TCG this takes about a
 # minute; the namespaces are removed at the end whatever happens.
 . "$(dirname "$0")/lib.sh"
-LAB=$BM_SRC/deploy/lab/lab.sh
-export BMLAB_RUN=$T/lab BMLAB_REBUILD=0
-command -v qemu-system-x86_64 >/dev/null || { echo "skip: no QEMU"; exit 77; }
-lab_down() {
-  for f in "$T"/lab/coord/n*.log; do [ -f "$f" ] && cp "$f" "$T/coord-$(basename "$f")"; done
-  for r in rack11 rack12; do [ -f "$T/lab/$r/agent.log" ] && cp "$T/lab/$r/agent.log" "$T/$r-agent.log"; done
-  "$LAB" down >/dev/null 2>&1
-}
-trap 'lab_down; cleanup' EXIT
+. "$(dirname "$0")/labtest.sh"
 
 "$LAB" up --reduced >"$T/up.log" 2>&1 && ok "the reduced lab is up (2 racks, 3 coordinators)" ||
   { not_ok "lab up"; tail -20 "$T/up.log"; finish; }
-lab() { "$LAB" bmctl "$@"; }
 lab reimage rack/rack11 rack/rack12 --timeout 4m --wait >"$T/out" 2>&1
 rc=$?
 sed 's/^/    /' "$T/out" | tail -4

@@ -16,9 +16,9 @@ test_build(void **state)
 	/* type 134 code 0, checksum (kernel's), hop limit 64, M=O=0, router
 	 * lifetime 0, reachable 0, retrans 0; option 1 (source link-layer
 	 * address), length 1 (8 bytes), the MAC. */
-	static const uint8_t want[RA_LEN] = { 134, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0,
-		                              0,   0, 0, 0, 1,  1, 0x52, 0x54, 0x00, 0x0c,
-		                              0x00, 0x01 };
+	static const uint8_t want[RA_LEN] = { 134, 0, 0,    0,    64,   0,    0,    0,
+		                              0,   0, 0,    0,    0,    0,    0,    0,
+		                              1,   1, 0x52, 0x54, 0x00, 0x0c, 0x00, 0x01 };
 	uint8_t buf[64];
 
 	(void)state;
