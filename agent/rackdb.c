@@ -191,6 +191,11 @@ rackdb_batch_begin(struct rackdb *db, struct rackdb_batch **ret)
 
 	if (!b)
 		return -ENOMEM;
+	if (db->fail_begins) {
+		db->fail_begins--;
+		free(b);
+		return db->fail_err;
+	}
 	if ((rc = mdb_txn_begin(db->env, NULL, 0, &b->txn)) != MDB_SUCCESS) {
 		free(b);
 		return rackdb_err(rc);
@@ -199,6 +204,13 @@ rackdb_batch_begin(struct rackdb *db, struct rackdb_batch **ret)
 	b->next_seq = db->next_seq;
 	*ret = b;
 	return 0;
+}
+
+void
+rackdb_fail_begins(struct rackdb *db, unsigned n, int err)
+{
+	db->fail_err = err;
+	db->fail_begins = n;
 }
 
 int

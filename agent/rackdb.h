@@ -25,7 +25,12 @@ void rackdb_close(struct rackdb *db);
  * decides). Returns 0 or -errno. */
 int rackdb_leases_load(struct rackdb *db, void (*fn)(void *arg, const struct lease *l), void *arg);
 
+/* Begin a write batch. Returns 0 with *ret_batch, or -errno (nothing to
+ * commit or abort then). */
 int rackdb_batch_begin(struct rackdb *db, struct rackdb_batch **ret_batch);
+/* For tests: the next `n` begins fail with `err` (a negative errno), as a
+ * broken environment or memory exhaustion makes them fail. */
+void rackdb_fail_begins(struct rackdb *db, unsigned n, int err);
 int rackdb_lease_put(struct rackdb_batch *b, const struct lease *l);
 int rackdb_lease_del(struct rackdb_batch *b, uint32_t ip);
 /* Append an event to the outbox (its sequence number is assigned here).

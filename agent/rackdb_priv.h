@@ -20,6 +20,8 @@ struct rackdb {
 	_Atomic uint64_t dropped;  /* progress events dropped to stay within outbox_max */
 	void (*on_events)(void *arg);
 	void *on_events_arg;
+	_Atomic unsigned fail_begins; /* rackdb_fail_begins */
+	int fail_err;
 };
 
 struct rackdb_batch {

@@ -329,7 +329,8 @@ store_batch_begin(struct store *s, struct store_batch **ret_batch)
 	}
 	if ((r = meta_get(b->txn, meta, "revision", &b->revision)) < 0 ||
 	    (r = meta_get(b->txn, meta, "compact_revision", &b->compact_revision)) < 0 ||
-	    (r = meta_get(b->txn, meta, "applied_index", &b->applied_index)) < 0) {
+	    (r = meta_get(b->txn, meta, "applied_index", &b->applied_index)) < 0 ||
+	    (r = meta_get(b->txn, meta, "applied_time", &b->applied_time)) < 0) {
 		store_batch_abort(b);
 		return r;
 	}
@@ -346,7 +347,8 @@ store_batch_commit(struct store_batch *b)
 	if (b->dirty_meta &&
 	    ((r = meta_put(b->txn, meta, "revision", b->revision)) < 0 ||
 	     (r = meta_put(b->txn, meta, "compact_revision", b->compact_revision)) < 0 ||
-	     (r = meta_put(b->txn, meta, "applied_index", b->applied_index)) < 0)) {
+	     (r = meta_put(b->txn, meta, "applied_index", b->applied_index)) < 0 ||
+	     (r = meta_put(b->txn, meta, "applied_time", b->applied_time)) < 0)) {
 		store_batch_abort(b);
 		return r;
 	}

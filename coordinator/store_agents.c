@@ -67,7 +67,7 @@ put_agent(struct apply_ctx *c, Bm__AgentRecord *rec, const Bm__AgentRecord *old)
 }
 
 int
-st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info, uint64_t time_ms)
+st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info)
 {
 	Bm__AgentRecord *old = NULL, rec = BM__AGENT_RECORD__INIT;
 	int r;
@@ -87,7 +87,7 @@ st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info, uint64_t
 	rec.id = info->id;
 	rec.info = (Bm__AgentInfo *)info;
 	rec.events_applied = old ? old->events_applied : 0;
-	rec.registered_ms = old ? old->registered_ms : time_ms;
+	rec.registered_ms = old ? old->registered_ms : c->now;
 	r = put_agent(c, &rec, old);
 	st_free(old);
 	return r;

@@ -450,8 +450,7 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 		return st_apply_fleet(c, &one, true);
 	}
 	case BM__COMMAND__OP_IMAGE_STORED: return apply_image_stored(c, cmd->image_stored);
-	case BM__COMMAND__OP_AGENT_REGISTER:
-		return st_apply_agent_register(c, cmd->agent_register, cmd->time_ms);
+	case BM__COMMAND__OP_AGENT_REGISTER: return st_apply_agent_register(c, cmd->agent_register);
 	case BM__COMMAND__OP_AGENT_EVENTS: return st_apply_agent_events(c, cmd->agent_events);
 	case BM__COMMAND__OP_REIMAGE: return st_apply_reimage(c, cmd->reimage);
 	case BM__COMMAND__OP_OP_CANCEL: return st_apply_op_cancel(c, cmd->op_cancel);
@@ -465,7 +464,8 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 int
 store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd, struct store_result *res)
 {
-	struct apply_ctx c = { .s = b->s, .rev = b->revision + 1, .now = cmd->time_ms, .res = res };
+	uint64_t now = cmd->time_ms > b->applied_time ? cmd->time_ms : b->applied_time;
+	struct apply_ctx c = { .s = b->s, .rev = b->revision + 1, .now = now, .res = res };
 	int rc, r;
 
 	res->status = BM__STATUS__STATUS_OK;
@@ -489,6 +489,7 @@ store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd, struc
 	if (r == 0) {
 		if (index)
 			b->applied_index = index;
+		b->applied_time = now;
 		b->dirty_meta = true;
 		res->revision = b->revision;
 	}

@@ -371,7 +371,7 @@ step_machine(struct apply_ctx *c, const Bm__Operation *op, const struct caches *
 		*changed = true;
 		return;
 	}
-	if (c->now - m->progress_ms > op->timeout_ms) {
+	if (c->now > m->progress_ms && c->now - m->progress_ms > op->timeout_ms) {
 		snprintf(why, sizeof(why), "no progress for %llus (last: %s%s%s)",
 		         (unsigned long long)(op->timeout_ms / 1000), bm_state_name(m->state),
 		         *m->reason ? ", " : "", m->reason);

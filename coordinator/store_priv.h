@@ -45,6 +45,10 @@ struct store_batch {
 	uint64_t revision;
 	uint64_t compact_revision;
 	uint64_t applied_index;
+	/* The latest command time applied: the state machine's clock, which
+	 * never goes back (a new leader's clock behind the old one's, or an
+	 * NTP step, would otherwise wrap every "time since"). */
+	uint64_t applied_time;
 	bool dirty_meta;
 };
 
@@ -83,7 +87,8 @@ struct apply_ctx {
 	struct store *s;
 	MDB_txn *txn;
 	uint64_t rev;
-	uint64_t now;    /* the command's time, fixed by the proposer */
+	uint64_t now;    /* the command's time (fixed by the proposer), never before
+	                    any applied earlier */
 	Bm__Change *chg; /* changes made, in order */
 	size_t nchg, capchg;
 	bool keep; /* commit though nothing versioned changed (meta records) */
@@ -111,7 +116,7 @@ void st_count(struct apply_ctx *c, int outcome);
 
 int st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only);
 /* store_agents.c */
-int st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info, uint64_t time_ms);
+int st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info);
 int st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev);
 /* Write a machine record and its change; a new state goes into the
  * machine's timeline too (EVENT_STATE). */

@@ -17,6 +17,7 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
+#include "dhcp_commit.h"
 #include "rackdb.h"
 #include "rackview.h"
 
@@ -44,11 +45,6 @@ struct dhcp_iface {
 	struct dhcp_segment seg;
 };
 
-struct pending {
-	struct dhcp_iface *ifc;
-	struct dhcp_decision d;
-};
-
 struct dhcp_service {
 	struct ev_loop *loop;
 	struct dhcp_server srv;
@@ -57,7 +53,7 @@ struct dhcp_service {
 	char rack[64];
 	struct dhcp_iface ifc[8];
 	unsigned n_ifc;
-	struct pending *pend;
+	struct dhcp_pending *pend;
 	size_t npend;
 	ev_prepare commit_w; /* a full batch: commit before the loop blocks again */
 	ev_timer delay_w;    /* a small batch: commit after DHCP_COMMIT_DELAY_S */
@@ -244,49 +240,22 @@ log_malformed(struct dhcp_service *s, int err, const struct sockaddr_in *from, u
 
 /* --------------------------------------------------------- the commit */
 
-static void
-persist(struct rackdb_batch *b, const struct dhcp_service *s, const struct dhcp_decision *d,
-        uint64_t now, int *r)
-{
-	if (*r == 0 && d->lease_op == DHCP_LEASE_SAVE)
-		*r = rackdb_lease_put(b, &d->lease);
-	if (*r == 0 && d->lease_op == DHCP_LEASE_DELETE)
-		*r = rackdb_lease_del(b, d->lease.ip);
-	if (*r == 0 && d->discovered)
-		*r = rackdb_event_add(b, BM__EVENT_KIND__EVENT_DISCOVERED, d->mac, d->lease.ip, now,
-		                      s->rack, "dhcp");
-	if (*r == 0 && d->known)
-		*r = rackdb_event_add(b, BM__EVENT_KIND__EVENT_DHCP, d->mac, d->lease.ip, now,
-		                      s->rack, d->note);
-}
-
 /* Make the burst's lease changes durable, then let its replies go. */
 static void
 commit_pending(struct dhcp_service *s)
 {
-	struct rackdb_batch *b;
-	uint64_t now = bm_wall_ms();
 	int r;
 
 	if (!s->npend)
 		return;
-	r = rackdb_batch_begin(s->db, &b);
-	for (size_t i = 0; i < s->npend && r == 0; i++)
-		persist(b, s, &s->pend[i].d, now, &r);
-	if (r == 0)
-		r = rackdb_batch_commit(b);
-	else
-		rackdb_batch_abort(b);
+	r = dhcp_commit(s->db, s->srv.leases, s->rack, s->pend, s->npend, bm_wall_ms());
 	s->st.commits++;
 	if (r < 0) {
-		/* Nothing was saved: forget the bindings, send no ACK; the
-		 * clients retry. */
+		/* Nothing was saved: the bindings are forgotten, no ACK is sent;
+		 * the clients retry. */
 		s->st.commit_errors++;
 		BM_ERROR("dhcp", "cannot save leases err=\"%s\" replies_held=%zu", strerror(-r),
 		         s->npend);
-		for (size_t i = 0; i < s->npend; i++)
-			if (s->pend[i].d.lease_op == DHCP_LEASE_SAVE)
-				lease_drop_ip(s->srv.leases, s->pend[i].d.lease.ip);
 	} else {
 		for (size_t i = 0; i < s->npend; i++) {
 			s->st.leases_saved += s->pend[i].d.lease_op != DHCP_LEASE_KEEP;

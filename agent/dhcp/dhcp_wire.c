@@ -126,9 +126,9 @@ dhcp_msg_parse(const uint8_t *pkt, size_t len, struct dhcp_msg *m)
 	unsigned ng = 1;
 	int r;
 
+	memset(m, 0, offsetof(struct dhcp_msg, scratch)); /* set on every path */
 	if (len < DHCP_MIN_LEN || len > DHCP_PKT_MAX)
 		return -EMSGSIZE;
-	memset(m, 0, offsetof(struct dhcp_msg, scratch));
 	bm_rd_init(&rd, pkt, len);
 	if ((r = parse_header(&rd, m)) < 0)
 		return r;

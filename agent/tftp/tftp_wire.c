@@ -105,6 +105,8 @@ tftp_ack_parse(const uint8_t *p, size_t n, uint16_t *ret_block, uint16_t *ret_op
 	struct bm_rd rd;
 	uint16_t op, block;
 
+	*ret_block = 0; /* set on every path: the caller reads op after a failure */
+	*ret_op = 0;
 	bm_rd_init(&rd, p, n);
 	if (bm_rd_be16(&rd, &op) < 0)
 		return -EBADMSG;

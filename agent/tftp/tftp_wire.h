@@ -54,7 +54,9 @@ struct tftp_request {
  * 2347). `ret` is overwritten. */
 int tftp_request_parse(const uint8_t *p, size_t n, struct tftp_request *ret);
 /* An ACK: 0 with its block number, -EBADMSG, or -EPROTO when the packet is
- * another opcode (*ret_op tells which; ERROR means the client gave up). */
+ * another opcode (*ret_op tells which; ERROR means the client gave up).
+ * Both outputs are set on every path (0 when the packet is too short to
+ * hold them). */
 int tftp_ack_parse(const uint8_t *p, size_t n, uint16_t *ret_block, uint16_t *ret_op);
 
 /* Build packets into out (cap bytes); return the length or -ENOSPC. */

@@ -1,7 +1,8 @@
 /* TFTP from the rack's segment: the request parser, the OACK built from
  * what it grants, the ACK parser, and a transfer driven by the input read
- * as a sequence of ACKs and timeouts. Invariants: acked never passes sent,
- * sent never passes the last block. */
+ * as a sequence of ACKs and timeouts. Invariants: the ACK parser sets its
+ * outputs on every path (a 0- or 1-byte datagram included); acked never
+ * passes sent; sent never passes the last block. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -17,11 +18,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tftp_xfer x;
 	struct tftp_send s;
 	uint8_t out[600];
-	uint16_t blk, op;
+	uint16_t blk = 0xaaaa, op = 0xaaaa;
+	int rc;
 
 	if (tftp_request_parse(data, size, &r) == 0)
 		tftp_build_oack(out, sizeof(out), &r);
-	tftp_ack_parse(data, size, &blk, &op);
+	/* Both outputs are set on every path: the loop reads op after a failure. */
+	rc = tftp_ack_parse(data, size, &blk, &op);
+	if (op != (size < 2 ? 0 : (uint16_t)(data[0] << 8 | data[1])) || (rc < 0 && blk != 0))
+		abort();
 	if (size < 4)
 		return 0;
 	tftp_xfer_init(&x, (uint64_t)data[0] << 16 | data[1] << 8 | data[2], 8 + data[3] % 1500,

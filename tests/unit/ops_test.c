@@ -328,6 +328,35 @@ test_no_images_times_out(void **state)
 	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_FAILED);
 }
 
+/* A new leader whose clock is behind the last one's (or an NTP step back)
+ * ticks with an earlier time: the state machine's clock stays where it
+ * was, so no "time since" wraps and nothing times out early. */
+static void
+test_clock_steps_back(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t = T0 + 600000;
+	char op[32];
+
+	agent_holds_k(f, true);
+	assert_int_equal(reimage(f, "", 0, 60000, t, NULL, op, "a", NULL), OK);
+	assert_int_equal(started(f, "a"), t);
+	tick(f, t + 1000);
+	tick(f, T0); /* ten minutes back */
+	assert_int_equal(mstate(f, "a"), S(REIMAGING));
+	tick(f, T0 + 1000);
+	assert_int_equal(mstate(f, "a"), S(REIMAGING));
+	/* Events stamped by the earlier clock keep the machine going. */
+	event(f, 1, BM__EVENT_KIND__EVENT_DHCP, "DISCOVER -> OFFER", T0 + 2000);
+	assert_int_equal(mstate(f, "a"), S(NETBOOTING));
+	/* Time runs on from the latest applied: the timeout counts from there. */
+	tick(f, t + 1000 + 60000);
+	assert_int_equal(mstate(f, "a"), S(NETBOOTING));
+	tick(f, t + 1000 + 60000 + 2);
+	assert_int_equal(mstate(f, "a"), S(FAILED));
+	assert_reason(f, "a", "no progress for 60s");
+}
+
 int
 main(void)
 {
@@ -336,6 +365,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_images_times_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

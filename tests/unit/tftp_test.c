@@ -94,6 +94,15 @@ test_builders(void **state)
 	assert_int_equal(tftp_ack_parse(PKT("\0\5\0\0err\0"), &blk, &op), -EPROTO);
 	assert_int_equal(op, TFTP_ERROR);
 	assert_int_equal(tftp_ack_parse(PKT("\0\4\1"), &blk, &op), -EBADMSG);
+	/* Too short for an opcode: both outputs still set (the loop reads op). */
+	blk = op = 0xffff;
+	assert_int_equal(tftp_ack_parse((const uint8_t *)"\5", 1, &blk, &op), -EBADMSG);
+	assert_int_equal(op, 0);
+	assert_int_equal(blk, 0);
+	blk = op = 0xffff;
+	assert_int_equal(tftp_ack_parse((const uint8_t *)"", 0, &blk, &op), -EBADMSG);
+	assert_int_equal(op, 0);
+	assert_int_equal(blk, 0);
 }
 
 /* Run a whole transfer with a perfect client acking each window's last
