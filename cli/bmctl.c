@@ -221,10 +221,38 @@ ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 	return CTL_EXIT_REFUSED;
 }
 
+/* The body an OK answer to a request carries, when bmctl reads one
+ * (NOT_SET: bmctl reads only the status and revision). */
+static Bm__Response__BodyCase
+answer_body(Bm__Request__BodyCase q)
+{
+	switch (q) {
+	case BM__REQUEST__BODY_GET: return BM__RESPONSE__BODY_OBJECT;
+	case BM__REQUEST__BODY_LIST: return BM__RESPONSE__BODY_LIST;
+	case BM__REQUEST__BODY_STATUS: return BM__RESPONSE__BODY_STATUS_RESULT;
+	case BM__REQUEST__BODY_TRACE: return BM__RESPONSE__BODY_TRACE;
+	case BM__REQUEST__BODY_REIMAGE:
+	case BM__REQUEST__BODY_OP: return BM__RESPONSE__BODY_OP;
+	case BM__REQUEST__BODY_CLUSTER: return BM__RESPONSE__BODY_CLUSTER;
+	case BM__REQUEST__BODY_BLOB_BEGIN: return BM__RESPONSE__BODY_BLOB;
+	default: return BM__RESPONSE__BODY__NOT_SET;
+	}
+}
+
+int
+ctl_bad_answer(struct ctl *c, Bm__Response *resp, const char *what)
+{
+	fprintf(stderr, "%s: the coordinator's answer is not what was asked for (%s)\n", c->prog,
+	        what);
+	bm__response__free_unpacked(resp, NULL);
+	return CTL_EXIT_REFUSED;
+}
+
 int
 ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *fname,
          const struct bm_fleet *fl)
 {
+	Bm__Response__BodyCase want = answer_body(req->body_case);
 	Bm__Response *resp;
 	int r;
 
@@ -237,6 +265,8 @@ ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *f
 		bm__response__free_unpacked(resp, NULL);
 		return CTL_EXIT_REFUSED;
 	}
+	if (want != BM__RESPONSE__BODY__NOT_SET && resp->body_case != want)
+		return ctl_bad_answer(c, resp, "no result of the request's kind");
 	*ret_resp = resp;
 	return CTL_EXIT_OK;
 }

@@ -24,11 +24,14 @@ struct ctl {
 	const char *prog;
 };
 
-/* Send a request; on a transport failure or a status other than OK, print
- * the message (and problems, located in `fl` read from `fname` when given)
- * on stderr. Returns CTL_EXIT_OK with *ret_resp, or CTL_EXIT_REFUSED. */
+/* Send a request; on a transport failure, a status other than OK or an OK
+ * answer without the result the request asks for, print why (and the
+ * problems, located in `fl` read from `fname` when given) on stderr.
+ * Returns CTL_EXIT_OK with *ret_resp, or CTL_EXIT_REFUSED. */
 int ctl_call(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp, const char *fname,
              const struct bm_fleet *fl);
+/* An OK answer of the wrong shape: say so, free it. Returns CTL_EXIT_REFUSED. */
+int ctl_bad_answer(struct ctl *c, Bm__Response *resp, const char *what);
 /* Send a request; print only a transport failure. Returns CTL_EXIT_OK with
  * *ret_resp whatever its status, or CTL_EXIT_REFUSED. */
 int ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp);

@@ -127,17 +127,29 @@ print_op(struct ctl *c, const Bm__OpResult *r)
 	}
 }
 
+/* The one operation an answer about an operation names, or NULL. */
+static const Bm__Operation *
+one_op(const Bm__Response *resp)
+{
+	return resp->op && resp->op->n_operations == 1 ? resp->op->operations[0] : NULL;
+}
+
 static int
 op_call(struct ctl *c, Bm__OpRequest__Action action, const char *name, Bm__Response **ret)
 {
 	Bm__Request req = BM__REQUEST__INIT;
 	Bm__OpRequest q = BM__OP_REQUEST__INIT;
+	int r;
 
 	q.action = action;
 	q.name = (char *)name;
 	req.body_case = BM__REQUEST__BODY_OP;
 	req.op = &q;
-	return ctl_call(c, &req, ret, NULL, NULL);
+	if ((r = ctl_call(c, &req, ret, NULL, NULL)) != CTL_EXIT_OK)
+		return r;
+	if (action != BM__OP_REQUEST__ACTION__LIST && !one_op(*ret))
+		return ctl_bad_answer(c, *ret, "no operation in it");
+	return CTL_EXIT_OK;
 }
 
 /* Follow an operation until it finishes. Exit 0 only when every machine
@@ -155,7 +167,7 @@ follow(struct ctl *c, const char *name)
 		int r = op_call(c, BM__OP_REQUEST__ACTION__GET, name, &resp);
 		if (r != CTL_EXIT_OK)
 			return r;
-		const Bm__Operation *op = resp->op->operations[0];
+		const Bm__Operation *op = one_op(resp);
 		unsigned secs = (unsigned)((bm_mono_ms() - t0) / 1000);
 		count(resp->op, &k);
 		counts_text(&k, line, sizeof(line));
@@ -203,6 +215,7 @@ cmd_reimage(struct ctl *c, int argc, char **argv)
 	};
 	Bm__Request req = BM__REQUEST__INIT;
 	Bm__ReimageRequest q = BM__REIMAGE_REQUEST__INIT;
+	const Bm__Operation *op;
 	Bm__Response *resp;
 	bool wait = false;
 	char name[64];
@@ -240,13 +253,13 @@ cmd_reimage(struct ctl *c, int argc, char **argv)
 	free(q.labels);
 	if (r != CTL_EXIT_OK)
 		return r;
-	snprintf(name, sizeof(name), "%s",
-	         resp->op && resp->op->n_operations ? resp->op->operations[0]->name : "");
+	if (!(op = one_op(resp)))
+		return ctl_bad_answer(c, resp, "no operation in it");
+	snprintf(name, sizeof(name), "%s", op->name);
 	if (!wait)
 		print_op(c, resp->op);
 	else
-		fprintf(stderr, "%s started: %zu machines\n", name,
-		        resp->op->n_operations ? resp->op->operations[0]->n_machines : 0);
+		fprintf(stderr, "%s started: %zu machines\n", name, op->n_machines);
 	bm__response__free_unpacked(resp, NULL);
 	return wait ? follow(c, name) : CTL_EXIT_OK;
 }
