@@ -112,6 +112,11 @@ print_op(struct ctl *c, const Bm__OpResult *r)
 			bm_json_obj_end(&j);
 		}
 		bm_json_arr_end(&j);
+		bm_json_key(&j, "notes");
+		bm_json_arr_begin(&j);
+		for (size_t i = 0; i < r->n_notes; i++)
+			bm_json_str(&j, r->notes[i]);
+		bm_json_arr_end(&j);
 		bm_json_obj_end(&j);
 		fputc('\n', stdout);
 		return;
@@ -119,6 +124,8 @@ print_op(struct ctl *c, const Bm__OpResult *r)
 	count(r, &k);
 	counts_text(&k, line, sizeof(line));
 	printf("%s  %s  %s\n  %s\n", op->name, op_state_name(op->state), op->selector, line);
+	for (size_t i = 0; i < r->n_notes; i++)
+		printf("  note: %s\n", r->notes[i]);
 	for (size_t i = 0; i < r->n_machines; i++) {
 		const Bm__Machine *m = r->machines[i];
 		printf("  %-20s %-10s %-17s %-11s %s\n", m->name, m->rack,

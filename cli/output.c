@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bm/age.h"
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
@@ -197,6 +198,7 @@ json_agent(struct bm_json *j, const Bm__AgentRecord *a)
 	bm_json_ku64(j, "events_applied", a->events_applied);
 	bm_json_ku64(j, "registered_ms", a->registered_ms);
 	bm_json_ku64(j, "last_seen_ms", a->last_seen_ms);
+	bm_json_kbool(j, "silent", a->silent);
 	bm_json_ku64(j, "revision", a->revision);
 	bm_json_ku64(j, "lag", a->lag);
 }
@@ -280,8 +282,8 @@ static const char *const machine_cols[] = { "NAME",    "RACK",  "MAC",   "IP",
 	                                    "PROFILE", "STATE", "LABELS" };
 static const char *const profile_cols[] = { "NAME", "KERNEL", "INITRD", "TEMPLATES" };
 static const char *const image_cols[] = { "NAME", "SIZE", "SHA256", "SOURCE", "AGENTS" };
-static const char *const agent_cols[] = { "ID",  "RACK",  "VERSION", "LAST SEEN",
-	                                  "LAG", "CACHE", "EVENTS" };
+static const char *const agent_cols[] = { "ID",        "RACK", "VERSION", "STATE",
+	                                  "LAST SEEN", "LAG",  "CACHE",   "EVENTS" };
 
 static struct table *
 table_for(Bm__Kind kind)
@@ -291,7 +293,7 @@ table_for(Bm__Kind kind)
 	case BM__KIND__KIND_RACK: return table_new(6, rack_cols);
 	case BM__KIND__KIND_MACHINE: return table_new(7, machine_cols);
 	case BM__KIND__KIND_PROFILE: return table_new(4, profile_cols);
-	case BM__KIND__KIND_AGENT: return table_new(7, agent_cols);
+	case BM__KIND__KIND_AGENT: return table_new(8, agent_cols);
 	default: return table_new(5, image_cols);
 	}
 }
@@ -301,16 +303,11 @@ static const char *
 age_text(uint64_t ms, char *buf, size_t len)
 {
 	uint64_t now = bm_wall_ms();
+	char a[24];
 
 	if (!ms)
 		return "never";
-	uint64_t s = now > ms ? (now - ms) / 1000 : 0;
-	if (s < 120)
-		snprintf(buf, len, "%llus ago", (unsigned long long)s);
-	else if (s < 7200)
-		snprintf(buf, len, "%llum ago", (unsigned long long)(s / 60));
-	else
-		snprintf(buf, len, "%lluh ago", (unsigned long long)(s / 3600));
+	snprintf(buf, len, "%s ago", bm_age_format(now > ms ? now - ms : 0, a, sizeof(a)));
 	return buf;
 }
 
@@ -328,6 +325,9 @@ table_agent(struct table *t, const Bm__AgentRecord *a)
 		         (unsigned long long)(in->cache_budget >> 20));
 	snprintf(ev, sizeof(ev), "%llu", (unsigned long long)a->events_applied);
 	table_row(t, (const char *[]){ a->id, in ? in->rack : "", in ? in->version : "",
+	                               !a->last_seen_ms ? "never"
+	                               : a->silent      ? "silent"
+	                                                : "live",
 	                               age_text(a->last_seen_ms, seen, sizeof(seen)),
 	                               a->last_seen_ms ? lag : "", cache, ev });
 }

@@ -2,6 +2,7 @@
  * against an LMDB read snapshot; writes become Commands for the proposer
  * and are answered once applied and durable. */
 #pragma once
+#include "agents_live.h"
 #include "blob.h"
 #include "propose.h"
 #include "store.h"
@@ -16,9 +17,11 @@ struct api {
 	const char *data_dir;
 	struct bm_rpc_server *rpc;
 	struct watch_hub *hub; /* agents' long-polls */
-	struct ticker *ticker; /* advances running operations */
+	struct ticker *ticker; /* advances operations, replicates sightings */
 	struct raftnode *raft;
 	struct cluster_q *cluster; /* cluster changes handed to the loop */
+	struct agents_live *live;  /* when this node last saw each agent */
+	struct seen_flush *seen;   /* the leader's replication of sightings */
 };
 
 /* Listen on url with nctx contexts. Returns 0 or -errno. */
@@ -26,10 +29,15 @@ int api_start(struct api *a, const char *url, unsigned nctx);
 /* Stop serving. The proposer must have been closed first, so that no
  * write is still waiting for its answer. */
 void api_stop(struct api *a);
-/* Tick running operations once a second (loop thread); stop after the
- * proposer has closed. */
+/* Once a second (loop thread): tick running operations, and on the leader
+ * replicate agents' sightings; stop after the proposer has closed. */
 int api_ticker_start(struct api *a, uv_loop_t *loop);
 void api_ticker_stop(struct api *a);
+/* Agents' liveness: the table of sightings (before api_start), replicated
+ * coarsely by the leader from the ticker (AgentsSeen). Free once the API
+ * has stopped. Returns 0 or -ENOMEM. */
+int api_agents_init(struct api *a);
+void api_agents_free(struct api *a);
 /* Cluster changes: start (loop thread), stop before the Raft node closes,
  * free once the API has stopped. */
 int api_cluster_start(struct api *a, uv_loop_t *loop);

@@ -54,7 +54,7 @@ agent_write_done(struct proposal *p, const struct store_result *res)
 	resp.revision = res->revision;
 	if (res->status == BM__STATUS__STATUS_OK) {
 		uint64_t applied = events_applied(w->api, w->agent_id, &rr.compact_revision);
-		watch_hub_agent_seen(w->api->hub, w->agent_id, 0);
+		agents_live_add(w->api->live, w->agent_id, w->view_revision, bm_wall_ms());
 		if (w->cmd.op_case == BM__COMMAND__OP_AGENT_REGISTER) {
 			rr.revision = res->revision;
 			rr.events_applied = applied;
@@ -70,6 +70,62 @@ agent_write_done(struct proposal *p, const struct store_result *res)
 	free(w);
 }
 
+/* Is agent `id` registered (in this node's store)? */
+static bool
+registered(struct api *a, const char *id)
+{
+	struct store_read *rd;
+	Bm__Object *o = NULL;
+	bool yes = false;
+
+	if (store_read_begin(a->store, &rd) < 0)
+		return false;
+	if (store_get(rd, BM__KIND__KIND_AGENT, id, &o) == 0) {
+		yes = true;
+		bm__object__free_unpacked(o, NULL);
+	}
+	store_read_end(rd);
+	return yes;
+}
+
+void
+api_agent_seen(struct api *a, const char *id, uint64_t rev)
+{
+	uint64_t now = bm_wall_ms();
+
+	if (!a->live || !*id || agents_live_seen(a->live, id, rev, now) == 0)
+		return;
+	if (bm_name_valid(id) && registered(a, id))
+		agents_live_add(a->live, id, rev, now);
+}
+
+/* A report without events: the agent is alive. Answered by the leader,
+ * which replicates sightings, without a write; a follower sends the agent
+ * to the leader as for any report. */
+static void
+heartbeat(struct api *a, struct bm_rpc_call *call, const char *id, uint64_t view_revision)
+{
+	Bm__Response resp = BM__RESPONSE__INIT;
+	Bm__ReportEventsResult er = BM__REPORT_EVENTS_RESULT__INIT;
+	uint64_t compact;
+	char msg[128];
+
+	if (!api_is_leader(a)) {
+		api_reply_unavailable(a, call, "not the leader");
+		return;
+	}
+	if (!registered(a, id)) {
+		snprintf(msg, sizeof(msg), "agent %s is not registered; register first", id);
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND, msg);
+		return;
+	}
+	api_agent_seen(a, id, view_revision);
+	er.events_applied = events_applied(a, id, &compact);
+	resp.body_case = BM__RESPONSE__BODY_REPORT_EVENTS;
+	resp.report_events = &er;
+	bm_rpc_reply(call, &resp);
+}
+
 static void
 agent_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 {
@@ -83,9 +139,14 @@ agent_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "an agent id is needed");
 		return;
 	}
+	if (!reg && !req->report_events->batch->n_events) {
+		heartbeat(a, call, id, req->report_events->view_revision);
+		return;
+	}
 	if (!(w = api_write_call_new(call)))
 		return;
 	w->api = a;
+	w->view_revision = reg ? 0 : req->report_events->view_revision;
 	snprintf(w->agent_id, sizeof(w->agent_id), "%s", id);
 	w->prop.cb = agent_write_done;
 	if (reg) {
@@ -116,8 +177,9 @@ blob_get(struct api *a, struct bm_rpc_call *call, const Bm__BlobGetRequest *q)
 		return;
 	}
 	r = blob_read(a->blobs, q->sha256.data, q->offset, buf, len, &n, &br.size);
-	/* Blobs are not replicated between coordinators: uploads go to the
-	 * leader, and a follower without the bytes sends the agent there. */
+	/* A follower that has not fetched this image's bytes yet (blob_sync
+	 * copies them from the coordinators that hold them) sends the agent
+	 * to the leader, which took the upload. */
 	if (r == -ENOENT && !api_is_leader(a))
 		api_reply_unavailable(a, call, "not the leader, and no copy of this image here");
 	else if (r == -ENOENT)
@@ -207,7 +269,10 @@ api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_REGISTER:
 	case BM__REQUEST__BODY_REPORT_EVENTS: agent_write(a, call, req); return;
-	case BM__REQUEST__BODY_WATCH: watch_handle(a->hub, call, req->watch); return;
+	case BM__REQUEST__BODY_WATCH:
+		api_agent_seen(a, req->watch->agent_id, req->watch->since);
+		watch_handle(a->hub, call, req->watch);
+		return;
 	case BM__REQUEST__BODY_BLOB_GET: blob_get(a, call, req->blob_get); return;
 	default: trace(a, call, req->trace); return;
 	}
@@ -244,6 +309,25 @@ count_cached(struct store_read *rd, Bm__ListResult *l)
 	bm__list_result__free_unpacked(agents, NULL);
 }
 
+/* The newer of the stored sighting and this node's own, and whether the
+ * agent is silent, into an agent's record. */
+static void
+overlay(struct api *a, Bm__AgentRecord *r, uint64_t cur, uint64_t now)
+{
+	uint64_t seen, rev;
+
+	if (a->live && agents_live_get(a->live, r->id, &seen, &rev) == 0 &&
+	    seen > r->last_seen_ms) {
+		r->last_seen_ms = seen;
+		if (rev)
+			r->revision = rev;
+	}
+	if (r->revision)
+		r->lag = cur > r->revision ? cur - r->revision : 0;
+	r->silent = r->last_seen_ms && now > r->last_seen_ms &&
+	            now - r->last_seen_ms > STORE_AGENT_SILENT_MS;
+}
+
 void
 api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__Kind kind)
 {
@@ -251,13 +335,116 @@ api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__K
 		count_cached(rd, l);
 		return;
 	}
-	if (kind != BM__KIND__KIND_AGENT || !a->hub)
+	if (kind != BM__KIND__KIND_AGENT)
 		return;
-	uint64_t cur = store_read_revision(rd);
-	for (size_t i = 0; i < l->n_items; i++) {
-		Bm__AgentRecord *r = l->items[i]->agent;
-		if (watch_hub_agent_live(a->hub, r->id, &r->last_seen_ms, &r->revision) == 0 &&
-		    r->revision)
-			r->lag = cur > r->revision ? cur - r->revision : 0;
+	uint64_t cur = store_read_revision(rd), now = bm_wall_ms();
+	for (size_t i = 0; i < l->n_items; i++)
+		overlay(a, l->items[i]->agent, cur, now);
+}
+
+int
+api_racks_silence(struct api *a, struct store_read *rd, const char *const *racks, size_t n,
+                  char ***ret_notes, size_t *ret_n)
+{
+	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
+	Bm__ListResult *l = NULL;
+	Bm__AgentRecord **v = NULL;
+	char **notes = NULL, buf[160];
+	size_t k = 0;
+	int r;
+
+	q.kind = BM__KIND__KIND_AGENT;
+	q.limit = STORE_LIST_LIMIT_MAX;
+	if ((r = store_list(rd, &q, &l)) < 0)
+		return r;
+	api_list_decorate(a, rd, l, BM__KIND__KIND_AGENT);
+	if (!(v = calloc(l->n_items + 1, sizeof(*v))) || !(notes = calloc(n + 1, sizeof(*notes))))
+		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < l->n_items; i++)
+		v[i] = l->items[i]->agent;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		store_rack_silence(racks[i], v, l->n_items, bm_wall_ms(), buf, sizeof(buf));
+		if (*buf && !(notes[k++] = strdup(buf)))
+			r = -ENOMEM;
 	}
+	free(v);
+	bm__list_result__free_unpacked(l, NULL);
+	if (r < 0) {
+		for (size_t i = 0; notes && i < k; i++)
+			free(notes[i]);
+		free(notes);
+		return r;
+	}
+	*ret_notes = notes;
+	*ret_n = k;
+	return 0;
+}
+
+/* ------------------------------------------------------ replication */
+
+struct seen_flush {
+	struct api *a;
+	struct proposal prop;
+	Bm__Command cmd;
+	Bm__AgentsSeen q;
+	Bm__AgentSeen e[AGENTS_SEEN_BATCH_MAX], *ep[AGENTS_SEEN_BATCH_MAX];
+	char ids[AGENTS_SEEN_BATCH_MAX][64];
+	bool in_flight;
+};
+
+static void
+flush_done(struct proposal *p, const struct store_result *res)
+{
+	struct seen_flush *f = bm_container_of(p, struct seen_flush, prop);
+	if (res->status != BM__STATUS__STATUS_OK && res->status != BM__STATUS__STATUS_UNAVAILABLE)
+		BM_WARN("agents", "sightings refused status=%d msg=\"%s\"", res->status,
+		        res->message);
+	f->in_flight = false;
+}
+
+void
+api_agents_flush(struct api *a)
+{
+	struct seen_flush *f = a->seen;
+	size_t n;
+
+	if (!f || f->in_flight || !api_is_leader(a) ||
+	    !(n = agents_live_due(a->live, f->e, f->ids, AGENTS_SEEN_BATCH_MAX)))
+		return;
+	bm__command__init(&f->cmd);
+	bm__agents_seen__init(&f->q);
+	for (size_t i = 0; i < n; i++)
+		f->ep[i] = &f->e[i];
+	f->q.seen = f->ep;
+	f->q.n_seen = n;
+	f->cmd.op_case = BM__COMMAND__OP_AGENTS_SEEN;
+	f->cmd.agents_seen = &f->q;
+	f->cmd.time_ms = api_now_ms();
+	f->prop.cmd = &f->cmd;
+	f->prop.cb = flush_done;
+	f->in_flight = proposer_submit(a->proposer, &f->prop) == 0;
+}
+
+int
+api_agents_init(struct api *a)
+{
+	int r;
+
+	if (!(a->seen = calloc(1, sizeof(*a->seen))))
+		return -ENOMEM;
+	a->seen->a = a;
+	if ((r = agents_live_new(AGENTS_LIVE_MAX, &a->live)) < 0) {
+		free(a->seen);
+		a->seen = NULL;
+	}
+	return r;
+}
+
+void
+api_agents_free(struct api *a)
+{
+	agents_live_free(a->live);
+	a->live = NULL;
+	free(a->seen);
+	a->seen = NULL;
 }

@@ -14,7 +14,42 @@
 
 #define TICK_MS 1000u
 
-/* An operation and, with machines, the records of its machines. */
+/* The racks of an operation's machines still to finish. */
+static size_t
+busy_racks(const Bm__OpResult *out, const char **racks)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < out->n_machines; i++) {
+		const Bm__Machine *m = out->machines[i];
+		size_t j = n;
+		if (m->state != BM__MACHINE_STATE__STATE_REIMAGING &&
+		    m->state != BM__MACHINE_STATE__STATE_NETBOOTING &&
+		    m->state != BM__MACHINE_STATE__STATE_INSTALLING)
+			continue;
+		/* Machines come rack by rack: the last rack first. */
+		while (j > 0 && strcmp(racks[j - 1], m->rack))
+			j--;
+		if (j == 0)
+			racks[n++] = m->rack;
+	}
+	return n;
+}
+
+/* Notes on racks that hold the operation back (their agent is silent). */
+static void
+op_notes(struct api *a, struct store_read *rd, Bm__OpResult *out)
+{
+	const char **racks = calloc(out->n_machines + 1, sizeof(*racks));
+	size_t n = racks ? busy_racks(out, racks) : 0;
+
+	if (n && api_racks_silence(a, rd, racks, n, &out->notes, &out->n_notes) < 0)
+		out->n_notes = 0;
+	free(racks);
+}
+
+/* An operation and, with machines, the records of its machines and the
+ * notes on its racks. */
 static int
 read_op(struct api *a, const char *name, bool machines, Bm__OpResult *out, Bm__Object **ret_obj,
         Bm__Object ***ret_ms)
@@ -32,6 +67,8 @@ read_op(struct api *a, const char *name, bool machines, Bm__OpResult *out, Bm__O
 		for (size_t i = 0; ms && out->machines && i < op->n_machines; i++)
 			if (store_get(rd, BM__KIND__KIND_MACHINE, op->machines[i], &ms[i]) == 0)
 				out->machines[out->n_machines++] = ms[i]->machine;
+		if (op->state == BM__OP_STATE__OP_RUNNING && out->machines)
+			op_notes(a, rd, out);
 	}
 	store_read_end(rd);
 	if (r < 0)
@@ -73,6 +110,9 @@ reply_op(struct api *a, struct bm_rpc_call *call, const char *name, bool machine
 	free(ms);
 	free(res.machines);
 	free(res.operations);
+	for (size_t i = 0; i < res.n_notes; i++)
+		free(res.notes[i]);
+	free(res.notes);
 	bm__object__free_unpacked(o, NULL);
 }
 
@@ -202,6 +242,7 @@ tick_cb(uv_timer_t *h)
 {
 	struct ticker *t = bm_container_of(h, struct ticker, t);
 
+	api_agents_flush(t->a);
 	if (t->in_flight || !any_running(t->a))
 		return;
 	bm__command__init(&t->cmd);

@@ -14,7 +14,8 @@ struct write_call {
 	Bm__Command cmd;
 	Bm__Image image; /* for image_stored: points into the request */
 	struct api *api;
-	char agent_id[64]; /* agent writes: whose record to answer from */
+	char agent_id[64];      /* agent writes: whose record to answer from */
+	uint64_t view_revision; /* agent reports: the agent's view then */
 };
 
 uint64_t api_now_ms(void);
@@ -32,6 +33,17 @@ void api_propose(struct api *a, struct bm_rpc_call *call, struct write_call *w);
 
 /* api_agents.c: Register, Watch, ReportEvents, BlobGet, Trace. */
 void api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);
+/* An agent was seen (a watch, a report), its view at `rev` (0: not told):
+ * noted when it is registered. Any thread. */
+void api_agent_seen(struct api *a, const char *id, uint64_t rev);
+/* The leader proposes the sightings due for replication (AgentsSeen), one
+ * command in flight at a time. Loop thread, from the ticker. */
+void api_agents_flush(struct api *a);
+/* Why each of racks[] that is not reporting is not (store_rack_silence,
+ * with what this node saw itself): *ret_n notes into *ret_notes (free each
+ * and the array). Returns 0 or -errno. */
+int api_racks_silence(struct api *a, struct store_read *rd, const char *const *racks, size_t n,
+                      char ***ret_notes, size_t *ret_n);
 /* Live fields of agents and cache counts of images in a list answer. */
 void api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__Kind kind);
 

@@ -483,7 +483,7 @@ coord_serve(struct coord *c, const struct options *o)
 		return r;
 	c->api.raft = c->raft;
 	/* Long-polls hold a context each: keep some for everything else. */
-	if ((r = api_cluster_start(&c->api, c->loop)) < 0 ||
+	if ((r = api_agents_init(&c->api)) < 0 || (r = api_cluster_start(&c->api, c->loop)) < 0 ||
 	    (r = proposer_new(c->loop, c->store, c->raft, &c->api.proposer)) < 0 ||
 	    (r = watch_hub_new(c->loop, c->store,
 	                       o->contexts > 32 ? o->contexts - 16 : o->contexts / 2,
@@ -534,6 +534,7 @@ main(int argc, char **argv)
 	blob_sync_stop(c.blob_sync);
 	watch_hub_free(c.api.hub);
 	api_cluster_free(&c.api);
+	api_agents_free(&c.api);
 	proposer_free(c.api.proposer); /* after the API stopped: its threads submit */
 	uv_loop_close(c.loop);
 	blob_close(c.blobs);

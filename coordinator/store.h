@@ -95,9 +95,9 @@ int store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine
 /* The changes made at revision rev: 0, -ENOENT (none, or compacted). */
 int store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_changes);
 int store_info_get(struct store *s, struct store_info *ret_info);
+#define STORE_URL_MAX 256u
 /* The API URL coordinator `id` announced (a Coordinator command) into buf.
  * Returns 0, -ENOENT or -errno. Any thread. */
-#define STORE_URL_MAX 256u
 int store_coordinator_url(struct store *s, uint64_t id, char *buf, size_t len);
 /* cb(arg, id, url) for each coordinator that recorded its URL (at most 16),
  * called after the read ends. Returns how many, or -errno. */
@@ -108,6 +108,19 @@ int store_coordinator_urls(struct store *s, void (*cb)(void *arg, uint64_t id, c
 int store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event ***ret_events,
                 size_t *ret_n);
 void store_events_free(Bm__Event **ev, size_t n);
+
+/* An agent not seen for this long is silent: `bmctl agents` says so, and a
+ * machine that times out in its rack and `bmctl op get` say so. Several
+ * times the agents' heartbeat (SYNC_HEARTBEAT_MS) and the replication of
+ * sightings (AGENTS_SEEN_WRITE_MS). */
+#define STORE_AGENT_SILENT_MS 30000u
+
+/* Why rack `rack` is not reporting at now_ms, from the records of all
+ * agents (last_seen_ms): "rack21's agent last seen 4m ago", "rack21 has no
+ * agent", or "" when an agent of the rack was seen within
+ * STORE_AGENT_SILENT_MS. */
+void store_rack_silence(const char *rack, Bm__AgentRecord *const *agents, size_t n, uint64_t now_ms,
+                        char *buf, size_t len);
 
 /* A compacting copy of the whole store (a Raft snapshot): *ret (free it)
  * of *ret_len bytes. Loop thread, no batch open. Returns 0 or -errno. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bm/age.h"
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
 #include "store_priv.h"
@@ -17,6 +18,7 @@
 #define CACHED_MAX 4096u
 #define EVENT_KEY_LEN 26u
 #define PROGRESS_WRITE_MS 10000u
+#define AGENTS_SEEN_MAX 4096u /* sightings in one AgentsSeen command */
 
 #define S(x) BM__MACHINE_STATE__STATE_##x
 
@@ -88,9 +90,68 @@ st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info)
 	rec.info = (Bm__AgentInfo *)info;
 	rec.events_applied = old ? old->events_applied : 0;
 	rec.registered_ms = old ? old->registered_ms : c->now;
+	rec.last_seen_ms = c->now; /* registering is being seen */
+	rec.revision = old ? old->revision : 0;
 	r = put_agent(c, &rec, old);
 	st_free(old);
 	return r;
+}
+
+/* Sightings from the leader: each record's last_seen_ms and revision move
+ * forward, in place (not versioned: no change, no revision, no watch). */
+int
+st_apply_agents_seen(struct apply_ctx *c, const Bm__AgentsSeen *seen)
+{
+	int r = 0;
+
+	if (!seen || seen->n_seen > AGENTS_SEEN_MAX)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "at most %u sightings a command",
+		                 AGENTS_SEEN_MAX);
+	for (size_t i = 0; i < seen->n_seen && r == 0; i++) {
+		const Bm__AgentSeen *e = seen->seen[i];
+		Bm__AgentRecord *a = NULL;
+		if (!id_valid(e->id) || (r = get_agent(c, e->id, &a)) == -ENOENT) {
+			r = 0; /* deleted meanwhile, or never registered: nothing to note */
+			continue;
+		}
+		if (r == 0 && e->last_seen_ms > a->last_seen_ms) {
+			a->last_seen_ms = e->last_seen_ms;
+			if (e->revision)
+				a->revision = e->revision;
+			r = st_put_msg(c->txn, c->s->dbi[DB_AGENTS], a->id, strlen(a->id),
+			               &a->base);
+		}
+		st_free(a);
+	}
+	c->keep = true;
+	return r;
+}
+
+void
+store_rack_silence(const char *rack, Bm__AgentRecord *const *agents, size_t n, uint64_t now_ms,
+                   char *buf, size_t len)
+{
+	uint64_t seen = 0;
+	bool any = false;
+	char age[24];
+
+	for (size_t i = 0; i < n; i++) {
+		const Bm__AgentRecord *a = agents[i];
+		if (!a->info || strcmp(a->info->rack, rack))
+			continue;
+		any = true;
+		if (a->last_seen_ms > seen)
+			seen = a->last_seen_ms;
+		if (a->registered_ms > seen)
+			seen = a->registered_ms;
+	}
+	if (!any)
+		snprintf(buf, len, "%s has no agent", rack);
+	else if (now_ms > seen && now_ms - seen > STORE_AGENT_SILENT_MS)
+		snprintf(buf, len, "%s's agent last seen %s ago", rack,
+		         bm_age_format(now_ms - seen, age, sizeof(age)));
+	else
+		buf[0] = '\0';
 }
 
 /* ------------------------------------------------------------ history */
@@ -335,6 +396,7 @@ st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev)
 	if (r == 0 && applied != a->events_applied) {
 		Bm__AgentRecord rec = *a;
 		rec.events_applied = applied;
+		rec.last_seen_ms = c->now > a->last_seen_ms ? c->now : a->last_seen_ms;
 		r = put_agent(c, &rec, a);
 	}
 	st_free(a);

@@ -457,6 +457,7 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 	case BM__COMMAND__OP_OP_TICK: return st_apply_op_tick(c);
 	case BM__COMMAND__OP_BARRIER: return 0;
 	case BM__COMMAND__OP_COORDINATOR: return apply_coordinator(c, cmd->coordinator);
+	case BM__COMMAND__OP_AGENTS_SEEN: return st_apply_agents_seen(c, cmd->agents_seen);
 	default: return st_refuse(c, BM__STATUS__STATUS_INVALID, "unknown command");
 	}
 }

@@ -361,7 +361,7 @@ static void
 step_machine(struct apply_ctx *c, const Bm__Operation *op, const struct caches *cs, Bm__Machine *m,
              unsigned *n_active, bool *changed)
 {
-	char why[200];
+	char why[400];
 
 	if (finished(m, op->name))
 		return;
@@ -372,9 +372,11 @@ step_machine(struct apply_ctx *c, const Bm__Operation *op, const struct caches *
 		return;
 	}
 	if (c->now > m->progress_ms && c->now - m->progress_ms > op->timeout_ms) {
-		snprintf(why, sizeof(why), "no progress for %llus (last: %s%s%s)",
+		char silence[160];
+		store_rack_silence(m->rack, cs->a, cs->n, c->now, silence, sizeof(silence));
+		snprintf(why, sizeof(why), "no progress for %llus (last: %s%s%s)%s%s",
 		         (unsigned long long)(op->timeout_ms / 1000), bm_state_name(m->state),
-		         *m->reason ? ", " : "", m->reason);
+		         *m->reason ? ", " : "", m->reason, *silence ? "; " : "", silence);
 		m->state = S(FAILED);
 		set_reason(m, why, changed);
 		*changed = true;

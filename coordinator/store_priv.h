@@ -118,6 +118,7 @@ int st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only);
 /* store_agents.c */
 int st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info);
 int st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev);
+int st_apply_agents_seen(struct apply_ctx *c, const Bm__AgentsSeen *seen);
 /* Write a machine record and its change; a new state goes into the
  * machine's timeline too (EVENT_STATE). */
 int st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was);

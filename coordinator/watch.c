@@ -267,11 +267,6 @@ struct parked {
 	struct parked *next;
 };
 
-struct live {
-	char id[64];
-	uint64_t last_seen_ms, revision;
-};
-
 struct watch_hub {
 	struct store *store;
 	uv_timer_t timer;
@@ -281,58 +276,8 @@ struct watch_hub {
 	uint64_t latest;                  /* revision last announced by a commit */
 	bool (*authoritative)(void *arg); /* NULL: always */
 	void *auth_arg;
-	struct live *live;
-	size_t n_live, cap_live;
 	bool closing;
 };
-
-static void
-seen_locked(struct watch_hub *h, const char *id, uint64_t revision)
-{
-	size_t i;
-
-	for (i = 0; i < h->n_live && strcmp(h->live[i].id, id); i++)
-		;
-	if (i == h->n_live) {
-		if (h->n_live == h->cap_live) {
-			size_t cap = h->cap_live ? h->cap_live * 2 : 64;
-			struct live *v = realloc(h->live, cap * sizeof(*v));
-			if (!v)
-				return;
-			h->live = v;
-			h->cap_live = cap;
-		}
-		snprintf(h->live[h->n_live++].id, sizeof(h->live[0].id), "%s", id);
-	}
-	h->live[i].last_seen_ms = bm_wall_ms();
-	if (revision)
-		h->live[i].revision = revision;
-}
-
-void
-watch_hub_agent_seen(struct watch_hub *h, const char *id, uint64_t revision)
-{
-	pthread_mutex_lock(&h->mu);
-	seen_locked(h, id, revision);
-	pthread_mutex_unlock(&h->mu);
-}
-
-int
-watch_hub_agent_live(struct watch_hub *h, const char *id, uint64_t *ret_seen, uint64_t *ret_rev)
-{
-	int r = -ENOENT;
-
-	pthread_mutex_lock(&h->mu);
-	for (size_t i = 0; i < h->n_live; i++)
-		if (!strcmp(h->live[i].id, id)) {
-			*ret_seen = h->live[i].last_seen_ms;
-			*ret_rev = h->live[i].revision;
-			r = 0;
-			break;
-		}
-	pthread_mutex_unlock(&h->mu);
-	return r;
-}
 
 static void
 reply_result(struct bm_rpc_call *call, Bm__WatchResult *w)
@@ -406,8 +351,6 @@ watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchReque
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "watch needs a valid rack");
 		return;
 	}
-	if (*q->agent_id)
-		watch_hub_agent_seen(h, q->agent_id, since);
 	for (;;) {
 		if (try_answer(h, call, q->rack, since, &cur))
 			return;
@@ -557,7 +500,6 @@ watch_hub_free(struct watch_hub *h)
 		return;
 	answer_all(unpark(h, any, 0)); /* parked after close: none, but be sure */
 	pthread_mutex_destroy(&h->mu);
-	free(h->live);
 	free(h);
 }
 

@@ -1,7 +1,6 @@
 /* Agents' long-polls: Watch(rack, since) answered with the rack's changes
  * after `since`, or parked until a commit brings one, or answered empty at
- * its deadline (a heartbeat). Also remembers when each agent was last seen
- * and at which revision, for `bmctl agents`.
+ * its deadline (a heartbeat).
  *
  * Threads: watch_handle runs on nng's threads; watch_hub_committed and the
  * deadline timer on the coordinator's loop. A parked watch holds its nng
@@ -29,11 +28,6 @@ void watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__Watch
 /* The store reached revision rev: wake the parked watches it concerns.
  * Loop thread. */
 void watch_hub_committed(struct watch_hub *h, uint64_t rev);
-/* Live facts about an agent: 0, or -ENOENT when not seen since start. */
-int watch_hub_agent_live(struct watch_hub *h, const char *id, uint64_t *ret_last_seen_ms,
-                         uint64_t *ret_revision);
-/* Note that an agent was seen (a register or a report). Any thread. */
-void watch_hub_agent_seen(struct watch_hub *h, const char *id, uint64_t revision);
 /* Answer every parked watch (empty), refuse new ones, stop the timer.
  * Loop thread. */
 void watch_hub_close(struct watch_hub *h);
@@ -41,14 +35,14 @@ void watch_hub_close(struct watch_hub *h);
  * stopped) and the loop has closed the timer. */
 void watch_hub_free(struct watch_hub *h);
 
-/* The answer to Watch(rack, since) at the read's snapshot: the changes
- * after since (empty when none concern the rack), or a snapshot. Exposed
- * for tests. Returns 0 with *ret (free with
- * bm__watch_result__free_unpacked-compatible watch_result_free). */
 /* Whether this node's store may answer an agent that is ahead of it with
  * a fresh snapshot (the leader, or no Raft: its store was reset). Without
  * authority, such a watch waits for the store to catch up. Before serving. */
 void watch_hub_set_authority(struct watch_hub *h, bool (*authoritative)(void *arg), void *arg);
+/* The answer to Watch(rack, since) at the read's snapshot: the changes
+ * after since (empty when none concern the rack), or a snapshot. Exposed
+ * for tests. Returns 0 with *ret (free with watch_result_free), or
+ * -errno. */
 int watch_build(struct store_read *rd, const char *rack, uint64_t since, Bm__WatchResult **ret);
 void watch_result_free(Bm__WatchResult *w);
 /* Nothing in it: no puts, no deletes, no snapshot. */

@@ -296,10 +296,11 @@ collect_cb(void *arg, const Bm__Event *e)
 	free(buf);
 }
 
-/* Send one batch from `from`. Returns the events sent (0: none waiting),
- * or -errno; *applied is updated. */
+/* Send one batch from `from`, or with none waiting and `beat`, an empty
+ * one (a heartbeat). Returns the events sent (0: none waiting), or -errno;
+ * *applied is updated. */
 static int
-report_batch(struct sync *s, uint64_t *applied)
+report_batch(struct sync *s, uint64_t *applied, bool beat)
 {
 	Bm__Request req = BM__REQUEST__INIT;
 	Bm__ReportEventsRequest rq = BM__REPORT_EVENTS_REQUEST__INIT;
@@ -311,8 +312,11 @@ report_batch(struct sync *s, uint64_t *applied)
 
 	if ((r = rackdb_events_read_max(s->o.db, *applied + 1, SYNC_BATCH_EVENTS, collect_cb, &c)) <
 	        0 ||
-	    c.n == 0)
+	    (c.n == 0 && !beat))
 		return r;
+	pthread_mutex_lock(&s->mu);
+	rq.view_revision = s->st.revision;
+	pthread_mutex_unlock(&s->mu);
 	batch.agent_id = (char *)s->o.agent_id;
 	batch.rack = (char *)s->o.rack;
 	batch.events = v;
@@ -345,7 +349,7 @@ static void *
 report_main(void *arg)
 {
 	struct sync *s = arg;
-	uint64_t applied = 0;
+	uint64_t applied = 0, last = 0;
 	bool registered = false;
 
 	while (!stopping(s)) {
@@ -358,9 +362,13 @@ report_main(void *arg)
 			if (do_register(s, &applied) < 0)
 				continue;
 			registered = true;
+			last = bm_mono_ms();
 			set_acked(s, applied);
 		}
-		r = report_batch(s, &applied);
+		bool beat = bm_mono_ms() - last >= SYNC_HEARTBEAT_MS;
+		r = report_batch(s, &applied, beat);
+		if (r > 0 || (r == 0 && beat))
+			last = bm_mono_ms();
 		if (r == -ENOENT)
 			registered = false; /* the coordinator forgot us: register again */
 		if (r > 0)

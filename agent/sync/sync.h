@@ -4,7 +4,9 @@
  *     to the rack view in the local store (one transaction), then tells the
  *     loop, which rebuilds its in-memory view;
  *   - the report thread registers the agent, then sends the outbox in
- *     batches and trims what the coordinator applied.
+ *     batches and trims what the coordinator applied; with nothing to send
+ *     for SYNC_HEARTBEAT_MS, it sends an empty report (a heartbeat with
+ *     its view's revision), so the leader knows the agent is alive.
  * Each tries the coordinator URLs in turn, with exponential backoff and
  * jitter; a restart resumes from the stored revision and the stored outbox. */
 #pragma once
@@ -16,6 +18,7 @@
 
 #define SYNC_WAIT_MS 25000u    /* long-poll length asked of the coordinator */
 #define SYNC_BATCH_EVENTS 512u /* outbox events per report */
+#define SYNC_HEARTBEAT_MS 5000u /* an empty report after this long without one */
 #define SYNC_BACKOFF_MIN_MS 100u
 #define SYNC_BACKOFF_MAX_MS 10000u
 

@@ -3,8 +3,8 @@
 # leader changes: it long-polls whichever coordinator answers, resumes on
 # another from the revision it holds, and ends with every change (its view
 # at the cluster's revision, every machine there), while its outbox keeps
-# reaching the cluster. Given one follower alone, its writes follow the
-# redirect to the leader.
+# reaching the cluster and every node lists it as live. Given one follower
+# alone, its writes follow the redirect to the leader.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 
@@ -88,6 +88,25 @@ for i in $(seq 1 "$n"); do
     missing=$((missing + 1))
 done
 [ "$missing" = 0 ] && ok "every machine's script is served" || not_ok "$missing machines not served"
+# Every node knows when the agent was last seen, whichever it watches:
+# the leader replicates the heartbeats it gets, so on all three nodes the
+# last sighting moves past the registration, and none calls the agent
+# silent or never seen.
+seen_after_register() { # NODE: last_seen_ms - registered_ms of the agent there
+  on "$1" -o json agents 2>/dev/null | python3 -c '
+import json, sys
+a = json.load(sys.stdin)
+a = a[0] if isinstance(a, list) else a["items"][0]
+print(a["last_seen_ms"] - a["registered_ms"])' 2>/dev/null || echo -1
+}
+for i in 1 2 3; do
+  for _ in $(seq 1 300); do [ "$(seen_after_register "$i")" -ge 6000 ] && break; sleep 0.1; done
+  d=$(seen_after_register "$i")
+  [ "$d" -ge 6000 ] && ok "node $i saw the agent ${d} ms after it registered" ||
+    not_ok "node $i: last seen $d ms after registering"
+  on "$i" agents >"$T/out" 2>&1
+  expect_in "$T/out" " live " "after the leader changes, node $i lists the agent as live"
+done
 # Events still reach the cluster: an unknown MAC becomes a machine.
 [ "$(code /boot/52:54:00:15:09:99.ipxe)" = 404 ] || not_ok "unknown MAC"
 for _ in $(seq 1 100); do bmctl get machines --state new 2>/dev/null | grep -q rack15-525400150999 && break; sleep 0.1; done

@@ -9,7 +9,8 @@
 #   m3: manual, boots but never calls back: fails on the timeout;
 #   m4: a BMC that does not answer: fails with ipmitool's message.
 # bmctl exits 1 (not every machine deployed) and says which failed and why;
-# m1 and m2 end deployed and boot from their disks after that.
+# m1 and m2 end deployed and boot from their disks after that. Then the
+# agent dies: it is listed as silent, and a reimage in its rack says so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -132,5 +133,19 @@ bmctl reimage rack14 >"$T/out" 2>&1
 [ $? = 1 ] && grep -q "machine m3 is already in operation $op" "$T/out" &&
   ok "a second reimage of m3 is refused, naming $op" || not_ok "second reimage: $(cat "$T/out")"
 bmctl op cancel "$op" >/dev/null
+
+# The rack's agent dies: `bmctl agents` calls it silent, `bmctl op get`
+# says the rack is not reporting, and the machine's timeout blames it.
+kill9_agent
+bmctl reimage m2 --timeout 45s >/dev/null 2>&1 || not_ok "reimage m2 without its agent"
+op2=$(bmctl op get 2>/dev/null | awk '$2 == "running" && $NF == "m2" {print $1}' | head -1)
+for _ in $(seq 1 600); do bmctl agents 2>/dev/null | grep -q " silent " && break; sleep 0.1; done
+bmctl agents >"$T/out" 2>&1
+expect_in "$T/out" " silent " "bmctl agents calls the dead agent silent"
+bmctl op get "$op2" >"$T/out" 2>&1
+expect_in "$T/out" "note: rack14's agent last seen" "bmctl op get says rack14's agent is not reporting"
+bmctl op watch "$op2" >"$T/out" 2>&1
+expect_in "$T/out" "m2 failed: no progress for 45s (last: reimaging, power cycle requested); rack14's agent last seen" \
+  "m2's timeout names its silent agent"
 [ -n "${BM_IT_DEBUG:-}" ] && cp -r "$T" "$BM_IT_DEBUG"
 finish

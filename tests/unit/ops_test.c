@@ -357,6 +357,55 @@ test_clock_steps_back(void **state)
 	assert_reason(f, "a", "no progress for 60s");
 }
 
+static void
+agents_seen(struct fx *f, uint64_t seen_ms)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	Bm__AgentsSeen q = BM__AGENTS_SEEN__INIT;
+	Bm__AgentSeen e = BM__AGENT_SEEN__INIT, *ep = &e;
+	uint64_t rev = th_revision(f->s);
+
+	e.id = "a1";
+	e.last_seen_ms = seen_ms;
+	e.revision = 7;
+	q.seen = &ep;
+	q.n_seen = 1;
+	cmd.op_case = BM__COMMAND__OP_AGENTS_SEEN;
+	cmd.agents_seen = &q;
+	assert_int_equal(run(f->s, &cmd, seen_ms, NULL, NULL), OK);
+	/* Kept, but not versioned: no revision, so no watch wakes for it. */
+	assert_int_equal(th_revision(f->s), rev);
+	Bm__Object *o = th_get(f->s, BM__KIND__KIND_AGENT, "a1");
+	assert_non_null(o);
+	assert_int_equal(o->agent->last_seen_ms, seen_ms);
+	assert_int_equal(o->agent->revision, 7);
+	bm__object__free_unpacked(o, NULL);
+}
+
+/* A machine that times out in a rack whose agent stopped reporting says
+ * so; one whose agent is seen does not blame it. */
+static void
+test_silent_agent_named(void **state)
+{
+	struct fx *f = *state;
+	uint64_t t = T0;
+
+	agent_holds_k(f, true); /* registered, so seen, at T0 */
+	assert_int_equal(reimage(f, "", 0, 60000, t, NULL, NULL, "a", NULL), OK);
+	tick(f, t += 60001);
+	assert_int_equal(mstate(f, "a"), S(FAILED));
+	assert_reason(f, "a",
+	              "no progress for 60s (last: reimaging, power cycle requested); "
+	              "rack11's agent last seen 60s ago");
+	assert_int_equal(reimage(f, "", 0, 60000, t, NULL, NULL, "b", NULL), OK);
+	agents_seen(f, t + 50000);
+	tick(f, t += 60001);
+	assert_int_equal(mstate(f, "b"), S(FAILED));
+	Bm__Machine *m = machine(f, "b");
+	assert_null(strstr(m->reason, "agent"));
+	bm__machine__free_unpacked(m, NULL);
+}
+
 int
 main(void)
 {
@@ -366,6 +415,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_images_times_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_silent_agent_named, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
