@@ -5,17 +5,22 @@
 #     per request from the profile) vs nginx serving that same script as a
 #     static file: requests/s, p99 latency, requests per server CPU-second;
 #   image: curl of a 1 GiB image (page cache warm), agent (from its image
-#     cache by sha256, sendfile) vs nginx (sendfile on, tcp_nopush): MB/s,
-#     bytes compared by length and HTTP status.
+#     cache by sha256, sendfile) vs nginx (sendfile on, tcp_nopush): both
+#     servers run at once (agent :8080, nginx :8081) and the transfers
+#     alternate, agent then nginx, PAIRS times a round, so that each pair
+#     meets the same machine (a single 1 GiB transfer on this 2-core box
+#     varies by +-40 % with where the scheduler puts client and server):
+#     MB/s, server CPU-seconds per GiB, and the median of the per-pair
+#     ratios; bytes compared by length and HTTP status.
 # Both log nothing per request (nginx access_log off; the agent at
 # log_level warn, as its per-request lines are info). nginx runs its default
 # worker_processes auto (2 here); the agent is one thread.
-#   usage: bench/http.sh [-r ROUNDS] [-d WRK_SECONDS] [SERVER...]  (bmagent nginx)
+#   usage: bench/http.sh [-r ROUNDS] [-d WRK_SECONDS] [-p PAIRS] [SERVER...]  (bmagent nginx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=3 SECS=10
-while getopts r:d: o; do
-  case $o in r) ROUNDS=$OPTARG ;; d) SECS=$OPTARG ;; *) exit 2 ;; esac
+ROUNDS=3 SECS=10 PAIRS=5
+while getopts r:d:p: o; do
+  case $o in r) ROUNDS=$OPTARG ;; d) SECS=$OPTARG ;; p) PAIRS=$OPTARG ;; *) exit 2 ;; esac
 done
 shift $((OPTIND - 1))
 SERVERS=(${@:-bmagent nginx})
@@ -51,6 +56,8 @@ fleet: $W/fleet.yaml
 http_port: 8080
 log_level: warn
 Y
+nginx_conf() { # PORT
+NGINX_PORT=$1
 cat >"$W/nginx/nginx.conf" <<Y
 worker_processes auto;
 pid $W/nginx/nginx.pid;
@@ -69,27 +76,45 @@ http {
     fastcgi_temp_path $W/nginx/fastcgi;
     uwsgi_temp_path $W/nginx/uwsgi;
     scgi_temp_path $W/nginx/scgi;
-    server { listen 10.99.0.1:8080; root $W/www; }
+    server { listen 10.99.0.1:${NGINX_PORT}; root $W/www; }
 }
 Y
+}
+nginx_conf 8080
 chmod 755 "$W" "$W/www" # nginx's workers run as nobody
 cat "$W/www/1G.bin" >/dev/null # warm the page cache
 
-start_server() {
+start_server() { # SERVER [NGINX_PORT]
   case $1 in
   bmagent) ip netns exec "$NS_S" "$B/bmagent" --config "$W/agent.yaml" 2>>"$W/agent.log" & ;;
   nginx) ip netns exec "$NS_S" nginx -c "$W/nginx/nginx.conf" -g 'daemon off;' 2>>"$W/nginx.log" & ;;
   esac
   SRV_PID=$!
+  local port=8080
+  [ "$1" = nginx ] && port=${2:-8080}
   for _ in $(seq 1 50); do # any answer: it listens
-    [ "$(ip netns exec "$NS_C" curl -s -o /dev/null -w '%{http_code}' http://10.99.0.1:8080/)" != 000 ] && break
+    [ "$(ip netns exec "$NS_C" curl -s -o /dev/null -w '%{http_code}' "http://10.99.0.1:$port/")" != 000 ] && break
     sleep 0.1
   done
   sleep 0.3
 }
 stop_server() { kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=; }
 url_script() { [ "$1" = bmagent ] && echo "http://10.99.0.1:8080/boot/$MAC.ipxe" || echo "http://10.99.0.1:8080/boot.ipxe"; }
-url_big() { [ "$1" = bmagent ] && echo "http://10.99.0.1:8080/images/$BIG" || echo "http://10.99.0.1:8080/1G.bin"; }
+url_big() { [ "$1" = bmagent ] && echo "http://10.99.0.1:8080/images/$BIG" || echo "http://10.99.0.1:8081/1G.bin"; }
+
+# big SERVER PID: one 1 GiB transfer, appends "MB/s CPU-seconds" to big.SERVER.
+big() {
+  local c0 c1 res code size secs
+  c0=$(cpu_secs "$2")
+  res=$(ip netns exec "$NS_C" curl -s -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$(url_big "$1")")
+  c1=$(cpu_secs "$2")
+  read -r code size secs <<<"$res"
+  if [ "$code" = 200 ] && [ "$size" = $((1 << 30)) ]; then
+    printf '%.0f %.2f\n' "$(echo "$size / $secs / 1000000" | bc -l)" "$(echo "$c1 - $c0" | bc -l)" >>"$W/big.$1"
+  else
+    echo "0 0" >>"$W/big.$1"
+  fi
+}
 
 # nginx serves the very script the agent renders, as a file of the same size.
 start_server bmagent
@@ -112,24 +137,33 @@ for round in $(seq 1 "$ROUNDS"); do
     total=$(awk '/requests in/ {print $1}' "$W/wrk.$s.$round")
     printf '%.0f %s %.0f\n' "$rps" "$p99" "$(echo "$total / ($c1 - $c0 + 0.001)" | bc -l)" >>"$W/script.$s"
     echo "    $s script $(tail -1 "$W/script.$s")" >&2
-    c0=$(cpu_secs "$SRV_PID")
-    res=$(ip netns exec "$NS_C" curl -s -o /dev/null -w '%{http_code} %{size_download} %{time_total}' "$(url_big "$s")")
-    c1=$(cpu_secs "$SRV_PID")
-    read -r code size secs <<<"$res"
-    if [ "$code" = 200 ] && [ "$size" = $((1 << 30)) ]; then
-      printf '%.0f %.2f\n' "$(echo "$size / $secs / 1000000" | bc -l)" "$(echo "$c1 - $c0" | bc -l)" >>"$W/big.$s"
-    else
-      echo "0 0" >>"$W/big.$s"
-    fi
-    echo "    $s 1 GiB $(tail -1 "$W/big.$s")" >&2
     stop_server
   done
+  # The image: every server at once, transfers alternating.
+  nginx_conf 8081
+  PIDS=()
+  for s in "${SERVERS[@]}"; do start_server "$s" 8081; PIDS+=("$SRV_PID"); done
+  SRV_PID=
+  for _ in $(seq 1 "$PAIRS"); do
+    line="    1 GiB"
+    for i in "${!SERVERS[@]}"; do
+      big "${SERVERS[$i]}" "${PIDS[$i]}"
+      line="$line ${SERVERS[$i]} $(tail -1 "$W/big.${SERVERS[$i]}" | cut -d' ' -f1) MB/s"
+    done
+    echo "$line" >&2
+    if [ "${#SERVERS[@]}" = 2 ]; then
+      a=$(tail -1 "$W/big.bmagent" | cut -d' ' -f1) n=$(tail -1 "$W/big.nginx" | cut -d' ' -f1)
+      [ "$n" != 0 ] && echo "scale=3; $a / $n" | bc -l >>"$W/ratio"
+    fi
+  done
+  kill "${PIDS[@]}" 2>/dev/null; wait "${PIDS[@]}" 2>/dev/null || true
+  nginx_conf 8080
 done
 
 col() { cut -d' ' -f"$2" "$W/$1" | median; }
 echo "http: medians of $ROUNDS rounds, $(nproc) cores, $(uname -r), $(nginx -v 2>&1 | sed 's/.*: //'), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "script: wrk -t2 -c64 -d${SECS}s, $SCRIPT_BYTES bytes (agent: rendered per request; nginx: the same bytes as a static file)"
-echo "image: curl -o /dev/null of 1 GiB over the veth, page cache warm"
+echo "image: curl -o /dev/null of 1 GiB over the veth, page cache warm, both servers up, transfers alternating ($((ROUNDS * PAIRS)) pairs)"
 echo
 printf '| %-37s |' measure; for s in "${SERVERS[@]}"; do printf ' %-10s |' "$s"; done; echo
 printf '|%s|' "---------------------------------------"; for s in "${SERVERS[@]}"; do printf '%s|' "------------"; done; echo
@@ -142,5 +176,6 @@ row "1 GiB image server CPU-seconds" big 2
 echo
 if [ -s "$W/script.bmagent" ] && [ -s "$W/script.nginx" ]; then
   echo "bmagent / nginx: script $(echo "scale=2; $(col script.bmagent 1) / $(col script.nginx 1)" | bc -l)x," \
-    "1 GiB $(echo "scale=2; $(col big.bmagent 1) / $(col big.nginx 1)" | bc -l)x"
+    "1 GiB $(echo "scale=2; $(col big.bmagent 1) / $(col big.nginx 1)" | bc -l)x" \
+    "(median of the per-pair ratios $(median <"$W/ratio")x)"
 fi
