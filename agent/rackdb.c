@@ -12,42 +12,6 @@
 static const char *const table_names[T_COUNT] = { "meta", "leases", "outbox", "discovered",
 	                                          "view" };
 
-int
-rackdb_err(int rc)
-{
-	switch (rc) {
-	case MDB_SUCCESS: return 0;
-	case MDB_NOTFOUND: return -ENOENT;
-	case MDB_KEYEXIST: return -EEXIST;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL: return -ENOSPC;
-	default: return rc > 0 ? -rc : -EIO;
-	}
-}
-
-void
-rackdb_be32(uint8_t out[4], uint32_t v)
-{
-	out[0] = (uint8_t)(v >> 24), out[1] = (uint8_t)(v >> 16), out[2] = (uint8_t)(v >> 8),
-	out[3] = (uint8_t)v;
-}
-
-void
-rackdb_be64(uint8_t out[8], uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		out[i] = (uint8_t)v;
-}
-
-uint64_t
-rackdb_get_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* The outbox's next sequence: one past its last key, or past the last one
  * the coordinator acknowledged when the outbox is empty (trimmed). Starting
  * again at 1 would reuse sequences the coordinator has applied: it would
@@ -61,13 +25,13 @@ load_seq(struct rackdb *db, MDB_txn *txn)
 	int rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur), r;
 
 	if (rc != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	db->next_seq = rc == MDB_SUCCESS && k.mv_size == 8 ? rackdb_get_be64(k.mv_data) + 1 : 1;
+	db->next_seq = rc == MDB_SUCCESS && k.mv_size == 8 ? bm_get_be64(k.mv_data) + 1 : 1;
 	mdb_cursor_close(cur);
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		return rackdb_err(rc);
-	if ((r = rackdb_meta_get_u64(txn, db, "events_acked", &acked)) < 0)
+		return bm_mdb_errno(rc);
+	if ((r = bm_mdb_get_u64(txn, db->dbi[T_META], "events_acked", &acked)) < 0)
 		return r;
 	if (acked + 1 > db->next_seq)
 		db->next_seq = acked + 1;
@@ -91,18 +55,18 @@ rackdb_open(const char *dir, struct rackdb **ret)
 		goto fail;
 	}
 	if ((rc = mdb_env_create(&db->env)) != MDB_SUCCESS) {
-		r = rackdb_err(rc);
+		r = bm_mdb_errno(rc);
 		goto fail;
 	}
 	mdb_env_set_maxdbs(db->env, T_COUNT);
 	mdb_env_set_mapsize(db->env, RACKDB_MAP);
 	if ((rc = mdb_env_open(db->env, path, MDB_NOTLS, 0600)) != MDB_SUCCESS ||
 	    (rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != MDB_SUCCESS) {
-		r = rackdb_err(rc);
+		r = bm_mdb_errno(rc);
 		goto fail;
 	}
 	for (int i = 0; i < T_COUNT && r == 0; i++)
-		r = rackdb_err(mdb_dbi_open(txn, table_names[i], MDB_CREATE, &db->dbi[i]));
+		r = bm_mdb_errno(mdb_dbi_open(txn, table_names[i], MDB_CREATE, &db->dbi[i]));
 	if (r == 0)
 		r = load_seq(db, txn);
 	if (r == 0) {
@@ -111,7 +75,7 @@ rackdb_open(const char *dir, struct rackdb **ret)
 			db->outbox_n = st.ms_entries;
 	}
 	if (r == 0) {
-		r = rackdb_err(mdb_txn_commit(txn));
+		r = bm_mdb_errno(mdb_txn_commit(txn));
 		txn = NULL;
 	}
 	if (r < 0)
@@ -137,17 +101,6 @@ rackdb_close(struct rackdb *db)
 }
 
 int
-rackdb_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *m)
-{
-	MDB_val k = { klen, (void *)key }, v = { protobuf_c_message_get_packed_size(m), NULL };
-	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
-	if (rc != MDB_SUCCESS)
-		return rackdb_err(rc);
-	protobuf_c_message_pack(m, v.mv_data);
-	return 0;
-}
-
-int
 rackdb_leases_load(struct rackdb *db, void (*fn)(void *, const struct lease *), void *arg)
 {
 	MDB_txn *txn;
@@ -156,10 +109,10 @@ rackdb_leases_load(struct rackdb *db, void (*fn)(void *, const struct lease *), 
 	int rc;
 
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	if ((rc = mdb_cursor_open(txn, db->dbi[T_LEASES], &cur)) != MDB_SUCCESS) {
 		mdb_txn_abort(txn);
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -180,7 +133,7 @@ rackdb_leases_load(struct rackdb *db, void (*fn)(void *, const struct lease *), 
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
-	return rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 }
 
 int
@@ -198,7 +151,7 @@ rackdb_batch_begin(struct rackdb *db, struct rackdb_batch **ret)
 	}
 	if ((rc = mdb_txn_begin(db->env, NULL, 0, &b->txn)) != MDB_SUCCESS) {
 		free(b);
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	}
 	b->db = db;
 	b->next_seq = db->next_seq;
@@ -226,8 +179,8 @@ rackdb_lease_put(struct rackdb_batch *b, const struct lease *l)
 	p.ip = l->ip;
 	p.expires_ms = l->expires_ms;
 	p.state = l->state;
-	rackdb_be32(key, l->ip);
-	return rackdb_put_msg(b->txn, b->db->dbi[T_LEASES], key, 4, &p.base);
+	bm_put_be32(key, l->ip);
+	return bm_mdb_put_msg(b->txn, b->db->dbi[T_LEASES], key, 4, &p.base);
 }
 
 int
@@ -237,9 +190,9 @@ rackdb_lease_del(struct rackdb_batch *b, uint32_t ip)
 	MDB_val k = { 4, key };
 	int rc;
 
-	rackdb_be32(key, ip);
+	bm_put_be32(key, ip);
 	rc = mdb_del(b->txn, b->db->dbi[T_LEASES], &k, NULL);
-	return rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 }
 
 /* A terminal callback (done, failed) is never dropped: the coordinator
@@ -264,7 +217,7 @@ drop_oldest_progress(struct rackdb_batch *b)
 	int rc;
 
 	if ((rc = mdb_cursor_open(b->txn, b->db->dbi[T_OUTBOX], &cur)) != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
 		if (!terminal(&v)) {
@@ -273,7 +226,7 @@ drop_oldest_progress(struct rackdb_batch *b)
 			break;
 		}
 	mdb_cursor_close(cur);
-	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 }
 
 int
@@ -287,12 +240,12 @@ rackdb_event_add(struct rackdb_batch *b, Bm__EventKind kind, const uint8_t mac[6
 	if (kind == BM__EVENT_KIND__EVENT_DISCOVERED) {
 		uint8_t t[8];
 		MDB_val k = { 6, (void *)mac }, v = { 8, t };
-		rackdb_be64(t, time_ms);
+		bm_put_be64(t, time_ms);
 		rc = mdb_put(b->txn, b->db->dbi[T_DISCOVERED], &k, &v, MDB_NOOVERWRITE);
 		if (rc == MDB_KEYEXIST)
 			return 0; /* reported before */
 		if (rc != MDB_SUCCESS)
-			return rackdb_err(rc);
+			return bm_mdb_errno(rc);
 	}
 	if (b->db->outbox_max && b->db->outbox_n + b->added - b->dropped >= b->db->outbox_max &&
 	    (rc = drop_oldest_progress(b)) < 0)
@@ -305,8 +258,8 @@ rackdb_event_add(struct rackdb_batch *b, Bm__EventKind kind, const uint8_t mac[6
 	e.kind = kind;
 	e.ip = ip;
 	e.detail = (char *)(detail ? detail : "");
-	rackdb_be64(key, e.seq);
-	if ((rc = rackdb_put_msg(b->txn, b->db->dbi[T_OUTBOX], key, 8, &e.base)) == 0) {
+	bm_put_be64(key, e.seq);
+	if ((rc = bm_mdb_put_msg(b->txn, b->db->dbi[T_OUTBOX], key, 8, &e.base)) == 0) {
 		b->next_seq++;
 		b->added++;
 	}
@@ -337,7 +290,7 @@ rackdb_batch_commit(struct rackdb_batch *b)
 	 * on another thread (the sync or cache thread) the moment it is
 	 * released must see the sequence this one used up. */
 	db->next_seq = b->next_seq;
-	if ((r = rackdb_err(mdb_txn_commit(b->txn))) < 0) {
+	if ((r = bm_mdb_errno(mdb_txn_commit(b->txn))) < 0) {
 		db->next_seq = before;
 		free(b);
 		return r;
@@ -367,7 +320,7 @@ rackdb_stats_get(struct rackdb *db, struct rackdb_stats *ret)
 	int rc;
 
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	memset(ret, 0, sizeof(*ret));
 	if (mdb_stat(txn, db->dbi[T_LEASES], &st) == MDB_SUCCESS)
 		ret->leases = st.ms_entries;
@@ -397,12 +350,12 @@ rackdb_events_read_max(struct rackdb *db, uint64_t from, size_t max,
 	MDB_val k = { 8, key }, v;
 	int rc;
 
-	rackdb_be64(key, from);
+	bm_put_be64(key, from);
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	if ((rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur)) != MDB_SUCCESS) {
 		mdb_txn_abort(txn);
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS && n < max;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -415,5 +368,5 @@ rackdb_events_read_max(struct rackdb *db, uint64_t from, size_t max,
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
-	return rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
+	return rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 }

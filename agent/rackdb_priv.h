@@ -3,6 +3,8 @@
 #include <lmdb.h>
 #include <stdint.h>
 
+#include "bm/mdb.h"
+#include "bm/wr.h"
 #include "rackdb.h"
 
 #define RACKDB_MAP (4ull << 30)
@@ -30,15 +32,3 @@ struct rackdb_batch {
 	uint64_t next_seq;
 	uint64_t added, dropped;
 };
-
-/* MDB_* codes to -errno. */
-int rackdb_err(int rc);
-void rackdb_be32(uint8_t out[4], uint32_t v);
-void rackdb_be64(uint8_t out[8], uint64_t v);
-uint64_t rackdb_get_be64(const uint8_t *p);
-/* Pack a record straight into LMDB's page. */
-int rackdb_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-                   const ProtobufCMessage *m);
-
-/* A u64 of the meta table (0 when absent). Returns 0 or -errno. */
-int rackdb_meta_get_u64(MDB_txn *txn, struct rackdb *db, const char *key, uint64_t *ret);

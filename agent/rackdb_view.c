@@ -13,32 +13,6 @@
 #define VIEW_KEY_MAX 128u
 
 int
-rackdb_meta_get_u64(MDB_txn *txn, struct rackdb *db, const char *key, uint64_t *ret)
-{
-	MDB_val k = { strlen(key), (void *)key }, v;
-	int rc = mdb_get(txn, db->dbi[T_META], &k, &v);
-
-	*ret = 0;
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc != MDB_SUCCESS)
-		return rackdb_err(rc);
-	if (v.mv_size == 8)
-		*ret = rackdb_get_be64(v.mv_data);
-	return 0;
-}
-
-static int
-meta_put_u64(MDB_txn *txn, struct rackdb *db, const char *key, uint64_t val)
-{
-	uint8_t b[8];
-	MDB_val k = { strlen(key), (void *)key }, v = { 8, b };
-
-	rackdb_be64(b, val);
-	return rackdb_err(mdb_put(txn, db->dbi[T_META], &k, &v, 0));
-}
-
-int
 rackdb_agent_id(struct rackdb *db, char out[RACKDB_AGENT_ID_LEN + 1])
 {
 	MDB_txn *txn;
@@ -47,7 +21,7 @@ rackdb_agent_id(struct rackdb *db, char out[RACKDB_AGENT_ID_LEN + 1])
 	int rc, r = 0;
 
 	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	rc = mdb_get(txn, db->dbi[T_META], &k, &v);
 	if (rc == MDB_SUCCESS && v.mv_size == RACKDB_AGENT_ID_LEN) {
 		memcpy(out, v.mv_data, RACKDB_AGENT_ID_LEN);
@@ -63,8 +37,8 @@ rackdb_agent_id(struct rackdb *db, char out[RACKDB_AGENT_ID_LEN + 1])
 	for (size_t i = 0; r == 0 && i < sizeof(rnd); i++)
 		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
 	v = (MDB_val){ RACKDB_AGENT_ID_LEN, out };
-	if (r == 0 && (r = rackdb_err(mdb_put(txn, db->dbi[T_META], &k, &v, 0))) == 0)
-		return rackdb_err(mdb_txn_commit(txn));
+	if (r == 0 && (r = bm_mdb_errno(mdb_put(txn, db->dbi[T_META], &k, &v, 0))) == 0)
+		return bm_mdb_errno(mdb_txn_commit(txn));
 	mdb_txn_abort(txn);
 	return r;
 }
@@ -76,8 +50,8 @@ rackdb_view_revision(struct rackdb *db, uint64_t *ret)
 	int rc, r;
 
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return rackdb_err(rc);
-	r = rackdb_meta_get_u64(txn, db, "view_revision", ret);
+		return bm_mdb_errno(rc);
+	r = bm_mdb_get_u64(txn, db->dbi[T_META], "view_revision", ret);
 	mdb_txn_abort(txn);
 	return r;
 }
@@ -118,7 +92,7 @@ object_record(const Bm__Object *o, Bm__Kind *kind, const char **name)
 static int
 view_clear(MDB_txn *txn, struct rackdb *db)
 {
-	return rackdb_err(mdb_drop(txn, db->dbi[T_VIEW], 0));
+	return bm_mdb_errno(mdb_drop(txn, db->dbi[T_VIEW], 0));
 }
 
 int
@@ -129,29 +103,29 @@ rackdb_view_apply(struct rackdb *db, const Bm__WatchResult *w)
 	int rc, r = 0;
 
 	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	if (w->snapshot)
 		r = view_clear(txn, db);
 	for (size_t i = 0; i < w->n_deletes && r == 0; i++) {
 		MDB_val k = { view_key(key, w->deletes[i]->kind, w->deletes[i]->name), key };
 		rc = mdb_del(txn, db->dbi[T_VIEW], &k, NULL);
-		r = rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
+		r = rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 	}
 	for (size_t i = 0; i < w->n_puts && r == 0; i++) {
 		Bm__Kind kind;
 		const char *name;
 		const ProtobufCMessage *rec = object_record(w->puts[i], &kind, &name);
 		if (rec)
-			r = rackdb_put_msg(txn, db->dbi[T_VIEW], key, view_key(key, kind, name),
+			r = bm_mdb_put_msg(txn, db->dbi[T_VIEW], key, view_key(key, kind, name),
 			                   rec);
 	}
 	if (r == 0)
-		r = meta_put_u64(txn, db, "view_revision", w->revision);
+		r = bm_mdb_put_u64(txn, db->dbi[T_META], "view_revision", w->revision);
 	if (r < 0) {
 		mdb_txn_abort(txn);
 		return r;
 	}
-	return rackdb_err(mdb_txn_commit(txn));
+	return bm_mdb_errno(mdb_txn_commit(txn));
 }
 
 /* Append a record to the fleet's array of its kind. */
@@ -208,7 +182,7 @@ rackdb_view_load(struct rackdb *db, Bm__Fleet **ret)
 	bm__fleet__init(f);
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS ||
 	    (rc = mdb_cursor_open(txn, db->dbi[T_VIEW], &cur)) != MDB_SUCCESS)
-		r = rackdb_err(rc);
+		r = bm_mdb_errno(rc);
 	for (rc = r ? MDB_NOTFOUND : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	     rc == MDB_SUCCESS && r == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
 		if (k.mv_size > 1)
@@ -234,28 +208,28 @@ rackdb_events_trim(struct rackdb *db, uint64_t upto)
 	int rc, r;
 
 	if ((rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	if ((rc = mdb_cursor_open(txn, db->dbi[T_OUTBOX], &cur)) != MDB_SUCCESS) {
 		mdb_txn_abort(txn);
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	}
 	uint64_t n = 0;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	     rc == MDB_SUCCESS && k.mv_size == 8 && rackdb_get_be64(k.mv_data) <= upto;
+	     rc == MDB_SUCCESS && k.mv_size == 8 && bm_get_be64(k.mv_data) <= upto;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if ((rc = mdb_cursor_del(cur, 0)) != MDB_SUCCESS)
 			break;
 		n++;
 	}
 	mdb_cursor_close(cur);
-	r = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : rackdb_err(rc);
+	r = rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 	if (r == 0)
-		r = meta_put_u64(txn, db, "events_acked", upto);
+		r = bm_mdb_put_u64(txn, db->dbi[T_META], "events_acked", upto);
 	if (r < 0) {
 		mdb_txn_abort(txn);
 		return r;
 	}
-	if ((r = rackdb_err(mdb_txn_commit(txn))) == 0)
+	if ((r = bm_mdb_errno(mdb_txn_commit(txn))) == 0)
 		db->outbox_n -= n;
 	return r;
 }
@@ -279,9 +253,9 @@ rackdb_power_done(struct rackdb *db, const uint8_t mac[6], uint64_t *ret_seq)
 	power_key(key, mac);
 	*ret_seq = 0;
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return rackdb_err(rc);
+		return bm_mdb_errno(rc);
 	if (mdb_get(txn, db->dbi[T_META], &k, &v) == MDB_SUCCESS && v.mv_size == 8)
-		*ret_seq = rackdb_get_be64(v.mv_data);
+		*ret_seq = bm_get_be64(v.mv_data);
 	mdb_txn_abort(txn);
 	return 0;
 }
@@ -294,6 +268,6 @@ rackdb_power_record(struct rackdb_batch *b, const uint8_t mac[6], uint64_t seq)
 	MDB_val k = { 12, key }, v = { 8, val };
 
 	power_key(key, mac);
-	rackdb_be64(val, seq);
-	return rackdb_err(mdb_put(b->txn, b->db->dbi[T_META], &k, &v, 0));
+	bm_put_be64(val, seq);
+	return bm_mdb_errno(mdb_put(b->txn, b->db->dbi[T_META], &k, &v, 0));
 }

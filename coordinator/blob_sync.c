@@ -1,16 +1,15 @@
 #include "blob_sync.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bm/log.h"
 #include "bm/rpc.h"
 #include "bm/sha256.h"
+#include "bm/worker.h"
 
 #define FETCH_CHUNK (1u << 20)
 #define FETCH_TIMEOUT_MS 10000
@@ -20,25 +19,13 @@ struct blob_sync {
 	struct store *store;
 	struct blobstore *bs;
 	uint64_t self;
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	bool poked, stop;
+	struct bm_worker w; /* one thread; a poke is a kick */
 };
 
 struct missing {
 	uint8_t sha[32];
 	uint64_t size;
 };
-
-static bool
-stopping(struct blob_sync *b)
-{
-	pthread_mutex_lock(&b->mu);
-	bool s = b->stop;
-	pthread_mutex_unlock(&b->mu);
-	return s;
-}
 
 /* Stored images whose bytes are not here (at most MISSING_MAX a pass). */
 static size_t
@@ -85,7 +72,7 @@ fetch(struct blob_sync *b, const char *url, const struct missing *m)
 		return r;
 	if ((r = blob_begin(b->bs, m->sha, m->size, &off)) < 0)
 		goto out;
-	while (off < m->size && !stopping(b)) {
+	while (off < m->size && !bm_worker_stopping(&b->w)) {
 		Bm__Request req = BM__REQUEST__INIT;
 		Bm__BlobGetRequest q = BM__BLOB_GET_REQUEST__INIT;
 		Bm__Response *resp;
@@ -132,7 +119,7 @@ try_url(void *arg, uint64_t id, const char *url)
 	char hex[BM_SHA256_HEX];
 	int r;
 
-	if (f->done || id == f->b->self || stopping(f->b))
+	if (f->done || id == f->b->self || bm_worker_stopping(&f->b->w))
 		return;
 	if ((r = fetch(f->b, url, f->m)) == 0) {
 		f->done = true;
@@ -150,49 +137,25 @@ pass(struct blob_sync *b)
 	struct missing m[MISSING_MAX];
 	size_t n = find_missing(b, m);
 
-	for (size_t i = 0; i < n && !stopping(b); i++) {
+	for (size_t i = 0; i < n && !bm_worker_stopping(&b->w); i++) {
 		struct fetch_ctx f = { b, &m[i], false };
 		store_coordinator_urls(b->store, try_url, &f);
 	}
 }
 
-static struct timespec
-deadline_ms(unsigned ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	return ts;
-}
-
-static void *
-sync_main(void *arg)
+static void
+sync_main(void *arg, unsigned index)
 {
 	struct blob_sync *b = arg;
 
-	pthread_mutex_lock(&b->mu);
-	while (!b->stop) {
-		struct timespec ts = deadline_ms(BLOB_SYNC_PERIOD_MS);
-		if (!b->poked) /* a poke signals */
-			pthread_cond_timedwait(&b->cond, &b->mu, &ts);
-		if (b->stop)
-			break;
-		b->poked = false;
-		pthread_mutex_unlock(&b->mu);
+	(void)index;
+	/* A pass every BLOB_SYNC_PERIOD_MS or when poked, and at most one a
+	 * second, however busy the log. */
+	while (bm_worker_wait(&b->w, BLOB_SYNC_PERIOD_MS)) {
 		pass(b);
-		pthread_mutex_lock(&b->mu);
-		/* At most a pass a second, however busy the log. */
-		ts = deadline_ms(1000);
-		while (!b->stop && pthread_cond_timedwait(&b->cond, &b->mu, &ts) != ETIMEDOUT)
-			;
+		if (!bm_worker_sleep(&b->w, 1000))
+			break;
 	}
-	pthread_mutex_unlock(&b->mu);
-	return NULL;
 }
 
 int
@@ -203,11 +166,9 @@ blob_sync_start(struct store *s, struct blobstore *bs, uint64_t self_id, struct 
 	if (!b)
 		return -ENOMEM;
 	*b = (struct blob_sync){ .store = s, .bs = bs, .self = self_id };
-	pthread_mutex_init(&b->mu, NULL);
-	pthread_cond_init(&b->cond, NULL);
-	if (pthread_create(&b->th, NULL, sync_main, b) != 0) {
-		pthread_cond_destroy(&b->cond);
-		pthread_mutex_destroy(&b->mu);
+	bm_worker_init(&b->w);
+	if (bm_worker_start(&b->w, 1, sync_main, b) < 0) {
+		bm_worker_fini(&b->w);
 		free(b);
 		return -EAGAIN;
 	}
@@ -218,12 +179,8 @@ blob_sync_start(struct store *s, struct blobstore *bs, uint64_t self_id, struct 
 void
 blob_sync_poke(struct blob_sync *b)
 {
-	if (!b)
-		return;
-	pthread_mutex_lock(&b->mu);
-	b->poked = true;
-	pthread_cond_signal(&b->cond);
-	pthread_mutex_unlock(&b->mu);
+	if (b)
+		bm_worker_kick(&b->w);
 }
 
 void
@@ -231,12 +188,7 @@ blob_sync_stop(struct blob_sync *b)
 {
 	if (!b)
 		return;
-	pthread_mutex_lock(&b->mu);
-	b->stop = true;
-	pthread_cond_signal(&b->cond);
-	pthread_mutex_unlock(&b->mu);
-	pthread_join(b->th, NULL);
-	pthread_cond_destroy(&b->cond);
-	pthread_mutex_destroy(&b->mu);
+	bm_worker_stop(&b->w);
+	bm_worker_fini(&b->w);
 	free(b);
 }

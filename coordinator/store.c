@@ -32,21 +32,6 @@ _Static_assert(DB_COUNT <= 16, "store_info.entries too small");
 _Static_assert(STORE_TABLE_MACHINES == DB_MACHINES && STORE_TABLE_CHANGES == DB_CHANGES,
                "store.h table indexes out of date");
 
-int
-st_errno(int rc)
-{
-	switch (rc) {
-	case MDB_SUCCESS: return 0;
-	case MDB_NOTFOUND: return -ENOENT;
-	case MDB_KEYEXIST: return -EEXIST;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL: return -ENOSPC;
-	case MDB_READERS_FULL: return -EAGAIN;
-	case MDB_BAD_VALSIZE: return -EINVAL;
-	default: return rc > 0 ? -rc : -EIO; /* LMDB passes errno through */
-	}
-}
-
 void
 st_free(void *msg)
 {
@@ -66,32 +51,13 @@ st_set_str(char **field, const char *v)
 	return 0;
 }
 
-void
-st_be64(uint8_t out[8], uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		out[i] = (uint8_t)v;
-}
-
-uint64_t
-st_get_be64(const uint8_t in[8])
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | in[i];
-	return v;
-}
-
 size_t
 st_ip_key(char *buf, const char *rack, uint32_t ip)
 {
 	size_t n = strlen(rack);
 	memcpy(buf, rack, n);
 	buf[n] = '\0';
-	buf[n + 1] = (char)(ip >> 24);
-	buf[n + 2] = (char)(ip >> 16);
-	buf[n + 3] = (char)(ip >> 8);
-	buf[n + 4] = (char)ip;
+	bm_put_be32((uint8_t *)buf + n + 1, ip);
 	return n + 5;
 }
 
@@ -131,71 +97,7 @@ st_kind_db(Bm__Kind kind, enum store_db *ret_db, const ProtobufCMessageDescripto
 	}
 }
 
-int
-st_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-           const ProtobufCMessageDescriptor *desc, ProtobufCMessage **ret_msg)
-{
-	MDB_val k = { klen, (void *)key }, v;
-	ProtobufCMessage *m;
-	int rc = mdb_get(txn, dbi, &k, &v);
-
-	if (rc != MDB_SUCCESS)
-		return st_errno(rc);
-	if (!(m = protobuf_c_message_unpack(desc, NULL, v.mv_size, v.mv_data)))
-		return -EIO;
-	*ret_msg = m;
-	return 0;
-}
-
-int
-st_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const ProtobufCMessage *msg)
-{
-	MDB_val k = { klen, (void *)key }, v = { protobuf_c_message_get_packed_size(msg), NULL };
-	int rc = mdb_put(txn, dbi, &k, &v, MDB_RESERVE);
-
-	if (rc != MDB_SUCCESS)
-		return st_errno(rc);
-	protobuf_c_message_pack(msg, v.mv_data);
-	return 0;
-}
-
-int
-st_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
-	int rc = mdb_del(txn, dbi, &k, val ? &v : NULL);
-	return rc == MDB_NOTFOUND ? 0 : st_errno(rc);
-}
-
 /* ------------------------------------------------------------------ meta */
-
-static int
-meta_get(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *ret)
-{
-	MDB_val k = { strlen(key), (void *)key }, v;
-	int rc = mdb_get(txn, dbi, &k, &v);
-
-	if (rc == MDB_NOTFOUND) {
-		*ret = 0;
-		return 0;
-	}
-	if (rc != MDB_SUCCESS)
-		return st_errno(rc);
-	if (v.mv_size != 8)
-		return -EIO;
-	*ret = st_get_be64(v.mv_data);
-	return 0;
-}
-
-static int
-meta_put(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t val)
-{
-	uint8_t buf[8];
-	MDB_val k = { strlen(key), (void *)key }, v = { 8, buf };
-
-	st_be64(buf, val);
-	return st_errno(mdb_put(txn, dbi, &k, &v, 0));
-}
 
 /* --------------------------------------------------------- open / close */
 
@@ -207,25 +109,25 @@ open_tables(struct store *s)
 	int rc, r;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (int i = 0; i < DB_COUNT; i++) {
 		unsigned flags = MDB_CREATE | (i == DB_RACK_MACHINES ? MDB_DUPSORT : 0);
 		if ((rc = mdb_dbi_open(txn, store_table_names[i], flags, &s->dbi[i])) !=
 		    MDB_SUCCESS) {
 			mdb_txn_abort(txn);
-			return st_errno(rc);
+			return bm_mdb_errno(rc);
 		}
 	}
-	r = meta_get(txn, s->dbi[DB_META], "schema", &schema);
+	r = bm_mdb_get_u64(txn, s->dbi[DB_META], "schema", &schema);
 	if (r == 0 && schema == 0)
-		r = meta_put(txn, s->dbi[DB_META], "schema", STORE_SCHEMA);
+		r = bm_mdb_put_u64(txn, s->dbi[DB_META], "schema", STORE_SCHEMA);
 	else if (r == 0 && schema != STORE_SCHEMA)
 		r = -EPROTO; /* written by another version of the schema */
 	if (r < 0) {
 		mdb_txn_abort(txn);
 		return r;
 	}
-	return st_errno(mdb_txn_commit(txn));
+	return bm_mdb_errno(mdb_txn_commit(txn));
 }
 
 int
@@ -234,7 +136,7 @@ st_env_open(struct store *s)
 	int rc, r;
 
 	if ((rc = mdb_env_create(&s->env)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	mdb_env_set_maxdbs(s->env, DB_COUNT);
 	mdb_env_set_maxreaders(s->env, STORE_READERS_MAX);
 	mdb_env_set_mapsize(s->env, s->map_size);
@@ -246,7 +148,7 @@ st_env_open(struct store *s)
 	 * the store is rebuilt from the log (the coordinator's start-up). */
 	unsigned flags = MDB_NOTLS | MDB_NOMETASYNC | (s->unsynced ? MDB_NOSYNC : 0);
 	if ((rc = mdb_env_open(s->env, s->dir, flags, 0600)) != MDB_SUCCESS)
-		r = st_errno(rc);
+		r = bm_mdb_errno(rc);
 	else
 		r = open_tables(s);
 	if (r < 0) {
@@ -325,12 +227,12 @@ store_batch_begin(struct store *s, struct store_batch **ret_batch)
 	b->s = s;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &b->txn)) != MDB_SUCCESS) {
 		free(b);
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	}
-	if ((r = meta_get(b->txn, meta, "revision", &b->revision)) < 0 ||
-	    (r = meta_get(b->txn, meta, "compact_revision", &b->compact_revision)) < 0 ||
-	    (r = meta_get(b->txn, meta, "applied_index", &b->applied_index)) < 0 ||
-	    (r = meta_get(b->txn, meta, "applied_time", &b->applied_time)) < 0) {
+	if ((r = bm_mdb_get_u64(b->txn, meta, "revision", &b->revision)) < 0 ||
+	    (r = bm_mdb_get_u64(b->txn, meta, "compact_revision", &b->compact_revision)) < 0 ||
+	    (r = bm_mdb_get_u64(b->txn, meta, "applied_index", &b->applied_index)) < 0 ||
+	    (r = bm_mdb_get_u64(b->txn, meta, "applied_time", &b->applied_time)) < 0) {
 		store_batch_abort(b);
 		return r;
 	}
@@ -345,14 +247,14 @@ store_batch_commit(struct store_batch *b)
 	int r = 0;
 
 	if (b->dirty_meta &&
-	    ((r = meta_put(b->txn, meta, "revision", b->revision)) < 0 ||
-	     (r = meta_put(b->txn, meta, "compact_revision", b->compact_revision)) < 0 ||
-	     (r = meta_put(b->txn, meta, "applied_index", b->applied_index)) < 0 ||
-	     (r = meta_put(b->txn, meta, "applied_time", b->applied_time)) < 0)) {
+	    ((r = bm_mdb_put_u64(b->txn, meta, "revision", b->revision)) < 0 ||
+	     (r = bm_mdb_put_u64(b->txn, meta, "compact_revision", b->compact_revision)) < 0 ||
+	     (r = bm_mdb_put_u64(b->txn, meta, "applied_index", b->applied_index)) < 0 ||
+	     (r = bm_mdb_put_u64(b->txn, meta, "applied_time", b->applied_time)) < 0)) {
 		store_batch_abort(b);
 		return r;
 	}
-	r = st_errno(mdb_txn_commit(b->txn));
+	r = bm_mdb_errno(mdb_txn_commit(b->txn));
 	free(b);
 	return r;
 }
@@ -393,12 +295,12 @@ store_info_get(struct store *s, struct store_info *ret)
 	pthread_rwlock_rdlock(&s->swap);
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS) {
 		pthread_rwlock_unlock(&s->swap);
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	}
 	MDB_dbi meta = s->dbi[DB_META];
-	if ((r = meta_get(txn, meta, "revision", &info.revision)) < 0 ||
-	    (r = meta_get(txn, meta, "compact_revision", &info.compact_revision)) < 0 ||
-	    (r = meta_get(txn, meta, "applied_index", &info.applied_index)) < 0)
+	if ((r = bm_mdb_get_u64(txn, meta, "revision", &info.revision)) < 0 ||
+	    (r = bm_mdb_get_u64(txn, meta, "compact_revision", &info.compact_revision)) < 0 ||
+	    (r = bm_mdb_get_u64(txn, meta, "applied_index", &info.applied_index)) < 0)
 		goto out;
 	for (int i = 0; i < DB_COUNT; i++)
 		if (mdb_stat(txn, s->dbi[i], &st) == MDB_SUCCESS)

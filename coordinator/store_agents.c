@@ -31,8 +31,8 @@ id_valid(const char *id)
 static int
 get_agent(struct apply_ctx *c, const char *id, Bm__AgentRecord **ret)
 {
-	return st_get_msg(c->txn, c->s->dbi[DB_AGENTS], id, strlen(id),
-	                  &bm__agent_record__descriptor, (ProtobufCMessage **)ret);
+	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_AGENTS], id, strlen(id),
+	                      &bm__agent_record__descriptor, (ProtobufCMessage **)ret);
 }
 
 /* Write an agent's record if it differs from `old`. */
@@ -62,8 +62,8 @@ put_agent(struct apply_ctx *c, Bm__AgentRecord *rec, const Bm__AgentRecord *old)
 	if (same)
 		return 0;
 	rec->mod_rev = c->rev;
-	if ((r = st_put_msg(c->txn, c->s->dbi[DB_AGENTS], rec->id, strlen(rec->id), &rec->base)) <
-	    0)
+	if ((r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_AGENTS], rec->id, strlen(rec->id),
+	                        &rec->base)) < 0)
 		return r;
 	return st_change(c, BM__KIND__KIND_AGENT, rec->id, rec->info ? rec->info->rack : "", false);
 }
@@ -118,8 +118,8 @@ st_apply_agents_seen(struct apply_ctx *c, const Bm__AgentsSeen *seen)
 			a->last_seen_ms = e->last_seen_ms;
 			if (e->revision)
 				a->revision = e->revision;
-			r = st_put_msg(c->txn, c->s->dbi[DB_AGENTS], a->id, strlen(a->id),
-			               &a->base);
+			r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_AGENTS], a->id, strlen(a->id),
+			                   &a->base);
 		}
 		st_free(a);
 	}
@@ -161,10 +161,9 @@ event_key(uint8_t k[EVENT_KEY_LEN], const uint8_t mac[6], uint64_t time_ms, uint
           uint32_t i)
 {
 	memcpy(k, mac, 6);
-	st_be64(k + 6, time_ms);
-	st_be64(k + 14, rev);
-	k[22] = (uint8_t)(i >> 24), k[23] = (uint8_t)(i >> 16), k[24] = (uint8_t)(i >> 8);
-	k[25] = (uint8_t)i;
+	bm_put_be64(k + 6, time_ms);
+	bm_put_be64(k + 14, rev);
+	bm_put_be32(k + 22, i);
 }
 
 /* Keep the newest EVENTS_PER_MAC_MAX events of a MAC. */
@@ -177,7 +176,7 @@ trim_history(struct apply_ctx *c, const uint8_t mac[6])
 	int rc;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_EVENTS], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	     rc == MDB_SUCCESS && k.mv_size >= 6 && !memcmp(k.mv_data, mac, 6);
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
@@ -189,7 +188,7 @@ trim_history(struct apply_ctx *c, const uint8_t mac[6])
 		if ((rc = mdb_cursor_del(cur, 0)) == MDB_SUCCESS)
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT); /* after a delete: the next */
 	mdb_cursor_close(cur);
-	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : st_errno(rc);
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 }
 
 static int
@@ -202,7 +201,7 @@ record_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e, 
 	copy.agent = a->id;
 	copy.rack = a->info ? a->info->rack : "";
 	event_key(key, e->mac.data, e->time_ms, c->rev, i);
-	if ((r = st_put_msg(c->txn, c->s->dbi[DB_EVENTS], key, sizeof(key), &copy.base)) < 0)
+	if ((r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_EVENTS], key, sizeof(key), &copy.base)) < 0)
 		return r;
 	return trim_history(c, e->mac.data);
 }
@@ -215,8 +214,8 @@ st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was)
 	int r;
 
 	m->mod_rev = c->rev;
-	if ((r = st_put_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name), &m->base)) <
-	    0)
+	if ((r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name),
+	                        &m->base)) < 0)
 		return r;
 	if ((r = st_change(c, BM__KIND__KIND_MACHINE, m->name, m->rack, false)) < 0)
 		return r;
@@ -235,7 +234,7 @@ st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was)
 	e.detail = detail;
 	e.agent = "coordinator";
 	event_key(key, m->mac.data, c->now, c->rev, 0x80000000u | (uint32_t)c->nchg);
-	if ((r = st_put_msg(c->txn, c->s->dbi[DB_EVENTS], key, sizeof(key), &e.base)) < 0)
+	if ((r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_EVENTS], key, sizeof(key), &e.base)) < 0)
 		return r;
 	return trim_history(c, m->mac.data);
 }
@@ -251,12 +250,12 @@ discover(struct apply_ctx *c, const char *rack, const uint8_t mac[6])
 	int rc;
 
 	if ((rc = mdb_get(c->txn, c->s->dbi[DB_RACKS], &rk, &v)) != MDB_SUCCESS)
-		return rc == MDB_NOTFOUND ? 0 : st_errno(rc); /* a rack not (yet) declared */
+		return rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc); /* a rack not (yet) declared */
 	snprintf(name, sizeof(name), "%.50s-%02x%02x%02x%02x%02x%02x", rack, mac[0], mac[1], mac[2],
 	         mac[3], mac[4], mac[5]);
 	MDB_val nk = { strlen(name), name };
 	if ((rc = mdb_get(c->txn, c->s->dbi[DB_MACHINES], &nk, &v)) != MDB_NOTFOUND)
-		return rc == MDB_SUCCESS ? 0 : st_errno(rc);
+		return rc == MDB_SUCCESS ? 0 : bm_mdb_errno(rc);
 	m.name = name;
 	m.rack = (char *)rack;
 	m.mac.data = (uint8_t *)mac;
@@ -269,7 +268,7 @@ discover(struct apply_ctx *c, const char *rack, const uint8_t mac[6])
 	        MDB_SUCCESS ||
 	    (rc = mdb_put(c->txn, c->s->dbi[DB_RACK_MACHINES], &rk, &nk, MDB_NODUPDATA)) !=
 	        MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	return st_put_machine(c, &m, S(NEW)); /* its discovery event is the trace */
 }
 
@@ -337,9 +336,9 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 		           ? discover(c, a->info->rack, e->mac.data)
 		           : 0;
 	if (rc != MDB_SUCCESS)
-		return st_errno(rc);
-	if ((r = st_get_msg(c->txn, c->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
-	                    &bm__machine__descriptor, (ProtobufCMessage **)&m)) < 0)
+		return bm_mdb_errno(rc);
+	if ((r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
+	                        &bm__machine__descriptor, (ProtobufCMessage **)&m)) < 0)
 		return r;
 	st = next_state(m, e);
 	if (st != m->state) {

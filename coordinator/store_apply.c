@@ -191,7 +191,7 @@ st_upsert(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg,
 	}
 	*rev_field(&u, d, FIELD_MOD_REV) = c->rev;
 	const char *name = *(char **)((char *)&u + sizeof(ProtobufCMessage));
-	r = st_put_msg(c->txn, c->s->dbi[db], name, strlen(name), &u.base);
+	r = bm_mdb_put_msg(c->txn, c->s->dbi[db], name, strlen(name), &u.base);
 	*ret_outcome = old ? UPSERT_UPDATED : UPSERT_CREATED;
 out:
 	for (int i = 0; i < nowned; i++)
@@ -214,7 +214,7 @@ find_user(struct apply_ctx *c, enum store_db db, const ProtobufCMessageDescripto
 	int rc, found = 0;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[db], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && !found;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, v.mv_size, v.mv_data);
@@ -228,7 +228,7 @@ find_user(struct apply_ctx *c, enum store_db db, const ProtobufCMessageDescripto
 		st_free(m);
 	}
 	mdb_cursor_close(cur);
-	return found ? 1 : (rc == MDB_NOTFOUND || rc == MDB_SUCCESS) ? 0 : st_errno(rc);
+	return found ? 1 : (rc == MDB_NOTFOUND || rc == MDB_SUCCESS) ? 0 : bm_mdb_errno(rc);
 }
 
 int
@@ -238,13 +238,13 @@ st_machine_unindex(struct apply_ctx *c, const Bm__Machine *m)
 	int r;
 
 	if (m->mac.len == 6 &&
-	    (r = st_del(c->txn, c->s->dbi[DB_MAC_INDEX], m->mac.data, 6, NULL, 0)) < 0)
+	    (r = bm_mdb_del(c->txn, c->s->dbi[DB_MAC_INDEX], m->mac.data, 6, NULL, 0)) < 0)
 		return r;
-	if (m->ip && (r = st_del(c->txn, c->s->dbi[DB_IP_INDEX], ipk,
-	                         st_ip_key(ipk, m->rack, m->ip), NULL, 0)) < 0)
+	if (m->ip && (r = bm_mdb_del(c->txn, c->s->dbi[DB_IP_INDEX], ipk,
+	                             st_ip_key(ipk, m->rack, m->ip), NULL, 0)) < 0)
 		return r;
-	return st_del(c->txn, c->s->dbi[DB_RACK_MACHINES], m->rack, strlen(m->rack), m->name,
-	              strlen(m->name));
+	return bm_mdb_del(c->txn, c->s->dbi[DB_RACK_MACHINES], m->rack, strlen(m->rack), m->name,
+	                  strlen(m->name));
 }
 
 void
@@ -281,7 +281,7 @@ delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
 			                 "them first",
 			                 name, (int)v.mv_size, (char *)v.mv_data),
 			       1;
-		return r == MDB_NOTFOUND ? 0 : st_errno(r);
+		return r == MDB_NOTFOUND ? 0 : bm_mdb_errno(r);
 	}
 	case BM__KIND__KIND_PROFILE:
 		r = find_user(c, DB_MACHINES, &bm__machine__descriptor, 5, 0, name, user,
@@ -313,7 +313,7 @@ apply_delete(struct apply_ctx *c, const Bm__ObjectRef *ref)
 	if (!ref || st_kind_db(ref->kind, &db, &d) < 0 || !bm_name_valid(ref->name))
 		return st_refuse(c, BM__STATUS__STATUS_INVALID,
 		                 "delete needs a kind and a valid name");
-	r = st_get_msg(c->txn, c->s->dbi[db], ref->name, strlen(ref->name), d, &old);
+	r = bm_mdb_get_msg(c->txn, c->s->dbi[db], ref->name, strlen(ref->name), d, &old);
 	if (r == -ENOENT)
 		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "%s %s not found",
 		                 bm_kind_name(ref->kind), ref->name);
@@ -327,7 +327,7 @@ apply_delete(struct apply_ctx *c, const Bm__ObjectRef *ref)
 	}
 	if (ref->kind == BM__KIND__KIND_RACK)
 		rack = ref->name;
-	if ((r = st_del(c->txn, c->s->dbi[db], ref->name, strlen(ref->name), NULL, 0)) < 0)
+	if ((r = bm_mdb_del(c->txn, c->s->dbi[db], ref->name, strlen(ref->name), NULL, 0)) < 0)
 		goto out;
 	if (ref->kind == BM__KIND__KIND_MACHINE)
 		rack = ((Bm__Machine *)old)->rack;
@@ -351,8 +351,8 @@ apply_image_stored(struct apply_ctx *c, const Bm__Image *in)
 	if (!in || !bm_name_valid(in->name) || in->sha256.len != BM_SHA256_LEN)
 		return st_refuse(c, BM__STATUS__STATUS_INVALID,
 		                 "image needs a valid name and a sha256");
-	r = st_get_msg(c->txn, c->s->dbi[DB_IMAGES], in->name, strlen(in->name),
-	               &bm__image__descriptor, (ProtobufCMessage **)&old);
+	r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_IMAGES], in->name, strlen(in->name),
+	                   &bm__image__descriptor, (ProtobufCMessage **)&old);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if (old &&
@@ -399,15 +399,15 @@ write_changes(struct apply_ctx *c, struct store_batch *b)
 		ptrs[i] = &c->chg[i];
 	cs.n_changes = c->nchg;
 	cs.changes = ptrs;
-	st_be64(key, c->rev);
-	r = st_put_msg(c->txn, c->s->dbi[DB_CHANGES], key, 8, &cs.base);
+	bm_put_be64(key, c->rev);
+	r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_CHANGES], key, 8, &cs.base);
 	free(ptrs);
 	if (r < 0 || c->rev <= c->s->retain)
 		return r;
 	/* Keep the last `retain` revisions: one entry per revision, so dropping
 	 * one per command keeps the table bounded. */
-	st_be64(key, c->rev - c->s->retain);
-	if ((r = st_del(c->txn, c->s->dbi[DB_CHANGES], key, 8, NULL, 0)) < 0)
+	bm_put_be64(key, c->rev - c->s->retain);
+	if ((r = bm_mdb_del(c->txn, c->s->dbi[DB_CHANGES], key, 8, NULL, 0)) < 0)
 		return r;
 	b->compact_revision = c->rev - c->s->retain;
 	return 0;
@@ -429,7 +429,7 @@ apply_coordinator(struct apply_ctx *c, const Bm__Coordinator *co)
 	MDB_val k = { strlen(key), key }, v = { len, co->url };
 	int rc = mdb_put(c->txn, c->s->dbi[DB_META], &k, &v, 0);
 	if (rc != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	c->keep = true;
 	return 0;
 }
@@ -476,14 +476,14 @@ store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd, struc
 		return 0;
 	}
 	if ((rc = mdb_txn_begin(b->s->env, b->txn, 0, &c.txn)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	r = dispatch(&c, cmd);
 	if (r == 0 && res->status == BM__STATUS__STATUS_OK && c.nchg > 0)
 		r = write_changes(&c, b);
 	if (r < 0 || res->status != BM__STATUS__STATUS_OK || (c.nchg == 0 && !c.keep)) {
 		mdb_txn_abort(c.txn);
 	} else if ((rc = mdb_txn_commit(c.txn)) != MDB_SUCCESS) {
-		r = st_errno(rc);
+		r = bm_mdb_errno(rc);
 	} else if (c.nchg > 0) {
 		b->revision = c.rev;
 	}

@@ -31,7 +31,7 @@ exists(struct apply_ctx *c, enum store_db db, const char *name)
 {
 	MDB_val k = { strlen(name), (void *)name }, v;
 	int rc = mdb_get(c->txn, c->s->dbi[db], &k, &v);
-	return rc == MDB_SUCCESS ? 1 : rc == MDB_NOTFOUND ? 0 : st_errno(rc);
+	return rc == MDB_SUCCESS ? 1 : rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 }
 
 /* Get, upsert, count and record the change of one record. */
@@ -45,7 +45,7 @@ put_one(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg, const c
 	int r, outcome;
 
 	st_kind_db(kind, &db, &d);
-	r = st_get_msg(c->txn, c->s->dbi[db], name, strlen(name), d, &old);
+	r = bm_mdb_get_msg(c->txn, c->s->dbi[db], name, strlen(name), d, &old);
 	if (r < 0 && r != -ENOENT)
 		return r;
 	if ((r = st_upsert(c, kind, msg, old, &outcome)) < 0)
@@ -88,7 +88,7 @@ recheck_rack_machines(struct fleet_ctx *x, const Bm__Rack *r)
 	int rc, e = 0;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_RACK_MACHINES], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == MDB_SUCCESS && e == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
 		char name[64];
@@ -96,14 +96,14 @@ recheck_rack_machines(struct fleet_ctx *x, const Bm__Rack *r)
 		snprintf(name, sizeof(name), "%.*s", (int)v.mv_size, (char *)v.mv_data);
 		if (in_fleet(x, name))
 			continue;
-		e = st_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
-		               &bm__machine__descriptor, (ProtobufCMessage **)&m);
+		e = bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
+		                   &bm__machine__descriptor, (ProtobufCMessage **)&m);
 		if (e == 0)
 			bm_fleet_check_machine_rack(m, 0, r, x->p);
 		st_free(m);
 	}
 	mdb_cursor_close(cur);
-	return e < 0 ? e : (rc == MDB_NOTFOUND || rc == MDB_SUCCESS) ? 0 : st_errno(rc);
+	return e < 0 ? e : (rc == MDB_NOTFOUND || rc == MDB_SUCCESS) ? 0 : bm_mdb_errno(rc);
 }
 
 static int
@@ -190,8 +190,8 @@ rack_of(struct fleet_ctx *x, const char *name, Bm__Rack **ret)
 	}
 	st_free(x->rack);
 	x->rack = NULL;
-	r = st_get_msg(x->c->txn, x->c->s->dbi[DB_RACKS], name, strlen(name), &bm__rack__descriptor,
-	               (ProtobufCMessage **)&x->rack);
+	r = bm_mdb_get_msg(x->c->txn, x->c->s->dbi[DB_RACKS], name, strlen(name),
+	                   &bm__rack__descriptor, (ProtobufCMessage **)&x->rack);
 	*ret = x->rack;
 	return r;
 }
@@ -214,7 +214,7 @@ claim(struct fleet_ctx *x, enum store_db db, const void *key, size_t klen, const
 	int rc = mdb_put(x->c->txn, x->c->s->dbi[db], &k, &v, MDB_NOOVERWRITE);
 
 	if (rc != MDB_KEYEXIST)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	if (v.mv_size == strlen(m->name) && !memcmp(v.mv_data, m->name, v.mv_size))
 		return 0;
 	if (db == DB_MAC_INDEX)
@@ -243,7 +243,7 @@ add_index(struct fleet_ctx *x, const Bm__Machine *m, uint32_t i)
 	    (r = claim(x, DB_IP_INDEX, ipk, st_ip_key(ipk, m->rack, m->ip), m, i, "ip")) < 0)
 		return r;
 	rc = mdb_put(c->txn, c->s->dbi[DB_RACK_MACHINES], &k, &v, MDB_NODUPDATA);
-	return rc == MDB_KEYEXIST ? 0 : st_errno(rc);
+	return rc == MDB_KEYEXIST ? 0 : bm_mdb_errno(rc);
 }
 
 /* Check one machine's references; returns -errno or 0. */
@@ -276,8 +276,8 @@ apply_machines(struct fleet_ctx *x, bool create_only)
 	 * machines that move, so that swaps within one fleet are not conflicts. */
 	for (size_t i = 0; i < f->n_machines && r >= 0; i++) {
 		const Bm__Machine *m = f->machines[i];
-		r = st_get_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name),
-		               &bm__machine__descriptor, (ProtobufCMessage **)&olds[i]);
+		r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name),
+		                   &bm__machine__descriptor, (ProtobufCMessage **)&olds[i]);
 		if (r == -ENOENT)
 			r = 0;
 		if (r == 0 && olds[i] && create_only)

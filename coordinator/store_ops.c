@@ -80,8 +80,8 @@ exists(struct apply_ctx *c, enum store_db db, const char *name)
 static int
 get_machine(struct apply_ctx *c, const char *name, Bm__Machine **ret)
 {
-	return st_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
-	                  &bm__machine__descriptor, (ProtobufCMessage **)ret);
+	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
+	                      &bm__machine__descriptor, (ProtobufCMessage **)ret);
 }
 
 static int
@@ -89,7 +89,8 @@ put_op(struct apply_ctx *c, Bm__Operation *op)
 {
 	int r;
 	op->mod_rev = c->rev;
-	if ((r = st_put_msg(c->txn, c->s->dbi[DB_OPS], op->name, strlen(op->name), &op->base)) < 0)
+	if ((r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_OPS], op->name, strlen(op->name), &op->base)) <
+	    0)
 		return r;
 	return st_change(c, BM__KIND__KIND_OPERATION, op->name, "", false);
 }
@@ -104,7 +105,7 @@ rack_machines(struct apply_ctx *c, const char *rack, struct names *out)
 	int rc, r = 0;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_RACK_MACHINES], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == MDB_SUCCESS && r == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP))
 		r = names_add(out, v.mv_data, v.mv_size);
@@ -120,7 +121,7 @@ site_machines(struct apply_ctx *c, const char *site, struct names *out)
 	int rc, r = 0;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_RACKS], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		Bm__Rack *rk = bm__rack__unpack(NULL, v.mv_size, v.mv_data);
@@ -164,7 +165,7 @@ all_machines(struct apply_ctx *c, struct names *out)
 	int rc, r = 0;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_MACHINES], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
 		r = names_add(out, k.mv_data, k.mv_size);
@@ -202,8 +203,8 @@ check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile)
 	int r;
 
 	if (*m->operation &&
-	    st_get_msg(c->txn, c->s->dbi[DB_OPS], m->operation, strlen(m->operation),
-	               &bm__operation__descriptor, (ProtobufCMessage **)&op) == 0) {
+	    bm_mdb_get_msg(c->txn, c->s->dbi[DB_OPS], m->operation, strlen(m->operation),
+	                   &bm__operation__descriptor, (ProtobufCMessage **)&op) == 0) {
 		bool running = op->state == BM__OP_STATE__OP_RUNNING;
 		st_free(op);
 		if (running)
@@ -216,8 +217,8 @@ check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile)
 		return st_refuse(c, BM__STATUS__STATUS_INVALID,
 		                 "machine %s has no profile: give --profile", m->name),
 		       1;
-	r = st_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
-	               (ProtobufCMessage **)&pr);
+	r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
+	                   (ProtobufCMessage **)&pr);
 	if (r == -ENOENT)
 		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist", p),
 		       1;
@@ -258,7 +259,7 @@ caches_load(struct apply_ctx *c, struct caches *cs)
 	int rc, r = 0;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_AGENTS], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		Bm__AgentRecord *a = bm__agent_record__unpack(NULL, v.mv_size, v.mv_data);
@@ -303,8 +304,8 @@ images_ready(struct apply_ctx *c, const struct caches *cs, const Bm__Machine *m,
 	const char *need[2];
 	int r = 1;
 
-	if (st_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
-	               (ProtobufCMessage **)&pr) < 0) {
+	if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
+	                   (ProtobufCMessage **)&pr) < 0) {
 		snprintf(why, wlen, "profile %s is gone", p);
 		return 0;
 	}
@@ -315,8 +316,8 @@ images_ready(struct apply_ctx *c, const struct caches *cs, const Bm__Machine *m,
 		bool held = false;
 		if (!*need[i])
 			continue;
-		if (st_get_msg(c->txn, c->s->dbi[DB_IMAGES], need[i], strlen(need[i]),
-		               &bm__image__descriptor, (ProtobufCMessage **)&im) < 0) {
+		if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_IMAGES], need[i], strlen(need[i]),
+		                   &bm__image__descriptor, (ProtobufCMessage **)&im) < 0) {
 			snprintf(why, wlen, "image %s is not declared", need[i]);
 			r = 0;
 			break;
@@ -568,8 +569,8 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 static int
 get_op(struct apply_ctx *c, const char *name, Bm__Operation **ret)
 {
-	return st_get_msg(c->txn, c->s->dbi[DB_OPS], name, strlen(name), &bm__operation__descriptor,
-	                  (ProtobufCMessage **)ret);
+	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_OPS], name, strlen(name),
+	                      &bm__operation__descriptor, (ProtobufCMessage **)ret);
 }
 
 int
@@ -604,7 +605,7 @@ st_apply_op_tick(struct apply_ctx *c)
 	int rc, r = 0;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_OPS], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		Bm__Operation *op = bm__operation__unpack(NULL, v.mv_size, v.mv_data);

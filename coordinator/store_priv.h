@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bm/mdb.h"
+#include "bm/wr.h"
 #include "store.h"
 
 enum store_db {
@@ -57,24 +59,11 @@ struct store_read {
 	MDB_txn *txn;
 };
 
-/* MDB_* and errno codes to -errno. */
-int st_errno(int rc);
-
 /* Table of an object kind, and the descriptor of its records. */
 int st_kind_db(Bm__Kind kind, enum store_db *ret_db, const ProtobufCMessageDescriptor **ret_desc);
 
-/* Read and unpack a record. Returns 0, -ENOENT, -EIO (undecodable). */
-int st_get_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-               const ProtobufCMessageDescriptor *desc, ProtobufCMessage **ret_msg);
-/* Pack a record straight into LMDB's page. Returns 0 or -errno. */
-int st_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-               const ProtobufCMessage *msg);
-int st_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val, size_t vlen);
-
 /* ip_index key: rack name, NUL, address big-endian. Returns its length. */
 size_t st_ip_key(char *buf, const char *rack, uint32_t ip);
-void st_be64(uint8_t out[8], uint64_t v);
-uint64_t st_get_be64(const uint8_t in[8]);
 
 void st_free(void *msg); /* protobuf_c_message_free_unpacked, NULL-safe */
 /* Replace a string field of an unpacked record (whose empty strings are

@@ -19,7 +19,7 @@ store_read_begin(struct store *s, struct store_read **ret_read)
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn)) != MDB_SUCCESS) {
 		pthread_rwlock_unlock(&s->swap);
 		free(r);
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	}
 	*ret_read = r;
 	return 0;
@@ -42,7 +42,7 @@ meta_u64(struct store_read *r, const char *key)
 
 	if (mdb_get(r->txn, r->s->dbi[DB_META], &k, &v) != MDB_SUCCESS || v.mv_size != 8)
 		return 0;
-	return st_get_be64(v.mv_data);
+	return bm_get_be64(v.mv_data);
 }
 
 int
@@ -60,7 +60,7 @@ store_coordinator_url(struct store *s, uint64_t id, char *buf, size_t len)
 	if ((rc = mdb_get(r->txn, s->dbi[DB_META], &k, &v)) == MDB_SUCCESS)
 		snprintf(buf, len, "%.*s", (int)v.mv_size, (const char *)v.mv_data);
 	store_read_end(r);
-	return rc == MDB_SUCCESS ? 0 : rc == MDB_NOTFOUND ? -ENOENT : st_errno(rc);
+	return rc == MDB_SUCCESS ? 0 : rc == MDB_NOTFOUND ? -ENOENT : bm_mdb_errno(rc);
 }
 
 int
@@ -163,7 +163,7 @@ rack_names_load(struct store_read *r, struct rack_names *rn)
 
 	memset(rn, 0, sizeof(*rn));
 	if ((rc = mdb_cursor_open(r->txn, r->s->dbi[DB_RACKS], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && !e;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		Bm__Rack *rk = bm__rack__unpack(NULL, v.mv_size, v.mv_data);
@@ -280,7 +280,7 @@ store_get(struct store_read *r, Bm__Kind kind, const char *name, Bm__Object **re
 
 	if ((e = st_kind_db(kind, &db, &d)) < 0)
 		return e;
-	if ((e = st_get_msg(r->txn, r->s->dbi[db], name, strlen(name), d, &rec)) < 0)
+	if ((e = bm_mdb_get_msg(r->txn, r->s->dbi[db], name, strlen(name), d, &rec)) < 0)
 		return e;
 	if (!(o = object_wrap(kind, rec))) {
 		st_free(rec);
@@ -399,7 +399,7 @@ lister_walk(struct lister *l, enum store_db db)
 	enum store_db walk = by_rack ? DB_RACK_MACHINES : db;
 
 	if ((rc = mdb_cursor_open(l->r->txn, l->r->s->dbi[walk], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	k = by_rack ? (MDB_val){ strlen(l->q->rack), l->q->rack }
 	            : (MDB_val){ strlen(l->q->after), l->q->after };
 	v = (MDB_val){ strlen(l->q->after), l->q->after };
@@ -423,7 +423,7 @@ lister_walk(struct lister *l, enum store_db db)
 	}
 	mdb_cursor_close(cur);
 	if (e == 0 && rc != MDB_NOTFOUND && rc != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	return e;
 }
 
@@ -462,9 +462,9 @@ store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine **r
 	int rc = mdb_get(r->txn, r->s->dbi[DB_MAC_INDEX], &k, &v);
 
 	if (rc != MDB_SUCCESS)
-		return st_errno(rc);
-	return st_get_msg(r->txn, r->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
-	                  &bm__machine__descriptor, (ProtobufCMessage **)ret_machine);
+		return bm_mdb_errno(rc);
+	return bm_mdb_get_msg(r->txn, r->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
+	                      &bm__machine__descriptor, (ProtobufCMessage **)ret_machine);
 }
 
 int
@@ -472,9 +472,9 @@ store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_change
 {
 	uint8_t key[8];
 
-	st_be64(key, rev);
-	return st_get_msg(r->txn, r->s->dbi[DB_CHANGES], key, 8, &bm__change_set__descriptor,
-	                  (ProtobufCMessage **)ret_changes);
+	bm_put_be64(key, rev);
+	return bm_mdb_get_msg(r->txn, r->s->dbi[DB_CHANGES], key, 8, &bm__change_set__descriptor,
+	                      (ProtobufCMessage **)ret_changes);
 }
 
 int
@@ -488,7 +488,7 @@ store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event 
 	int rc, e = 0;
 
 	if ((rc = mdb_cursor_open(r->txn, r->s->dbi[DB_EVENTS], &cur)) != MDB_SUCCESS)
-		return st_errno(rc);
+		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	     rc == MDB_SUCCESS && k.mv_size >= 6 && !memcmp(k.mv_data, mac, 6) && e == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -508,7 +508,7 @@ store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event 
 	}
 	mdb_cursor_close(cur);
 	if (e == 0 && rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		e = st_errno(rc);
+		e = bm_mdb_errno(rc);
 	if (e == 0 && limit && n > limit) {
 		for (size_t i = 0; i < n - limit; i++)
 			st_free(ev[i]);

@@ -23,7 +23,7 @@ store_snapshot(struct store *s, uint8_t **ret, size_t *ret_len)
 	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
 		return -errno;
 	if ((rc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT)) != MDB_SUCCESS)
-		r = st_errno(rc);
+		r = bm_mdb_errno(rc);
 	if (r == 0 && fstat(fd, &st) < 0)
 		r = -errno;
 	if (r == 0 && !(buf = malloc((size_t)st.st_size + 1)))

@@ -4,13 +4,13 @@
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bm/rpc.h"
+#include "bm/worker.h"
 
 /* RECV: waiting for a request. WAIT: with the handler. DEFER: answered from
  * another thread, queued for the sender thread. SEND: sending. */
@@ -41,11 +41,8 @@ struct bm_rpc_server {
 	/* Answers given from other threads are sent by this thread: nng sends
 	 * in the caller's thread, and the coordinator's loop must not spend
 	 * its time in TCP. One wake-up sends a whole batch. */
-	pthread_t sender;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
+	struct bm_worker sender; /* its mutex guards the queue */
 	struct bm_rpc_call *deferred, **deferred_tail;
-	bool stopping, sender_started;
 };
 
 static void
@@ -84,13 +81,13 @@ bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp)
 		call->answer = msg;
 		call->state = CALL_DEFER;
 		call->next_deferred = NULL;
-		pthread_mutex_lock(&srv->mu);
+		bm_worker_lock(&srv->sender);
 		wake = srv->deferred == NULL;
 		*srv->deferred_tail = call;
 		srv->deferred_tail = &call->next_deferred;
-		pthread_mutex_unlock(&srv->mu);
 		if (wake)
-			pthread_cond_signal(&srv->cond);
+			bm_worker_kick_locked(&srv->sender);
+		bm_worker_unlock(&srv->sender);
 		return;
 	}
 	call->state = CALL_SEND;
@@ -167,23 +164,24 @@ call_aio_cb(void *arg)
 	}
 }
 
-static void *
-sender_main(void *arg)
+static void
+sender_main(void *arg, unsigned index)
 {
 	struct bm_rpc_server *s = arg;
 
-	pthread_mutex_lock(&s->mu);
+	(void)index;
+	bm_worker_lock(&s->sender);
 	for (;;) {
 		struct bm_rpc_call *c = s->deferred;
 		if (!c) {
-			if (s->stopping)
+			if (s->sender.stop) /* the queue is sent: stop */
 				break;
-			pthread_cond_wait(&s->cond, &s->mu);
+			bm_worker_wait_locked(&s->sender, 0);
 			continue;
 		}
 		s->deferred = NULL;
 		s->deferred_tail = &s->deferred;
-		pthread_mutex_unlock(&s->mu);
+		bm_worker_unlock(&s->sender);
 		while (c) {
 			struct bm_rpc_call *next = c->next_deferred;
 			nng_msg *msg = c->answer;
@@ -193,10 +191,9 @@ sender_main(void *arg)
 			nng_ctx_send(c->ctx, c->aio);
 			c = next;
 		}
-		pthread_mutex_lock(&s->mu);
+		bm_worker_lock(&s->sender);
 	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
+	bm_worker_unlock(&s->sender);
 }
 
 static void
@@ -208,8 +205,7 @@ server_free(struct bm_rpc_server *s)
 			bm__request__free_unpacked(s->calls[i].req, NULL);
 	}
 	free(s->calls);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->mu);
+	bm_worker_fini(&s->sender);
 	free(s);
 }
 
@@ -228,11 +224,11 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 	}
 	s->cap = nctx;
 	s->fn = fn;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	bm_worker_init(&s->sender);
 	s->deferred_tail = &s->deferred;
 	s->arg = arg;
 	if ((e = nng_rep0_open(&s->sock)) != 0) {
+		bm_worker_fini(&s->sender);
 		free(s->calls);
 		free(s);
 		return bm_rpc_errno(e);
@@ -247,10 +243,10 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 	}
 	if (e == 0)
 		e = nng_listen(s->sock, url, NULL, 0);
-	if (e == 0 && pthread_create(&s->sender, NULL, sender_main, s) != 0)
+	if (e == 0 && bm_worker_start(&s->sender, 1, sender_main, s) < 0)
 		e = NNG_ENOMEM;
-	s->sender_started = e == 0;
 	if (e != 0) {
+		bm_worker_stop(&s->sender);
 		nng_close(s->sock);
 		server_free(s);
 		return bm_rpc_errno(e);
@@ -275,12 +271,7 @@ bm_rpc_server_stop(struct bm_rpc_server *s)
 	if (!s)
 		return;
 	/* Send what is queued, then stop the sender. */
-	pthread_mutex_lock(&s->mu);
-	s->stopping = true;
-	pthread_mutex_unlock(&s->mu);
-	pthread_cond_signal(&s->cond);
-	if (s->sender_started)
-		pthread_join(s->sender, NULL);
+	bm_worker_stop(&s->sender);
 	nng_close(s->sock);
 	for (unsigned i = 0; i < s->ncalls; i++)
 		nng_aio_stop(s->calls[i].aio);

@@ -4,7 +4,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "bm/log.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
+#include "bm/worker.h"
 #include "rackdb.h"
 
 struct want {
@@ -36,29 +36,22 @@ struct cache {
 	struct cache_opts o;
 	char dir[4096];
 	int blobs_fd, partial_fd;
-	pthread_t th;
-	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	bool stop, kicked;
-	struct want *want; /* under mu */
+	struct bm_worker w; /* one thread; its mutex guards what follows */
+	struct want *want;  /* under w's mutex */
 	size_t n_want;
-	struct held *held; /* under mu: the verified files */
+	struct held *held; /* under the mutex: the verified files */
 	size_t n_held;
-	struct cache_stats st; /* under mu */
+	struct cache_stats st; /* under the mutex */
 	struct {
 		uint8_t sha[BM_SHA256_LEN];
 		uint64_t at;
-	} touched[64]; /* under mu */
+	} touched[64]; /* under the mutex */
 };
 
 static bool
 stopping(struct cache *c)
 {
-	pthread_mutex_lock(&c->mu);
-	bool v = c->stop;
-	pthread_mutex_unlock(&c->mu);
-	return v;
+	return bm_worker_stopping(&c->w);
 }
 
 /* --------------------------------------------------------------- events */
@@ -132,13 +125,13 @@ scan(struct cache *c)
 	closedir(d);
 	if (n)
 		qsort(v, n, sizeof(*v), held_cmp);
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	free(c->held);
 	c->held = v;
 	c->n_held = n;
 	c->st.held = n;
 	c->st.held_bytes = bytes;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	return 0;
 }
 
@@ -146,10 +139,10 @@ static bool
 is_held(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
 {
 	bool h = false;
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	for (size_t i = 0; i < c->n_held && !h; i++)
 		h = !memcmp(c->held[i].sha, sha, BM_SHA256_LEN);
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	return h;
 }
 
@@ -174,7 +167,7 @@ make_room(struct cache *c, uint64_t need)
 	if (!c->o.budget)
 		return 0;
 	scan(c);
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	uint64_t used = c->st.held_bytes;
 	for (size_t i = 0; i < c->n_held && used + need > c->o.budget; i++) {
 		if (is_wanted_locked(c, c->held[i].sha))
@@ -188,7 +181,7 @@ make_room(struct cache *c, uint64_t need)
 	}
 	if (used + need > c->o.budget)
 		r = -ENOSPC;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	scan(c);
 	return r;
 }
@@ -361,9 +354,9 @@ download(struct cache *c, const struct want *w, char *why, size_t wlen)
 			return r;
 		}
 	}
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	c->st.bytes_fetched += k.off - (uint64_t)st.st_size;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	r = verify_and_keep(c, w, k.fd, why, wlen);
 	close(k.fd);
 	return r;
@@ -378,7 +371,7 @@ next_job(struct cache *c, struct want *out)
 	uint64_t now = bm_mono_ms();
 	bool found = false;
 
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	for (size_t i = 0; i < c->n_want && !found; i++) {
 		bool held = false;
 		for (size_t j = 0; j < c->n_held && !held; j++)
@@ -388,14 +381,14 @@ next_job(struct cache *c, struct want *out)
 			found = true;
 		}
 	}
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	return found;
 }
 
 static void
 retry_later(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
 {
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	for (size_t i = 0; i < c->n_want; i++) {
 		struct want *w = &c->want[i];
 		if (memcmp(w->sha, sha, BM_SHA256_LEN))
@@ -406,7 +399,7 @@ retry_later(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
 		w->retry_at = bm_mono_ms() + w->retry_ms;
 	}
 	c->st.failed++;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 }
 
 static void
@@ -422,13 +415,13 @@ run_job(struct cache *c, const struct want *w)
 		retry_later(c, w->sha);
 		return;
 	}
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	c->st.busy = true;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	r = download(c, w, why, sizeof(why));
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	c->st.busy = false;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	if (r == -ECANCELED || r == -ESHUTDOWN)
 		return;
 	if (r < 0) {
@@ -438,37 +431,28 @@ run_job(struct cache *c, const struct want *w)
 		return;
 	}
 	scan(c);
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	c->st.fetched++;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	BM_INFO("cache", "verified image=%s bytes=%llu", w->name, (unsigned long long)w->size);
 	event(c, w->name, NULL);
 	if (c->o.changed)
 		c->o.changed(c->o.changed_arg);
 }
 
-static void *
-cache_main(void *arg)
+static void
+cache_main(void *arg, unsigned index)
 {
 	struct cache *c = arg;
 	struct want w;
 
+	(void)index;
 	while (!stopping(c)) {
-		if (next_job(c, &w)) {
+		if (next_job(c, &w))
 			run_job(c, &w);
-			continue;
-		}
-		pthread_mutex_lock(&c->mu);
-		if (!c->stop && !c->kicked) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += 5; /* retries come due */
-			pthread_cond_timedwait(&c->cond, &c->mu, &ts);
-		}
-		c->kicked = false;
-		pthread_mutex_unlock(&c->mu);
+		else
+			bm_worker_wait(&c->w, CACHE_IDLE_WAKE_MS);
 	}
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ api */
@@ -494,7 +478,7 @@ cache_want(struct cache *c, Bm__Image *const *images, size_t n)
 		snprintf(v[k].url, sizeof(v[k].url), "%s", im->url ? im->url : "");
 		k++;
 	}
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	for (size_t i = 0; i < k; i++) /* a failing image keeps its backoff */
 		for (size_t j = 0; j < c->n_want; j++)
 			if (!memcmp(v[i].sha, c->want[j].sha, BM_SHA256_LEN)) {
@@ -504,9 +488,8 @@ cache_want(struct cache *c, Bm__Image *const *images, size_t n)
 	free(c->want);
 	c->want = v;
 	c->n_want = k;
-	c->kicked = true;
-	pthread_mutex_unlock(&c->mu);
-	pthread_cond_signal(&c->cond);
+	bm_worker_kick_locked(&c->w);
+	bm_worker_unlock(&c->w);
 }
 
 void
@@ -518,14 +501,14 @@ cache_touch(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
 
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	bool due = memcmp(c->touched[slot].sha, sha, BM_SHA256_LEN) ||
 	           now - c->touched[slot].at >= CACHE_TOUCH_EVERY_MS;
 	if (due) {
 		memcpy(c->touched[slot].sha, sha, BM_SHA256_LEN);
 		c->touched[slot].at = now;
 	}
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 	if (due) /* the file's mtime is its last use: eviction goes by it */
 		utimensat(c->blobs_fd, bm_sha256_hex(sha, hex), NULL, 0);
 }
@@ -533,7 +516,7 @@ cache_touch(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
 void
 cache_describe(struct cache *c, Bm__AgentInfo *info)
 {
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	size_t n = c->n_held;
 	ProtobufCBinaryData *v = malloc((n + 1) * (sizeof(*v) + BM_SHA256_LEN));
 	if (v) {
@@ -548,15 +531,15 @@ cache_describe(struct cache *c, Bm__AgentInfo *info)
 	}
 	info->cache_bytes = c->st.held_bytes;
 	info->cache_budget = c->o.budget;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 }
 
 void
 cache_stats_get(struct cache *c, struct cache_stats *ret)
 {
-	pthread_mutex_lock(&c->mu);
+	bm_worker_lock(&c->w);
 	*ret = c->st;
-	pthread_mutex_unlock(&c->mu);
+	bm_worker_unlock(&c->w);
 }
 
 static int
@@ -582,8 +565,7 @@ cache_start(const struct cache_opts *o, struct cache **ret)
 	snprintf(c->dir, sizeof(c->dir), "%s", o->dir);
 	c->o.dir = c->dir;
 	c->blobs_fd = c->partial_fd = -1;
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cond, NULL);
+	bm_worker_init(&c->w);
 	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
 		goto fail;
@@ -591,11 +573,8 @@ cache_start(const struct cache_opts *o, struct cache **ret)
 	if ((r = c->blobs_fd = open_sub(c->dir, "sha256")) < 0 ||
 	    (r = c->partial_fd = open_sub(c->dir, "partial")) < 0 || (r = scan(c)) < 0)
 		goto fail;
-	if (pthread_create(&c->th, NULL, cache_main, c) != 0) {
-		r = -EAGAIN;
+	if ((r = bm_worker_start(&c->w, 1, cache_main, c)) < 0)
 		goto fail;
-	}
-	c->started = true;
 	*ret = c;
 	return 0;
 fail:
@@ -608,18 +587,12 @@ cache_stop(struct cache *c)
 {
 	if (!c)
 		return;
-	pthread_mutex_lock(&c->mu);
-	c->stop = true;
-	pthread_mutex_unlock(&c->mu);
-	pthread_cond_signal(&c->cond);
-	if (c->started)
-		pthread_join(c->th, NULL);
+	bm_worker_stop(&c->w);
 	if (c->blobs_fd >= 0)
 		close(c->blobs_fd);
 	if (c->partial_fd >= 0)
 		close(c->partial_fd);
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->mu);
+	bm_worker_fini(&c->w);
 	free(c->want);
 	free(c->held);
 	free(c);

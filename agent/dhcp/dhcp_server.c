@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bm/netaddr.h"
+#include "bm/wr.h"
 
 struct ctx {
 	struct dhcp_server *s;
@@ -90,12 +91,8 @@ network_opts(struct ctx *c, bool lease)
 		dhcp_reply_set_be32(r, DHCP_OPT_ROUTER, g->gateway, false);
 	if (wanted(c, DHCP_OPT_BROADCAST))
 		dhcp_reply_set_be32(r, DHCP_OPT_BROADCAST, g->network | ~mask, false);
-	for (unsigned i = 0; i < g->n_dns && i < 4; i++) {
-		dns[4 * i] = (uint8_t)(g->dns[i] >> 24);
-		dns[4 * i + 1] = (uint8_t)(g->dns[i] >> 16);
-		dns[4 * i + 2] = (uint8_t)(g->dns[i] >> 8);
-		dns[4 * i + 3] = (uint8_t)g->dns[i];
-	}
+	for (unsigned i = 0; i < g->n_dns && i < 4; i++)
+		bm_put_be32(dns + 4 * i, g->dns[i]);
 	if (g->n_dns && wanted(c, DHCP_OPT_DNS))
 		dhcp_reply_set(r, DHCP_OPT_DNS, dns, 4 * (g->n_dns > 4 ? 4 : g->n_dns), false);
 	if (c->known && *c->host.name && wanted(c, DHCP_OPT_HOSTNAME))

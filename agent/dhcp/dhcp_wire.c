@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bm/rd.h"
+#include "bm/wr.h"
 
 /* Where a region of options lies: the options field, then (with overload)
  * the file field, then the sname field, in that order (RFC 3396 5). */
@@ -267,7 +268,8 @@ dhcp_reply_set_u8(struct dhcp_reply *r, uint8_t code, uint8_t v, bool required)
 int
 dhcp_reply_set_be32(struct dhcp_reply *r, uint8_t code, uint32_t v, bool required)
 {
-	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	uint8_t b[4];
+	bm_put_be32(b, v);
 	return dhcp_reply_set(r, code, b, 4, required);
 }
 
@@ -297,36 +299,29 @@ put_opt(const struct dhcp_reply *r, unsigned code, uint8_t *out)
 	return o;
 }
 
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
+/* The fixed header (RFC 2131 2), 240 bytes with the magic cookie. */
 static void
 put_header(const struct dhcp_reply *r, uint8_t *out)
 {
-	memset(out, 0, DHCP_MIN_LEN);
-	out[0] = r->op;
-	out[1] = r->htype;
-	out[2] = r->hlen;
-	out[3] = r->hops;
-	put_be32(out + 4, r->xid);
-	out[8] = (uint8_t)(r->secs >> 8);
-	out[9] = (uint8_t)r->secs;
-	out[10] = (uint8_t)(r->flags >> 8);
-	out[11] = (uint8_t)r->flags;
-	put_be32(out + 12, r->ciaddr);
-	put_be32(out + 16, r->yiaddr);
-	put_be32(out + 20, r->siaddr);
-	put_be32(out + 24, r->giaddr);
-	memcpy(out + 28, r->chaddr, 16);
+	struct bm_wr w;
+
+	bm_wr_init(&w, out, DHCP_MIN_LEN);
+	bm_wr_u8(&w, r->op);
+	bm_wr_u8(&w, r->htype);
+	bm_wr_u8(&w, r->hlen);
+	bm_wr_u8(&w, r->hops);
+	bm_wr_be32(&w, r->xid);
+	bm_wr_be16(&w, r->secs);
+	bm_wr_be16(&w, r->flags);
+	bm_wr_be32(&w, r->ciaddr);
+	bm_wr_be32(&w, r->yiaddr);
+	bm_wr_be32(&w, r->siaddr);
+	bm_wr_be32(&w, r->giaddr);
+	bm_wr_bytes(&w, r->chaddr, 16);
+	bm_wr_bytes(&w, NULL, 64 + 128); /* sname and file, zeroed, then filled */
 	memcpy(out + 44, r->sname, strnlen(r->sname, sizeof(r->sname)));
 	memcpy(out + 108, r->file, strnlen(r->file, sizeof(r->file)));
-	put_be32(out + 236, DHCP_MAGIC);
+	bm_wr_be32(&w, DHCP_MAGIC);
 }
 
 long

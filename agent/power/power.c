@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
+#include "bm/worker.h"
 #include "rackdb.h"
 
 struct job {
@@ -25,25 +25,18 @@ struct job {
 	char bmc[512];
 };
 
+_Static_assert(POWER_WORKERS <= BM_WORKER_THREADS_MAX, "one bm_worker holds the pool");
+
 struct power {
 	struct rackdb *db;
 	char rack[64];
-	pthread_t th[POWER_WORKERS];
-	unsigned started;
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
-	bool stop;
-	struct job *q; /* under mu */
+	struct bm_worker w; /* POWER_WORKERS threads; the mutex guards what follows */
+	struct job *q;
 	size_t n;
 	struct busy { /* the jobs running, so they are not queued twice */
 		uint8_t mac[6];
 		uint64_t seq;
 	} busy[POWER_WORKERS];
-};
-
-struct worker {
-	struct power *p;
-	unsigned i;
 };
 
 /* ----------------------------------------------------------- ipmi:// URL */
@@ -241,18 +234,16 @@ run_job(struct power *p, const struct job *j)
 		rackdb_batch_abort(b);
 }
 
-static void *
-power_main(void *arg)
+static void
+power_main(void *arg, unsigned index)
 {
-	struct worker *w = arg;
-	struct power *p = w->p;
-	struct busy *busy = &p->busy[w->i];
+	struct power *p = arg;
+	struct busy *busy = &p->busy[index];
 
-	free(w);
-	pthread_mutex_lock(&p->mu);
-	while (!p->stop) {
+	bm_worker_lock(&p->w);
+	while (!p->w.stop) {
 		if (!p->n) {
-			pthread_cond_wait(&p->cond, &p->mu);
+			bm_worker_wait_locked(&p->w, 0);
 			continue;
 		}
 		struct job j = p->q[0];
@@ -260,13 +251,12 @@ power_main(void *arg)
 		p->n--;
 		memcpy(busy->mac, j.mac, 6);
 		busy->seq = j.seq;
-		pthread_mutex_unlock(&p->mu);
+		bm_worker_unlock(&p->w);
 		run_job(p, &j);
-		pthread_mutex_lock(&p->mu);
+		bm_worker_lock(&p->w);
 		busy->seq = 0;
 	}
-	pthread_mutex_unlock(&p->mu);
-	return NULL;
+	bm_worker_unlock(&p->w);
 }
 
 void
@@ -280,7 +270,7 @@ power_consider(struct power *p, const Bm__Machine *m)
 		return;
 	if (rackdb_power_done(p->db, m->mac.data, &done) < 0 || done >= m->power_seq)
 		return;
-	pthread_mutex_lock(&p->mu);
+	bm_worker_lock(&p->w);
 	for (unsigned i = 0; i < POWER_WORKERS && !queued; i++)
 		queued = p->busy[i].seq == m->power_seq && !memcmp(p->busy[i].mac, m->mac.data, 6);
 	for (size_t i = 0; i < p->n && !queued; i++)
@@ -291,9 +281,9 @@ power_consider(struct power *p, const Bm__Machine *m)
 		j->seq = m->power_seq;
 		snprintf(j->name, sizeof(j->name), "%s", m->name);
 		snprintf(j->bmc, sizeof(j->bmc), "%s", m->bmc);
-		pthread_cond_signal(&p->cond);
+		bm_worker_kick_locked(&p->w);
 	}
-	pthread_mutex_unlock(&p->mu);
+	bm_worker_unlock(&p->w);
 }
 
 int
@@ -307,18 +297,10 @@ power_start(struct rackdb *db, const char *rack, struct power **ret)
 	}
 	p->db = db;
 	snprintf(p->rack, sizeof(p->rack), "%s", rack);
-	pthread_mutex_init(&p->mu, NULL);
-	pthread_cond_init(&p->cond, NULL);
-	for (unsigned i = 0; i < POWER_WORKERS; i++) {
-		struct worker *w = malloc(sizeof(*w));
-		if (w)
-			*w = (struct worker){ p, i };
-		if (!w || pthread_create(&p->th[i], NULL, power_main, w) != 0) {
-			free(w);
-			power_stop(p);
-			return -EAGAIN;
-		}
-		p->started++;
+	bm_worker_init(&p->w);
+	if (bm_worker_start(&p->w, POWER_WORKERS, power_main, p) < 0) {
+		power_stop(p);
+		return -EAGAIN;
 	}
 	*ret = p;
 	return 0;
@@ -329,14 +311,8 @@ power_stop(struct power *p)
 {
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	pthread_mutex_unlock(&p->mu);
-	pthread_cond_broadcast(&p->cond);
-	for (unsigned i = 0; i < p->started; i++)
-		pthread_join(p->th[i], NULL); /* an action in progress ends within its timeout */
-	pthread_cond_destroy(&p->cond);
-	pthread_mutex_destroy(&p->mu);
+	bm_worker_stop(&p->w); /* an action in progress ends within its timeout */
+	bm_worker_fini(&p->w);
 	free(p->q);
 	free(p);
 }

@@ -1,7 +1,6 @@
 #include "sync.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include "bm/log.h"
 #include "bm/util.h"
 #include "bm/rpc.h"
+#include "bm/worker.h"
 
 #define CALL_TIMEOUT_MS 10000
 
@@ -19,7 +19,7 @@ struct link {
 	struct sync *s;
 	const char *name;
 	unsigned idx;
-	struct bm_rpc_client *client; /* under s->mu */
+	struct bm_rpc_client *client; /* under the worker's mutex */
 	unsigned backoff_ms;
 	char redirect[256]; /* the leader a follower named: used until it fails */
 };
@@ -27,14 +27,13 @@ struct link {
 struct sync {
 	struct sync_opts o;
 	char **urls; /* owned copies: o.urls points here */
-	pthread_t watch_th, report_th;
-	bool watch_started, report_started;
-	pthread_mutex_t mu;
-	pthread_cond_t cond; /* kicks, stop */
-	bool stop, kicked, reregister;
+	/* Two threads (watch, report); the mutex guards the links' clients,
+	 * the flags and the stats. A kick asks the report thread to send. */
+	struct bm_worker w;
+	bool reregister;
 	struct link watch, report, blob;
 	ev_async view_w;
-	struct sync_stats st; /* under mu */
+	struct sync_stats st;
 };
 
 /* Sleep up to ms, or until stopped (or kicked, with wake_on_kick).
@@ -42,35 +41,17 @@ struct sync {
 static bool
 pause_ms(struct sync *s, unsigned ms, bool wake_on_kick)
 {
-	struct timespec ts;
-	bool go;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
-	pthread_mutex_lock(&s->mu);
-	while (!s->stop && !(wake_on_kick && s->kicked))
-		if (pthread_cond_timedwait(&s->cond, &s->mu, &ts) != 0)
-			break;
-	if (wake_on_kick)
-		s->kicked = false;
-	go = !s->stop;
-	pthread_mutex_unlock(&s->mu);
-	return go;
+	return wake_on_kick ? bm_worker_wait(&s->w, ms) : bm_worker_sleep(&s->w, ms);
 }
 
 static void
 note(struct sync *s, bool ok)
 {
-	pthread_mutex_lock(&s->mu);
+	bm_worker_lock(&s->w);
 	s->st.connected = ok;
 	if (!ok)
 		s->st.errors++;
-	pthread_mutex_unlock(&s->mu);
+	bm_worker_unlock(&s->w);
 }
 
 static const char *
@@ -89,11 +70,11 @@ link_redirect(struct link *l, const Bm__Response *resp)
 	    strlen(resp->leader) >= sizeof(l->redirect) || !strcmp(resp->leader, link_url(l)))
 		return false;
 	BM_INFO("sync", "%s: redirected url=%s leader=%s", l->name, link_url(l), resp->leader);
-	pthread_mutex_lock(&s->mu);
+	bm_worker_lock(&s->w);
 	bm_rpc_client_free(l->client);
 	l->client = NULL;
 	snprintf(l->redirect, sizeof(l->redirect), "%s", resp->leader);
-	pthread_mutex_unlock(&s->mu);
+	bm_worker_unlock(&s->w);
 	return true;
 }
 
@@ -107,11 +88,11 @@ link_fail(struct link *l, const char *what, const char *why)
 
 	bool stop;
 
-	pthread_mutex_lock(&s->mu);
+	bm_worker_lock(&s->w);
 	bm_rpc_client_free(l->client);
 	l->client = NULL;
-	stop = s->stop;
-	pthread_mutex_unlock(&s->mu);
+	stop = s->w.stop;
+	bm_worker_unlock(&s->w);
 	if (stop)
 		return false;
 	note(s, false);
@@ -140,17 +121,17 @@ link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm
 
 	for (unsigned hop = 0;; hop++) {
 		resp = NULL;
-		pthread_mutex_lock(&s->mu);
-		if (s->stop) {
-			pthread_mutex_unlock(&s->mu);
+		bm_worker_lock(&s->w);
+		if (s->w.stop) {
+			bm_worker_unlock(&s->w);
 			return -ESHUTDOWN;
 		}
 		if (!l->client && (r = bm_rpc_client_open(link_url(l), &l->client)) < 0) {
-			pthread_mutex_unlock(&s->mu);
+			bm_worker_unlock(&s->w);
 			snprintf(why, sizeof(why), "%s", strerror(-r));
 			return link_fail(l, what, why) ? r : -ESHUTDOWN;
 		}
-		pthread_mutex_unlock(&s->mu);
+		bm_worker_unlock(&s->w);
 		r = bm_rpc_call(l->client, req, timeout_ms, &resp);
 		if (r == 0 && resp->status == BM__STATUS__STATUS_OK) {
 			l->backoff_ms = SYNC_BACKOFF_MIN_MS;
@@ -175,19 +156,18 @@ link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm
 static bool
 stopping(struct sync *s)
 {
-	pthread_mutex_lock(&s->mu);
-	bool v = s->stop;
-	pthread_mutex_unlock(&s->mu);
-	return v;
+	return bm_worker_stopping(&s->w);
 }
 
 /* ---------------------------------------------------------------- watch */
 
-static void *
-watch_main(void *arg)
+static void
+watch_main(void *arg, unsigned index)
 {
 	struct sync *s = arg;
 	unsigned wait = s->o.wait_ms ? s->o.wait_ms : SYNC_WAIT_MS;
+
+	(void)index;
 	uint64_t since = 0;
 
 	rackdb_view_revision(s->o.db, &since);
@@ -224,10 +204,10 @@ watch_main(void *arg)
 			}
 			since = wr->revision;
 		}
-		pthread_mutex_lock(&s->mu);
+		bm_worker_lock(&s->w);
 		s->st.revision = since;
 		s->st.watch_answers += changed;
-		pthread_mutex_unlock(&s->mu);
+		bm_worker_unlock(&s->w);
 		if (changed) {
 			BM_DEBUG(
 			    "sync", "view updated revision=%llu snapshot=%d puts=%zu deletes=%zu",
@@ -236,7 +216,6 @@ watch_main(void *arg)
 		}
 		bm__response__free_unpacked(resp, NULL);
 	}
-	return NULL;
 }
 
 /* --------------------------------------------------------------- report */
@@ -314,9 +293,9 @@ report_batch(struct sync *s, uint64_t *applied, bool beat)
 	        0 ||
 	    (c.n == 0 && !beat))
 		return r;
-	pthread_mutex_lock(&s->mu);
+	bm_worker_lock(&s->w);
 	rq.view_revision = s->st.revision;
-	pthread_mutex_unlock(&s->mu);
+	bm_worker_unlock(&s->w);
 	batch.agent_id = (char *)s->o.agent_id;
 	batch.rack = (char *)s->o.rack;
 	batch.events = v;
@@ -340,24 +319,26 @@ set_acked(struct sync *s, uint64_t applied)
 	int r = rackdb_events_trim(s->o.db, applied);
 	if (r < 0)
 		BM_WARN("sync", "cannot trim the outbox err=\"%s\"", strerror(-r));
-	pthread_mutex_lock(&s->mu);
+	bm_worker_lock(&s->w);
 	s->st.events_acked = applied;
-	pthread_mutex_unlock(&s->mu);
+	bm_worker_unlock(&s->w);
 }
 
-static void *
-report_main(void *arg)
+static void
+report_main(void *arg, unsigned index)
 {
 	struct sync *s = arg;
 	uint64_t applied = 0, last = 0;
 	bool registered = false;
 
+	(void)index;
+
 	while (!stopping(s)) {
 		int r;
-		pthread_mutex_lock(&s->mu);
+		bm_worker_lock(&s->w);
 		if (s->reregister)
 			registered = s->reregister = false;
-		pthread_mutex_unlock(&s->mu);
+		bm_worker_unlock(&s->w);
 		if (!registered) {
 			if (do_register(s, &applied) < 0)
 				continue;
@@ -376,7 +357,6 @@ report_main(void *arg)
 		if (r == 0 && !pause_ms(s, 1000, true))
 			break;
 	}
-	return NULL;
 }
 
 /* ----------------------------------------------------------------- blobs */
@@ -445,17 +425,15 @@ sync_start(const struct sync_opts *o, struct sync **ret)
 			return -ENOMEM;
 		}
 	s->o.urls = (const char *const *)s->urls;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	bm_worker_init(&s->w);
 	s->watch = (struct link){ .s = s, .name = "watch", .backoff_ms = SYNC_BACKOFF_MIN_MS };
 	s->report = (struct link){ .s = s, .name = "report", .backoff_ms = SYNC_BACKOFF_MIN_MS };
 	s->blob = (struct link){ .s = s, .name = "blob", .backoff_ms = SYNC_BACKOFF_MIN_MS };
 	ev_async_init(&s->view_w, view_cb);
 	s->view_w.data = s;
 	ev_async_start(o->loop, &s->view_w);
-	s->watch_started = pthread_create(&s->watch_th, NULL, watch_main, s) == 0;
-	s->report_started = pthread_create(&s->report_th, NULL, report_main, s) == 0;
-	if (!s->watch_started || !s->report_started) {
+	if (bm_worker_start(&s->w, 1, watch_main, s) < 0 ||
+	    bm_worker_start(&s->w, 1, report_main, s) < 0) {
 		sync_stop(s);
 		return -EAGAIN;
 	}
@@ -468,27 +446,24 @@ sync_kick(struct sync *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->mu);
-	s->kicked = true;
-	pthread_mutex_unlock(&s->mu);
-	pthread_cond_broadcast(&s->cond);
+	bm_worker_kick(&s->w);
 }
 
 void
 sync_reregister(struct sync *s)
 {
-	pthread_mutex_lock(&s->mu);
-	s->reregister = s->kicked = true;
-	pthread_mutex_unlock(&s->mu);
-	pthread_cond_broadcast(&s->cond);
+	bm_worker_lock(&s->w);
+	s->reregister = true;
+	bm_worker_kick_locked(&s->w);
+	bm_worker_unlock(&s->w);
 }
 
 void
 sync_stats_get(struct sync *s, struct sync_stats *ret)
 {
-	pthread_mutex_lock(&s->mu);
+	bm_worker_lock(&s->w);
 	*ret = s->st;
-	pthread_mutex_unlock(&s->mu);
+	bm_worker_unlock(&s->w);
 }
 
 void
@@ -496,13 +471,12 @@ sync_cut(struct sync *s)
 {
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->mu);
-	s->stop = true;
+	bm_worker_lock(&s->w);
+	bm_worker_cut_locked(&s->w);
 	bm_rpc_client_shutdown(s->watch.client);
 	bm_rpc_client_shutdown(s->report.client);
 	bm_rpc_client_shutdown(s->blob.client);
-	pthread_mutex_unlock(&s->mu);
-	pthread_cond_broadcast(&s->cond);
+	bm_worker_unlock(&s->w);
 }
 
 void
@@ -513,16 +487,12 @@ sync_stop(struct sync *s)
 	if (!s)
 		return;
 	sync_cut(s);
-	if (s->watch_started)
-		pthread_join(s->watch_th, NULL);
-	if (s->report_started)
-		pthread_join(s->report_th, NULL);
+	bm_worker_stop(&s->w);
 	bm_rpc_client_free(s->watch.client);
 	bm_rpc_client_free(s->report.client);
 	bm_rpc_client_free(s->blob.client);
 	ev_async_stop(s->o.loop, &s->view_w);
-	pthread_cond_destroy(&s->cond);
-	pthread_mutex_destroy(&s->mu);
+	bm_worker_fini(&s->w);
 	BM_DEBUG("sync", "stopped ms=%llu", (unsigned long long)(bm_mono_ms() - t0));
 	for (unsigned i = 0; i < s->o.n_urls; i++)
 		free(s->urls[i]);

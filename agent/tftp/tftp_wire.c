@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "bm/rd.h"
+#include "bm/wr.h"
 
 /* The next NUL-terminated string of the packet, at most max bytes long.
  * Returns its length, or -EBADMSG when it is not terminated in the packet. */
@@ -122,10 +123,11 @@ tftp_ack_parse(const uint8_t *p, size_t n, uint16_t *ret_block, uint16_t *ret_op
 long
 tftp_build_data_header(uint8_t out[TFTP_HDR], uint16_t block)
 {
-	out[0] = 0;
-	out[1] = TFTP_DATA;
-	out[2] = (uint8_t)(block >> 8);
-	out[3] = (uint8_t)block;
+	struct bm_wr w;
+
+	bm_wr_init(&w, out, TFTP_HDR);
+	bm_wr_be16(&w, TFTP_DATA);
+	bm_wr_be16(&w, block);
 	return TFTP_HDR;
 }
 
@@ -133,14 +135,12 @@ long
 tftp_build_error(uint8_t *out, size_t cap, enum tftp_err code, const char *msg)
 {
 	size_t len = strlen(msg);
+	struct bm_wr w;
 
-	if (cap < 5 + len)
+	bm_wr_init(&w, out, cap);
+	if (bm_wr_be16(&w, TFTP_ERROR) < 0 || bm_wr_be16(&w, code) < 0 ||
+	    bm_wr_bytes(&w, msg, len + 1) < 0)
 		return -ENOSPC;
-	out[0] = 0;
-	out[1] = TFTP_ERROR;
-	out[2] = 0;
-	out[3] = (uint8_t)code;
-	memcpy(out + 4, msg, len + 1);
 	return (long)(5 + len);
 }
 

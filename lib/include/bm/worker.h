@@ -1,0 +1,56 @@
+/* The one worker pattern: threads that sleep on a condition until they
+ * are kicked (new work), a time passes or they are stopped, and work with
+ * the mutex released. The mutex is also the owner's lock for what its
+ * threads share (queues, stats); `stop` may be read under it. Used by the
+ * agent's sync, cache and power threads, the coordinator's blob
+ * replication and the RPC server's sender. */
+#pragma once
+#include <pthread.h>
+#include <stdbool.h>
+
+#define BM_WORKER_THREADS_MAX 16u
+
+struct bm_worker;
+typedef void (*bm_worker_fn)(void *arg, unsigned index);
+
+struct bm_worker_thread {
+	struct bm_worker *w;
+	bm_worker_fn fn;
+	void *arg;
+	unsigned index;
+	pthread_t th;
+};
+
+struct bm_worker {
+	pthread_mutex_t mu;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC: a wall clock step moves no wait */
+	bool stop, kicked;
+	unsigned started;
+	struct bm_worker_thread t[BM_WORKER_THREADS_MAX];
+};
+
+void bm_worker_init(struct bm_worker *w);
+/* Start n more threads running fn(arg, index), index counting from the
+ * threads already started. Returns 0, or -EAGAIN (those started run on:
+ * bm_worker_stop them). */
+int bm_worker_start(struct bm_worker *w, unsigned n, bm_worker_fn fn, void *arg);
+void bm_worker_lock(struct bm_worker *w);
+void bm_worker_unlock(struct bm_worker *w);
+/* Mutex held: wait until kicked or stopped, or ms passed (0: no limit);
+ * the kick is consumed. Returns false once stopping. */
+bool bm_worker_wait_locked(struct bm_worker *w, unsigned ms);
+/* The same, taking the mutex. */
+bool bm_worker_wait(struct bm_worker *w, unsigned ms);
+/* Wait ms whatever kicks come (only a stop ends it early; a kick is kept
+ * for the next wait). Returns false once stopping. */
+bool bm_worker_sleep(struct bm_worker *w, unsigned ms);
+/* New work: wake the threads. Mutex held (_locked) or not. */
+void bm_worker_kick_locked(struct bm_worker *w);
+void bm_worker_kick(struct bm_worker *w);
+bool bm_worker_stopping(struct bm_worker *w);
+/* Mutex held: make every wait return false from now on, wake them. */
+void bm_worker_cut_locked(struct bm_worker *w);
+/* Cut, then join every thread. */
+void bm_worker_stop(struct bm_worker *w);
+/* After bm_worker_stop (or when none started). */
+void bm_worker_fini(struct bm_worker *w);
