@@ -1,13 +1,27 @@
 #!/bin/sh
-# ipmi_sim's chassis_control program for a lab machine: the BMC's power and
-# boot device drive a QEMU process. Called by ipmi_sim (inside the rack's
-# namespace) as: bmc-hook.sh DIR get|set|check KEY [VALUE]...
-# DIR/machine.env (written by lab.sh) gives NAME MAC TAP FIRMWARE ACCEL ART
-# and VMPORT (ipmi_sim's port for QEMU's ipmi-bmc-extern). A boot device set
-# through IPMI applies once, at the next power on, as on a real BMC.
+# ipmi_sim's chassis_control program: the BMC's power and boot device drive
+# a machine. Called by ipmi_sim (inside the rack's namespace) as:
+#   bmc-hook.sh DIR get|set|check KEY [VALUE]...
+# The machine is
+#   - a QEMU process (the lab): DIR/machine.env (written by lab.sh) gives
+#     NAME MAC TAP FIRMWARE ACCEL ART and VMPORT (ipmi_sim's port for QEMU's
+#     ipmi-bmc-extern);
+#   - or a script (the integration tests): DIR/boot.sh, run detached at each
+#     power on, the simulated machine booting; its power state in DIR/power.
+# A boot device set through IPMI applies once, at the next power on, as on
+# a real BMC. Every set is logged in DIR/bmc.log.
 DIR=$1; op=$2; shift 2
-. "$DIR/machine.env"
+[ -f "$DIR/machine.env" ] && . "$DIR/machine.env"
 log() { echo "$(date '+%F %T.%3N') $*" >>"$DIR/bmc.log"; }
+script_on() { [ "$(cat "$DIR/power" 2>/dev/null)" = 1 ]; }
+script_power_on() {
+  script_on && return 0
+  log "power on bootdev=$(cat "$DIR/bootdev" 2>/dev/null || echo none) machine=script"
+  rm -f "$DIR/bootdev"
+  echo 1 >"$DIR/power"
+  setsid sh "$DIR/boot.sh" </dev/null >>"$DIR/boot.log" 2>&1 &
+}
+script_power_off() { echo 0 >"$DIR/power"; }
 pid() {
   p=$(cat "$DIR/qemu.pid" 2>/dev/null) || return 1
   [ -n "$p" ] && [ -d "/proc/$p" ] && grep -q "$DIR/qmp.sock" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
@@ -50,11 +64,18 @@ power_off() {
   kill -9 "$p" 2>/dev/null
   return 0
 }
+if [ -f "$DIR/boot.sh" ]; then
+  is_on() { script_on; }
+  power_on() { script_power_on; }
+  power_off() { script_power_off; }
+else
+  is_on() { pid >/dev/null; }
+fi
 case $op in
 get)
   for k in "$@"; do
     case $k in
-    power) pid >/dev/null && echo power:1 || echo power:0 ;;
+    power) is_on && echo power:1 || echo power:0 ;;
     boot) echo "boot:$(cat "$DIR/bootdev" 2>/dev/null || echo none)" ;;
     *) echo "$k:0" ;;
     esac
@@ -65,7 +86,7 @@ set)
     log "set $k $v"
     case $k in
     power) if [ "$v" = 0 ]; then power_off; else power_on; fi || exit 1 ;;
-    reset) pid >/dev/null || exit 1; power_off; power_on || exit 1 ;;
+    reset) is_on || exit 1; power_off; power_on || exit 1 ;;
     boot) case $v in none) rm -f "$DIR/bootdev" ;; *) echo "$v" >"$DIR/bootdev" ;; esac ;;
     *) : ;;
     esac

@@ -56,7 +56,7 @@ set_working_mc 0x20
     allowed_auths_admin md2 md5 straight
     guid a123456789abcdefa123456789abcdef
   endlan
-  chassis_control "$HERE/bmc_hook.sh $T/bmc1"
+  chassis_control "$BM_SRC/deploy/lab/bmc-hook.sh $T/bmc1"
   user 2 true "admin" "secret" admin 10 md2 md5 straight
 Y
 cat >"$T/bmc1/bmc.emu" <<Y
@@ -111,8 +111,8 @@ expect_in "$T/out" "m3 failed: no progress for 15s" "m3 (never called back) time
 expect_in "$T/out" "m4 failed: ipmitool chassis bootdev pxe:" "m4's BMC failure carries ipmitool's message"
 grep -q "m1 failed\|m2 failed" "$T/out" && not_ok "m1 or m2 failed: $(cat "$T/out")" ||
   ok "m1 (ipmi_sim) and m2 (manual) deployed"
-grep -q "set boot pxe" "$T/bmc1/hook.log" && grep -q "set power 1" "$T/bmc1/hook.log" &&
-  ok "m1's BMC was set to boot from PXE, then powered" || not_ok "BMC hook: $(cat "$T/bmc1/hook.log")"
+grep -q "set boot pxe" "$T/bmc1/bmc.log" && grep -q "set power 1" "$T/bmc1/bmc.log" &&
+  ok "m1's BMC was set to boot from PXE, then powered" || not_ok "BMC hook: $(cat "$T/bmc1/bmc.log")"
 bmctl op get op-999999 >/dev/null 2>&1; [ $? = 1 ] && ok "op get of an unknown operation: exit 1" ||
   not_ok "unknown op"
 bmctl trace m1 >"$T/trace"

@@ -3,6 +3,7 @@
  * injected failure), nothing saved, the burst's bindings forgotten, and no
  * batch aborted (there is none: aborting one was a crash). */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,11 +16,12 @@
 
 #include "dhcp_commit.h"
 #include "rackdb.h"
+#include "test_tmp.h"
 
 #define NOW 1700000000000ull
 
 struct fx {
-	char dir[64];
+	char dir[PATH_MAX];
 	struct rackdb *db;
 	struct lease_table *leases;
 	struct dhcp_pending p[2];
@@ -50,8 +52,7 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/dhcp-commit-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	th_tmpdir(f->dir, "dhcp-commit");
 	assert_int_equal(rackdb_open(f->dir, &f->db), 0);
 	assert_non_null(f->leases = lease_table_new(64));
 	bind_lease(f, 0, 0x0a0c0064);
@@ -64,11 +65,9 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 	lease_table_free(f->leases);
 	rackdb_close(f->db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	th_rmtree(f->dir);
 	free(f);
 	return 0;
 }

@@ -35,33 +35,10 @@ static const uint8_t ksha[32] = { 0x9f, 0x86, 0xd0, 0x81, 0x88, 0x4c, 0x7d, 0x65
 	                          0xa0, 0xc5, 0x5a, 0xd0, 0x15, 0xa3, 0xbf, 0x4f, 0x1b, 0x2b, 0x0b,
 	                          0x82, 0x2c, 0xd1, 0x5d, 0x6c, 0x15, 0xb0, 0xf0, 0x0a, 0x08 };
 
-struct fx {
-	char dir[PATH_MAX];
-	struct store *s;
-	uint64_t seq; /* of the test agent's events */
-};
-
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	struct store_result res;
-
-	f->s = th_store_open(f->dir);
-	assert_int_equal(th_apply_yaml(f->s, fleet, &res), 0);
-	assert_int_equal(res.status, OK);
-	store_result_fini(&res);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	th_store_close(f->s, f->dir);
-	free(f);
-	return 0;
+	return th_setup_with(state, fleet);
 }
 
 static Bm__Status
@@ -83,7 +60,7 @@ run(struct store *s, Bm__Command *cmd, uint64_t now, char *msg, uint64_t *rev)
 
 /* Reimage TARGETS (NULL-terminated) with batch and timeout. */
 static Bm__Status
-reimage(struct fx *f, const char *profile, uint32_t batch, uint64_t timeout, uint64_t now,
+reimage(struct th_fx *f, const char *profile, uint32_t batch, uint64_t timeout, uint64_t now,
         char *msg, char *op, const char *t0, const char *t1)
 {
 	Bm__Command cmd = BM__COMMAND__INIT;
@@ -106,7 +83,7 @@ reimage(struct fx *f, const char *profile, uint32_t batch, uint64_t timeout, uin
 }
 
 static void
-tick(struct fx *f, uint64_t now)
+tick(struct th_fx *f, uint64_t now)
 {
 	Bm__Command cmd = BM__COMMAND__INIT;
 	cmd.op_case = BM__COMMAND__OP_OP_TICK;
@@ -115,7 +92,7 @@ tick(struct fx *f, uint64_t now)
 }
 
 static void
-agent_holds_k(struct fx *f, bool holds)
+agent_holds_k(struct th_fx *f, bool holds)
 {
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__AgentInfo info = BM__AGENT_INFO__INIT;
@@ -131,7 +108,7 @@ agent_holds_k(struct fx *f, bool holds)
 }
 
 static void
-event(struct fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail, uint64_t now)
+event(struct th_fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail, uint64_t now)
 {
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__AgentEvents batch = BM__AGENT_EVENTS__INIT;
@@ -153,7 +130,7 @@ event(struct fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail, ui
 }
 
 static Bm__Machine *
-machine(struct fx *f, const char *name)
+machine(struct th_fx *f, const char *name)
 {
 	Bm__Object *o = th_get(f->s, KM, name);
 	Bm__Machine *m;
@@ -166,7 +143,7 @@ machine(struct fx *f, const char *name)
 }
 
 static Bm__MachineState
-mstate(struct fx *f, const char *name)
+mstate(struct th_fx *f, const char *name)
 {
 	Bm__Machine *m = machine(f, name);
 	Bm__MachineState st = m->state;
@@ -175,7 +152,7 @@ mstate(struct fx *f, const char *name)
 }
 
 static Bm__OpState
-op_state(struct fx *f, const char *op)
+op_state(struct th_fx *f, const char *op)
 {
 	Bm__Object *o = th_get(f->s, BM__KIND__KIND_OPERATION, op);
 	Bm__OpState st;
@@ -186,7 +163,7 @@ op_state(struct fx *f, const char *op)
 }
 
 static void
-assert_reason(struct fx *f, const char *name, const char *part)
+assert_reason(struct th_fx *f, const char *name, const char *part)
 {
 	Bm__Machine *m = machine(f, name);
 	if (!strstr(m->reason, part))
@@ -197,7 +174,7 @@ assert_reason(struct fx *f, const char *name, const char *part)
 static void
 test_refusals(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	char msg[256], op[32];
 
 	assert_int_equal(reimage(f, "", 0, 0, T0, msg, NULL, "rack11", NULL),
@@ -219,7 +196,7 @@ test_refusals(void **state)
 }
 
 static uint64_t
-started(struct fx *f, const char *name)
+started(struct th_fx *f, const char *name)
 {
 	Bm__Machine *m = machine(f, name);
 	uint64_t v = m->started_ms;
@@ -230,7 +207,7 @@ started(struct fx *f, const char *name)
 static void
 test_lifecycle(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	uint64_t t = T0;
 	char op[32];
 	Bm__Machine *m;
@@ -291,7 +268,7 @@ test_lifecycle(void **state)
 static void
 test_cancel(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__Command cmd = BM__COMMAND__INIT;
 	uint64_t t = T0;
 	char op[32];
@@ -318,7 +295,7 @@ test_cancel(void **state)
 static void
 test_no_images_times_out(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	char op[32];
 
 	assert_int_equal(reimage(f, "", 0, 5000, T0, NULL, op, "a", NULL), OK);
@@ -334,7 +311,7 @@ test_no_images_times_out(void **state)
 static void
 test_clock_steps_back(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	uint64_t t = T0 + 600000;
 	char op[32];
 
@@ -358,7 +335,7 @@ test_clock_steps_back(void **state)
 }
 
 static void
-agents_seen(struct fx *f, uint64_t seen_ms)
+agents_seen(struct th_fx *f, uint64_t seen_ms)
 {
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__AgentsSeen q = BM__AGENTS_SEEN__INIT;
@@ -387,7 +364,7 @@ agents_seen(struct fx *f, uint64_t seen_ms)
 static void
 test_silent_agent_named(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	uint64_t t = T0;
 
 	agent_holds_k(f, true); /* registered, so seen, at T0 */
@@ -410,12 +387,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_images_times_out, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_silent_agent_named, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_lifecycle, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_no_images_times_out, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_silent_agent_named, setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * the coordinator applied, and the bound: the oldest progress event goes
  * first (counted), a callback that says done or failed never does; the
  * view kept from sync, and the agent's identity across reopening. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +14,10 @@
 #include <cmocka.h>
 
 #include "rackdb.h"
+#include "test_tmp.h"
 
 struct fx {
-	char dir[64];
+	char dir[PATH_MAX];
 	struct rackdb *db;
 };
 
@@ -23,8 +25,7 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/outbox-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	th_tmpdir(f->dir, "outbox");
 	assert_int_equal(rackdb_open(f->dir, &f->db), 0);
 	*state = f;
 	return 0;
@@ -34,10 +35,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 	rackdb_close(f->db);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	th_rmtree(f->dir);
 	free(f);
 	return 0;
 }

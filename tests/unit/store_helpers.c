@@ -36,14 +36,9 @@ const char th_base_fleet[] =
 struct store *
 th_store_open(char *dir)
 {
-	const char *base = getenv("BM_TEST_TMP");
 	struct store *s;
 
-	if (!base || !*base)
-		base = "/tmp";
-	mkdir(base, 0700);
-	snprintf(dir, PATH_MAX, "%s/store-XXXXXX", base);
-	assert_non_null(mkdtemp(dir));
+	th_tmpdir(dir, "store");
 	assert_int_equal(store_open(dir, 1ull << 30, &s), 0);
 	return s;
 }
@@ -51,14 +46,48 @@ th_store_open(char *dir)
 void
 th_store_close(struct store *s, const char *dir)
 {
-	char path[PATH_MAX + 16];
-
 	store_close(s);
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
-	unlink(path);
-	rmdir(dir);
+	th_rmtree(dir);
+}
+
+int
+th_setup_with(void **state, const char *yaml)
+{
+	struct th_fx *f = calloc(1, sizeof(*f));
+	struct store_result res;
+
+	assert_non_null(f);
+	f->s = th_store_open(f->dir);
+	if (yaml) {
+		assert_int_equal(th_apply_yaml(f->s, yaml, &res), 0);
+		if (res.status != BM__STATUS__STATUS_OK)
+			fail_msg("fleet refused: %s (%s)", res.message,
+			         res.problems.n ? res.problems.v[0].why : "");
+		store_result_fini(&res);
+	}
+	*state = f;
+	return 0;
+}
+
+int
+th_setup_empty(void **state)
+{
+	return th_setup_with(state, NULL);
+}
+
+int
+th_setup_base(void **state)
+{
+	return th_setup_with(state, th_base_fleet);
+}
+
+int
+th_teardown(void **state)
+{
+	struct th_fx *f = *state;
+	th_store_close(f->s, f->dir);
+	free(f);
+	return 0;
 }
 
 int

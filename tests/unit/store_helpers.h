@@ -3,6 +3,24 @@
 #include "bm/fleet.h"
 #include "store.h"
 
+#include <limits.h>
+#include <stdint.h>
+
+#include "test_tmp.h"
+
+/* The cmocka fixture of the store tests: a store in a fresh folder. */
+struct th_fx {
+	char dir[PATH_MAX];
+	struct store *s;
+	uint64_t seq; /* of the test agent's events, for tests that send some */
+};
+/* setup: an empty store; with the base fleet (th_base_fleet) applied; with
+ * `yaml` applied (must be accepted). teardown: closed and removed. */
+int th_setup_empty(void **state);
+int th_setup_base(void **state);
+int th_setup_with(void **state, const char *yaml);
+int th_teardown(void **state);
+
 /* A store in a fresh temporary folder; removed by th_store_close. */
 struct store *th_store_open(char *dir_out /* PATH_MAX */);
 void th_store_close(struct store *s, const char *dir);

@@ -18,34 +18,6 @@
 #define OK BM__STATUS__STATUS_OK
 #define INVALID BM__STATUS__STATUS_INVALID
 
-struct fx {
-	char dir[PATH_MAX];
-	struct store *s;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct store_result res;
-
-	f->s = th_store_open(f->dir);
-	assert_int_equal(th_apply_yaml(f->s, th_base_fleet, &res), 0);
-	assert_int_equal(res.status, OK);
-	store_result_fini(&res);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	th_store_close(f->s, f->dir);
-	free(f);
-	return 0;
-}
-
 /* Apply yaml; expect status, and for a refusal one problem on field with why. */
 static void
 expect(struct store *s, const char *yaml, Bm__Status st, const char *field, const char *why)
@@ -76,7 +48,7 @@ rack_count(struct store *s, const char *rack)
 static void
 test_mac_unique_fleet_wide(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 
 	expect(f->s, "machines: [{name: x1, rack: rack21, mac: '52:54:00:11:00:01'}]", INVALID,
 	       "mac", "52:54:00:11:00:01 is already the MAC of machine r11n01");
@@ -94,7 +66,7 @@ test_mac_unique_fleet_wide(void **state)
 static void
 test_ip_unique_per_rack(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 
 	/* r21n01 already holds 10.11.0.11 in rack21 while r11n01 holds it in
 	 * rack11: per rack, that is fine. */
@@ -109,7 +81,7 @@ test_ip_unique_per_rack(void **state)
 static void
 test_swap_within_fleet(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__Object *o;
 
 	/* Two machines exchange MACs and IPs in one apply: not a conflict. */
@@ -138,7 +110,7 @@ test_swap_within_fleet(void **state)
 static void
 test_move_between_racks(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__ChangeSet *cs;
 
 	assert_int_equal(rack_count(f->s, "rack11"), 2);
@@ -160,7 +132,7 @@ test_move_between_racks(void **state)
 static void
 test_delete_frees_index(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	struct store_result res;
 
 	assert_int_equal(th_delete(f->s, KM, "r12n01", &res), 0);
@@ -175,7 +147,7 @@ test_delete_frees_index(void **state)
 static void
 test_subnet_change_with_machines(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 
 	/* Renumbering a rack together with its machine is one consistent change. */
 	expect(
@@ -208,7 +180,7 @@ list_names(struct store *s, Bm__ListRequest *q, char *out, size_t len, char *nex
 static void
 test_list_filters_and_pages(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
 	char names[256], next[64];
 
@@ -260,13 +232,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_mac_unique_fleet_wide, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ip_unique_per_rack, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_swap_within_fleet, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_move_between_racks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_frees_index, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_subnet_change_with_machines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list_filters_and_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mac_unique_fleet_wide, th_setup_base,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_ip_unique_per_rack, th_setup_base,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_swap_within_fleet, th_setup_base, th_teardown),
+		cmocka_unit_test_setup_teardown(test_move_between_racks, th_setup_base,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_frees_index, th_setup_base,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_subnet_change_with_machines, th_setup_base,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_list_filters_and_pages, th_setup_base,
+		                                th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

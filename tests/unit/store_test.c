@@ -22,29 +22,6 @@
 #define KI BM__KIND__KIND_IMAGE
 #define OK BM__STATUS__STATUS_OK
 
-struct fx {
-	char dir[PATH_MAX];
-	struct store *s;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	f->s = th_store_open(f->dir);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	th_store_close(f->s, f->dir);
-	free(f);
-	return 0;
-}
-
 static void
 apply_base(struct store *s)
 {
@@ -59,7 +36,7 @@ apply_base(struct store *s)
 static void
 test_apply_creates(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	struct store_result res;
 	Bm__ChangeSet *cs;
 	Bm__Object *o;
@@ -99,7 +76,7 @@ test_apply_creates(void **state)
 static void
 test_apply_idempotent_and_update(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	struct store_result res;
 	Bm__ChangeSet *cs;
 	Bm__Object *o;
@@ -147,7 +124,7 @@ test_apply_idempotent_and_update(void **state)
 static void
 test_refusal_is_atomic(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	struct store_result res;
 
 	apply_base(f->s);
@@ -194,7 +171,7 @@ test_store_level_refusals(void **state)
 		{ "racks: [{name: rack12, site: fra1, subnet: 10.99.0.0/24}]", "ip",
 		  "10.12.0.11 is outside the subnet of rack rack12" },
 	};
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	struct store_result res;
 
 	apply_base(f->s);
@@ -225,7 +202,7 @@ expect_status(struct store *s, Bm__Kind k, const char *name, Bm__Status st, cons
 static void
 test_delete_rules(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__ChangeSet *cs;
 
 	apply_base(f->s);
@@ -256,7 +233,7 @@ test_delete_rules(void **state)
 static void
 test_create_machine(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__Machine m = BM__MACHINE__INIT;
 	uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 0x42 };
@@ -312,7 +289,7 @@ test_image_stored(void **state)
 	    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 	static const char other[] =
 	    "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752";
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__Object *o;
 
 	apply_base(f->s);
@@ -341,7 +318,7 @@ test_image_stored(void **state)
 static void
 test_barrier_and_coordinator(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__Coordinator co = BM__COORDINATOR__INIT;
 	struct store_result res;
@@ -383,7 +360,7 @@ test_barrier_and_coordinator(void **state)
 static void
 test_batch_and_replay(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__ObjectRef good = BM__OBJECT_REF__INIT, bad = BM__OBJECT_REF__INIT;
 	struct store_result res[3];
@@ -442,7 +419,7 @@ test_batch_and_replay(void **state)
 static void
 test_compaction(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	struct store_info info;
 	char yaml[160];
 
@@ -470,7 +447,7 @@ test_compaction(void **state)
 static void
 test_persistence(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	Bm__Object *o;
 
 	apply_base(f->s);
@@ -489,17 +466,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_apply_creates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_apply_idempotent_and_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refusal_is_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_store_level_refusals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delete_rules, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_machine, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_image_stored, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_barrier_and_coordinator, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_and_replay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_persistence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_creates, th_setup_empty, th_teardown),
+		cmocka_unit_test_setup_teardown(test_apply_idempotent_and_update, th_setup_empty,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_refusal_is_atomic, th_setup_empty,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_store_level_refusals, th_setup_empty,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_rules, th_setup_empty, th_teardown),
+		cmocka_unit_test_setup_teardown(test_create_machine, th_setup_empty, th_teardown),
+		cmocka_unit_test_setup_teardown(test_image_stored, th_setup_empty, th_teardown),
+		cmocka_unit_test_setup_teardown(test_barrier_and_coordinator, th_setup_empty,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_and_replay, th_setup_empty, th_teardown),
+		cmocka_unit_test_setup_teardown(test_compaction, th_setup_empty, th_teardown),
+		cmocka_unit_test_setup_teardown(test_persistence, th_setup_empty, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

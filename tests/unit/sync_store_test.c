@@ -19,34 +19,6 @@
 #define KM BM__KIND__KIND_MACHINE
 #define OK BM__STATUS__STATUS_OK
 
-struct fx {
-	char dir[PATH_MAX];
-	struct store *s;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct store_result res;
-
-	f->s = th_store_open(f->dir);
-	assert_int_equal(th_apply_yaml(f->s, th_base_fleet, &res), 0);
-	assert_int_equal(res.status, OK);
-	store_result_fini(&res);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	th_store_close(f->s, f->dir);
-	free(f);
-	return 0;
-}
-
 static Bm__Status
 reg(struct store *s, const char *id, const char *rack)
 {
@@ -148,7 +120,7 @@ state_of(struct store *s, const char *name)
 static void
 test_events_once(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	const struct ev b1[] = { { 1, BM__EVENT_KIND__EVENT_DHCP, 1, "DISCOVER -> OFFER" },
 		                 { 2, BM__EVENT_KIND__EVENT_CALLBACK, 1, "state=done" } };
 	const struct ev b2[] = { { 2, BM__EVENT_KIND__EVENT_CALLBACK, 1, "state=done" },
@@ -176,7 +148,7 @@ test_events_once(void **state)
 static void
 test_discovered(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	const struct ev d[] = { { 1, BM__EVENT_KIND__EVENT_DISCOVERED, 0x99, "dhcp" },
 		                { 2, BM__EVENT_KIND__EVENT_DISCOVERED, 0x01, "dhcp" } };
 	struct store_result res;
@@ -238,7 +210,7 @@ has_delete(const Bm__WatchResult *w, const char *machine)
 static void
 test_watch(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	struct store_result res;
 	Bm__WatchResult *w;
 	uint64_t rev = th_revision(f->s);
@@ -296,7 +268,7 @@ test_watch(void **state)
 static void
 test_watch_compacted(void **state)
 {
-	struct fx *f = *state;
+	struct th_fx *f = *state;
 	struct store_result res;
 	Bm__WatchResult *w;
 	char yaml[160];
@@ -330,10 +302,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_events_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_discovered, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_watch_compacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_events_once, th_setup_base, th_teardown),
+		cmocka_unit_test_setup_teardown(test_discovered, th_setup_base, th_teardown),
+		cmocka_unit_test_setup_teardown(test_watch, th_setup_base, th_teardown),
+		cmocka_unit_test_setup_teardown(test_watch_compacted, th_setup_base, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
