@@ -126,10 +126,7 @@ op_write_done(struct proposal *p, const struct store_result *res)
 	} else if (res->status != BM__STATUS__STATUS_OK) {
 		bm_rpc_reply_status(w->call, res->status, res->message);
 	} else {
-		if (w->cmd.op_case == BM__COMMAND__OP_REIMAGE)
-			snprintf(w->agent_id, sizeof(w->agent_id), "op-%llu",
-			         (unsigned long long)res->revision);
-		reply_op(w->api, w->call, w->agent_id, true, res->revision);
+		reply_op(w->api, w->call, res->name, true, res->revision);
 	}
 	free(w);
 }
@@ -147,9 +144,8 @@ op_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		w->cmd.op_case = BM__COMMAND__OP_REIMAGE;
 		w->cmd.reimage = req->reimage;
 	} else {
-		snprintf(w->agent_id, sizeof(w->agent_id), "%s", req->op->name);
 		w->cmd.op_case = BM__COMMAND__OP_OP_CANCEL;
-		w->cmd.op_cancel = w->agent_id;
+		w->cmd.op_cancel = req->op->name; /* the request lives until the answer */
 	}
 	api_propose(a, call, w);
 }

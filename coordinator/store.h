@@ -29,6 +29,7 @@ struct store_result {
 	struct bm_problems problems;
 	uint64_t revision; /* the store's revision after this command */
 	uint32_t created, updated, unchanged;
+	char name[64]; /* the operation a reimage started, or a cancel named */
 };
 
 struct store_info {

@@ -21,7 +21,7 @@ st_refuse(struct apply_ctx *c, Bm__Status status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->res->message, sizeof(c->res->message), fmt, ap);
 	va_end(ap);
-	return 0;
+	return ST_REFUSED;
 }
 
 int
@@ -258,7 +258,7 @@ st_count(struct apply_ctx *c, int outcome)
 		c->res->unchanged++;
 }
 
-/* Refuse deleting what others still use. Returns 1 if refused. */
+/* Refuse deleting what others still use: 0, ST_REFUSED, or -errno. */
 static int
 delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
 {
@@ -269,8 +269,8 @@ delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
 	case BM__KIND__KIND_SITE:
 		r = find_user(c, DB_RACKS, &bm__rack__descriptor, 2, 0, name, user, sizeof(user));
 		if (r > 0)
-			st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
-			          "site %s still holds racks (%s)", name, user);
+			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			                 "site %s still holds racks (%s)", name, user);
 		return r;
 	case BM__KIND__KIND_RACK: {
 		MDB_val k = { strlen(name), (void *)name }, v;
@@ -279,23 +279,22 @@ delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
 			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
 			                 "rack %s still holds machines (%.*s, ...): delete or move "
 			                 "them first",
-			                 name, (int)v.mv_size, (char *)v.mv_data),
-			       1;
+			                 name, (int)v.mv_size, (char *)v.mv_data);
 		return r == MDB_NOTFOUND ? 0 : bm_mdb_errno(r);
 	}
 	case BM__KIND__KIND_PROFILE:
 		r = find_user(c, DB_MACHINES, &bm__machine__descriptor, 5, 0, name, user,
 		              sizeof(user));
 		if (r > 0)
-			st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
-			          "profile %s is used by machine %s", name, user);
+			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			                 "profile %s is used by machine %s", name, user);
 		return r;
 	case BM__KIND__KIND_IMAGE:
 		r = find_user(c, DB_PROFILES, &bm__profile__descriptor, 2, 3, name, user,
 		              sizeof(user));
 		if (r > 0)
-			st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
-			          "image %s is used by profile %s", name, user);
+			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			                 "image %s is used by profile %s", name, user);
 		return r;
 	default: return 0;
 	}
@@ -334,7 +333,7 @@ apply_delete(struct apply_ctx *c, const Bm__ObjectRef *ref)
 	r = st_change(c, ref->kind, ref->name, rack, true);
 out:
 	st_free(old);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 /* ----------------------------------------------------------- image stored */
@@ -357,16 +356,17 @@ apply_image_stored(struct apply_ctx *c, const Bm__Image *in)
 		return r;
 	if (old &&
 	    (old->sha256.len != BM_SHA256_LEN || memcmp(old->sha256.data, in->sha256.data, 32))) {
-		st_refuse(c, BM__STATUS__STATUS_INVALID,
-		          "image %s declares sha256 %s, the pushed bytes have %s", in->name,
-		          old->sha256.len == 32 ? bm_sha256_hex(old->sha256.data, want) : "(none)",
-		          bm_sha256_hex(in->sha256.data, got));
+		r = st_refuse(c, BM__STATUS__STATUS_INVALID,
+		              "image %s declares sha256 %s, the pushed bytes have %s", in->name,
+		              old->sha256.len == 32 ? bm_sha256_hex(old->sha256.data, want)
+		                                    : "(none)",
+		              bm_sha256_hex(in->sha256.data, got));
 		goto out;
 	}
 	if (old && old->size && old->size != in->size) {
-		st_refuse(c, BM__STATUS__STATUS_INVALID,
-		          "image %s declares %llu bytes, %llu were pushed", in->name,
-		          (unsigned long long)old->size, (unsigned long long)in->size);
+		r = st_refuse(c, BM__STATUS__STATUS_INVALID,
+		              "image %s declares %llu bytes, %llu were pushed", in->name,
+		              (unsigned long long)old->size, (unsigned long long)in->size);
 		goto out;
 	}
 	im = old ? *old : *in;
@@ -380,7 +380,7 @@ apply_image_stored(struct apply_ctx *c, const Bm__Image *in)
 	st_count(c, outcome);
 out:
 	st_free(old);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 /* --------------------------------------------------------------- commit */
@@ -477,7 +477,8 @@ store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd, struc
 	}
 	if ((rc = mdb_txn_begin(b->s->env, b->txn, 0, &c.txn)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
-	r = dispatch(&c, cmd);
+	if ((r = dispatch(&c, cmd)) == ST_REFUSED)
+		r = 0; /* refused: res->status says so, and nothing is kept */
 	if (r == 0 && res->status == BM__STATUS__STATUS_OK && c.nchg > 0)
 		r = write_changes(&c, b);
 	if (r < 0 || res->status != BM__STATUS__STATUS_OK || (c.nchg == 0 && !c.keep)) {

@@ -203,8 +203,9 @@ index_moved(const Bm__Machine *old, const Bm__Machine *m)
 	       old->mac.len != m->mac.len || memcmp(old->mac.data, m->mac.data, m->mac.len);
 }
 
-/* Put key -> machine name unless another machine holds the key. Returns 1
- * when held (a problem is added), 0, or -errno. */
+/* Put key -> machine name unless another machine holds the key (then a
+ * problem is listed: the fleet is refused at the end). Returns 0 or
+ * -errno. */
 static int
 claim(struct fleet_ctx *x, enum store_db db, const void *key, size_t klen, const Bm__Machine *m,
       uint32_t i, const char *field)
@@ -226,7 +227,7 @@ claim(struct fleet_ctx *x, enum store_db db, const void *key, size_t klen, const
 		                "%s is already reserved for machine %.*s in rack %s",
 		                bm_ip4_format(m->ip, a), (int)v.mv_size, (char *)v.mv_data,
 		                m->rack);
-	return 1;
+	return 0;
 }
 
 static int
@@ -274,27 +275,29 @@ apply_machines(struct fleet_ctx *x, bool create_only)
 		return -ENOMEM;
 	/* Phase 1: look up, check references, and release the index entries of
 	 * machines that move, so that swaps within one fleet are not conflicts. */
-	for (size_t i = 0; i < f->n_machines && r >= 0; i++) {
+	for (size_t i = 0; i < f->n_machines && r == 0; i++) {
 		const Bm__Machine *m = f->machines[i];
 		r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name),
 		                   &bm__machine__descriptor, (ProtobufCMessage **)&olds[i]);
 		if (r == -ENOENT)
 			r = 0;
-		if (r == 0 && olds[i] && create_only)
-			st_refuse(c, BM__STATUS__STATUS_EXISTS, "machine %s already exists",
-			          m->name);
+		if (r == 0 && olds[i] && create_only) {
+			r = st_refuse(c, BM__STATUS__STATUS_EXISTS, "machine %s already exists",
+			              m->name);
+			break;
+		}
 		if (r == 0)
 			r = check_refs(x, m, (uint32_t)i);
 		if (r == 0 && olds[i] && index_moved(olds[i], m))
 			r = st_machine_unindex(c, olds[i]);
 	}
 	/* Phase 2: claim the new index entries and write the records. */
-	for (size_t i = 0; i < f->n_machines && r >= 0; i++) {
+	for (size_t i = 0; i < f->n_machines && r == 0; i++) {
 		const Bm__Machine *m = f->machines[i];
 		const Bm__Machine *old = olds[i];
 		int outcome;
-		if (index_moved(old, m) && (r = add_index(x, m, (uint32_t)i)) != 0)
-			continue;
+		if (index_moved(old, m) && (r = add_index(x, m, (uint32_t)i)) < 0)
+			break;
 		if ((r = st_upsert(c, KMACH, &m->base, old ? &old->base : NULL, &outcome)) < 0)
 			break;
 		st_count(c, outcome);
@@ -306,7 +309,7 @@ apply_machines(struct fleet_ctx *x, bool create_only)
 	for (size_t i = 0; i < f->n_machines; i++)
 		st_free(olds[i]);
 	free(olds);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 int
@@ -327,10 +330,8 @@ st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only)
 		r = apply_machines(&x, create_only);
 	st_free(x.rack);
 	free(x.mnames);
-	if (r < 0)
+	if (r != 0)
 		return r;
-	if (c->res->status != BM__STATUS__STATUS_OK)
-		return 0;
 	if (x.p->total == 0)
 		return 0;
 refused:

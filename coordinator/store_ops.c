@@ -134,7 +134,7 @@ site_machines(struct apply_ctx *c, const char *site, struct names *out)
 }
 
 /* One target: "rack/NAME", "site/NAME", "machine/NAME" or a bare name that
- * must name exactly one of them. Returns 0, or refuses (1). */
+ * must name exactly one of them. Returns 0, ST_REFUSED or -errno. */
 static int
 resolve_target(struct apply_ctx *c, const char *t, struct names *out)
 {
@@ -147,11 +147,9 @@ resolve_target(struct apply_ctx *c, const char *t, struct names *out)
 		return st_refuse(c, BM__STATUS__STATUS_INVALID,
 		                 "%s names more than one of machine, rack and site: say "
 		                 "machine/%s, rack/%s or site/%s",
-		                 t, name, name, name),
-		       1;
+		                 t, name, name, name);
 	if (!m && !r && !s)
-		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machine, rack or site %s", t),
-		       1;
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machine, rack or site %s", t);
 	if (m)
 		return names_add(out, name, strlen(name));
 	return r ? rack_machines(c, name, out) : site_machines(c, name, out);
@@ -192,8 +190,8 @@ profile_of(const Bm__Machine *m)
 	return *m->boot_profile ? m->boot_profile : m->profile;
 }
 
-/* Can m join an operation installing `profile` (empty: its own)? Refuses
- * (returns 1) with the reason. */
+/* Can m join an operation installing `profile` (empty: its own)? 0, or
+ * ST_REFUSED with the reason, or -errno. */
 static int
 check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile)
 {
@@ -210,23 +208,19 @@ check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile)
 		if (running)
 			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
 			                 "machine %s is already in operation %s", m->name,
-			                 m->operation),
-			       1;
+			                 m->operation);
 	}
 	if (!*p)
 		return st_refuse(c, BM__STATUS__STATUS_INVALID,
-		                 "machine %s has no profile: give --profile", m->name),
-		       1;
+		                 "machine %s has no profile: give --profile", m->name);
 	r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
 	                   (ProtobufCMessage **)&pr);
 	if (r == -ENOENT)
-		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist", p),
-		       1;
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist", p);
 	if (r < 0)
 		return r;
-	r = *pr->kernel
-	        ? 0
-	        : (st_refuse(c, BM__STATUS__STATUS_INVALID, "profile %s has no kernel", p), 1);
+	r = *pr->kernel ? 0
+	                : st_refuse(c, BM__STATUS__STATUS_INVALID, "profile %s has no kernel", p);
 	st_free(pr);
 	return r;
 }
@@ -461,16 +455,15 @@ resolve(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *out)
 		r = resolve_target(c, q->targets[i], out);
 	if (r == 0 && !q->n_targets)
 		r = q->n_labels ? all_machines(c, out)
-		                : (st_refuse(c, BM__STATUS__STATUS_INVALID,
-		                             "reimage needs targets or labels"),
-		                   1);
+		                : st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                            "reimage needs targets or labels");
 	if (r == 0)
 		names_sort_unique(out);
 	return r;
 }
 
 /* The machines to take, filtered by labels and checked. Returns 0 with
- * their records, or refuses (1). */
+ * their records, ST_REFUSED or -errno. */
 static int
 take_machines(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *ns,
               Bm__Machine ***ret, size_t *ret_n)
@@ -493,11 +486,10 @@ take_machines(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *ns
 		r = check_machine(c, m, q->profile);
 	}
 	if (r == 0 && !n)
-		r = (st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machines match"), 1);
+		r = st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machines match");
 	if (r == 0 && n > OP_MACHINES_MAX)
-		r = (st_refuse(c, BM__STATUS__STATUS_INVALID, "more than %u machines",
-		               OP_MACHINES_MAX),
-		     1);
+		r = st_refuse(c, BM__STATUS__STATUS_INVALID, "more than %u machines",
+		              OP_MACHINES_MAX);
 	if (r != 0) {
 		for (size_t i = 0; i < n; i++)
 			st_free(ms[i]);
@@ -526,9 +518,10 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 		                 q->profile);
 	if ((r = resolve(c, q, &ns)) != 0 || (r = take_machines(c, q, &ns, &ms, &n)) != 0) {
 		names_free(&ns);
-		return r < 0 ? r : 0;
+		return r;
 	}
 	snprintf(name, sizeof(name), "op-%llu", (unsigned long long)c->rev);
+	snprintf(c->res->name, sizeof(c->res->name), "%s", name);
 	selector_text(q, sel, sizeof(sel));
 	op.name = name;
 	op.selector = sel;
@@ -585,8 +578,10 @@ st_apply_op_cancel(struct apply_ctx *c, const char *name)
 		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no operation %s", name);
 	if (r < 0)
 		return r;
+	snprintf(c->res->name, sizeof(c->res->name), "%s", name);
 	if (op->state != BM__OP_STATE__OP_RUNNING) {
-		st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "operation %s has finished", name);
+		r = st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "operation %s has finished",
+		              name);
 	} else if (!op->cancel) {
 		op->cancel = 1;
 		if ((r = put_op(c, op)) == 0)

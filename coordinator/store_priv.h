@@ -87,7 +87,11 @@ struct apply_ctx {
 /* Record one changed key in the command's change set (strings are
  * copied). Returns 0 or -ENOMEM. */
 int st_change(struct apply_ctx *c, Bm__Kind kind, const char *name, const char *rack, bool deleted);
-/* Refuse the command: status and message. Returns 0 for chaining. */
+/* Refuse the command: status and message. Returns ST_REFUSED, positive:
+ * callers pass it up as they pass an error (`if (r != 0) return r`), and
+ * store_apply ends the command there, keeping none of its changes. Every
+ * st_apply_* returns 0, ST_REFUSED or -errno. */
+#define ST_REFUSED 1
 int st_refuse(struct apply_ctx *c, Bm__Status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Put a record of `kind` under `name`, unless its content equals what is

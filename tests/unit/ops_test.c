@@ -42,7 +42,7 @@ setup(void **state)
 }
 
 static Bm__Status
-run(struct store *s, Bm__Command *cmd, uint64_t now, char *msg, uint64_t *rev)
+run(struct store *s, Bm__Command *cmd, uint64_t now, char *msg, char *name)
 {
 	struct store_result res;
 	Bm__Status st;
@@ -52,8 +52,8 @@ run(struct store *s, Bm__Command *cmd, uint64_t now, char *msg, uint64_t *rev)
 	st = res.status;
 	if (msg)
 		snprintf(msg, 256, "%s", res.message);
-	if (rev)
-		*rev = res.revision;
+	if (name) /* the operation the command started or named */
+		snprintf(name, 32, "%.31s", res.name);
 	store_result_fini(&res);
 	return st;
 }
@@ -66,8 +66,6 @@ reimage(struct th_fx *f, const char *profile, uint32_t batch, uint64_t timeout, 
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__ReimageRequest q = BM__REIMAGE_REQUEST__INIT;
 	char *targets[2] = { (char *)t0, (char *)t1 };
-	uint64_t rev = 0;
-	Bm__Status st;
 
 	q.targets = targets;
 	q.n_targets = t1 ? 2 : 1;
@@ -76,10 +74,7 @@ reimage(struct th_fx *f, const char *profile, uint32_t batch, uint64_t timeout, 
 	q.timeout_ms = timeout;
 	cmd.op_case = BM__COMMAND__OP_REIMAGE;
 	cmd.reimage = &q;
-	st = run(f->s, &cmd, now, msg, &rev);
-	if (op)
-		snprintf(op, 32, "op-%llu", (unsigned long long)rev);
-	return st;
+	return run(f->s, &cmd, now, msg, op);
 }
 
 static void
