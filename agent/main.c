@@ -17,6 +17,7 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
+#include "bm/version.h"
 #include "cache.h"
 #include "config.h"
 #include "dhcp_io.h"
@@ -32,8 +33,6 @@
 #include "sync.h"
 #include "tftp_io.h"
 #include "token.h"
-
-#define BM_AGENT_VERSION "0.1.0"
 
 struct agent {
 	struct ev_loop *loop;
@@ -315,7 +314,7 @@ start_sync(struct agent *a)
 	o.n_urls = a->cfg.n_coordinators;
 	o.rack = a->cfg.rack;
 	o.agent_id = a->agent_id;
-	o.version = BM_AGENT_VERSION;
+	o.version = BM_VERSION;
 	o.db = a->db;
 	o.loop = a->loop;
 	o.view_changed = view_changed_cb;
@@ -458,7 +457,7 @@ main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (opt == 'V') {
-			printf("bmagent %s\n", BM_AGENT_VERSION);
+			printf("bmagent %s\n", BM_VERSION);
 			return 0;
 		}
 		if (opt != 'c' && opt != 'k') {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bm/version.h"
 #include "bmctl.h"
 
 static const char usage_text[] =
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "      exits 0 only when every machine deployed\n"
     "  op get [ID] | op watch ID | op cancel ID\n"
     "  cluster status | cluster add ID HOST:PORT | cluster remove ID | cluster transfer ID\n"
+    "  --version\n"
     "The coordinator URL (a comma-separated list of a cluster's coordinators; a follower\n"
     "names the leader, and bmctl goes there) defaults to $BMCTL_COORDINATOR, else\n"
     "  " CTL_DEFAULT_URL ". Reads are answered by the node asked, at its applied\n"
@@ -361,6 +363,10 @@ main(int argc, char **argv)
 		c.url = CTL_DEFAULT_URL;
 	if ((r = global_options(&c, &argc, argv)) != 0)
 		return r;
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		printf("bmctl %s\n", BM_VERSION);
+		return CTL_EXIT_OK;
+	}
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		fputs(usage_text, argc < 2 ? stderr : stdout);

@@ -12,11 +12,10 @@
 #include "bm/rpc.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
+#include "bm/version.h"
 #include <raft.h>
 
 #include "raft_node.h"
-
-#define VERSION_STRING "0.1.0"
 
 /* ---------------------------------------------------------------- writes */
 
@@ -400,7 +399,7 @@ serve_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 			sr.store_bytes = info.bytes;
 			sr.machines = info.entries[STORE_TABLE_MACHINES];
 			sr.changes_kept = info.entries[STORE_TABLE_CHANGES];
-			sr.version = VERSION_STRING;
+			sr.version = BM_VERSION;
 			resp.body_case = BM__RESPONSE__BODY_STATUS_RESULT;
 			resp.status_result = &sr;
 		}

@@ -22,6 +22,7 @@
 #include "bm/log.h"
 #include "bm/rpc.h"
 #include "bm/util.h"
+#include "bm/version.h"
 
 #define DEFAULT_LISTEN "tcp://127.0.0.1:7400"
 
@@ -203,7 +204,7 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		}
 		case 'h': usage(stdout); exit(0);
-		case 'V': printf("bmcoord 0.1.0\n"); exit(0);
+		case 'V': printf("bmcoord %s\n", BM_VERSION); exit(0);
 		default: usage(stderr); return 2;
 		}
 	}

@@ -6,6 +6,15 @@
 FLEET="$BM_SRC/deploy/examples/fleet.yaml"
 
 start_coord
+# One version, from CMake's project(VERSION), in all three programs and in
+# what the coordinator reports.
+V=$(sed -n 's/^project(baremetal VERSION \([0-9.]*\).*/\1/p' "$BM_SRC/CMakeLists.txt")
+for p in bmctl bmcoord bmagent; do
+  [ "$("$BM_BIN/$p" --version)" = "$p $V" ] && ok "$p --version says $V" ||
+    not_ok "$p --version: $("$BM_BIN/$p" --version 2>&1)"
+done
+expect_exit 0 "status" bmctl status
+expect_in "$T/out" "(bmcoord $V)" "bmctl status names the coordinator's version"
 expect_exit 0 "apply example fleet" bmctl apply -f "$FLEET"
 expect_in "$T/out" "12 created, 0 updated, 0 unchanged (revision 1)" "apply reports what it created"
 expect_exit 0 "apply again" bmctl apply -f "$FLEET"

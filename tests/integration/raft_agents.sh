@@ -107,6 +107,8 @@ for i in 1 2 3; do
   on "$i" agents >"$T/out" 2>&1
   expect_in "$T/out" " live " "after the leader changes, node $i lists the agent as live"
 done
+V=$(sed -n 's/^project(baremetal VERSION \([0-9.]*\).*/\1/p' "$BM_SRC/CMakeLists.txt")
+expect_in "$T/out" " $V " "the agent registered its version ($V)"
 # Events still reach the cluster: an unknown MAC becomes a machine.
 [ "$(code /boot/52:54:00:15:09:99.ipxe)" = 404 ] || not_ok "unknown MAC"
 for _ in $(seq 1 100); do bmctl get machines --state new 2>/dev/null | grep -q rack15-525400150999 && break; sleep 0.1; done
