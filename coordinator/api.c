@@ -394,7 +394,7 @@ serve_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		if ((r = store_info_get(a->store, &info)) == 0) {
 			sr.revision = info.revision;
 			sr.compact_revision = info.compact_revision;
-			sr.applied_index = info.applied_index >> 12; /* the Raft index */
+			sr.applied_index = STORE_INDEX_ENTRY(info.applied_index);
 			sr.data_dir = (char *)a->data_dir;
 			sr.store_bytes = info.bytes;
 			sr.machines = info.entries[STORE_TABLE_MACHINES];

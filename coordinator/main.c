@@ -485,7 +485,7 @@ coord_serve(struct coord *c, const struct options *o)
 	c->api.raft = c->raft;
 	/* Long-polls hold a context each: keep some for everything else. */
 	if ((r = api_agents_init(&c->api)) < 0 || (r = api_cluster_start(&c->api, c->loop)) < 0 ||
-	    (r = proposer_new(c->loop, c->store, c->raft, &c->api.proposer)) < 0 ||
+	    (r = proposer_new(c->loop, c->raft, &c->api.proposer)) < 0 ||
 	    (r = watch_hub_new(c->loop, c->store,
 	                       o->contexts > 32 ? o->contexts - 16 : o->contexts / 2,
 	                       &c->api.hub)) < 0) {

@@ -12,39 +12,34 @@
 #include "bm/log.h"
 #include "bm/util.h"
 
+_Static_assert(PROPOSE_BATCH_MAX <= 1u << STORE_INDEX_SHIFT,
+               "a batch's places fit below the shift");
+
 struct proposer {
 	uv_async_t wake;
-	struct store *store;
-	struct raftnode *raft; /* NULL: applied here (unit tests) */
-	struct proposal *held; /* raft: FIFO waiting for an entry to free up (loop thread) */
-	unsigned inflight;     /* raft entries appended and not yet applied */
-	uint64_t next_index;
+	struct raftnode *raft;
+	struct proposal *held; /* FIFO waiting for an entry to free up (loop thread) */
+	unsigned inflight;     /* entries appended and not yet applied */
 	pthread_mutex_t mu;
 	struct proposal *head; /* LIFO under mu; reversed when taken */
 	unsigned pending;
 	int closed;
 	struct proposer_stats stats;
-	struct store_result res[PROPOSE_BATCH_MAX]; /* of the batch being run */
 };
 
 static void proposer_wake_cb(uv_async_t *h);
 
 int
-proposer_new(uv_loop_t *loop, struct store *store, struct raftnode *raft, struct proposer **ret)
+proposer_new(uv_loop_t *loop, struct raftnode *raft, struct proposer **ret)
 {
-	struct proposer *pr = calloc(1, sizeof(*pr));
-	struct store_info info;
+	struct proposer *pr;
 	int r;
 
-	if (!pr)
+	if (!raft)
+		return -EINVAL;
+	if (!(pr = calloc(1, sizeof(*pr))))
 		return -ENOMEM;
-	if ((r = store_info_get(store, &info)) < 0) {
-		free(pr);
-		return r;
-	}
-	pr->store = store;
 	pr->raft = raft;
-	pr->next_index = info.applied_index + 1;
 	pthread_mutex_init(&pr->mu, NULL);
 	if ((r = uv_async_init(loop, &pr->wake, proposer_wake_cb)) < 0) {
 		pthread_mutex_destroy(&pr->mu);
@@ -104,20 +99,6 @@ take_all(struct proposer *pr)
 	}
 	return fifo;
 }
-
-static void
-fail_all(struct proposal *p, struct store_result *res, size_t n, int err)
-{
-	for (size_t i = 0; i < n; i++, p = p->next) {
-		store_result_fini(&res[i]);
-		store_result_init(&res[i]);
-		res[i].status = BM__STATUS__STATUS_INTERNAL;
-		snprintf(res[i].message, sizeof(res[i].message), "store failure: %s",
-		         strerror(-err));
-	}
-}
-
-/* ------------------------------------------------------- through Raft */
 
 struct inflight {
 	struct proposer *pr;
@@ -216,54 +197,6 @@ raft_batch(struct proposer *pr, struct proposal *p)
 	return cur;
 }
 
-/* Apply up to PROPOSE_BATCH_MAX proposals from `p` in one transaction, then
- * answer them. Returns the first proposal not taken. */
-static struct proposal *
-run_batch(struct proposer *pr, struct proposal *p)
-{
-	if (pr->raft)
-		return raft_batch(pr, p);
-	struct store_result *res = pr->res;
-	struct proposal *first = p, *cur;
-	struct store_batch *b;
-	size_t n = 0;
-	int r;
-
-	for (cur = p; cur && n < PROPOSE_BATCH_MAX; cur = cur->next)
-		store_result_init(&res[n++]);
-	if ((r = store_batch_begin(pr->store, &b)) == 0) {
-		size_t i = 0;
-		for (cur = first; i < n && r == 0; cur = cur->next, i++)
-			r = store_apply(b, pr->next_index + i, cur->cmd, &res[i]);
-		if (r < 0)
-			store_batch_abort(b);
-		else
-			r = store_batch_commit(b);
-	}
-	if (r < 0) {
-		BM_ERROR("propose", "batch failed err=\"%s\" commands=%zu", strerror(-r), n);
-		fail_all(first, res, n, r);
-	} else {
-		pr->next_index += n;
-		BM_DEBUG("propose", "committed revision=%llu commands=%zu",
-		         (unsigned long long)res[n - 1].revision, n);
-	}
-	pthread_mutex_lock(&pr->mu);
-	pr->stats.commands += n;
-	pr->stats.batches++;
-	if (n > pr->stats.max_batch)
-		pr->stats.max_batch = n;
-	pthread_mutex_unlock(&pr->mu);
-	cur = first;
-	for (size_t i = 0; i < n; i++) {
-		struct proposal *next = cur->next;
-		cur->cb(cur, &res[i]); /* may free cur */
-		store_result_fini(&res[i]);
-		cur = next;
-	}
-	return cur;
-}
-
 /* Raft: at most PROPOSE_RAFT_DEPTH entries in flight. What arrives
  * meanwhile waits and leaves as one entry: each entry costs every node an
  * append and a store commit, so fewer, larger entries carry more writes. */
@@ -272,11 +205,6 @@ drain(struct proposer *pr)
 {
 	struct proposal *p = take_all(pr);
 
-	if (!pr->raft) {
-		while (p)
-			p = run_batch(pr, p);
-		return;
-	}
 	if (p) { /* append to the held FIFO */
 		struct proposal **tail = &pr->held;
 		while (*tail)

@@ -1,7 +1,7 @@
 /* The one write path: propose(command) -> applied. Commands from any thread
- * are queued and applied on the loop thread in batches that share one LMDB
- * transaction and one fsync (group commit). The Raft issue puts libraft
- * under this interface; callers do not change. */
+ * are queued and sent from the loop thread as Raft entries of up to
+ * PROPOSE_BATCH_MAX commands (group commit): each entry is one log append
+ * and, on every node, one store transaction. */
 #pragma once
 #include <stdint.h>
 #include <uv.h>
@@ -14,7 +14,7 @@
 /* Raft entries in flight at once; proposals arriving meanwhile wait and
  * form the next entry. */
 #define PROPOSE_RAFT_DEPTH 2u
-/* Commands per LMDB transaction. */
+/* Commands per Raft entry (one store transaction on each node). */
 #define PROPOSE_BATCH_MAX 1024u
 
 struct proposer;
@@ -38,16 +38,17 @@ struct proposer_stats {
 
 struct raftnode;
 
-/* With raft, every batch becomes one Raft entry, applied on every node and
- * answered once applied here; without (unit tests), batches are applied
- * directly. Returns 0 or -errno. Must be called on the loop thread. */
-int proposer_new(uv_loop_t *loop, struct store *store, struct raftnode *raft,
-                 struct proposer **ret_proposer);
+/* Every batch becomes one entry of `raft`, applied on every node by
+ * store_apply and answered once applied here. Returns 0, -EINVAL (no Raft
+ * node: there is no other write path), -ENOMEM or -errno. Must be called
+ * on the loop thread. */
+int proposer_new(uv_loop_t *loop, struct raftnode *raft, struct proposer **ret_proposer);
 /* Queue a proposal. Thread-safe. Returns 0, -EBUSY (queue full) or
  * -ESHUTDOWN (closing); on error cb is never called. */
 int proposer_submit(struct proposer *pr, struct proposal *p);
 void proposer_stats_get(struct proposer *pr, struct proposer_stats *ret_stats);
-/* Refuse new proposals (-ESHUTDOWN from then on), apply what is queued,
+/* Refuse new proposals (-ESHUTDOWN from then on), send what is queued as
+ * entries (each answered once applied, or refused when the node closes),
  * and close the loop handle. Loop thread. */
 void proposer_close(struct proposer *pr);
 /* Once the loop has run its closed handles and no thread can submit any

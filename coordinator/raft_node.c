@@ -13,13 +13,11 @@
 #include "bm/proto.h"
 #include "bm/util.h"
 
-/* A batch's commands get store indexes (entry number << 12) | i, where the
- * entry number counts the command entries applied since the log began
- * (carried in snapshots). libraft replays entries after its last snapshot
- * at every start; the store skips those at or below its applied index.
- * (raft_last_applied() is not the index of the entry being applied while
- * libraft replays a restarted log: counting applies is what is stable.) */
-#define INDEX_SHIFT 12u
+/* A batch's commands get store indexes (STORE_INDEX_SHIFT, store.h).
+ * libraft replays entries after its last snapshot at every start; the store
+ * skips those at or below its applied index. (raft_last_applied() is not
+ * the index of the entry being applied while libraft replays a restarted
+ * log: counting applies is what is stable.) */
 
 struct raftnode {
 	uv_loop_t *loop;
@@ -116,8 +114,8 @@ fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 	n->n_res = k;
 	if ((r = store_batch_begin(n->store, &b)) == 0) {
 		for (size_t i = 0; i < k && r == 0; i++)
-			r = store_apply(b, ((uint64_t)index << INDEX_SHIFT) | i, cb->commands[i],
-			                &n->res[i]);
+			r = store_apply(b, ((uint64_t)index << STORE_INDEX_SHIFT) | i,
+			                cb->commands[i], &n->res[i]);
 		r = r == 0 ? store_batch_commit(b) : (store_batch_abort(b), r);
 	}
 	bm__command_batch__free_unpacked(cb, NULL);
@@ -199,7 +197,7 @@ fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 	n->entries = snap; /* the entries after it are counted from here */
 	/* The store is durable on its own: at or past the snapshot, it keeps
 	 * what it has and the entries after it are skipped as applied. */
-	if (store_info_get(n->store, &info) == 0 && info.applied_index >> INDEX_SHIFT >= snap) {
+	if (store_info_get(n->store, &info) == 0 && STORE_INDEX_ENTRY(info.applied_index) >= snap) {
 		raft_free(buf->base);
 		return 0;
 	}

@@ -23,6 +23,14 @@ struct store;
 struct store_batch;
 struct store_read;
 
+/* A command's store index (what store_apply is given, and the store's
+ * applied_index) is (Raft entry number << STORE_INDEX_SHIFT) | its place
+ * in the entry's batch: PROPOSE_BATCH_MAX commands fit below the shift.
+ * The entry number counts the command entries applied since the log began
+ * (carried in snapshots). */
+#define STORE_INDEX_SHIFT 12u
+#define STORE_INDEX_ENTRY(index) ((index) >> STORE_INDEX_SHIFT)
+
 struct store_result {
 	Bm__Status status;
 	char message[256];
