@@ -10,7 +10,10 @@
 #include "bm/problems.h"
 #include "dhcp_pxe.h"
 
+/* Interfaces an agent serves (DHCP, TFTP, HTTP, RA listen on each), and
+ * the IPv4 addresses of each that it registers. */
 #define AGENT_IFACES_MAX 8u
+#define AGENT_IFACE_ADDRS_MAX 4u
 #define AGENT_COORDINATORS_MAX 8u
 #define AGENT_URL_MAX 256u
 

@@ -262,8 +262,9 @@ describe_interfaces(struct agent *a, Bm__AgentInfo *info)
 
 	if (getifaddrs(&ifs) < 0)
 		return;
-	info->interfaces = calloc(AGENT_IFACES_MAX * 4 + 1, sizeof(char *));
-	for (i = ifs; i && info->interfaces && info->n_interfaces < AGENT_IFACES_MAX * 4;
+	info->interfaces = calloc(AGENT_IFACES_MAX * AGENT_IFACE_ADDRS_MAX + 1, sizeof(char *));
+	for (i = ifs;
+	     i && info->interfaces && info->n_interfaces < AGENT_IFACES_MAX * AGENT_IFACE_ADDRS_MAX;
 	     i = i->ifa_next) {
 		bool served = false;
 		char ip[BM_IP4_STR], line[IF_NAMESIZE + 24];

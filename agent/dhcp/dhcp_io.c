@@ -17,6 +17,7 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
+#include "config.h"
 #include "dhcp_commit.h"
 #include "rackdb.h"
 #include "rackview.h"
@@ -51,7 +52,7 @@ struct dhcp_service {
 	struct dhcp_config cfg;
 	struct rackdb *db;
 	char rack[64];
-	struct dhcp_iface ifc[8];
+	struct dhcp_iface ifc[AGENT_IFACES_MAX];
 	unsigned n_ifc;
 	struct dhcp_pending *pend;
 	size_t npend;
@@ -507,7 +508,7 @@ dhcp_service_start(struct ev_loop *loop, const struct dhcp_service_opts *o,
 		dhcp_service_stop(s);
 		return -ENOMEM;
 	}
-	for (unsigned i = 0; i < o->n_ifaces && i < 8 && r == 0; i++, s->n_ifc++)
+	for (unsigned i = 0; i < o->n_ifaces && i < AGENT_IFACES_MAX && r == 0; i++, s->n_ifc++)
 		r = open_iface(s, &s->ifc[i], o->ifaces[i], o->view);
 	if (r == 0 && (r = rackdb_leases_load(s->db, load_cb, s)) < 0)
 		BM_ERROR("dhcp", "cannot load leases err=\"%s\"", strerror(-r));

@@ -14,9 +14,8 @@
 #include <unistd.h>
 
 #include "bm/log.h"
+#include "config.h"
 #include "ra_wire.h"
-
-#define RA_IFACES_MAX 16u
 
 struct ra_iface {
 	struct ra_service *s;
@@ -32,7 +31,7 @@ struct ra_iface {
 struct ra_service {
 	struct ev_loop *loop;
 	ev_timer tick;
-	struct ra_iface v[RA_IFACES_MAX];
+	struct ra_iface v[AGENT_IFACES_MAX];
 	unsigned n;
 	struct ra_stats st;
 };
@@ -128,7 +127,7 @@ ra_service_start(struct ev_loop *loop, const char *const *ifaces, unsigned n_ifa
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
-	for (unsigned i = 0; i < n_ifaces && i < RA_IFACES_MAX && r == 0; i++) {
+	for (unsigned i = 0; i < n_ifaces && i < AGENT_IFACES_MAX && r == 0; i++) {
 		struct ra_iface *f = &s->v[s->n++];
 		f->s = s;
 		f->fd = -1;

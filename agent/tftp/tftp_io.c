@@ -16,6 +16,7 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
+#include "config.h"
 #include "files.h"
 #include "tftp_wire.h"
 #include "tftp_xfer.h"
@@ -67,7 +68,7 @@ struct tftp_service {
 	                const char *why);
 	void *on_done_arg;
 	struct file_table *files;
-	struct listener l[8];
+	struct listener l[AGENT_IFACES_MAX];
 	unsigned nl;
 	struct session *sessions;
 	unsigned nsessions;
@@ -485,7 +486,7 @@ tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,
 	s->files = o->files;
 	s->on_done = o->on_done;
 	s->on_done_arg = o->arg;
-	for (unsigned i = 0; i < o->n_ifaces && i < 8; i++) {
+	for (unsigned i = 0; i < o->n_ifaces && i < AGENT_IFACES_MAX; i++) {
 		struct listener *l = &s->l[i];
 		l->svc = s;
 		if ((r = listen_on(l, o->ifaces[i], o->port ? o->port : 69)) < 0) {
