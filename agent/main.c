@@ -1,5 +1,6 @@
 /* bmagent: wires the configuration, the rack view, the local store and the
- * DHCP, TFTP and HTTP services together on one libev loop. */
+ * DHCP, TFTP, HTTP and RA services together on one libev loop, with the
+ * sync, cache and power threads beside it (docs/architecture.md). */
 #include <curl/curl.h>
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,6 +1,7 @@
-/* The agent's local LMDB: leases and the outbox of events not yet sent
- * upstream (and, with the sync issue, the rack view). The only agent module
- * that calls LMDB.
+/* The agent's local LMDB: leases, the outbox of events not yet applied by
+ * the coordinator, the rack view the sync thread keeps, the agent's
+ * identity and the power actions done. The only agent module
+ * that calls LMDB (through lib's bm/mdb.h glue).
  *
  * Writes are batched: the DHCP loop collects the lease changes and events
  * of all the packets it read in one turn into one transaction, commits it
@@ -54,7 +55,7 @@ struct rackdb_stats {
 	uint64_t dropped; /* progress events dropped since start (outbox full) */
 };
 int rackdb_stats_get(struct rackdb *db, struct rackdb_stats *ret);
-/* The outbox from sequence `from` (for tests and the sync issue): fn gets
+/* The outbox from sequence `from` (the report thread, tests): fn gets
  * each event. Returns 0 or -errno. */
 int rackdb_events_read(struct rackdb *db, uint64_t from, void (*fn)(void *arg, const Bm__Event *e),
                        void *arg);

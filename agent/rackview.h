@@ -1,7 +1,7 @@
 /* The rack as the agent's services see it: its segment, its machines by
  * MAC, and the profiles and images they boot, in memory, rebuilt whole on
  * every change of the rack view (a standalone fleet file read at start and
- * on SIGHUP, or the sync issue's revisions). */
+ * on SIGHUP, or each revision the sync thread stores). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>

@@ -261,8 +261,8 @@ handle_blob(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 
 	if (req->body_case == BM__REQUEST__BODY_BLOB_BEGIN) {
 		const Bm__BlobBeginRequest *b = req->blob_begin;
-		/* The bytes stay on the node that took them (not replicated):
-		 * uploads go to the leader, which records the image. */
+		/* Uploads go to the leader, which records the image; the other
+		 * coordinators copy the bytes from it (blob_sync). */
 		if (!api_is_leader(a)) {
 			api_reply_unavailable(a, call, "not the leader: uploads go to the leader");
 			return;

@@ -1,7 +1,9 @@
 /* The API agents use: Register, Watch (long-poll, see watch.c),
- * ReportEvents (applied once by agent and sequence), BlobGet (image bytes
- * for their caches); and what operators read about agents: Trace, the
- * agents list with live fields, images with the agents caching them. */
+ * ReportEvents (applied once by agent and sequence; empty, a heartbeat),
+ * BlobGet (image bytes for their caches); when each agent was last seen,
+ * and its coarse replication by the leader (AgentsSeen); and what operators
+ * read about agents: Trace, the agents list with live fields, notes on
+ * silent racks, images with the agents caching them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

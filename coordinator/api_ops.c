@@ -238,6 +238,8 @@ tick_cb(uv_timer_t *h)
 {
 	struct ticker *t = bm_container_of(h, struct ticker, t);
 
+	if (!api_is_leader(t->a)) /* the leader's clock drives operations */
+		return;
 	api_agents_flush(t->a);
 	if (t->in_flight || !any_running(t->a))
 		return;

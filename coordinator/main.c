@@ -1,5 +1,6 @@
-/* bmcoord: wires the store, the proposer, the blob store and the API
- * together on one libuv loop. */
+/* bmcoord: wires the store, the Raft node, the proposer, the watch hub,
+ * the blob store (and its replication thread) and the API together on one
+ * libuv loop (docs/architecture.md). */
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>

@@ -1,4 +1,5 @@
-/* The coordinator's state machine on LMDB. The only module that calls LMDB.
+/* The coordinator's state machine on LMDB. The only coordinator module
+ * that calls LMDB (through lib's bm/mdb.h glue).
  *
  * Every mutation is a Bm__Command applied by store_apply, deterministically:
  * no clock, no randomness, no I/O outside the transaction. Commands are

@@ -96,7 +96,7 @@ int st_refuse(struct apply_ctx *c, Bm__Status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Put a record of `kind` under `name`, unless its content equals what is
  * stored. `msg` is shallow-copied; its revisions (and for a machine, its
- * state) are filled in from the stored record. *ret_created/changed tell
+ * state) are filled in from the stored record. *ret_outcome tells
  * what happened. Returns 0 or -errno. */
 int st_upsert(struct apply_ctx *c, Bm__Kind kind, const ProtobufCMessage *msg,
               const ProtobufCMessage *old, int *ret_outcome);

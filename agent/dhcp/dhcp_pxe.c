@@ -69,8 +69,8 @@ pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot,
 	if (!c->pxe && !c->ipxe)
 		return; /* an OS, an installer: an address only */
 	/* A proxyDHCP must send 60 PXEClient with 43 (PXE 2.1 2.2.5). Without
-	 * 43 it would make OVMF skip its TFTP download (shared/lab/REPORT.md
-	 * pitfall 7), and iPXE saves ~2 s a round with it, so: proxy, iPXE. */
+	 * 43 it would make OVMF skip its TFTP download, and iPXE saves ~2 s a
+	 * round with it (docs/firmware.md 2.3), so: proxy, iPXE. */
 	if (c->http)
 		b->vendor_class = "HTTPClient";
 	else if (p->proxy || c->ipxe)

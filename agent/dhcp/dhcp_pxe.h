@@ -73,5 +73,5 @@ extern const uint8_t pxe_vendor_opts[4];
 
 /* The SMBIOS UUID carried in option 97 (type 0 + 16 bytes) in its usual
  * text form: the first three fields are little-endian on the wire
- * (shared/lab/REPORT.md section 3). Returns 0, or -EBADMSG. */
+ * (docs/firmware.md 1.1). Returns 0, or -EBADMSG. */
 int pxe_uuid_text(const struct dhcp_msg *m, char out[37]);

@@ -1,5 +1,5 @@
 /* The DHCP server core (RFC 2131 4.3, with what real firmware needs; see
- * shared/lab/REPORT.md sections 3 and 4). */
+ * docs/firmware.md sections 1 and 2). */
 #include "dhcp_server.h"
 
 #include <errno.h>
@@ -283,7 +283,7 @@ discover(struct ctx *c)
 		return 0;
 	}
 	/* Hold the address for this client: simultaneous new clients must never
-	 * be offered the same one (shared/lab/REPORT.md pitfall 9). A bound
+	 * be offered the same one (docs/firmware.md 2.1). A bound
 	 * lease stays bound. */
 	l = lease_by_key(c->s->leases, &c->key, c->now);
 	if (!(l && l->ip == ip && l->state == LEASE_BOUND) &&

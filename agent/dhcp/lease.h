@@ -17,7 +17,7 @@ enum lease_state {
 
 /* Client identity: option 61 when the client sends one, else 0x01 + MAC
  * (RFC 2131 4.2). Never the xid: OVMF machines started in the same second
- * send the same xid (shared/lab/REPORT.md, pitfall 10). */
+ * send the same xid (docs/firmware.md 2.2). */
 struct lease_key {
 	uint8_t len;
 	uint8_t b[DHCP_CLIENT_KEY_MAX];

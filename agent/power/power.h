@@ -7,10 +7,10 @@
  *                                 BMC refuses it), then power cycle (or on);
  *   manual:// or empty            the operator (or a lab) power-cycles it;
  *                                 recorded as done.
- * Actions run one at a time on a thread of their own, each bounded by a
- * timeout. The outcome ("ok ...", or "failed: the tool's message") goes to
- * the outbox in the same transaction that records the sequence as done, so
- * a restart neither repeats a finished action nor loses one. */
+ * Actions run on a pool of POWER_WORKERS threads, at most one per machine
+ * at a time, each bounded by POWER_TOOL_TIMEOUT_S. The outcome ("ok ...", or "failed: the tool's
+ * message") goes to the outbox in the same transaction that records the sequence as done, so a
+ * restart neither repeats a finished action nor loses one. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the dhcp_wire fuzz target (output committed):
    tests/fuzz/make_dhcp_seeds.py tests/fuzz/corpus/dhcp_wire
-The packets mirror what shared/lab/REPORT.md recorded from real firmware."""
+The packets mirror what docs/firmware.md records from real firmware."""
 import os, struct, sys
 
 MAC = bytes.fromhex("525400120001")

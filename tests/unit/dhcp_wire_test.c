@@ -51,7 +51,7 @@ pkt_end(struct pkt *p)
 
 #define OPT_STR(p, code, s) pkt_opt(p, code, s, (uint8_t)(sizeof(s) - 1))
 
-/* QEMU's iPXE ROM DISCOVER, as recorded in shared/lab/REPORT.md section 3. */
+/* QEMU's iPXE ROM DISCOVER, as recorded in docs/firmware.md section 1. */
 static void
 ipxe_rom_discover(struct pkt *p)
 {
