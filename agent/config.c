@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "bm/util.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -155,24 +157,24 @@ coord_cb(struct walk *w, const yaml_node_t *n, unsigned i)
 	w->c->n_coordinators = i + 1;
 }
 
-static void
-boot_files(struct walk *w, const yaml_node_t *n)
-{
-	static const struct {
-		const char *key;
-		size_t off;
-	} f[] = {
-		{ "bios", offsetof(struct pxe_boot_table, bios) },
-		{ "efi_ia32", offsetof(struct pxe_boot_table, efi_ia32) },
-		{ "efi_x64", offsetof(struct pxe_boot_table, efi_x64) },
-		{ "efi_arm64", offsetof(struct pxe_boot_table, efi_arm64) },
-		{ "http_efi", offsetof(struct pxe_boot_table, http_efi) },
-	};
+/* A mapping of text fields (section: its key, for problems), each put at
+ * base + its offset (len bytes) and checked by ok(), which says why not.
+ * Returns the fields seen, a bit each. */
+struct text_field {
+	const char *key;
+	size_t off;
+};
 
-	if (n->type != YAML_MAPPING_NODE) {
-		bad(w, n, "boot_files",
-		    "must be a mapping of bios, efi_ia32, efi_x64, efi_arm64, http_efi");
-		return;
+static unsigned
+text_fields(struct walk *w, const yaml_node_t *n, const char *section, const struct text_field *f,
+            size_t nf, char *base, size_t len, const char *(*ok)(const char *value))
+{
+	unsigned seen = 0;
+	const char *why;
+
+	if (!n || n->type != YAML_MAPPING_NODE) {
+		bad(w, n, section, "must be a mapping of its keys");
+		return 0;
 	}
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
@@ -180,18 +182,59 @@ boot_files(struct walk *w, const yaml_node_t *n)
 		const yaml_node_t *vn = yaml_document_get_node(w->doc, p->value);
 		const char *k = bm_yaml_scalar(kn);
 		size_t i = 0;
-		while (i < sizeof(f) / sizeof(f[0]) && (!k || strcmp(k, f[i].key)))
+		while (i < nf && (!k || strcmp(k, f[i].key)))
 			i++;
-		if (i == sizeof(f) / sizeof(f[0])) {
-			bad(w, kn, "boot_files", "unknown key \"%s\"", k ? k : "?");
+		if (i == nf) {
+			bad(w, kn, section, "unknown key \"%s\"", k ? k : "?");
 			continue;
 		}
-		char *dst = (char *)&w->c->boot + f[i].off;
-		if (text(w, vn, "boot_files", dst, DHCP_BOOTFILE_MAX) == 0 &&
-		    !relative_path_ok(dst))
-			bad(w, vn, "boot_files", "\"%s\" must be a path relative to tftp_root",
-			    dst);
+		char *dst = base + f[i].off;
+		if (text(w, vn, section, dst, len) == 0 && (why = ok(dst)))
+			bad(w, vn, section, "\"%s\" %s", dst, why);
+		seen |= 1u << i;
 	}
+	return seen;
+}
+
+static const char *
+boot_file_ok(const char *v)
+{
+	return relative_path_ok(v) ? NULL : "must be a path relative to tftp_root";
+}
+
+static void
+boot_files(struct walk *w, const yaml_node_t *n)
+{
+	static const struct text_field f[] = {
+		{ "bios", offsetof(struct pxe_boot_table, bios) },
+		{ "efi_ia32", offsetof(struct pxe_boot_table, efi_ia32) },
+		{ "efi_x64", offsetof(struct pxe_boot_table, efi_x64) },
+		{ "efi_arm64", offsetof(struct pxe_boot_table, efi_arm64) },
+		{ "http_efi", offsetof(struct pxe_boot_table, http_efi) },
+	};
+
+	text_fields(w, n, "boot_files", f, BM_ARRAY_SIZE(f), (char *)&w->c->boot, DHCP_BOOTFILE_MAX,
+	            boot_file_ok);
+}
+
+static const char *
+absolute_ok(const char *v)
+{
+	return v[0] == '/' ? NULL : "must be an absolute path";
+}
+
+/* tls: {ca: FILE, cert: FILE, key: FILE}, all three. */
+static void
+tls_keys(struct walk *w, const yaml_node_t *n)
+{
+	static const struct text_field f[] = {
+		{ "ca", offsetof(struct agent_config, tls_ca) },
+		{ "cert", offsetof(struct agent_config, tls_cert) },
+		{ "key", offsetof(struct agent_config, tls_key) },
+	};
+
+	if (text_fields(w, n, "tls", f, BM_ARRAY_SIZE(f), (char *)w->c, PATH_MAX, absolute_ok) != 7)
+		bad(w, n, "tls", "needs ca, cert and key");
 }
 
 /* One top-level key. */
@@ -239,7 +282,7 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 		if (number(w, v, k, 0, 1ll << 30, &num) == 0)
 			c->cache_budget = (uint64_t)num << 20;
 	} else if (!strcmp(k, "outbox_max_events")) {
-		if (number(w, v, k, 100, 100000000, &num) == 0)
+		if (number(w, v, k, 100, BM_OUTBOX_EVENTS_MAX, &num) == 0)
 			c->outbox_max = (uint64_t)num;
 	} else if (!strcmp(k, "lease_time")) {
 		if (number(w, v, k, 60, 7 * 86400, &num) == 0)
@@ -256,6 +299,8 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 			c->ipv6_ra = flag;
 	} else if (!strcmp(k, "boot_files")) {
 		boot_files(w, v);
+	} else if (!strcmp(k, "tls")) {
+		tls_keys(w, v);
 	} else if (!strcmp(k, "log_level")) {
 		const char *s = bm_yaml_scalar(v);
 		if (!s || bm_log_level_parse(s, &c->log_level) < 0)
@@ -278,6 +323,10 @@ check_whole(struct walk *w, unsigned seen_rack, unsigned seen_ifaces)
 		bad(w, NULL, "fleet", "give either fleet (standalone) or coordinator (managed)");
 	if (c->data_dir[0] != '/')
 		bad(w, NULL, "data_dir", "must be an absolute path");
+	for (unsigned i = 0; i < c->n_coordinators; i++)
+		if (!strncmp(c->coordinators[i], "tls+tcp://", 10) && !*c->tls_ca)
+			bad(w, NULL, "tls", "coordinator %s needs tls: {ca, cert, key}",
+			    c->coordinators[i]);
 }
 
 static void

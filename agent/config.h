@@ -31,6 +31,9 @@ struct agent_config {
 	char tftp_root[PATH_MAX];
 	char fleet[PATH_MAX]; /* standalone: the rack view comes from this file */
 	char coordinators[AGENT_COORDINATORS_MAX][AGENT_URL_MAX];
+	/* tls: {ca, cert, key}: the fleet CA and this agent's certificate (of
+	 * its rack) for tls+tcp:// coordinators. */
+	char tls_ca[PATH_MAX], tls_cert[PATH_MAX], tls_key[PATH_MAX];
 	unsigned n_coordinators;
 	uint32_t lease_secs;
 	uint64_t outbox_max;   /* events kept for the coordinator */

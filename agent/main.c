@@ -48,10 +48,11 @@ struct agent {
 	struct http_routes *routes;
 	struct http_server *http;
 	struct agent_metrics metrics;
-	struct sync *sync;         /* managed: the link to the coordinators */
-	struct progress *progress; /* managed: fetches traced for the coordinator */
-	struct cache *cache;       /* the image cache's downloader */
-	struct power *power;       /* managed: power actions of operations */
+	struct sync *sync;          /* managed: the link to the coordinators */
+	struct bm_rpc_creds *creds; /* tls: this agent's certificate, for sync */
+	struct progress *progress;  /* managed: fetches traced for the coordinator */
+	struct cache *cache;        /* the image cache's downloader */
+	struct power *power;        /* managed: power actions of operations */
 	char agent_id[RACKDB_AGENT_ID_LEN + 1];
 	char hostname[256];
 	uint8_t secret[TOKEN_SECRET_LEN];
@@ -322,6 +323,15 @@ start_sync(struct agent *a)
 	o.view_changed = view_changed_cb;
 	o.describe = describe_cb;
 	o.arg = a;
+	if (*a->cfg.tls_ca) {
+		struct bm_rpc_tls t = { a->cfg.tls_ca, a->cfg.tls_cert, a->cfg.tls_key, NULL };
+		char err[256];
+		if ((r = bm_rpc_creds_new(&t, false, &a->creds, err, sizeof(err))) < 0) {
+			BM_ERROR("agent", "TLS: %s", err);
+			return r;
+		}
+		o.creds = a->creds;
+	}
 	if ((r = power_start(a->db, a->cfg.rack, &a->power)) < 0)
 		return r;
 	power_actions(a, a->view);
@@ -502,6 +512,7 @@ main(int argc, char **argv)
 	sync_cut(a.sync); /* the cache's thread may be in a blob call */
 	cache_stop(a.cache);
 	sync_stop(a.sync);
+	bm_rpc_creds_free(a.creds); /* after the sync threads, its users */
 	power_stop(a.power);
 	http_server_stop(a.http);
 	ra_service_stop(a.ra);

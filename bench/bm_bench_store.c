@@ -75,7 +75,7 @@ setup_racks(const struct opts *o)
 	f.sites = sites;
 	f.n_racks = o->racks;
 	f.racks = rp;
-	if ((r = bm_rpc_client_open(o->url, &c)) == 0) {
+	if ((r = bm_rpc_client_open(o->url, NULL, &c)) == 0) {
 		r = apply(c, &f);
 		bm_rpc_client_free(c);
 	}
@@ -90,7 +90,7 @@ client_new(void *arg)
 {
 	const struct opts *o = arg;
 	struct bm_rpc_client *c;
-	return bm_rpc_client_open(o->url, &c) < 0 ? NULL : c;
+	return bm_rpc_client_open(o->url, NULL, &c) < 0 ? NULL : c;
 }
 
 static void

@@ -38,7 +38,7 @@ cleanup_agents() {
 trap cleanup_agents EXIT
 bmctl() { ip netns exec "$K" "$B/bmctl" --coordinator "$URL" "$@"; }
 
-ip netns exec "$K" "$B/bmcoord" --data-dir "$W/coord" --listen "$URL" --log-level debug \
+ip netns exec "$K" "$B/bmcoord" --data-dir "$W/coord" --listen "$URL" --insecure --log-level debug \
   2>"$W/coord.log" &
 PIDS+=($!)
 for _ in $(seq 1 100); do bmctl status >/dev/null 2>&1 && break; sleep 0.1; done

@@ -11,6 +11,7 @@
 
 static const char usage_text[] =
     "usage: bmctl [--coordinator URL] [-o table|json] [--timeout SECONDS] [--linearizable]\n"
+    "             [--ca FILE --cert FILE --key FILE]\n"
     "             COMMAND\n"
     "  apply -f FILE\n"
     "  get sites|racks|machines|profiles|images|agents [NAME] [--site S] [--rack R]\n"
@@ -28,6 +29,7 @@ static const char usage_text[] =
     "      exits 0 only when every machine deployed\n"
     "  op get [ID] | op watch ID | op cancel ID\n"
     "  cluster status | cluster add ID HOST:PORT | cluster remove ID | cluster transfer ID\n"
+    "  pki init DIR | pki issue DIR KIND NAME [...] | pki revoke DIR NAME\n"
     "  --version\n"
     "The coordinator URL (a comma-separated list of a cluster's coordinators; a follower\n"
     "names the leader, and bmctl goes there) defaults to $BMCTL_COORDINATOR, else\n"
@@ -141,6 +143,31 @@ not_leader(const Bm__Response *r)
 	return r->status == BM__STATUS__STATUS_UNAVAILABLE && strstr(r->message, "not the leader");
 }
 
+/* The TLS credentials, loaded once: needed for a tls+tcp:// URL, and sent
+ * whenever given. Returns 0, or -ENOKEY after saying why. */
+static int
+load_creds(struct ctl *c, const char *url)
+{
+	char err[256];
+
+	if (c->creds)
+		return 0;
+	if (!c->tls.ca && !c->tls.cert && !c->tls.key && !bm_rpc_url_tls(url))
+		return 0;
+	if (!c->tls.ca || !c->tls.cert || !c->tls.key) {
+		fprintf(
+		    stderr,
+		    "%s: %s needs --ca, --cert and --key (or BMCTL_CA, BMCTL_CERT, BMCTL_KEY)\n",
+		    c->prog, url);
+		return -ENOKEY;
+	}
+	if (bm_rpc_creds_new(&c->tls, false, &c->creds, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", c->prog, err);
+		return -ENOKEY;
+	}
+	return 0;
+}
+
 /* One try: the redirect when a follower named the leader, else URL number
  * i. Returns 0, or -errno of the transport. */
 static int
@@ -153,11 +180,14 @@ try_url(struct ctl *c, unsigned i, Bm__Request *req, int timeout_ms, Bm__Respons
 		snprintf(url, sizeof(url), "%s", c->redirect);
 	else
 		url_at(c, i, url, sizeof(url));
+	if ((r = load_creds(c, url)) < 0)
+		return r;
 	/* With several URLs, connect first: a coordinator that is down is
-	 * passed over at once rather than after the call's timeout. */
-	bool dial = url_count(c) > 1 || c->redirect[0];
-	if (!c->client && (r = dial ? bm_rpc_client_connect(url, &c->client)
-	                            : bm_rpc_client_open(url, &c->client)) < 0) {
+	 * passed over at once rather than after the call's timeout. Over TLS
+	 * too: a refused handshake is then said at once. */
+	bool dial = url_count(c) > 1 || c->redirect[0] || bm_rpc_url_tls(url);
+	if (!c->client && (r = dial ? bm_rpc_client_connect(url, c->creds, &c->client)
+	                            : bm_rpc_client_open(url, c->creds, &c->client)) < 0) {
 		if (r == -EINVAL)
 			fprintf(stderr, "%s: bad coordinator URL %s\n", c->prog, url);
 		c->client = NULL;
@@ -206,6 +236,8 @@ ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 			bm__response__free_unpacked(resp, NULL);
 		if (r == -EINVAL)
 			break;
+		if (r == -ENOKEY) /* said already */
+			return CTL_EXIT_REFUSED;
 		bm_rpc_client_free(c->client); /* the next coordinator */
 		c->client = NULL;
 		if (c->redirect[0]) { /* the leader named was not there: the list again */
@@ -219,7 +251,15 @@ ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 	}
 	url_at(c, c->url_index, url, sizeof(url));
 	fprintf(stderr, "%s: coordinator at %s: %s\n", c->prog, url,
-	        r == -ETIMEDOUT ? "no answer (is bmcoord running there?)" : strerror(-r));
+	        r == -ETIMEDOUT ? "no answer (is bmcoord running there?)"
+	        : r == -EACCES
+	            ? "TLS handshake refused (a certificate not of the same CA, expired or "
+	              "revoked, on one side or the other, or a coordinator certificate that does "
+	              "not name this address)"
+	        : r == -ECONNRESET && bm_rpc_url_tls(url)
+	            ? "the connection closed during the TLS handshake (is the coordinator on TLS, "
+	              "and is our certificate of its CA?)"
+	            : strerror(-r));
 	return CTL_EXIT_REFUSED;
 }
 
@@ -300,7 +340,8 @@ global_options(struct ctl *c, int *argc, char **argv)
 		bool rpc_timeout = !cmd || strcmp(cmd, "reimage");
 		int takes = 0;
 		if (!strcmp(a, "--coordinator") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
-		    (!strcmp(a, "--timeout") && rpc_timeout))
+		    (!strcmp(a, "--timeout") && rpc_timeout) || !strcmp(a, "--ca") ||
+		    !strcmp(a, "--cert") || !strcmp(a, "--key"))
 			takes = 1;
 		else if (!strncmp(a, "--coordinator=", 14) || !strncmp(a, "--output=", 9) ||
 		         (!strncmp(a, "--timeout=", 10) && rpc_timeout))
@@ -332,6 +373,12 @@ global_options(struct ctl *c, int *argc, char **argv)
 			if (*end || s <= 0 || s > 86400)
 				return ctl_usage_error(c, "--timeout takes seconds, not %s", val);
 			c->timeout_ms = (int)(s * 1000);
+		} else if (!strcmp(a, "--ca")) {
+			c->tls.ca = val;
+		} else if (!strcmp(a, "--cert")) {
+			c->tls.cert = val;
+		} else if (!strcmp(a, "--key")) {
+			c->tls.key = val;
 		} else {
 			c->url = val;
 		}
@@ -349,16 +396,24 @@ static const struct {
 	{ "delete", cmd_delete },   { "machine", cmd_machine }, { "image", cmd_image },
 	{ "status", cmd_status },   { "agents", cmd_agents },   { "trace", cmd_trace },
 	{ "reimage", cmd_reimage }, { "op", cmd_op },           { "cluster", cmd_cluster },
+	{ "pki", cmd_pki },
 };
 
 int
 main(int argc, char **argv)
 {
 	static char outbuf[1 << 20];
-	struct ctl c = { .url = getenv("BMCTL_COORDINATOR"), .timeout_ms = 30000, .prog = "bmctl" };
+	struct ctl c = { .url = getenv("BMCTL_COORDINATOR"),
+		         .timeout_ms = 30000,
+		         .prog = "bmctl",
+		         .tls = { getenv("BMCTL_CA"), getenv("BMCTL_CERT"), getenv("BMCTL_KEY"),
+		                  NULL } };
 	int r;
 
 	setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
+	c.tls.ca = c.tls.ca && *c.tls.ca ? c.tls.ca : NULL; /* set but empty: not given */
+	c.tls.cert = c.tls.cert && *c.tls.cert ? c.tls.cert : NULL;
+	c.tls.key = c.tls.key && *c.tls.key ? c.tls.key : NULL;
 	if (!c.url || !*c.url)
 		c.url = CTL_DEFAULT_URL;
 	if ((r = global_options(&c, &argc, argv)) != 0)
@@ -376,6 +431,7 @@ main(int argc, char **argv)
 		if (!strcmp(argv[1], commands[i].name)) {
 			r = commands[i].fn(&c, argc - 1, argv + 1);
 			bm_rpc_client_free(c.client);
+			bm_rpc_creds_free(c.creds);
 			fflush(stdout);
 			return r;
 		}

@@ -22,6 +22,8 @@ struct ctl {
 	char redirect[256]; /* the leader a follower named; tried before the list */
 	bool linearizable;  /* reads wait for every write acknowledged before them */
 	const char *prog;
+	struct bm_rpc_tls tls;      /* --ca --cert --key, or BMCTL_CA ... */
+	struct bm_rpc_creds *creds; /* loaded at the first call that needs them */
 };
 
 /* Send a request; on a transport failure, a status other than OK or an OK
@@ -55,6 +57,7 @@ int cmd_trace(struct ctl *c, int argc, char **argv);
 int cmd_reimage(struct ctl *c, int argc, char **argv);
 int cmd_op(struct ctl *c, int argc, char **argv);
 int cmd_cluster(struct ctl *c, int argc, char **argv);
+int cmd_pki(struct ctl *c, int argc, char **argv);
 
 /* output.c: tables and JSON. A list is printed across pages: begin, items
  * (any number of times), end; a table is aligned when it ends. */

@@ -1,7 +1,9 @@
 #include "api.h"
 #include "api_priv.h"
+#include "authz.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,6 +490,34 @@ handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		serve_read(a, call, req);
 }
 
+/* Refuse a request its sender may not make: answered DENIED, logged at
+ * most once a second (with how many were not). Returns false when refused. */
+static bool
+authorized(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	struct bm_identity id;
+	char why[256], who[160], peer[80];
+	uint64_t now = bm_wall_ms(), last;
+	int vr;
+
+	if (!a->verifier)
+		return true;
+	if ((vr = bm_auth_verify(a->verifier, req->auth, now, &id, why, sizeof(why))) == 0 &&
+	    authz_check(&id, req, why, sizeof(why)) == 0)
+		return true;
+	/* Logged first: the answer frees the request. */
+	uint64_t n = atomic_fetch_add(&a->denied, 1) + 1;
+	last = atomic_load(&a->denied_logged_ms);
+	if (now - last >= 1000 && atomic_compare_exchange_strong(&a->denied_logged_ms, &last, now))
+		BM_WARN("api",
+		        "refused request=\"%s\" from=%s who=\"%s\" why=\"%s\" refused_total=%llu",
+		        authz_request_name(req), bm_rpc_call_peer(call, peer, sizeof(peer)),
+		        vr == 0 ? bm_identity_text(&id, who, sizeof(who)) : "unverified", why,
+		        (unsigned long long)n);
+	bm_rpc_reply_status(call, BM__STATUS__STATUS_DENIED, why);
+	return false;
+}
+
 static void
 api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 {
@@ -498,6 +528,8 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
 		return;
 	}
+	if (!authorized(a, call, req))
+		return;
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_APPLY:
 	case BM__REQUEST__BODY_DELETE:
@@ -523,7 +555,7 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 int
 api_start(struct api *a, const char *url, unsigned nctx)
 {
-	return bm_rpc_server_start(url, nctx, api_handle, a, &a->rpc);
+	return bm_rpc_server_start(url, nctx, api_handle, a, a->server_creds, &a->rpc);
 }
 
 void

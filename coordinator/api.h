@@ -3,6 +3,7 @@
  * and are answered once applied and durable. */
 #pragma once
 #include "agents_live.h"
+#include "bm/auth.h"
 #include "blob.h"
 #include "propose.h"
 #include "store.h"
@@ -22,9 +23,15 @@ struct api {
 	struct cluster_q *cluster; /* cluster changes handed to the loop */
 	struct agents_live *live;  /* when this node last saw each agent */
 	struct seen_flush *seen;   /* the leader's replication of sightings */
+	/* TLS: tokens are verified and requests authorized (authz.h); NULL
+	 * only on loopback or with --insecure, where everyone may do all. */
+	struct bm_auth_verifier *verifier;
+	struct bm_rpc_creds *server_creds;         /* the listener's TLS */
+	_Atomic uint64_t denied, denied_logged_ms; /* refusals, and the last one logged */
 };
 
-/* Listen on url with nctx contexts. Returns 0 or -errno. */
+/* Listen on url with nctx contexts (TLS with a->server_creds for a
+ * tls+tcp:// URL). Returns 0 or -errno. */
 int api_start(struct api *a, const char *url, unsigned nctx);
 /* Stop serving. The proposer must have been closed first, so that no
  * write is still waiting for its answer. */

@@ -19,6 +19,7 @@ struct blob_sync {
 	struct store *store;
 	struct blobstore *bs;
 	uint64_t self;
+	struct bm_rpc_creds *creds;
 	struct bm_worker w; /* one thread; a poke is a kick */
 };
 
@@ -68,7 +69,7 @@ fetch(struct blob_sync *b, const char *url, const struct missing *m)
 	uint64_t off = 0;
 	int r;
 
-	if ((r = bm_rpc_client_open(url, &cl)) < 0)
+	if ((r = bm_rpc_client_open(url, b->creds, &cl)) < 0)
 		return r;
 	if ((r = blob_begin(b->bs, m->sha, m->size, &off)) < 0)
 		goto out;
@@ -159,13 +160,14 @@ sync_main(void *arg, unsigned index)
 }
 
 int
-blob_sync_start(struct store *s, struct blobstore *bs, uint64_t self_id, struct blob_sync **ret)
+blob_sync_start(struct store *s, struct blobstore *bs, uint64_t self_id, struct bm_rpc_creds *creds,
+                struct blob_sync **ret)
 {
 	struct blob_sync *b = calloc(1, sizeof(*b));
 
 	if (!b)
 		return -ENOMEM;
-	*b = (struct blob_sync){ .store = s, .bs = bs, .self = self_id };
+	*b = (struct blob_sync){ .store = s, .bs = bs, .self = self_id, .creds = creds };
 	bm_worker_init(&b->w);
 	if (bm_worker_start(&b->w, 1, sync_main, b) < 0) {
 		bm_worker_fini(&b->w);

@@ -8,14 +8,17 @@
 #include <stdint.h>
 
 #include "blob.h"
+#include "bm/rpc.h"
 #include "store.h"
 
 #define BLOB_SYNC_PERIOD_MS 5000u
 
 struct blob_sync;
 
+/* creds: this node's TLS as a client of its peers (NULL: plaintext);
+ * borrowed until blob_sync_stop. */
 int blob_sync_start(struct store *s, struct blobstore *bs, uint64_t self_id,
-                    struct blob_sync **ret);
+                    struct bm_rpc_creds *creds, struct blob_sync **ret);
 /* Any thread; cheap. */
 void blob_sync_poke(struct blob_sync *b);
 /* Joins the thread (a fetch in progress ends after its current chunk). */

@@ -16,6 +16,7 @@
 
 #include "api.h"
 #include "blob_sync.h"
+#include "options.h"
 #include "raft_node.h"
 #include "store_guard.h"
 #include <raft.h>
@@ -25,24 +26,24 @@
 #include "bm/util.h"
 #include "bm/version.h"
 
-#define DEFAULT_LISTEN "tcp://127.0.0.1:7400"
-
 /* Malformed requests are answered and counted by the RPC layer; this says
  * so in the log at most once a period, never once per packet. */
 #define COORD_GARBAGE_LOG_MS 60000
 
 struct coord {
 	uv_loop_t *loop;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
+	const struct options *o;
 	uv_timer_t stats;
 	uint64_t malformed_logged;
 	struct api api;
 	struct store *store;
 	struct blobstore *blobs;
 	struct raftnode *raft;
-	struct watch_hub *hub_ready; /* set once the hub exists */
-	struct blob_sync *blob_sync; /* fetches the image bytes this node lacks */
-	struct announce {            /* this node's API URL, proposed when it leads */
+	struct watch_hub *hub_ready;     /* set once the hub exists */
+	struct blob_sync *blob_sync;     /* fetches the image bytes this node lacks */
+	struct bm_rpc_creds *peer_creds; /* TLS: this node as a client of its peers */
+	struct announce {                /* this node's API URL, proposed when it leads */
 		struct proposal prop;
 		Bm__Command cmd;
 		Bm__Coordinator co;
@@ -54,168 +55,6 @@ struct coord {
 	bool guarded; /* store.state says open (store_guard.h) */
 };
 
-struct options {
-	char data_dir[PATH_MAX];
-	const char *listen;
-	const char *advertise; /* the API URL other nodes send clients to */
-	unsigned contexts;
-	uint64_t map_size;
-	uint64_t id;
-	const char *raft_address;
-	const char *bootstrap;
-	const char *join; /* URLs of a running cluster to ask to add this node */
-	unsigned election_ms, heartbeat_ms, snapshot_threshold;
-};
-
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: bmcoord [--data-dir DIR] [--listen URL] [--contexts N]\n"
-	        "               [--map-size-gib N] [--log-level debug|info|warn|error]\n"
-	        "  --data-dir DIR   store and blobs (default $XDG_STATE_HOME/bmcoord,\n"
-	        "                   else ~/.local/state/bmcoord)\n"
-	        "  --listen URL     API address (default " DEFAULT_LISTEN ")\n"
-	        "  --advertise URL  API URL followers redirect clients to (default: --listen)\n"
-	        "  --contexts N     requests served at once (default %u)\n"
-	        "  --id N           this node's Raft id (default 1)\n"
-	        "  --raft-address HOST:PORT  Raft transport (default 127.0.0.1:0: a\n"
-	        "                   cluster of one, reachable by no other node)\n"
-	        "  --bootstrap ID=HOST:PORT,...  a new cluster of these voters (default:\n"
-	        "                   a cluster of this node alone; ignored once it has state)\n"
-	        "  --join URL,...   ask a running cluster (its API) to add this node\n"
-	        "  --snapshot-threshold N  Raft entries between snapshots (default 8192)\n"
-	        "  --election-ms N, --heartbeat-ms N  Raft timeouts (default %u, %u)\n",
-	        BM_RPC_CONTEXTS_DEFAULT, RAFT_ELECTION_MS_DEFAULT, RAFT_HEARTBEAT_MS_DEFAULT);
-}
-
-static int
-default_data_dir(char *buf, size_t len)
-{
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	int n;
-
-	if (xdg && *xdg)
-		n = snprintf(buf, len, "%s/bmcoord", xdg);
-	else if (home && *home)
-		n = snprintf(buf, len, "%s/.local/state/bmcoord", home);
-	else
-		return -ENOENT;
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int
-parse_args(int argc, char **argv, struct options *o)
-{
-	static const struct option longopts[] = {
-		{ "data-dir", required_argument, NULL, 'd' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "advertise", required_argument, NULL, 'a' },
-		{ "contexts", required_argument, NULL, 'c' },
-		{ "map-size-gib", required_argument, NULL, 'm' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "raft-address", required_argument, NULL, 'r' },
-		{ "bootstrap", required_argument, NULL, 'b' },
-		{ "join", required_argument, NULL, 'J' },
-		{ "snapshot-threshold", required_argument, NULL, 'S' },
-		{ "election-ms", required_argument, NULL, 'E' },
-		{ "heartbeat-ms", required_argument, NULL, 'H' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	enum bm_log_level lvl;
-	int c;
-
-	o->listen = DEFAULT_LISTEN;
-	o->contexts = BM_RPC_CONTEXTS_DEFAULT;
-	o->id = 1;
-	o->raft_address = "127.0.0.1:0"; /* a cluster of one; give an address to grow */
-	if (default_data_dir(o->data_dir, sizeof(o->data_dir)) < 0)
-		o->data_dir[0] = '\0';
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		char *end;
-		switch (c) {
-		case 'd':
-			if (strlen(optarg) >= sizeof(o->data_dir)) {
-				fprintf(stderr, "bmcoord: --data-dir is too long\n");
-				return 2;
-			}
-			snprintf(o->data_dir, sizeof(o->data_dir), "%s", optarg);
-			break;
-		case 'l': o->listen = optarg; break;
-		case 'a':
-			if (strlen(optarg) >= STORE_URL_MAX) {
-				fprintf(stderr, "bmcoord: --advertise is too long\n");
-				return 2;
-			}
-			o->advertise = optarg;
-			break;
-		case 'c':
-			o->contexts = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || o->contexts == 0 || o->contexts > BM_RPC_CONTEXTS_MAX) {
-				fprintf(stderr, "bmcoord: --contexts must be 1..%u\n",
-				        BM_RPC_CONTEXTS_MAX);
-				return 2;
-			}
-			break;
-		case 'm':
-			o->map_size = strtoull(optarg, &end, 10) << 30;
-			if (*end || o->map_size == 0) {
-				fprintf(stderr,
-				        "bmcoord: --map-size-gib must be a positive integer\n");
-				return 2;
-			}
-			break;
-		case 'L':
-			if (bm_log_level_parse(optarg, &lvl) < 0) {
-				fprintf(stderr, "bmcoord: unknown log level %s\n", optarg);
-				return 2;
-			}
-			bm_log_set_level(lvl);
-			break;
-		case 'i':
-			o->id = strtoull(optarg, &end, 10);
-			if (*end || !o->id) {
-				fprintf(stderr, "bmcoord: --id must be a positive integer\n");
-				return 2;
-			}
-			break;
-		case 'r': o->raft_address = optarg; break;
-		case 'b': o->bootstrap = optarg; break;
-		case 'J': o->join = optarg; break;
-		case 'S':
-			o->snapshot_threshold = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || o->snapshot_threshold < 4) {
-				fprintf(stderr,
-				        "bmcoord: --snapshot-threshold takes entries (>= 4)\n");
-				return 2;
-			}
-			break;
-		case 'E':
-		case 'H': {
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || v < 10 || v > 600000) {
-				fprintf(stderr, "bmcoord: --%s takes milliseconds\n",
-				        c == 'E' ? "election-ms" : "heartbeat-ms");
-				return 2;
-			}
-			*(c == 'E' ? &o->election_ms : &o->heartbeat_ms) = (unsigned)v;
-			break;
-		}
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("bmcoord %s\n", BM_VERSION); exit(0);
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind < argc || !o->data_dir[0]) {
-		usage(stderr);
-		return 2;
-	}
-	return 0;
-}
-
 static void
 raft_closed(void *arg)
 {
@@ -226,6 +65,7 @@ raft_closed(void *arg)
 	c->hub_ready = NULL;
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 	uv_close((uv_handle_t *)&c->sigint, NULL);
+	uv_close((uv_handle_t *)&c->sighup, NULL);
 	uv_close((uv_handle_t *)&c->stats, NULL);
 }
 
@@ -263,10 +103,17 @@ coord_stats_cb(uv_timer_t *t)
 	c->malformed_logged = st.malformed;
 }
 
+static void coord_reload_tls(struct coord *c, const struct options *o);
+
 static void
 coord_signal_cb(uv_signal_t *h, int signum)
 {
-	coord_stop(h->data, signum == SIGTERM ? "TERM" : "INT");
+	struct coord *c = h->data;
+
+	if (signum == SIGHUP)
+		coord_reload_tls(c, c->o);
+	else
+		coord_stop(c, signum == SIGTERM ? "TERM" : "INT");
 }
 
 static int
@@ -362,6 +209,7 @@ struct joiner {
 	char urls[1024];
 	uint64_t id;
 	char address[64];
+	struct bm_rpc_creds *creds; /* its own: the thread may outlive the node's */
 };
 
 /* Ask the cluster at the join URLs to add this node, until one agrees (or
@@ -384,7 +232,7 @@ join_main(void *arg)
 			q.address = j->address;
 			req.body_case = BM__REQUEST__BODY_CLUSTER;
 			req.cluster = &q;
-			if (bm_rpc_client_open(u, &cl) < 0)
+			if (bm_rpc_client_open(u, j->creds, &cl) < 0)
 				continue;
 			int r = bm_rpc_call(cl, &req, 5000, &resp);
 			bm_rpc_client_free(cl);
@@ -397,6 +245,7 @@ join_main(void *arg)
 				        done ? "added" : resp->message);
 			bm__response__free_unpacked(resp, NULL);
 			if (done) {
+				bm_rpc_creds_free(j->creds);
 				free(j);
 				return NULL;
 			}
@@ -416,10 +265,18 @@ start_join(const struct options *o)
 	snprintf(j->urls, sizeof(j->urls), "%s", o->join);
 	snprintf(j->address, sizeof(j->address), "%s", o->raft_address);
 	j->id = o->id;
-	if (pthread_create(&th, NULL, join_main, j) == 0)
-		pthread_detach(th);
-	else
+	char err[256];
+	if (o->tls.ca && bm_rpc_creds_new(&o->tls, false, &j->creds, err, sizeof(err)) < 0) {
+		BM_ERROR("raft", "cannot join err=\"%s\"", err);
 		free(j);
+		return;
+	}
+	if (pthread_create(&th, NULL, join_main, j) == 0) {
+		pthread_detach(th);
+	} else {
+		bm_rpc_creds_free(j->creds);
+		free(j);
+	}
 }
 
 static int
@@ -472,16 +329,71 @@ coord_abort(struct coord *c)
 	raftnode_close(c->raft, raft_aborted, c);
 }
 
+/* TLS: the verifier of tokens (the CA, the CRL), the listener's
+ * credentials and this node's as a client of its peers. Without TLS, say
+ * what that means at every start. */
+static int
+coord_tls(struct coord *c, const struct options *o)
+{
+	char err[256];
+	int r;
+
+	if (!o->tls.ca) {
+		if (o->insecure)
+			BM_WARN("coord",
+			        "INSECURE: no TLS on listen=%s raft=%s: anyone who reaches "
+			        "them may do anything (--insecure)",
+			        o->listen, o->raft_address);
+		return 0;
+	}
+	if ((r = bm_auth_verifier_new(o->tls.ca, o->tls.crl, &c->api.verifier, err, sizeof(err))) <
+	        0 ||
+	    (r = bm_rpc_creds_new(&o->tls, true, &c->api.server_creds, err, sizeof(err))) < 0 ||
+	    (r = bm_rpc_creds_new(&o->tls, false, &c->peer_creds, err, sizeof(err))) < 0) {
+		BM_ERROR("coord", "TLS: %s", err);
+		return r;
+	}
+	return 0;
+}
+
+/* SIGHUP: the CA, the CRL, the certificate and key read again. New
+ * handshakes use them; tokens are verified anew. */
+static void
+coord_reload_tls(struct coord *c, const struct options *o)
+{
+	struct bm_rpc_creds *cr = NULL;
+	char err[256];
+	int r;
+
+	if (!c->api.verifier)
+		return;
+	if ((r = bm_auth_verifier_reload(c->api.verifier, err, sizeof(err))) < 0 ||
+	    (r = bm_rpc_creds_new(&o->tls, true, &cr, err, sizeof(err))) < 0) {
+		BM_ERROR("coord", "TLS reload failed, keeping the old err=\"%s\"", err);
+		return;
+	}
+	if ((r = bm_rpc_server_set_tls(c->api.rpc, cr)) < 0) {
+		BM_ERROR("coord", "TLS reload: cannot listen again err=\"%s\"", strerror(-r));
+		bm_rpc_creds_free(cr);
+		return;
+	}
+	bm_rpc_creds_free(c->api.server_creds);
+	c->api.server_creds = cr;
+	BM_INFO("coord", "TLS reloaded ca=%s cert=%s crl=%s", o->tls.ca, o->tls.cert,
+	        o->tls.crl ? o->tls.crl : "-");
+}
+
 static int
 coord_serve(struct coord *c, const struct options *o)
 {
 	struct store_info info;
 	int r;
 
+	c->o = o;
 	c->api.store = c->store;
 	c->api.blobs = c->blobs;
 	c->api.data_dir = o->data_dir;
-	if ((r = start_raft(c, o)) < 0)
+	if ((r = coord_tls(c, o)) < 0 || (r = start_raft(c, o)) < 0)
 		return r;
 	c->api.raft = c->raft;
 	/* Long-polls hold a context each: keep some for everything else. */
@@ -501,13 +413,15 @@ coord_serve(struct coord *c, const struct options *o)
 		return r;
 	}
 	api_ticker_start(&c->api, c->loop);
-	if ((r = blob_sync_start(c->store, c->blobs, o->id, &c->blob_sync)) < 0)
+	if ((r = blob_sync_start(c->store, c->blobs, o->id, c->peer_creds, &c->blob_sync)) < 0)
 		BM_WARN("coord", "no blob replication err=\"%s\"", strerror(-r));
 	uv_signal_init(c->loop, &c->sigterm);
 	uv_signal_init(c->loop, &c->sigint);
-	c->sigterm.data = c->sigint.data = c;
+	uv_signal_init(c->loop, &c->sighup);
+	c->sigterm.data = c->sigint.data = c->sighup.data = c;
 	uv_signal_start(&c->sigterm, coord_signal_cb, SIGTERM);
 	uv_signal_start(&c->sigint, coord_signal_cb, SIGINT);
+	uv_signal_start(&c->sighup, coord_signal_cb, SIGHUP);
 	uv_timer_init(c->loop, &c->stats);
 	c->stats.data = c;
 	uv_timer_start(&c->stats, coord_stats_cb, COORD_GARBAGE_LOG_MS, COORD_GARBAGE_LOG_MS);
@@ -524,7 +438,7 @@ main(int argc, char **argv)
 	struct coord c = { .lock_fd = -1 };
 	int r;
 
-	if ((r = parse_args(argc, argv, &o)) != 0)
+	if ((r = options_parse(argc, argv, &o)) != 0)
 		return r;
 	signal(SIGPIPE, SIG_IGN);
 	c.loop = uv_default_loop();
@@ -534,6 +448,9 @@ main(int argc, char **argv)
 	/* After a failure too: what was opened is closing; let it finish. */
 	uv_run(c.loop, r == 0 || c.raft ? UV_RUN_DEFAULT : UV_RUN_NOWAIT);
 	blob_sync_stop(c.blob_sync);
+	bm_rpc_creds_free(c.peer_creds);
+	bm_rpc_creds_free(c.api.server_creds);
+	bm_auth_verifier_free(c.api.verifier);
 	watch_hub_free(c.api.hub);
 	api_cluster_free(&c.api);
 	api_agents_free(&c.api);

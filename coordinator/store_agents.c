@@ -19,6 +19,9 @@
 #define EVENT_KEY_LEN 26u
 #define PROGRESS_WRITE_MS 10000u
 #define AGENTS_SEEN_MAX 4096u /* sightings in one AgentsSeen command */
+/* An event stamped further ahead of the state machine's clock is given
+ * that clock's time (an agent's clock wrong, or a forged time). */
+#define EVENT_AHEAD_MAX_MS 60000u
 
 #define S(x) BM__MACHINE_STATE__STATE_##x
 
@@ -364,6 +367,25 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 	return r;
 }
 
+/* Does event e concern the agent's own rack? A machine of another rack is
+ * not its to report on (an unknown MAC is: it was seen there). */
+static bool
+of_agents_rack(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
+{
+	MDB_val k = { 6, e->mac.data }, v;
+	Bm__Machine *m = NULL;
+	bool ok = true;
+
+	if (!a->info || mdb_get(c->txn, c->s->dbi[DB_MAC_INDEX], &k, &v) != MDB_SUCCESS)
+		return true;
+	if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
+	                   &bm__machine__descriptor, (ProtobufCMessage **)&m) == 0) {
+		ok = !strcmp(m->rack, a->info->rack);
+		st_free(m);
+	}
+	return ok;
+}
+
 int
 st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev)
 {
@@ -381,16 +403,26 @@ st_apply_agent_events(struct apply_ctx *c, const Bm__AgentEvents *ev)
 		                 "agent %s is not registered; register first", ev->agent_id);
 	if (r < 0)
 		return r;
+	if (*ev->rack && a->info && strcmp(ev->rack, a->info->rack)) {
+		r = st_refuse(c, BM__STATUS__STATUS_DENIED, "agent %s is of rack %s, not %s", a->id,
+		              a->info->rack, ev->rack);
+		st_free(a);
+		return r;
+	}
 	applied = a->events_applied;
 	for (size_t i = 0; i < ev->n_events && r == 0; i++) {
-		const Bm__Event *e = ev->events[i];
-		if (e->seq <= applied)
+		Bm__Event e = *ev->events[i];
+		if (e.seq <= applied)
 			continue; /* applied before: a resent batch */
-		applied = e->seq;
-		if (e->mac.len != 6)
+		if (e.seq - applied > BM_OUTBOX_EVENTS_MAX)
+			continue; /* further than an outbox holds: forged; the rest apply */
+		applied = e.seq;
+		if (e.mac.len != 6 || !of_agents_rack(c, a, &e))
 			continue;
-		if ((r = record_event(c, a, e, (uint32_t)i)) == 0)
-			r = machine_event(c, a, e);
+		if (e.time_ms > c->now + EVENT_AHEAD_MAX_MS)
+			e.time_ms = c->now; /* the agent's clock ahead: ours */
+		if ((r = record_event(c, a, &e, (uint32_t)i)) == 0)
+			r = machine_event(c, a, &e);
 	}
 	if (r == 0 && applied != a->events_applied) {
 		Bm__AgentRecord rec = *a;

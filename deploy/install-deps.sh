@@ -11,7 +11,7 @@ BUILD_PKGS=(
   libprotobuf-c-dev protobuf-c-compiler
   libev-dev liblmdb-dev
   libraft-dev libuv1-dev
-  libcurl4-openssl-dev libyaml-dev
+  libcurl4-openssl-dev libyaml-dev libssl-dev
 )
 # Run: the tools the agent drives (ipmitool for the ipmi power driver).
 RUN_PKGS=(ipmitool)

@@ -407,8 +407,10 @@ bm_fleet_load_checked(const char *path, struct bm_fleet *ret, struct bm_problems
 
 	if (r != 0 && r != -EINVAL)
 		return r;
-	/* Check even a file that did not parse cleanly: every problem at once. */
-	bm_fleet_check(ret->fleet, probs);
+	/* Check even a file that did not parse cleanly: every problem at once
+	 * (none when nothing was read). */
+	if (ret->fleet)
+		bm_fleet_check(ret->fleet, probs);
 	bm_problems_dedupe(probs);
 	return probs->total > before ? -EINVAL : 0;
 }
@@ -435,17 +437,17 @@ bm_fleet_check_refs(const Bm__Fleet *f, struct bm_problems *p)
 	for (size_t i = 0; i < f->n_profiles; i++) {
 		const Bm__Profile *pr = f->profiles[i];
 		if (*pr->kernel && !named(f->n_images, (void **)f->images, pr->kernel))
-			bm_problems_add(p, KPROF, pr->name, (uint32_t)i, "kernel", "image %s is not in this file",
-			                pr->kernel);
+			bm_problems_add(p, KPROF, pr->name, (uint32_t)i, "kernel",
+			                "image %s is not in this file", pr->kernel);
 		if (*pr->initrd && !named(f->n_images, (void **)f->images, pr->initrd))
-			bm_problems_add(p, KPROF, pr->name, (uint32_t)i, "initrd", "image %s is not in this file",
-			                pr->initrd);
+			bm_problems_add(p, KPROF, pr->name, (uint32_t)i, "initrd",
+			                "image %s is not in this file", pr->initrd);
 	}
 	for (size_t i = 0; i < f->n_machines; i++) {
 		const Bm__Machine *m = f->machines[i];
 		if (*m->rack && !named(f->n_racks, (void **)f->racks, m->rack))
-			bm_problems_add(p, KMACH, m->name, (uint32_t)i, "rack", "rack %s is not in this file",
-			                m->rack);
+			bm_problems_add(p, KMACH, m->name, (uint32_t)i, "rack",
+			                "rack %s is not in this file", m->rack);
 		if (*m->profile && !named(f->n_profiles, (void **)f->profiles, m->profile))
 			bm_problems_add(p, KMACH, m->name, (uint32_t)i, "profile",
 			                "profile %s is not in this file", m->profile);

@@ -561,12 +561,15 @@ bm_fleet_load(const char *path, struct bm_fleet *ret, struct bm_problems *probs)
 	ssize_t n;
 	int fd, r;
 
+	memset(ret, 0, sizeof(*ret));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -errno;
 	r = fstat(fd, &st) < 0               ? -errno
 	    : !S_ISREG(st.st_mode)           ? -EINVAL
 	    : st.st_size > BM_FLEET_FILE_MAX ? -EFBIG
 	                                     : 0;
+	if (r == -EINVAL)
+		bm_problems_add(probs, 0, "", 0, "", "not a regular file");
 	if (r < 0) {
 		close(fd);
 		return r;

@@ -73,6 +73,7 @@ static const char *const status_names[] = {
 	[BM__STATUS__STATUS_UNAVAILABLE] = "unavailable",
 	[BM__STATUS__STATUS_INTERNAL] = "internal error",
 	[BM__STATUS__STATUS_BAD_VERSION] = "protocol version mismatch",
+	[BM__STATUS__STATUS_DENIED] = "permission denied",
 };
 
 const char *

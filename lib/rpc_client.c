@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "bm/rpc.h"
+#include "rpc_priv.h"
 
 /* A context and its aio, kept between calls: opening them costs as much as
  * a small request. A client used from one thread always finds its pair
@@ -19,28 +19,55 @@ struct exch {
 
 struct bm_rpc_client {
 	nng_socket sock;
+	struct bm_rpc_creds *creds; /* borrowed: TLS and the token */
 	atomic_uint_fast64_t next_id;
 	pthread_mutex_t spare_mu;
 	struct exch spare;
 	bool have_spare;
 };
 
-static int client_open(const char *url, int flags, struct bm_rpc_client **ret_client);
+static int client_open(const char *url, struct bm_rpc_creds *cr, int flags,
+                       struct bm_rpc_client **ret_client);
 
 int
-bm_rpc_client_open(const char *url, struct bm_rpc_client **ret_client)
+bm_rpc_client_open(const char *url, struct bm_rpc_creds *cr, struct bm_rpc_client **ret_client)
 {
-	return client_open(url, NNG_FLAG_NONBLOCK, ret_client);
+	return client_open(url, cr, NNG_FLAG_NONBLOCK, ret_client);
 }
 
 int
-bm_rpc_client_connect(const char *url, struct bm_rpc_client **ret_client)
+bm_rpc_client_connect(const char *url, struct bm_rpc_creds *cr, struct bm_rpc_client **ret_client)
 {
-	return client_open(url, 0, ret_client);
+	return client_open(url, cr, 0, ret_client);
+}
+
+/* Dial url, over TLS for a tls+tcp:// URL. Returns an NNG error. */
+static int
+dial(struct bm_rpc_client *c, const char *url, int flags)
+{
+	nng_dialer d;
+	nng_tls_config *cfg = NULL;
+	int e;
+
+	if (!bm_rpc_url_tls(url))
+		return nng_dial(c->sock, url, NULL, flags);
+	if (!c->creds)
+		return NNG_EINVAL;
+	if ((e = nng_dialer_create(&d, c->sock, url)) != 0)
+		return e;
+	if ((e = rpc_tls_config(c->creds, url, &cfg)) == 0) {
+		e = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+		nng_tls_config_free(cfg); /* the dialer holds it */
+	}
+	if (e == 0)
+		e = nng_dialer_start(d, flags);
+	if (e != 0)
+		nng_dialer_close(d);
+	return e;
 }
 
 static int
-client_open(const char *url, int flags, struct bm_rpc_client **ret_client)
+client_open(const char *url, struct bm_rpc_creds *cr, int flags, struct bm_rpc_client **ret_client)
 {
 	struct bm_rpc_client *c = calloc(1, sizeof(*c));
 	struct timespec ts;
@@ -48,6 +75,7 @@ client_open(const char *url, int flags, struct bm_rpc_client **ret_client)
 
 	if (!c)
 		return -ENOMEM;
+	c->creds = cr;
 	if ((e = nng_req0_open(&c->sock)) != 0) {
 		free(c);
 		return bm_rpc_errno(e);
@@ -60,7 +88,7 @@ client_open(const char *url, int flags, struct bm_rpc_client **ret_client)
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BM_RPC_MSG_MAX);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-	if ((e = nng_dial(c->sock, url, NULL, flags)) != 0) {
+	if ((e = dial(c, url, flags)) != 0) {
 		nng_close(c->sock);
 		free(c);
 		return bm_rpc_errno(e);
@@ -180,11 +208,16 @@ bm_rpc_call(struct bm_rpc_client *c, Bm__Request *req, int timeout_ms, Bm__Respo
 {
 	Bm__Response *resp;
 	nng_msg *msg = NULL, *answer = NULL;
+	struct bm_auth_token tok;
+	Bm__Auth *had = req->auth;
 	int r;
 
 	req->version = BM_PROTO_VERSION;
 	req->id = atomic_fetch_add(&c->next_id, 1);
-	if ((r = pack_request(req, &msg)) < 0)
+	rpc_tls_stamp(c->creds, req, &tok);
+	r = pack_request(req, &msg);
+	req->auth = had; /* tok lives on this stack only */
+	if (r < 0)
 		return r;
 	if ((r = exchange(c, msg, timeout_ms, &answer)) < 0)
 		return r;

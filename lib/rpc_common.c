@@ -23,6 +23,8 @@ bm_rpc_errno(int e)
 	case NNG_ECANCELED: return -ECANCELED;
 	case NNG_EUNREACHABLE: return -EHOSTUNREACH;
 	case NNG_EPERM: return -EPERM;
+	case NNG_EPEERAUTH:
+	case NNG_ECRYPTO: return -EACCES; /* a TLS handshake refused, one side or the other */
 	default: return -EIO;
 	}
 }

@@ -1,16 +1,18 @@
 /* nng rep server with a fixed set of contexts. Each context cycles
  * RECV -> (handler) WAIT -> SEND -> RECV; the handler may answer at once or
  * from another thread later, so a slow request never holds up a fast one. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "bm/rpc.h"
 #include "bm/worker.h"
+#include "rpc_priv.h"
 
 /* RECV: waiting for a request. WAIT: with the handler. DEFER: answered from
  * another thread, queued for the sender thread. SEND: sending. */
@@ -23,6 +25,7 @@ struct bm_rpc_call {
 	enum call_state state;
 	Bm__Request *req; /* owned while WAIT */
 	uint64_t id;      /* of the request being answered */
+	char peer[80];    /* where the request came from */
 	nng_msg *answer;  /* packed while DEFER */
 	struct bm_rpc_call *next_deferred;
 	/* The handler is running on this call's callback. Only a hint for how
@@ -32,6 +35,8 @@ struct bm_rpc_call {
 
 struct bm_rpc_server {
 	nng_socket sock;
+	nng_listener listener;
+	char url[256];
 	bm_rpc_handler_fn fn;
 	void *arg;
 	unsigned ncalls; /* contexts opened */
@@ -105,6 +110,30 @@ bm_rpc_reply_status(struct bm_rpc_call *call, Bm__Status status, const char *mes
 	bm_rpc_reply(call, &resp);
 }
 
+/* The peer's address, for the audit and the logs. */
+static void
+note_peer(struct bm_rpc_call *call, nng_pipe p)
+{
+	nng_sockaddr sa;
+	char ip[INET6_ADDRSTRLEN];
+
+	snprintf(call->peer, sizeof(call->peer), "local");
+	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
+		return;
+	if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)))
+		snprintf(call->peer, sizeof(call->peer), "%s:%u", ip, ntohs(sa.s_in.sa_port));
+	else if (sa.s_family == NNG_AF_INET6 &&
+	         inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip)))
+		snprintf(call->peer, sizeof(call->peer), "[%s]:%u", ip, ntohs(sa.s_in6.sa_port));
+}
+
+const char *
+bm_rpc_call_peer(const struct bm_rpc_call *call, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", call->peer);
+	return buf;
+}
+
 static void
 call_received(struct bm_rpc_call *call)
 {
@@ -112,6 +141,7 @@ call_received(struct bm_rpc_call *call)
 	nng_msg *msg = nng_aio_get_msg(call->aio);
 	Bm__Request *req = bm__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 
+	note_peer(call, nng_msg_get_pipe(msg));
 	nng_msg_free(msg);
 	call->state = CALL_WAIT;
 	call->id = req ? req->id : 0;
@@ -209,9 +239,52 @@ server_free(struct bm_rpc_server *s)
 	free(s);
 }
 
+/* Listen on s->url, over TLS for a tls+tcp:// URL. Returns an NNG error. */
+static int
+server_listen(struct bm_rpc_server *s, struct bm_rpc_creds *creds)
+{
+	nng_listener l;
+	nng_tls_config *cfg = NULL;
+	int e;
+
+	if (!bm_rpc_url_tls(s->url))
+		return nng_listen(s->sock, s->url, &s->listener, 0);
+	if (!creds)
+		return NNG_EINVAL;
+	if ((e = nng_listener_create(&l, s->sock, s->url)) != 0)
+		return e;
+	if ((e = rpc_tls_config(creds, s->url, &cfg)) == 0) {
+		e = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+		nng_tls_config_free(cfg); /* the listener holds it */
+	}
+	if (e == 0)
+		e = nng_listener_start(l, 0);
+	if (e != 0) {
+		nng_listener_close(l);
+		return e;
+	}
+	s->listener = l;
+	return 0;
+}
+
+int
+bm_rpc_server_set_tls(struct bm_rpc_server *s, struct bm_rpc_creds *creds)
+{
+	nng_listener old = s->listener;
+	int e;
+
+	if (!bm_rpc_url_tls(s->url))
+		return -EINVAL;
+	/* The address is the old listener's: close it first, then listen. */
+	nng_listener_close(old);
+	if ((e = server_listen(s, creds)) != 0)
+		return bm_rpc_errno(e);
+	return 0;
+}
+
 int
 bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *arg,
-                    struct bm_rpc_server **ret_server)
+                    struct bm_rpc_creds *creds, struct bm_rpc_server **ret_server)
 {
 	struct bm_rpc_server *s;
 	int e;
@@ -224,6 +297,7 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 	}
 	s->cap = nctx;
 	s->fn = fn;
+	snprintf(s->url, sizeof(s->url), "%s", url);
 	bm_worker_init(&s->sender);
 	s->deferred_tail = &s->deferred;
 	s->arg = arg;
@@ -242,7 +316,7 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 			s->ncalls = i + 1;
 	}
 	if (e == 0)
-		e = nng_listen(s->sock, url, NULL, 0);
+		e = server_listen(s, creds);
 	if (e == 0 && bm_worker_start(&s->sender, 1, sender_main, s) < 0)
 		e = NNG_ENOMEM;
 	if (e != 0) {

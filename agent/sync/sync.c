@@ -126,7 +126,8 @@ link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm
 			bm_worker_unlock(&s->w);
 			return -ESHUTDOWN;
 		}
-		if (!l->client && (r = bm_rpc_client_open(link_url(l), &l->client)) < 0) {
+		if (!l->client &&
+		    (r = bm_rpc_client_open(link_url(l), s->o.creds, &l->client)) < 0) {
 			bm_worker_unlock(&s->w);
 			snprintf(why, sizeof(why), "%s", strerror(-r));
 			return link_fail(l, what, why) ? r : -ESHUTDOWN;

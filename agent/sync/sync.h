@@ -14,10 +14,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bm/rpc.h"
 #include "rackdb.h"
 
-#define SYNC_WAIT_MS 25000u    /* long-poll length asked of the coordinator */
-#define SYNC_BATCH_EVENTS 512u /* outbox events per report */
+#define SYNC_WAIT_MS 25000u     /* long-poll length asked of the coordinator */
+#define SYNC_BATCH_EVENTS 512u  /* outbox events per report */
 #define SYNC_HEARTBEAT_MS 5000u /* an empty report after this long without one */
 #define SYNC_BACKOFF_MIN_MS 100u
 #define SYNC_BACKOFF_MAX_MS 10000u
@@ -38,7 +39,8 @@ struct sync_opts {
 	/* Filled on the report thread before each registration: interfaces and
 	 * cache state (may be NULL). */
 	void (*describe)(void *arg, Bm__AgentInfo *info);
-	unsigned wait_ms; /* 0: SYNC_WAIT_MS */
+	unsigned wait_ms;           /* 0: SYNC_WAIT_MS */
+	struct bm_rpc_creds *creds; /* TLS and the agent's token (NULL: plaintext); borrowed */
 };
 
 struct sync_stats {

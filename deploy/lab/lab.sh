@@ -134,7 +134,7 @@ start_coords() {
   for i in 1 2 3; do
     mkdir -p "$RUN/coord"
     ip netns exec "$CORE" setsid "$BM_BIN/bmcoord" --id "$i" --raft-address "10.200.0.1:750$i" \
-      --listen "tcp://10.200.0.1:740$i" --data-dir "$RUN/coord/n$i" --bootstrap "$bs" \
+      --listen "tcp://10.200.0.1:740$i" --data-dir "$RUN/coord/n$i" --bootstrap "$bs" --insecure \
       </dev/null >/dev/null 2>>"$RUN/coord/n$i.log" &
     echo $! >"$RUN/coord/n$i.pid"
   done

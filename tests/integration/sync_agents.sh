@@ -44,7 +44,7 @@ ip -n "$C2" link set "bm$$m2" up
 
 # --- coordinator and fleet ----------------------------------------------
 start_coord_k() {
-  ip netns exec "$K" "$BM_BIN/bmcoord" --data-dir "$T/data" --listen "$BMCTL_COORDINATOR" \
+  ip netns exec "$K" "$BM_BIN/bmcoord" --data-dir "$T/data" --listen "$BMCTL_COORDINATOR" --insecure \
     2>>"$T/coord.log" &
   COORD_PID=$!
   for _ in $(seq 1 100); do

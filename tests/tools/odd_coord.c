@@ -100,7 +100,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	if (bm_rpc_server_start(argv[1], 4, handle, NULL, &s) < 0) {
+	if (bm_rpc_server_start(argv[1], 4, handle, NULL, NULL, &s) < 0) {
 		fprintf(stderr, "odd_coord: cannot listen on %s\n", argv[1]);
 		return 1;
 	}

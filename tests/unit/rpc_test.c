@@ -75,7 +75,7 @@ setup(void **state)
 {
 	(void)state;
 	snprintf(url, sizeof(url), "ipc:///tmp/bm-rpc-test-%d.sock", (int)getpid());
-	assert_int_equal(bm_rpc_server_start(url, 16, handler, NULL, &srv), 0);
+	assert_int_equal(bm_rpc_server_start(url, 16, handler, NULL, NULL, &srv), 0);
 	stop_responder = 0;
 	pthread_create(&resp_thread, NULL, responder, NULL);
 	return 0;
@@ -122,7 +122,7 @@ test_now_and_later(void **state)
 	Bm__Response *resp;
 
 	(void)state;
-	assert_int_equal(bm_rpc_client_open(url, &c), 0);
+	assert_int_equal(bm_rpc_client_open(url, NULL, &c), 0);
 	assert_int_equal(call(c, BM__REQUEST__BODY_STATUS, 5000, &resp), 0);
 	assert_int_equal(resp->revision, 42);
 	assert_int_equal(resp->version, BM_PROTO_VERSION);
@@ -141,7 +141,7 @@ slow_call(void *arg)
 	int *ok = arg;
 	struct bm_rpc_client *c;
 
-	assert_int_equal(bm_rpc_client_open(url, &c), 0);
+	assert_int_equal(bm_rpc_client_open(url, NULL, &c), 0);
 	*ok = call(c, BM__REQUEST__BODY_GET, 10000, &resp) == 0 && resp->revision == 7;
 	if (resp)
 		bm__response__free_unpacked(resp, NULL);
@@ -170,7 +170,7 @@ test_slow_does_not_block_fast(void **state)
 		parked_now = nparked;
 		pthread_mutex_unlock(&mu);
 	} while (parked_now == 0);
-	assert_int_equal(bm_rpc_client_open(url, &c), 0);
+	assert_int_equal(bm_rpc_client_open(url, NULL, &c), 0);
 	for (int i = 0; i < 20; i++) {
 		assert_int_equal(call(c, BM__REQUEST__BODY_STATUS, 5000, &resp), 0);
 		assert_int_equal(resp->revision, 42);
@@ -215,7 +215,7 @@ test_concurrent_callers(void **state)
 
 	(void)state;
 	delay_ms = 1;
-	assert_int_equal(bm_rpc_client_open(url, &c), 0);
+	assert_int_equal(bm_rpc_client_open(url, NULL, &c), 0);
 	for (int i = 0; i < 8; i++) {
 		k[i] = (struct caller){ c, 0 };
 		pthread_create(&t[i], NULL, many_calls, &k[i]);
@@ -295,16 +295,16 @@ test_timeouts(void **state)
 	pthread_mutex_lock(&mu);
 	hold = 1;
 	pthread_mutex_unlock(&mu);
-	assert_int_equal(bm_rpc_client_open(url, &c), 0);
+	assert_int_equal(bm_rpc_client_open(url, NULL, &c), 0);
 	assert_int_equal(call(c, BM__REQUEST__BODY_GET, 100, &resp), -ETIMEDOUT);
 	bm_rpc_client_free(c);
 	pthread_mutex_lock(&mu);
 	hold = 0; /* the late answer goes nowhere, harmlessly */
 	pthread_mutex_unlock(&mu);
-	assert_int_equal(bm_rpc_client_open("ipc:///tmp/bm-rpc-test-nobody.sock", &c), 0);
+	assert_int_equal(bm_rpc_client_open("ipc:///tmp/bm-rpc-test-nobody.sock", NULL, &c), 0);
 	assert_int_equal(call(c, BM__REQUEST__BODY_STATUS, 200, &resp), -ETIMEDOUT);
 	bm_rpc_client_free(c);
-	assert_int_equal(bm_rpc_client_open("nonsense://x", &c), -EINVAL);
+	assert_int_equal(bm_rpc_client_open("nonsense://x", NULL, &c), -EINVAL);
 }
 
 int

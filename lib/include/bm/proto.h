@@ -6,6 +6,9 @@
 #include "bm/bm.pb-c.h"
 
 #define BM_PROTO_VERSION 1u
+/* The most events an agent's outbox holds (its outbox_max_events at most):
+ * a coordinator refuses an event whose sequence jumps further ahead. */
+#define BM_OUTBOX_EVENTS_MAX 100000000u
 
 /* "site", "rack", ... ; "object" for an unknown kind. */
 const char *bm_kind_name(Bm__Kind k);

@@ -2,6 +2,8 @@
  * protocol version, a request id, a status and a message. This is the only
  * module that sees NNG_E* codes; they leave it as negative errno. */
 #pragma once
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "bm/proto.h"
@@ -13,17 +15,39 @@
 #define BM_RPC_CONTEXTS_DEFAULT 1024u
 #define BM_RPC_CONTEXTS_MAX 16384u
 
+/* ------------------------------------------------------------------ TLS */
+
+/* The TLS of a program: the fleet CA, its certificate and key (PEM files);
+ * for a server, the CRL too (optional). */
+struct bm_rpc_tls {
+	const char *ca, *cert, *key, *crl;
+};
+/* Loaded credentials, shared by a program's clients (or its server). A
+ * client's also make the token each request carries (bm/auth.h). */
+struct bm_rpc_creds;
+int bm_rpc_creds_new(const struct bm_rpc_tls *t, bool server, struct bm_rpc_creds **ret, char *err,
+                     size_t errlen);
+void bm_rpc_creds_free(struct bm_rpc_creds *cr);
+/* A tls+tcp:// URL. */
+bool bm_rpc_url_tls(const char *url);
+
 /* ---------------------------------------------------------------- client */
 
 struct bm_rpc_client;
 
-/* Dial `url` (tcp://host:port, ipc://path) in the background: a call waits
- * for the connection up to its timeout. Returns 0 or -errno (-EINVAL for a
- * malformed URL). */
-int bm_rpc_client_open(const char *url, struct bm_rpc_client **ret_client);
+/* Dial `url` (tcp://host:port, ipc://path, tls+tcp://host:port) in the
+ * background: a call waits for the connection up to its timeout. With
+ * creds (borrowed, must outlive the client), calls carry the token, and a
+ * tls+tcp:// URL is reached over TLS (the coordinator's certificate must
+ * name the URL's host); a tls+tcp:// URL without creds is -EINVAL. Returns
+ * 0 or -errno (-EINVAL for a malformed URL). */
+int bm_rpc_client_open(const char *url, struct bm_rpc_creds *creds,
+                       struct bm_rpc_client **ret_client);
 /* The same, but connected now: -ECONNREFUSED (or another -errno) at once
- * when nobody listens there, so a caller with other URLs moves on. */
-int bm_rpc_client_connect(const char *url, struct bm_rpc_client **ret_client);
+ * when nobody listens there, so a caller with other URLs moves on; -EACCES
+ * when the TLS handshake fails (a certificate refused either way). */
+int bm_rpc_client_connect(const char *url, struct bm_rpc_creds *creds,
+                          struct bm_rpc_client **ret_client);
 void bm_rpc_client_free(struct bm_rpc_client *c);
 /* Fail every call in progress and every later one (-ECANCELED or
  * -ESHUTDOWN), from any thread; the client must still be freed. */
@@ -53,10 +77,19 @@ struct bm_rpc_stats {
 	uint64_t send_errors;
 };
 
-/* Listen on url with `nctx` concurrent contexts. Returns 0 or -errno
- * (-EADDRINUSE, -EINVAL). */
+/* Listen on url with `nctx` concurrent contexts; a tls+tcp:// URL needs
+ * server creds (borrowed until stop or the next bm_rpc_server_set_tls),
+ * and every client must present a certificate of the CA, not revoked.
+ * Returns 0 or -errno (-EADDRINUSE, -EINVAL). */
 int bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *arg,
-                        struct bm_rpc_server **ret_server);
+                        struct bm_rpc_creds *creds, struct bm_rpc_server **ret_server);
+/* Listen again with new creds (a renewed certificate, a new CRL): the
+ * connections open are closed, clients reconnect. Returns 0 or -errno
+ * (the old listener then goes on). */
+int bm_rpc_server_set_tls(struct bm_rpc_server *s, struct bm_rpc_creds *creds);
+/* The address the call's request came from ("10.0.0.5:41234", "ipc"),
+ * into buf. */
+const char *bm_rpc_call_peer(const struct bm_rpc_call *call, char *buf, size_t len);
 /* Answer a call. `resp` is borrowed; version and id are filled in here. */
 void bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp);
 /* Reply with only a status and message. */

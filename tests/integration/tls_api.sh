@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The coordinator's API on TLS with the fleet CA (bmctl pki): who is let in
+# (a certificate of the CA, in date, not revoked; nobody else, and nothing
+# in plaintext), what each role may do (a table), agents held to the rack
+# of their certificate, a revocation and a renewed certificate taking
+# effect at SIGHUP, and the refusal of a plaintext non-loopback listener.
+. "$(dirname "$0")/lib.sh"
+
+P=$T/pki
+PORT=$((24000 + $$ % 1000))
+URL=tls+tcp://127.0.0.1:$PORT
+pki() { "$BM_BIN/bmctl" pki "$@" >/dev/null; }
+pki init "$P"
+pki issue "$P" coordinator c1 --address 127.0.0.1
+for r in viewer operator admin; do pki issue "$P" operator "$r" --role "$r"; done
+pki issue "$P" agent r11a --rack rack11
+pki issue "$P" operator late --role admin --seconds 1
+pki init "$T/other"
+pki issue "$T/other" operator mallory --role admin
+[ "$(stat -c %a "$P/ca.key")" = 600 ] && [ "$(stat -c %a "$P/admin.key")" = 600 ] &&
+  [ "$(stat -c %a "$P/secrets.key")" = 600 ] && ok "keys are written 0600" || not_ok "key modes"
+openssl x509 -in "$P/r11a.crt" -noout -ext subjectAltName | grep -q "URI:bm:rack/rack11" &&
+  ok "an agent's rack is in its certificate" || not_ok "no rack URI"
+
+"$BM_BIN/bmcoord" --data-dir "$T/data" --listen "$URL" --tls-ca "$P/ca.crt" \
+  --tls-cert "$P/c1.crt" --tls-key "$P/c1.key" --tls-crl "$P/crl.pem" 2>>"$T/coord.log" &
+COORD_PID=$!
+export BMCTL_COORDINATOR=$URL BMCTL_CA=$P/ca.crt
+as() { local who=$1 dir=${2:-$P}; shift 2; BMCTL_CERT=$dir/$who.crt BMCTL_KEY=$dir/$who.key \
+  "$BM_BIN/bmctl" --timeout 5 "$@"; }
+for _ in $(seq 1 100); do as admin "$P" status >/dev/null 2>&1 && break; sleep 0.1; done
+
+# --- who is let in
+expect_exit 0 "an admin's certificate is let in" as admin "$P" status
+expect_exit 1 "no certificate" env -u BMCTL_CA "$BM_BIN/bmctl" --timeout 5 status
+expect_in "$T/err" "needs --ca, --cert and --key" "bmctl names what is missing"
+expect_exit 1 "a certificate of another CA" as mallory "$T/other" status
+expect_in "$T/err" "TLS handshake refused" "the handshake error is named"
+sleep 1.2
+expect_exit 1 "an expired certificate" as late "$P" status
+expect_in "$T/err" "TLS handshake refused" "an expired certificate fails the handshake"
+expect_exit 1 "a plaintext client" "$BM_BIN/bmctl" --coordinator "tcp://127.0.0.1:$PORT" --timeout 2 status
+
+# --- each role against each command
+expect_exit 0 "the admin applies the example fleet" as admin "$P" apply -f "$BM_SRC/deploy/examples/fleet.yaml"
+printf 'test' >"$T/blob" # tiny-kernel's declared bytes
+n=0
+# command | the least role that may | arguments ({N}: a per-role number)
+while IFS='|' read -r name need args; do
+  for r in viewer operator admin; do
+    n=$((n + 1))
+    case $r in viewer) i=3 ;; operator) i=4 ;; admin) i=5 ;; esac
+    args_r=$(echo "$args" | sed "s|{N}|$i|g; s|BLOB|$T/blob|; s|FLEET|$BM_SRC/deploy/examples/fleet.yaml|; s|MACHINE|r12n0$i|")
+    want=1
+    case "$need:$r" in viewer:*|operator:operator|operator:admin|admin:admin) want=0 ;; esac
+    # shellcheck disable=SC2086 # a line of arguments
+    as "$r" "$P" $args_r >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$want" = 0 ] && ! grep -q "permission denied" "$T/err" && [ "$got" -le 1 ]; then
+      ok "$r may $name"
+    elif [ "$want" = 1 ] && [ "$got" = 1 ] &&
+         grep -q "permission denied: $name needs role $need, you are $r" "$T/err"; then
+      ok "$r may not $name ($(sed 's/^bmctl: //' "$T/err"))"
+    else not_ok "$r $name: exit $got (wanted $want)"; sed 's/^/    /' "$T/out" "$T/err"; fi
+  done
+done <<'TABLE'
+apply|admin|apply -f FLEET
+get|viewer|get machines
+get|viewer|describe machine r12n01
+status|viewer|status
+list|viewer|agents
+trace|viewer|trace r12n01
+op get|viewer|op get
+cluster status|viewer|cluster status
+machine add|operator|machine add r99n{N} --rack rack12 --mac 52:54:00:99:00:0{N}
+delete machine|operator|delete machine r99n{N}
+reimage|operator|reimage MACHINE --timeout 1h
+op cancel|operator|op cancel op-1
+delete|admin|delete profile nosuch
+cluster add|admin|cluster add 1 127.0.0.1:1
+image push|admin|image push tiny-kernel BLOB
+TABLE
+expect_exit 1 "an agent's certificate cannot drive bmctl" as r11a "$P" status
+expect_in "$T/err" "status needs an operator's certificate, not an agent's" "the refusal says whose certificate is needed"
+grep -q 'refused request="[a-z ]*" from=127.0.0.1:[0-9]* who="operator [a-z]* ([a-z]*)" why="' "$T/coord.log" &&
+  ok "the coordinator logs a refusal with who and from where" || not_ok "no refusal in the log"
+
+# --- agents, held to their rack
+probe() { "$BM_BIN/rpc_probe" "$URL" "$P/ca.crt" "$P/r11a.crt" "$P/r11a.key" "$@"; }
+probe register rack11 >"$T/out"; expect_in "$T/out" "ok" "agent r11a registers for rack11"
+probe register rack12 >"$T/out"; expect_in "$T/out" "permission denied agent r11a is for rack rack11, not rack12" "nor as rack12"
+probe watch rack12 >"$T/out"; expect_in "$T/out" "permission denied agent r11a is for rack rack11" "it cannot watch rack12"
+probe watch rack11 >"$T/out"; expect_in "$T/out" "ok" "it watches rack11"
+probe report rack12 52:54:00:12:00:01 >"$T/out"; expect_in "$T/out" "permission denied" "it cannot report as rack12"
+probe report rack11 52:54:00:12:00:01 >"$T/out"; expect_in "$T/out" "ok" "a report of rack12's machine, as rack11, is answered"
+as admin "$P" trace r12n01 >"$T/out" 2>&1
+grep -q "state=done" "$T/out" && not_ok "rack11's agent put a callback into rack12's r12n01" ||
+  ok "but the event for rack12's machine was refused"
+
+# --- revocation and renewal at SIGHUP
+pki revoke "$P" operator
+pki issue "$P" coordinator c1b --address 127.0.0.1
+cp "$P/c1b.crt" "$P/c1.crt"; cp "$P/c1b.key" "$P/c1.key"
+kill -HUP "$COORD_PID"
+for _ in $(seq 1 50); do grep -q "TLS reloaded" "$T/coord.log" && break; sleep 0.1; done
+expect_exit 1 "a revoked certificate is refused after SIGHUP" as operator "$P" get machines
+expect_exit 0 "others go on, against the renewed coordinator certificate" as viewer "$P" get machines
+
+# --- no plaintext on a non-loopback address unless --insecure
+expect_exit 2 "bmcoord refuses plaintext on 0.0.0.0" "$BM_BIN/bmcoord" --data-dir "$T/d2" --listen tcp://0.0.0.0:1
+expect_in "$T/err" "refusing to serve tcp://0.0.0.0:1 without TLS" "and says what to give"
+finish

@@ -1,0 +1,85 @@
+/* Sends one agent request as a given certificate, for the trust tests:
+ *   rpc_probe URL CA CERT KEY register|watch|report RACK [MAC]
+ * register: as agent "probe" of RACK; watch: RACK's view from revision 0;
+ * report: a "state=done" callback for MAC, as agent "probe" of RACK.
+ * Prints "STATUS message" (the answer's status name and message, and for a
+ * watch the number of objects received) and exits 0 when the call was
+ * answered at all, 1 otherwise. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bm/netaddr.h"
+#include "bm/proto.h"
+#include "bm/rpc.h"
+#include "bm/util.h"
+
+int
+main(int argc, char **argv)
+{
+	struct bm_rpc_tls t;
+	struct bm_rpc_creds *cr = NULL;
+	struct bm_rpc_client *c;
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__RegisterRequest rr = BM__REGISTER_REQUEST__INIT;
+	Bm__AgentInfo info = BM__AGENT_INFO__INIT;
+	Bm__WatchRequest w = BM__WATCH_REQUEST__INIT;
+	Bm__ReportEventsRequest rq = BM__REPORT_EVENTS_REQUEST__INIT;
+	Bm__AgentEvents batch = BM__AGENT_EVENTS__INIT;
+	Bm__Event e = BM__EVENT__INIT, *ep = &e;
+	Bm__Response *resp;
+	uint8_t mac[6] = { 0 };
+	char err[256];
+	int r;
+
+	if (argc < 7) {
+		fprintf(stderr,
+		        "usage: rpc_probe URL CA CERT KEY register|watch|report RACK [MAC]\n");
+		return 2;
+	}
+	t = (struct bm_rpc_tls){ argv[2], argv[3], argv[4], NULL };
+	if (*argv[2] && bm_rpc_creds_new(&t, false, &cr, err, sizeof(err)) < 0) {
+		fprintf(stderr, "rpc_probe: %s\n", err);
+		return 1;
+	}
+	if (!strcmp(argv[5], "register")) {
+		info.id = "probe";
+		info.rack = argv[6];
+		rr.agent = &info;
+		req.body_case = BM__REQUEST__BODY_REGISTER;
+		req.register_ = &rr;
+	} else if (!strcmp(argv[5], "watch")) {
+		w.agent_id = "probe";
+		w.rack = argv[6];
+		req.body_case = BM__REQUEST__BODY_WATCH;
+		req.watch = &w;
+	} else {
+		if (argc < 8 || bm_mac_parse(argv[7], mac) < 0)
+			return 2;
+		e.seq = 1;
+		e.time_ms = bm_wall_ms();
+		e.kind = BM__EVENT_KIND__EVENT_CALLBACK;
+		e.mac = (ProtobufCBinaryData){ 6, mac };
+		e.detail = "state=done";
+		batch.agent_id = "probe";
+		batch.rack = argv[6];
+		batch.events = &ep;
+		batch.n_events = 1;
+		rq.batch = &batch;
+		req.body_case = BM__REQUEST__BODY_REPORT_EVENTS;
+		req.report_events = &rq;
+	}
+	if ((r = bm_rpc_client_connect(argv[1], cr, &c)) < 0 ||
+	    (r = bm_rpc_call(c, &req, 5000, &resp)) < 0) {
+		printf("FAILED %s\n", strerror(-r));
+		bm_rpc_creds_free(cr);
+		return 1;
+	}
+	printf("%s %s", bm_status_name(resp->status), resp->message);
+	if (resp->body_case == BM__RESPONSE__BODY_WATCH)
+		printf(" (%zu objects)", resp->watch->n_puts);
+	printf("\n");
+	bm__response__free_unpacked(resp, NULL);
+	bm_rpc_client_free(c);
+	bm_rpc_creds_free(cr);
+	return 0;
+}
