@@ -1,10 +1,13 @@
 /* Writes the binary seeds of the `command` fuzz corpus into a folder:
- *   build/bin/fuzz_gen_seeds tests/fuzz/corpus/command */
+ *   build/bin/fuzz_gen_seeds tests/fuzz/corpus/command
+ * and with --rackview or --auth, those of those targets. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bm/auth.h"
 #include "bm/fleet.h"
+#include "bm/pki.h"
 
 static void
 write_cmd(const char *dir, const char *name, const Bm__Command *cmd)
@@ -103,6 +106,52 @@ ops_seeds(const char *dir)
 	write_cmd(dir, "op_tick", &cmd);
 }
 
+static void
+write_bytes(const char *dir, const char *name, const void *p, size_t n)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!(f = fopen(path, "wb")) || fwrite(p, 1, n, f) != n)
+		exit(1);
+	fclose(f);
+}
+
+/* The `auth` corpus: tokens and a certificate of a CA made here (the fuzz
+ * target trusts another, made at its start). */
+static int
+auth_seeds(const char *out)
+{
+	char dir[] = "/tmp/bm-seeds-XXXXXX", sub[256], c[300], k[300], err[256];
+	struct bm_pki_request q = { .kind = BM_KIND_OPERATOR, .name = "op", .role = BM_ROLE_ADMIN };
+	struct bm_auth_client *cl;
+	struct bm_auth_token t;
+	uint8_t buf[4096];
+	size_t n;
+
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(sub, sizeof(sub), "%s/ca", dir);
+	snprintf(c, sizeof(c), "%s/op.crt", sub);
+	snprintf(k, sizeof(k), "%s/op.key", sub);
+	if (bm_pki_init(sub, err, sizeof(err)) < 0 || bm_pki_issue(sub, &q, err, sizeof(err)) < 0 ||
+	    bm_auth_client_load(c, k, &cl, err, sizeof(err)) < 0 ||
+	    bm_auth_client_token(cl, 1800000000000ull, &t) < 0)
+		return 1;
+	n = bm__auth__pack(&t.a, buf);
+	write_bytes(out, "token_of_another_ca", buf, n);
+	write_bytes(out, "cert_der", t.a.cert.data, t.a.cert.len);
+	t.a.signature.len /= 2;
+	n = bm__auth__pack(&t.a, buf);
+	write_bytes(out, "token_short_signature", buf, n);
+	t.a.cert.len = 40;
+	n = bm__auth__pack(&t.a, buf);
+	write_bytes(out, "token_truncated_cert", buf, n);
+	bm_auth_client_free(cl);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -112,6 +161,8 @@ main(int argc, char **argv)
 	Bm__Image im = BM__IMAGE__INIT;
 	uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 9 }, sha[32] = { 0x9f, 0x86 };
 
+	if (argc == 3 && !strcmp(argv[1], "--auth"))
+		return auth_seeds(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "--rackview")) {
 		fleet_seed(
 		    argv[2], "two_racks",
