@@ -297,6 +297,10 @@ start_raft(struct coord *c, const struct options *o)
 	ro.applied = on_applied;
 	ro.leading = on_leading;
 	ro.arg = c;
+	if (o->tls.ca) {
+		ro.tls = &o->tls;
+		ro.verifier = c->api.verifier;
+	}
 	bm__coordinator__init(&c->ann.co);
 	snprintf(c->ann.url, sizeof(c->ann.url), "%s", o->advertise ? o->advertise : o->listen);
 	c->ann.co.id = o->id;
@@ -372,6 +376,8 @@ coord_reload_tls(struct coord *c, const struct options *o)
 		BM_ERROR("coord", "TLS reload failed, keeping the old err=\"%s\"", err);
 		return;
 	}
+	if ((r = raftnode_reload_tls(c->raft, err, sizeof(err))) < 0)
+		BM_ERROR("coord", "Raft TLS reload failed, keeping the old err=\"%s\"", err);
 	if ((r = bm_rpc_server_set_tls(c->api.rpc, cr)) < 0) {
 		BM_ERROR("coord", "TLS reload: cannot listen again err=\"%s\"", strerror(-r));
 		bm_rpc_creds_free(cr);

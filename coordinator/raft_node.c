@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "bm/log.h"
+#include "raft_tls.h"
 #include "bm/proto.h"
 #include "bm/util.h"
 
@@ -33,7 +34,7 @@ struct raftnode {
 	int (*tcp_connect)(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
 	                   const char *address, raft_uv_connect_cb cb);
 	raft_uv_accept_cb accept_cb;
-	bool raft_inited, io_inited, tcp_inited;
+	bool raft_inited, io_inited, tcp_inited, tls; /* tls: raft_tls.h's transport */
 	/* The results of the batch applied last (read by its apply callback,
 	 * which libraft runs right after the FSM applied that entry). */
 	struct store_result *res;
@@ -476,6 +477,45 @@ transport_wrap(struct raftnode *n)
 	n->transport.connect = nodelay_connect;
 }
 
+/* TLS with the fleet CA when given (raft_tls.h), else raft_uv's TCP with
+ * TCP_NODELAY. Returns 0 or -errno. */
+static int
+transport_init(struct raftnode *n, uv_loop_t *loop)
+{
+	char err[256];
+	int rv;
+
+	if (n->o.tls) {
+		if ((rv = raft_tls_init(&n->transport, loop, n->o.tls, n->o.verifier, err,
+		                        sizeof(err))) < 0) {
+			BM_ERROR("raft", "%s", err);
+			return rv;
+		}
+		n->tls = n->tcp_inited = true;
+		return 0;
+	}
+	if ((rv = raft_uv_tcp_init(&n->transport, loop)) != 0)
+		return -ENOMEM;
+	n->tcp_inited = true;
+	transport_wrap(n);
+	return 0;
+}
+
+static void
+transport_free(struct raftnode *n)
+{
+	if (n->tls)
+		raft_tls_free(&n->transport);
+	else
+		raft_uv_tcp_close(&n->transport);
+}
+
+int
+raftnode_reload_tls(struct raftnode *n, char *err, size_t errlen)
+{
+	return n->tls ? raft_tls_reload(&n->transport, n->o.tls, err, errlen) : 0;
+}
+
 /* ---------------------------------------------------------------- start */
 
 /* "1=host:port,2=host:port" into a configuration. */
@@ -541,9 +581,9 @@ raftnode_start(uv_loop_t *loop, struct store *store, const struct raftnode_opts 
 		                    .snapshot = fsm_snapshot,
 		                    .restore = fsm_restore,
 		                    .snapshot_finalize = fsm_snapshot_finalize };
-	if ((rv = raft_uv_tcp_init(&n->transport, loop)) != 0 || !(n->tcp_inited = true) ||
-	    (transport_wrap(n), 0) ||
-	    (rv = raft_uv_init(&n->io, loop, n->dir, &n->transport)) != 0 ||
+	if ((r = transport_init(n, loop)) < 0)
+		goto fail;
+	if ((rv = raft_uv_init(&n->io, loop, n->dir, &n->transport)) != 0 ||
 	    !(n->io_inited = true) ||
 	    (rv = raft_init(&n->raft, &n->io, &n->fsm, o->id, n->address)) != 0) {
 		BM_ERROR("raft", "cannot initialise dir=%s err=\"%s\"", n->dir, raft_strerror(rv));
@@ -587,7 +627,7 @@ fail:
 	if (n->io_inited)
 		raft_uv_close(&n->io);
 	if (n->tcp_inited)
-		raft_uv_tcp_close(&n->transport);
+		transport_free(n);
 	uv_run(loop, UV_RUN_NOWAIT);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
@@ -628,7 +668,7 @@ raft_closed(struct raft *r)
 	struct raftnode *n = bm_container_of(r, struct raftnode, raft);
 
 	raft_uv_close(&n->io);
-	raft_uv_tcp_close(&n->transport);
+	transport_free(n);
 	n->status_timer.data = n;
 	uv_close((uv_handle_t *)&n->status_timer, status_closed);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "bm/auth.h"
+#include "bm/rpc.h"
 #include "store.h"
 
 #define RAFT_ELECTION_MS_DEFAULT 500u
@@ -32,6 +34,10 @@ struct raftnode_opts {
 	/* Soon (within 100 ms) after this node became the leader. */
 	void (*leading)(void *arg);
 	void *arg;
+	/* TLS between the nodes (raft_tls.h), borrowed for the node's life;
+	 * NULL: plain TCP. */
+	const struct bm_rpc_tls *tls;
+	struct bm_auth_verifier *verifier;
 };
 
 /* The results of one applied batch, for the proposer that sent it. */
@@ -45,6 +51,8 @@ int raftnode_start(uv_loop_t *loop, struct store *store, const struct raftnode_o
 int raftnode_apply(struct raftnode *n, const void *buf, size_t len, raftnode_apply_cb cb,
                    void *arg);
 bool raftnode_is_leader(struct raftnode *n);
+/* Read the TLS files again for the connections to come (SIGHUP). */
+int raftnode_reload_tls(struct raftnode *n, char *err, size_t errlen);
 
 struct raftnode_member {
 	uint64_t id;
