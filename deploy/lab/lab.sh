@@ -2,14 +2,15 @@
 # The multi-site lab: the whole system against real firmware, on one
 # machine, inside network namespaces this script makes (root only).
 #
-#   lab.sh up [--reduced]   build, then start: three coordinators (namespace
+#   lab.sh up [--reduced]   build, then start: the lab's fleet CA
+#                           ($BMLAB_RUN/pki), three coordinators on TLS (namespace
 #                           bml-core), and per rack a namespace with its own
 #                           bridge and routed subnet (no DHCP relay anywhere),
 #                           one bmagent, and QEMU machines behind OpenIPMI
 #                           ipmi_sim BMCs (powered off until a BMC powers
 #                           them); the fleet applied and the boot images pushed
 #   lab.sh demo             up, then bmctl reimage rack12 --wait, then a trace
-#   lab.sh bmctl ARGS...    bmctl against the lab's coordinators
+#   lab.sh bmctl ARGS...    bmctl against the lab's coordinators (as its admin)
 #   lab.sh coords stop|start   kill -9 every coordinator / start them again
 #   lab.sh agent RACK stop|start   kill -9 a rack's agent / start it again
 #   lab.sh down             stop and remove everything the lab made
@@ -32,12 +33,30 @@ CACHE=${BMLAB_CACHE:-/var/cache/bmlab}
 ART=$CACHE/artifacts
 BM_BIN=${BM_BIN:-$SRC/build/bin}
 CORE=bml-core
-COORDS="tcp://10.200.0.1:7401,tcp://10.200.0.1:7402,tcp://10.200.0.1:7403"
+COORDS="tls+tcp://10.200.0.1:7401,tls+tcp://10.200.0.1:7402,tls+tcp://10.200.0.1:7403"
+PKI=$RUN/pki # the lab's fleet CA, made at up
 
 say() { echo "lab: $*" >&2; }
 die() { say "$*"; exit 1; }
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-bmctl() { in_ns "$CORE" "$BM_BIN/bmctl" --coordinator "$COORDS" "$@"; }
+bmctl() {
+  in_ns "$CORE" "$BM_BIN/bmctl" --coordinator "$COORDS" --ca "$PKI/ca.crt" \
+    --cert "$PKI/operator.crt" --key "$PKI/operator.key" "$@"
+}
+
+# The lab's fleet CA: a certificate per coordinator (naming 10.200.0.1),
+# per rack's agent, and an admin operator that lab.sh bmctl uses.
+make_pki() {
+  local i r
+  "$BM_BIN/bmctl" pki init "$PKI" >/dev/null
+  for i in 1 2 3; do
+    "$BM_BIN/bmctl" pki issue "$PKI" coordinator "n$i" --address 10.200.0.1 >/dev/null
+  done
+  for r in $(racks); do
+    "$BM_BIN/bmctl" pki issue "$PKI" agent "agent-$(field "$r" 1)" --rack "$(field "$r" 1)" >/dev/null
+  done
+  "$BM_BIN/bmctl" pki issue "$PKI" operator operator --role admin >/dev/null
+}
 
 # ------------------------------------------------------------- topology
 # rack:site:id -- the rack's subnet is 10.ID.0.0/24, its BMCs 10.ID.1.1.
@@ -134,7 +153,9 @@ start_coords() {
   for i in 1 2 3; do
     mkdir -p "$RUN/coord"
     ip netns exec "$CORE" setsid "$BM_BIN/bmcoord" --id "$i" --raft-address "10.200.0.1:750$i" \
-      --listen "tcp://10.200.0.1:740$i" --data-dir "$RUN/coord/n$i" --bootstrap "$bs" --insecure \
+      --listen "tls+tcp://10.200.0.1:740$i" --data-dir "$RUN/coord/n$i" --bootstrap "$bs" \
+      --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/n$i.crt" --tls-key "$PKI/n$i.key" \
+      --tls-crl "$PKI/crl.pem" \
       </dev/null >/dev/null 2>>"$RUN/coord/n$i.log" &
     echo $! >"$RUN/coord/n$i.pid"
   done
@@ -159,6 +180,7 @@ http_port: 8080
 chain_ipxe: $chain
 ipv6_ra: true
 coordinator: [${COORDS//,/, }]
+tls: {ca: $PKI/ca.crt, cert: $PKI/agent-$rack.crt, key: $PKI/agent-$rack.key}
 Y
   ip netns exec "bml-$rack" setsid "$BM_BIN/bmagent" --config "$d/agent.yaml" \
     </dev/null >/dev/null 2>>"$d/agent.log" &
@@ -278,6 +300,7 @@ up() {
     mkdir -p "$RUN/$(field "$r" 1)"
     net_rack "$(field "$r" 1)" "$(field "$r" 3)"
   done
+  make_pki
   start_coords
   fleet >"$RUN/fleet.yaml"
   cp "$ART/vmlinuz" "$ART/initrd.img" "$RUN/"

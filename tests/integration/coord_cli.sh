@@ -110,7 +110,7 @@ if cmp -s "$T/before.json" "$T/after.json"; then ok "state after kill -9 equals 
 # Its own data dir, but the API address is taken: the Raft node it started
 # is shut down in order and it exits 1 (the log is checked for sanitizer
 # reports by finish).
-"$BM_BIN/bmcoord" --data-dir "$T/data3" --listen "$BMCTL_COORDINATOR" 2>"$T/third.log"
+"$BM_BIN/bmcoord" --data-dir "$T/data3" --listen "$BMCTL_COORDINATOR" $(coord_tls 2) 2>"$T/third.log"
 [ $? = 1 ] && grep -q "cannot listen" "$T/third.log" && ok "a taken API address: exit 1, said why" \
   || not_ok "taken address: $(cat "$T/third.log")"
 kill -TERM "$COORD_PID"; wait "$COORD_PID"; rc=$?; COORD_PID=

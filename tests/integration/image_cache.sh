@@ -54,6 +54,7 @@ data_dir: $T/agent-data
 interfaces: [$IF_S]
 tftp_root: $T/root
 coordinator: [$BMCTL_COORDINATOR]
+$(agent_tls r13)
 cache_budget_mib: $1
 Y
 }

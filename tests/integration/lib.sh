@@ -1,6 +1,6 @@
-# Shared by the integration scripts: a temporary folder, a coordinator
-# started and stopped in it, and assertions. Everything runs on loopback or
-# on ipc:// sockets inside the folder, and is removed on exit.
+# Shared by the integration scripts: a temporary folder, a fleet CA, a
+# coordinator on TLS started and stopped in it, and assertions. Everything
+# runs on loopback (or in the test's namespaces), and is removed on exit.
 set -u
 : "${BM_BIN:?BM_BIN must point at build/bin}"
 : "${BM_SRC:?BM_SRC must point at the source tree}"
@@ -19,14 +19,53 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export BMCTL_COORDINATOR="ipc://$T/coord.sock"
-bmctl() { "$BM_BIN/bmctl" "$@"; }
+# Ports of this test: 40 from PORT_BASE, apart from other tests' (by PID)
+# and below the kernel's ephemeral range.
+PORT_BASE=$((20000 + ($$ % 250) * 40))
+# COORD_NS: the namespace the coordinator runs in (netns.sh sets it, so
+# that agents there reach it on 127.0.0.1); bmctl runs there too.
+COORD_NS=
+in_coord_ns() { if [ -n "$COORD_NS" ]; then ip netns exec "$COORD_NS" "$@"; else "$@"; fi; }
+bmctl() { in_coord_ns "$BM_BIN/bmctl" "$@"; }
 
-# start_coord [extra args]: start bmcoord on $BMCTL_COORDINATOR with data in
-# $T/data, and wait until it answers.
+# The test's fleet CA (bmctl pki) in $PKI: coordinators c1..c5 naming
+# 127.0.0.1 (and $PKI_ADDRESSES), and an admin, whose certificate bmctl
+# uses. Every daemon of the suite runs on TLS with it.
+PKI=$T/pki
+pki_init() {
+  "$BM_BIN/bmctl" pki init "$PKI" >/dev/null || { echo "FATAL: bmctl pki init"; exit 1; }
+  for i in 1 2 3 4 5; do
+    "$BM_BIN/bmctl" pki issue "$PKI" coordinator "c$i" \
+      --address "127.0.0.1${PKI_ADDRESSES:+,$PKI_ADDRESSES}" >/dev/null
+  done
+  "$BM_BIN/bmctl" pki issue "$PKI" operator admin --role admin >/dev/null
+  export BMCTL_CA=$PKI/ca.crt BMCTL_CERT=$PKI/admin.crt BMCTL_KEY=$PKI/admin.key
+}
+# coord_tls N: bmcoord's TLS options, with coordinator N's certificate
+# (issued on first use past c5).
+coord_tls() {
+  [ -e "$PKI/c$1.crt" ] || "$BM_BIN/bmctl" pki issue "$PKI" coordinator "c$1" \
+    --address "127.0.0.1${PKI_ADDRESSES:+,$PKI_ADDRESSES}" >/dev/null
+  echo "--tls-ca $PKI/ca.crt --tls-cert $PKI/c$1.crt --tls-key $PKI/c$1.key --tls-crl $PKI/crl.pem"
+}
+# agent_tls RACK: the tls: line of an agent config of RACK (its certificate
+# issued on first use).
+agent_tls() {
+  [ -e "$PKI/agent-$1.crt" ] ||
+    "$BM_BIN/bmctl" pki issue "$PKI" agent "agent-$1" --rack "$1" >/dev/null
+  echo "tls: {ca: $PKI/ca.crt, cert: $PKI/agent-$1.crt, key: $PKI/agent-$1.key}"
+}
+pki_init
+export BMCTL_COORDINATOR="tls+tcp://127.0.0.1:$PORT_BASE"
+
+# start_coord [extra args]: start bmcoord on $BMCTL_COORDINATOR (TLS, as c1)
+# with data in $T/data, and wait until it answers.
 start_coord() {
-  "$BM_BIN/bmcoord" --data-dir "$T/data" --listen "$BMCTL_COORDINATOR" "$@" \
-    2>>"$T/coord.log" &
+  local ns=()
+  [ -n "$COORD_NS" ] && ns=(ip netns exec "$COORD_NS") # execs: $! is bmcoord's PID
+  # shellcheck disable=SC2046 # the options are words
+  "${ns[@]}" "$BM_BIN/bmcoord" --data-dir "$T/data" --listen "$BMCTL_COORDINATOR" \
+    $(coord_tls 1) "$@" 2>>"$T/coord.log" &
   COORD_PID=$!
   for _ in $(seq 1 100); do
     bmctl --timeout 0.5 status >/dev/null 2>&1 && return 0

@@ -32,6 +32,7 @@ netns_up() {
     ip -n "$NS_C" link set "$IF_C" up && ip -n "$NS_C" link set lo up || {
     echo "FATAL: cannot create namespaces"; exit 1; }
   [ -n "${2:-}" ] && ip -n "$NS_C" addr add "$2" dev "$IF_C"
+  COORD_NS=$NS_S # the coordinator beside the agent: 127.0.0.1 is shared
   return 0
 }
 in_s() { ip netns exec "$NS_S" "$@"; }

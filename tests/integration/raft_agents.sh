@@ -8,18 +8,19 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 
-BASE=$((23000 + ($$ % 800) * 10))
+# The nodes run in the agent's namespace (netns_up sets COORD_NS), on TLS.
 NODE=()
-api() { echo "ipc://$T/n$1.sock"; }
-raddr() { echo "127.0.0.1:$((BASE + $1))"; }
+api() { echo "tls+tcp://127.0.0.1:$((PORT_BASE + 20 + $1))"; }
+raddr() { echo "127.0.0.1:$((PORT_BASE + $1))"; }
 start_node() {
-  "$BM_BIN/bmcoord" --id "$1" --raft-address "$(raddr "$1")" --data-dir "$T/n$1" \
-    --listen "$(api "$1")" --election-ms 500 --heartbeat-ms 50 \
-    --bootstrap "1=$(raddr 1),2=$(raddr 2),3=$(raddr 3)" 2>>"$T/n$1.log" &
+  # shellcheck disable=SC2046 # the options are words
+  ip netns exec "$COORD_NS" "$BM_BIN/bmcoord" --id "$1" --raft-address "$(raddr "$1")" \
+    --data-dir "$T/n$1" --listen "$(api "$1")" --election-ms 500 --heartbeat-ms 50 \
+    --bootstrap "1=$(raddr 1),2=$(raddr 2),3=$(raddr 3)" $(coord_tls "$1") 2>>"$T/n$1.log" &
   NODE[$1]=$!
 }
 kill_node() { kill -9 "${NODE[$1]}" 2>/dev/null; wait "${NODE[$1]}" 2>/dev/null; }
-on() { local n=$1; shift; BMCTL_COORDINATOR=$(api "$n") "$BM_BIN/bmctl" --timeout 3 "$@"; }
+on() { local n=$1; shift; BMCTL_COORDINATOR=$(api "$n") bmctl --timeout 3 "$@"; }
 leader() {
   for _ in $(seq 1 100); do
     for i in 1 2 3; do
@@ -51,6 +52,7 @@ data_dir: $T/agent-data
 interfaces: [$IF_S]
 tftp_root: $T/root
 coordinator: [$(api 1), $(api 2), $(api 3)]
+$(agent_tls rack15)
 log_level: debug
 Y
 start_agent "$T/agent.yaml"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Coordinators replicating through Raft, on loopback (Raft over TCP, the API
-# on ipc:// sockets in the test's folder):
+# Coordinators replicating through Raft, on loopback, all on TLS with the
+# test's fleet CA (Raft between the nodes and the API):
 #   - three nodes: writes through any node (bmctl's URL list follows the
 #     leader; a follower alone redirects to it), reads converge on every
 #     node, linearizable reads through a follower see the last write;
@@ -11,19 +11,22 @@
 #     while the leader is killed 5 times at random moments; at the end every
 #     acknowledged machine is on every node exactly once (counts printed);
 #   - membership: a cluster of one grows to 3 and 5 (--join), then shrinks
-#     to 3 (bmctl cluster remove), with writes running throughout.
+#     to 3 (bmctl cluster remove), with writes running throughout;
+#   - a rogue node (a coordinator certificate of another CA) can neither
+#     join nor receive an entry, even added by an admin; a node with a
+#     certificate of the fleet CA joins and catches up.
 . "$(dirname "$0")/lib.sh"
 
-BASE=$((21000 + ($$ % 800) * 10))
 PIDS=() # index: node id
-api() { echo "ipc://$T/n$1.sock"; }
+api() { echo "tls+tcp://127.0.0.1:$((PORT_BASE + 20 + $1))"; }
 urls() { local u= i; for i in "$@"; do u="$u${u:+,}$(api "$i")"; done; echo "$u"; }
-raddr() { echo "127.0.0.1:$((BASE + $1))"; }
+raddr() { echo "127.0.0.1:$((PORT_BASE + $1))"; }
 start_node() { # start_node ID ARGS...
   local id=$1; shift
+  # shellcheck disable=SC2046 # the options are words
   "$BM_BIN/bmcoord" --id "$id" --raft-address "$(raddr "$id")" --data-dir "$T/n$id" \
-    --listen "$(api "$id")" --election-ms 500 --heartbeat-ms 50 --snapshot-threshold 64 "$@" \
-    2>>"$T/n$id.log" &
+    --listen "$(api "$id")" --election-ms 500 --heartbeat-ms 50 --snapshot-threshold 64 \
+    $(coord_tls "$id") "$@" 2>>"$T/n$id.log" &
   PIDS[$id]=$!
 }
 kill_node() { kill -9 "${PIDS[$1]}" 2>/dev/null; wait "${PIDS[$1]}" 2>/dev/null; PIDS[$1]=; }
@@ -193,4 +196,33 @@ m=$(comm -23 "$T/acked" "$T/on" | wc -l)
 echo "# membership: acknowledged=$(wc -l <"$T/acked") missing=$m"
 [ "$m" = 0 ] && [ "$(wc -l <"$T/acked")" -gt 5 ] && ok "writes during the membership changes all kept" ||
   not_ok "$m acknowledged writes missing"
+
+# --- a rogue node: a coordinator certificate of its own CA --------------------
+R=$T/rogue-pki
+"$BM_BIN/bmctl" pki init "$R" >/dev/null
+"$BM_BIN/bmctl" pki issue "$R" coordinator c16 --address 127.0.0.1 >/dev/null
+"$BM_BIN/bmcoord" --id 16 --raft-address "$(raddr 16)" --data-dir "$T/n16" --listen "$(api 16)" \
+  --tls-ca "$R/ca.crt" --tls-cert "$R/c16.crt" --tls-key "$R/c16.key" \
+  --join "$(urls 11 12 13)" 2>>"$T/n16.log" &
+PIDS[16]=$!
+sleep 3
+[ "$(voters "$L")" = 3 ] && ok "a rogue node (another CA) cannot join" || not_ok "voters: $(voters "$L")"
+# Added by an admin anyway: the leader's TLS refuses it, it gets no entry.
+bmctl cluster add 16 "$(raddr 16)" >/dev/null 2>&1 &
+ADD=$!
+for _ in $(seq 1 50); do grep -q "TLS connection refused" "$T"/n1[123].log && break; sleep 0.1; done
+grep -h "TLS connection refused" "$T"/n1[123].log | head -1 | sed 's/^/# /'
+grep -q "TLS connection refused" "$T"/n1[123].log && ok "the cluster refuses the rogue's TLS" ||
+  not_ok "no refusal logged"
+racks=$(mdb_stat -s racks "$T/n16/store" 2>/dev/null | awk '/Entries/ {print $2}')
+[ "${racks:-0}" = 0 ] && ok "the rogue holds no entry of the cluster" || not_ok "the rogue holds $racks racks"
+kill -9 "$ADD" 2>/dev/null; kill_node 16
+bmctl cluster remove 16 >/dev/null 2>&1
+# A good node (a certificate of the fleet CA) joins and gets everything.
+start_node 17 --join "$(urls 11 12 13)"
+for _ in $(seq 1 100); do [ "$(voters "$L")" = 4 ] && break; sleep 0.1; done
+[ "$(voters "$L")" = 4 ] && ok "a node with a certificate of the CA joins" || not_ok "voters: $(voters "$L")"
+for _ in $(seq 1 100); do [ "$(count_on 17)" = "$(count_on "$L")" ] && break; sleep 0.1; done
+[ "$(count_on 17)" = "$(count_on "$L")" ] && ok "and holds every machine ($(count_on 17))" ||
+  not_ok "node 17 holds $(count_on 17), the leader $(count_on "$L")"
 finish

@@ -81,6 +81,7 @@ data_dir: $T/agent-data
 interfaces: [$IF_S]
 tftp_root: $T/root
 coordinator: [$BMCTL_COORDINATOR]
+$(agent_tls rack14)
 log_level: debug
 Y
 start_agent "$T/agent.yaml"

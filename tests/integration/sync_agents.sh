@@ -13,13 +13,14 @@
 #     (dhclient, the script, the callback); once the coordinator is back,
 #     the events arrive exactly once (bmctl trace) and the unknown MAC the
 #     agent saw becomes a machine in state new.
+PKI_ADDRESSES=10.0.0.1 # the coordinator's, in its namespace
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 
 K=bm$$k A2=bm$$b C2=bm$$y
 NS_EXTRA="$K $A2 $C2"
 CURL="curl -s --max-time 3"
-export BMCTL_COORDINATOR=tcp://10.0.0.1:7400
+export BMCTL_COORDINATOR=tls+tcp://10.0.0.1:7400
 bmctl() { ip netns exec "$K" "$BM_BIN/bmctl" "$@"; }
 
 # --- topology -----------------------------------------------------------
@@ -44,8 +45,9 @@ ip -n "$C2" link set "bm$$m2" up
 
 # --- coordinator and fleet ----------------------------------------------
 start_coord_k() {
-  ip netns exec "$K" "$BM_BIN/bmcoord" --data-dir "$T/data" --listen "$BMCTL_COORDINATOR" --insecure \
-    2>>"$T/coord.log" &
+  # shellcheck disable=SC2046 # the options are words
+  ip netns exec "$K" "$BM_BIN/bmcoord" --data-dir "$T/data" --listen "$BMCTL_COORDINATOR" \
+    $(coord_tls 1) 2>>"$T/coord.log" &
   COORD_PID=$!
   for _ in $(seq 1 100); do
     bmctl --timeout 0.5 status >/dev/null 2>&1 && return 0
@@ -80,6 +82,7 @@ data_dir: $3
 interfaces: [$2]
 tftp_root: $T/root
 coordinator: [$BMCTL_COORDINATOR]
+$(agent_tls "$1")
 log_level: debug
 Y
 }

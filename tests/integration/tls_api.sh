@@ -6,13 +6,11 @@
 # effect at SIGHUP, and the refusal of a plaintext non-loopback listener.
 . "$(dirname "$0")/lib.sh"
 
-P=$T/pki
-PORT=$((24000 + $$ % 1000))
+P=$PKI # lib.sh's: c1..c5 and admin issued
+PORT=$PORT_BASE
 URL=tls+tcp://127.0.0.1:$PORT
 pki() { "$BM_BIN/bmctl" pki "$@" >/dev/null; }
-pki init "$P"
-pki issue "$P" coordinator c1 --address 127.0.0.1
-for r in viewer operator admin; do pki issue "$P" operator "$r" --role "$r"; done
+for r in viewer operator; do pki issue "$P" operator "$r" --role "$r"; done
 pki issue "$P" agent r11a --rack rack11
 pki issue "$P" operator late --role admin --seconds 1
 pki init "$T/other"
@@ -109,4 +107,10 @@ expect_exit 0 "others go on, against the renewed coordinator certificate" as vie
 # --- no plaintext on a non-loopback address unless --insecure
 expect_exit 2 "bmcoord refuses plaintext on 0.0.0.0" "$BM_BIN/bmcoord" --data-dir "$T/d2" --listen tcp://0.0.0.0:1
 expect_in "$T/err" "refusing to serve tcp://0.0.0.0:1 without TLS" "and says what to give"
+# The one plaintext path of the suite: --insecure, which says so at start.
+"$BM_BIN/bmcoord" --data-dir "$T/d3" --listen "tcp://0.0.0.0:$((PORT + 1))" --insecure 2>"$T/insecure.log" &
+IPID=$!
+for _ in $(seq 1 50); do grep -q "serving" "$T/insecure.log" && break; sleep 0.1; done
+expect_in "$T/insecure.log" "INSECURE: no TLS on listen=tcp://0.0.0.0:$((PORT + 1))" "--insecure serves, and warns"
+kill "$IPID"; wait "$IPID" 2>/dev/null
 finish
