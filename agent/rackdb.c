@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <openssl/crypto.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,10 @@ rackdb_open(const char *dir, struct rackdb **ret)
 		r = -errno;
 		goto fail;
 	}
+	snprintf(path, sizeof(path), "%s/secrets.key", dir);
+	if ((r = bm_seal_key_make(path, db->seal_key)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/rackdb", dir);
 	if ((rc = mdb_env_create(&db->env)) != MDB_SUCCESS) {
 		r = bm_mdb_errno(rc);
 		goto fail;
@@ -87,6 +92,7 @@ fail:
 		mdb_txn_abort(txn);
 	if (db->env)
 		mdb_env_close(db->env);
+	OPENSSL_cleanse(db->seal_key, sizeof(db->seal_key));
 	free(db);
 	return r;
 }
@@ -97,6 +103,7 @@ rackdb_close(struct rackdb *db)
 	if (!db)
 		return;
 	mdb_env_close(db->env);
+	OPENSSL_cleanse(db->seal_key, sizeof(db->seal_key));
 	free(db);
 }
 

@@ -13,12 +13,14 @@
 #include <stdint.h>
 
 #include "bm/proto.h"
+#include "bm/seal.h"
 #include "lease.h"
 
 struct rackdb;
 struct rackdb_batch;
 
-/* Open or create DIR/rackdb. Returns 0 or -errno. */
+/* Open or create DIR/rackdb, and DIR/secrets.key (the key BMC passwords
+ * are sealed under in the view). Returns 0 or -errno. */
 int rackdb_open(const char *dir, struct rackdb **ret_db);
 void rackdb_close(struct rackdb *db);
 
@@ -69,8 +71,14 @@ int rackdb_events_read_max(struct rackdb *db, uint64_t from, size_t max,
 /* This agent's identity: made at random on first use and kept. */
 int rackdb_agent_id(struct rackdb *db, char out[RACKDB_AGENT_ID_LEN + 1]);
 /* Apply one Watch answer in one transaction: a snapshot replaces the view;
- * puts and deletes; the view's revision. Returns 0 or -errno. */
+ * puts and deletes; the view's revision. A machine's BMC password is kept
+ * sealed (bmc_sealed, under the agent's key), never in the clear. Returns
+ * 0 or -errno. */
 int rackdb_view_apply(struct rackdb *db, const Bm__WatchResult *w);
+/* A machine's BMC password into out (BM_SECRET_MAX + 1 bytes): opened
+ * from the view's sealed one, or as a standalone fleet gave it. Returns its
+ * length (0: none), or -EBADMSG (sealed under another key). */
+int rackdb_bmc_password(struct rackdb *db, const Bm__Machine *m, char *out);
 /* The revision of the kept view (0: none yet). */
 int rackdb_view_revision(struct rackdb *db, uint64_t *ret_revision);
 /* The kept view as a fleet (free with bm__fleet__free_unpacked(f, NULL)).

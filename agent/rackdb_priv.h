@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "bm/mdb.h"
+#include "bm/seal.h"
 #include "bm/wr.h"
 #include "rackdb.h"
 
@@ -24,6 +25,7 @@ struct rackdb {
 	void *on_events_arg;
 	_Atomic unsigned fail_begins; /* rackdb_fail_begins */
 	int fail_err;
+	uint8_t seal_key[BM_SEAL_KEY_LEN]; /* DIR/secrets.key: BMC passwords at rest */
 };
 
 struct rackdb_batch {

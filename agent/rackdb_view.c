@@ -3,6 +3,7 @@
  * outbox as the sync thread reads and trims it. */
 #include <errno.h>
 #include <lmdb.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,38 @@ view_clear(MDB_txn *txn, struct rackdb *db)
 	return bm_mdb_errno(mdb_drop(txn, db->dbi[T_VIEW], 0));
 }
 
+/* Put a machine with its password sealed under the agent's key. */
+static int
+put_machine(struct rackdb *db, MDB_txn *txn, uint8_t *key, size_t klen, const Bm__Machine *m)
+{
+	uint8_t sealed[BM_SECRET_MAX + BM_SEAL_OVERHEAD];
+	size_t n = strlen(m->bmc_password);
+	Bm__Machine c = *m;
+	int r;
+
+	if (!n)
+		return bm_mdb_put_msg(txn, db->dbi[T_VIEW], key, klen, &m->base);
+	if (n > BM_SECRET_MAX || bm_seal(db->seal_key, m->name, m->bmc_password, n, sealed) < 0)
+		return -EINVAL;
+	c.bmc_password = (char *)protobuf_c_empty_string;
+	c.bmc_sealed = (ProtobufCBinaryData){ n + BM_SEAL_OVERHEAD, sealed };
+	r = bm_mdb_put_msg(txn, db->dbi[T_VIEW], key, klen, &c.base);
+	OPENSSL_cleanse(sealed, sizeof(sealed));
+	return r;
+}
+
+int
+rackdb_bmc_password(struct rackdb *db, const Bm__Machine *m, char *out)
+{
+	out[0] = '\0';
+	if (m->bmc_sealed.len)
+		return bm_unseal(db->seal_key, m->name, m->bmc_sealed.data, m->bmc_sealed.len, out);
+	if (strlen(m->bmc_password) > BM_SECRET_MAX)
+		return -EBADMSG;
+	snprintf(out, BM_SECRET_MAX + 1, "%s", m->bmc_password);
+	return (int)strlen(out);
+}
+
 int
 rackdb_view_apply(struct rackdb *db, const Bm__WatchResult *w)
 {
@@ -115,7 +148,10 @@ rackdb_view_apply(struct rackdb *db, const Bm__WatchResult *w)
 		Bm__Kind kind;
 		const char *name;
 		const ProtobufCMessage *rec = object_record(w->puts[i], &kind, &name);
-		if (rec)
+		if (rec && kind == BM__KIND__KIND_MACHINE)
+			r = put_machine(db, txn, key, view_key(key, kind, name),
+			                w->puts[i]->machine);
+		else if (rec)
 			r = bm_mdb_put_msg(txn, db->dbi[T_VIEW], key, view_key(key, kind, name),
 			                   rec);
 	}

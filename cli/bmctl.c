@@ -19,7 +19,7 @@ static const char usage_text[] =
     "  describe site|rack|machine|profile|image NAME\n"
     "  delete site|rack|machine|profile|image NAME\n"
     "  machine add NAME --rack R --mac MAC [--ip IP] [--profile P] [--bmc URL]\n"
-    "      [--netboot] [-l key=value]...\n"
+    "      [--bmc-password-file FILE|-] [--netboot] [-l key=value]...\n"
     "  image push NAME FILE\n"
     "  status\n"
     "  agents [--rack R]        agents: rack, version, last seen, revision lag, cache\n"

@@ -78,5 +78,3 @@ void out_list_discard(struct out *o);
 /* One object as JSON (the element form of `get -o json`). */
 void out_json_object(struct bm_json *j, const Bm__Object *o);
 void out_describe(FILE *f, bool json, const Bm__Object *o);
-/* The BMC URL with any password replaced by ***. */
-const char *out_bmc_masked(const char *bmc, char *buf, size_t len);

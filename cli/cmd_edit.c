@@ -1,9 +1,13 @@
 /* bmctl delete / machine add: single-object writes. */
+#include <errno.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bm/bmc_secret.h"
 #include "bm/netaddr.h"
+#include "bm/seal.h"
 #include "bmctl.h"
 
 static void
@@ -46,9 +50,26 @@ cmd_delete(struct ctl *c, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-/* Options of `machine add` into m. Returns 0 or a usage exit code. */
+/* --bmc-password-file FILE (or -, standard input) into pass. Returns 0 or
+ * a usage exit code. */
 static int
-machine_options(struct ctl *c, int argc, char **argv, Bm__Machine *m, uint8_t mac[6])
+password_option(struct ctl *c, const char *path, Bm__Machine *m, char *pass)
+{
+	int r = bm_secret_read(path, pass);
+
+	if (r < 0)
+		return ctl_usage_error(c, "--bmc-password-file %s: %s", path,
+		                       r == -EINVAL  ? "empty, or more than one line"
+		                       : r == -EFBIG ? "longer than a BMC password may be"
+		                                     : strerror(-r));
+	m->bmc_password = pass;
+	return 0;
+}
+
+/* Options of `machine add` into m (the password into pass). Returns 0 or
+ * a usage exit code. */
+static int
+machine_options(struct ctl *c, int argc, char **argv, Bm__Machine *m, uint8_t mac[6], char *pass)
 {
 	static const struct option longopts[] = {
 		{ "rack", required_argument, NULL, 'r' },
@@ -56,11 +77,12 @@ machine_options(struct ctl *c, int argc, char **argv, Bm__Machine *m, uint8_t ma
 		{ "ip", required_argument, NULL, 'i' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "bmc", required_argument, NULL, 'b' },
+		{ "bmc-password-file", required_argument, NULL, 'P' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "netboot", no_argument, NULL, 'n' },
 		{ 0 },
 	};
-	int opt;
+	int opt, r;
 
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "l:", longopts, NULL)) != -1) {
@@ -68,6 +90,10 @@ machine_options(struct ctl *c, int argc, char **argv, Bm__Machine *m, uint8_t ma
 		case 'r': m->rack = optarg; break;
 		case 'p': m->profile = optarg; break;
 		case 'b': m->bmc = optarg; break;
+		case 'P':
+			if ((r = password_option(c, optarg, m, pass)) != 0)
+				return r;
+			break;
 		case 'n': m->netboot = 1; break;
 		case 'm':
 			if (bm_mac_parse(optarg, mac) < 0)
@@ -90,6 +116,8 @@ machine_options(struct ctl *c, int argc, char **argv, Bm__Machine *m, uint8_t ma
 	}
 	if (optind + 1 != argc || !*m->rack || !m->mac.len)
 		return ctl_usage_error(c, "machine add takes NAME --rack R --mac MAC");
+	if (*m->bmc_password && !*m->bmc)
+		return ctl_usage_error(c, "--bmc-password-file goes with --bmc URL");
 	m->name = argv[optind];
 	return 0;
 }
@@ -102,11 +130,12 @@ cmd_machine(struct ctl *c, int argc, char **argv)
 	Bm__Machine m = BM__MACHINE__INIT;
 	Bm__Response *resp;
 	uint8_t mac[6];
+	char pass[BM_SECRET_MAX + 1] = "";
 	int r;
 
 	if (argc < 2 || strcmp(argv[1], "add"))
 		return ctl_usage_error(c, "machine takes: add NAME --rack R --mac MAC ...");
-	r = machine_options(c, argc - 1, argv + 1, &m, mac);
+	r = machine_options(c, argc - 1, argv + 1, &m, mac, pass);
 	if (r == 0) {
 		ma.machine = &m;
 		req.body_case = BM__REQUEST__BODY_MACHINE_ADD;
@@ -119,5 +148,6 @@ cmd_machine(struct ctl *c, int argc, char **argv)
 	for (size_t i = 0; i < m.n_labels; i++)
 		protobuf_c_message_free_unpacked(&m.labels[i]->base, NULL);
 	free(m.labels);
+	OPENSSL_cleanse(pass, sizeof(pass));
 	return r;
 }

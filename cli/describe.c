@@ -1,6 +1,7 @@
 /* bmctl describe: one object, every field, one per line. */
 #include <string.h>
 
+#include "bm/bmc_secret.h"
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
 #include "bmctl.h"
@@ -76,7 +77,7 @@ describe_machine(FILE *f, const Bm__Machine *m)
 	line(f, "MAC:", m->mac.len == 6 ? bm_mac_format(m->mac.data, a) : "");
 	line(f, "IP:", m->ip ? bm_ip4_format(m->ip, a) : "");
 	line(f, "Profile:", m->profile);
-	line(f, "BMC:", out_bmc_masked(m->bmc, b, sizeof(b)));
+	line(f, "BMC:", bm_bmc_masked(m->bmc, m->bmc_password_set, b, sizeof(b)));
 	line(f, "State:", bm_state_name(m->state));
 	line(f, "Netboot:", m->netboot ? "always" : "when reimaged");
 	labels(f, m->n_labels, (void **)m->labels);

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "bm/age.h"
+#include "bm/bmc_secret.h"
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
@@ -79,20 +80,6 @@ table_free(struct table *t)
 }
 
 /* ------------------------------------------------------------ formatting */
-
-const char *
-out_bmc_masked(const char *bmc, char *buf, size_t len)
-{
-	const char *scheme = strstr(bmc, "://"), *at = strrchr(bmc, '@'), *colon;
-
-	snprintf(buf, len, "%s", bmc);
-	if (!scheme || !at || at < scheme)
-		return buf;
-	colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
-	if (colon)
-		snprintf(buf, len, "%.*s:***%s", (int)(colon - bmc), bmc, at);
-	return buf;
-}
 
 /* "k=v,k2=v2" of a map field (entries { base; key; value; }). */
 struct kv {
@@ -240,7 +227,7 @@ out_json_object(struct bm_json *j, const Bm__Object *o)
 		bm_json_kstr(j, "mac", mac_text(&m->mac, a));
 		bm_json_kstr(j, "ip", ip_text(m->ip, b));
 		bm_json_kstr(j, "profile", m->profile);
-		bm_json_kstr(j, "bmc", out_bmc_masked(m->bmc, a, sizeof(a)));
+		bm_json_kstr(j, "bmc", bm_bmc_masked(m->bmc, m->bmc_password_set, a, sizeof(a)));
 		json_map(j, "labels", m->n_labels, (void **)m->labels);
 		bm_json_kbool(j, "netboot", m->netboot);
 		bm_json_kstr(j, "state", bm_state_name(m->state));

@@ -133,6 +133,7 @@ api_propose(struct api *a, struct bm_rpc_call *call, struct write_call *w)
 	w->call = call;
 	w->api = a;
 	w->cmd.time_ms = api_now_ms();
+	api_audit_fill(w, call);
 	w->prop.cmd = &w->cmd;
 	if (!w->prop.cb)
 		w->prop.cb = write_done_cb;
@@ -155,6 +156,32 @@ api_write_call_new(struct bm_rpc_call *call)
 	return w;
 }
 
+/* BMC passwords in an Apply or MachineAdd sealed in the request before it
+ * is proposed. Returns false after answering a refusal. */
+static bool
+seal_passwords(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+{
+	char why[256];
+	int r;
+
+	if (req->body_case == BM__REQUEST__BODY_APPLY)
+		r = secrets_seal(&a->secrets, a->store, req->apply->fleet->machines,
+		                 req->apply->fleet->n_machines, why, sizeof(why));
+	else if (req->body_case == BM__REQUEST__BODY_MACHINE_ADD)
+		r = secrets_seal(&a->secrets, a->store, &req->machine_add->machine, 1, why,
+		                 sizeof(why));
+	else
+		return true;
+	if (r == 0)
+		return true;
+	bm_rpc_reply_status(call,
+	                    r == -EPERM    ? BM__STATUS__STATUS_PRECONDITION
+	                    : r == -ENOMEM ? BM__STATUS__STATUS_UNAVAILABLE
+	                                   : BM__STATUS__STATUS_INVALID,
+	                    why);
+	return false;
+}
+
 static void
 handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 {
@@ -167,7 +194,7 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
 		return;
 	}
-	if (!(w = api_write_call_new(call)))
+	if (!seal_passwords(a, call, req) || !(w = api_write_call_new(call)))
 		return;
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_APPLY:
@@ -502,18 +529,24 @@ authorized(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 
 	if (!a->verifier)
 		return true;
-	if ((vr = bm_auth_verify(a->verifier, req->auth, now, &id, why, sizeof(why))) == 0 &&
-	    authz_check(&id, req, why, sizeof(why)) == 0)
+	vr = bm_auth_verify(a->verifier, req->auth, now, &id, why, sizeof(why));
+	snprintf(who, sizeof(who), "unverified");
+	if (vr == 0)
+		bm_rpc_call_set_who(call, bm_identity_text(&id, who, sizeof(who)));
+	if (vr == 0 && authz_check(&id, req, why, sizeof(why)) == 0)
 		return true;
-	/* Logged first: the answer frees the request. */
+	/* Logged (and a write noted in the audit log) at most once a second,
+	 * before answering: the answer frees the request. */
 	uint64_t n = atomic_fetch_add(&a->denied, 1) + 1;
 	last = atomic_load(&a->denied_logged_ms);
-	if (now - last >= 1000 && atomic_compare_exchange_strong(&a->denied_logged_ms, &last, now))
+	if (now - last >= 1000 && atomic_compare_exchange_strong(&a->denied_logged_ms, &last, now)) {
 		BM_WARN("api",
 		        "refused request=\"%s\" from=%s who=\"%s\" why=\"%s\" refused_total=%llu",
-		        authz_request_name(req), bm_rpc_call_peer(call, peer, sizeof(peer)),
-		        vr == 0 ? bm_identity_text(&id, who, sizeof(who)) : "unverified", why,
-		        (unsigned long long)n);
+		        authz_request_name(req), bm_rpc_call_peer(call, peer, sizeof(peer)), who,
+		        why, (unsigned long long)n);
+		if (authz_is_write(req))
+			api_audit_denied(a, call, req, who, why);
+	}
 	bm_rpc_reply_status(call, BM__STATUS__STATUS_DENIED, why);
 	return false;
 }
@@ -548,6 +581,7 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_REIMAGE:
 	case BM__REQUEST__BODY_OP: api_handle_ops(a, call, req); return;
 	case BM__REQUEST__BODY_CLUSTER: api_handle_cluster(a, call, req); return;
+	case BM__REQUEST__BODY_AUDIT: api_handle_audit(a, call, req->audit); return;
 	default: bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "unknown request"); return;
 	}
 }

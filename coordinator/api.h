@@ -6,6 +6,7 @@
 #include "bm/auth.h"
 #include "blob.h"
 #include "propose.h"
+#include "secrets.h"
 #include "store.h"
 #include "watch.h"
 
@@ -27,6 +28,7 @@ struct api {
 	 * only on loopback or with --insecure, where everyone may do all. */
 	struct bm_auth_verifier *verifier;
 	struct bm_rpc_creds *server_creds;         /* the listener's TLS */
+	struct secrets secrets;                    /* --secrets-key */
 	_Atomic uint64_t denied, denied_logged_ms; /* refusals, and the last one logged */
 };
 

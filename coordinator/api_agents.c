@@ -273,7 +273,8 @@ api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 	case BM__REQUEST__BODY_REPORT_EVENTS: agent_write(a, call, req); return;
 	case BM__REQUEST__BODY_WATCH:
 		api_agent_seen(a, req->watch->agent_id, req->watch->since);
-		watch_handle(a->hub, call, req->watch);
+		/* With TLS, authz let only the rack's own agent this far. */
+		watch_handle(a->hub, call, req->watch, a->verifier != NULL);
 		return;
 	case BM__REQUEST__BODY_BLOB_GET: blob_get(a, call, req->blob_get); return;
 	default: trace(a, call, req->trace); return;

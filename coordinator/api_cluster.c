@@ -73,6 +73,26 @@ reply_status(struct api *a, struct bm_rpc_call *call)
 	bm_rpc_reply(call, &resp);
 }
 
+static const char *
+action_name(int action)
+{
+	return action == BM__CLUSTER_REQUEST__ACTION__ADD      ? "cluster add"
+	       : action == BM__CLUSTER_REQUEST__ACTION__REMOVE ? "cluster remove"
+	                                                       : "cluster transfer";
+}
+
+/* A membership change is no command: the audit log gets a note of it. */
+static void
+change_audit(struct cluster_call *cc, const char *outcome)
+{
+	char targets[128], peer[80];
+
+	snprintf(targets, sizeof(targets), "node %llu%s%s", (unsigned long long)cc->id,
+	         *cc->address ? " at " : "", cc->address);
+	api_audit_note(cc->a, bm_rpc_call_who(cc->call), bm_rpc_call_peer(cc->call, peer, sizeof(peer)),
+	               action_name(cc->action), targets, outcome);
+}
+
 static void
 change_done(void *arg, int status)
 {
@@ -80,6 +100,7 @@ change_done(void *arg, int status)
 	char msg[160];
 
 	if (status == 0) {
+		change_audit(cc, "ok");
 		reply_status(cc->a, cc->call);
 	} else if (status == -ENOTCONN) {
 		api_reply_unavailable(cc->a, cc->call,
@@ -91,6 +112,7 @@ change_done(void *arg, int status)
 		         : status == -ENOENT ? "no such member"
 		         : status == -EAGAIN ? "leadership did not move; retry"
 		                             : strerror(-status));
+		change_audit(cc, msg);
 		bm_rpc_reply_status(cc->call, BM__STATUS__STATUS_PRECONDITION, msg);
 	}
 	free(cc);

@@ -4,8 +4,17 @@
 #include <stddef.h>
 
 #include "api.h"
+#include "authz.h"
+#include "bm/rpc.h"
+#include "bm/util.h"
 
 struct bm_rpc_call;
+
+/* A command's audit record and the text it points to. */
+struct audit_text {
+	Bm__AuditEntry e;
+	char who[BM_RPC_WHO_MAX], peer[80], what[32], targets[256], outcome[320];
+};
 
 /* A write in flight: the proposal, its call, and the command. */
 struct write_call {
@@ -16,6 +25,7 @@ struct write_call {
 	struct api *api;
 	char agent_id[64];      /* agent writes: whose record to answer from */
 	uint64_t view_revision; /* agent reports: the agent's view then */
+	struct audit_text audit;
 };
 
 uint64_t api_now_ms(void);
@@ -46,6 +56,20 @@ int api_racks_silence(struct api *a, struct store_read *rd, const char *const *r
                       char ***ret_notes, size_t *ret_n);
 /* Live fields of agents and cache counts of images in a list answer. */
 void api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__Kind kind);
+
+/* api_audit.c. Before a write is proposed: who sent it (the call's
+ * bm_rpc_call_who), from where, what and naming what, into w->cmd.audit
+ * (commands the log does not keep are left alone). */
+void api_audit_fill(struct write_call *w, struct bm_rpc_call *call);
+/* A write the store never sees (refused before, or a cluster change): an
+ * audit-only command, proposed by the leader (a follower keeps it in its
+ * log only). Any thread. */
+void api_audit_note(struct api *a, const char *who, const char *peer, const char *what,
+                    const char *targets, const char *outcome);
+/* A write refused by authorization, noted with its targets. */
+void api_audit_denied(struct api *a, struct bm_rpc_call *call, const Bm__Request *req,
+                      const char *who, const char *why);
+void api_handle_audit(struct api *a, struct bm_rpc_call *call, const Bm__AuditRequest *q);
 
 /* api_ops.c: Reimage and Op. */
 void api_handle_ops(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);

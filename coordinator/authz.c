@@ -25,6 +25,7 @@ authz_request_name(const Bm__Request *req)
 	case BM__REQUEST__BODY_REPORT_EVENTS: return "report events";
 	case BM__REQUEST__BODY_BLOB_GET: return "blob get";
 	case BM__REQUEST__BODY_TRACE: return "trace";
+	case BM__REQUEST__BODY_AUDIT: return "audit";
 	case BM__REQUEST__BODY_REIMAGE: return "reimage";
 	case BM__REQUEST__BODY_OP:
 		return req->op->action == BM__OP_REQUEST__ACTION__CANCEL ? "op cancel" : "op get";
@@ -47,6 +48,7 @@ role_needed(const Bm__Request *req)
 	case BM__REQUEST__BODY_GET:
 	case BM__REQUEST__BODY_LIST:
 	case BM__REQUEST__BODY_STATUS:
+	case BM__REQUEST__BODY_AUDIT:
 	case BM__REQUEST__BODY_TRACE: return BM_ROLE_VIEWER;
 	case BM__REQUEST__BODY_OP:
 		return req->op->action == BM__OP_REQUEST__ACTION__CANCEL ? BM_ROLE_OPERATOR
@@ -100,6 +102,14 @@ check_agent(const struct bm_identity *id, const Bm__Request *req, char *why, siz
 		return -EACCES;
 	}
 	return 0;
+}
+
+bool
+authz_is_write(const Bm__Request *req)
+{
+	return role_needed(req) >= BM_ROLE_OPERATOR ||
+	       req->body_case == BM__REQUEST__BODY_REGISTER ||
+	       req->body_case == BM__REQUEST__BODY_REPORT_EVENTS;
 }
 
 int

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,6 +361,19 @@ coord_tls(struct coord *c, const struct options *o)
 	return 0;
 }
 
+static int
+coord_secrets(struct coord *c, const struct options *o)
+{
+	char why[256];
+	int r = secrets_load(&c->api.secrets, o->secrets_key, why, sizeof(why));
+
+	if (r < 0)
+		BM_ERROR("coord", "%s", why);
+	else if (!o->secrets_key)
+		BM_INFO("coord", "no --secrets-key: BMC passwords are refused");
+	return r;
+}
+
 /* SIGHUP: the CA, the CRL, the certificate and key read again. New
  * handshakes use them; tokens are verified anew. */
 static void
@@ -399,7 +413,8 @@ coord_serve(struct coord *c, const struct options *o)
 	c->api.store = c->store;
 	c->api.blobs = c->blobs;
 	c->api.data_dir = o->data_dir;
-	if ((r = coord_tls(c, o)) < 0 || (r = start_raft(c, o)) < 0)
+	if ((r = coord_tls(c, o)) < 0 || (r = coord_secrets(c, o)) < 0 ||
+	    (r = start_raft(c, o)) < 0)
 		return r;
 	c->api.raft = c->raft;
 	/* Long-polls hold a context each: keep some for everything else. */
@@ -413,6 +428,7 @@ coord_serve(struct coord *c, const struct options *o)
 	}
 	c->hub_ready = c->api.hub;
 	watch_hub_set_authority(c->api.hub, coord_leads, c);
+	watch_hub_set_secrets(c->api.hub, &c->api.secrets);
 	if ((r = api_start(&c->api, o->listen, o->contexts)) < 0) {
 		BM_ERROR("coord", "cannot listen url=%s err=\"%s\"", o->listen, strerror(-r));
 		coord_abort(c);
@@ -462,6 +478,7 @@ main(int argc, char **argv)
 	api_agents_free(&c.api);
 	proposer_free(c.api.proposer); /* after the API stopped: its threads submit */
 	uv_loop_close(c.loop);
+	OPENSSL_cleanse(&c.api.secrets, sizeof(c.api.secrets));
 	blob_close(c.blobs);
 	store_close(c.store);
 	if (c.guarded && c.store)

@@ -33,7 +33,10 @@ usage(FILE *f)
 	        "                   and Raft over TLS: every client and peer needs a\n"
 	        "                   certificate of this CA (bmctl pki); SIGHUP rereads them\n"
 	        "  --tls-crl FILE   certificates revoked (bmctl pki revoke)\n"
-	        "  --insecure       allow plaintext on a non-loopback address (a lab)\n",
+	        "  --insecure       allow plaintext on a non-loopback address (a lab)\n"
+	        "  --secrets-key FILE  the key BMC passwords are sealed under in the store\n"
+	        "                   (bmctl pki init writes DIR/secrets.key; the same on\n"
+	        "                   every node); without it, passwords are refused\n",
 	        BM_RPC_CONTEXTS_DEFAULT, RAFT_ELECTION_MS_DEFAULT, RAFT_HEARTBEAT_MS_DEFAULT);
 }
 
@@ -121,6 +124,7 @@ options_parse(int argc, char **argv, struct options *o)
 		{ "tls-key", required_argument, NULL, 3 },
 		{ "tls-crl", required_argument, NULL, 4 },
 		{ "insecure", no_argument, NULL, 5 },
+		{ "secrets-key", required_argument, NULL, 6 },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -210,6 +214,7 @@ options_parse(int argc, char **argv, struct options *o)
 		case 3: o->tls.key = optarg; break;
 		case 4: o->tls.crl = optarg; break;
 		case 5: o->insecure = true; break;
+		case 6: o->secrets_key = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("bmcoord %s\n", BM_VERSION); exit(0);
 		default: usage(stderr); return 2;

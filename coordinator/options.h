@@ -23,6 +23,7 @@ struct options {
 	unsigned election_ms, heartbeat_ms, snapshot_threshold;
 	struct bm_rpc_tls tls; /* --tls-ca, --tls-cert, --tls-key, --tls-crl */
 	bool insecure;         /* plaintext on a non-loopback address, by choice */
+	const char *secrets_key; /* --secrets-key: seals BMC passwords (bm/seal.h) */
 };
 
 /* Parse argv into o. Returns 0, or 2 after printing why (a usage error);

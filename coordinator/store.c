@@ -25,6 +25,7 @@ const char *const store_table_names[] = {
 	[DB_CHANGES] = "changes",
 	[DB_AGENTS] = "agents",
 	[DB_EVENTS] = "events",
+	[DB_AUDIT] = "audit",
 	[DB_COUNT] = NULL,
 };
 

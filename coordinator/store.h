@@ -102,6 +102,13 @@ int store_get(struct store_read *r, Bm__Kind kind, const char *name, Bm__Object 
 int store_list(struct store_read *r, const Bm__ListRequest *q, Bm__ListResult **ret_list);
 /* The machine holding a MAC. Returns 0, -ENOENT, -errno. */
 int store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine **ret_machine);
+/* Machines read by store_get, store_list and store_machine_by_mac carry
+ * bmc_password_set, never the sealed password: that is read only here,
+ * for the watch of the machine's agent and for sealing anew (secrets.h).
+ * Returns 0 with *ret_len (0: none), -ENOENT, -EMSGSIZE (cap too small),
+ * -errno. */
+int store_machine_sealed(struct store_read *r, const char *name, uint8_t *out, size_t cap,
+                         size_t *ret_len);
 /* The changes made at revision rev: 0, -ENOENT (none, or compacted). */
 int store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_changes);
 int store_info_get(struct store *s, struct store_info *ret_info);
@@ -118,6 +125,16 @@ int store_coordinator_urls(struct store *s, void (*cb)(void *arg, uint64_t id, c
 int store_trace(struct store_read *r, const uint8_t mac[6], size_t limit, Bm__Event ***ret_events,
                 size_t *ret_n);
 void store_events_free(Bm__Event **ev, size_t n);
+
+/* The audit log: entries kept (the oldest go first), and entries per
+ * answer at most. */
+#define STORE_AUDIT_KEEP 100000u
+#define STORE_AUDIT_PAGE 1000u
+/* Entries after after_seq not older than since_ms, oldest first, at most
+ * limit (>= 1); next_seq set when more follow. Returns 0 with *ret (free
+ * with bm__audit_result__free_unpacked(r, NULL)), or -errno. */
+int store_audit_list(struct store_read *r, uint64_t since_ms, uint64_t after_seq, uint32_t limit,
+                     Bm__AuditResult **ret);
 
 /* An agent not seen for this long is silent: `bmctl agents` says so, and a
  * machine that times out in its rack and `bmctl op get` say so. Several

@@ -125,6 +125,12 @@ keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *ol
 		u->machine.reason = om ? om->reason : "";
 		u->machine.progress_ms = om ? om->progress_ms : 0;
 		u->machine.started_ms = om ? om->started_ms : 0;
+		/* A request without a password keeps the stored one while the
+		 * BMC URL stays; what a read answers is never kept. */
+		if (!u->machine.bmc_sealed.len && om && om->bmc_sealed.len &&
+		    !strcmp(om->bmc, u->machine.bmc))
+			u->machine.bmc_sealed = om->bmc_sealed;
+		u->machine.bmc_password_set = 0;
 	}
 	if (kind == BM__KIND__KIND_IMAGE && old) {
 		const Bm__Image *oi = (const Bm__Image *)old;
@@ -458,6 +464,7 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 	case BM__COMMAND__OP_BARRIER: return 0;
 	case BM__COMMAND__OP_COORDINATOR: return apply_coordinator(c, cmd->coordinator);
 	case BM__COMMAND__OP_AGENTS_SEEN: return st_apply_agents_seen(c, cmd->agents_seen);
+	case BM__COMMAND__OP_AUDIT_ONLY: return 0; /* its entry is all it writes */
 	default: return st_refuse(c, BM__STATUS__STATUS_INVALID, "unknown command");
 	}
 }
@@ -488,6 +495,8 @@ store_apply(struct store_batch *b, uint64_t index, const Bm__Command *cmd, struc
 	} else if (c.nchg > 0) {
 		b->revision = c.rev;
 	}
+	if (r == 0 && cmd->audit)
+		r = st_audit_record(b, cmd, res, now);
 	if (r == 0) {
 		if (index)
 			b->applied_index = index;

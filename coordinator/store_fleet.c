@@ -8,8 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "bm/bmc_secret.h"
 #include "bm/fleet.h"
 #include "bm/netaddr.h"
+#include "bm/seal.h"
 #include "store_priv.h"
 
 #define KSITE BM__KIND__KIND_SITE
@@ -312,13 +316,34 @@ apply_machines(struct fleet_ctx *x, bool create_only)
 	return r;
 }
 
+/* The store keeps BMC passwords sealed only (the API seals them): one in
+ * the clear is refused, whatever sent it. */
+static void
+check_sealed(const Bm__Fleet *f, struct bm_problems *p)
+{
+	for (size_t i = 0; i < f->n_machines; i++) {
+		const Bm__Machine *m = f->machines[i];
+		char url[BM_TEXT_MAX + 1], pass[BM_SECRET_MAX + 1];
+		if (*m->bmc_password || *m->bmc_password_file ||
+		    (strlen(m->bmc) <= BM_TEXT_MAX &&
+		     bm_bmc_split(m->bmc, url, sizeof(url), pass, sizeof(pass)) != 0))
+			bm_problems_add(p, KMACH, m->name, (uint32_t)i, "bmc",
+			                "a BMC password in the clear: the store keeps them sealed");
+		else if (m->bmc_sealed.len > BM_SECRET_MAX + BM_SEAL_OVERHEAD)
+			bm_problems_add(p, KMACH, m->name, (uint32_t)i, "bmc",
+			                "sealed password too long");
+		OPENSSL_cleanse(pass, sizeof(pass));
+	}
+}
+
 int
 st_apply_fleet(struct apply_ctx *c, const Bm__Fleet *f, bool create_only)
 {
 	struct fleet_ctx x = { .c = c, .f = f, .p = &c->res->problems };
 	int r;
 
-	if (bm_fleet_check(f, x.p) > 0)
+	check_sealed(f, x.p);
+	if (bm_fleet_check(f, x.p) > 0 || x.p->total)
 		goto refused;
 	if (!(x.mnames = malloc((f->n_machines + 1) * sizeof(char *))))
 		return -ENOMEM;

@@ -23,6 +23,7 @@ enum store_db {
 	DB_CHANGES, /* revision (8 bytes BE) -> ChangeSet */
 	DB_AGENTS,  /* agent id -> AgentRecord */
 	DB_EVENTS,  /* mac (6) time_ms (8 BE) revision (8 BE) index (4 BE) -> Event */
+	DB_AUDIT,   /* seq (8 BE) -> AuditEntry (store_audit.c) */
 	DB_COUNT
 };
 
@@ -87,6 +88,10 @@ struct apply_ctx {
 /* Record one changed key in the command's change set (strings are
  * copied). Returns 0 or -ENOMEM. */
 int st_change(struct apply_ctx *c, Bm__Kind kind, const char *name, const char *rack, bool deleted);
+/* After a command that carries an audit record (accepted or refused):
+ * its entry, in the batch's transaction. Returns 0 or -errno. */
+int st_audit_record(struct store_batch *b, const Bm__Command *cmd, const struct store_result *res,
+                    uint64_t now);
 /* Refuse the command: status and message. Returns ST_REFUSED, positive:
  * callers pass it up as they pass an error (`if (r != 0) return r`), and
  * store_apply ends the command there, keeping none of its changes. Every

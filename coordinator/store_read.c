@@ -217,6 +217,17 @@ racks_in_site(const struct rack_names *rn, const char *site)
 	return n;
 }
 
+/* A machine as every read answers it: whether a BMC password is set, not
+ * the sealed password (store_machine_sealed gives that, to the watch). */
+static void
+machine_strip(Bm__Machine *m)
+{
+	m->bmc_password_set = m->bmc_sealed.len > 0;
+	free(m->bmc_sealed.data);
+	m->bmc_sealed.data = NULL;
+	m->bmc_sealed.len = 0;
+}
+
 static Bm__Object *
 object_wrap(Bm__Kind kind, ProtobufCMessage *rec)
 {
@@ -237,6 +248,7 @@ object_wrap(Bm__Kind kind, ProtobufCMessage *rec)
 	case BM__KIND__KIND_MACHINE:
 		o->obj_case = BM__OBJECT__OBJ_MACHINE;
 		o->machine = (Bm__Machine *)rec;
+		machine_strip(o->machine);
 		break;
 	case BM__KIND__KIND_PROFILE:
 		o->obj_case = BM__OBJECT__OBJ_PROFILE;
@@ -463,8 +475,30 @@ store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine **r
 
 	if (rc != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
-	return bm_mdb_get_msg(r->txn, r->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
-	                      &bm__machine__descriptor, (ProtobufCMessage **)ret_machine);
+	rc = bm_mdb_get_msg(r->txn, r->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
+	                    &bm__machine__descriptor, (ProtobufCMessage **)ret_machine);
+	if (rc == 0)
+		machine_strip(*ret_machine);
+	return rc;
+}
+
+int
+store_machine_sealed(struct store_read *r, const char *name, uint8_t *out, size_t cap,
+                     size_t *ret_len)
+{
+	Bm__Machine *m = NULL;
+	int e = bm_mdb_get_msg(r->txn, r->s->dbi[DB_MACHINES], name, strlen(name),
+	                       &bm__machine__descriptor, (ProtobufCMessage **)&m);
+
+	if (e < 0)
+		return e;
+	*ret_len = m->bmc_sealed.len;
+	if (m->bmc_sealed.len > cap)
+		e = -EMSGSIZE;
+	else if (m->bmc_sealed.len)
+		memcpy(out, m->bmc_sealed.data, m->bmc_sealed.len);
+	st_free(m);
+	return e;
 }
 
 int

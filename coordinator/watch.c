@@ -263,6 +263,7 @@ struct parked {
 	char rack[64];
 	char agent[64];
 	uint64_t since; /* nothing concerned the rack up to here */
+	bool secrets;   /* the rack's agent over mTLS: BMC passwords opened */
 	uint64_t deadline_ms;
 	struct parked *next;
 };
@@ -276,6 +277,7 @@ struct watch_hub {
 	uint64_t latest;                  /* revision last announced by a commit */
 	bool (*authoritative)(void *arg); /* NULL: always */
 	void *auth_arg;
+	const struct secrets *secrets; /* NULL: passwords given to no one */
 	bool closing;
 };
 
@@ -303,10 +305,10 @@ reply_empty(struct bm_rpc_call *call, uint64_t revision)
  * something to send, 0 with *ret_cur set when nothing concerns the rack. */
 static int
 try_answer(struct watch_hub *h, struct bm_rpc_call *call, const char *rack, uint64_t since,
-           uint64_t *ret_cur)
+           bool secrets, uint64_t *ret_cur)
 {
 	struct store_read *rd;
-	Bm__WatchResult *w;
+	Bm__WatchResult *w = NULL;
 	int r;
 
 	if ((r = store_read_begin(h->store, &rd)) == 0 && since > store_read_revision(rd) &&
@@ -318,7 +320,10 @@ try_answer(struct watch_hub *h, struct bm_rpc_call *call, const char *rack, uint
 		*ret_cur = since;
 		return 0;
 	}
-	if (r < 0 || (r = watch_build(rd, rack, since, &w)) < 0) {
+	if (r < 0 || (r = watch_build(rd, rack, since, &w)) < 0 ||
+	    (secrets && h->secrets && (r = secrets_open_watch(h->secrets, rd, w)) < 0)) {
+		if (r < 0 && w)
+			watch_result_free(w);
 		store_read_end(rd);
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, "reading the store failed");
 		return 1;
@@ -342,7 +347,14 @@ watch_hub_set_authority(struct watch_hub *h, bool (*authoritative)(void *arg), v
 }
 
 void
-watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchRequest *q)
+watch_hub_set_secrets(struct watch_hub *h, const struct secrets *s)
+{
+	h->secrets = s;
+}
+
+void
+watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchRequest *q,
+             bool secrets)
 {
 	uint64_t cur, since = q->since;
 	struct parked *p;
@@ -352,7 +364,7 @@ watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchReque
 		return;
 	}
 	for (;;) {
-		if (try_answer(h, call, q->rack, since, &cur))
+		if (try_answer(h, call, q->rack, since, secrets, &cur))
 			return;
 		since = cur;
 		if (!q->wait_ms) {
@@ -376,6 +388,7 @@ watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchReque
 		snprintf(p->rack, sizeof(p->rack), "%s", q->rack);
 		snprintf(p->agent, sizeof(p->agent), "%s", q->agent_id);
 		p->since = since;
+		p->secrets = secrets;
 		p->deadline_ms = bm_mono_ms() +
 		                 (q->wait_ms > WATCH_WAIT_MAX_MS ? WATCH_WAIT_MAX_MS : q->wait_ms);
 		p->next = h->parked;
@@ -436,7 +449,7 @@ watch_hub_committed(struct watch_hub *h, uint64_t rev)
 	pthread_mutex_unlock(&h->mu);
 	for (p = unpark(h, older_than, rev); p; p = next) {
 		next = p->next;
-		if (try_answer(h, p->call, p->rack, p->since, &cur)) {
+		if (try_answer(h, p->call, p->rack, p->since, p->secrets, &cur)) {
 			free(p);
 			continue;
 		}

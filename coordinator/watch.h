@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "secrets.h"
 #include "store.h"
 
 struct bm_rpc_call;
@@ -23,8 +24,13 @@ struct watch_hub;
 
 int watch_hub_new(uv_loop_t *loop, struct store *store, unsigned max_parked,
                   struct watch_hub **ret_hub);
-/* Answer or park a Watch request. Any thread. */
-void watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchRequest *q);
+/* Answer or park a Watch request; `secrets`: the caller is the rack's
+ * agent, authenticated over mTLS, and gets its machines' BMC passwords.
+ * Any thread. */
+void watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchRequest *q,
+                  bool secrets);
+/* The key watch answers open BMC passwords with (before serving). */
+void watch_hub_set_secrets(struct watch_hub *h, const struct secrets *s);
 /* The store reached revision rev: wake the parked watches it concerns.
  * Loop thread. */
 void watch_hub_committed(struct watch_hub *h, uint64_t rev);

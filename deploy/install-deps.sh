@@ -21,7 +21,7 @@ TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
   isc-dhcp-client busybox kea-admin
-  tftp-hpa atftp nftables openipmi ndisc6
+  tftp-hpa atftp nftables openipmi ndisc6 tcpdump
 )
 
 # The QEMU lab (deploy/lab, whose reduced run is part of the tests): QEMU

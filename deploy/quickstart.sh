@@ -34,7 +34,7 @@ if [ ! -e "$PKI/ca.key" ]; then
 fi
 build/bin/bmcoord --data-dir "$DATA" --listen "$URL" --tls-ca "$PKI/ca.crt" \
   --tls-cert "$PKI/coord.crt" --tls-key "$PKI/coord.key" --tls-crl "$PKI/crl.pem" \
-  2>>"$DATA/bmcoord.log" &
+  --secrets-key "$PKI/secrets.key" 2>>"$DATA/bmcoord.log" &
 echo $! >"$DATA/bmcoord.pid"
 for _ in $(seq 1 50); do
   build/bin/bmctl --timeout 0.5 status >/dev/null 2>&1 && break

@@ -80,7 +80,7 @@ identity_of(X509 *x, struct bm_identity *id, char *why, size_t whylen)
 		else if (!strcmp(s, "bm:kind/operator"))
 			id->kind = BM_KIND_OPERATOR;
 		else if (!strncmp(s, "bm:rack/", 8) && bm_name_valid(s + 8))
-			snprintf(id->rack, sizeof(id->rack), "%s", s + 8);
+			snprintf(id->rack, sizeof(id->rack), "%.63s", s + 8);
 		else if (!strncmp(s, "bm:role/", 8))
 			bm_role_parse(s + 8, &id->role);
 	}

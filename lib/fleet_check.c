@@ -7,8 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "bm/bmc_secret.h"
 #include "bm/fleet.h"
 #include "bm/netaddr.h"
+#include "bm/seal.h"
 #include "bm/sha256.h"
 #include "bm/tmpl.h"
 
@@ -189,8 +193,26 @@ check_bmc(struct bm_problems *p, const Bm__Machine *m, uint32_t i)
 {
 	static const char *const schemes[] = { "ipmi://",          "redfish://", "redfish+http://",
 		                               "redfish+https://", "manual://",  NULL };
+	char url[BM_TEXT_MAX + 1], pass[BM_SECRET_MAX + 1];
+	int inline_pass;
+
+	if (*m->bmc_password_file && !*m->bmc)
+		bm_problems_add(p, KMACH, m->name, i, "password_file", "needs a bmc URL");
+	if (strlen(m->bmc_password) > BM_SECRET_MAX)
+		bm_problems_add(p, KMACH, m->name, i, "bmc", "password longer than %u bytes",
+		                BM_SECRET_MAX);
 	if (!*m->bmc)
 		return;
+	inline_pass = strlen(m->bmc) <= BM_TEXT_MAX
+	                  ? bm_bmc_split(m->bmc, url, sizeof(url), pass, sizeof(pass))
+	                  : 0;
+	OPENSSL_cleanse(pass, sizeof(pass));
+	if (inline_pass < 0)
+		bm_problems_add(p, KMACH, m->name, i, "bmc", "password longer than %u bytes",
+		                BM_SECRET_MAX);
+	if (inline_pass > 0 && (*m->bmc_password_file || *m->bmc_password))
+		bm_problems_add(p, KMACH, m->name, i, "password_file",
+		                "the bmc URL has a password already: give one or the other");
 	if (strlen(m->bmc) <= BM_TEXT_MAX && printable(m->bmc) && !strchr(m->bmc, ' '))
 		for (unsigned j = 0; schemes[j]; j++)
 			if (!strncmp(m->bmc, schemes[j], strlen(schemes[j])) &&
@@ -411,6 +433,10 @@ bm_fleet_load_checked(const char *path, struct bm_fleet *ret, struct bm_problems
 	 * (none when nothing was read). */
 	if (ret->fleet)
 		bm_fleet_check(ret->fleet, probs);
+	/* The BMC passwords' files, once the rest is clean. */
+	if (ret->fleet && probs->total == before &&
+	    bm_fleet_read_passwords(ret->fleet, path, probs) < 0)
+		return -ENOMEM;
 	bm_problems_dedupe(probs);
 	return probs->total > before ? -EINVAL : 0;
 }

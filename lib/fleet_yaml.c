@@ -84,6 +84,7 @@ static const struct field machine_fields[] = {
 	FT(Bm__Machine, "ip", F_IP, ip),
 	FS(Bm__Machine, "profile", profile, 63),
 	FS(Bm__Machine, "bmc", bmc, BM_TEXT_MAX),
+	FS(Bm__Machine, "password_file", bmc_password_file, BM_TEXT_MAX),
 	FM(Bm__Machine, "labels", labels, bm__machine__labels_entry__descriptor, BM_LABELS_MAX),
 	FT(Bm__Machine, "netboot", F_BOOL, netboot),
 	{ 0 },

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bm/netaddr.h"
+#include "bm/seal.h"
 
 static const char *const kind_names[] = { "", "coordinator", "agent", "operator" };
 static const char *const role_names[] = { "", "viewer", "operator", "admin" };
@@ -292,20 +293,19 @@ read_crl(const char *dir)
 
 /* ---------------------------------------------------------------- API */
 
+/* The coordinators' key for secrets at rest (bm/seal.h); one already there
+ * is kept. */
 static int
 write_secrets_key(const char *dir)
 {
 	char path[PATH_MAX];
-	uint8_t key[32];
-	FILE *f;
-	int ok;
+	uint8_t key[BM_SEAL_KEY_LEN];
+	int r;
 
 	path_of(path, dir, "secrets", ".key");
-	if (RAND_bytes(key, sizeof(key)) != 1 || !(f = create(path, 0600)))
-		return -EIO;
-	ok = fwrite(key, 1, sizeof(key), f) == sizeof(key);
+	r = bm_seal_key_make(path, key);
 	OPENSSL_cleanse(key, sizeof(key));
-	return fclose(f) == 0 && ok ? 0 : -EIO;
+	return r;
 }
 
 int

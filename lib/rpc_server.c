@@ -26,6 +26,7 @@ struct bm_rpc_call {
 	Bm__Request *req; /* owned while WAIT */
 	uint64_t id;      /* of the request being answered */
 	char peer[80];    /* where the request came from */
+	char who[BM_RPC_WHO_MAX]; /* who sent it (bm_rpc_call_set_who) */
 	nng_msg *answer;  /* packed while DEFER */
 	struct bm_rpc_call *next_deferred;
 	/* The handler is running on this call's callback. Only a hint for how
@@ -118,6 +119,7 @@ note_peer(struct bm_rpc_call *call, nng_pipe p)
 	char ip[INET6_ADDRSTRLEN];
 
 	snprintf(call->peer, sizeof(call->peer), "local");
+	call->who[0] = '\0';
 	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0)
 		return;
 	if (sa.s_family == NNG_AF_INET && inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip)))
@@ -132,6 +134,18 @@ bm_rpc_call_peer(const struct bm_rpc_call *call, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s", call->peer);
 	return buf;
+}
+
+void
+bm_rpc_call_set_who(struct bm_rpc_call *call, const char *who)
+{
+	snprintf(call->who, sizeof(call->who), "%s", who);
+}
+
+const char *
+bm_rpc_call_who(const struct bm_rpc_call *call)
+{
+	return call->who;
 }
 
 static void

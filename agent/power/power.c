@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@ struct job {
 	uint64_t seq;
 	char name[64];
 	char bmc[512];
+	char pass[BM_SECRET_MAX + 1]; /* while queued and running, then wiped */
 };
 
 _Static_assert(POWER_WORKERS <= BM_WORKER_THREADS_MAX, "one bm_worker holds the pool");
@@ -52,14 +54,17 @@ power_parse_ipmi(const char *url, struct power_ipmi_target *t)
 	if (strncmp(url, "ipmi://", 7))
 		return -EINVAL;
 	p = url + 7;
-	if (!(at = strrchr(p, '@')) || !(colon = memchr(p, ':', (size_t)(at - p))))
-		return -EINVAL; /* user and password are required */
+	if (!(at = strrchr(p, '@')))
+		return -EINVAL; /* a user is required */
+	if (!(colon = memchr(p, ':', (size_t)(at - p))))
+		colon = at;
 	if ((n = (size_t)(colon - p)) == 0 || n >= sizeof(t->user))
 		return -EINVAL;
 	memcpy(t->user, p, n);
-	if ((n = (size_t)(at - colon - 1)) >= sizeof(t->pass))
+	if (colon < at && (n = (size_t)(at - colon - 1)) >= sizeof(t->pass))
 		return -EINVAL;
-	memcpy(t->pass, colon + 1, n);
+	if (colon < at)
+		memcpy(t->pass, colon + 1, n);
 	hp = at + 1;
 	const char *pc = strchr(hp, ':'), *end = hp + strcspn(hp, "/");
 	if (pc && pc < end) {
@@ -97,7 +102,7 @@ ipmitool(const struct power_ipmi_target *t, const char *const *args, char *out, 
 	size_t argc = 16, len = 0;
 	pid_t pid;
 
-	char pw[96];
+	char pw[sizeof(t->pass) + 16];
 	char *envp[] = { pw, "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 
 	snprintf(pw, sizeof(pw), "IPMI_PASSWORD=%s", t->pass);
@@ -120,6 +125,7 @@ ipmitool(const struct power_ipmi_target *t, const char *const *args, char *out, 
 		_exit(127);
 	}
 	close(pfd[1]);
+	OPENSSL_cleanse(pw, sizeof(pw));
 	uint64_t deadline = bm_mono_ms() + POWER_TOOL_TIMEOUT_S * 1000u;
 	for (;;) {
 		struct pollfd pf = { pfd[0], POLLIN, 0 };
@@ -160,7 +166,7 @@ first_line(const char *out, char *buf, size_t len)
 /* bootdev pxe, checked, then a power cycle (on when it is off). Returns 0
  * with what was done in msg, or -1 with why. */
 static int
-ipmi_cycle(const char *bmc, char *msg, size_t mlen)
+ipmi_cycle(const char *bmc, const char *pass, char *msg, size_t mlen)
 {
 	static const char *const bootdev[] = { "chassis", "bootdev", "pxe", NULL };
 	static const char *const check[] = { "chassis", "bootparam", "get", "5", NULL };
@@ -172,7 +178,15 @@ ipmi_cycle(const char *bmc, char *msg, size_t mlen)
 	int r;
 
 	if (power_parse_ipmi(bmc, &t) < 0) {
-		snprintf(msg, mlen, "BMC URL is not ipmi://USER:PASS@HOST[:PORT]");
+		snprintf(msg, mlen, "BMC URL is not ipmi://USER@HOST[:PORT]");
+		return -1;
+	}
+	if (!*t.pass)
+		snprintf(t.pass, sizeof(t.pass), "%s", pass);
+	if (!*t.pass) {
+		snprintf(msg, mlen,
+		         "no BMC password for this machine (the coordinator gives them to its "
+		         "rack's agent only over mTLS, and only when it has --secrets-key)");
 		return -1;
 	}
 	if ((r = ipmitool(&t, bootdev, out, sizeof(out))) != 0) {
@@ -193,7 +207,9 @@ ipmi_cycle(const char *bmc, char *msg, size_t mlen)
 		return -1;
 	}
 	bool off = strstr(out, "is off") != NULL;
-	if ((r = ipmitool(&t, off ? on : cycle, out, sizeof(out))) != 0) {
+	r = ipmitool(&t, off ? on : cycle, out, sizeof(out));
+	OPENSSL_cleanse(&t, sizeof(t));
+	if (r != 0) {
 		first_line(out, line, sizeof(line));
 		snprintf(msg, mlen, "ipmitool chassis power %s: %s", off ? "on" : "cycle", line);
 		return -1;
@@ -216,7 +232,7 @@ run_job(struct power *p, const struct job *j)
 		BM_WARN("power", "manual power action machine=%s: power-cycle it now", j->name);
 		ok = 0;
 	} else if (!strncmp(j->bmc, "ipmi://", 7)) {
-		ok = ipmi_cycle(j->bmc, msg, sizeof(msg));
+		ok = ipmi_cycle(j->bmc, j->pass, msg, sizeof(msg));
 	} else {
 		snprintf(msg, sizeof(msg), "no power driver for this BMC URL scheme");
 		ok = -1;
@@ -249,10 +265,12 @@ power_main(void *arg, unsigned index)
 		struct job j = p->q[0];
 		memmove(p->q, p->q + 1, (p->n - 1) * sizeof(*p->q));
 		p->n--;
+		OPENSSL_cleanse(&p->q[p->n], sizeof(*p->q));
 		memcpy(busy->mac, j.mac, 6);
 		busy->seq = j.seq;
 		bm_worker_unlock(&p->w);
 		run_job(p, &j);
+		OPENSSL_cleanse(j.pass, sizeof(j.pass));
 		bm_worker_lock(&p->w);
 		busy->seq = 0;
 	}
@@ -281,6 +299,8 @@ power_consider(struct power *p, const Bm__Machine *m)
 		j->seq = m->power_seq;
 		snprintf(j->name, sizeof(j->name), "%s", m->name);
 		snprintf(j->bmc, sizeof(j->bmc), "%s", m->bmc);
+		if (rackdb_bmc_password(p->db, m, j->pass) < 0)
+			BM_WARN("power", "machine=%s its BMC password does not open here", m->name);
 		bm_worker_kick_locked(&p->w);
 	}
 	bm_worker_unlock(&p->w);

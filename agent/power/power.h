@@ -2,9 +2,12 @@
  * next to their BMCs. A machine whose operation powered it (power_seq above
  * the last one done here) gets "next boot from the network, then power
  * cycle" from the driver its BMC URL names:
- *   ipmi://USER:PASS@HOST[:PORT]  ipmitool -I lanplus: chassis bootdev pxe,
- *                                 read back (ipmitool exits 0 even when the
- *                                 BMC refuses it), then power cycle (or on);
+ *   ipmi://USER[:PASS]@HOST[:PORT]  ipmitool -I lanplus: chassis bootdev
+ *                                 pxe, read back (ipmitool exits 0 even when
+ *                                 the BMC refuses it), then power cycle (or
+ *                                 on); the password is the machine's own
+ *                                 (sealed in the view, rackdb_bmc_password)
+ *                                 unless a standalone fleet's URL has one;
  *   manual:// or empty            the operator (or a lab) power-cycles it;
  *                                 recorded as done.
  * Actions run on a pool of POWER_WORKERS threads, at most one per machine
@@ -16,6 +19,7 @@
 #include <stdint.h>
 
 #include "bm/proto.h"
+#include "bm/seal.h"
 
 #define POWER_TOOL_TIMEOUT_S 30u
 #define POWER_QUEUE_MAX 4096u
@@ -26,9 +30,10 @@
 struct power;
 struct rackdb;
 
-/* The parts of an ipmi:// URL. Returns 0 or -EINVAL. Exposed for tests. */
+/* The parts of an ipmi:// URL (pass "" when it has none). Returns 0 or
+ * -EINVAL. Exposed for tests. */
 struct power_ipmi_target {
-	char user[64], pass[64], host[128];
+	char user[64], pass[BM_SECRET_MAX + 1], host[128];
 	unsigned port;
 };
 int power_parse_ipmi(const char *url, struct power_ipmi_target *ret);

@@ -155,7 +155,7 @@ start_coords() {
     ip netns exec "$CORE" setsid "$BM_BIN/bmcoord" --id "$i" --raft-address "10.200.0.1:750$i" \
       --listen "tls+tcp://10.200.0.1:740$i" --data-dir "$RUN/coord/n$i" --bootstrap "$bs" \
       --tls-ca "$PKI/ca.crt" --tls-cert "$PKI/n$i.crt" --tls-key "$PKI/n$i.key" \
-      --tls-crl "$PKI/crl.pem" \
+      --tls-crl "$PKI/crl.pem" --secrets-key "$PKI/secrets.key" \
       </dev/null >/dev/null 2>>"$RUN/coord/n$i.log" &
     echo $! >"$RUN/coord/n$i.pid"
   done
@@ -228,7 +228,7 @@ set_working_mc 0x20
   endlan
   serial 15 127.0.0.1 $((9100 + n)) codec VM
   chassis_control "$HERE/bmc-hook.sh $d"
-  user 2 true "admin" "secret" admin 10 md2 md5 straight
+  user 2 true "admin" "$(cat "$RUN/bmc.pass")" admin 10 md2 md5 straight
 E
   (cd "$d" && exec ip netns exec "bml-$rack" setsid ipmi_sim -c lan.conf -f bmc.emu -s state -n \
     </dev/null >"$d/sim.log" 2>&1) &
@@ -267,7 +267,7 @@ Y
     name=$(field "$m" 1) rack=$(field "$m" 2) fw=$(field "$m" 3) profile=$(field "$m" 4)
     id=$(rack_id "$rack")
     n=$((n + 1))
-    printf '  - {name: %s, rack: %s, mac: "52:54:00:%02x:00:%02x", ip: 10.%d.0.%d, profile: %s, bmc: "ipmi://admin:secret@10.%d.1.1:%d", labels: {firmware: %s}}\n' \
+    printf '  - {name: %s, rack: %s, mac: "52:54:00:%02x:00:%02x", ip: 10.%d.0.%d, profile: %s, bmc: "ipmi://admin@10.%d.1.1:%d", password_file: bmc.pass, labels: {firmware: %s}}\n' \
       "$name" "$rack" "$id" "$n" "$id" $((10 + n)) "$profile" "$id" $((9000 + n)) "$fw"
   done
 }
@@ -301,6 +301,9 @@ up() {
     net_rack "$(field "$r" 1)" "$(field "$r" 3)"
   done
   make_pki
+  # The BMCs' password (IPMI: at most 20 characters), read by bmctl apply
+  # through the fleet's password_file: and sealed by the coordinators.
+  (umask 077 && head -c 12 /dev/urandom | base64 | tr '+/' '-_' >"$RUN/bmc.pass")
   start_coords
   fleet >"$RUN/fleet.yaml"
   cp "$ART/vmlinuz" "$ART/initrd.img" "$RUN/"

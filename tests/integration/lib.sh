@@ -46,7 +46,7 @@ pki_init() {
 coord_tls() {
   [ -e "$PKI/c$1.crt" ] || "$BM_BIN/bmctl" pki issue "$PKI" coordinator "c$1" \
     --address "127.0.0.1${PKI_ADDRESSES:+,$PKI_ADDRESSES}" >/dev/null
-  echo "--tls-ca $PKI/ca.crt --tls-cert $PKI/c$1.crt --tls-key $PKI/c$1.key --tls-crl $PKI/crl.pem"
+  echo "--tls-ca $PKI/ca.crt --tls-cert $PKI/c$1.crt --tls-key $PKI/c$1.key --tls-crl $PKI/crl.pem --secrets-key $PKI/secrets.key"
 }
 # agent_tls RACK: the tls: line of an agent config of RACK (its certificate
 # issued on first use).

@@ -9,13 +9,25 @@
 #   m3: manual, boots but never calls back: fails on the timeout;
 #   m4: a BMC that does not answer: fails with ipmitool's message.
 # bmctl exits 1 (not every machine deployed) and says which failed and why;
-# m1 and m2 end deployed and boot from their disks after that. Then the
-# agent dies: it is listed as silent, and a reimage in its rack says so.
+# m1 and m2 end deployed and boot from their disks after that. m1's BMC
+# password comes from a password_file:, m4's is inline in its URL: neither
+# is in an answer, a data file or a log of the coordinator or the agent, nor
+# on the wire (tcpdump of the API and the sync). Then the agent dies: it is
+# listed as silent, and a reimage in its rack says so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 netns_up 10.14.0.1/24 10.14.0.99/24
+# Every byte between bmctl, the agent and the coordinator (loopback of the
+# server namespace), from before the fleet is applied.
+ip netns exec "$NS_S" tcpdump -i lo -U -Z root -w "$T/wire.pcap" "tcp port $PORT_BASE" \
+  2>"$T/tcpdump.log" &
+DUMP_PID=$!
+for _ in $(seq 1 50); do grep -q "listening on" "$T/tcpdump.log" && break; sleep 0.1; done
+P1=p1$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n') # IPMI: at most 20
+P4=p4$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')
+(umask 077 && echo "$P1" >"$T/bmc1.pass")
 start_coord
 mkdir -p "$T/root" "$T/bmc1/state"
 head -c 200000 /dev/urandom >"$T/vmlinuz"
@@ -29,11 +41,11 @@ profiles:
   - {name: inst, kernel: k, cmdline: "bm.callback={{callback_url}} bm.token={{token}}"}
 machines:
   - {name: m1, rack: rack14, mac: "52:54:00:14:00:01", ip: 10.14.0.11, profile: inst,
-     bmc: "ipmi://admin:secret@10.14.0.99:9001"}
+     bmc: "ipmi://admin@10.14.0.99:9001", password_file: bmc1.pass}
   - {name: m2, rack: rack14, mac: "52:54:00:14:00:02", ip: 10.14.0.12, profile: inst, bmc: "manual://by-hand"}
   - {name: m3, rack: rack14, mac: "52:54:00:14:00:03", ip: 10.14.0.13, profile: inst, bmc: "manual://by-hand"}
   - {name: m4, rack: rack14, mac: "52:54:00:14:00:04", ip: 10.14.0.14, profile: inst,
-     bmc: "ipmi://admin:secret@10.14.0.99:9009"}
+     bmc: "ipmi://admin:$P4@10.14.0.99:9009"}
 Y
 expect_exit 0 "fleet applied" bmctl apply -f "$T/fleet.yaml"
 
@@ -57,7 +69,7 @@ set_working_mc 0x20
     guid a123456789abcdefa123456789abcdef
   endlan
   chassis_control "$BM_SRC/deploy/lab/bmc-hook.sh $T/bmc1"
-  user 2 true "admin" "secret" admin 10 md2 md5 straight
+  user 2 true "admin" "$P1" admin 10 md2 md5 straight
 Y
 cat >"$T/bmc1/bmc.emu" <<Y
 mc_setbmc 0x20
@@ -70,8 +82,8 @@ echo 0 >"$T/bmc1/power"
 (cd "$T/bmc1" && exec ip netns exec "$NS_C" ipmi_sim -c lan.conf -f bmc.emu -s state -n \
   </dev/null >"$T/bmc1/sim.out" 2>&1) &
 for _ in $(seq 1 50); do
-  in_c ipmitool -I lanplus -H 10.14.0.99 -p 9001 -U admin -P secret -C 3 -R 1 -N 1 \
-    chassis power status >/dev/null 2>&1 && break
+  IPMI_PASSWORD=$P1 in_c ipmitool -I lanplus -H 10.14.0.99 -p 9001 -U admin -E -C 3 -R 1 \
+    -N 1 chassis power status >/dev/null 2>&1 && break
   sleep 0.2
 done
 
@@ -134,6 +146,27 @@ bmctl reimage rack14 >"$T/out" 2>&1
 [ $? = 1 ] && grep -q "machine m3 is already in operation $op" "$T/out" &&
   ok "a second reimage of m3 is refused, naming $op" || not_ok "second reimage: $(cat "$T/out")"
 bmctl op cancel "$op" >/dev/null
+
+# BMC passwords: write-only, sealed at rest, never in the clear on the wire.
+bmctl describe machine m1 >"$T/describe"
+expect_in "$T/describe" "ipmi://admin:***@10.14.0.99:9001" "describe shows m1's password as ***"
+{ bmctl get machines -o json; bmctl describe machine m4; bmctl get machines; } >"$T/answers"
+expect_in "$T/answers" "ipmi://admin:***@10.14.0.99:9009" "m4's inline password is masked too"
+bmctl apply -f "$T/fleet.yaml" >"$T/out" 2>&1
+expect_in "$T/out" "0 created, 0 updated" "the fleet applied again (same passwords) changes nothing"
+sleep 0.5 # the agent's last watch and report on the wire
+kill "$DUMP_PID"; wait "$DUMP_PID" 2>/dev/null
+pkts=$(tcpdump -r "$T/wire.pcap" 2>/dev/null | wc -l)
+[ "$pkts" -gt 50 ] && ok "the capture holds the API and sync sessions ($pkts packets)" ||
+  not_ok "capture: $pkts packets"
+grep -qaF "$P4" "$T/fleet.yaml" && ok "the search finds a password where one is (the fleet file)" ||
+  not_ok "control search"
+for p in "$P1" "$P4"; do
+  found=$(grep -rlaF "$p" "$T/data" "$T/agent-data" "$T/wire.pcap" "$T"/*.log "$T"/agent.log* \
+    "$T/answers" "$T/describe" 2>/dev/null)
+  [ -z "$found" ] && ok "no BMC password in answers, data files, logs or on the wire" ||
+    not_ok "a BMC password in: $found"
+done
 
 # The rack's agent dies: `bmctl agents` calls it silent, `bmctl op get`
 # says the rack is not reporting, and the machine's timeout blames it.

@@ -21,7 +21,8 @@ openssl x509 -in "$P/r11a.crt" -noout -ext subjectAltName | grep -q "URI:bm:rack
   ok "an agent's rack is in its certificate" || not_ok "no rack URI"
 
 "$BM_BIN/bmcoord" --data-dir "$T/data" --listen "$URL" --tls-ca "$P/ca.crt" \
-  --tls-cert "$P/c1.crt" --tls-key "$P/c1.key" --tls-crl "$P/crl.pem" 2>>"$T/coord.log" &
+  --tls-cert "$P/c1.crt" --tls-key "$P/c1.key" --tls-crl "$P/crl.pem" \
+  --secrets-key "$P/secrets.key" 2>>"$T/coord.log" &
 COORD_PID=$!
 export BMCTL_COORDINATOR=$URL BMCTL_CA=$P/ca.crt
 as() { local who=$1 dir=${2:-$P}; shift 2; BMCTL_CERT=$dir/$who.crt BMCTL_KEY=$dir/$who.key \
@@ -34,7 +35,7 @@ expect_exit 1 "no certificate" env -u BMCTL_CA "$BM_BIN/bmctl" --timeout 5 statu
 expect_in "$T/err" "needs --ca, --cert and --key" "bmctl names what is missing"
 expect_exit 1 "a certificate of another CA" as mallory "$T/other" status
 expect_in "$T/err" "TLS handshake refused" "the handshake error is named"
-sleep 1.2
+sleep 2.1 # past notAfter by a whole second: mbedtls compares whole seconds
 expect_exit 1 "an expired certificate" as late "$P" status
 expect_in "$T/err" "TLS handshake refused" "an expired certificate fails the handshake"
 expect_exit 1 "a plaintext client" "$BM_BIN/bmctl" --coordinator "tcp://127.0.0.1:$PORT" --timeout 2 status
@@ -89,6 +90,10 @@ probe register rack11 >"$T/out"; expect_in "$T/out" "ok" "agent r11a registers f
 probe register rack12 >"$T/out"; expect_in "$T/out" "permission denied agent r11a is for rack rack11, not rack12" "nor as rack12"
 probe watch rack12 >"$T/out"; expect_in "$T/out" "permission denied agent r11a is for rack rack11" "it cannot watch rack12"
 probe watch rack11 >"$T/out"; expect_in "$T/out" "ok" "it watches rack11"
+expect_in "$T/out" "machine r11n01 password=secret" "and it alone gets its machines' BMC passwords"
+as admin "$P" get machines -o json >"$T/out" 2>&1
+grep -q "secret" "$T/out" && not_ok "a read answers a BMC password" ||
+  ok "no read answers a BMC password (admin's get)"
 probe report rack12 52:54:00:12:00:01 >"$T/out"; expect_in "$T/out" "permission denied" "it cannot report as rack12"
 probe report rack11 52:54:00:12:00:01 >"$T/out"; expect_in "$T/out" "ok" "a report of rack12's machine, as rack11, is answered"
 as admin "$P" trace r12n01 >"$T/out" 2>&1
@@ -112,5 +117,23 @@ expect_in "$T/err" "refusing to serve tcp://0.0.0.0:1 without TLS" "and says wha
 IPID=$!
 for _ in $(seq 1 50); do grep -q "serving" "$T/insecure.log" && break; sleep 0.1; done
 expect_in "$T/insecure.log" "INSECURE: no TLS on listen=tcp://0.0.0.0:$((PORT + 1))" "--insecure serves, and warns"
+plain() { "$BM_BIN/bmctl" --coordinator "tcp://127.0.0.1:$((PORT + 1))" --timeout 5 "$@"; }
+plain apply -f "$BM_SRC/deploy/examples/fleet.yaml" >"$T/out" 2>&1
+expect_in "$T/out" "has a BMC password, and this coordinator has no --secrets-key" \
+  "without --secrets-key, BMC passwords are refused, and why"
+kill "$IPID"; wait "$IPID" 2>/dev/null
+"$BM_BIN/bmcoord" --data-dir "$T/d3" --listen "tcp://0.0.0.0:$((PORT + 1))" --insecure \
+  --secrets-key "$P/secrets.key" 2>"$T/insecure.log" &
+IPID=$!
+for _ in $(seq 1 50); do grep -q "serving" "$T/insecure.log" && break; sleep 0.1; done
+expect_exit 0 "with it, they are taken" plain apply -f "$BM_SRC/deploy/examples/fleet.yaml"
+echo "from-stdin" | plain machine add r11n09 --rack rack11 --mac 52:54:00:11:00:09 \
+  --bmc ipmi://admin@10.11.1.19 --bmc-password-file - >/dev/null 2>&1
+plain describe machine r11n09 >"$T/out" 2>&1
+expect_in "$T/out" "ipmi://admin:***@10.11.1.19" "machine add --bmc-password-file - reads it from stdin"
+"$BM_BIN/rpc_probe" "tcp://127.0.0.1:$((PORT + 1))" "" "" "" watch rack11 >"$T/out"
+if grep -q "password=" "$T/out" || ! grep -q "^ok .*([1-9][0-9]* objects)" "$T/out"; then
+  not_ok "a plaintext watch: $(cat "$T/out")"
+else ok "a watch without mTLS gets the machines, not their passwords"; fi
 kill "$IPID"; wait "$IPID" 2>/dev/null
 finish

@@ -3,8 +3,9 @@
  * register: as agent "probe" of RACK; watch: RACK's view from revision 0;
  * report: a "state=done" callback for MAC, as agent "probe" of RACK.
  * Prints "STATUS message" (the answer's status name and message, and for a
- * watch the number of objects received) and exits 0 when the call was
- * answered at all, 1 otherwise. */
+ * watch the number of objects received, then "machine NAME password=PASS"
+ * for each machine whose BMC password came with it) and exits 0 when the
+ * call was answered at all, 1 otherwise. CA "" calls in plaintext. */
 #include <stdio.h>
 #include <string.h>
 
@@ -78,6 +79,13 @@ main(int argc, char **argv)
 	if (resp->body_case == BM__RESPONSE__BODY_WATCH)
 		printf(" (%zu objects)", resp->watch->n_puts);
 	printf("\n");
+	for (size_t i = 0; resp->body_case == BM__RESPONSE__BODY_WATCH && i < resp->watch->n_puts;
+	     i++) {
+		const Bm__Object *o = resp->watch->puts[i];
+		if (o->obj_case == BM__OBJECT__OBJ_MACHINE && *o->machine->bmc_password)
+			printf("machine %s password=%s\n", o->machine->name,
+			       o->machine->bmc_password);
+	}
 	bm__response__free_unpacked(resp, NULL);
 	bm_rpc_client_free(c);
 	bm_rpc_creds_free(cr);

@@ -1,7 +1,9 @@
 /* The agent's outbox: sequence numbers, reading from a point, trimming what
  * the coordinator applied, and the bound: the oldest progress event goes
  * first (counted), a callback that says done or failed never does; the
- * view kept from sync, and the agent's identity across reopening. */
+ * view kept from sync (BMC passwords sealed in it), and the agent's
+ * identity across reopening. */
+#define _GNU_SOURCE /* memmem */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -202,6 +204,58 @@ test_view(void **state)
 	assert_int_equal(rev, 9);
 }
 
+/* Does the file hold the bytes? */
+static int
+file_has(const char *path, const char *needle)
+{
+	FILE *fp = fopen(path, "rb");
+	static char buf[1 << 20];
+	size_t n;
+	int found = 0;
+
+	assert_non_null(fp);
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0 && !found)
+		found = memmem(buf, n, needle, strlen(needle)) != NULL;
+	fclose(fp);
+	return found;
+}
+
+/* A machine's BMC password from the coordinator is kept sealed under the
+ * agent's key: opened for the power driver, never in the data file. */
+static void
+test_view_password(void **state)
+{
+	struct fx *f = *state;
+	Bm__WatchResult w = BM__WATCH_RESULT__INIT;
+	Bm__Object o = BM__OBJECT__INIT, *puts[] = { &o };
+	Bm__Machine m = BM__MACHINE__INIT;
+	char path[PATH_MAX + 16], pw[BM_SECRET_MAX + 1];
+	Bm__Fleet *fl;
+
+	m.name = "m1";
+	m.rack = "rack12";
+	m.bmc = "ipmi://admin@10.12.1.1";
+	m.bmc_password = "Zq8-not-in-the-file";
+	m.bmc_password_set = 1;
+	o.obj_case = BM__OBJECT__OBJ_MACHINE;
+	o.machine = &m;
+	w.snapshot = 1;
+	w.revision = 3;
+	w.puts = puts;
+	w.n_puts = 1;
+	assert_int_equal(rackdb_view_apply(f->db, &w), 0);
+	assert_int_equal(rackdb_view_load(f->db, &fl), 0);
+	assert_int_equal(fl->n_machines, 1);
+	assert_string_equal(fl->machines[0]->bmc_password, "");
+	assert_true(fl->machines[0]->bmc_sealed.len > 0);
+	assert_int_equal(rackdb_bmc_password(f->db, fl->machines[0], pw), 19);
+	assert_string_equal(pw, "Zq8-not-in-the-file");
+	bm__fleet__free_unpacked(fl, NULL);
+	snprintf(path, sizeof(path), "%s/rackdb/data.mdb", f->dir);
+	assert_false(file_has(path, "Zq8-not-in-the-file"));
+	assert_true(file_has(path, "ipmi://admin@10.12.1.1")); /* the search finds what is there */
+}
+
 int
 main(void)
 {
@@ -210,6 +264,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_trim_and_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_outbox_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_view, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_view_password, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

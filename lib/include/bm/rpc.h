@@ -90,6 +90,11 @@ int bm_rpc_server_set_tls(struct bm_rpc_server *s, struct bm_rpc_creds *creds);
 /* The address the call's request came from ("10.0.0.5:41234", "ipc"),
  * into buf. */
 const char *bm_rpc_call_peer(const struct bm_rpc_call *call, char *buf, size_t len);
+/* Who sent the call's request, as the handler established it ("operator
+ * alice (admin)"): set once authorized, read by whatever answers later. */
+#define BM_RPC_WHO_MAX 160u
+void bm_rpc_call_set_who(struct bm_rpc_call *call, const char *who);
+const char *bm_rpc_call_who(const struct bm_rpc_call *call);
 /* Answer a call. `resp` is borrowed; version and id are filled in here. */
 void bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp);
 /* Reply with only a status and message. */
