@@ -30,12 +30,28 @@ static const char usage_text[] =
     "  op get [ID] | op watch ID | op cancel ID\n"
     "  cluster status | cluster add ID HOST:PORT | cluster remove ID | cluster transfer ID\n"
     "  pki init DIR | pki issue DIR KIND NAME [...] | pki revoke DIR NAME\n"
+    "  audit [--since DURATION]  writes: when, who, from where, what, the outcome\n"
     "  --version\n"
     "The coordinator URL (a comma-separated list of a cluster's coordinators; a follower\n"
     "names the leader, and bmctl goes there) defaults to $BMCTL_COORDINATOR, else\n"
     "  " CTL_DEFAULT_URL ". Reads are answered by the node asked, at its applied\n"
     "revision; --linearizable sends them to the leader, after every acknowledged write.\n"
     "Exit status: 0 done, 1 refused or unreachable, 2 usage error.\n";
+
+int
+ctl_parse_duration(const char *s, uint64_t *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+	double mult = !*end || !strcmp(end, "s") ? 1000
+	              : !strcmp(end, "m")        ? 60000
+	              : !strcmp(end, "h")        ? 3600000
+	                                         : -1;
+	if (end == s || v <= 0 || mult < 0)
+		return -1;
+	*ms = (uint64_t)(v * mult);
+	return 0;
+}
 
 int
 ctl_usage_error(struct ctl *c, const char *fmt, ...)
@@ -273,6 +289,7 @@ answer_body(Bm__Request__BodyCase q)
 	case BM__REQUEST__BODY_LIST: return BM__RESPONSE__BODY_LIST;
 	case BM__REQUEST__BODY_STATUS: return BM__RESPONSE__BODY_STATUS_RESULT;
 	case BM__REQUEST__BODY_TRACE: return BM__RESPONSE__BODY_TRACE;
+	case BM__REQUEST__BODY_AUDIT: return BM__RESPONSE__BODY_AUDIT;
 	case BM__REQUEST__BODY_REIMAGE:
 	case BM__REQUEST__BODY_OP: return BM__RESPONSE__BODY_OP;
 	case BM__REQUEST__BODY_CLUSTER: return BM__RESPONSE__BODY_CLUSTER;
@@ -396,7 +413,7 @@ static const struct {
 	{ "delete", cmd_delete },   { "machine", cmd_machine }, { "image", cmd_image },
 	{ "status", cmd_status },   { "agents", cmd_agents },   { "trace", cmd_trace },
 	{ "reimage", cmd_reimage }, { "op", cmd_op },           { "cluster", cmd_cluster },
-	{ "pki", cmd_pki },
+	{ "pki", cmd_pki },         { "audit", cmd_audit },
 };
 
 int

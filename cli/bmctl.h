@@ -41,6 +41,8 @@ int ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp);
 void ctl_print_problems(FILE *f, const char *fname, const struct bm_fleet *fl,
                         struct bm_problems *p);
 int ctl_usage_error(struct ctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "90", "90s", "30m", "2h" -> ms. Returns 0 or -1. */
+int ctl_parse_duration(const char *s, uint64_t *ms);
 /* "key=value" into a ListRequest or Machine label map. Returns 0 or -EINVAL. */
 int ctl_parse_label(const char *kv, size_t *n, void ***entries,
                     const ProtobufCMessageDescriptor *d);
@@ -58,6 +60,7 @@ int cmd_reimage(struct ctl *c, int argc, char **argv);
 int cmd_op(struct ctl *c, int argc, char **argv);
 int cmd_cluster(struct ctl *c, int argc, char **argv);
 int cmd_pki(struct ctl *c, int argc, char **argv);
+int cmd_audit(struct ctl *c, int argc, char **argv);
 
 /* output.c: tables and JSON. A list is printed across pages: begin, items
  * (any number of times), end; a table is aligned when it ends. */
@@ -78,3 +81,5 @@ void out_list_discard(struct out *o);
 /* One object as JSON (the element form of `get -o json`). */
 void out_json_object(struct bm_json *j, const Bm__Object *o);
 void out_describe(FILE *f, bool json, const Bm__Object *o);
+/* ms since the epoch as "2026-12-02T05:40:01.123Z". */
+void out_time_text(uint64_t ms, char *buf, size_t len);

@@ -39,17 +39,6 @@ kind_text(Bm__EventKind k)
 }
 
 static void
-time_text(uint64_t ms, char *buf, size_t len)
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-
-	gmtime_r(&s, &tm);
-	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000));
-}
-
-static void
 trace_print(struct ctl *c, const Bm__TraceResult *t, const char *asked)
 {
 	char ts[40], ip[BM_IP4_STR], mac[BM_MAC_STR];
@@ -63,7 +52,7 @@ trace_print(struct ctl *c, const Bm__TraceResult *t, const char *asked)
 		bm_json_arr_begin(&j);
 		for (size_t i = 0; i < t->n_events; i++) {
 			const Bm__Event *e = t->events[i];
-			time_text(e->time_ms, ts, sizeof(ts));
+			out_time_text(e->time_ms, ts, sizeof(ts));
 			bm_json_obj_begin(&j);
 			bm_json_kstr(&j, "time", ts);
 			bm_json_kstr(&j, "rack", e->rack);
@@ -86,7 +75,7 @@ trace_print(struct ctl *c, const Bm__TraceResult *t, const char *asked)
 	       t->events[0]->mac.len == 6 ? bm_mac_format(t->events[0]->mac.data, mac) : "");
 	for (size_t i = 0; i < t->n_events; i++) {
 		const Bm__Event *e = t->events[i];
-		time_text(e->time_ms, ts, sizeof(ts));
+		out_time_text(e->time_ms, ts, sizeof(ts));
 		printf("%s  %-10s  %-10s  %-15s  %s\n", ts, e->rack, kind_text(e->kind),
 		       e->ip ? bm_ip4_format(e->ip, ip) : "-", e->detail);
 	}

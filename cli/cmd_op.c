@@ -25,22 +25,6 @@ op_state_name(Bm__OpState s)
 	}
 }
 
-/* "90", "90s", "30m", "2h" -> ms. Returns 0 or -1. */
-static int
-parse_duration(const char *s, uint64_t *ms)
-{
-	char *end;
-	double v = strtod(s, &end);
-	double mult = !*end || !strcmp(end, "s") ? 1000
-	              : !strcmp(end, "m")        ? 60000
-	              : !strcmp(end, "h")        ? 3600000
-	                                         : -1;
-	if (end == s || v <= 0 || mult < 0)
-		return -1;
-	*ms = (uint64_t)(v * mult);
-	return 0;
-}
-
 struct counts {
 	unsigned queued, reimaging, netbooting, installing, deployed, failed, ready, total;
 };
@@ -234,7 +218,7 @@ cmd_reimage(struct ctl *c, int argc, char **argv)
 		case 'p': q.profile = optarg; break;
 		case 'b': q.batch = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 't':
-			if (parse_duration(optarg, &q.timeout_ms) < 0)
+			if (ctl_parse_duration(optarg, &q.timeout_ms) < 0)
 				return ctl_usage_error(c, "--timeout takes 90s, 30m, 2h, not %s",
 				                       optarg);
 			break;

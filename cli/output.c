@@ -81,6 +81,17 @@ table_free(struct table *t)
 
 /* ------------------------------------------------------------ formatting */
 
+void
+out_time_text(uint64_t ms, char *buf, size_t len)
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&s, &tm);
+	size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000));
+}
+
 /* "k=v,k2=v2" of a map field (entries { base; key; value; }). */
 struct kv {
 	ProtobufCMessage base;

@@ -180,6 +180,7 @@ open_store(const char *dir, uint64_t map_size, bool unsynced, struct store **ret
 	}
 	pthread_rwlock_init(&s->swap, NULL);
 	s->retain = STORE_CHANGES_RETAIN;
+	s->audit_keep = STORE_AUDIT_KEEP;
 	*ret_store = s;
 	return 0;
 }
@@ -200,6 +201,12 @@ void
 store_set_changes_retain(struct store *s, uint64_t revisions)
 {
 	s->retain = revisions ? revisions : 1;
+}
+
+void
+store_set_audit_keep(struct store *s, uint64_t entries)
+{
+	s->audit_keep = entries ? entries : 1;
 }
 
 void

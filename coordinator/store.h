@@ -67,6 +67,8 @@ void store_close(struct store *s);
 /* Change history kept, in revisions (default STORE_CHANGES_RETAIN). Part
  * of the state machine's definition: every replica must use one value. */
 void store_set_changes_retain(struct store *s, uint64_t revisions);
+/* Audit entries kept (default STORE_AUDIT_KEEP); the same on every replica. */
+void store_set_audit_keep(struct store *s, uint64_t entries);
 
 /* Begin a batch: one write transaction. Only one batch at a time, from one
  * thread. Returns 0 or -errno. */

@@ -2,7 +2,7 @@
  * entry for each command that carries an audit record, accepted or
  * refused, written in the batch's transaction after the command so that
  * every node keeps the same log. Not versioned (no revision, no watch);
- * the oldest entries go beyond STORE_AUDIT_KEEP. */
+ * the oldest entries go beyond audit_keep (STORE_AUDIT_KEEP). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +27,7 @@ outcome_text(const Bm__Command *cmd, const struct store_result *res, char *buf, 
 		snprintf(buf, len, "ok");
 }
 
-/* Drop the oldest entries beyond STORE_AUDIT_KEEP. */
+/* Drop the oldest entries beyond the store's audit_keep. */
 static int
 trim(struct store_batch *b)
 {
@@ -39,11 +39,11 @@ trim(struct store_batch *b)
 
 	if ((rc = mdb_stat(b->txn, dbi, &st)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
-	if (st.ms_entries <= STORE_AUDIT_KEEP)
+	if (st.ms_entries <= b->s->audit_keep)
 		return 0;
 	if ((rc = mdb_cursor_open(b->txn, dbi, &cur)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
-	for (size_t n = st.ms_entries - STORE_AUDIT_KEEP; n > 0; n--)
+	for (size_t n = st.ms_entries - b->s->audit_keep; n > 0; n--)
 		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) != MDB_SUCCESS ||
 		    (rc = mdb_cursor_del(cur, 0)) != MDB_SUCCESS)
 			break;

@@ -30,7 +30,8 @@ enum store_db {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
-	uint64_t retain; /* revisions of change history kept */
+	uint64_t retain;     /* revisions of change history kept */
+	uint64_t audit_keep; /* audit entries kept */
 	char dir[4096];
 	uint64_t map_size;
 	bool unsynced; /* MDB_NOSYNC: a replica of a durable log */

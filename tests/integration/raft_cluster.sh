@@ -66,6 +66,10 @@ ok_all=1
 for i in 1 2 3; do on "$i" get racks 2>/dev/null | grep -q '^r1 ' || ok_all=0; done
 [ "$ok_all" = 1 ] && ok "the write is readable on every node" || not_ok "not on every node"
 F=$(( L % 3 + 1 ))
+on "$F" audit >"$T/out" 2>&1
+grep -q "operator admin (admin) .* apply *ok *\[sites s1, racks r1\]" "$T/out" &&
+  ok "the audit log is replicated: a follower lists the apply, who sent it" ||
+  not_ok "follower's audit: $(cat "$T/out")"
 # Image bytes: the upload goes to the leader; every coordinator fetches
 # what it lacks (BlobGet from the others), so an image outlives its node.
 head -c 3000000 /dev/urandom >"$T/img"

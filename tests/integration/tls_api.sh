@@ -84,6 +84,29 @@ expect_in "$T/err" "status needs an operator's certificate, not an agent's" "the
 grep -q 'refused request="[a-z ]*" from=127.0.0.1:[0-9]* who="operator [a-z]* ([a-z]*)" why="' "$T/coord.log" &&
   ok "the coordinator logs a refusal with who and from where" || not_ok "no refusal in the log"
 
+# --- the audit log: accepted writes, refused ones, with who and from where
+sleep 1.1 # refusals are noted at most once a second
+as operator "$P" apply -f "$BM_SRC/deploy/examples/fleet.yaml" >/dev/null 2>&1
+printf 'machines: [{name: bad, rack: nosuch, mac: "52:54:00:99:99:99"}]\n' >"$T/bad.yaml"
+as admin "$P" apply -f "$T/bad.yaml" >/dev/null 2>&1
+as operator "$P" reimage r12n01 --timeout 1h >/dev/null 2>&1
+as viewer "$P" audit >"$T/audit" 2>&1
+expect_in "$T/audit" "operator admin (admin)" "bmctl audit names who wrote"
+grep -q "operator admin (admin) *127.0.0.1:[0-9]* *apply *ok *\[sites" "$T/audit" &&
+  ok "an accepted apply: who, from where, what, ok, what it named" || not_ok "no accepted apply"
+grep -q "operator operator (operator) .* reimage *ok: op-[0-9]*  \[r12n01\]" "$T/audit" &&
+  ok "a reimage, with the operation it started" || not_ok "no reimage in the audit"
+grep -q "operator operator (operator) .* apply *denied: apply needs role admin, you are operator" \
+  "$T/audit" && ok "an apply refused by role" || not_ok "no apply refused by role"
+grep -q "apply *refused: refused: 1 problem" "$T/audit" &&
+  ok "an apply refused by the store, with why" || not_ok "no store-refused apply"
+as viewer "$P" audit -o json >"$T/audit.json" 2>&1
+python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert all(e["who"] and e["from"] and e["time"] for e in a) and any(e["what"]=="cluster add" for e in a)' "$T/audit.json" &&
+  ok "audit -o json: every entry has who, from and when; cluster changes too" || not_ok "audit json: $(head -c 600 "$T/audit.json")"
+sleep 1.1
+as viewer "$P" audit --since 1s >"$T/out" 2>&1
+[ ! -s "$T/out" ] && ok "audit --since leaves out older entries" || not_ok "--since: $(cat "$T/out")"
+
 # --- agents, held to their rack
 probe() { "$BM_BIN/rpc_probe" "$URL" "$P/ca.crt" "$P/r11a.crt" "$P/r11a.key" "$@"; }
 probe register rack11 >"$T/out"; expect_in "$T/out" "ok" "agent r11a registers for rack11"
