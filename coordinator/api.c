@@ -520,9 +520,10 @@ handle_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 /* Refuse a request its sender may not make: answered DENIED, logged at
  * most once a second (with how many were not). Returns false when refused. */
 static bool
-authorized(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+authorized(struct api *a, struct bm_rpc_call *call, const Bm__Request *req,
+           struct bm_identity *ret_id)
 {
-	struct bm_identity id;
+	struct bm_identity id = { 0 };
 	char why[256], who[160], peer[80];
 	uint64_t now = bm_wall_ms(), last;
 	int vr;
@@ -533,6 +534,7 @@ authorized(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	snprintf(who, sizeof(who), "unverified");
 	if (vr == 0)
 		bm_rpc_call_set_who(call, bm_identity_text(&id, who, sizeof(who)));
+	*ret_id = id;
 	if (vr == 0 && authz_check(&id, req, why, sizeof(why)) == 0)
 		return true;
 	/* Logged (and a write noted in the audit log) at most once a second,
@@ -561,7 +563,9 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
 		return;
 	}
-	if (!authorized(a, call, req))
+	struct bm_identity id = { 0 }; /* kind NONE: no TLS */
+
+	if (!authorized(a, call, req, &id))
 		return;
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_APPLY:
@@ -577,7 +581,7 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_WATCH:
 	case BM__REQUEST__BODY_REPORT_EVENTS:
 	case BM__REQUEST__BODY_BLOB_GET:
-	case BM__REQUEST__BODY_TRACE: api_handle_agent(a, call, req); return;
+	case BM__REQUEST__BODY_TRACE: api_handle_agent(a, call, req, &id); return;
 	case BM__REQUEST__BODY_REIMAGE:
 	case BM__REQUEST__BODY_OP: api_handle_ops(a, call, req); return;
 	case BM__REQUEST__BODY_CLUSTER: api_handle_cluster(a, call, req); return;

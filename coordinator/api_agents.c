@@ -161,8 +161,24 @@ agent_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	api_propose(a, call, w);
 }
 
+/* Is sha the digest of an image the store declares? */
+static bool
+image_declared(struct api *a, const uint8_t *sha)
+{
+	struct store_read *rd;
+	bool yes = false;
+
+	if (store_read_begin(a->store, &rd) == 0) {
+		yes = store_image_by_sha(rd, sha) == 0;
+		store_read_end(rd);
+	}
+	return yes;
+}
+
+/* Image bytes. An agent gets only an image's that the store declares
+ * (every rack's view lists all images); a peer coordinator any blob. */
 static void
-blob_get(struct api *a, struct bm_rpc_call *call, const Bm__BlobGetRequest *q)
+blob_get(struct api *a, struct bm_rpc_call *call, const Bm__BlobGetRequest *q, bool agent)
 {
 	Bm__Response resp = BM__RESPONSE__INIT;
 	Bm__BlobGetResult br = BM__BLOB_GET_RESULT__INIT;
@@ -172,6 +188,11 @@ blob_get(struct api *a, struct bm_rpc_call *call, const Bm__BlobGetRequest *q)
 
 	if (q->sha256.len != BM_SHA256_LEN) {
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "sha256 must be 32 bytes");
+		return;
+	}
+	if (agent && !image_declared(a, q->sha256.data)) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_DENIED,
+		                    "no image declares these bytes: agents fetch images only");
 		return;
 	}
 	if (!(buf = malloc(len))) {
@@ -266,7 +287,8 @@ trace(struct api *a, struct bm_rpc_call *call, const Bm__TraceRequest *q)
 }
 
 void
-api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
+api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req,
+                 const struct bm_identity *id)
 {
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_REGISTER:
@@ -276,7 +298,9 @@ api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 		/* With TLS, authz let only the rack's own agent this far. */
 		watch_handle(a->hub, call, req->watch, a->verifier != NULL);
 		return;
-	case BM__REQUEST__BODY_BLOB_GET: blob_get(a, call, req->blob_get); return;
+	case BM__REQUEST__BODY_BLOB_GET:
+		blob_get(a, call, req->blob_get, id->kind == BM_KIND_AGENT);
+		return;
 	default: trace(a, call, req->trace); return;
 	}
 }

@@ -42,7 +42,9 @@ struct write_call *api_write_call_new(struct bm_rpc_call *call);
 void api_propose(struct api *a, struct bm_rpc_call *call, struct write_call *w);
 
 /* api_agents.c: Register, Watch, ReportEvents, BlobGet, Trace. */
-void api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);
+/* `id`: the sender (kind BM_KIND_NONE without TLS). */
+void api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req,
+                      const struct bm_identity *id);
 /* An agent was seen (a watch, a report), its view at `rev` (0: not told):
  * noted when it is registered. Any thread. */
 void api_agent_seen(struct api *a, const char *id, uint64_t rev);

@@ -90,7 +90,7 @@ check_agent(const struct bm_identity *id, const Bm__Request *req, char *why, siz
 	const char *what = authz_request_name(req), *rack;
 
 	if (req->body_case == BM__REQUEST__BODY_BLOB_GET)
-		return 0; /* which blobs: api_agents.c checks the rack names them */
+		return 0; /* which blobs: api_agents.c gives only bytes an image declares */
 	if (role_needed(req) != BM_ROLE_NONE) {
 		snprintf(why, len, "%s needs an operator's certificate, not an agent's", what);
 		return -EACCES;

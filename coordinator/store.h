@@ -12,6 +12,7 @@
 
 #include "bm/problems.h"
 #include "bm/proto.h"
+#include "bm/sha256.h"
 
 /* Revisions of change history kept for incremental agent sync; older
  * revisions are compacted and such agents get a snapshot. */
@@ -111,6 +112,9 @@ int store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine
  * -errno. */
 int store_machine_sealed(struct store_read *r, const char *name, uint8_t *out, size_t cap,
                          size_t *ret_len);
+/* Does an image declare these bytes (its sha256)? A walk of the images
+ * (hundreds, not millions). Returns 0, -ENOENT or -errno. */
+int store_image_by_sha(struct store_read *r, const uint8_t sha[BM_SHA256_LEN]);
 /* The changes made at revision rev: 0, -ENOENT (none, or compacted). */
 int store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_changes);
 int store_info_get(struct store *s, struct store_info *ret_info);

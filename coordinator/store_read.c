@@ -565,3 +565,23 @@ store_events_free(Bm__Event **ev, size_t n)
 		st_free(ev[i]);
 	free(ev);
 }
+
+int
+store_image_by_sha(struct store_read *r, const uint8_t sha[BM_SHA256_LEN])
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, found = 0;
+
+	if ((rc = mdb_cursor_open(r->txn, r->s->dbi[DB_IMAGES], &cur)) != MDB_SUCCESS)
+		return bm_mdb_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && !found;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__Image *im = bm__image__unpack(NULL, v.mv_size, v.mv_data);
+		found = im && im->sha256.len == BM_SHA256_LEN &&
+		        !memcmp(im->sha256.data, sha, BM_SHA256_LEN);
+		st_free(im);
+	}
+	mdb_cursor_close(cur);
+	return found ? 0 : -ENOENT;
+}

@@ -118,6 +118,10 @@ as admin "$P" get machines -o json >"$T/out" 2>&1
 grep -q "secret" "$T/out" && not_ok "a read answers a BMC password" ||
   ok "no read answers a BMC password (admin's get)"
 probe report rack12 52:54:00:12:00:01 >"$T/out"; expect_in "$T/out" "permission denied" "it cannot report as rack12"
+probe blob rack11 "$(sha256sum "$T/blob" | cut -d' ' -f1)" >"$T/out"
+expect_in "$T/out" "ok" "it fetches an image's bytes"
+probe blob rack11 "$(echo other | sha256sum | cut -d' ' -f1)" >"$T/out"
+expect_in "$T/out" "permission denied no image declares these bytes" "but no blob that no image declares"
 probe report rack11 52:54:00:12:00:01 >"$T/out"; expect_in "$T/out" "ok" "a report of rack12's machine, as rack11, is answered"
 as admin "$P" trace r12n01 >"$T/out" 2>&1
 grep -q "state=done" "$T/out" && not_ok "rack11's agent put a callback into rack12's r12n01" ||

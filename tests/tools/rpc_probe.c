@@ -1,7 +1,8 @@
 /* Sends one agent request as a given certificate, for the trust tests:
- *   rpc_probe URL CA CERT KEY register|watch|report RACK [MAC]
+ *   rpc_probe URL CA CERT KEY register|watch|report|blob RACK [MAC|SHA256]
  * register: as agent "probe" of RACK; watch: RACK's view from revision 0;
- * report: a "state=done" callback for MAC, as agent "probe" of RACK.
+ * report: a "state=done" callback for MAC, as agent "probe" of RACK;
+ * blob: the first bytes of the blob SHA256 (hex).
  * Prints "STATUS message" (the answer's status name and message, and for a
  * watch the number of objects received, then "machine NAME password=PASS"
  * for each machine whose BMC password came with it) and exits 0 when the
@@ -12,6 +13,7 @@
 #include "bm/netaddr.h"
 #include "bm/proto.h"
 #include "bm/rpc.h"
+#include "bm/sha256.h"
 #include "bm/util.h"
 
 int
@@ -28,13 +30,15 @@ main(int argc, char **argv)
 	Bm__AgentEvents batch = BM__AGENT_EVENTS__INIT;
 	Bm__Event e = BM__EVENT__INIT, *ep = &e;
 	Bm__Response *resp;
-	uint8_t mac[6] = { 0 };
+	uint8_t mac[6] = { 0 }, sha[BM_SHA256_LEN];
+	Bm__BlobGetRequest bg = BM__BLOB_GET_REQUEST__INIT;
 	char err[256];
 	int r;
 
 	if (argc < 7) {
 		fprintf(stderr,
-		        "usage: rpc_probe URL CA CERT KEY register|watch|report RACK [MAC]\n");
+		        "usage: rpc_probe URL CA CERT KEY register|watch|report|blob RACK "
+		        "[MAC|SHA256]\n");
 		return 2;
 	}
 	t = (struct bm_rpc_tls){ argv[2], argv[3], argv[4], NULL };
@@ -53,6 +57,12 @@ main(int argc, char **argv)
 		w.rack = argv[6];
 		req.body_case = BM__REQUEST__BODY_WATCH;
 		req.watch = &w;
+	} else if (!strcmp(argv[5], "blob")) {
+		if (argc < 8 || bm_sha256_parse(argv[7], sha) < 0)
+			return 2;
+		bg.sha256 = (ProtobufCBinaryData){ sizeof(sha), sha };
+		req.body_case = BM__REQUEST__BODY_BLOB_GET;
+		req.blob_get = &bg;
 	} else {
 		if (argc < 8 || bm_mac_parse(argv[7], mac) < 0)
 			return 2;
