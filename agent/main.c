@@ -140,6 +140,22 @@ stop(struct agent *a, const char *why)
 	ev_break(a->loop, EVBREAK_ALL);
 }
 
+/* SIGHUP of a managed agent: its certificate, key and CA read again (a
+ * renewal); requests carry the new certificate's tokens at once, new
+ * connections present it. */
+static void
+reload_tls(struct agent *a)
+{
+	char err[256];
+
+	if (!a->creds)
+		return;
+	if (bm_rpc_creds_reload(a->creds, err, sizeof(err)) < 0)
+		BM_ERROR("agent", "TLS reload failed, keeping the old err=\"%s\"", err);
+	else
+		BM_INFO("agent", "TLS reloaded cert=%s", a->cfg.tls_cert);
+}
+
 static void
 signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -152,8 +168,10 @@ signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		stop(a, w->signum == SIGTERM ? "TERM" : "INT");
 		return;
 	}
-	if (a->cfg.n_coordinators)
-		return; /* managed: the view comes from the coordinator */
+	if (a->cfg.n_coordinators) { /* managed: the view comes from the coordinator */
+		reload_tls(a);
+		return;
+	}
 	/* SIGHUP: reload the fleet file; a bad file changes nothing. */
 	if (load_view(a, &v) < 0) {
 		BM_WARN("agent", "reload refused, keeping the current view file=%s", a->cfg.fleet);

@@ -1,7 +1,8 @@
 /* Load generator for bench/store.sh: N machines applied through the real
  * API (one Apply request per machine, as `bmctl apply` of a one-machine
  * fleet would send) by C concurrent clients, each with its own connection.
- * With -r, status reads instead: the RPC ceiling on this machine.
+ * With -r, status reads instead: the RPC ceiling on this machine. With
+ * -C CA -E CERT -K KEY, on TLS as that certificate (tls+tcp:// URL).
  * Prints one line of key=value figures. */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,8 @@ struct opts {
 	const char *url;
 	unsigned machines, clients, racks;
 	int reads; /* -r: status requests instead of writes */
+	struct bm_rpc_tls tls;
+	struct bm_rpc_creds *creds; /* shared by the clients */
 };
 
 static uint32_t
@@ -75,7 +78,7 @@ setup_racks(const struct opts *o)
 	f.sites = sites;
 	f.n_racks = o->racks;
 	f.racks = rp;
-	if ((r = bm_rpc_client_open(o->url, NULL, &c)) == 0) {
+	if ((r = bm_rpc_client_open(o->url, o->creds, &c)) == 0) {
 		r = apply(c, &f);
 		bm_rpc_client_free(c);
 	}
@@ -90,7 +93,7 @@ client_new(void *arg)
 {
 	const struct opts *o = arg;
 	struct bm_rpc_client *c;
-	return bm_rpc_client_open(o->url, NULL, &c) < 0 ? NULL : c;
+	return bm_rpc_client_open(o->url, o->creds, &c) < 0 ? NULL : c;
 }
 
 static void
@@ -146,12 +149,19 @@ machine_op(void *client, unsigned i)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { "tcp://127.0.0.1:7400", 100000, 32, 0, 0 };
+	struct opts o = { "tcp://127.0.0.1:7400", 100000, 32, 0, 0, { 0 }, NULL };
 	struct bench_spec spec;
-	int c;
+	char err[256];
+	int c, r;
 
-	while ((c = getopt(argc, argv, "u:n:c:r")) != -1) {
-		if (c == 'u')
+	while ((c = getopt(argc, argv, "u:n:c:rC:E:K:")) != -1) {
+		if (c == 'C')
+			o.tls.ca = optarg;
+		else if (c == 'E')
+			o.tls.cert = optarg;
+		else if (c == 'K')
+			o.tls.key = optarg;
+		else if (c == 'u')
 			o.url = optarg;
 		else if (c == 'n')
 			o.machines = (unsigned)atoi(optarg);
@@ -162,6 +172,10 @@ main(int argc, char **argv)
 		else
 			return 2;
 	}
+	if (o.tls.ca && bm_rpc_creds_new(&o.tls, false, &o.creds, err, sizeof(err)) < 0) {
+		fprintf(stderr, "bm_bench_store: %s\n", err);
+		return 1;
+	}
 	o.racks = (o.machines + PER_RACK - 1) / PER_RACK;
 	if (!o.reads && setup_racks(&o) < 0) {
 		fprintf(stderr, "bm_bench_store: cannot create racks\n");
@@ -170,5 +184,7 @@ main(int argc, char **argv)
 	spec = (struct bench_spec){
 		o.machines, o.clients, &o, client_new, o.reads ? status_op : machine_op, client_free
 	};
-	return bench_run(&spec);
+	r = bench_run(&spec);
+	bm_rpc_creds_free(o.creds);
+	return r;
 }

@@ -4,7 +4,10 @@
 #     Apply of one machine per request, C concurrent clients, each its own
 #     connection) with 1, 16 and 64 clients, on three nodes (against the
 #     leader) and on one node for comparison; a fresh cluster for each run;
-#   failover: kill -9 of the leader of three nodes -> the first write
+#     each run twice in a row: on TLS (the API and Raft, certificates of a
+#     CA made here, as deployed) and plaintext (loopback needs no
+#     --insecure): the cost of TLS;
+#   failover (on TLS): kill -9 of the leader of three nodes -> the first write
 #     acknowledged by the new leader (bmctl with the three URLs, retrying),
 #     over TRIALS trials with the default timeouts (election 500 ms,
 #     heartbeat 50 ms).
@@ -26,13 +29,25 @@ PIDS=()
 stop_all() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done; PIDS=(); }
 trap 'stop_all; [ "${BM_BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"' EXIT
 
-api() { echo "tcp://127.0.0.1:$((17600 + $1))"; }
+MODE=tls # or plain: what start_node and the clients use
+"$B/bmctl" pki init "$W/pki" >/dev/null
+for i in 1 2 3; do "$B/bmctl" pki issue "$W/pki" coordinator "c$i" --address 127.0.0.1 >/dev/null; done
+"$B/bmctl" pki issue "$W/pki" operator admin --role admin >/dev/null
+export BMCTL_CA=$W/pki/ca.crt BMCTL_CERT=$W/pki/admin.crt BMCTL_KEY=$W/pki/admin.key
+api() { if [ "$MODE" = tls ]; then echo "tls+tcp://127.0.0.1:$((17600 + $1))"; else echo "tcp://127.0.0.1:$((17600 + $1))"; fi; }
+tls_args() { # tls_args ID: a node's TLS options in MODE tls
+  [ "$MODE" = tls ] && echo "--tls-ca $W/pki/ca.crt --tls-cert $W/pki/c$1.crt --tls-key $W/pki/c$1.key"
+  return 0
+}
+client_tls() { [ "$MODE" = tls ] && echo "-C $BMCTL_CA -E $BMCTL_CERT -K $BMCTL_KEY"; return 0; }
 raddr() { echo "127.0.0.1:$((17610 + $1))"; }
 NODE=()
 start_node() { # start_node DIR ID [ARGS]
   local d=$1 id=$2; shift 2
+  # shellcheck disable=SC2046 # options are words
   "$B/bmcoord" --id "$id" --raft-address "$(raddr "$id")" --data-dir "$d/n$id" \
-    --listen "$(api "$id")" "$@" >/dev/null 2>>"$d/n$id.log" &
+    --listen "$(api "$id")" --secrets-key "$W/pki/secrets.key" $(tls_args "$id") "$@" \
+    >/dev/null 2>>"$d/n$id.log" &
   NODE[$id]=$!
   PIDS+=($!)
 }
@@ -61,14 +76,19 @@ pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1)
 for round in $(seq 1 "$ROUNDS"); do
   for nodes in 1 3; do
     for c in 1 16 64; do
-      d=$W/r$round-n$nodes-c$c
-      cluster "$d" "$nodes"
-      "$B/bm_bench_store" -u "$(api "$L")" -n "$N" -c "$c" >"$d/put" 2>"$d/put.err" || true
-      echo "round $round: $nodes node(s), $c clients: $(cat "$d/put")" >&2
-      stop_all
+      for MODE in tls plain; do
+        d=$W/r$round-n$nodes-c$c-$MODE
+        cluster "$d" "$nodes"
+        # shellcheck disable=SC2046 # options are words
+        "$B/bm_bench_store" -u "$(api "$L")" $(client_tls) -n "$N" -c "$c" >"$d/put" \
+          2>"$d/put.err" || true
+        echo "round $round: $nodes node(s), $c clients, $MODE: $(cat "$d/put")" >&2
+        stop_all
+      done
     done
   done
 done
+MODE=tls
 
 # Failover: a fresh three-node cluster, the leader killed TRIALS times.
 d=$W/failover
@@ -90,16 +110,16 @@ for t in $(seq 1 "$TRIALS"); do
   start_node "$d" "$L" --bootstrap "1=$(raddr 1),2=$(raddr 2),3=$(raddr 3)"
 done
 
-echo "raft: acknowledged writes on loopback (one Apply of one machine each), medians of $ROUNDS rounds; $(nproc) cores, $(uname -r)"
+echo "raft: acknowledged writes on loopback (one Apply of one machine each, its BMC password sealed), medians of $ROUNDS rounds; $(nproc) cores, $(uname -r)"
+echo "TLS: the API and Raft on TLS 1.3 with the fleet CA's certificates; plain: the same on plaintext"
 echo
-echo "| nodes | clients | writes/s | p50 ms | p99 ms |"
-echo "|---|---|---|---|---|"
+echo "| nodes | clients | writes/s TLS | writes/s plain | TLS / plain | p50 ms TLS / plain | p99 ms TLS / plain |"
+echo "|---|---|---|---|---|---|---|"
+med() { for r in $(seq 1 "$ROUNDS"); do field "$1" <"$W/r$r-n$2-c$3-$4/put"; done | median; }
 for nodes in 1 3; do
   for c in 1 16 64; do
-    w=$(for r in $(seq 1 "$ROUNDS"); do field writes_per_s <"$W/r$r-n$nodes-c$c/put"; done | median)
-    p50=$(for r in $(seq 1 "$ROUNDS"); do field p50_ms <"$W/r$r-n$nodes-c$c/put"; done | median)
-    p99=$(for r in $(seq 1 "$ROUNDS"); do field p99_ms <"$W/r$r-n$nodes-c$c/put"; done | median)
-    echo "| $nodes | $c | $w | $p50 | $p99 |"
+    wt=$(med writes_per_s "$nodes" "$c" tls) wp=$(med writes_per_s "$nodes" "$c" plain)
+    echo "| $nodes | $c | $wt | $wp | $(echo "scale=2; $wt / $wp" | bc -l) | $(med p50_ms "$nodes" "$c" tls) / $(med p50_ms "$nodes" "$c" plain) | $(med p99_ms "$nodes" "$c" tls) / $(med p99_ms "$nodes" "$c" plain) |"
   done
 done
 echo

@@ -38,7 +38,9 @@ bm_round() {
   local d=$W/bm$1 url=tcp://127.0.0.1:17499
   mkdir -p "$d"
   port_free 17499
-  "$B/bmcoord" --data-dir "$d/data" --listen "$url" 2>"$d/log" & local pid=$!; PIDS+=("$pid")
+  [ -e "$W/secrets.key" ] || head -c 32 /dev/urandom >"$W/secrets.key" # seals the BMC passwords
+  "$B/bmcoord" --data-dir "$d/data" --listen "$url" --secrets-key "$W/secrets.key" 2>"$d/log" &
+  local pid=$!; PIDS+=("$pid")
   wait_for "$B/bmctl" --coordinator "$url" --timeout 0.5 status
   "$B/bm_bench_store" -u "$url" -n "$N" -c "$C" >"$d/put"
   # The RPC ceiling: the same clients sending status reads (no write, no fsync).

@@ -8,6 +8,9 @@
 #              on that rack's agent;
 #   all racks: the profile every rack boots changes: commit -> applied on
 #              each of the N agents (the fan-out).
+# Each round runs twice, with fresh daemons: on TLS (the fleet CA's
+# certificates, each agent its rack's, as deployed) and plaintext
+# (--insecure): the cost of TLS.
 # Times come from the coordinator's and the agents' debug logs (one clock,
 # microsecond stamps): "committed revision=R", then on the agent "view
 # received revision=R" (the answer arrived) and "view updated revision=R"
@@ -27,21 +30,32 @@ done
 NAME=sync
 . bench/lib.sh
 K=$NS_S # the coordinator's namespace (lib.sh's server side)
-URL=tcp://10.0.0.1:7400
 ip -n "$K" addr add 10.0.0.1/32 dev lo
 PIDS=()
-cleanup_agents() {
+stop_daemons() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+cleanup_agents() {
+  stop_daemons
   for i in $(seq 1 "$AGENTS"); do ip netns del "bmsy$i" 2>/dev/null || true; done
   bench_down
 }
 trap cleanup_agents EXIT
-bmctl() { ip netns exec "$K" "$B/bmctl" --coordinator "$URL" "$@"; }
 
-ip netns exec "$K" "$B/bmcoord" --data-dir "$W/coord" --listen "$URL" --insecure --log-level debug \
-  2>"$W/coord.log" &
-PIDS+=($!)
-for _ in $(seq 1 100); do bmctl status >/dev/null 2>&1 && break; sleep 0.1; done
+# The fleet CA: the coordinator at 10.0.0.1, an admin, an agent per rack.
+P=$W/pki
+"$B/bmctl" pki init "$P" >/dev/null
+"$B/bmctl" pki issue "$P" coordinator coord --address 10.0.0.1 >/dev/null
+"$B/bmctl" pki issue "$P" operator admin --role admin >/dev/null
+for i in $(seq 1 "$AGENTS"); do "$B/bmctl" pki issue "$P" agent "a$i" --rack "r$i" >/dev/null; done
+MODE=tls
+url() { if [ "$MODE" = tls ]; then echo tls+tcp://10.0.0.1:7400; else echo tcp://10.0.0.1:7400; fi; }
+bmctl() {
+  ip netns exec "$K" env BMCTL_CA="$P/ca.crt" BMCTL_CERT="$P/admin.crt" BMCTL_KEY="$P/admin.key" \
+    "$B/bmctl" --coordinator "$(url)" "$@"
+}
 
 fleet() { # fleet GEN PROFILE_GEN
   echo "sites: [{name: s}]"
@@ -60,9 +74,7 @@ fleet() { # fleet GEN PROFILE_GEN
   done
 }
 fleet 0 0 >"$W/fleet.yaml"
-bmctl apply -f "$W/fleet.yaml" >/dev/null
 printf test >"$W/k" # its sha256 is the fleet's image k: every agent caches it
-bmctl image push k "$W/k" >/dev/null
 
 for i in $(seq 1 "$AGENTS"); do
   n=bmsy$i
@@ -78,28 +90,46 @@ for i in $(seq 1 "$AGENTS"); do
   ip -n "$n" link set rkp up
   ip -n "$n" addr add "10.$((100 + i / 200)).$((i % 200)).1/24" dev rk
   ip -n "$n" link set rk up
-  mkdir -p "$W/a$i/root"
-  cat >"$W/a$i/agent.yaml" <<Y
-rack: r$i
-data_dir: $W/a$i/data
-interfaces: [rk]
-tftp_root: $W/a$i/root
-coordinator: [$URL]
-log_level: debug
-Y
-  ip netns exec "$n" "$B/bmagent" --config "$W/a$i/agent.yaml" 2>"$W/a$i/log" &
-  PIDS+=($!)
 done
-for _ in $(seq 1 200); do
-  synced=$(grep -l "view updated machines=20" "$W"/a*/log 2>/dev/null | wc -l)
-  [ "$synced" -ge "$AGENTS" ] && break
-  sleep 0.1
-done
-echo "agents synced: $synced of $AGENTS" >&2
 
-# latencies REVS_FILE WHAT(updated|received): commit -> each agent's step, ms.
+# start RUN_DIR: a fresh coordinator and agents in MODE, the fleet applied,
+# every agent synced.
+start() {
+  local d=$1 i synced=0 tls=()
+  mkdir -p "$d"
+  [ "$MODE" = tls ] && tls=(--tls-ca "$P/ca.crt" --tls-cert "$P/coord.crt" --tls-key "$P/coord.key")
+  [ "$MODE" = plain ] && tls=(--insecure)
+  ip netns exec "$K" "$B/bmcoord" --data-dir "$d/coord" --listen "$(url)" "${tls[@]}" \
+    --secrets-key "$P/secrets.key" --log-level debug 2>"$d/coord.log" &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do bmctl status >/dev/null 2>&1 && break; sleep 0.1; done
+  bmctl apply -f "$W/fleet.yaml" >/dev/null
+  bmctl image push k "$W/k" >/dev/null
+  for i in $(seq 1 "$AGENTS"); do
+    mkdir -p "$d/a$i/root"
+    cat >"$d/a$i/agent.yaml" <<Y
+rack: r$i
+data_dir: $d/a$i/data
+interfaces: [rk]
+tftp_root: $d/a$i/root
+coordinator: [$(url)]
+log_level: debug
+$([ "$MODE" = tls ] && echo "tls: {ca: $P/ca.crt, cert: $P/a$i.crt, key: $P/a$i.key}")
+Y
+    ip netns exec "bmsy$i" "$B/bmagent" --config "$d/a$i/agent.yaml" 2>"$d/a$i/log" &
+    PIDS+=($!)
+  done
+  for _ in $(seq 1 300); do
+    synced=$(grep -l "view updated machines=20" "$d"/a*/log 2>/dev/null | wc -l)
+    [ "$synced" -ge "$AGENTS" ] && break
+    sleep 0.1
+  done
+  echo "$MODE: agents synced: $synced of $AGENTS" >&2
+}
+
+# latencies RUN_DIR REVS_FILE WHAT(updated|received): commit -> each agent's step, ms.
 latencies() {
-  python3 - "$W" "$1" "$2" <<'P'
+  python3 - "$1" "$2" "$3" <<'PY'
 import glob, re, sys, datetime
 w, revs, what = sys.argv[1], set(int(x) for x in open(sys.argv[2]).read().split()), sys.argv[3]
 def ms(s):
@@ -114,16 +144,42 @@ for f in glob.glob(w + "/a*/log"):
         m = re.match(r"(\S+) debug sync view " + what + r" revision=(\d+)", l)
         if m and int(m.group(2)) in commit:
             print("%.3f" % (ms(m.group(1)) - commit[int(m.group(2))]))
-P
+PY
 }
 pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; print a[i]}'; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # apply FILE: apply it and print the revision it committed at
 apply() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
-: >"$W/one.p50"; : >"$W/one.p99"; : >"$W/all.p50"; : >"$W/all.p99"
-: >"$W/rone.p50"; : >"$W/rone.p99"; : >"$W/rall.p50"; : >"$W/rall.p99"
-: >"$W/eone.p50"; : >"$W/eone.p99"; : >"$W/eall.p50"; : >"$W/eall.p99"
+# measure RUN_DIR: the changes of one round; p50 and p99 appended to
+# $W/MODE.{one,all,rone,rall}.{p50,p99}.
+gen=0
+measure() {
+  local d=$1 c i
+  : >"$d/revs.one"
+  for c in $(seq 1 "$CHANGES"); do
+    gen=$((gen + 1)); i=$((c % AGENTS + 1))
+    printf 'machines: [{name: r%d-m1, rack: r%d, mac: "52:54:%02x:%02x:00:01", profile: p, labels: {gen: "%d"}}]\n' \
+      "$i" "$i" $((i / 256)) $((i % 256)) "$gen" >"$d/one.yaml"
+    apply "$d/one.yaml" >>"$d/revs.one"
+  done
+  : >"$d/revs.all"
+  for c in $(seq 1 10); do
+    gen=$((gen + 1))
+    echo "profiles: [{name: p, kernel: k, cmdline: 'gen=$gen'}]" >"$d/all.yaml"
+    apply "$d/all.yaml" >>"$d/revs.all"
+    sleep 0.2
+  done
+  sleep 1
+  latencies "$d" "$d/revs.one" updated >"$d/lat.one"
+  latencies "$d" "$d/revs.all" updated >"$d/lat.all"
+  latencies "$d" "$d/revs.one" received >"$d/lat.rone"
+  latencies "$d" "$d/revs.all" received >"$d/lat.rall"
+  for k in one all rone rall; do
+    pct 50 <"$d/lat.$k" >>"$W/$MODE.$k.p50"; pct 99 <"$d/lat.$k" >>"$W/$MODE.$k.p99"
+  done
+  wc -l <"$d/lat.one" >"$W/n.one"; wc -l <"$d/lat.all" >"$W/n.all"
+  echo "$MODE: one rack $(wc -l <"$d/lat.one") applies, all racks $(wc -l <"$d/lat.all") applies" >&2
+}
 etcd_round() {
   local d=$W/etcd$1 url=http://127.0.0.1:23799 pid
   mkdir -p "$d"
@@ -134,42 +190,24 @@ etcd_round() {
   for _ in $(seq 1 100); do ETCDCTL_API=3 etcdctl --endpoints "$url" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
   python3 bench/etcd_watch.py "$url" "$AGENTS" "$CHANGES" 10 "$d/one" "$d/all"
   kill "$pid"; wait "$pid" 2>/dev/null || true
-  pct 50 <"$d/one" >>"$W/eone.p50"; pct 99 <"$d/one" >>"$W/eone.p99"
-  pct 50 <"$d/all" >>"$W/eall.p50"; pct 99 <"$d/all" >>"$W/eall.p99"
+  pct 50 <"$d/one" >>"$W/etcd.one.p50"; pct 99 <"$d/one" >>"$W/etcd.one.p99"
+  pct 50 <"$d/all" >>"$W/etcd.all.p50"; pct 99 <"$d/all" >>"$W/etcd.all.p99"
   echo "round $1: etcd one rack $(wc -l <"$d/one") events, all racks $(wc -l <"$d/all") events" >&2
 }
-gen=0
 for round in $(seq 1 "$ROUNDS"); do
-  : >"$W/revs.one"
-  for c in $(seq 1 "$CHANGES"); do
-    gen=$((gen + 1)); i=$((c % AGENTS + 1))
-    printf 'machines: [{name: r%d-m1, rack: r%d, mac: "52:54:%02x:%02x:00:01", profile: p, labels: {gen: "%d"}}]\n' \
-      "$i" "$i" $((i / 256)) $((i % 256)) "$gen" >"$W/one.yaml"
-    apply "$W/one.yaml" >>"$W/revs.one"
+  for MODE in tls plain; do
+    start "$W/r$round-$MODE"
+    measure "$W/r$round-$MODE"
+    stop_daemons
   done
-  : >"$W/revs.all"
-  for c in $(seq 1 10); do
-    gen=$((gen + 1))
-    echo "profiles: [{name: p, kernel: k, cmdline: 'gen=$gen'}]" >"$W/all.yaml"
-    apply "$W/all.yaml" >>"$W/revs.all"
-    sleep 0.2
-  done
-  sleep 1
-  latencies "$W/revs.one" updated >"$W/lat.one"
-  latencies "$W/revs.all" updated >"$W/lat.all"
-  latencies "$W/revs.one" received >"$W/rlat.one"
-  latencies "$W/revs.all" received >"$W/rlat.all"
-  pct 50 <"$W/lat.one" >>"$W/one.p50"; pct 99 <"$W/lat.one" >>"$W/one.p99"
-  pct 50 <"$W/lat.all" >>"$W/all.p50"; pct 99 <"$W/lat.all" >>"$W/all.p99"
-  pct 50 <"$W/rlat.one" >>"$W/rone.p50"; pct 99 <"$W/rlat.one" >>"$W/rone.p99"
-  pct 50 <"$W/rlat.all" >>"$W/rall.p50"; pct 99 <"$W/rlat.all" >>"$W/rall.p99"
-  echo "round $round: one rack $(wc -l <"$W/lat.one") applies, all racks $(wc -l <"$W/lat.all") applies" >&2
   etcd_round "$round"
 done
+m() { median <"$W/$1.$2"; }
 echo "sync: commit on the coordinator -> the agent, ms; $AGENTS agents, each in its own namespace; medians of $ROUNDS rounds' p50 and p99"
 echo "$(nproc) cores, $(uname -r); received: the answer arrived; stored: committed to the agent's LMDB (fsync)"
+echo "TLS: the API on TLS 1.3, each agent with its rack's certificate; plain: the same daemons on plaintext (--insecure)"
 echo
-echo "| change | per round | bmagent received p50 / p99 | bmagent stored p50 / p99 | etcd watch received p50 / p99 |"
-echo "|---|---|---|---|---|"
-echo "| one machine of one rack ($CHANGES changes, racks in turn) | $(wc -l <"$W/lat.one") | $(median <"$W/rone.p50") / $(median <"$W/rone.p99") | $(median <"$W/one.p50") / $(median <"$W/one.p99") | $(median <"$W/eone.p50") / $(median <"$W/eone.p99") |"
-echo "| the profile of every rack (10 changes x $AGENTS agents) | $(wc -l <"$W/lat.all") | $(median <"$W/rall.p50") / $(median <"$W/rall.p99") | $(median <"$W/all.p50") / $(median <"$W/all.p99") | $(median <"$W/eall.p50") / $(median <"$W/eall.p99") |"
+echo "| change | per round | received TLS p50 / p99 | received plain p50 / p99 | stored TLS p50 / p99 | stored plain p50 / p99 | etcd watch received p50 / p99 |"
+echo "|---|---|---|---|---|---|---|"
+echo "| one machine of one rack ($CHANGES changes, racks in turn) | $(cat "$W/n.one") | $(m tls.rone p50) / $(m tls.rone p99) | $(m plain.rone p50) / $(m plain.rone p99) | $(m tls.one p50) / $(m tls.one p99) | $(m plain.one p50) / $(m plain.one p99) | $(m etcd.one p50) / $(m etcd.one p99) |"
+echo "| the profile of every rack (10 changes x $AGENTS agents) | $(cat "$W/n.all") | $(m tls.rall p50) / $(m tls.rall p99) | $(m plain.rall p50) / $(m plain.rall p99) | $(m tls.all p50) / $(m tls.all p99) | $(m plain.all p50) / $(m plain.all p99) | $(m etcd.all p50) / $(m etcd.all p99) |"

@@ -392,6 +392,8 @@ coord_reload_tls(struct coord *c, const struct options *o)
 	}
 	if ((r = raftnode_reload_tls(c->raft, err, sizeof(err))) < 0)
 		BM_ERROR("coord", "Raft TLS reload failed, keeping the old err=\"%s\"", err);
+	if (bm_rpc_creds_reload(c->peer_creds, err, sizeof(err)) < 0)
+		BM_ERROR("coord", "peer TLS reload failed, keeping the old err=\"%s\"", err);
 	if ((r = bm_rpc_server_set_tls(c->api.rpc, cr)) < 0) {
 		BM_ERROR("coord", "TLS reload: cannot listen again err=\"%s\"", strerror(-r));
 		bm_rpc_creds_free(cr);

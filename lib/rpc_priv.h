@@ -9,6 +9,6 @@
 
 /* A TLS configuration of creds for a dialer to `url` (the server's name
  * to check is its host) or for a listener. Returns 0 or an NNG error. */
-int rpc_tls_config(const struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret);
+int rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret);
 /* Put the client's token into req (tok holds its bytes; cr may be NULL). */
-void rpc_tls_stamp(const struct bm_rpc_creds *cr, Bm__Request *req, struct bm_auth_token *tok);
+void rpc_tls_stamp(struct bm_rpc_creds *cr, Bm__Request *req, struct bm_auth_token *tok);

@@ -4,6 +4,7 @@
 #include "rpc_priv.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +13,21 @@
 
 #define PEM_MAX (1u << 20)
 
+/* What a set of files holds; a client's also its token maker. */
+struct creds_set {
+	char *ca, *cert, *key, *crl; /* PEM text */
+	struct bm_auth_client *auth;
+};
+
 struct bm_rpc_creds {
 	bool server;
-	char *ca, *cert, *key, *crl; /* PEM text */
-	struct bm_auth_client *auth; /* clients: the token maker */
+	char *files[4];     /* ca, cert, key, crl (NULL: none): read again by reload */
+	pthread_mutex_t mu; /* cur */
+	struct creds_set cur;
+	/* Token makers replaced by a reload: a client may be stamping with
+	 * one; freed with the credentials (renewals are rare). */
+	struct bm_auth_client **retired;
+	size_t n_retired;
 };
 
 /* The whole of a small text file, NUL-terminated (free it). */
@@ -39,26 +51,57 @@ slurp(const char *path, char *err, size_t errlen, const char *what)
 	return buf;
 }
 
+static void
+set_free(struct creds_set *s)
+{
+	free(s->ca);
+	free(s->cert);
+	free(s->key);
+	free(s->crl);
+	bm_auth_client_free(s->auth);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Read the files of cr into s. Returns 0 or -EINVAL with why. */
+static int
+set_load(const struct bm_rpc_creds *cr, struct creds_set *s, char *err, size_t errlen)
+{
+	char *const *f = cr->files;
+
+	memset(s, 0, sizeof(*s));
+	if (!(s->ca = slurp(f[0], err, errlen, "CA")) ||
+	    !(s->cert = slurp(f[1], err, errlen, "certificate")) ||
+	    !(s->key = slurp(f[2], err, errlen, "key")) ||
+	    (f[3] && !(s->crl = slurp(f[3], err, errlen, "CRL"))) ||
+	    (!cr->server && bm_auth_client_load(f[1], f[2], &s->auth, err, errlen) < 0)) {
+		set_free(s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 bm_rpc_creds_new(const struct bm_rpc_tls *t, bool server, struct bm_rpc_creds **ret, char *err,
                  size_t errlen)
 {
 	struct bm_rpc_creds *cr = calloc(1, sizeof(*cr));
+	const char *paths[4] = { t->ca, t->cert, t->key, t->crl && *t->crl ? t->crl : NULL };
 	int r = -EINVAL;
 
 	if (!cr)
 		return -ENOMEM;
 	cr->server = server;
+	pthread_mutex_init(&cr->mu, NULL);
 	if (!t->ca || !t->cert || !t->key) {
 		snprintf(err, errlen, "TLS needs a CA, a certificate and its key");
 		goto fail;
 	}
-	if (!(cr->ca = slurp(t->ca, err, errlen, "CA")) ||
-	    !(cr->cert = slurp(t->cert, err, errlen, "certificate")) ||
-	    !(cr->key = slurp(t->key, err, errlen, "key")) ||
-	    (t->crl && *t->crl && !(cr->crl = slurp(t->crl, err, errlen, "CRL"))))
-		goto fail;
-	if (!server && (r = bm_auth_client_load(t->cert, t->key, &cr->auth, err, errlen)) < 0)
+	for (int i = 0; i < 4; i++)
+		if (paths[i] && !(cr->files[i] = strdup(paths[i]))) {
+			r = -ENOMEM;
+			goto fail;
+		}
+	if ((r = set_load(cr, &cr->cur, err, errlen)) < 0)
 		goto fail;
 	*ret = cr;
 	return 0;
@@ -67,16 +110,42 @@ fail:
 	return r;
 }
 
+int
+bm_rpc_creds_reload(struct bm_rpc_creds *cr, char *err, size_t errlen)
+{
+	struct creds_set s, old;
+	struct bm_auth_client **v;
+
+	if (set_load(cr, &s, err, errlen) < 0)
+		return -EINVAL;
+	if (!(v = realloc(cr->retired, (cr->n_retired + 1) * sizeof(*v)))) {
+		set_free(&s);
+		return -ENOMEM;
+	}
+	cr->retired = v;
+	pthread_mutex_lock(&cr->mu);
+	old = cr->cur;
+	cr->cur = s;
+	if (old.auth)
+		cr->retired[cr->n_retired++] = old.auth;
+	pthread_mutex_unlock(&cr->mu);
+	old.auth = NULL;
+	set_free(&old);
+	return 0;
+}
+
 void
 bm_rpc_creds_free(struct bm_rpc_creds *cr)
 {
 	if (!cr)
 		return;
-	free(cr->ca);
-	free(cr->cert);
-	free(cr->key);
-	free(cr->crl);
-	bm_auth_client_free(cr->auth);
+	set_free(&cr->cur);
+	for (size_t i = 0; i < cr->n_retired; i++)
+		bm_auth_client_free(cr->retired[i]);
+	free(cr->retired);
+	for (int i = 0; i < 4; i++)
+		free(cr->files[i]);
+	pthread_mutex_destroy(&cr->mu);
 	free(cr);
 }
 
@@ -100,7 +169,7 @@ url_host(const char *url, char *out, size_t len)
 }
 
 int
-rpc_tls_config(const struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret)
+rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret)
 {
 	nng_tls_config *cfg;
 	char host[256];
@@ -109,9 +178,13 @@ rpc_tls_config(const struct bm_rpc_creds *cr, const char *url, nng_tls_config **
 	if ((e = nng_tls_config_alloc(&cfg,
 	                              cr->server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)) != 0)
 		return e;
-	/* Both sides present a certificate of the fleet CA and require one. */
-	if ((e = nng_tls_config_ca_chain(cfg, cr->ca, cr->crl)) == 0 &&
-	    (e = nng_tls_config_own_cert(cfg, cr->cert, cr->key, NULL)) == 0 &&
+	/* Both sides present a certificate of the fleet CA and require one
+	 * (nng copies the PEM text). */
+	pthread_mutex_lock(&cr->mu);
+	if ((e = nng_tls_config_ca_chain(cfg, cr->cur.ca, cr->cur.crl)) == 0)
+		e = nng_tls_config_own_cert(cfg, cr->cur.cert, cr->cur.key, NULL);
+	pthread_mutex_unlock(&cr->mu);
+	if (e == 0 &&
 	    (e = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0 &&
 	    (e = nng_tls_config_version(cfg, NNG_TLS_1_2, NNG_TLS_1_3)) == 0 && !cr->server) {
 		url_host(url, host, sizeof(host));
@@ -126,8 +199,15 @@ rpc_tls_config(const struct bm_rpc_creds *cr, const char *url, nng_tls_config **
 }
 
 void
-rpc_tls_stamp(const struct bm_rpc_creds *cr, Bm__Request *req, struct bm_auth_token *tok)
+rpc_tls_stamp(struct bm_rpc_creds *cr, Bm__Request *req, struct bm_auth_token *tok)
 {
-	if (cr && cr->auth && bm_auth_client_token(cr->auth, bm_wall_ms(), tok) == 0)
+	struct bm_auth_client *auth;
+
+	if (!cr)
+		return;
+	pthread_mutex_lock(&cr->mu);
+	auth = cr->cur.auth; /* a reload retires it, never frees it under us */
+	pthread_mutex_unlock(&cr->mu);
+	if (auth && bm_auth_client_token(auth, bm_wall_ms(), tok) == 0)
 		req->auth = &tok->a;
 }

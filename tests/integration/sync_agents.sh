@@ -127,6 +127,28 @@ sleep 0.3
   ok "agent 1's view was not touched by rack2's change" ||
   not_ok "agent 1 updated its view for rack2's change"
 
+# --- an agent's certificate renewed (the old one revoked) without a restart
+cp "$PKI/agent-rack2.crt" "$T/old.crt"; cp "$PKI/agent-rack2.key" "$T/old.key"
+"$BM_BIN/bmctl" pki issue "$PKI" agent agent-rack2-new --rack rack2 >/dev/null
+"$BM_BIN/bmctl" pki revoke "$PKI" agent-rack2 >/dev/null
+cp "$PKI/agent-rack2-new.crt" "$PKI/agent-rack2.crt"; cp "$PKI/agent-rack2-new.key" "$PKI/agent-rack2.key"
+kill -HUP "$A2_PID"
+for _ in $(seq 1 50); do grep -q "TLS reloaded" "$T/a2.log" && break; sleep 0.1; done
+kill -HUP "$COORD_PID"
+for _ in $(seq 1 50); do grep -q "TLS reloaded" "$T/coord.log" && break; sleep 0.1; done
+for m in 4 5; do # m5: a watch sent after the coordinator took the CRL
+  { fleet_head; echo '  - {name: m3, rack: rack2, mac: "52:54:00:12:00:03", ip: 10.12.0.13, profile: inst}'
+    for j in $(seq 4 $m); do echo "  - {name: m$j, rack: rack2, mac: \"52:54:00:12:00:0$j\", profile: inst}"; done
+  } >"$T/fleet.yaml"
+  bmctl apply -f "$T/fleet.yaml" >/dev/null
+  wait_code code2 "/boot/52:54:00:12:00:0$m.ipxe" 200 || break
+done
+[ "$(code2 /boot/52:54:00:12:00:05.ipxe)" = 200 ] &&
+  ok "after SIGHUP, agent 2 syncs on its renewed certificate" || not_ok "agent 2 stopped syncing"
+"$BM_BIN/rpc_probe" "$BMCTL_COORDINATOR" "$PKI/ca.crt" "$T/old.crt" "$T/old.key" watch rack2 >"$T/out"
+grep -qE "^FAILED|revoked" "$T/out" && ok "the revoked certificate is refused ($(cat "$T/out"))" ||
+  not_ok "the revoked certificate: $(cat "$T/out")"
+
 bmctl agents >"$T/out" 2>&1
 expect_in "$T/out" rack1 "bmctl agents lists rack1's agent"
 expect_in "$T/out" rack2 "bmctl agents lists rack2's agent"
@@ -156,8 +178,8 @@ wait_code code2 "/boot/$last.ipxe" 200 && ok "after kill -9 and restart, agent 2
 tail -n +$((a2_lines + 1)) "$T/a2.log" | grep 'sync view updated' >"$T/after"
 grep -q "snapshot=1" "$T/after" && not_ok "the restarted agent needed a snapshot: $(cat "$T/after")" ||
   ok "the restarted agent resumed from its stored revision (no snapshot)"
-# site + rack + machines (m2, m3, N) + profile + image
-want=$((1 + 1 + 2 + N + 1 + 1))
+# site + rack + machines (m2, m3, m4, m5, N) + profile + image
+want=$((1 + 1 + 4 + N + 1 + 1))
 got=$(mdb_stat -s view "$T/a2-data/rackdb" | awk '/Entries/ {print $2}')
 [ "$got" = "$want" ] && ok "agent 2's stored view holds exactly the rack's $want objects" ||
   not_ok "agent 2's view has $got objects, wanted $want"

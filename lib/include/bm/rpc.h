@@ -28,6 +28,11 @@ struct bm_rpc_creds;
 int bm_rpc_creds_new(const struct bm_rpc_tls *t, bool server, struct bm_rpc_creds **ret, char *err,
                      size_t errlen);
 void bm_rpc_creds_free(struct bm_rpc_creds *cr);
+/* Read the files again (a renewed certificate, a new CRL): connections
+ * made after it present the new certificate, and a client's requests carry
+ * tokens of it at once. On failure the old stay. Returns 0, -EINVAL with
+ * why, -ENOMEM. */
+int bm_rpc_creds_reload(struct bm_rpc_creds *cr, char *err, size_t errlen);
 /* A tls+tcp:// URL. */
 bool bm_rpc_url_tls(const char *url);
 
