@@ -104,6 +104,28 @@ ops_seeds(const char *dir)
 	cmd.op_tick = 1;
 	cmd.time_ms = 1u << 30;
 	write_cmd(dir, "op_tick", &cmd);
+	/* Audited writes: a note, and a machine with a sealed BMC password. */
+	Bm__AuditEntry a = BM__AUDIT_ENTRY__INIT;
+	Bm__Machine m = BM__MACHINE__INIT;
+	uint8_t sealed[40] = { 1, 2, 3 }, mac9[6] = { 0x52, 0x54, 0, 0x12, 0, 9 };
+	a.who = "operator alice (admin)";
+	a.peer = "10.0.0.5:4000";
+	a.what = "apply";
+	a.outcome = "denied: apply needs role admin, you are viewer";
+	cmd.audit = &a;
+	cmd.op_case = BM__COMMAND__OP_AUDIT_ONLY;
+	cmd.audit_only = 1;
+	write_cmd(dir, "audit_only", &cmd);
+	m.name = "r12n09";
+	m.rack = "rack12";
+	m.mac = (ProtobufCBinaryData){ 6, mac9 };
+	m.bmc = "ipmi://admin@10.12.1.9";
+	m.bmc_sealed = (ProtobufCBinaryData){ sizeof(sealed), sealed };
+	a.what = "machine add";
+	a.outcome = "";
+	cmd.op_case = BM__COMMAND__OP_CREATE_MACHINE;
+	cmd.create_machine = &m;
+	write_cmd(dir, "create_machine_sealed", &cmd);
 }
 
 static void
