@@ -267,8 +267,8 @@ Y
     name=$(field "$m" 1) rack=$(field "$m" 2) fw=$(field "$m" 3) profile=$(field "$m" 4)
     id=$(rack_id "$rack")
     n=$((n + 1))
-    printf '  - {name: %s, rack: %s, mac: "52:54:00:%02x:00:%02x", ip: 10.%d.0.%d, profile: %s, bmc: "ipmi://admin@10.%d.1.1:%d", password_file: bmc.pass, labels: {firmware: %s}}\n' \
-      "$name" "$rack" "$id" "$n" "$id" $((10 + n)) "$profile" "$id" $((9000 + n)) "$fw"
+    printf '  - {name: %s, rack: %s, mac: "52:54:00:%02x:00:%02x", ip: 10.%d.0.%d, profile: %s, bmc: "ipmi://admin@10.%d.1.1:%d", password_file: %s, labels: {firmware: %s}}\n' \
+      "$name" "$rack" "$id" "$n" "$id" $((10 + n)) "$profile" "$id" $((9000 + n)) "$RUN/bmc.pass" "$fw"
   done
 }
 
