@@ -10,6 +10,7 @@ struct worker {
 	const struct bench_spec *s;
 	unsigned id, n, errors;
 	double *lat_ms;
+	pthread_barrier_t *ready; /* every client connected: the clock starts */
 };
 
 static double
@@ -26,6 +27,7 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	void *client = w->s->client_new(w->s->arg);
 
+	pthread_barrier_wait(w->ready);
 	for (unsigned i = w->id; i < w->s->ops; i += w->s->clients) {
 		double t0 = now_s();
 		if (!client || w->s->op(client, i) < 0)
@@ -49,15 +51,20 @@ bench_run(const struct bench_spec *s)
 {
 	pthread_t *t = calloc(s->clients, sizeof(*t));
 	struct worker *w = calloc(s->clients, sizeof(*w));
-	double *all = calloc(s->ops + 1, sizeof(*all)), t0, secs;
+	double *all = calloc(s->ops + 1, sizeof(*all)), t0, secs, connect_s;
 	unsigned n = 0, errors = 0;
+	pthread_barrier_t ready;
 
+	pthread_barrier_init(&ready, NULL, s->clients + 1);
 	t0 = now_s();
 	for (unsigned i = 0; i < s->clients; i++) {
-		w[i] =
-		    (struct worker){ s, i, 0, 0, calloc(s->ops / s->clients + 1, sizeof(double)) };
+		w[i] = (struct worker){ s, i, 0, 0, calloc(s->ops / s->clients + 1, sizeof(double)),
+			                &ready };
 		pthread_create(&t[i], NULL, worker_main, &w[i]);
 	}
+	pthread_barrier_wait(&ready); /* connections (and TLS handshakes) made */
+	connect_s = now_s() - t0;
+	t0 = now_s();
 	for (unsigned i = 0; i < s->clients; i++) {
 		pthread_join(t[i], NULL);
 		memcpy(all + n, w[i].lat_ms, w[i].n * sizeof(double));
@@ -67,10 +74,11 @@ bench_run(const struct bench_spec *s)
 	}
 	secs = now_s() - t0;
 	qsort(all, n, sizeof(double), cmp_double);
-	printf("writes=%u errors=%u clients=%u seconds=%.2f writes_per_s=%.0f p50_ms=%.2f "
-	       "p99_ms=%.2f\n",
-	       n, errors, s->clients, secs, (n - errors) / secs, n ? all[n / 2] : 0,
+	printf("writes=%u errors=%u clients=%u connect_s=%.3f seconds=%.2f writes_per_s=%.0f "
+	       "p50_ms=%.2f p99_ms=%.2f\n",
+	       n, errors, s->clients, connect_s, secs, (n - errors) / secs, n ? all[n / 2] : 0,
 	       n ? all[n * 99 / 100] : 0);
+	pthread_barrier_destroy(&ready);
 	free(all);
 	free(t);
 	free(w);
