@@ -4,12 +4,12 @@
  * refused; notes for writes refused before they reach the store (by
  * authorization) and for cluster changes, which are no commands; and the
  * Audit read. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_priv.h"
+#include "bm/buf.h"
 #include "bm/rpc.h"
 
 #define NAMES_SHOWN 3u /* names of one kind in an apply's targets */
@@ -32,67 +32,64 @@ command_what(const Bm__Command *cmd)
 	}
 }
 
-static void
-append(char *buf, size_t len, const char *fmt, ...)
-{
-	size_t n = strlen(buf);
-	va_list ap;
-
-	if (n + 1 >= len)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(buf + n, len - n, fmt, ap);
-	va_end(ap);
-}
-
 /* "machines r11n01 r11n02 r11n03 (+9)": the names of n records. */
 static void
-append_names(char *buf, size_t len, const char *kind, size_t n, void **records)
+put_names(struct bm_buf *b, const char *kind, size_t n, void **records)
 {
 	if (!n)
 		return;
-	append(buf, len, "%s%s", *buf ? ", " : "", kind);
+	bm_buf_printf(b, "%s%s", b->n ? ", " : "", kind);
 	for (size_t i = 0; i < n && i < NAMES_SHOWN; i++)
-		append(buf, len, " %s", *(char **)((char *)records[i] + sizeof(ProtobufCMessage)));
+		bm_buf_printf(b, " %s", *(char **)((char *)records[i] + sizeof(ProtobufCMessage)));
 	if (n > NAMES_SHOWN)
-		append(buf, len, " (+%zu)", n - NAMES_SHOWN);
+		bm_buf_printf(b, " (+%zu)", n - NAMES_SHOWN);
 }
 
 static void
-command_targets(const Bm__Command *cmd, char *buf, size_t len)
+put_targets(struct bm_buf *b, const Bm__Command *cmd)
 {
 	const Bm__Fleet *f = cmd->apply;
 
-	buf[0] = '\0';
 	switch (cmd->op_case) {
 	case BM__COMMAND__OP_APPLY:
-		append_names(buf, len, "sites", f->n_sites, (void **)f->sites);
-		append_names(buf, len, "racks", f->n_racks, (void **)f->racks);
-		append_names(buf, len, "images", f->n_images, (void **)f->images);
-		append_names(buf, len, "profiles", f->n_profiles, (void **)f->profiles);
-		append_names(buf, len, "machines", f->n_machines, (void **)f->machines);
+		put_names(b, "sites", f->n_sites, (void **)f->sites);
+		put_names(b, "racks", f->n_racks, (void **)f->racks);
+		put_names(b, "images", f->n_images, (void **)f->images);
+		put_names(b, "profiles", f->n_profiles, (void **)f->profiles);
+		put_names(b, "machines", f->n_machines, (void **)f->machines);
 		break;
 	case BM__COMMAND__OP_DELETE:
-		append(buf, len, "%s %s", bm_kind_name(cmd->delete_->kind), cmd->delete_->name);
+		bm_buf_printf(b, "%s %s", bm_kind_name(cmd->delete_->kind), cmd->delete_->name);
 		break;
 	case BM__COMMAND__OP_CREATE_MACHINE:
-		append(buf, len, "machine %s (rack %s)", cmd->create_machine->name,
-		       cmd->create_machine->rack);
+		bm_buf_printf(b, "machine %s (rack %s)", cmd->create_machine->name,
+		              cmd->create_machine->rack);
 		break;
-	case BM__COMMAND__OP_IMAGE_STORED: append(buf, len, "image %s", cmd->image_stored->name); break;
+	case BM__COMMAND__OP_IMAGE_STORED: bm_buf_printf(b, "image %s", cmd->image_stored->name); break;
 	case BM__COMMAND__OP_AGENT_REGISTER:
-		append(buf, len, "agent %s (rack %s)", cmd->agent_register->id,
-		       cmd->agent_register->rack);
+		bm_buf_printf(b, "agent %s (rack %s)", cmd->agent_register->id,
+		              cmd->agent_register->rack);
 		break;
 	case BM__COMMAND__OP_REIMAGE:
 		for (size_t i = 0; i < cmd->reimage->n_targets; i++)
-			append(buf, len, "%s%s", i ? " " : "", cmd->reimage->targets[i]);
+			bm_buf_printf(b, "%s%s", i ? " " : "", cmd->reimage->targets[i]);
 		if (cmd->reimage->n_labels)
-			append(buf, len, "%s(%zu labels)", *buf ? " " : "", cmd->reimage->n_labels);
+			bm_buf_printf(b, "%s(%zu labels)", b->n ? " " : "", cmd->reimage->n_labels);
 		break;
-	case BM__COMMAND__OP_OP_CANCEL: append(buf, len, "%s", cmd->op_cancel); break;
+	case BM__COMMAND__OP_OP_CANCEL: bm_buf_printf(b, "%s", cmd->op_cancel); break;
 	default: break;
 	}
+}
+
+/* What the command names, cut to len. */
+static void
+command_targets(const Bm__Command *cmd, char *buf, size_t len)
+{
+	struct bm_buf b = { 0 };
+
+	put_targets(&b, cmd);
+	snprintf(buf, len, "%s", b.p ? b.p : "");
+	bm_buf_free(&b);
 }
 
 static void
