@@ -269,7 +269,14 @@ fetch_url(struct cache *c, const struct want *w, struct sink *k, char *why, size
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, curl_progress_cb);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, k);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	/* http and https only, redirects included: a source (or whoever answers
+	 * for it) must not make the agent read file:// or speak other protocols. */
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, CACHE_REDIRECTS_MAX);
+	if (k->limit) /* the declared size bounds the body (sink_write checks too) */
+		curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)(k->limit - k->off));
 	curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* < 1 KiB/s for 30 s: stalled */

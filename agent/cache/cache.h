@@ -3,7 +3,9 @@
  * download so far. One thread of its own fetches every image the rack's
  * view names that is not held yet:
  *   - from the coordinators' blob store (the image was pushed), or from its
- *     `url` with libcurl;
+ *     `url` with libcurl: http and https only, redirects too (at most
+ *     CACHE_REDIRECTS_MAX, never to file:// or another protocol), and no
+ *     more bytes than the image declares;
  *   - resumed from the partial file's length after a restart or an error;
  *   - verified against its sha256, fsync'd, then renamed into sha256/: a
  *     file there is never anything but the declared bytes;
@@ -23,6 +25,7 @@
 #define CACHE_IDLE_WAKE_MS 5000u /* with nothing to do, look again (retries come due) */
 #define CACHE_RETRY_MAX_MS 300000u
 #define CACHE_TOUCH_EVERY_MS 60000u /* a served image's mtime, at most this often */
+#define CACHE_REDIRECTS_MAX 5L         /* redirects followed for an image url */
 
 struct cache;
 struct rackdb;

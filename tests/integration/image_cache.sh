@@ -6,6 +6,8 @@
 #     mismatch is reported upstream and nothing lands in the cache;
 #   - kill -9 in the middle of a download: the restart resumes it with a
 #     Range request from where the partial file stood, and verifies it;
+#   - an image url is http or https: file:// is refused at apply, and a
+#     source redirecting to file:// is not followed (reported upstream);
 #   - `bmctl get images` counts the agents holding each image;
 #   - eviction under a budget takes the least recently used image no
 #     profile names, never one the rack's profiles name.
@@ -25,7 +27,8 @@ sha() { sha256sum "$1" | cut -d' ' -f1; }
 PSHA=$(sha "$T/pushed.bin") GSHA=$(sha "$SRC/good.bin") BSHA=$(sha "$T/bad-declared.bin")
 
 expect_exit 0 "image pushed to the coordinator" bmctl image push pushed "$T/pushed.bin"
-fleet() { # fleet EXTRA_IMAGES P1_INITRD
+LSHA=$(sha /etc/passwd) LSIZE=$(stat -c %s /etc/passwd)
+fleet() { # fleet EXTRA_IMAGES P1_INITRD [URL_PREFIX_OF_LEAK]
   cat <<Y
 sites: [{name: s}]
 racks: [{name: r13, site: s, subnet: 10.13.0.0/24, gateway: 10.13.0.1}]
@@ -33,15 +36,19 @@ images:
   - {name: pushed, sha256: "$PSHA", size: $MiB}
   - {name: good, sha256: "$GSHA", size: $((2 * MiB)), url: "http://127.0.0.1:18080/good.bin"}
   - {name: bad, sha256: "$BSHA", size: $MiB, url: "http://127.0.0.1:18080/bad.bin"}
+  - {name: leak, sha256: "$LSHA", size: $LSIZE, url: "${3:-}http://127.0.0.1:18080/redirect?to=file:///etc/passwd"}
 $1
 profiles:
   - {name: p1, kernel: pushed, initrd: $2}
-  - {name: p2, kernel: bad}
+  - {name: p2, kernel: bad, initrd: leak}
 machines:
   - {name: m1, rack: r13, mac: "52:54:00:13:00:01", ip: 10.13.0.11, profile: p1}
   - {name: m2, rack: r13, mac: "52:54:00:13:00:02", ip: 10.13.0.12, profile: p2}
 Y
 }
+fleet "" good "file:///etc/passwd#" >"$T/fleet.yaml"
+expect_exit 1 "a fleet with a file:// image url is refused" bmctl apply -f "$T/fleet.yaml"
+expect_in "$T/err" "url" "the refusal names the url"
 fleet "" good >"$T/fleet.yaml"
 expect_exit 0 "fleet applied" bmctl apply -f "$T/fleet.yaml"
 
@@ -107,11 +114,19 @@ done
 expect_in "$T/trace" "failed bad: digest mismatch" "the mismatch is reported upstream"
 for _ in $(seq 1 100); do
   bmctl -o json get images >"$T/images.json"
-  python3 -c 'import json,sys; d={i["name"]: i["agents_cached"] for i in json.load(open(sys.argv[1]))}; sys.exit(0 if d == {"pushed": 1, "good": 1, "bad": 0} else 1)' "$T/images.json" && break
+  python3 -c 'import json,sys; d={i["name"]: i["agents_cached"] for i in json.load(open(sys.argv[1]))}; sys.exit(0 if d == {"pushed": 1, "good": 1, "bad": 0, "leak": 0} else 1)' "$T/images.json" && break
   sleep 0.1
 done
-python3 -c 'import json,sys; d={i["name"]: i["agents_cached"] for i in json.load(open(sys.argv[1]))}; sys.exit(0 if d == {"pushed": 1, "good": 1, "bad": 0} else 1)' "$T/images.json" &&
+python3 -c 'import json,sys; d={i["name"]: i["agents_cached"] for i in json.load(open(sys.argv[1]))}; sys.exit(0 if d == {"pushed": 1, "good": 1, "bad": 0, "leak": 0} else 1)' "$T/images.json" &&
   ok "bmctl get images counts the agents holding each image" || not_ok "images: $(cat "$T/images.json")"
+
+# --- a redirect to file:// ---------------------------------------------------
+for _ in $(seq 1 100); do grep -q "image=leak" "$T/agent.log.new" && break; sleep 0.1; done
+grep -q "download failed image=leak err=.*rotocol" "$T/agent.log.new" &&
+  ok "a redirect to file:// is not followed" || not_ok "leak: $(grep leak "$T/agent.log.new")"
+grep -q "redirect?to=file" "$T/src.log" && ok "(the source did answer with the redirect)" ||
+  not_ok "the source never saw the leak's request"
+[ ! -e "$C/sha256/$LSHA" ] && ok "nothing of /etc/passwd in the cache" || not_ok "/etc/passwd cached"
 
 # --- eviction under a budget ----------------------------------------------
 # Held: pushed (1 MiB, named by p1, and the oldest), old (1 MiB, named by
@@ -127,7 +142,9 @@ touch -d 2020-01-01 "$C/sha256/$OSHA"
 head -c $MiB /dev/urandom >"$T/fresh.bin"
 FSHA=$(sha "$T/fresh.bin")
 expect_exit 0 "fresh pushed" bmctl image push fresh "$T/fresh.bin"
-fleet "  - {name: fresh, sha256: \"$FSHA\", size: $MiB}" fresh >"$T/fleet.yaml"
+# (without leak: its tiny want would make room by evicting good)
+fleet "  - {name: fresh, sha256: \"$FSHA\", size: $MiB}" fresh |
+  sed -e '/name: leak/d' -e 's/, initrd: leak//' >"$T/fleet.yaml"
 expect_exit 0 "p1 now names pushed and fresh" bmctl apply -f "$T/fleet.yaml"
 conf 4 >"$T/agent.yaml"
 start_agent "$T/agent.yaml"

@@ -3,6 +3,9 @@
 over HTTP/1.1 with single Range requests, optionally throttled, and logs
 every request's path and Range header (one line each) to a file.
 
+GET /redirect?to=URL answers 302 to URL (the cache must not follow it to
+file:// or another protocol).
+
 usage: range_server.py DIR PORT LOG [BYTES_PER_SECOND]"""
 import os
 import sys
@@ -23,6 +26,12 @@ class Handler(BaseHTTPRequestHandler):
         rng = self.headers.get("Range", "")
         with open(LOG, "a") as f:
             f.write(f"{self.path} range={rng}\n")
+        if self.path.startswith("/redirect?to="):
+            self.send_response(302)
+            self.send_header("Location", self.path[len("/redirect?to="):])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         path = os.path.join(ROOT, os.path.basename(self.path))
         if not os.path.isfile(path):
             self.send_error(404)
