@@ -14,6 +14,7 @@
 
 #include "bm/netaddr.h"
 #include "http_limits.h"
+#include "tftp_limits.h"
 #include "bm/yaml_util.h"
 
 #define CONFIG_FILE_MAX (1u << 20)
@@ -26,9 +27,15 @@ agent_config_init(struct agent_config *c)
 	snprintf(c->tftp_root, sizeof(c->tftp_root), "/usr/lib/ipxe");
 	snprintf(c->marker, sizeof(c->marker), "bm-chained");
 	c->http_port = 8080;
+	c->metrics_addr = 0x7f000001; /* 127.0.0.1 */
+	c->metrics_port = 9180;
 	c->http_max_conns = HTTP_CONNS_MAX;
 	c->http_header_timeout = HTTP_HEAD_TIMEOUT_S;
 	c->http_idle_timeout = HTTP_IDLE_TIMEOUT_S;
+	c->http_max_per_client = HTTP_PER_CLIENT_MAX;
+	c->tftp_max_transfers = TFTP_SESSIONS_MAX;
+	c->tftp_max_per_client = TFTP_PER_CLIENT_MAX;
+	c->tftp_timeout_max = TFTP_TIMEOUT_MAX_S;
 	c->lease_secs = 3600;
 	c->outbox_max = 100000;
 	c->log_level = BM_LOG_INFO;
@@ -157,6 +164,40 @@ coord_cb(struct walk *w, const yaml_node_t *n, unsigned i)
 	w->c->n_coordinators = i + 1;
 }
 
+static void
+listen_cb(struct walk *w, const yaml_node_t *n, unsigned i)
+{
+	const char *v = bm_yaml_scalar(n);
+
+	if (!v || bm_ip4_parse(v, &w->c->http_listen[i]) < 0)
+		bad(w, n, "http_listen", "\"%s\" is not an IPv4 address", v ? v : "");
+	w->c->n_http_listen = i + 1;
+}
+
+/* ADDR:PORT, or "off". */
+static void
+metrics_listen(struct walk *w, const yaml_node_t *n)
+{
+	const char *v = bm_yaml_scalar(n), *colon = v ? strrchr(v, ':') : NULL;
+	char addr[BM_IP4_STR], *end;
+	unsigned long port = 0;
+
+	if (v && !strcmp(v, "off")) {
+		w->c->metrics_port = 0;
+		return;
+	}
+	if (colon && (size_t)(colon - v) < sizeof(addr)) {
+		memcpy(addr, v, (size_t)(colon - v));
+		addr[colon - v] = '\0';
+		port = strtoul(colon + 1, &end, 10);
+		if (!*end && port >= 1 && port <= 65535 && bm_ip4_parse(addr, &w->c->metrics_addr) == 0) {
+			w->c->metrics_port = (uint16_t)port;
+			return;
+		}
+	}
+	bad(w, n, "metrics_listen", "must be ADDRESS:PORT (IPv4) or off");
+}
+
 /* A mapping of text fields (section: its key, for problems), each put at
  * base + its offset (len bytes) and checked by ok(), which says why not.
  * Returns the fields seen, a bit each. */
@@ -237,6 +278,40 @@ tls_keys(struct walk *w, const yaml_node_t *n)
 		bad(w, n, "tls", "needs ca, cert and key");
 }
 
+/* The limits: unsigned numbers within bounds. Returns false when k is
+ * not one of them. */
+static bool
+limit_key(struct walk *w, const char *k, const yaml_node_t *v)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		unsigned long min, max;
+	} f[] = {
+		{ "http_max_connections", offsetof(struct agent_config, http_max_conns), 1, 65536 },
+		{ "http_max_per_client", offsetof(struct agent_config, http_max_per_client), 1,
+		  65536 },
+		{ "http_header_timeout", offsetof(struct agent_config, http_header_timeout), 1,
+		  3600 },
+		{ "http_idle_timeout", offsetof(struct agent_config, http_idle_timeout), 1, 86400 },
+		{ "tftp_max_transfers", offsetof(struct agent_config, tftp_max_transfers), 1,
+		  65536 },
+		{ "tftp_max_per_client", offsetof(struct agent_config, tftp_max_per_client), 1,
+		  65536 },
+		{ "tftp_timeout_max", offsetof(struct agent_config, tftp_timeout_max), 1, 255 },
+	};
+	unsigned long num;
+
+	for (size_t i = 0; i < BM_ARRAY_SIZE(f); i++) {
+		if (strcmp(k, f[i].key))
+			continue;
+		if (number(w, v, k, f[i].min, f[i].max, &num) == 0)
+			*(unsigned *)(void *)((char *)w->c + f[i].off) = (unsigned)num;
+		return true;
+	}
+	return false;
+}
+
 /* One top-level key. */
 static void
 key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_t *v)
@@ -261,15 +336,12 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 	} else if (!strcmp(k, "http_port")) {
 		if (number(w, v, k, 1, 65535, &num) == 0)
 			c->http_port = (uint16_t)num;
-	} else if (!strcmp(k, "http_max_connections")) {
-		if (number(w, v, k, 1, 65536, &num) == 0)
-			c->http_max_conns = (unsigned)num;
-	} else if (!strcmp(k, "http_header_timeout")) {
-		if (number(w, v, k, 1, 3600, &num) == 0)
-			c->http_header_timeout = (unsigned)num;
-	} else if (!strcmp(k, "http_idle_timeout")) {
-		if (number(w, v, k, 1, 86400, &num) == 0)
-			c->http_idle_timeout = (unsigned)num;
+	} else if (limit_key(w, k, v)) {
+		/* done */
+	} else if (!strcmp(k, "http_listen")) {
+		each(w, v, k, AGENT_HTTP_LISTEN_MAX, listen_cb);
+	} else if (!strcmp(k, "metrics_listen")) {
+		metrics_listen(w, v);
 	} else if (!strcmp(k, "tftp_root")) {
 		if (text(w, v, k, c->tftp_root, sizeof(c->tftp_root)) == 0 &&
 		    c->tftp_root[0] != '/')

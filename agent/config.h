@@ -16,6 +16,7 @@
 #define AGENT_IFACE_ADDRS_MAX 4u
 #define AGENT_COORDINATORS_MAX 8u
 #define AGENT_URL_MAX 256u
+#define AGENT_HTTP_LISTEN_MAX 8u
 
 struct agent_config {
 	char path[PATH_MAX];
@@ -25,9 +26,20 @@ struct agent_config {
 	unsigned n_ifaces;
 	bool proxy; /* mode: proxy */
 	uint16_t http_port;
+	/* http_listen: [ADDR...]: listen on these addresses instead of on the
+	 * rack interfaces only (0.0.0.0: everywhere). */
+	uint32_t http_listen[AGENT_HTTP_LISTEN_MAX];
+	unsigned n_http_listen;
+	/* metrics_listen: ADDR:PORT for /metrics, apart from the rack's
+	 * boot network (port 0: off). */
+	uint32_t metrics_addr;
+	uint16_t metrics_port;
 	unsigned http_max_conns;
 	unsigned http_header_timeout; /* seconds */
 	unsigned http_idle_timeout;   /* seconds */
+	unsigned http_max_per_client; /* connections at once from one address */
+	unsigned tftp_max_transfers, tftp_max_per_client;
+	unsigned tftp_timeout_max; /* seconds: the largest timeout option granted */
 	char tftp_root[PATH_MAX];
 	char fleet[PATH_MAX]; /* standalone: the rack view comes from this file */
 	char coordinators[AGENT_COORDINATORS_MAX][AGENT_URL_MAX];

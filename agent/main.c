@@ -33,7 +33,6 @@
 #include "rackview.h"
 #include "sync.h"
 #include "tftp_io.h"
-#include "token.h"
 
 struct agent {
 	struct ev_loop *loop;
@@ -47,6 +46,7 @@ struct agent {
 	struct ra_service *ra;
 	struct http_routes *routes;
 	struct http_server *http;
+	struct http_server *metrics_http; /* /metrics, on metrics_listen */
 	struct agent_metrics metrics;
 	struct sync *sync;          /* managed: the link to the coordinators */
 	struct bm_rpc_creds *creds; /* tls: this agent's certificate, for sync */
@@ -55,7 +55,6 @@ struct agent {
 	struct power *power;        /* managed: power actions of operations */
 	char agent_id[RACKDB_AGENT_ID_LEN + 1];
 	char hostname[256];
-	uint8_t secret[TOKEN_SECRET_LEN];
 	ev_signal sigterm, sigint, sighup;
 	int lock_fd;
 };
@@ -100,9 +99,24 @@ power_actions(struct agent *a, const struct rack_view *v)
 		power_consider(a->power, v->hosts[i].m);
 }
 
+/* Boot tokens first: a machine an operation powers has its token before
+ * its power action makes it boot. */
+static void
+follow_tokens(struct agent *a, const struct rack_view *v)
+{
+	unsigned changed;
+	int r = rackdb_tokens_follow(a->db, v, &changed);
+
+	if (r < 0)
+		BM_ERROR("agent", "cannot update the boot tokens err=\"%s\"", strerror(-r));
+	else if (changed)
+		BM_DEBUG("agent", "boot tokens made or ended count=%u", changed);
+}
+
 static void
 set_view(struct agent *a, struct rack_view *v)
 {
+	follow_tokens(a, v);
 	power_actions(a, v);
 	cache_want(a->cache, v->fleet->images, v->fleet->n_images);
 	dhcp_service_set_view(a->dhcp, v);
@@ -215,7 +229,14 @@ tftp_done_cb(void *arg, uint32_t ip, const char *file, uint64_t bytes, const cha
 static int
 start_files(struct agent *a, const char **ifaces)
 {
-	struct tftp_service_opts t = { ifaces, a->cfg.n_ifaces, NULL, 69, tftp_done_cb, a };
+	struct tftp_service_opts t = { .ifaces = ifaces,
+		                       .n_ifaces = a->cfg.n_ifaces,
+		                       .port = 69,
+		                       .max_sessions = a->cfg.tftp_max_transfers,
+		                       .max_per_client = a->cfg.tftp_max_per_client,
+		                       .timeout_max = a->cfg.tftp_timeout_max,
+		                       .on_done = tftp_done_cb,
+		                       .arg = a };
 	char cache[PATH_MAX + 32];
 	int r;
 
@@ -229,26 +250,59 @@ start_files(struct agent *a, const char **ifaces)
 	return tftp_service_start(a->loop, &t, &a->tftp);
 }
 
-static int
-start_http(struct agent *a)
+static bool
+leased_cb(void *arg, uint32_t ip, const uint8_t mac[6])
 {
-	struct http_routes_opts ro = {
-		a->files,    a->db,       a->secret, a->cfg.rack, agent_metrics_write,
-		&a->metrics, a->progress, a->cache
-	};
+	return dhcp_service_leased(arg, ip, mac);
+}
+
+/* /metrics on its own address (metrics_listen), off the boot network. */
+static int
+start_metrics(struct agent *a)
+{
+	struct http_server_opts o = { .name = "metrics",
+		                      .addrs = &a->cfg.metrics_addr,
+		                      .n_addrs = 1,
+		                      .port = a->cfg.metrics_port,
+		                      .max_conns = 64,
+		                      .max_per_client = 64,
+		                      .header_timeout = a->cfg.http_header_timeout,
+		                      .idle_timeout = a->cfg.http_idle_timeout,
+		                      .handler = agent_metrics_handle,
+		                      .arg = &a->metrics,
+		                      .files = a->files };
+
+	a->metrics = (struct agent_metrics){ a->cfg.rack, a->dhcp, a->tftp, a->http,
+		                             a->routes,   a->db,   a->files };
+	return a->cfg.metrics_port ? http_server_start(a->loop, &o, &a->metrics_http) : 0;
+}
+
+/* The boot network's HTTP: on the rack interfaces only, unless
+ * http_listen names addresses. */
+static int
+start_http(struct agent *a, const char **ifaces)
+{
+	struct http_routes_opts ro = { .files = a->files,
+		                       .db = a->db,
+		                       .rack = a->cfg.rack,
+		                       .leased = leased_cb,
+		                       .leased_arg = a->dhcp,
+		                       .progress = a->progress,
+		                       .cache = a->cache };
 	struct http_server_opts ho = { 0 };
 	int r;
 
-	if ((r = token_secret_load(a->cfg.data_dir, a->secret)) < 0) {
-		BM_ERROR("agent", "cannot read or make the callback secret dir=%s err=\"%s\"",
-		         a->cfg.data_dir, strerror(-r));
-		return r;
-	}
 	if ((r = http_routes_new(&ro, &a->routes)) < 0)
 		return r;
 	http_routes_set_view(a->routes, a->view);
+	ho.name = "boot";
+	ho.ifaces = a->cfg.n_http_listen ? NULL : ifaces;
+	ho.n_ifaces = a->cfg.n_http_listen ? 0 : a->cfg.n_ifaces;
+	ho.addrs = a->cfg.http_listen;
+	ho.n_addrs = a->cfg.n_http_listen;
 	ho.port = a->cfg.http_port;
 	ho.max_conns = a->cfg.http_max_conns;
+	ho.max_per_client = a->cfg.http_max_per_client;
 	ho.header_timeout = a->cfg.http_header_timeout;
 	ho.idle_timeout = a->cfg.http_idle_timeout;
 	ho.handler = http_routes_handle;
@@ -256,9 +310,7 @@ start_http(struct agent *a)
 	ho.files = a->files;
 	if ((r = http_server_start(a->loop, &ho, &a->http)) < 0)
 		return r;
-	a->metrics = (struct agent_metrics){ a->cfg.rack, a->dhcp, a->tftp, a->http,
-		                             a->routes,   a->db,   a->files };
-	return 0;
+	return start_metrics(a);
 }
 
 static int
@@ -421,6 +473,7 @@ agent_start(struct agent *a)
 		BM_ERROR("agent", "cannot load the kept view err=\"%s\"", strerror(-r));
 		return r;
 	}
+	follow_tokens(a, a->view); /* before any power action or script */
 	for (unsigned i = 0; i < a->cfg.n_ifaces; i++)
 		ifaces[i] = a->cfg.ifaces[i];
 	dhcp_config_from(&a->dcfg, &a->cfg);
@@ -438,7 +491,7 @@ agent_start(struct agent *a)
 		return r;
 	if ((r = start_cache(a)) < 0)
 		return r;
-	return start_http(a);
+	return start_http(a, ifaces);
 }
 
 static void
@@ -533,6 +586,7 @@ main(int argc, char **argv)
 	bm_rpc_creds_free(a.creds); /* after the sync threads, its users */
 	power_stop(a.power);
 	http_server_stop(a.http);
+	http_server_stop(a.metrics_http);
 	ra_service_stop(a.ra);
 	tftp_service_stop(a.tftp);
 	a.tftp = NULL;

@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "bm/util.h"
 #include "dhcp_io.h"
@@ -74,6 +75,12 @@ tftp(struct bm_buf *b, const struct tftp_service *s)
 	const struct metric m[] = {
 		{ "bm_tftp_requests_total", "TFTP read requests", false, st.requests },
 		{ "bm_tftp_refused_total", "TFTP requests refused", false, st.refused },
+		{ "bm_tftp_refused_per_client_total",
+		  "TFTP requests refused: the client address at tftp_max_per_client", false,
+		  st.refused_per_client },
+		{ "bm_tftp_timeouts_declined_total",
+		  "TFTP timeout options above tftp_timeout_max, not granted", false,
+		  st.timeouts_declined },
 		{ "bm_tftp_transfers_completed_total", "TFTP transfers completed", false,
 		  st.completed },
 		{ "bm_tftp_transfers_failed_total", "TFTP transfers that failed or were abandoned",
@@ -102,6 +109,9 @@ http(struct bm_buf *b, const struct http_server *s, const struct http_routes *r)
 		  st.accepted },
 		{ "bm_http_connections_rejected_total", "HTTP connections closed at the cap", false,
 		  st.rejected },
+		{ "bm_http_connections_rejected_per_client_total",
+		  "HTTP connections closed: the address at http_max_per_client", false,
+		  st.rejected_per_client },
 		{ "bm_http_connections_open", "HTTP connections open", true, st.open },
 		{ "bm_http_timeouts_total", "HTTP connections timed out", false, st.timeouts },
 		{ "bm_http_refused_total", "HTTP requests refused by the limits", false,
@@ -121,9 +131,8 @@ http(struct bm_buf *b, const struct http_server *s, const struct http_routes *r)
 }
 
 void
-agent_metrics_write(void *arg, struct bm_buf *b)
+agent_metrics_write(const struct agent_metrics *m, struct bm_buf *b)
 {
-	const struct agent_metrics *m = arg;
 	struct rackdb_stats rs;
 
 	if (m->dhcp)
@@ -143,4 +152,29 @@ agent_metrics_write(void *arg, struct bm_buf *b)
 		};
 		table(b, g, BM_ARRAY_SIZE(g));
 	}
+}
+
+void
+agent_metrics_handle(void *arg, const struct http_peer *peer, const struct http_request *req,
+                     const char *body, struct http_reply *rep)
+{
+	struct bm_buf b = { 0 };
+	size_t n;
+
+	(void)peer;
+	(void)body;
+	if (req->method != HTTP_GET && req->method != HTTP_HEAD) {
+		http_reply_text(rep, 405, NULL);
+		rep->allow = "GET, HEAD";
+		return;
+	}
+	if (strcmp(req->path, "/metrics")) {
+		http_reply_text(rep, 404, NULL);
+		return;
+	}
+	agent_metrics_write(arg, &b);
+	rep->body = bm_buf_take(&b, &n);
+	rep->status = rep->body ? 200 : 500;
+	rep->type = "text/plain; version=0.0.4";
+	rep->body_len = rep->body ? n : 0;
 }

@@ -1,7 +1,10 @@
 /* /metrics: the agent's counters in Prometheus text format (version
- * 0.0.4), gathered from each service at scrape time. */
+ * 0.0.4), gathered from each service at scrape time, served by an HTTP
+ * server of its own on metrics_listen (127.0.0.1:9180 by default), never on
+ * the rack's boot network. */
 #pragma once
 #include "bm/buf.h"
+#include "http_server.h"
 
 struct dhcp_service;
 struct tftp_service;
@@ -20,5 +23,9 @@ struct agent_metrics {
 	const struct file_table *files;
 };
 
-/* For http_routes_opts.metrics: arg is a struct agent_metrics. */
-void agent_metrics_write(void *arg, struct bm_buf *out);
+/* The metrics of m, appended to out. */
+void agent_metrics_write(const struct agent_metrics *m, struct bm_buf *out);
+/* An http_handler_fn answering GET /metrics (arg: a struct agent_metrics);
+ * anything else is 404 or 405. */
+void agent_metrics_handle(void *arg, const struct http_peer *peer, const struct http_request *req,
+                          const char *body, struct http_reply *rep);

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *const table_names[T_COUNT] = { "meta", "leases", "outbox", "discovered",
-	                                          "view" };
+static const char *const table_names[T_COUNT] = { "meta",       "leases", "outbox",
+	                                          "discovered", "view",   "tokens" };
 
 /* The outbox's next sequence: one past its last key, or past the last one
  * the coordinator acknowledged when the outbox is empty (trimmed). Starting
@@ -107,40 +107,39 @@ rackdb_close(struct rackdb *db)
 	free(db);
 }
 
+struct leases_load {
+	void (*fn)(void *arg, const struct lease *l);
+	void *arg;
+};
+
+static void
+lease_record(void *arg, const MDB_val *k, const MDB_val *v)
+{
+	struct leases_load *ll = arg;
+	Bm__Lease *p = bm__lease__unpack(NULL, v->mv_size, v->mv_data);
+	struct lease l = { 0 };
+
+	(void)k;
+	if (!p)
+		return; /* unreadable: skipped; the address is simply free */
+	if (p->client_key.len <= DHCP_CLIENT_KEY_MAX && p->mac.len == 6) {
+		l.key.len = (uint8_t)p->client_key.len;
+		memcpy(l.key.b, p->client_key.data, p->client_key.len);
+		memcpy(l.mac, p->mac.data, 6);
+		l.ip = p->ip;
+		l.expires_ms = p->expires_ms;
+		l.state = (enum lease_state)p->state;
+		ll->fn(ll->arg, &l);
+	}
+	bm__lease__free_unpacked(p, NULL);
+}
+
 int
 rackdb_leases_load(struct rackdb *db, void (*fn)(void *, const struct lease *), void *arg)
 {
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc;
+	struct leases_load ll = { fn, arg };
 
-	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
-		return bm_mdb_errno(rc);
-	if ((rc = mdb_cursor_open(txn, db->dbi[T_LEASES], &cur)) != MDB_SUCCESS) {
-		mdb_txn_abort(txn);
-		return bm_mdb_errno(rc);
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Bm__Lease *p = bm__lease__unpack(NULL, v.mv_size, v.mv_data);
-		struct lease l = { 0 };
-		if (!p)
-			continue; /* unreadable: skipped; the address is simply free */
-		if (p->client_key.len <= DHCP_CLIENT_KEY_MAX && p->mac.len == 6) {
-			l.key.len = (uint8_t)p->client_key.len;
-			memcpy(l.key.b, p->client_key.data, p->client_key.len);
-			memcpy(l.mac, p->mac.data, 6);
-			l.ip = p->ip;
-			l.expires_ms = p->expires_ms;
-			l.state = (enum lease_state)p->state;
-			fn(arg, &l);
-		}
-		bm__lease__free_unpacked(p, NULL);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	return rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
+	return bm_mdb_each(db->env, db->dbi[T_LEASES], lease_record, &ll);
 }
 
 int

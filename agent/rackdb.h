@@ -1,6 +1,6 @@
 /* The agent's local LMDB: leases, the outbox of events not yet applied by
  * the coordinator, the rack view the sync thread keeps, the agent's
- * identity and the power actions done. The only agent module
+ * identity, the power actions done and the per-boot tokens (sealed). The only agent module
  * that calls LMDB (through lib's bm/mdb.h glue).
  *
  * Writes are batched: the DHCP loop collects the lease changes and events
@@ -15,6 +15,7 @@
 #include "bm/proto.h"
 #include "bm/seal.h"
 #include "lease.h"
+#include "token.h"
 
 struct rackdb;
 struct rackdb_batch;
@@ -91,3 +92,22 @@ int rackdb_events_trim(struct rackdb *db, uint64_t upto);
  * one done inside a batch (with its outcome's event). */
 int rackdb_power_done(struct rackdb *db, const uint8_t mac[6], uint64_t *ret_seq);
 int rackdb_power_record(struct rackdb_batch *b, const uint8_t mac[6], uint64_t seq);
+
+/* ------------------------------------------------------- per-boot tokens */
+
+/* The token record of a MAC. Returns 0, -ENOENT (none, or unreadable),
+ * -errno. */
+int rackdb_token_get(struct rackdb *db, const uint8_t mac[6], struct boot_token *ret);
+int rackdb_token_put(struct rackdb_batch *b, const uint8_t mac[6], const struct boot_token *t);
+/* Returns 0 (also when there was none) or -errno. */
+int rackdb_token_del(struct rackdb_batch *b, const uint8_t mac[6]);
+/* fn for every readable record (in a read transaction: fn must not write). */
+int rackdb_tokens_each(struct rackdb *db,
+                       void (*fn)(void *arg, const uint8_t mac[6], const struct boot_token *t),
+                       void *arg);
+/* Make the tokens follow view v: a new operation boot (power sequence) gets
+ * its token before its power action; a token whose boot ended (the machine
+ * left the view, stopped netbooting: done, failed, cancel, timeout) or was
+ * replaced is deleted. One commit when anything changed (*ret_changed).
+ * Returns 0 or -errno. */
+int rackdb_tokens_follow(struct rackdb *db, const struct rack_view *v, unsigned *ret_changed);

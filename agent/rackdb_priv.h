@@ -10,7 +10,7 @@
 
 #define RACKDB_MAP (4ull << 30)
 
-enum { T_META, T_LEASES, T_OUTBOX, T_DISCOVERED, T_VIEW, T_COUNT };
+enum { T_META, T_LEASES, T_OUTBOX, T_DISCOVERED, T_VIEW, T_TOKENS, T_COUNT };
 
 struct rackdb {
 	MDB_env *env;

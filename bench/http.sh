@@ -2,7 +2,8 @@
 # bench/http.sh: bmagent's HTTP beside nginx, on the same veth pair, in one
 # run, three rounds, medians.
 #   script: wrk -t2 -c64 on the agent's per-machine iPXE script (rendered
-#     per request from the profile) vs nginx serving that same script as a
+#     per request from the profile; the client's address is the machine's
+#     reservation, as only the machine may fetch its script) vs nginx serving that same script as a
 #     static file: requests/s, p99 latency, requests per server CPU-second;
 #   image: curl of a 1 GiB image (page cache warm), agent (from its image
 #     cache by sha256, sendfile) vs nginx (sendfile on, tcp_nopush): both
@@ -45,7 +46,7 @@ profiles:
     initrd: initrd
     cmdline: "console=ttyS0,115200n8 ip=dhcp BOOTIF=01-{{mac}} ds=nocloud-net;s={{seed_url}} bm.callback={{callback_url}} bm.token={{token}}"
 machines:
-  - {name: bench-n1, rack: bench, mac: "$MAC", ip: 10.99.0.10, profile: install, netboot: true}
+  - {name: bench-n1, rack: bench, mac: "$MAC", ip: 10.99.0.2, profile: install, netboot: true}
 Y
 cat >"$W/agent.yaml" <<Y
 rack: bench
@@ -54,6 +55,7 @@ interfaces: [$IF_S]
 tftp_root: $W/root
 fleet: $W/fleet.yaml
 http_port: 8080
+http_max_per_client: 1024 # wrk's connections all come from the one client address
 log_level: warn
 Y
 nginx_conf() { # PORT

@@ -82,3 +82,26 @@ bm_mdb_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t val)
 	bm_put_be64(b, val);
 	return bm_mdb_errno(mdb_put(txn, dbi, &k, &v, 0));
 }
+
+int
+bm_mdb_each(MDB_env *env, MDB_dbi dbi,
+            void (*fn)(void *arg, const MDB_val *key, const MDB_val *val), void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
+		return bm_mdb_errno(rc);
+	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return bm_mdb_errno(rc);
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		fn(arg, &k, &v);
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
+}

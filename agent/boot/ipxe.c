@@ -34,7 +34,7 @@ dns_list(const struct rack_view *v, char *out, size_t n)
 
 void
 boot_ctx_init(struct boot_ctx *c, const struct rack_view *v, const struct rack_host *h,
-              const char *agent_url, uint32_t peer_ip, const uint8_t secret[TOKEN_SECRET_LEN])
+              const char *agent_url, uint32_t peer_ip, const char *token)
 {
 	memset(c, 0, sizeof(*c));
 	c->v = v;
@@ -43,7 +43,7 @@ boot_ctx_init(struct boot_ctx *c, const struct rack_view *v, const struct rack_h
 	c->p = *rack_host_profile_name(h->m) ? rack_view_profile(v, rack_host_profile_name(h->m))
 	                                     : NULL;
 	snprintf(c->agent_url, sizeof(c->agent_url), "%s", agent_url);
-	token_make(secret, h->mac, c->token);
+	snprintf(c->token, sizeof(c->token), "%s", token ? token : "");
 	bm_mac_format(h->mac, c->mac);
 	bm_ip4_format(h->ip ? h->ip : peer_ip, c->ip);
 	if (v->gateway)

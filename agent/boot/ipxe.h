@@ -17,7 +17,7 @@ struct boot_ctx {
 	const Bm__Profile *p;         /* NULL: no profile, or not in the view */
 	char agent_url[BOOT_URL_MAX]; /* "http://10.12.0.1:8080" */
 	uint32_t peer_ip;             /* the machine's address when it has no reservation */
-	char token[TOKEN_HEX];
+	char token[TOKEN_HEX]; /* this boot's (token.h); empty when not netbooting */
 	/* private: values of the variables */
 	char mac[BM_MAC_STR], ip[BM_IP4_STR], gateway[BM_IP4_STR], netmask[BM_IP4_STR];
 	char prefix_len[4], dns[4 * BM_IP4_STR];
@@ -26,9 +26,9 @@ struct boot_ctx {
 };
 
 /* Fill ctx for machine h of view v, which reached the agent at agent_url
- * from peer_ip. */
+ * from peer_ip, in the boot whose token is `token` (NULL: none). */
 void boot_ctx_init(struct boot_ctx *c, const struct rack_view *v, const struct rack_host *h,
-                   const char *agent_url, uint32_t peer_ip, const uint8_t secret[TOKEN_SECRET_LEN]);
+                   const char *agent_url, uint32_t peer_ip, const char *token);
 /* A bm_tmpl_lookup_fn over a struct boot_ctx. */
 const char *boot_var(void *arg, const char *name);
 

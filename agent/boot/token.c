@@ -1,80 +1,82 @@
 #include "token.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
-#include "bm/sha256.h"
+#include "bm/util.h"
 
-static int
-read_secret(int fd, uint8_t *out)
+bool
+boot_key_of(const struct rack_host *h, struct boot_key *k)
 {
-	ssize_t n = read(fd, out, TOKEN_SECRET_LEN);
-	return n == TOKEN_SECRET_LEN ? 0 : n < 0 ? -errno : -EINVAL;
+	const Bm__Machine *m = h->m;
+
+	memset(k, 0, sizeof(*k));
+	if (!h->netboot)
+		return false;
+	if (m->started_ms && (m->state == BM__MACHINE_STATE__STATE_REIMAGING ||
+	                      m->state == BM__MACHINE_STATE__STATE_NETBOOTING ||
+	                      m->state == BM__MACHINE_STATE__STATE_INSTALLING)) {
+		snprintf(k->op, sizeof(k->op), "%s", m->operation ? m->operation : "");
+		k->seq = m->power_seq;
+	}
+	return true;
 }
 
-/* A new secret under a temporary name, synced, then renamed into place:
- * a crash leaves either no secret or a whole one. */
-static int
-create_secret(const char *dir, const char *path, uint8_t *out)
+static bool
+same_boot(const struct boot_token *t, const struct boot_key *k)
 {
-	char tmp[4200];
-	int fd, r = 0;
-
-	if (getrandom(out, TOKEN_SECRET_LEN, 0) != TOKEN_SECRET_LEN)
-		return -EIO;
-	snprintf(tmp, sizeof(tmp), "%s/secret.tmp", dir);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		return -errno;
-	if (write(fd, out, TOKEN_SECRET_LEN) != TOKEN_SECRET_LEN || fsync(fd) < 0)
-		r = -EIO;
-	close(fd);
-	if (r == 0 && rename(tmp, path) < 0)
-		r = -errno;
-	return r;
+	return !strcmp(t->key.op, k->op) && (!*k->op || t->key.seq == k->seq);
 }
 
-int
-token_secret_load(const char *dir, uint8_t ret[TOKEN_SECRET_LEN])
+bool
+token_live(const struct boot_token *t, const struct boot_key *k)
 {
-	char path[4200];
-	int fd, r;
+	return t && !t->revoked && same_boot(t, k);
+}
 
-	snprintf(path, sizeof(path), "%s/secret", dir);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? create_secret(dir, path, ret) : -errno;
-	r = read_secret(fd, ret);
-	close(fd);
-	return r;
+bool
+token_renew(const struct boot_token *t, const struct boot_key *k, uint64_t now_ms,
+            struct boot_token *ret, int *err)
+{
+	*err = 0;
+	if (t && same_boot(t, k) && (!t->revoked || *k->op))
+		return false;
+	memset(ret, 0, sizeof(*ret));
+	ret->key = *k;
+	if (!*k->op) /* a standing netboot: its boots are numbered */
+		ret->key.seq = t && !*t->key.op ? t->key.seq + 1 : 1;
+	ret->made_ms = now_ms;
+	if (getrandom(ret->secret, TOKEN_BYTES, 0) != TOKEN_BYTES) {
+		*err = -EIO;
+		return false;
+	}
+	return true;
 }
 
 void
-token_make(const uint8_t secret[TOKEN_SECRET_LEN], const uint8_t mac[6], char out[TOKEN_HEX])
+token_hex(const struct boot_token *t, char out[TOKEN_HEX])
 {
 	static const char hex[] = "0123456789abcdef";
-	uint8_t d[BM_SHA256_LEN];
 
-	bm_hmac_sha256(secret, TOKEN_SECRET_LEN, mac, 6, d);
-	for (unsigned i = 0; i < (TOKEN_HEX - 1) / 2; i++) {
-		out[2 * i] = hex[d[i] >> 4];
-		out[2 * i + 1] = hex[d[i] & 15];
+	for (unsigned i = 0; i < TOKEN_BYTES; i++) {
+		out[2 * i] = hex[t->secret[i] >> 4];
+		out[2 * i + 1] = hex[t->secret[i] & 15];
 	}
 	out[TOKEN_HEX - 1] = '\0';
 }
 
 bool
-token_ok(const uint8_t secret[TOKEN_SECRET_LEN], const uint8_t mac[6], const char *token)
+token_matches(const struct boot_token *t, const char *text)
 {
 	char want[TOKEN_HEX];
 	unsigned char diff = 0;
 
-	if (strlen(token) != TOKEN_HEX - 1)
+	if (strlen(text) != TOKEN_HEX - 1)
 		return false;
-	token_make(secret, mac, want);
+	token_hex(t, want);
 	for (unsigned i = 0; i < TOKEN_HEX - 1; i++)
-		diff |= (unsigned char)(want[i] ^ token[i]);
+		diff |= (unsigned char)(want[i] ^ text[i]);
 	return diff == 0;
 }

@@ -1,18 +1,53 @@
-/* Callback tokens: a machine proves a callback is its own with a token the
- * agent renders into its boot script, HMAC-SHA256(agent secret, MAC). The
- * secret is 32 random bytes kept in DATA_DIR/secret (mode 0600), made at
- * first start, so tokens survive restarts and differ between agents. */
+/* Per-boot tokens. A machine proves that an HTTP callback, and its fetch
+ * of its seeds, belong to its current boot with a token the agent renders
+ * into that boot's script and seeds only:
+ *   - 128 random bits (getrandom), made when an operation powers the
+ *     machine (bound to the machine, the operation and its power sequence)
+ *     or, for a machine marked `netboot: true` outside any operation, at
+ *     the first script of each boot;
+ *   - kept by the agent (rackdb, so it survives a restart);
+ *   - live only while that boot is: the machine is netbooting for the same
+ *     operation and sequence, and no `done` or `failed` callback revoked it;
+ *     a cancel or timeout ends the boot in the view, and the token with it.
+ * Pure: the rackdb keeps records, http_machine.c applies them. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
 
-#define TOKEN_SECRET_LEN 32u
-#define TOKEN_HEX 33u /* 128 bits in hex + NUL */
+#include "rackview.h"
 
-/* Read DIR/secret, or create it. Returns 0 or -errno. */
-int token_secret_load(const char *dir, uint8_t ret[TOKEN_SECRET_LEN]);
+#define TOKEN_BYTES 16u
+#define TOKEN_HEX (2 * TOKEN_BYTES + 1) /* in hex + NUL */
+#define TOKEN_OP_MAX 64u
 
-/* The token of a MAC under a secret, in hex. */
-void token_make(const uint8_t secret[TOKEN_SECRET_LEN], const uint8_t mac[6], char out[TOKEN_HEX]);
-/* Compare a token from outside with the MAC's, in constant time. */
-bool token_ok(const uint8_t secret[TOKEN_SECRET_LEN], const uint8_t mac[6], const char *token);
+/* The boot a machine of the view is in: the operation that powered it and
+ * the power sequence, or ("", 0) for a machine marked `netboot: true`
+ * outside an operation. */
+struct boot_key {
+	char op[TOKEN_OP_MAX];
+	uint64_t seq;
+};
+
+struct boot_token {
+	struct boot_key key;
+	uint8_t secret[TOKEN_BYTES];
+	uint64_t made_ms;
+	bool revoked; /* by done or failed: never live again */
+};
+
+/* The boot h is in now. Returns false when it is not netbooting (no token
+ * is live for it then). */
+bool boot_key_of(const struct rack_host *h, struct boot_key *ret);
+/* t is the token of boot k, and not revoked. A standing netboot ("")
+ * matches any of its own records' sequences. */
+bool token_live(const struct boot_token *t, const struct boot_key *k);
+/* What to keep for boot k when the kept record is t (NULL: none): true
+ * with *ret a new token to store (fresh random bits), false when t stands
+ * (live, or revoked for this very boot: a finished boot gets no new one).
+ * A standing netboot after its revocation starts its next boot. Returns
+ * -EIO in *err when the kernel gives no random bytes. */
+bool token_renew(const struct boot_token *t, const struct boot_key *k, uint64_t now_ms,
+                 struct boot_token *ret, int *err);
+void token_hex(const struct boot_token *t, char out[TOKEN_HEX]);
+/* text is t's token (constant time in the token's bytes). */
+bool token_matches(const struct boot_token *t, const char *text);

@@ -528,6 +528,14 @@ dhcp_service_start(struct ev_loop *loop, const struct dhcp_service_opts *o,
 	return 0;
 }
 
+bool
+dhcp_service_leased(const struct dhcp_service *s, uint32_t ip, const uint8_t mac[6])
+{
+	const struct lease *l = lease_by_ip(s->srv.leases, ip, bm_wall_ms());
+
+	return l && l->state == LEASE_BOUND && !memcmp(l->mac, mac, 6);
+}
+
 void
 dhcp_service_stats(const struct dhcp_service *s, struct dhcp_stats *ret)
 {

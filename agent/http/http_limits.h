@@ -10,10 +10,13 @@
 #define HTTP_HEADERS_COUNT_MAX 64u
 /* A request body (callbacks only): larger is 413. */
 #define HTTP_BODY_MAX 4096u
-/* Defaults of the configuration (http_max_connections, http_header_timeout,
- * http_idle_timeout). Connections at once; beyond, new ones are closed at
- * accept. */
+/* Defaults of the configuration (http_max_connections, http_max_per_client,
+ * http_header_timeout, http_idle_timeout). Connections at once; beyond, new
+ * ones are closed at accept. */
 #define HTTP_CONNS_MAX 4096u
+/* Connections at once from one client address; beyond, new ones from it
+ * are closed at accept, so one host cannot take the agent's slots. */
+#define HTTP_PER_CLIENT_MAX 64u
 /* A request (head and body) must arrive within this from its first byte,
  * and a new connection must start one: 408. */
 #define HTTP_HEAD_TIMEOUT_S 10u

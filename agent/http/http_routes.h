@@ -1,20 +1,22 @@
 /* What the agent answers over HTTP:
- *   /boot/MAC.ipxe          the machine's iPXE script (unknown MAC: 404 and
- *                           a discovery event)
+ *   /boot/MAC.ipxe          the machine's iPXE script (unknown MAC: 404)
  *   /boot/FILE              boot programs from the TFTP root (UEFI HTTP boot)
  *   /seed/MAC/NAME          installer seeds of the machine's profile
  *   /images/SHA256          the image cache by content address
  *   /images/by-name/NAME    an image of the rack's view by name
  *   /callback[/MAC]         boot progress: mac, token, state, reason (GET or
  *                           POST form), in the outbox before the answer
- *   /metrics                Prometheus text
- * An http_handler_fn; the server frames and limits. */
+ * A machine's script, seeds and callbacks answer only the machine's own
+ * address, with its boot's token (http_machine.c); boot programs and
+ * images stay public on the rack LAN: firmware fetches them anonymously,
+ * and an image is named by its digest.
+ * An http_handler_fn; the server frames and limits. /metrics is served
+ * apart, on metrics_listen (metrics.h). */
 #pragma once
 #include <stdint.h>
 
 #include "bm/buf.h"
 #include "http_server.h"
-#include "token.h"
 
 struct file_table;
 struct rackdb;
@@ -25,16 +27,16 @@ struct cache;
 
 struct http_route_stats {
 	uint64_t scripts, seeds, images, boot_files, callbacks, callbacks_refused, unknown_macs;
+	uint64_t refused; /* 403: not the machine's address, not netbooting, wrong token */
 };
 
 struct http_routes_opts {
 	struct file_table *files; /* borrowed */
 	struct rackdb *db;        /* borrowed: the outbox */
-	const uint8_t *secret;    /* TOKEN_SECRET_LEN bytes, borrowed */
 	const char *rack;
-	/* Appends the agent's metrics in Prometheus text to out. */
-	void (*metrics)(void *arg, struct bm_buf *out);
-	void *metrics_arg;
+	/* ip holds a bound lease of this MAC (the DHCP service's leases). */
+	bool (*leased)(void *arg, uint32_t ip, const uint8_t mac[6]);
+	void *leased_arg;
 	struct progress *progress; /* borrowed, may be NULL: fetches traced */
 	struct cache *cache;       /* borrowed, may be NULL: images served are touched */
 };

@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "bm/addr_count.h"
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "files.h"
@@ -50,13 +51,20 @@ struct conn {
 	bool close_after;
 };
 
+struct listener {
+	struct http_server *srv;
+	int fd;
+	ev_io aw;
+};
+
 struct http_server {
 	struct ev_loop *loop;
 	struct http_server_opts o;
-	int fd;
+	struct listener l[HTTP_LISTENERS_MAX];
+	unsigned nl;
 	uint16_t port;
-	ev_io aw;
 	struct conn *conns;
+	struct bm_addr_count per_client; /* connections each address holds */
 	struct http_stats st;
 	struct bm_log_limit log_limit;
 	time_t date_sec;
@@ -134,6 +142,7 @@ conn_close(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->st.open--;
+	bm_addr_count_sub(&s->per_client, c->peer.ip);
 	free(c);
 }
 
@@ -526,6 +535,7 @@ conn_new(struct http_server *s, int fd, const struct sockaddr_in *peer)
 		c->next->prev = c;
 	s->conns = c;
 	s->st.open++;
+	bm_addr_count_add(&s->per_client, c->peer.ip, 0);
 	ev_io_start(s->loop, &c->rw);
 	/* A new connection has header_timeout to send its first request. */
 	conn_state(c, C_HEAD);
@@ -535,7 +545,8 @@ conn_new(struct http_server *s, int fd, const struct sockaddr_in *peer)
 static void
 accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct http_server *s = w->data;
+	struct listener *l = w->data;
+	struct http_server *s = l->srv;
 	char ip[BM_IP4_STR];
 
 	(void)loop;
@@ -544,11 +555,22 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		struct sockaddr_in peer;
 		socklen_t pl = sizeof(peer);
 		int fd =
-		    accept4(s->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		    accept4(l->fd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_limited(s, "accept failed err=\"%s\"", strerror(errno));
 			return;
+		}
+		unsigned held = bm_addr_count_get(&s->per_client, ntohl(peer.sin_addr.s_addr));
+		if (held >= s->o.max_per_client) {
+			s->st.rejected_per_client++;
+			log_limited(s,
+			            "connection refused peer=%s:%u reason=\"%u connections open "
+			            "from this address\"",
+			            bm_ip4_format(ntohl(peer.sin_addr.s_addr), ip),
+			            ntohs(peer.sin_port), held);
+			close(fd);
+			continue;
 		}
 		if (s->st.open >= s->o.max_conns || conn_new(s, fd, &peer) < 0) {
 			s->st.rejected++;
@@ -563,27 +585,56 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* A listening socket on addr (host order), on interface ifname when one
+ * is given (then only connections arriving over it are accepted). */
 static int
-listen_on(struct http_server *s)
+listen_on(struct http_server *s, uint32_t addr, const char *ifname)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
-		                 .sin_port = htons(s->o.port),
-		                 .sin_addr.s_addr = htonl(s->o.addr) };
+		                 .sin_port = htons(s->port),
+		                 .sin_addr.s_addr = htonl(addr) };
 	socklen_t al = sizeof(a);
 	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct listener *l = &s->l[s->nl];
 
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1024) < 0 ||
+	if ((ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+	                          (socklen_t)strlen(ifname) + 1) < 0) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 1024) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &al) < 0) {
 		int e = -errno;
 		close(fd);
 		return e;
 	}
-	s->fd = fd;
-	s->port = ntohs(a.sin_port);
+	s->port = ntohs(a.sin_port); /* when asked for 0, the others take the same */
+	l->srv = s;
+	l->fd = fd;
+	ev_io_init(&l->aw, accept_cb, fd, EV_READ);
+	l->aw.data = l;
+	ev_io_start(s->loop, &l->aw);
+	s->nl++;
 	return 0;
+}
+
+static int
+listen_all(struct http_server *s, const struct http_server_opts *o)
+{
+	char ip[BM_IP4_STR];
+	int r = 0;
+
+	if (o->n_ifaces + o->n_addrs == 0 || o->n_ifaces + o->n_addrs > HTTP_LISTENERS_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < o->n_ifaces && r == 0; i++)
+		if ((r = listen_on(s, 0, o->ifaces[i])) < 0)
+			BM_ERROR("http", "cannot listen iface=%s port=%u err=\"%s\"", o->ifaces[i],
+			         o->port, strerror(-r));
+	for (unsigned i = 0; i < o->n_addrs && r == 0; i++)
+		if ((r = listen_on(s, o->addrs[i], NULL)) < 0)
+			BM_ERROR("http", "cannot listen address=%s port=%u err=\"%s\"",
+			         bm_ip4_format(o->addrs[i], ip), o->port, strerror(-r));
+	return r;
 }
 
 int
@@ -596,15 +647,16 @@ http_server_start(struct ev_loop *loop, const struct http_server_opts *o, struct
 		return -ENOMEM;
 	s->loop = loop;
 	s->o = *o;
-	if ((r = listen_on(s)) < 0) {
-		BM_ERROR("http", "cannot listen port=%u err=\"%s\"", o->port, strerror(-r));
-		free(s);
+	s->port = o->port;
+	if (!s->o.max_per_client)
+		s->o.max_per_client = HTTP_PER_CLIENT_MAX;
+	if ((r = bm_addr_count_init(&s->per_client, o->max_conns)) < 0 ||
+	    (r = listen_all(s, o)) < 0) {
+		http_server_stop(s);
 		return r;
 	}
-	ev_io_init(&s->aw, accept_cb, s->fd, EV_READ);
-	s->aw.data = s;
-	ev_io_start(loop, &s->aw);
-	BM_INFO("http", "listening port=%u max_connections=%u", s->port, o->max_conns);
+	BM_INFO("http", "listening %s port=%u listeners=%u max_connections=%u per_client=%u",
+	        o->name ? o->name : "", s->port, s->nl, o->max_conns, s->o.max_per_client);
 	*ret = s;
 	return 0;
 }
@@ -628,7 +680,10 @@ http_server_stop(struct http_server *s)
 		return;
 	while (s->conns)
 		conn_close(s->conns);
-	ev_io_stop(s->loop, &s->aw);
-	close(s->fd);
+	for (unsigned i = 0; i < s->nl; i++) {
+		ev_io_stop(s->loop, &s->l[i].aw);
+		close(s->l[i].fd);
+	}
+	bm_addr_count_fini(&s->per_client);
 	free(s);
 }

@@ -39,10 +39,22 @@ typedef void (*http_handler_fn)(void *arg, const struct http_peer *peer,
                                 const struct http_request *req, const char *body,
                                 struct http_reply *rep);
 
+/* Listening sockets one server may have. */
+#define HTTP_LISTENERS_MAX 16u
+
 struct http_server_opts {
-	uint32_t addr; /* host order; 0: every address */
+	const char *name; /* for the log: "" or "metrics" */
+	/* Where it listens, on `port`: on each of these interfaces (bound to
+	 * the device: a connection that arrives over another is never
+	 * accepted, whatever address it names), and on each of these addresses
+	 * (host order; 0: every address). */
+	const char *const *ifaces;
+	unsigned n_ifaces;
+	const uint32_t *addrs;
+	unsigned n_addrs;
 	uint16_t port;
 	unsigned max_conns;
+	unsigned max_per_client; /* connections at once from one address; 0: the default */
 	double header_timeout; /* a request's head (and body) must arrive within this */
 	double idle_timeout;   /* keep-alive idle, and a stalled reader */
 	http_handler_fn handler;
@@ -52,9 +64,11 @@ struct http_server_opts {
 
 struct http_stats {
 	uint64_t accepted, rejected, open, requests, by_class[6], bytes, timeouts, refused;
+	uint64_t rejected_per_client; /* closed at accept: the address at max_per_client */
 };
 
-/* Listen and serve. Returns 0 or -errno, logged. */
+/* Listen and serve. Returns 0 or -errno, logged (-EINVAL: nowhere or too
+ * many places to listen). */
 int http_server_start(struct ev_loop *loop, const struct http_server_opts *o,
                       struct http_server **ret);
 void http_server_stats(const struct http_server *s, struct http_stats *ret);

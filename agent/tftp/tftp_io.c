@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bm/addr_count.h"
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
@@ -23,7 +24,10 @@
 
 /* Without a timeout option: 250 ms, doubling per retry up to 4 s (a LAN
  * answers in well under a millisecond; emulated firmware can be slow).
- * A negotiated timeout (RFC 2349) is used as given, without backoff. */
+ * A negotiated timeout (RFC 2349) is used as given, without backoff; one
+ * above the service's timeout_max is not granted (RFC 2349 lets a server
+ * only echo the value or leave the option out of its OACK), so a client
+ * asking for 255 s cannot hold a transfer slot for 255 s x retries. */
 #define TFTP_TIMER_FIRST_S 0.25
 #define TFTP_TIMER_MAX_S 4.0
 #define TFTP_LOG_PER_S 10u /* refusals logged per second at most */
@@ -72,6 +76,8 @@ struct tftp_service {
 	unsigned nl;
 	struct session *sessions;
 	unsigned nsessions;
+	unsigned max_sessions, max_per_client, timeout_max;
+	struct bm_addr_count per_client; /* transfers each client address holds */
 	struct tftp_stats st;
 	struct bm_log_limit log_limit;
 };
@@ -212,6 +218,7 @@ session_end(struct session *s, bool ok, const char *why)
 	if (s->next)
 		s->next->prev = s->prev;
 	svc->nsessions--;
+	bm_addr_count_sub(&svc->per_client, ntohl(s->peer.sin_addr.s_addr));
 	free(s->na_buf);
 	free(s);
 }
@@ -316,9 +323,11 @@ negotiate(struct session *s, const struct tftp_request *rq, uint64_t size)
 		g->has_tsize = true;
 		g->tsize = size;
 	}
-	if (rq->has_timeout) {
+	if (rq->has_timeout && rq->timeout <= s->svc->timeout_max) {
 		g->has_timeout = true;
 		g->timeout = rq->timeout;
+	} else if (rq->has_timeout) {
+		s->svc->st.timeouts_declined++;
 	}
 	if (rq->has_windowsize) {
 		g->has_windowsize = true;
@@ -379,11 +388,12 @@ session_start(struct listener *l, const struct tftp_request *rq, const struct so
 		s->next->prev = s;
 	svc->sessions = s;
 	svc->nsessions++;
+	bm_addr_count_add(&svc->per_client, ntohl(peer->sin_addr.s_addr), 0);
 	svc->st.started++;
 	ev_io_init(&s->w, session_read_cb, fd, EV_READ);
 	ev_io_start(svc->loop, &s->w);
-	s->fixed_timer = rq->has_timeout;
-	s->timer = rq->has_timeout ? rq->timeout : TFTP_TIMER_FIRST_S;
+	s->fixed_timer = s->grant.has_timeout;
+	s->timer = s->grant.has_timeout ? s->grant.timeout : TFTP_TIMER_FIRST_S;
 	ev_timer_init(&s->t, session_timeout_cb, 0., s->timer);
 	ev_timer_again(svc->loop, &s->t);
 	tftp_xfer_start(&s->x, &what);
@@ -417,8 +427,14 @@ handle_request(struct listener *l, const uint8_t *buf, size_t n, const struct so
 		refuse(l, peer, TFTP_EACCESS, "read-only server", esc, "write request");
 		return;
 	}
-	if (svc->nsessions >= TFTP_SESSIONS_MAX) {
+	if (svc->nsessions >= svc->max_sessions) {
 		refuse(l, peer, TFTP_EUNDEF, "busy", esc, "too many transfers");
+		return;
+	}
+	if (bm_addr_count_get(&svc->per_client, ntohl(peer->sin_addr.s_addr)) >=
+	    svc->max_per_client) {
+		svc->st.refused_per_client++;
+		refuse(l, peer, TFTP_EUNDEF, "busy", esc, "too many transfers from this address");
 		return;
 	}
 	if ((r = file_get(svc->files, rq.file, &f)) < 0) {
@@ -484,6 +500,13 @@ tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,
 		return -ENOMEM;
 	s->loop = loop;
 	s->files = o->files;
+	s->max_sessions = o->max_sessions ? o->max_sessions : TFTP_SESSIONS_MAX;
+	s->max_per_client = o->max_per_client ? o->max_per_client : TFTP_PER_CLIENT_MAX;
+	s->timeout_max = o->timeout_max ? o->timeout_max : TFTP_TIMEOUT_MAX_S;
+	if (bm_addr_count_init(&s->per_client, s->max_sessions) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->on_done = o->on_done;
 	s->on_done_arg = o->arg;
 	for (unsigned i = 0; i < o->n_ifaces && i < AGENT_IFACES_MAX; i++) {
@@ -522,5 +545,6 @@ tftp_service_stop(struct tftp_service *s)
 		ev_io_stop(s->loop, &s->l[i].w);
 		close(s->l[i].fd);
 	}
+	bm_addr_count_fini(&s->per_client);
 	free(s);
 }

@@ -13,6 +13,9 @@ struct tftp_service_opts {
 	unsigned n_ifaces;
 	struct file_table *files; /* borrowed */
 	uint16_t port;            /* 69; another for tests */
+	/* Limits (tftp_limits.h; 0: the default): transfers at once, transfers
+	 * at once from one client address, the largest timeout option granted. */
+	unsigned max_sessions, max_per_client, timeout_max;
 	/* Called when a transfer ends (why: NULL when it completed). */
 	void (*on_done)(void *arg, uint32_t peer_ip, const char *file, uint64_t bytes,
 	                const char *why);
@@ -21,6 +24,8 @@ struct tftp_service_opts {
 
 struct tftp_stats {
 	uint64_t requests, refused, started, completed, failed, retransmits, bytes, sessions;
+	uint64_t refused_per_client; /* of refused: the client's address at its cap */
+	uint64_t timeouts_declined;  /* timeout options above timeout_max, not granted */
 };
 
 int tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,

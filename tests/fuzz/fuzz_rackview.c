@@ -1,7 +1,7 @@
 /* A managed agent's view as the coordinator sends it (protobuf from the
  * network, stored as it came): decoded as a fleet, made into each rack's
  * view, and everything the agent serves from it rendered -- every host's
- * iPXE script and seeds, lookups by MAC and address. Nothing in the bytes
+ * iPXE script and seeds, its boot key, lookups by MAC and address. Nothing in the bytes
  * may crash the agent or read out of bounds (a MAC of 3 bytes, a machine
  * naming a profile that is absent, a profile naming no kernel, ...). */
 #include <stdint.h>
@@ -16,11 +16,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 render(const struct rack_view *v)
 {
-	static const uint8_t secret[TOKEN_SECRET_LEN];
 	for (size_t i = 0; i < v->n_hosts; i++) {
 		struct boot_ctx c;
+		struct boot_key k;
 		char *text = NULL;
-		boot_ctx_init(&c, v, &v->hosts[i], "http://10.12.0.1:8080", 0x0a0c0063, secret);
+		(void)boot_key_of(&v->hosts[i], &k); /* the operation's name may be anything */
+		boot_ctx_init(&c, v, &v->hosts[i], "http://10.12.0.1:8080", 0x0a0c0063,
+		              "00112233445566778899aabbccddeeff");
 		if (boot_ipxe_script(&c, &text) >= 0)
 			free(text);
 		text = NULL;

@@ -3,12 +3,15 @@
 send (pipelined requests, malformed and oversized heads, slow clients,
 too many connections).
 
-usage: http_probe.py HOST PORT MAX_CONNECTIONS HEADER_TIMEOUT IDLE_TIMEOUT
+usage: http_probe.py HOST PORT MAX_CONNECTIONS HEADER_TIMEOUT IDLE_TIMEOUT SOURCE
+SOURCE is the address connections come from: machine n1's (10.12.0.11), as
+its script is served only to it.
 Prints "ok - ..." / "not ok - ..." lines."""
 import socket, sys, time
 
 HOST, PORT = sys.argv[1], int(sys.argv[2])
 MAX_CONNS, HEAD_T, IDLE_T = int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+SOURCE = sys.argv[6]
 fails = 0
 
 
@@ -19,7 +22,7 @@ def ok(cond, what):
 
 
 def conn():
-    s = socket.create_connection((HOST, PORT), timeout=10)
+    s = socket.create_connection((HOST, PORT), timeout=10, source_address=(SOURCE, 0))
     return s
 
 
@@ -68,7 +71,7 @@ def ask(raw, timeout=5.0):
 # Pipelining: three requests in one segment, three answers in order, then
 # the close the last one asked for.
 pipe = (b"GET /boot/52:54:00:12:00:01.ipxe HTTP/1.1\r\nHost: a\r\n\r\n"
-        b"HEAD /boot/52:54:00:12:00:03.ipxe HTTP/1.1\r\nHost: a\r\n\r\n"
+        b"HEAD /boot/52:54:00:12:00:01.ipxe HTTP/1.1\r\nHost: a\r\n\r\n"
         b"GET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
 s = conn()
 s.sendall(pipe)

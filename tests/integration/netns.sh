@@ -35,6 +35,15 @@ netns_up() {
   COORD_NS=$NS_S # the coordinator beside the agent: 127.0.0.1 is shared
   return 0
 }
+# standalone_conf FLEET TFTP_ROOT [KEY: VALUE...]: $T/agent.yaml for a
+# standalone rack12 agent on IF_S, with extra settings, one a line.
+standalone_conf() {
+  local fleet=$1 root=$2 l
+  shift 2
+  { echo "rack: rack12"; echo "data_dir: $T/agent-data"; echo "interfaces: [$IF_S]"
+    echo "tftp_root: $root"; echo "fleet: $fleet"
+    for l in "$@"; do echo "$l"; done; } >"$T/agent.yaml"
+}
 in_s() { ip netns exec "$NS_S" "$@"; }
 in_c() { ip netns exec "$NS_C" "$@"; }
 client_mac() { ip -n "$NS_C" link set "$IF_C" address "$1"; }

@@ -135,9 +135,9 @@ expect_in "$T/trace" "state=done" "m1's trace shows the callback"
 expect_in "$T/trace" "ready -> reimaging" "m1's trace shows its operation taking it"
 expect_in "$T/trace" "installing -> deployed" "m1's trace shows it deployed"
 # Deployed: the next boot goes to the disk.
-in_c curl -s --max-time 3 "http://10.14.0.1:8080/boot/52:54:00:14:00:01.ipxe" >"$T/script"
+in_c curl -s --max-time 3 --interface m1 "http://10.14.0.1:8080/boot/52:54:00:14:00:01.ipxe" >"$T/script"
 for _ in $(seq 1 30); do grep -q "local disk" "$T/script" && break; sleep 0.1
-  in_c curl -s --max-time 3 "http://10.14.0.1:8080/boot/52:54:00:14:00:01.ipxe" >"$T/script"; done
+  in_c curl -s --max-time 3 --interface m1 "http://10.14.0.1:8080/boot/52:54:00:14:00:01.ipxe" >"$T/script"; done
 expect_in "$T/script" "boot from the local disk" "after done, m1's next boot goes to its disk"
 # A second reimage of a machine in a running operation is refused with its id.
 bmctl reimage m3 --timeout 1h >/dev/null 2>&1

@@ -3,7 +3,9 @@
 # coordinator's (it routes: each agent reaches it over its own uplink, no
 # DHCP relay anywhere), and per rack one for the agent and one for its
 # machines, on the rack's own subnet.
-#   - each agent serves its own rack's machines and not the other's;
+#   - each agent knows its own rack's machines and not the other's (a
+#     machine's script asked from the test's address: 403 for a machine the
+#     agent knows, which only the machine itself may fetch; 404 otherwise);
 #   - a change reaches the agent it concerns, and only that one;
 #   - bmctl agents lists both;
 #   - kill -9 of an agent while a large change is committed: it restarts
@@ -12,7 +14,7 @@
 #   - with the coordinator stopped, a machine boots through its agent
 #     (dhclient, the script, the callback); once the coordinator is back,
 #     the events arrive exactly once (bmctl trace) and the unknown MAC the
-#     agent saw becomes a machine in state new.
+#     agent saw in DHCP becomes a machine in state new.
 PKI_ADDRESSES=10.0.0.1 # the coordinator's, in its namespace
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
@@ -106,10 +108,10 @@ wait_code() {
 }
 
 # --- each rack its own machines -------------------------------------------
-wait_code code1 /boot/52:54:00:11:00:01.ipxe 200 && ok "agent 1 serves m1's script after its first sync" ||
-  not_ok "agent 1 never served m1"
-wait_code code2 /boot/52:54:00:12:00:01.ipxe 200 && ok "agent 2 serves m2's script" ||
-  not_ok "agent 2 never served m2"
+wait_code code1 /boot/52:54:00:11:00:01.ipxe 403 && ok "agent 1 knows m1 after its first sync" ||
+  not_ok "agent 1 never knew m1"
+wait_code code2 /boot/52:54:00:12:00:01.ipxe 403 && ok "agent 2 knows m2" ||
+  not_ok "agent 2 never knew m2"
 [ "$(code1 /boot/52:54:00:12:00:01.ipxe)" = 404 ] && ok "agent 1 does not know rack2's m2" ||
   not_ok "agent 1 serves m2"
 [ "$(code2 /boot/52:54:00:11:00:01.ipxe)" = 404 ] && ok "agent 2 does not know rack1's m1" ||
@@ -119,8 +121,8 @@ wait_code code2 /boot/52:54:00:12:00:01.ipxe 200 && ok "agent 2 serves m2's scri
 a1_updates=$(grep -c "view updated" "$T/agent.log.new")
 { fleet_head; echo '  - {name: m3, rack: rack2, mac: "52:54:00:12:00:03", ip: 10.12.0.13, profile: inst}'; } >"$T/fleet.yaml"
 expect_exit 0 "m3 added to rack2" bmctl apply -f "$T/fleet.yaml"
-wait_code code2 /boot/52:54:00:12:00:03.ipxe 200 && ok "agent 2 serves the new m3" ||
-  not_ok "agent 2 never served m3"
+wait_code code2 /boot/52:54:00:12:00:03.ipxe 403 && ok "agent 2 knows the new m3" ||
+  not_ok "agent 2 never knew m3"
 sleep 0.3
 [ "$(code1 /boot/52:54:00:12:00:03.ipxe)" = 404 ] && ok "agent 1 does not serve m3" || not_ok "agent 1 serves m3"
 [ "$(grep -c "view updated" "$T/agent.log.new")" = "$a1_updates" ] &&
@@ -141,9 +143,9 @@ for m in 4 5; do # m5: a watch sent after the coordinator took the CRL
     for j in $(seq 4 $m); do echo "  - {name: m$j, rack: rack2, mac: \"52:54:00:12:00:0$j\", profile: inst}"; done
   } >"$T/fleet.yaml"
   bmctl apply -f "$T/fleet.yaml" >/dev/null
-  wait_code code2 "/boot/52:54:00:12:00:0$m.ipxe" 200 || break
+  wait_code code2 "/boot/52:54:00:12:00:0$m.ipxe" 403 || break
 done
-[ "$(code2 /boot/52:54:00:12:00:05.ipxe)" = 200 ] &&
+[ "$(code2 /boot/52:54:00:12:00:05.ipxe)" = 403 ] &&
   ok "after SIGHUP, agent 2 syncs on its renewed certificate" || not_ok "agent 2 stopped syncing"
 "$BM_BIN/rpc_probe" "$BMCTL_COORDINATOR" "$PKI/ca.crt" "$T/old.crt" "$T/old.key" watch rack2 >"$T/out"
 grep -qE "^FAILED|revoked" "$T/out" && ok "the revoked certificate is refused ($(cat "$T/out"))" ||
@@ -173,7 +175,7 @@ wait "$apply_pid" && ok "$N machines applied while agent 2 was killed" || not_ok
 a2_lines=$(wc -l <"$T/a2.log")
 start_a2
 last=$(printf '52:54:00:22:%02x:%02x' $((N / 256)) $((N % 256)))
-wait_code code2 "/boot/$last.ipxe" 200 && ok "after kill -9 and restart, agent 2 serves the last machine" ||
+wait_code code2 "/boot/$last.ipxe" 403 && ok "after kill -9 and restart, agent 2 knows the last machine" ||
   not_ok "agent 2 never caught up"
 tail -n +$((a2_lines + 1)) "$T/a2.log" | grep 'sync view updated' >"$T/after"
 grep -q "snapshot=1" "$T/after" && not_ok "the restarted agent needed a snapshot: $(cat "$T/after")" ||
@@ -198,13 +200,20 @@ in_c timeout 20 dhclient -1 -v -lf "$T/dhc.leases" -pf "$T/dhc.pid" -sf "$T/dhcl
   >"$T/dhc" 2>&1
 grep -q "bound to 10.11.0.11" "$T/dhc" && ok "coordinator down: m1 gets its reservation from agent 1" ||
   not_ok "dhclient: $(tail -3 "$T/dhc")"
-in_c $CURL "http://10.11.0.1:8080/boot/52:54:00:11:00:01.ipxe" >"$T/script"
+in_c $CURL --interface 10.11.0.11 "http://10.11.0.1:8080/boot/52:54:00:11:00:01.ipxe" >"$T/script"
 cb=$(sed -n 's/.*bm.callback=\([^ ]*\) bm.token=\([0-9a-f]*\).*/\1?state=done\&token=\2/p' "$T/script")
 [ -n "$cb" ] && ok "coordinator down: m1's script names its callback" || not_ok "no callback in: $(cat "$T/script")"
-[ "$(in_c $CURL -o /dev/null -w '%{http_code}' "$cb")" = 200 ] &&
+[ "$(in_c $CURL -o /dev/null -w '%{http_code}' --interface 10.11.0.11 "$cb")" = 200 ] &&
   ok "coordinator down: m1's callback is taken" || not_ok "callback refused"
-[ "$(code1 /boot/52:54:00:11:00:99.ipxe)" = 404 ] && ok "an unknown MAC asks for its script: 404" ||
-  not_ok "unknown MAC"
+# (from m1's address: the agent's ARP entry for .99 still names the MAC
+# the client had before m1's)
+c99=$(in_c $CURL -o /dev/null -w '%{http_code}' --interface 10.11.0.11 http://10.11.0.1:8080/boot/52:54:00:11:00:99.ipxe)
+[ "$c99" = 404 ] && ok "an unknown MAC asks for its script: 404" || not_ok "unknown MAC: $c99"
+client_mac 52:54:00:11:00:99 # a machine nobody declared, in DHCP
+in_c timeout 20 dhclient -1 -v -lf "$T/dhc99.leases" -pf "$T/dhc99.pid" -sf "$T/dhclient.sh" "$IF_C" \
+  >"$T/dhc99" 2>&1
+grep -q "bound to 10.11.0.1[0-5][0-9]" "$T/dhc99" && ok "coordinator down: an unknown MAC gets a pool address" ||
+  not_ok "dhclient of the unknown MAC: $(tail -3 "$T/dhc99")"
 outbox=$(entries outbox)
 [ "$outbox" -ge 3 ] && ok "the outbox holds the boot's events ($outbox)" || not_ok "outbox holds $outbox"
 

@@ -20,13 +20,8 @@ printf 'line1\nline2\r\nend\n' >"$R/text.txt"
 echo secret >"$T/secret"
 ln -s /etc/passwd "$R/evil"
 ln -s ../secret "$R/evil2"
-cat >"$T/agent.yaml" <<Y
-rack: rack12
-data_dir: $T/agent-data
-interfaces: [$IF_S]
-tftp_root: $R
-fleet: $BM_SRC/deploy/examples/fleet.yaml
-Y
+# The storm's 100 clients share one address here (boot_limits tests the cap).
+standalone_conf "$BM_SRC/deploy/examples/fleet.yaml" "$R" "tftp_max_per_client: 128"
 start_agent "$T/agent.yaml"
 cd "$T"
 

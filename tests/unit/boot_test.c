@@ -1,7 +1,8 @@
-/* What a machine boots: HMAC-SHA256 against RFC 4231, callback tokens, the
- * rack's part of a fleet kept by the view, and the iPXE script and seeds
- * rendered for a netboot machine, a local-disk machine and a machine with
- * nothing to boot. */
+/* What a machine boots: HMAC-SHA256 against RFC 4231, per-boot tokens (the
+ * boot a machine is in, when a token is made, renewed or stays revoked),
+ * the rack's part of a fleet kept by the view, and the iPXE script and
+ * seeds rendered for a netboot machine, a local-disk machine and a machine
+ * with nothing to boot. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,7 +42,7 @@ static const char fleet_text[] =
     "  - {name: n3, rack: rack12, mac: '52:54:00:12:00:03', netboot: true}\n"
     "  - {name: m1, rack: rack13, mac: '52:54:00:13:00:01', profile: unused}\n";
 
-static const uint8_t secret[TOKEN_SECRET_LEN] = { 1, 2, 3 };
+static const char tok[] = "00112233445566778899aabbccddeeff";
 static struct rack_view *view;
 
 static int
@@ -86,29 +87,73 @@ test_hmac(void **state)
 	                    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
 }
 
+/* A machine of an operation: its boot is (operation, power sequence). */
+static struct rack_host
+op_host(const char *op, uint64_t seq, Bm__MachineState st, Bm__Machine *m)
+{
+	struct rack_host h = { .netboot = true, .m = m };
+
+	bm__machine__init(m);
+	m->operation = (char *)op;
+	m->power_seq = seq;
+	m->started_ms = 1;
+	m->state = st;
+	return h;
+}
+
 static void
 test_token(void **state)
 {
-	const uint8_t mac1[6] = { 0x52, 0x54, 0, 0x12, 0, 1 },
-	              mac2[6] = { 0x52, 0x54, 0, 0x12, 0, 2 };
-	uint8_t other[TOKEN_SECRET_LEN] = { 9 };
-	char t1[TOKEN_HEX], t2[TOKEN_HEX], t3[TOKEN_HEX];
+	Bm__Machine m;
+	struct rack_host h = op_host("op-1", 3, BM__MACHINE_STATE__STATE_NETBOOTING, &m);
+	struct boot_key k, k2;
+	struct boot_token t, t2, t3;
+	char hex[TOKEN_HEX];
+	int e;
 
 	(void)state;
-	token_make(secret, mac1, t1);
-	token_make(secret, mac2, t2);
-	token_make(other, mac1, t3);
-	assert_int_equal(strlen(t1), 32);
-	assert_string_not_equal(t1, t2);
-	assert_string_not_equal(t1, t3);
-	assert_true(token_ok(secret, mac1, t1));
-	assert_false(token_ok(secret, mac2, t1));
-	assert_false(token_ok(other, mac1, t1));
-	t1[31] = t1[31] == '0' ? '1' : '0';
-	assert_false(token_ok(secret, mac1, t1));
-	t1[31] = '\0';
-	assert_false(token_ok(secret, mac1, t1));
-	assert_false(token_ok(secret, mac1, ""));
+	assert_true(boot_key_of(&h, &k));
+	assert_string_equal(k.op, "op-1");
+	assert_int_equal(k.seq, 3);
+	/* None kept: a new one, 128 random bits. */
+	assert_true(token_renew(NULL, &k, 1000, &t, &e));
+	assert_true(token_live(&t, &k));
+	token_hex(&t, hex);
+	assert_int_equal(strlen(hex), 32);
+	assert_true(token_matches(&t, hex));
+	hex[31] = hex[31] == '0' ? '1' : '0';
+	assert_false(token_matches(&t, hex));
+	assert_false(token_matches(&t, ""));
+	/* Live: it stands. */
+	assert_false(token_renew(&t, &k, 2000, &t2, &e));
+	assert_int_equal(e, 0);
+	/* Revoked (done): this boot gets no other. */
+	t.revoked = true;
+	assert_false(token_live(&t, &k));
+	assert_false(token_renew(&t, &k, 2000, &t2, &e));
+	/* The next power cycle (or another operation) is another boot. */
+	h = op_host("op-1", 4, BM__MACHINE_STATE__STATE_REIMAGING, &m);
+	assert_true(boot_key_of(&h, &k2));
+	assert_false(token_live(&t, &k2));
+	assert_true(token_renew(&t, &k2, 3000, &t2, &e));
+	assert_memory_not_equal(t.secret, t2.secret, TOKEN_BYTES);
+	/* Deployed, failed, or waiting its turn: not netbooting, no boot. */
+	h = op_host("op-1", 4, BM__MACHINE_STATE__STATE_DEPLOYED, &m);
+	h.netboot = false;
+	assert_false(boot_key_of(&h, &k2));
+	/* Standing netboot: ("", n); after its done, the next script starts
+	 * boot n + 1 with a new token. */
+	h = op_host("", 0, BM__MACHINE_STATE__STATE_READY, &m);
+	m.started_ms = 0;
+	assert_true(boot_key_of(&h, &k));
+	assert_string_equal(k.op, "");
+	assert_true(token_renew(NULL, &k, 1000, &t, &e));
+	assert_int_equal(t.key.seq, 1);
+	assert_false(token_renew(&t, &k, 1000, &t2, &e));
+	t.revoked = true;
+	assert_true(token_renew(&t, &k, 1000, &t3, &e));
+	assert_int_equal(t3.key.seq, 2);
+	assert_true(token_live(&t3, &k));
 }
 
 static void
@@ -140,19 +185,17 @@ ctx(struct boot_ctx *c, uint8_t last)
 	const struct rack_host *h = rack_view_host(view, mac);
 
 	assert_non_null(h);
-	boot_ctx_init(c, view, h, "http://10.12.0.1:8080", 0x0a0c0063, secret);
+	boot_ctx_init(c, view, h, "http://10.12.0.1:8080", 0x0a0c0063, tok);
 }
 
 static void
 test_script(void **state)
 {
 	struct boot_ctx c;
-	char *s, want[1024], tok[TOKEN_HEX];
-	const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 1 };
+	char *s, want[1024];
 
 	(void)state;
 	ctx(&c, 1);
-	token_make(secret, mac, tok);
 	assert_true(boot_ipxe_script(&c, &s) > 0);
 	snprintf(
 	    want, sizeof(want),

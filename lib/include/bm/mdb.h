@@ -24,6 +24,10 @@ int bm_mdb_put_msg(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
  * error. Returns 0 or -errno. */
 int bm_mdb_del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const void *val,
                size_t vlen);
+/* fn for every record of dbi, in key order, in a read transaction of its
+ * own (fn must not write through it). Returns 0 or -errno. */
+int bm_mdb_each(MDB_env *env, MDB_dbi dbi,
+                void (*fn)(void *arg, const MDB_val *key, const MDB_val *val), void *arg);
 /* The counter under name: 0 when absent, -EIO when not 8 bytes. */
 int bm_mdb_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *ret_val);
 int bm_mdb_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t val);

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""One host trying to take a rack agent's slots, from the client namespace.
+
+usage: flood_probe.py http-idle SERVER PORT SOURCE COUNT
+         COUNT idle connections from SOURCE; prints "held N closed M"
+         (held: still open after a second; closed: closed by the server)
+         and keeps the held ones open until stdin closes.
+       flood_probe.py slowloris SERVER PORT SOURCE
+         a request head sent one byte a second; prints "closed after N
+         bytes status S" (S: the status the server answered, 0: none)
+       flood_probe.py tftp SERVER SOURCE COUNT FILE
+         COUNT read requests with timeout 255 from SOURCE, never ACKed;
+         prints "oack N busy M other K timeout_granted G"."""
+import resource, select, socket, struct, sys, time
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
+MODE = sys.argv[1]
+
+
+def http_idle(server, port, source, count):
+    conns = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind((source, 0))
+        s.setblocking(False)
+        s.connect_ex((server, port))
+        conns.append(s)
+    time.sleep(1.0)
+    held = closed = 0
+    for s in conns:
+        try:
+            d = s.recv(1)
+            closed += d == b""
+            held += d != b""
+        except BlockingIOError:
+            held += 1
+        except OSError:
+            closed += 1
+    print(f"held {held} closed {closed}", flush=True)
+    sys.stdin.read()
+
+
+def slowloris(server, port, source):
+    head = b"GET /boot/x HTTP/1.1\r\nHost: a\r\nX-Slow: " + b"a" * 40 + b"\r\n\r\n"
+    s = socket.create_connection((server, port), timeout=5, source_address=(source, 0))
+    sent = 0
+    for b in head:
+        try:
+            s.send(bytes([b]))
+        except OSError:
+            break
+        sent += 1
+        r, _, _ = select.select([s], [], [], 1.0)
+        if r:
+            break
+    data = b""
+    try:
+        s.settimeout(3)
+        while True:
+            d = s.recv(4096)
+            if not d:
+                break
+            data += d
+    except OSError:
+        pass
+    status = int(data.split()[1]) if data.startswith(b"HTTP/1.1 ") else 0
+    print(f"closed after {sent} of {len(head)} bytes status {status}")
+
+
+def tftp(server, source, count, name):
+    socks = []
+    req = b"\0\1" + name.encode() + b"\0octet\0timeout\0" + b"255\0"
+    for _ in range(count):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((source, 0))
+        s.sendto(req, (server, 69))
+        socks.append(s)
+    oack = busy = other = granted = 0
+    for s in socks:
+        s.settimeout(2.0)
+        try:
+            d, _ = s.recvfrom(2048)
+        except socket.timeout:
+            other += 1
+            continue
+        op = struct.unpack("!H", d[:2])[0]
+        if op == 6:
+            oack += 1
+            granted += b"timeout\0" in d
+        elif op == 3:
+            oack += 1  # DATA: no options granted at all
+        elif op == 5 and b"busy" in d:
+            busy += 1
+        else:
+            other += 1
+    print(f"oack {oack} busy {busy} other {other} timeout_granted {granted}")
+
+
+if MODE == "http-idle":
+    http_idle(sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
+elif MODE == "slowloris":
+    slowloris(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+elif MODE == "tftp":
+    tftp(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])

@@ -1,0 +1,76 @@
+/* Per-address counts for per-client caps: the cap refuses the one too
+ * many, counts stay right against a plain reference through random adds
+ * and removals (backward-shift deletion keeps every run findable), and the
+ * table refuses more addresses than it was made for. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "bm/addr_count.h"
+
+static void
+test_cap(void **state)
+{
+	struct bm_addr_count t;
+
+	(void)state;
+	assert_int_equal(bm_addr_count_init(&t, 4), 0);
+	for (int i = 1; i <= 3; i++)
+		assert_int_equal(bm_addr_count_add(&t, 0x0a000001, 3), i);
+	assert_int_equal(bm_addr_count_add(&t, 0x0a000001, 3), -EBUSY);
+	assert_int_equal(bm_addr_count_add(&t, 0x0a000002, 3), 1);
+	assert_int_equal(bm_addr_count_get(&t, 0x0a000001), 3);
+	bm_addr_count_sub(&t, 0x0a000001);
+	assert_int_equal(bm_addr_count_add(&t, 0x0a000001, 3), 3);
+	bm_addr_count_sub(&t, 0x0a000009); /* holds nothing: no change */
+	assert_int_equal(bm_addr_count_get(&t, 0x0a000009), 0);
+	bm_addr_count_fini(&t);
+}
+
+static void
+test_against_reference(void **state)
+{
+	enum { ADDRS = 300, MAX = 200 };
+	struct bm_addr_count t;
+	unsigned ref[ADDRS] = { 0 }, holders = 0;
+
+	(void)state;
+	srand(7);
+	assert_int_equal(bm_addr_count_init(&t, MAX), 0);
+	for (int step = 0; step < 200000; step++) {
+		unsigned a = (unsigned)rand() % ADDRS;
+		uint32_t ip = 0x0a000000u + a * 257u; /* neighbours collide in the hash */
+		if (rand() % 2) {
+			int r = bm_addr_count_add(&t, ip, 0);
+			if (ref[a] == 0 && 2 * (holders + 1) > t.mask + 1) {
+				assert_int_equal(r, -ENOSPC);
+				continue;
+			}
+			assert_int_equal(r, (int)ref[a] + 1);
+			holders += ref[a]++ == 0;
+		} else {
+			bm_addr_count_sub(&t, ip);
+			if (ref[a])
+				holders -= --ref[a] == 0;
+		}
+		if (step % 1000 == 0)
+			for (unsigned k = 0; k < ADDRS; k++)
+				assert_int_equal(bm_addr_count_get(&t, 0x0a000000u + k * 257u), ref[k]);
+	}
+	assert_int_equal(t.used, holders);
+	bm_addr_count_fini(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cap),
+		cmocka_unit_test(test_against_reference),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
