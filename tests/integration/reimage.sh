@@ -139,6 +139,29 @@ in_c curl -s --max-time 3 --interface m1 "http://10.14.0.1:8080/boot/52:54:00:14
 for _ in $(seq 1 30); do grep -q "local disk" "$T/script" && break; sleep 0.1
   in_c curl -s --max-time 3 --interface m1 "http://10.14.0.1:8080/boot/52:54:00:14:00:01.ipxe" >"$T/script"; done
 expect_in "$T/script" "boot from the local disk" "after done, m1's next boot goes to its disk"
+# Per-boot tokens: a second reimage of m1 is another boot with another
+# token; the first one's is dead; another host is refused, and traced.
+tok() { sed -n 's/.*bm.token=\([0-9a-f]*\).*/\1/p' "$T/m1.script"; }
+T1=$(tok)
+bmctl reimage m1 --timeout 30s --wait >"$T/out" 2>&1 && ok "m1 reimaged a second time" ||
+  not_ok "second reimage of m1: $(cat "$T/out")"
+T2=$(tok)
+[ ${#T1} = 32 ] && [ ${#T2} = 32 ] && [ "$T1" != "$T2" ] && ok "two reimages of m1, two tokens" ||
+  not_ok "tokens of m1's two boots: '$T1' '$T2'"
+cb="http://10.14.0.1:8080/callback/52:54:00:14:00:01"
+[ "$(in_c curl -s -o /dev/null -w '%{http_code}' --interface m1 "$cb?state=done&token=$T1")" = 403 ] &&
+  ok "the first boot's token, replayed by m1: 403" || not_ok "old token accepted"
+[ "$(in_c curl -s -o /dev/null -w '%{http_code}' --interface m1 "$cb?state=done&token=$T2")" = 403 ] &&
+  ok "the second boot's token after its done: 403" || not_ok "token accepted after done"
+[ "$(in_c curl -s -o /dev/null -w '%{http_code}' "http://10.14.0.1:8080/boot/52:54:00:14:00:01.ipxe")" = 403 ] &&
+  ok "m1's script asked by 10.14.0.99: 403" || not_ok "m1's script served to another host"
+for _ in $(seq 1 50); do
+  bmctl trace m1 >"$T/trace" 2>&1
+  grep -q "script asked by 10.14.0.99, refused" "$T/trace" && grep -q "callback asked by 10.14.0.11, refused" "$T/trace" && break
+  sleep 0.1
+done
+expect_in "$T/trace" "script asked by 10.14.0.99, refused" "bmctl trace m1 shows the refused script"
+expect_in "$T/trace" "callback asked by 10.14.0.11, refused: wrong or old token" "and the replayed token"
 # A second reimage of a machine in a running operation is refused with its id.
 bmctl reimage m3 --timeout 1h >/dev/null 2>&1
 op=$(bmctl op get 2>/dev/null | awk '$2 == "running" {print $1}' | head -1)
