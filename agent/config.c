@@ -37,6 +37,9 @@ agent_config_init(struct agent_config *c)
 	c->tftp_max_per_client = TFTP_PER_CLIENT_MAX;
 	c->tftp_timeout_max = TFTP_TIMEOUT_MAX_S;
 	c->lease_secs = 3600;
+	c->discovery_lease_secs = 600;
+	c->discovery_rate = 10;
+	c->discovery_burst = 100;
 	c->outbox_max = 100000;
 	c->log_level = BM_LOG_INFO;
 	pxe_boot_table_default(&c->boot);
@@ -299,6 +302,10 @@ limit_key(struct walk *w, const char *k, const yaml_node_t *v)
 		{ "tftp_max_per_client", offsetof(struct agent_config, tftp_max_per_client), 1,
 		  65536 },
 		{ "tftp_timeout_max", offsetof(struct agent_config, tftp_timeout_max), 1, 255 },
+		{ "discovery_lease_time", offsetof(struct agent_config, discovery_lease_secs), 60,
+		  7 * 86400 },
+		{ "discovery_rate", offsetof(struct agent_config, discovery_rate), 0, 1000000 },
+		{ "discovery_burst", offsetof(struct agent_config, discovery_burst), 1, 1000000 },
 	};
 	unsigned long num;
 

@@ -48,6 +48,8 @@ struct agent_config {
 	char tls_ca[PATH_MAX], tls_cert[PATH_MAX], tls_key[PATH_MAX];
 	unsigned n_coordinators;
 	uint32_t lease_secs;
+	/* discovery_lease_time, discovery_rate, discovery_burst (dhcp_server.h) */
+	unsigned discovery_lease_secs, discovery_rate, discovery_burst;
 	uint64_t outbox_max;   /* events kept for the coordinator */
 	uint64_t cache_budget; /* bytes of verified images kept; 0: no limit */
 	bool chain_ipxe;

@@ -201,6 +201,9 @@ dhcp_config_from(struct dhcp_config *d, const struct agent_config *c)
 	memset(d, 0, sizeof(*d));
 	d->proxy = c->proxy;
 	d->lease_secs = c->lease_secs;
+	d->unknown_lease_secs = c->discovery_lease_secs;
+	d->discovery_rate = c->discovery_rate;
+	d->discovery_burst = c->discovery_burst;
 	snprintf(d->marker, sizeof(d->marker), "%s", c->marker);
 	d->boot = c->boot;
 	d->http_port = c->http_port;

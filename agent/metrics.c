@@ -62,6 +62,11 @@ dhcp(struct bm_buf *b, const struct dhcp_service *s)
 		{ "bm_dhcp_ignored_total", "DHCP packets not answered", false, st.ignored },
 		{ "bm_dhcp_commit_errors_total", "lease commits that failed", false,
 		  st.commit_errors },
+		{ "bm_dhcp_discoveries_total", "unknown MACs reported as discovered", false,
+		  st.discoveries },
+		{ "bm_dhcp_discoveries_dropped_total",
+		  "unknown MACs not reported: beyond discovery_rate", false,
+		  st.discoveries_dropped },
 	};
 	table(b, m, BM_ARRAY_SIZE(m));
 }

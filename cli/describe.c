@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "bm/bmc_secret.h"
+#include "bm/fleet.h"
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
 #include "bmctl.h"
@@ -63,6 +64,10 @@ describe_rack(FILE *f, const Bm__Rack *r, uint32_t count)
 		         bm_ip4_format(r->pool_end, b));
 	line(f, "Pool:", r->pool_start ? buf : "");
 	line_u64(f, "Machines:", count);
+	snprintf(buf, sizeof(buf), "at most %llu new machines; %llu MACs refused",
+	         (unsigned long long)(r->discovery_max ? r->discovery_max : BM_DISCOVERY_DEFAULT),
+	         (unsigned long long)r->discoveries_refused);
+	line(f, "Discovery:", buf);
 	labels(f, r->n_labels, (void **)r->labels);
 	revs(f, r->create_rev, r->mod_rev);
 }

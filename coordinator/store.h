@@ -135,6 +135,7 @@ void store_events_free(Bm__Event **ev, size_t n);
 /* The audit log: entries kept (the oldest go first), and entries per
  * answer at most. */
 #define STORE_AUDIT_KEEP 100000u
+
 #define STORE_AUDIT_PAGE 1000u
 /* Entries after after_seq not older than since_ms, oldest first, at most
  * limit (>= 1); next_seq set when more follow. Returns 0 with *ret (free

@@ -9,9 +9,11 @@
 #include <string.h>
 
 #include "bm/age.h"
+#include "bm/fleet.h"
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
 #include "store_priv.h"
+#include "bm/log.h"
 
 #define EVENTS_PER_MAC_MAX 256u
 #define EVENTS_PER_BATCH_MAX 4096u
@@ -242,14 +244,73 @@ st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was)
 	return trim_history(c, m->mac.data);
 }
 
+/* Machines of the rack that discovery made (named <rack>-<mac in hex>)
+ * and that are still `new`, counted up to `cap`. The names sort together
+ * under the rack, so this walks those alone. */
+static int
+count_new(struct apply_ctx *c, const char *rack, uint64_t cap, uint64_t *ret)
+{
+	char prefix[64];
+	MDB_cursor *cur;
+	MDB_val k = { strlen(rack), (void *)rack }, v;
+	size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%.50s-", rack);
+	int rc;
+
+	*ret = 0;
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_RACK_MACHINES], &cur)) != MDB_SUCCESS)
+		return bm_mdb_errno(rc);
+	v = (MDB_val){ plen, prefix };
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+	     rc == MDB_SUCCESS && *ret < cap && v.mv_size >= plen && !memcmp(v.mv_data, prefix, plen);
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		Bm__Machine *m = NULL;
+		if (v.mv_size != plen + 12 ||
+		    bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
+		                   &bm__machine__descriptor, (ProtobufCMessage **)&m) < 0)
+			continue;
+		*ret += m->state == S(NEW);
+		st_free(m);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_SUCCESS || rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
+}
+
+/* The rack holds its cap of discovered machines: count the MAC, refused. */
+static int
+discovery_full(struct apply_ctx *c, const char *rack, const MDB_val *rack_rec, bool *ret)
+{
+	Bm__Rack *r = bm__rack__unpack(NULL, rack_rec->mv_size, rack_rec->mv_data);
+	uint64_t cap = r && r->discovery_max ? r->discovery_max : BM_DISCOVERY_DEFAULT, n, refused;
+	char key[80];
+	int e;
+
+	bm__rack__free_unpacked(r, NULL);
+	*ret = false;
+	if ((e = count_new(c, rack, cap, &n)) < 0 || n < cap)
+		return e;
+	*ret = true;
+	snprintf(key, sizeof(key), "discoveries_refused/%s", rack);
+	if ((e = bm_mdb_get_u64(c->txn, c->s->dbi[DB_META], key, &refused)) < 0 ||
+	    (e = bm_mdb_put_u64(c->txn, c->s->dbi[DB_META], key, refused + 1)) < 0)
+		return e;
+	if ((refused & (refused + 1)) == 0) /* the 1st, 2nd, 4th, 8th, ...: logged */
+		BM_WARN("store",
+		        "discovery refused rack=%s reason=\"%llu machines in state new, its "
+		        "discovery_max\" refused=%llu",
+		        rack, (unsigned long long)cap, (unsigned long long)refused + 1);
+	return 0;
+}
+
 /* An unknown MAC seen by an agent becomes a machine in state `new` in that
- * agent's rack, named <rack>-<mac in hex>. */
+ * agent's rack, named <rack>-<mac in hex>, while the rack holds fewer than
+ * its discovery_max of them. */
 static int
 discover(struct apply_ctx *c, const char *rack, const uint8_t mac[6])
 {
 	Bm__Machine m = BM__MACHINE__INIT;
 	char name[64];
 	MDB_val rk = { strlen(rack), (void *)rack }, v, mk = { 6, (void *)mac };
+	bool full;
 	int rc;
 
 	if ((rc = mdb_get(c->txn, c->s->dbi[DB_RACKS], &rk, &v)) != MDB_SUCCESS)
@@ -259,6 +320,9 @@ discover(struct apply_ctx *c, const char *rack, const uint8_t mac[6])
 	MDB_val nk = { strlen(name), name };
 	if ((rc = mdb_get(c->txn, c->s->dbi[DB_MACHINES], &nk, &v)) != MDB_NOTFOUND)
 		return rc == MDB_SUCCESS ? 0 : bm_mdb_errno(rc);
+	if ((rc = mdb_get(c->txn, c->s->dbi[DB_RACKS], &rk, &v)) != MDB_SUCCESS ||
+	    (rc = discovery_full(c, rack, &v, &full)) < 0 || full)
+		return rc < 0 ? rc : bm_mdb_errno(rc);
 	m.name = name;
 	m.rack = (char *)rack;
 	m.mac.data = (uint8_t *)mac;

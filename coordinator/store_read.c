@@ -270,12 +270,18 @@ object_wrap(Bm__Kind kind, ProtobufCMessage *rec)
 	return o;
 }
 
-/* Fill an object's count: machines of a rack, racks of a site. */
+/* Fill an object's count: machines of a rack (and the MACs its discovery
+ * cap refused), racks of a site. */
 static void
 object_count(struct store_read *r, Bm__Object *o, const struct rack_names *rn)
 {
-	if (o->obj_case == BM__OBJECT__OBJ_RACK)
+	char key[80];
+
+	if (o->obj_case == BM__OBJECT__OBJ_RACK) {
 		o->count = (uint32_t)dup_count(r, o->rack->name);
+		snprintf(key, sizeof(key), "discoveries_refused/%s", o->rack->name);
+		o->rack->discoveries_refused = meta_u64(r, key);
+	}
 	else if (o->obj_case == BM__OBJECT__OBJ_SITE && rn)
 		o->count = (uint32_t)racks_in_site(rn, o->site->name);
 }

@@ -122,6 +122,12 @@ check_rack(struct bm_problems *p, const Bm__Rack *r, uint32_t i)
 	for (size_t j = 0; j < r->n_dns && j < BM_DNS_MAX; j++)
 		if (r->dns[j] == 0)
 			bm_problems_add(p, KRACK, r->name, i, "dns", "0.0.0.0 is not a server");
+	if (r->discovery_max > BM_DISCOVERY_MAX)
+		bm_problems_add(p, KRACK, r->name, i, "discovery_max", "at most %u",
+		                BM_DISCOVERY_MAX);
+	if (r->discoveries_refused)
+		bm_problems_add(p, KRACK, r->name, i, "discoveries_refused",
+		                "is counted by the coordinator, not set");
 	if (!r->pool_start && !r->pool_end)
 		return;
 	if (!bm_ip4_is_host(r->pool_start, r->network, r->prefix_len) ||

@@ -58,6 +58,7 @@ static const struct field rack_fields[] = {
 	FT(Bm__Rack, "gateway", F_IP, gateway),
 	F2(Bm__Rack, "dns", F_DNS, n_dns, dns),
 	F2(Bm__Rack, "pool", F_POOL, pool_start, pool_end),
+	FT(Bm__Rack, "discovery_max", F_U64, discovery_max),
 	FM(Bm__Rack, "labels", labels, bm__rack__labels_entry__descriptor, BM_LABELS_MAX),
 	{ 0 },
 };

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bm/log.h"
+#include "bm/rate.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
 #include "config.h"
@@ -67,6 +68,8 @@ struct dhcp_service {
 		uint64_t at;
 	} quiet[LOG_SLOTS];
 	uint64_t malformed_logged_at, malformed_unlogged;
+	struct bm_rate discovery; /* discovery_rate, discovery_burst */
+	struct bm_log_limit log_limit;
 };
 
 /* ------------------------------------------------------------- sockets */
@@ -288,6 +291,25 @@ delay_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ------------------------------------------------------------ receive */
 
+/* An unknown MAC's first lease becomes a discovery event within the
+ * discovery rate; beyond it the event is dropped (the lease stands). */
+static void
+discovery_admit(struct dhcp_service *s, struct dhcp_decision *d)
+{
+	char m[BM_MAC_STR];
+
+	if (!s->cfg.discovery_rate || bm_rate_take(&s->discovery, bm_mono_ms())) {
+		s->st.discoveries++;
+		return;
+	}
+	d->discovered = false;
+	s->st.discoveries_dropped++;
+	bm_log_limited(&s->log_limit, 1, "dhcp",
+	               "discovery dropped mac=%s reason=\"more than %u a second\" dropped=%llu",
+	               bm_mac_format(d->mac, m), s->cfg.discovery_rate,
+	               (unsigned long long)s->st.discoveries_dropped);
+}
+
 static void
 handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, const uint8_t *buf, size_t n,
               const struct sockaddr_in *from, bool port4011, uint64_t now)
@@ -307,6 +329,8 @@ handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, const uint8_t *buf
 		return;
 	}
 	s->st.by_type_in[d->in_type < 9 ? d->in_type : 0]++;
+	if (d->discovered)
+		discovery_admit(s, d);
 	if (d->dest == DHCP_DEST_NONE && d->lease_op == DHCP_LEASE_KEEP) {
 		s->st.ignored++;
 		if (d->why && strcmp(d->why, "client chose another server"))
@@ -479,8 +503,15 @@ set_segments(struct dhcp_service *s, const struct rack_view *v)
 void
 dhcp_service_set_view(struct dhcp_service *s, const struct rack_view *v)
 {
+	int r;
+
 	s->srv.view = (struct dhcp_view){ rack_view_host_cb, rack_view_reserved_cb, (void *)v };
 	set_segments(s, v);
+	/* A managed agent starts on an empty view: its pool and machines
+	 * arrive with the first sync. */
+	if ((r = lease_table_grow(&s->srv.leases, table_capacity(v))) < 0)
+		BM_ERROR("dhcp", "cannot grow the lease table leases=%zu want=%zu err=\"%s\"",
+		         lease_table_capacity(s->srv.leases), table_capacity(v), strerror(-r));
 }
 
 int
@@ -504,6 +535,7 @@ dhcp_service_start(struct ev_loop *loop, const struct dhcp_service_opts *o,
 	s->db = o->db;
 	snprintf(s->rack, sizeof(s->rack), "%s", o->rack);
 	s->srv.cfg = &s->cfg;
+	bm_rate_init(&s->discovery, s->cfg.discovery_rate, s->cfg.discovery_burst, bm_mono_ms());
 	if (!(s->srv.leases = lease_table_new(table_capacity(o->view)))) {
 		dhcp_service_stop(s);
 		return -ENOMEM;

@@ -25,6 +25,7 @@ struct dhcp_service_opts {
 
 struct dhcp_stats {
 	uint64_t rx, tx, malformed, ignored;
+	uint64_t discoveries, discoveries_dropped; /* events recorded; dropped at the rate */
 	uint64_t by_type_in[9], by_type_out[9];
 	uint64_t commits, commit_errors, leases_saved;
 };

@@ -72,12 +72,24 @@ wanted(struct ctx *c, uint8_t code)
 	return !c->m->opt[DHCP_OPT_PARAM_LIST].present || dhcp_msg_requests(c->m, code);
 }
 
+/* An unknown MAC's lease is short, so a host making up MACs cannot hold
+ * the discovery pool for long. */
+static uint32_t
+lease_secs(const struct ctx *c)
+{
+	const struct dhcp_config *cfg = c->s->cfg;
+
+	return !c->known && cfg->unknown_lease_secs && cfg->unknown_lease_secs < cfg->lease_secs
+	           ? cfg->unknown_lease_secs
+	           : cfg->lease_secs;
+}
+
 static void
 network_opts(struct ctx *c, bool lease)
 {
 	const struct dhcp_segment *g = c->seg;
 	struct dhcp_reply *r = &c->r;
-	uint32_t mask = bm_ip4_mask(g->prefix_len), secs = c->s->cfg->lease_secs;
+	uint32_t mask = bm_ip4_mask(g->prefix_len), secs = lease_secs(c);
 	uint8_t dns[16];
 
 	if (lease) {
@@ -240,7 +252,7 @@ bind(struct ctx *c, uint32_t ip)
 	/* A discovery is an unknown MAC's first binding, not its renewals. */
 	bool fresh = !before || before->state == LEASE_OFFERED;
 
-	if (hold(c, ip, LEASE_BOUND, c->now + (uint64_t)c->s->cfg->lease_secs * 1000) < 0)
+	if (hold(c, ip, LEASE_BOUND, c->now + (uint64_t)lease_secs(c) * 1000) < 0)
 		return 0;
 	c->d->discovered = !c->known && fresh;
 	return answer(c, DHCP_ACK, ip);

@@ -91,6 +91,32 @@ lease_table_count(const struct lease_table *t)
 	return t->used;
 }
 
+size_t
+lease_table_capacity(const struct lease_table *t)
+{
+	return t->cap;
+}
+
+int
+lease_table_grow(struct lease_table **tp, size_t cap)
+{
+	struct lease_table *t = *tp, *n;
+
+	if (cap <= t->cap)
+		return 0;
+	if (!(n = lease_table_new(cap > DHCP_LEASES_MAX ? DHCP_LEASES_MAX : cap)))
+		return -ENOMEM;
+	for (size_t i = 0; i <= t->by_ip.mask; i++)
+		if (t->by_ip.slot[i] && lease_put(n, &t->v[t->by_ip.slot[i] - 1]) < 0) {
+			lease_table_free(n);
+			return -ENOSPC;
+		}
+	n->cursor = t->cursor;
+	lease_table_free(t);
+	*tp = n;
+	return 0;
+}
+
 /* ------------------------------------------------------------- indexes */
 
 static size_t

@@ -38,6 +38,11 @@ struct lease_table;
 struct lease_table *lease_table_new(size_t capacity);
 void lease_table_free(struct lease_table *t);
 size_t lease_table_count(const struct lease_table *t);
+size_t lease_table_capacity(const struct lease_table *t);
+/* Make *t hold up to cap leases (at most DHCP_LEASES_MAX), keeping every
+ * lease; a smaller cap changes nothing. Lease pointers the table gave are
+ * void after. Returns 0 or -ENOMEM (*t unchanged). */
+int lease_table_grow(struct lease_table **t, size_t cap);
 
 /* The live lease of a client or of an address, or NULL. A lease whose
  * time has passed at `now` is not live. The pointer is valid until the

@@ -5,8 +5,8 @@ them. One exchange at a time; the address is never configured.
 
 usage: dhcp_dora.py IFACE FIRST_MAC [COUNT]
 The MACs are FIRST_MAC, FIRST_MAC + 1, ... (COUNT of them, default 1).
-Prints "acked N offered M of COUNT"; exits 0 when every exchange ended in
-an ACK."""
+Prints "acked N offered M of COUNT lease_time S" (S: the last ACK's lease
+time, option 51); exits 0 when every exchange ended in an ACK."""
 import socket, struct, sys, time
 
 IFACE, FIRST = sys.argv[1], int(sys.argv[2].replace(":", "").replace("-", ""), 16)
@@ -46,11 +46,11 @@ def answer(xid, want_type, timeout=1.0):
             opts[d[i]] = d[i + 2:i + 2 + d[i + 1]]
             i += 2 + d[i + 1]
         if opts.get(53) == bytes([want_type]):
-            return d[16:20], opts.get(54, b"")
+            return d[16:20], opts.get(54, b""), opts.get(51, b"\0\0\0\0")
     return None
 
 
-acked = offered = 0
+acked = offered = lease_time = 0
 for i in range(COUNT):
     mac, xid = (FIRST + i).to_bytes(6, "big"), 0x7000000 + i
     s.sendto(packet(xid, mac, [(53, b"\x01")]), ("255.255.255.255", 67))
@@ -59,6 +59,9 @@ for i in range(COUNT):
         continue
     offered += 1
     s.sendto(packet(xid, mac, [(53, b"\x03"), (50, o[0]), (54, o[1])]), ("255.255.255.255", 67))
-    acked += answer(xid, 5) is not None
-print(f"acked {acked} offered {offered} of {COUNT}")
+    a = answer(xid, 5)
+    if a:
+        acked += 1
+        lease_time = struct.unpack("!I", a[2])[0]
+print(f"acked {acked} offered {offered} of {COUNT} lease_time {lease_time}")
 sys.exit(0 if acked == COUNT else 1)

@@ -1,4 +1,5 @@
 /* Lease table: lookups, an address changing hands, expiry, pool allocation,
+ * growth keeping every lease,
  * and 200,000 random operations checked against a plain array model (the
  * indexes' backward-shift deletion must never break a probe chain). */
 #include <errno.h>
@@ -120,6 +121,39 @@ test_full(void **state)
 	lease_table_free(t);
 }
 
+/* A full table grows (a managed agent's first view brings its pool): every
+ * lease is still found by key and by address, and there is room for more. */
+static void
+test_grow(void **state)
+{
+	struct lease_table *t = lease_table_new(100);
+	struct lease l;
+	struct lease_key k;
+
+	(void)state;
+	for (unsigned i = 0; i < 100; i++) {
+		l = lease_of(i, 1000 + i, 5000);
+		assert_int_equal(lease_put(t, &l), 0);
+	}
+	l = lease_of(100, 1100, 5000);
+	assert_int_equal(lease_put(t, &l), -ENOSPC);
+	assert_int_equal(lease_table_grow(&t, 50), 0); /* smaller: no change */
+	assert_int_equal(lease_table_capacity(t), 100);
+	assert_int_equal(lease_table_grow(&t, 400), 0);
+	assert_int_equal(lease_table_capacity(t), 400);
+	assert_int_equal(lease_table_count(t), 100);
+	for (unsigned i = 0; i < 100; i++) {
+		k = key_of(i);
+		assert_non_null(lease_by_key(t, &k, 0));
+		assert_int_equal(lease_by_ip(t, 1000 + i, 0)->ip, 1000 + i);
+	}
+	for (unsigned i = 100; i < 400; i++) {
+		l = lease_of(i, 1000 + i, 5000);
+		assert_int_equal(lease_put(t, &l), 0);
+	}
+	lease_table_free(t);
+}
+
 /* The model: model_ip[c] is client c's address (0 = none). */
 #define CLIENTS 300
 #define IPS 400
@@ -174,6 +208,7 @@ main(void)
 		cmocka_unit_test(test_basics),
 		cmocka_unit_test(test_pool),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_random_against_model),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,11 @@
 #define BM_TEMPLATE_MAX (256u << 10) /* bytes per template */
 #define BM_TEXT_MAX 4096u            /* cmdline, bmc, url */
 #define BM_DNS_MAX 4u
+/* A rack's discovery_max: machines in state `new` that discovery may make
+ * in it, by default (0) and at most. Past it, the coordinator counts
+ * unknown MACs (Rack.discoveries_refused) and logs them, not stores them. */
+#define BM_DISCOVERY_DEFAULT 1024u
+#define BM_DISCOVERY_MAX 1000000u
 
 /* A parsed fleet file. Everything is heap-allocated: free with
  * bm_fleet_fini. lines[kind][i] is the 1-based line of entry i of that kind. */

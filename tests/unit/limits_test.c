@@ -1,7 +1,8 @@
-/* Per-address counts for per-client caps: the cap refuses the one too
- * many, counts stay right against a plain reference through random adds
- * and removals (backward-shift deletion keeps every run findable), and the
- * table refuses more addresses than it was made for. */
+/* The limits' helpers. Per-address counts for per-client caps: the cap
+ * refuses the one too many, counts stay right against a plain reference
+ * through random adds and removals (backward-shift deletion keeps every run
+ * findable), and the table refuses more addresses than it was made for.
+ * The token bucket: a burst, then the rate, never more than the burst. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 
 #include "bm/addr_count.h"
+#include "bm/rate.h"
 
 static void
 test_cap(void **state)
@@ -65,12 +67,37 @@ test_against_reference(void **state)
 	bm_addr_count_fini(&t);
 }
 
+static void
+test_rate(void **state)
+{
+	struct bm_rate r;
+	unsigned n = 0;
+
+	(void)state;
+	bm_rate_init(&r, 10, 100, 1000);
+	while (bm_rate_take(&r, 1000))
+		n++;
+	assert_int_equal(n, 100); /* the burst */
+	assert_false(bm_rate_take(&r, 1050));
+	assert_true(bm_rate_take(&r, 1100)); /* 100 ms at 10/s: one */
+	assert_false(bm_rate_take(&r, 1100));
+	for (n = 0; bm_rate_take(&r, 3100);)
+		n++;
+	assert_int_equal(n, 20); /* two seconds: twenty */
+	for (n = 0; bm_rate_take(&r, 1000000);)
+		n++;
+	assert_int_equal(n, 100); /* a long quiet refills to the burst only */
+	bm_rate_init(&r, 10, 100, 5000);
+	assert_true(bm_rate_take(&r, 4000)); /* a clock behind: no refill, no harm */
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_against_reference),
+		cmocka_unit_test(test_rate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
