@@ -40,6 +40,7 @@ agent_config_init(struct agent_config *c)
 	c->discovery_lease_secs = 600;
 	c->discovery_rate = 10;
 	c->discovery_burst = 100;
+	c->rogue_probe_secs = 60;
 	c->outbox_max = 100000;
 	c->log_level = BM_LOG_INFO;
 	pxe_boot_table_default(&c->boot);
@@ -306,6 +307,7 @@ limit_key(struct walk *w, const char *k, const yaml_node_t *v)
 		  7 * 86400 },
 		{ "discovery_rate", offsetof(struct agent_config, discovery_rate), 0, 1000000 },
 		{ "discovery_burst", offsetof(struct agent_config, discovery_burst), 1, 1000000 },
+		{ "rogue_dhcp_probe", offsetof(struct agent_config, rogue_probe_secs), 0, 86400 },
 	};
 	unsigned long num;
 
@@ -353,6 +355,9 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 		if (text(w, v, k, c->tftp_root, sizeof(c->tftp_root)) == 0 &&
 		    c->tftp_root[0] != '/')
 			bad(w, v, k, "must be an absolute path");
+	} else if (!strcmp(k, "user")) {
+		if (text(w, v, k, c->user, sizeof(c->user)) == 0 && !bm_name_valid(c->user))
+			bad(w, v, k, "\"%s\" is not a user name", c->user);
 	} else if (!strcmp(k, "fleet")) {
 		text(w, v, k, c->fleet, sizeof(c->fleet));
 	} else if (!strcmp(k, "coordinator")) {

@@ -28,7 +28,9 @@
 #include "metrics.h"
 #include "rackdb.h"
 #include "power.h"
+#include "privs.h"
 #include "ra.h"
+#include "rogue.h"
 #include "progress.h"
 #include "rackview.h"
 #include "sync.h"
@@ -44,6 +46,7 @@ struct agent {
 	struct file_table *files;
 	struct tftp_service *tftp;
 	struct ra_service *ra;
+	struct rogue *rogue; /* rogue DHCP detection (rogue_dhcp_probe) */
 	struct http_routes *routes;
 	struct http_server *http;
 	struct http_server *metrics_http; /* /metrics, on metrics_listen */
@@ -275,8 +278,8 @@ start_metrics(struct agent *a)
 		                      .arg = &a->metrics,
 		                      .files = a->files };
 
-	a->metrics = (struct agent_metrics){ a->cfg.rack, a->dhcp, a->tftp, a->http,
-		                             a->routes,   a->db,   a->files };
+	a->metrics = (struct agent_metrics){ a->cfg.rack, a->dhcp,  a->tftp,  a->http,
+		                             a->routes,   a->db,    a->files, a->rogue };
 	return a->cfg.metrics_port ? http_server_start(a->loop, &o, &a->metrics_http) : 0;
 }
 
@@ -323,6 +326,16 @@ blob_get_cb(void *arg, const uint8_t sha[32], uint64_t off, void *buf, size_t le
 	return sync_blob_get(arg, sha, off, buf, len, n, size);
 }
 
+/* A rogue DHCP server seen (new, or again after a minute): tell upstream. */
+static void
+rogue_cb(void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->sync)
+		sync_reregister(a->sync);
+}
+
 static void
 cache_changed_cb(void *arg)
 {
@@ -358,7 +371,31 @@ describe_interfaces(struct agent *a, Bm__AgentInfo *info)
 	freeifaddrs(ifs);
 }
 
-/* What the agent registers with: host, interfaces, cache (report thread). */
+/* Other DHCP servers seen on the rack's segments. */
+static void
+describe_rogues(struct agent *a, Bm__AgentInfo *info)
+{
+	static struct rogue_seen seen[ROGUE_KEEP];
+	static Bm__RogueDhcp rd[ROGUE_KEEP], *p[ROGUE_KEEP];
+	size_t n = a->rogue ? rogue_list(a->rogue, seen, ROGUE_KEEP) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bm__rogue_dhcp__init(&rd[i]);
+		rd[i].ip = seen[i].ip;
+		rd[i].mac.data = seen[i].mac;
+		rd[i].mac.len = 6;
+		rd[i].iface = seen[i].iface;
+		rd[i].first_seen_ms = seen[i].first_ms;
+		rd[i].last_seen_ms = seen[i].last_ms;
+		rd[i].offers = seen[i].offers;
+		p[i] = &rd[i];
+	}
+	info->rogue_dhcp = p;
+	info->n_rogue_dhcp = n;
+}
+
+/* What the agent registers with: host, interfaces, cache, rogue DHCP
+ * servers (report thread, one at a time). */
 static void
 describe_cb(void *arg, Bm__AgentInfo *info)
 {
@@ -366,6 +403,7 @@ describe_cb(void *arg, Bm__AgentInfo *info)
 
 	info->hostname = a->hostname;
 	describe_interfaces(a, info);
+	describe_rogues(a, info);
 	if (a->cache)
 		cache_describe(a->cache, info);
 }
@@ -448,6 +486,25 @@ start_cache(struct agent *a)
 	return 0;
 }
 
+/* Every socket is open: become the agent's user before any thread starts
+ * (capabilities are per thread). */
+static int
+drop_privileges(struct agent *a)
+{
+	char err[256] = "";
+	bool dropped;
+	int r = privs_drop(a->cfg.user, a->cfg.data_dir, &dropped, err, sizeof(err));
+
+	if (r < 0)
+		BM_ERROR("agent", "cannot drop privileges err=\"%s\"", err);
+	else if (dropped)
+		BM_INFO("agent", "running as user=%s uid=%u capabilities=CAP_NET_ADMIN",
+		        *a->cfg.user ? a->cfg.user : PRIVS_DEFAULT_USER, (unsigned)getuid());
+	else if (geteuid() == 0)
+		BM_WARN("agent", "running as root reason=\"%s; set user: in the config\"", err);
+	return r;
+}
+
 static int
 agent_start(struct agent *a)
 {
@@ -488,13 +545,20 @@ agent_start(struct agent *a)
 		return r;
 	if (a->cfg.ipv6_ra && (r = ra_service_start(a->loop, ifaces, a->cfg.n_ifaces, &a->ra)) < 0)
 		return r;
-	/* The sync's first answer reaches the loop only once it runs, when
-	 * every service below is up. */
+	if (a->cfg.rogue_probe_secs && (r = rogue_start(a->loop, ifaces, a->cfg.n_ifaces,
+	                                                a->cfg.rogue_probe_secs, rogue_cb, a,
+	                                                &a->rogue)) < 0)
+		return r;
+	if ((r = start_http(a, ifaces)) < 0 || (r = drop_privileges(a)) < 0)
+		return r;
+	/* Threads from here on, as the agent's user. The sync's first answer
+	 * reaches the loop only once it runs, when every service is up. */
 	if (a->cfg.n_coordinators && (r = start_sync(a)) < 0)
 		return r;
 	if ((r = start_cache(a)) < 0)
 		return r;
-	return start_http(a, ifaces);
+	http_routes_set_cache(a->routes, a->cache);
+	return 0;
 }
 
 static void
@@ -591,6 +655,7 @@ main(int argc, char **argv)
 	http_server_stop(a.http);
 	http_server_stop(a.metrics_http);
 	ra_service_stop(a.ra);
+	rogue_stop(a.rogue);
 	tftp_service_stop(a.tftp);
 	a.tftp = NULL;
 	progress_free(a.progress);

@@ -10,6 +10,7 @@
 #include "http_routes.h"
 #include "http_server.h"
 #include "rackdb.h"
+#include "rogue.h"
 #include "tftp_io.h"
 
 struct metric {
@@ -142,6 +143,14 @@ agent_metrics_write(const struct agent_metrics *m, struct bm_buf *b)
 
 	if (m->dhcp)
 		dhcp(b, m->dhcp);
+	if (m->rogue) {
+		const struct metric g[] = {
+			{ "bm_dhcp_rogue_answers_total",
+			  "OFFERs and ACKs seen from DHCP servers that are not this agent", false,
+			  rogue_offers(m->rogue) },
+		};
+		table(b, g, BM_ARRAY_SIZE(g));
+	}
 	if (m->tftp)
 		tftp(b, m->tftp);
 	if (m->http && m->routes)

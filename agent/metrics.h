@@ -12,6 +12,7 @@ struct http_server;
 struct http_routes;
 struct rackdb;
 struct file_table;
+struct rogue;
 
 struct agent_metrics {
 	const char *rack;
@@ -21,6 +22,7 @@ struct agent_metrics {
 	const struct http_routes *routes;
 	struct rackdb *db;
 	const struct file_table *files;
+	struct rogue *rogue; /* NULL: rogue_dhcp_probe off */
 };
 
 /* The metrics of m, appended to out. */

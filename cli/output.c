@@ -197,6 +197,21 @@ json_agent(struct bm_json *j, const Bm__AgentRecord *a)
 	bm_json_ku64(j, "registered_ms", a->registered_ms);
 	bm_json_ku64(j, "last_seen_ms", a->last_seen_ms);
 	bm_json_kbool(j, "silent", a->silent);
+	bm_json_key(j, "rogue_dhcp");
+	bm_json_arr_begin(j);
+	for (size_t i = 0; in && i < in->n_rogue_dhcp; i++) {
+		const Bm__RogueDhcp *d = in->rogue_dhcp[i];
+		char ip[BM_IP4_STR], mac[BM_MAC_STR];
+		bm_json_obj_begin(j);
+		bm_json_kstr(j, "ip", bm_ip4_format(d->ip, ip));
+		bm_json_kstr(j, "mac", d->mac.len == 6 ? bm_mac_format(d->mac.data, mac) : "");
+		bm_json_kstr(j, "iface", d->iface);
+		bm_json_ku64(j, "first_seen_ms", d->first_seen_ms);
+		bm_json_ku64(j, "last_seen_ms", d->last_seen_ms);
+		bm_json_ku64(j, "offers", d->offers);
+		bm_json_obj_end(j);
+	}
+	bm_json_arr_end(j);
 	bm_json_ku64(j, "revision", a->revision);
 	bm_json_ku64(j, "lag", a->lag);
 }
@@ -280,8 +295,8 @@ static const char *const machine_cols[] = { "NAME",    "RACK",  "MAC",   "IP",
 	                                    "PROFILE", "STATE", "LABELS" };
 static const char *const profile_cols[] = { "NAME", "KERNEL", "INITRD", "TEMPLATES" };
 static const char *const image_cols[] = { "NAME", "SIZE", "SHA256", "SOURCE", "AGENTS" };
-static const char *const agent_cols[] = { "ID",        "RACK", "VERSION", "STATE",
-	                                  "LAST SEEN", "LAG",  "CACHE",   "EVENTS" };
+static const char *const agent_cols[] = { "ID",  "RACK",  "VERSION", "STATE", "LAST SEEN",
+	                                  "LAG", "CACHE", "EVENTS",  "NOTES" };
 
 static struct table *
 table_for(Bm__Kind kind)
@@ -291,7 +306,7 @@ table_for(Bm__Kind kind)
 	case BM__KIND__KIND_RACK: return table_new(6, rack_cols);
 	case BM__KIND__KIND_MACHINE: return table_new(7, machine_cols);
 	case BM__KIND__KIND_PROFILE: return table_new(4, profile_cols);
-	case BM__KIND__KIND_AGENT: return table_new(8, agent_cols);
+	case BM__KIND__KIND_AGENT: return table_new(9, agent_cols);
 	default: return table_new(5, image_cols);
 	}
 }
@@ -313,7 +328,7 @@ static void
 table_agent(struct table *t, const Bm__AgentRecord *a)
 {
 	const Bm__AgentInfo *in = a->info;
-	char seen[32], lag[32], cache[64], ev[32];
+	char seen[32], lag[32], cache[64], ev[32], notes[96] = "";
 
 	snprintf(lag, sizeof(lag), "%llu", (unsigned long long)a->lag);
 	snprintf(cache, sizeof(cache), "%zu images, %llu MiB", in ? in->n_cached : 0,
@@ -322,12 +337,19 @@ table_agent(struct table *t, const Bm__AgentRecord *a)
 		snprintf(cache + strlen(cache), sizeof(cache) - strlen(cache), " of %llu",
 		         (unsigned long long)(in->cache_budget >> 20));
 	snprintf(ev, sizeof(ev), "%llu", (unsigned long long)a->events_applied);
+	if (in && in->n_rogue_dhcp) { /* the most recent one, and how many more */
+		char ip[BM_IP4_STR], age[32];
+		snprintf(notes, sizeof(notes), "rogue DHCP %s seen %s%s",
+		         bm_ip4_format(in->rogue_dhcp[0]->ip, ip),
+		         age_text(in->rogue_dhcp[0]->last_seen_ms, age, sizeof(age)),
+		         in->n_rogue_dhcp > 1 ? " (and others)" : "");
+	}
 	table_row(t, (const char *[]){ a->id, in ? in->rack : "", in ? in->version : "",
 	                               !a->last_seen_ms ? "never"
 	                               : a->silent      ? "silent"
 	                                                : "live",
 	                               age_text(a->last_seen_ms, seen, sizeof(seen)),
-	                               a->last_seen_ms ? lag : "", cache, ev });
+	                               a->last_seen_ms ? lag : "", cache, ev, notes });
 }
 
 static void

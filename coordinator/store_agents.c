@@ -18,6 +18,7 @@
 #define EVENTS_PER_MAC_MAX 256u
 #define EVENTS_PER_BATCH_MAX 4096u
 #define CACHED_MAX 4096u
+#define ROGUE_DHCP_MAX 16u /* other DHCP servers an agent reports (it keeps 8) */
 #define EVENT_KEY_LEN 26u
 #define PROGRESS_WRITE_MS 10000u
 #define AGENTS_SEEN_MAX 4096u /* sightings in one AgentsSeen command */
@@ -89,6 +90,13 @@ st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info)
 		if (info->cached[i].len != BM_SHA256_LEN)
 			return st_refuse(c, BM__STATUS__STATUS_INVALID,
 			                 "cached image digests must be 32 bytes");
+	if (info->n_rogue_dhcp > ROGUE_DHCP_MAX)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "more than %u rogue DHCP servers",
+		                 ROGUE_DHCP_MAX);
+	for (size_t i = 0; i < info->n_rogue_dhcp; i++)
+		if (info->rogue_dhcp[i]->mac.len != 6 || strlen(info->rogue_dhcp[i]->iface) > 15)
+			return st_refuse(c, BM__STATUS__STATUS_INVALID,
+			                 "a rogue DHCP server needs a 6-byte MAC and an interface name");
 	if ((r = get_agent(c, info->id, &old)) < 0 && r != -ENOENT)
 		return r;
 	rec.id = info->id;

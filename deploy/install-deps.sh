@@ -16,12 +16,13 @@ BUILD_PKGS=(
 # Run: the tools the agent drives (ipmitool for the ipmi power driver).
 RUN_PKGS=(ipmitool)
 # Test: cmocka for unit tests, clang + its runtime for libFuzzer targets,
-# the LMDB tools for inspecting stores, and the tools integration tests call.
+# the LMDB tools for inspecting stores, and the tools integration tests call
+# (dnsmasq as the rogue DHCP server, useradd and setpriv for least privilege).
 TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
   isc-dhcp-client busybox kea-admin
-  tftp-hpa atftp nftables openipmi ndisc6 tcpdump
+  tftp-hpa atftp nftables openipmi ndisc6 tcpdump dnsmasq-base passwd util-linux
 )
 
 # The QEMU lab (deploy/lab, whose reduced run is part of the tests): QEMU

@@ -42,6 +42,7 @@
 struct dhcp_iface {
 	struct dhcp_service *svc;
 	char name[IF_NAMESIZE];
+	uint8_t mac[6]; /* its own: the agent's rogue-DHCP probes come from it */
 	int fd67, fd4011;
 	ev_io w67, w4011;
 	struct dhcp_segment seg;
@@ -323,6 +324,10 @@ handle_packet(struct dhcp_service *s, struct dhcp_iface *ifc, const uint8_t *buf
 	if (s->npend == DHCP_PENDING_MAX)
 		commit_pending(s); /* full: commit now, then carry on */
 	d = &s->pend[s->npend].d;  /* decided in place: kept if it must wait */
+	if (n >= 34 && !memcmp(buf + 28, ifc->mac, 6)) {
+		s->st.ignored++; /* our own probe for rogue servers (rogue.h) */
+		return;
+	}
 	r = dhcp_server_handle(&s->srv, &rx, buf, n, now, d);
 	if (r < 0) {
 		log_malformed(s, r, from, now);
@@ -469,6 +474,10 @@ open_iface(struct dhcp_service *s, struct dhcp_iface *ifc, const char *name,
 	if ((r = open_socket(name, 67)) < 0)
 		goto fail;
 	ifc->fd67 = r;
+	struct ifreq ifr = { 0 };
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(ifc->fd67, SIOCGIFHWADDR, &ifr) == 0)
+		memcpy(ifc->mac, ifr.ifr_hwaddr.sa_data, 6);
 	ev_io_init(&ifc->w67, read67_cb, ifc->fd67, EV_READ);
 	ev_io_start(s->loop, &ifc->w67);
 	if (!s->cfg.proxy)

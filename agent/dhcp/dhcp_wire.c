@@ -94,7 +94,7 @@ layout(struct dhcp_msg *m, const struct tally *t)
 }
 
 static int
-parse_header(struct bm_rd *rd, struct dhcp_msg *m)
+parse_header(struct bm_rd *rd, uint8_t op, struct dhcp_msg *m)
 {
 	const uint8_t *chaddr, *skip;
 	uint32_t magic;
@@ -108,7 +108,7 @@ parse_header(struct bm_rd *rd, struct dhcp_msg *m)
 	    bm_rd_be32(rd, &magic) < 0)
 		return -EMSGSIZE;
 	memcpy(m->chaddr, chaddr, 16);
-	if (m->op != DHCP_BOOTREQUEST || magic != DHCP_MAGIC)
+	if (m->op != op || magic != DHCP_MAGIC)
 		return -EPROTO;
 	if (m->hlen > 16)
 		return -EBADMSG;
@@ -119,6 +119,12 @@ parse_header(struct bm_rd *rd, struct dhcp_msg *m)
 
 int
 dhcp_msg_parse(const uint8_t *pkt, size_t len, struct dhcp_msg *m)
+{
+	return dhcp_msg_parse_as(pkt, len, DHCP_BOOTREQUEST, m);
+}
+
+int
+dhcp_msg_parse_as(const uint8_t *pkt, size_t len, uint8_t op, struct dhcp_msg *m)
 {
 	struct region g[3];
 	struct tally t;
@@ -131,7 +137,7 @@ dhcp_msg_parse(const uint8_t *pkt, size_t len, struct dhcp_msg *m)
 	if (len < DHCP_MIN_LEN || len > DHCP_PKT_MAX)
 		return -EMSGSIZE;
 	bm_rd_init(&rd, pkt, len);
-	if ((r = parse_header(&rd, m)) < 0)
+	if ((r = parse_header(&rd, op, m)) < 0)
 		return r;
 	memset(&t, 0, sizeof(t));
 	g[0] = (struct region){ pkt + DHCP_MIN_LEN, len - DHCP_MIN_LEN, true };

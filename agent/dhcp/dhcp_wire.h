@@ -90,6 +90,9 @@ struct dhcp_msg {
  *  a message type option that is not one byte of 1..8).
  * `ret` is overwritten in full; on error its contents are unspecified. */
 int dhcp_msg_parse(const uint8_t *pkt, size_t len, struct dhcp_msg *ret);
+/* The same for a message of `op` (DHCP_BOOTREPLY: another server's answer,
+ * rogue.h). */
+int dhcp_msg_parse_as(const uint8_t *pkt, size_t len, uint8_t op, struct dhcp_msg *ret);
 
 /* Typed getters: 0, -ENOENT (absent), -EBADMSG (length is not what the
  * type needs). */

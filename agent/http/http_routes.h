@@ -44,6 +44,8 @@ struct http_routes_opts {
 int http_routes_new(const struct http_routes_opts *o, struct http_routes **ret);
 /* Serve a new rack view from now on (the caller frees the old one after). */
 void http_routes_set_view(struct http_routes *r, const struct rack_view *v);
+/* The image cache whose entries served are touched (set once it runs). */
+void http_routes_set_cache(struct http_routes *r, struct cache *c);
 void http_routes_stats(const struct http_routes *r, struct http_route_stats *ret);
 void http_routes_free(struct http_routes *r);
 

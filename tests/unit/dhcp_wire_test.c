@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "dhcp_wire.h"
+#include "rogue_wire.h"
 
 /* ------------------------------------------------------- packet builder */
 
@@ -303,6 +304,68 @@ test_reply_limits(void **state)
 	assert_int_equal(dhcp_msg_max_reply(&msg), 548);
 }
 
+/* Rogue detection: the probe parses as a DISCOVER with the broadcast flag;
+ * turned into another server's OFFER and wrapped in IPv4/UDP 67 -> 68 it is
+ * seen, with its server id; wrong ports, a fragment, TCP, a NAK, a
+ * BOOTREQUEST, a short packet are not. */
+static size_t
+wrap(uint8_t *out, const uint8_t *dhcp, size_t n, uint16_t sport, uint16_t dport, uint8_t proto,
+     uint16_t frag)
+{
+	memset(out, 0, 28);
+	out[0] = 0x45;
+	out[2] = (uint8_t)((28 + n) >> 8);
+	out[3] = (uint8_t)(28 + n);
+	out[6] = (uint8_t)(frag >> 8);
+	out[7] = (uint8_t)frag;
+	out[9] = proto;
+	memcpy(out + 12, "\x0a\x0c\x00\x42", 4);
+	out[20] = (uint8_t)(sport >> 8);
+	out[21] = (uint8_t)sport;
+	out[22] = (uint8_t)(dport >> 8);
+	out[23] = (uint8_t)dport;
+	out[24] = (uint8_t)((8 + n) >> 8);
+	out[25] = (uint8_t)(8 + n);
+	memcpy(out + 28, dhcp, n);
+	return 28 + n;
+}
+
+static void
+test_rogue(void **state)
+{
+	static const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 1 };
+	uint8_t probe[ROGUE_PROBE_LEN], pkt[28 + ROGUE_PROBE_LEN];
+	struct dhcp_msg *m = malloc(sizeof(*m));
+	struct rogue_offer o;
+	size_t n = rogue_probe_build(probe, mac, 0x1234);
+
+	(void)state;
+	assert_int_equal(dhcp_msg_parse(probe, n, m), 0);
+	assert_int_equal(m->type, DHCP_DISCOVER);
+	assert_int_equal(m->flags, 0x8000);
+	assert_memory_equal(m->chaddr, mac, 6);
+	/* Another server's OFFER (no option 54: its source address stands). */
+	probe[0] = DHCP_BOOTREPLY;
+	probe[242] = DHCP_OFFER;
+	memcpy(probe + 16, "\x0a\x0c\x00\x96", 4); /* yiaddr */
+	assert_int_equal(rogue_parse(pkt, wrap(pkt, probe, n, 67, 68, 17, 0), &o), 0);
+	assert_int_equal(o.type, DHCP_OFFER);
+	assert_int_equal(o.server_id, 0x0a0c0042);
+	assert_int_equal(o.yiaddr, 0x0a0c0096);
+	assert_int_equal(rogue_parse(pkt, wrap(pkt, probe, n, 68, 67, 17, 0), &o), -EINVAL);
+	assert_int_equal(rogue_parse(pkt, wrap(pkt, probe, n, 67, 68, 6, 0), &o), -EINVAL);
+	assert_int_equal(rogue_parse(pkt, wrap(pkt, probe, n, 67, 68, 17, 0x2001), &o), -EINVAL);
+	assert_int_equal(rogue_parse(pkt, 40, &o), -EINVAL);
+	assert_int_equal(o.server_id, 0); /* cleared when refused */
+	probe[242] = DHCP_NAK;
+	assert_int_equal(rogue_parse(pkt, wrap(pkt, probe, n, 67, 68, 17, 0), &o), -EINVAL);
+	probe[242] = DHCP_ACK;
+	assert_int_equal(rogue_parse(pkt, wrap(pkt, probe, n, 67, 68, 17, 0), &o), 0);
+	probe[0] = DHCP_BOOTREQUEST;
+	assert_int_equal(rogue_parse(pkt, wrap(pkt, probe, n, 67, 68, 17, 0), &o), -EINVAL);
+	free(m);
+}
+
 int
 main(void)
 {
@@ -313,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_mutate_every_byte),
 		cmocka_unit_test(test_reply_order_and_roundtrip),
 		cmocka_unit_test(test_reply_limits),
+		cmocka_unit_test(test_rogue),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
