@@ -129,6 +129,10 @@ http(struct bm_buf *b, const struct http_server *s, const struct http_routes *r)
 		  rs.boot_files },
 		{ "bm_http_unknown_macs_total", "requests naming a MAC not in the rack", false,
 		  rs.unknown_macs },
+		{ "bm_http_machine_refused_total",
+		  "a machine's script, seed or callback refused (403: another address, not "
+		  "netbooting, wrong or old token)",
+		  false, rs.refused },
 		{ "bm_callbacks_total", "boot callbacks recorded", false, rs.callbacks },
 		{ "bm_callbacks_refused_total", "boot callbacks refused", false,
 		  rs.callbacks_refused },

@@ -9,7 +9,8 @@
 #     (without the timeout granted), the rest get "busy"; 10.12.0.98's
 #     tftp-hpa and atftp fetches succeed;
 #   - every refusal is counted in /metrics (127.0.0.1:9180) and logged at a
-#     bounded rate; the agent stays up.
+#     bounded rate; the agent stays up;
+#   - http_listen: [ADDR] moves HTTP to those addresses.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 PROBE="$BM_SRC/tests/integration/flood_probe.py"
@@ -83,4 +84,13 @@ cmp -s got.atftp "$R/ipxe.efi" && ok "and atftp too" || not_ok "atftp from anoth
 [ "$(metric bm_tftp_timeouts_declined_total)" -ge 8 ] 2>/dev/null &&
   ok "declined timeouts counted" || not_ok "bm_tftp_timeouts_declined_total=$(metric bm_tftp_timeouts_declined_total)"
 kill -0 "$AGENT_PID" && ok "the agent is still up" || not_ok "the agent died"
+
+# --- http_listen widens where HTTP listens ----------------------------------
+kill9_agent
+standalone_conf "$T/fleet.yaml" "$R" "http_listen: [127.0.0.1]"
+start_agent "$T/agent.yaml"
+[ "$(in_s curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://127.0.0.1:8080/boot/ipxe.efi)" = 200 ] &&
+  ok "http_listen: [127.0.0.1]: served there" || not_ok "not served on 127.0.0.1"
+in_c curl -s -o /dev/null --max-time 3 "$U/boot/ipxe.efi"
+[ $? = 7 ] && ok "and no longer on the rack interface" || not_ok "still served on the rack interface"
 finish

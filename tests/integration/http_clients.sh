@@ -209,6 +209,8 @@ in_s curl -sS http://127.0.0.1:9180/metrics >metrics
 expect_in metrics 'bm_http_requests_total{code="4xx"}' "metrics: HTTP requests by class"
 grep -q '^bm_callbacks_refused_total [1-9]' metrics && ok "metrics: refused callbacks counted" ||
   not_ok "callbacks_refused"
+grep -q '^bm_http_machine_refused_total [1-9]' metrics && ok "metrics: 403s to other addresses counted" ||
+  not_ok "bm_http_machine_refused_total"
 expect_in metrics 'bm_dhcp_packets_received_total{type="discover"} 0' "metrics: DHCP by type"
 expect_in metrics 'bm_tftp_requests_total 0' "metrics: TFTP"
 
