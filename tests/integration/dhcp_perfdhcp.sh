@@ -22,6 +22,7 @@ rack: bench
 data_dir: $T/agent-data
 interfaces: [$IF_S]
 fleet: $T/fleet.yaml
+rogue_dhcp_probe: 0 # its probes would count among the namespace's datagrams
 Y
 start_agent "$T/agent.yaml"
 # udp NS FIELD: a counter of the namespace's UDP statistics.
