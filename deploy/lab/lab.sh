@@ -166,13 +166,28 @@ start_coords() {
   die "the coordinators elected no leader (see $RUN/coord/*.log)"
 }
 
+# The agents run as this user after binding (created by `up` when the host
+# has none, removed by `down` then). Each holds its own TLS files, readable
+# by it alone, as an agent host would.
+LAB_USER=bmagent
+lab_user() {
+  id -u "$LAB_USER" >/dev/null 2>&1 && return 0
+  useradd --system --no-create-home --shell /usr/sbin/nologin "$LAB_USER" ||
+    die "cannot create the agents' user $LAB_USER"
+  touch "$RUN/user-created"
+}
+
 start_agent() {
   local rack=$1 id=$2 d=$RUN/$1 chain=false
   [ "$rack" = rack11 ] && [ "$(cat "$RUN/mode")" = full ] && chain=true
   mkdir -p "$d/tftp"
   cp "$ART/undionly.kpxe" "$ART/ipxe.efi" "$d/tftp/"
+  install -d -o "$LAB_USER" -m 700 "$d/tls"
+  install -o "$LAB_USER" -m 644 "$PKI/ca.crt" "$PKI/agent-$rack.crt" "$d/tls/"
+  install -o "$LAB_USER" -m 600 "$PKI/agent-$rack.key" "$d/tls/"
   cat >"$d/agent.yaml" <<Y
 rack: $rack
+user: $LAB_USER
 data_dir: $d/agent
 interfaces: [br0]
 tftp_root: $d/tftp
@@ -180,7 +195,7 @@ http_port: 8080
 chain_ipxe: $chain
 ipv6_ra: true
 coordinator: [${COORDS//,/, }]
-tls: {ca: $PKI/ca.crt, cert: $PKI/agent-$rack.crt, key: $PKI/agent-$rack.key}
+tls: {ca: $d/tls/ca.crt, cert: $d/tls/agent-$rack.crt, key: $d/tls/agent-$rack.key}
 Y
   ip netns exec "bml-$rack" setsid "$BM_BIN/bmagent" --config "$d/agent.yaml" \
     </dev/null >/dev/null 2>>"$d/agent.log" &
@@ -282,6 +297,7 @@ down() {
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$ns"
   done
+  [ -e "$RUN/user-created" ] && userdel "$LAB_USER" 2>/dev/null
   rm -rf "$RUN"
 }
 
@@ -293,7 +309,9 @@ up() {
   down # a second up after a crash starts clean
   build
   mkdir -p "$RUN"
+  chmod 755 "$RUN" # the agents' user reaches its rack's folder
   echo "$mode" >"$RUN/mode"
+  lab_user
   say "accelerator: $(accel)"
   net_core
   for r in $(racks); do
