@@ -168,8 +168,9 @@ start_coords() {
 
 # The agents run as this user after binding (created by `up` when the host
 # has none, removed by `down` then). Each holds its own TLS files, readable
-# by it alone, as an agent host would.
-LAB_USER=bmagent
+# by it alone, as an agent host would. Not the default `bmagent`: agents of
+# tests running beside the lab, which name no user, must not become it.
+LAB_USER=bmlab
 lab_user() {
   id -u "$LAB_USER" >/dev/null 2>&1 && return 0
   useradd --system --no-create-home --shell /usr/sbin/nologin "$LAB_USER" ||
