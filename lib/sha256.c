@@ -61,35 +61,6 @@ bm_sha256_fd(int fd, uint8_t out[BM_SHA256_LEN], uint64_t *ret_size)
 	return 0;
 }
 
-void
-bm_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-               uint8_t out[BM_SHA256_LEN])
-{
-	enum { BLOCK = 64 };
-	uint8_t k[BLOCK] = { 0 }, pad[BLOCK], inner[BM_SHA256_LEN];
-	struct bm_sha256 h;
-
-	if (key_len > BLOCK) {
-		bm_sha256_init(&h);
-		bm_sha256_update(&h, key, key_len);
-		bm_sha256_final(&h, k);
-	} else if (key_len) {
-		memcpy(k, key, key_len);
-	}
-	for (int i = 0; i < BLOCK; i++)
-		pad[i] = k[i] ^ 0x36;
-	bm_sha256_init(&h);
-	bm_sha256_update(&h, pad, BLOCK);
-	bm_sha256_update(&h, data, len);
-	bm_sha256_final(&h, inner);
-	for (int i = 0; i < BLOCK; i++)
-		pad[i] = k[i] ^ 0x5c;
-	bm_sha256_init(&h);
-	bm_sha256_update(&h, pad, BLOCK);
-	bm_sha256_update(&h, inner, sizeof(inner));
-	bm_sha256_final(&h, out);
-}
-
 const char *
 bm_sha256_hex(const uint8_t d[BM_SHA256_LEN], char buf[BM_SHA256_HEX])
 {

@@ -18,9 +18,6 @@ void bm_sha256_final(struct bm_sha256 *h, uint8_t out[BM_SHA256_LEN]);
  * size. Returns 0 or -errno. */
 int bm_sha256_fd(int fd, uint8_t out[BM_SHA256_LEN], uint64_t *ret_size);
 
-/* HMAC-SHA256 (RFC 2104) of data under key. */
-void bm_hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-                    uint8_t out[BM_SHA256_LEN]);
 
 const char *bm_sha256_hex(const uint8_t d[BM_SHA256_LEN], char buf[BM_SHA256_HEX]);
 /* 64 hex digits, either case. Returns 0 or -EINVAL. */
