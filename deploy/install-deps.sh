@@ -4,7 +4,8 @@
 # apt is only asked for what is missing.
 set -euo pipefail
 
-# Build: compiler, CMake, pkg-config and the libraries of DESIGN.md.
+# Build: compiler, CMake, pkg-config and the libraries of DESIGN.md (libzstd:
+# the deploy program decompresses disk images).
 BUILD_PKGS=(
   build-essential cmake pkg-config
   libnng-dev libmbedtls-dev
@@ -12,6 +13,7 @@ BUILD_PKGS=(
   libev-dev liblmdb-dev
   libraft-dev libuv1-dev
   libcurl4-openssl-dev libyaml-dev libssl-dev
+  libzstd-dev
 )
 # Run: the tools the agent drives (ipmitool for the ipmi power driver).
 RUN_PKGS=(ipmitool)
