@@ -124,7 +124,8 @@ select_part(const Bm__Fleet *f, const Bm__Rack *r, Bm__Fleet *part, char **pname
 		Bm__Image *im = f->images[i];
 		for (size_t j = 0; j < part->n_profiles; j++)
 			if (!strcmp(im->name, part->profiles[j]->kernel) ||
-			    !strcmp(im->name, part->profiles[j]->initrd)) {
+			    !strcmp(im->name, part->profiles[j]->initrd) ||
+			    !strcmp(im->name, part->profiles[j]->disk_image)) {
 				part->images[part->n_images++] = im;
 				break;
 			}

@@ -175,6 +175,8 @@ apply_simple(struct fleet_ctx *x)
 		        0 ||
 		    (r = need(x, DB_IMAGES, p->initrd, KPROF, p->name, (uint32_t)i, "initrd")) <
 		        0 ||
+		    (r = need(x, DB_IMAGES, p->disk_image, KPROF, p->name, (uint32_t)i,
+		              "disk_image")) < 0 ||
 		    (r = put_one(x->c, KPROF, &p->base, p->name, "", NULL, NULL)) < 0)
 			return r;
 	}

@@ -150,6 +150,80 @@ check_image(struct bm_problems *p, const Bm__Image *im, uint32_t i)
 	     (strncmp(im->url, "http://", 7) && strncmp(im->url, "https://", 8))))
 		bm_problems_add(p, KIMAGE, im->name, i, "url",
 		                "must be an http:// or https:// URL");
+	if (*im->kind && strcmp(im->kind, "disk"))
+		bm_problems_add(p, KIMAGE, im->name, i, "kind", "must be disk (or absent: a boot file)");
+	if (*im->format && strcmp(im->kind, "disk"))
+		bm_problems_add(p, KIMAGE, im->name, i, "format", "only a disk image has a format");
+	else if (*im->format && strcmp(im->format, "raw.zst") && strcmp(im->format, "raw"))
+		bm_problems_add(p, KIMAGE, im->name, i, "format", "must be raw.zst or raw");
+}
+
+/* "100G", "2T", "512M", "1000000": bytes (powers of 1000, as disks are sold). */
+static int
+size_parse(const char *s, const char *end, uint64_t *ret)
+{
+	uint64_t v = 0, mul = 1;
+
+	if (s == end)
+		return -1;
+	for (; s < end && *s >= '0' && *s <= '9'; s++)
+		if ((v = v * 10 + (uint64_t)(*s - '0')) > (1ull << 50))
+			return -1;
+	if (s < end) {
+		const char *u = strchr("KMGT", *s);
+		if (!u || s + 1 != end)
+			return -1;
+		for (long k = u - "KMGT" + 1; k > 0; k--)
+			mul *= 1000;
+	}
+	*ret = v * mul;
+	return 0;
+}
+
+int
+bm_root_device_size(const char *text, uint64_t *ret_min, uint64_t *ret_max)
+{
+	const char *dash = strchr(text, '-');
+
+	*ret_min = *ret_max = 0;
+	if (!dash)
+		return size_parse(text, text + strlen(text), ret_min);
+	if ((dash > text && size_parse(text, dash, ret_min) < 0) ||
+	    (dash[1] && size_parse(dash + 1, dash + strlen(dash), ret_max) < 0) ||
+	    (*ret_max && *ret_min > *ret_max))
+		return -1;
+	return 0;
+}
+
+/* root_device: {by_path, serial, size: MIN-MAX, pick: largest|smallest}. */
+static void
+check_root_device(struct bm_problems *p, const Bm__Profile *pr, uint32_t i)
+{
+	uint64_t lo, hi;
+
+	for (size_t j = 0; j < pr->n_root_device; j++) {
+		const Bm__Profile__RootDeviceEntry *e = pr->root_device[j];
+		if (!strcmp(e->key, "by_path") || !strcmp(e->key, "serial")) {
+			if (!*e->value || strlen(e->value) > 127 || !printable(e->value) ||
+			    strchr(e->value, ' '))
+				bm_problems_add(p, KPROF, pr->name, i, "root_device",
+				                "%s: 1-127 printable bytes without spaces", e->key);
+		} else if (!strcmp(e->key, "size")) {
+			if (bm_root_device_size(e->value, &lo, &hi) < 0)
+				bm_problems_add(p, KPROF, pr->name, i, "root_device",
+				                "size: MIN-MAX, either side optional, like 100G-2T");
+		} else if (!strcmp(e->key, "pick")) {
+			if (strcmp(e->value, "largest") && strcmp(e->value, "smallest"))
+				bm_problems_add(p, KPROF, pr->name, i, "root_device",
+				                "pick: largest or smallest");
+		} else {
+			bm_problems_add(p, KPROF, pr->name, i, "root_device",
+			                "%s: unknown (by_path, serial, size, pick)", e->key);
+		}
+	}
+	if ((pr->n_root_device || pr->grow) && !*pr->disk_image)
+		bm_problems_add(p, KPROF, pr->name, i, pr->grow ? "grow" : "root_device",
+		                "only with disk_image");
 }
 
 static bool
@@ -173,6 +247,8 @@ check_profile(struct bm_problems *p, const Bm__Profile *pr, uint32_t i)
 	check_name(p, KPROF, pr->name, i);
 	check_ref(p, KPROF, pr->name, i, "kernel", pr->kernel, true);
 	check_ref(p, KPROF, pr->name, i, "initrd", pr->initrd, false);
+	check_ref(p, KPROF, pr->name, i, "disk_image", pr->disk_image, false);
+	check_root_device(p, pr, i);
 	if (strlen(pr->cmdline) > BM_TEXT_MAX || !printable(pr->cmdline))
 		bm_problems_add(p, KPROF, pr->name, i, "cmdline", "at most %u printable bytes",
 		                BM_TEXT_MAX);
@@ -457,6 +533,35 @@ named(size_t n, void **items, const char *name)
 	return false;
 }
 
+static const Bm__Image *
+image_named(const Bm__Fleet *f, const char *name)
+{
+	for (size_t i = 0; i < f->n_images; i++)
+		if (!strcmp(f->images[i]->name, name))
+			return f->images[i];
+	return NULL;
+}
+
+/* disk_image names a disk image; kernel and initrd name boot files. */
+static void
+check_disk_refs(const Bm__Fleet *f, const Bm__Profile *pr, uint32_t i, struct bm_problems *p)
+{
+	const Bm__Image *im;
+
+	if (*pr->disk_image && !(im = image_named(f, pr->disk_image)))
+		bm_problems_add(p, KPROF, pr->name, i, "disk_image", "image %s is not in this file",
+		                pr->disk_image);
+	else if (*pr->disk_image && strcmp(im->kind, "disk"))
+		bm_problems_add(p, KPROF, pr->name, i, "disk_image",
+		                "image %s is not of kind disk", pr->disk_image);
+	if ((im = image_named(f, pr->kernel)) && !strcmp(im->kind, "disk"))
+		bm_problems_add(p, KPROF, pr->name, i, "kernel", "image %s is a disk image",
+		                pr->kernel);
+	if (*pr->initrd && (im = image_named(f, pr->initrd)) && !strcmp(im->kind, "disk"))
+		bm_problems_add(p, KPROF, pr->name, i, "initrd", "image %s is a disk image",
+		                pr->initrd);
+}
+
 size_t
 bm_fleet_check_refs(const Bm__Fleet *f, struct bm_problems *p)
 {
@@ -474,6 +579,7 @@ bm_fleet_check_refs(const Bm__Fleet *f, struct bm_problems *p)
 		if (*pr->initrd && !named(f->n_images, (void **)f->images, pr->initrd))
 			bm_problems_add(p, KPROF, pr->name, (uint32_t)i, "initrd",
 			                "image %s is not in this file", pr->initrd);
+		check_disk_refs(f, pr, (uint32_t)i, p);
 	}
 	for (size_t i = 0; i < f->n_machines; i++) {
 		const Bm__Machine *m = f->machines[i];

@@ -67,6 +67,8 @@ static const struct field image_fields[] = {
 	FT(Bm__Image, "sha256", F_SHA, sha256),
 	FT(Bm__Image, "size", F_U64, size),
 	FS(Bm__Image, "url", url, BM_TEXT_MAX),
+	FS(Bm__Image, "kind", kind, 15),
+	FS(Bm__Image, "format", format, 15),
 	{ 0 },
 };
 static const struct field profile_fields[] = {
@@ -76,6 +78,9 @@ static const struct field profile_fields[] = {
 	FS(Bm__Profile, "cmdline", cmdline, BM_TEXT_MAX),
 	FM(Bm__Profile, "templates", templates, bm__profile__templates_entry__descriptor,
 	   BM_TEMPLATES_MAX),
+	FS(Bm__Profile, "disk_image", disk_image, 63),
+	FM(Bm__Profile, "root_device", root_device, bm__profile__root_device_entry__descriptor, 4),
+	FT(Bm__Profile, "grow", F_BOOL, grow),
 	{ 0 },
 };
 static const struct field machine_fields[] = {

@@ -11,7 +11,8 @@
 const char *const bm_tmpl_vars[] = {
 	"mac",   "hostname",   "ip",         "gateway",  "netmask",   "prefix_len",
 	"dns",   "rack",       "site",       "profile",  "agent_url", "callback_url",
-	"token", "kernel_url", "initrd_url", "seed_url", NULL,
+	"token", "kernel_url", "initrd_url", "seed_url", "image_url", "image_sha256",
+	"image_format", "root_device", "grow", NULL,
 };
 
 #define LABEL_PREFIX "labels."

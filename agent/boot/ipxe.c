@@ -20,6 +20,25 @@ image_url(const struct boot_ctx *c, const char *name, char *out, size_t n)
 		snprintf(out, n, "%s/images/%s", c->agent_url, bm_sha256_hex(im->sha256.data, hex));
 }
 
+/* The profile's disk image: its URL on this agent, digest, format, hints. */
+static void
+disk_vars(struct boot_ctx *c)
+{
+	const Bm__Image *im = rack_view_image(c->v, c->p->disk_image);
+	size_t o = 0;
+
+	snprintf(c->grow, sizeof(c->grow), "%d", c->p->grow ? 1 : 0);
+	for (size_t i = 0; i < c->p->n_root_device && o < sizeof(c->root_device); i++)
+		o += (size_t)snprintf(c->root_device + o, sizeof(c->root_device) - o, "%s%s=%s",
+		                      i ? "," : "", c->p->root_device[i]->key,
+		                      c->p->root_device[i]->value);
+	if (!*c->p->disk_image || !im || im->sha256.len != BM_SHA256_LEN)
+		return;
+	image_url(c, c->p->disk_image, c->image_url, sizeof(c->image_url));
+	bm_sha256_hex(im->sha256.data, c->image_sha256);
+	snprintf(c->image_format, sizeof(c->image_format), "%s", *im->format ? im->format : "raw.zst");
+}
+
 static void
 dns_list(const struct rack_view *v, char *out, size_t n)
 {
@@ -56,6 +75,7 @@ boot_ctx_init(struct boot_ctx *c, const struct rack_view *v, const struct rack_h
 	if (c->p) {
 		image_url(c, c->p->kernel, c->kernel_url, sizeof(c->kernel_url));
 		image_url(c, c->p->initrd, c->initrd_url, sizeof(c->initrd_url));
+		disk_vars(c);
 	}
 }
 
@@ -91,6 +111,11 @@ boot_var(void *arg, const char *name)
 		{ "kernel_url", c->kernel_url },
 		{ "initrd_url", c->initrd_url },
 		{ "seed_url", c->seed_url },
+		{ "image_url", c->image_url },
+		{ "image_sha256", c->image_sha256 },
+		{ "image_format", c->image_format },
+		{ "root_device", c->root_device },
+		{ "grow", c->grow },
 	};
 
 	if (!strncmp(name, "labels.", 7))

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "bm/netaddr.h"
+#include "bm/sha256.h"
 #include "rackview.h"
 #include "token.h"
 
@@ -23,6 +24,10 @@ struct boot_ctx {
 	char prefix_len[4], dns[4 * BM_IP4_STR];
 	char callback_url[BOOT_URL_MAX + 32], seed_url[BOOT_URL_MAX + 32];
 	char kernel_url[BOOT_URL_MAX + 80], initrd_url[BOOT_URL_MAX + 80];
+	/* image-based deploy: the disk image, its digest and format, the
+	 * root_device hints as "key=value,..." and grow as 0 or 1 */
+	char image_url[BOOT_URL_MAX + 80], image_sha256[BM_SHA256_HEX], image_format[16];
+	char root_device[4 * 140], grow[2];
 };
 
 /* Fill ctx for machine h of view v, which reached the agent at agent_url

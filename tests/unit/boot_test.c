@@ -235,13 +235,58 @@ test_seeds(void **state)
 	assert_int_equal(boot_seed(&c, "ks.cfg", &s), -ENOENT);
 }
 
+/* Image-based deploy: the profile's disk image on this agent, its digest,
+ * format and hints, for the deploy ramdisk's command line; the rack's view
+ * holds the disk image, so the agent caches it. */
+static void
+test_disk_vars(void **state)
+{
+	static const char text[] =
+	    "sites: [{name: s}]\n"
+	    "racks: [{name: rack12, site: s, subnet: 10.12.0.0/24}]\n"
+	    "images:\n"
+	    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}\n"
+	    "  - {name: d, kind: disk,\n"
+	    "     sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}\n"
+	    "profiles:\n"
+	    "  - {name: img, kernel: k, disk_image: d, grow: true,\n"
+	    "     root_device: {pick: largest, size: 100G-},\n"
+	    "     cmdline: 'bm.image={{image_url}} bm.sha256={{image_sha256}} "
+	    "bm.format={{image_format}} bm.root={{root_device}} bm.grow={{grow}}'}\n"
+	    "machines:\n"
+	    "  - {name: n5, rack: rack12, mac: '52:54:00:12:00:05', profile: img, netboot: true}\n";
+	const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 5 };
+	struct bm_problems p;
+	struct bm_fleet fl;
+	struct rack_view *v;
+	struct boot_ctx c;
+	char *s;
+
+	(void)state;
+	bm_problems_init(&p);
+	assert_int_equal(bm_fleet_parse(text, strlen(text), &fl, &p), 0);
+	assert_int_equal(bm_fleet_check(fl.fleet, &p) + bm_fleet_check_refs(fl.fleet, &p), 0);
+	assert_int_equal(rack_view_from_fleet(fl.fleet, "rack12", &v, &p), 0);
+	bm_fleet_fini(&fl);
+	bm_problems_fini(&p);
+	assert_non_null(rack_view_image(v, "d"));
+	boot_ctx_init(&c, v, rack_view_host(v, mac), "http://10.12.0.1:8080", 0x0a0c0063, tok);
+	assert_true(boot_ipxe_script(&c, &s) > 0);
+	assert_non_null(strstr(s, "bm.image=http://10.12.0.1:8080/images/"
+	                          "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752 "
+	                          "bm.sha256=60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752 "
+	                          "bm.format=raw.zst bm.root=pick=largest,size=100G- bm.grow=1"));
+	free(s);
+	rack_view_free(v);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_token),
 		cmocka_unit_test(test_view_part), cmocka_unit_test(test_script),
-		cmocka_unit_test(test_seeds),
+		cmocka_unit_test(test_seeds),      cmocka_unit_test(test_disk_vars),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -146,6 +146,69 @@ test_machine_refusals(void **state)
 	        "rack", "appears twice", 0);
 }
 
+#define SHA "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define P BM__KIND__KIND_PROFILE
+
+/* Disk images and image-based deploy profiles. */
+static void
+disk_refusals(void)
+{
+	struct bm_problems p;
+	struct bm_fleet fl;
+	const char *ok = "images:\n"
+	                 " - {name: k, sha256: " SHA "}\n"
+	                 " - {name: d, sha256: " SHA ", kind: disk, format: raw}\n"
+	                 "profiles:\n"
+	                 " - {name: p, kernel: k, disk_image: d, grow: true, cmdline: "
+	                 "'u={{image_url}} s={{image_sha256}} f={{image_format}} "
+	                 "r={{root_device}} g={{grow}}',\n"
+	                 "    root_device: {size: 100G-2T, pick: largest, serial: S1}}\n";
+	uint64_t lo, hi;
+
+	bm_problems_init(&p);
+	assert_int_equal(bm_fleet_parse(ok, strlen(ok), &fl, &p), 0);
+	assert_int_equal(bm_fleet_check(fl.fleet, &p) + bm_fleet_check_refs(fl.fleet, &p), 0);
+	assert_string_equal(fl.fleet->profiles[0]->disk_image, "d");
+	assert_true(fl.fleet->profiles[0]->grow);
+	assert_int_equal(fl.fleet->profiles[0]->n_root_device, 3);
+	bm_fleet_fini(&fl);
+	bm_problems_fini(&p);
+	assert_int_equal(bm_root_device_size("100G-2T", &lo, &hi), 0);
+	assert_true(lo == 100000000000ull && hi == 2000000000000ull);
+	assert_int_equal(bm_root_device_size("-500M", &lo, &hi), 0);
+	assert_true(lo == 0 && hi == 500000000ull);
+	assert_int_equal(bm_root_device_size("2T-1T", &lo, &hi), -1);
+	assert_int_equal(bm_root_device_size("12X", &lo, &hi), -1);
+	refused("images: [{name: d, sha256: " SHA ", kind: iso}]", 1, BM__KIND__KIND_IMAGE, "d",
+	        "kind", "must be disk", 0);
+	refused("images: [{name: d, sha256: " SHA ", kind: disk, format: qcow2}]", 1,
+	        BM__KIND__KIND_IMAGE, "d", "format", "raw.zst or raw", 0);
+	refused("images: [{name: k, sha256: " SHA ", format: raw}]", 1, BM__KIND__KIND_IMAGE, "k",
+	        "format", "only a disk image", 0);
+	refused("profiles: [{name: p, kernel: k, disk_image: d, root_device: {size: big}}]", 1, P,
+	        "p", "root_device", "MIN-MAX", 0);
+	refused("profiles: [{name: p, kernel: k, disk_image: d, root_device: {pick: first}}]", 1,
+	        P, "p", "root_device", "largest or smallest", 0);
+	refused("profiles: [{name: p, kernel: k, disk_image: d, root_device: {wwn: x}}]", 1, P, "p",
+	        "root_device", "unknown", 0);
+	refused("profiles: [{name: p, kernel: k, grow: true}]", 1, P, "p", "grow", "only with disk_image",
+	        0);
+	/* References: a disk image for disk_image, boot files for kernel. */
+	const char *wrong = "images:\n"
+	                    " - {name: k, sha256: " SHA "}\n"
+	                    " - {name: d, sha256: " SHA ", kind: disk}\n"
+	                    "profiles:\n"
+	                    " - {name: p, kernel: d, disk_image: k}\n";
+	bm_problems_init(&p);
+	assert_int_equal(bm_fleet_parse(wrong, strlen(wrong), &fl, &p), 0);
+	assert_int_equal(bm_fleet_check(fl.fleet, &p), 0);
+	assert_int_equal(bm_fleet_check_refs(fl.fleet, &p), 2);
+	assert_non_null(strstr(p.v[0].why, "image k is not of kind disk"));
+	assert_non_null(strstr(p.v[1].why, "image d is a disk image"));
+	bm_fleet_fini(&fl);
+	bm_problems_fini(&p);
+}
+
 static void
 test_other_refusals(void **state)
 {
@@ -177,6 +240,7 @@ test_other_refusals(void **state)
 	refused("profiles: [{name: p, kernel: k, templates: {user-data: \"a\\n{{ip\"}}]", 1,
 	        BM__KIND__KIND_PROFILE, "p", "templates", "user-data: line 2", 0);
 	refused("profiles: [{name: p}]", 1, BM__KIND__KIND_PROFILE, "p", "kernel", "missing", 0);
+	disk_refusals();
 	refused("sites: [{name: s}]\nnodes: []", 1, BM__KIND__KIND_UNSPECIFIED, "", "",
 	        "unknown section", 2);
 	refused("sites: [{name: s}\n", 1, BM__KIND__KIND_UNSPECIFIED, "", "", "column", 0);

@@ -65,3 +65,8 @@ void bm_fleet_check_machine_rack(const Bm__Machine *m, uint32_t index, const Bm_
 /* New empty records, as malloc-built protobufs (free with
  * protobuf_c_message_free_unpacked(msg, NULL)). NULL on ENOMEM. */
 Bm__Fleet *bm_fleet_new(void);
+
+/* A root_device size range, "MIN-MAX" with either side optional ("100G-",
+ * "-2T", "500G": at least), in bytes (K, M, G, T: powers of 1000, as disks
+ * are sold; 0: no bound). Returns 0 or -1. */
+int bm_root_device_size(const char *text, uint64_t *ret_min, uint64_t *ret_max);
