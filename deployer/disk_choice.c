@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bm/fleet.h"
+
 static bool
 usable(const struct disk *d)
 {
@@ -92,4 +94,49 @@ disk_choose(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t
 	snprintf(why, wlen, "root_device %s is ambiguous: %s; name one by by_path or serial",
 	         h->pick == DISK_PICK_LARGEST ? "largest" : "smallest", l);
 	return -EEXIST;
+}
+
+/* One key=value of the hints. */
+static int
+hint(struct disk_hints *h, const char *kv, size_t n, char *why, size_t wlen)
+{
+	const char *eq = memchr(kv, '=', n);
+	size_t kl = eq ? (size_t)(eq - kv) : n, vl = eq ? n - kl - 1 : 0;
+	char v[DISK_ID_MAX];
+
+	if (!eq || vl == 0 || vl >= sizeof(v)) {
+		snprintf(why, wlen, "root_device: \"%.*s\" is not key=value", (int)n, kv);
+		return -EINVAL;
+	}
+	memcpy(v, eq + 1, vl);
+	v[vl] = '\0';
+	if (kl == 7 && !memcmp(kv, "by_path", 7))
+		memcpy(h->by_path, v, vl + 1);
+	else if (kl == 6 && !memcmp(kv, "serial", 6))
+		memcpy(h->serial, v, vl + 1);
+	else if (kl == 4 && !memcmp(kv, "size", 4) &&
+	         bm_root_device_size(v, &h->min_size, &h->max_size) == 0)
+		;
+	else if (kl == 4 && !memcmp(kv, "pick", 4) && (!strcmp(v, "largest") || !strcmp(v, "smallest")))
+		h->pick = !strcmp(v, "largest") ? DISK_PICK_LARGEST : DISK_PICK_SMALLEST;
+	else {
+		snprintf(why, wlen, "root_device: \"%.*s\": not by_path, serial, size=MIN-MAX or "
+		                    "pick=largest|smallest", (int)n, kv);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+disk_hints_parse(const char *text, struct disk_hints *h, char *why, size_t wlen)
+{
+	memset(h, 0, sizeof(*h));
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, ",");
+		int r;
+		if (n && (r = hint(h, p, n, why, wlen)) < 0)
+			return r;
+		p += n + (p[n] == ',');
+	}
+	return 0;
 }

@@ -33,6 +33,11 @@ struct disk_hints {
 	enum disk_pick pick;
 };
 
+/* The hints as the deploy ramdisk's command line carries them
+ * ({{root_device}}: "pick=largest,size=100G-,serial=S1", "" for none).
+ * Returns 0, or -EINVAL with why. */
+int disk_hints_parse(const char *text, struct disk_hints *ret, char *why, size_t wlen);
+
 /* The index of the disk to write, or -ENODEV (no disk), -ENOSPC (none big
  * enough), -ENOENT (none matches the hints), -EEXIST (a tie), with why. */
 int disk_choose(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t need,

@@ -81,12 +81,38 @@ test_tie_and_none(void **state)
 	assert_int_equal(disk_choose(disks, 2, &h, 1, why, sizeof(why)), 0);
 }
 
+/* The hints as the command line carries them ({{root_device}}). */
+static void
+test_hints_parse(void **state)
+{
+	struct disk_hints h;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(disk_hints_parse("", &h, why, sizeof(why)), 0);
+	assert_int_equal(h.pick, DISK_PICK_FIRST);
+	assert_int_equal(disk_hints_parse("pick=largest,size=100G-2T,serial=S1,by_path=pci-0000:00:05.0",
+	                                  &h, why, sizeof(why)),
+	                 0);
+	assert_int_equal(h.pick, DISK_PICK_LARGEST);
+	assert_true(h.min_size == 100 * GB && h.max_size == 2000 * GB);
+	assert_string_equal(h.serial, "S1");
+	assert_string_equal(h.by_path, "pci-0000:00:05.0");
+	assert_int_equal(disk_hints_parse("pick=first", &h, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "pick=first"));
+	assert_int_equal(disk_hints_parse("size=big", &h, why, sizeof(why)), -EINVAL);
+	assert_int_equal(disk_hints_parse("serial", &h, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "not key=value"));
+	assert_int_equal(disk_hints_parse("wwn=x", &h, why, sizeof(why)), -EINVAL);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default_and_hints),
 		cmocka_unit_test(test_tie_and_none),
+		cmocka_unit_test(test_hints_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
