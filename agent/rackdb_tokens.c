@@ -121,7 +121,7 @@ drop_ended(void *arg, const uint8_t mac[6], const struct boot_token *t)
 	const struct rack_host *h = rack_view_host(f->v, mac);
 	struct boot_key k;
 
-	if (h && boot_key_of(h, &k) && !strcmp(k.op, t->key.op) && (!*k.op || k.seq == t->key.seq))
+	if (h && boot_key_of(h, &k) && token_same_boot(t, &k))
 		return;
 	if (f->err == 0 && (f->err = rackdb_token_del(f->b, mac)) == 0)
 		f->changed++;

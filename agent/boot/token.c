@@ -24,8 +24,8 @@ boot_key_of(const struct rack_host *h, struct boot_key *k)
 	return true;
 }
 
-static bool
-same_boot(const struct boot_token *t, const struct boot_key *k)
+bool
+token_same_boot(const struct boot_token *t, const struct boot_key *k)
 {
 	return !strcmp(t->key.op, k->op) && (!*k->op || t->key.seq == k->seq);
 }
@@ -33,7 +33,7 @@ same_boot(const struct boot_token *t, const struct boot_key *k)
 bool
 token_live(const struct boot_token *t, const struct boot_key *k)
 {
-	return t && !t->revoked && same_boot(t, k);
+	return t && !t->revoked && token_same_boot(t, k);
 }
 
 bool
@@ -41,7 +41,7 @@ token_renew(const struct boot_token *t, const struct boot_key *k, uint64_t now_m
             struct boot_token *ret, int *err)
 {
 	*err = 0;
-	if (t && same_boot(t, k) && (!t->revoked || *k->op))
+	if (t && token_same_boot(t, k) && (!t->revoked || *k->op))
 		return false;
 	memset(ret, 0, sizeof(*ret));
 	ret->key = *k;

@@ -38,6 +38,9 @@ struct boot_token {
 /* The boot h is in now. Returns false when it is not netbooting (no token
  * is live for it then). */
 bool boot_key_of(const struct rack_host *h, struct boot_key *ret);
+/* t belongs to boot k (revoked or not). A standing netboot ("") matches
+ * any of its own records' sequences. */
+bool token_same_boot(const struct boot_token *t, const struct boot_key *k);
 /* t is the token of boot k, and not revoked. A standing netboot ("")
  * matches any of its own records' sequences. */
 bool token_live(const struct boot_token *t, const struct boot_key *k);

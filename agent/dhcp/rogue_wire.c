@@ -7,18 +7,6 @@
 #include "bm/wr.h"
 #include "dhcp_wire.h"
 
-static uint16_t
-be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 int
 rogue_parse(const uint8_t *pkt, size_t len, struct rogue_offer *ret)
 {
@@ -28,17 +16,17 @@ rogue_parse(const uint8_t *pkt, size_t len, struct rogue_offer *ret)
 
 	memset(ret, 0, sizeof(*ret));
 	if (len < 20 || (pkt[0] >> 4) != 4 || (ihl = (size_t)(pkt[0] & 15) * 4) < 20 ||
-	    len < ihl + 8 || pkt[9] != 17 || (be16(pkt + 6) & 0x3fff))
+	    len < ihl + 8 || pkt[9] != 17 || (bm_get_be16(pkt + 6) & 0x3fff))
 		return -EINVAL; /* not IPv4 UDP, or a fragment */
-	tot = be16(pkt + 2);
+	tot = bm_get_be16(pkt + 2);
 	if (tot < ihl + 8 || tot > len)
 		return -EINVAL;
-	if (be16(pkt + ihl) != 67 || be16(pkt + ihl + 2) != 68)
+	if (bm_get_be16(pkt + ihl) != 67 || bm_get_be16(pkt + ihl + 2) != 68)
 		return -EINVAL;
 	if (dhcp_msg_parse_as(pkt + ihl + 8, tot - ihl - 8, DHCP_BOOTREPLY, &m) < 0 ||
 	    (m.type != DHCP_OFFER && m.type != DHCP_ACK))
 		return -EINVAL;
-	ret->src_ip = be32(pkt + 12);
+	ret->src_ip = bm_get_be32(pkt + 12);
 	if (dhcp_opt_be32(&m, DHCP_OPT_SERVER_ID, &ret->server_id) < 0)
 		ret->server_id = ret->src_ip;
 	ret->yiaddr = m.yiaddr;

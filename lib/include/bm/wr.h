@@ -78,6 +78,18 @@ bm_put_be64(uint8_t out[8], uint64_t v)
 		out[i] = (uint8_t)v;
 }
 
+static inline uint16_t
+bm_get_be16(const uint8_t in[2])
+{
+	return (uint16_t)(in[0] << 8 | in[1]);
+}
+
+static inline uint32_t
+bm_get_be32(const uint8_t in[4])
+{
+	return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
+}
+
 static inline uint64_t
 bm_get_be64(const uint8_t in[8])
 {
