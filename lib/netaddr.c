@@ -1,8 +1,10 @@
 #include "bm/netaddr.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "bm/util.h"
 
@@ -159,4 +161,16 @@ bm_name_valid(const char *s)
 			return false;
 	}
 	return true;
+}
+
+int
+bm_iface_mac(int fd, const char *ifname, uint8_t ret[6])
+{
+	struct ifreq ifr = { 0 };
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		return -errno;
+	memcpy(ret, ifr.ifr_hwaddr.sa_data, 6);
+	return 0;
 }

@@ -474,10 +474,7 @@ open_iface(struct dhcp_service *s, struct dhcp_iface *ifc, const char *name,
 	if ((r = open_socket(name, 67)) < 0)
 		goto fail;
 	ifc->fd67 = r;
-	struct ifreq ifr = { 0 };
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
-	if (ioctl(ifc->fd67, SIOCGIFHWADDR, &ifr) == 0)
-		memcpy(ifc->mac, ifr.ifr_hwaddr.sa_data, 6);
+	bm_iface_mac(ifc->fd67, name, ifc->mac); /* on failure: no probe is taken for ours */
 	ev_io_init(&ifc->w67, read67_cb, ifc->fd67, EV_READ);
 	ev_io_start(s->loop, &ifc->w67);
 	if (!s->cfg.proxy)

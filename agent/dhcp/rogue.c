@@ -20,6 +20,8 @@
 #include "config.h"
 #include "rogue_wire.h"
 
+#define ROGUE_OWN_MAX 64u /* this host's IPv4 addresses remembered */
+
 struct rogue_if {
 	struct rogue *r;
 	char name[IF_NAMESIZE];
@@ -33,6 +35,8 @@ struct rogue {
 	struct rogue_if f[AGENT_IFACES_MAX];
 	unsigned nf;
 	ev_timer probe;
+	uint32_t own[ROGUE_OWN_MAX]; /* this host's addresses (own_addresses) */
+	unsigned n_own;
 	void (*changed)(void *arg);
 	void *arg;
 	pthread_mutex_t mu; /* guards what follows */
@@ -42,20 +46,31 @@ struct rogue {
 	uint64_t offers;
 };
 
-/* Is ip one of this host's addresses (our own answers are no rogue)? */
-static bool
-ours(uint32_t ip)
+/* This host's IPv4 addresses, read again before each probe (loop thread):
+ * its own answers are no rogue's, and a received answer costs no
+ * getifaddrs. */
+static void
+own_addresses(struct rogue *r)
 {
 	struct ifaddrs *all, *i;
-	bool found = false;
 
+	r->n_own = 0;
 	if (getifaddrs(&all) < 0)
-		return false;
-	for (i = all; i && !found; i = i->ifa_next)
-		found = i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		        ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr) == ip;
+		return;
+	for (i = all; i && r->n_own < ROGUE_OWN_MAX; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET)
+			r->own[r->n_own++] =
+			    ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr);
 	freeifaddrs(all);
-	return found;
+}
+
+static bool
+ours(const struct rogue *r, uint32_t ip)
+{
+	for (unsigned i = 0; i < r->n_own; i++)
+		if (r->own[i] == ip)
+			return true;
+	return false;
 }
 
 /* Note a server (under the lock). Returns true when upstream should hear. */
@@ -106,7 +121,7 @@ packet_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (n < 0)
 			return;
 		if (from.sll_pkttype == PACKET_OUTGOING || from.sll_halen != 6 ||
-		    rogue_parse(buf, (size_t)n, &o) < 0 || ours(o.server_id))
+		    rogue_parse(buf, (size_t)n, &o) < 0 || ours(r, o.server_id))
 			continue;
 		pthread_mutex_lock(&r->mu);
 		bool tell = note(r, f, o.server_id, from.sll_addr, bm_wall_ms());
@@ -146,6 +161,7 @@ probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	own_addresses(r);
 	for (unsigned i = 0; i < r->nf; i++) {
 		if (getrandom(&xid, sizeof(xid), 0) != sizeof(xid))
 			xid = (uint32_t)bm_mono_ms();
@@ -159,16 +175,13 @@ open_if(struct rogue_if *f, const char *name)
 {
 	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP) };
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(68) };
-	struct ifreq ifr = { 0 };
 	int one = 1;
 
 	snprintf(f->name, sizeof(f->name), "%s", name);
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
 	f->pfd = socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
 	f->ufd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (f->pfd < 0 || f->ufd < 0 || ioctl(f->ufd, SIOCGIFHWADDR, &ifr) < 0)
+	if (f->pfd < 0 || f->ufd < 0 || bm_iface_mac(f->ufd, name, f->mac) < 0)
 		return -errno;
-	memcpy(f->mac, ifr.ifr_hwaddr.sa_data, 6);
 	if ((ll.sll_ifindex = (int)if_nametoindex(name)) == 0 ||
 	    setsockopt(f->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &rogue_bpf, sizeof(rogue_bpf)) < 0 ||
 	    bind(f->pfd, (struct sockaddr *)&ll, sizeof(ll)) < 0)
@@ -214,6 +227,7 @@ rogue_start(struct ev_loop *loop, const char *const *ifaces, unsigned n, unsigne
 		rogue_stop(r);
 		return e;
 	}
+	own_addresses(r);
 	ev_timer_init(&r->probe, probe_cb, 1.0, interval_s);
 	r->probe.data = r;
 	ev_timer_start(loop, &r->probe);

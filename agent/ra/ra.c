@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bm/log.h"
+#include "bm/netaddr.h"
 #include "config.h"
 #include "ra_wire.h"
 
@@ -93,7 +94,6 @@ iface_open(struct ra_iface *f)
 {
 	struct icmp6_filter filt;
 	struct ipv6_mreq mr = { .ipv6mr_interface = f->ifindex };
-	struct ifreq ifr = { 0 };
 	int hops = 255, off = 0;
 
 	if ((f->fd = socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6)) < 0)
@@ -101,7 +101,6 @@ iface_open(struct ra_iface *f)
 	ICMP6_FILTER_SETBLOCKALL(&filt);
 	ICMP6_FILTER_SETPASS(ND_ROUTER_SOLICIT, &filt);
 	inet_pton(AF_INET6, "ff02::2", &mr.ipv6mr_multiaddr); /* all routers: where RS go */
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", f->name);
 	if (setsockopt(f->fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filt, sizeof(filt)) < 0 ||
 	    setsockopt(f->fd, SOL_SOCKET, SO_BINDTODEVICE, f->name, (socklen_t)strlen(f->name)) <
 	        0 ||
@@ -111,9 +110,8 @@ iface_open(struct ra_iface *f)
 	    setsockopt(f->fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &hops, sizeof(hops)) < 0 ||
 	    setsockopt(f->fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &off, sizeof(off)) < 0 ||
 	    setsockopt(f->fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0 ||
-	    ioctl(f->fd, SIOCGIFHWADDR, &ifr) < 0)
+	    bm_iface_mac(f->fd, f->name, f->mac) < 0)
 		return -errno;
-	memcpy(f->mac, ifr.ifr_hwaddr.sa_data, 6);
 	return 0;
 }
 

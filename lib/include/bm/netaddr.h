@@ -31,3 +31,7 @@ int bm_ip4_range_parse(const char *s, uint32_t *ret_start, uint32_t *ret_end);
 
 /* Object names: [a-z0-9][a-z0-9-]{0,62}. */
 bool bm_name_valid(const char *s);
+
+/* The hardware address of interface ifname, asked through any socket fd.
+ * Returns 0 or -errno (errno is left set). */
+int bm_iface_mac(int fd, const char *ifname, uint8_t ret_mac[6]);
