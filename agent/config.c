@@ -194,7 +194,8 @@ metrics_listen(struct walk *w, const yaml_node_t *n)
 		memcpy(addr, v, (size_t)(colon - v));
 		addr[colon - v] = '\0';
 		port = strtoul(colon + 1, &end, 10);
-		if (!*end && port >= 1 && port <= 65535 && bm_ip4_parse(addr, &w->c->metrics_addr) == 0) {
+		if (!*end && port >= 1 && port <= 65535 &&
+		    bm_ip4_parse(addr, &w->c->metrics_addr) == 0) {
 			w->c->metrics_port = (uint16_t)port;
 			return;
 		}

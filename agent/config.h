@@ -41,7 +41,7 @@ struct agent_config {
 	unsigned tftp_max_transfers, tftp_max_per_client;
 	unsigned tftp_timeout_max; /* seconds: the largest timeout option granted */
 	char tftp_root[PATH_MAX];
-	char user[64]; /* who the agent becomes after opening its sockets (privs.h) */
+	char user[64];        /* who the agent becomes after opening its sockets (privs.h) */
 	char fleet[PATH_MAX]; /* standalone: the rack view comes from this file */
 	char coordinators[AGENT_COORDINATORS_MAX][AGENT_URL_MAX];
 	/* tls: {ca, cert, key}: the fleet CA and this agent's certificate (of
@@ -52,8 +52,8 @@ struct agent_config {
 	/* discovery_lease_time, discovery_rate, discovery_burst (dhcp_server.h) */
 	unsigned discovery_lease_secs, discovery_rate, discovery_burst;
 	unsigned rogue_probe_secs; /* rogue_dhcp_probe: seconds between probes (0: off) */
-	uint64_t outbox_max;   /* events kept for the coordinator */
-	uint64_t cache_budget; /* bytes of verified images kept; 0: no limit */
+	uint64_t outbox_max;       /* events kept for the coordinator */
+	uint64_t cache_budget;     /* bytes of verified images kept; 0: no limit */
 	bool chain_ipxe;
 	bool ipv6_ra; /* send router advertisements on the interfaces (ra.h) */
 	char marker[32];

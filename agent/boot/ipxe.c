@@ -36,7 +36,8 @@ disk_vars(struct boot_ctx *c)
 		return;
 	image_url(c, c->p->disk_image, c->image_url, sizeof(c->image_url));
 	bm_sha256_hex(im->sha256.data, c->image_sha256);
-	snprintf(c->image_format, sizeof(c->image_format), "%s", *im->format ? im->format : "raw.zst");
+	snprintf(c->image_format, sizeof(c->image_format), "%s",
+	         *im->format ? im->format : "raw.zst");
 }
 
 static void

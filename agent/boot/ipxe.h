@@ -18,7 +18,7 @@ struct boot_ctx {
 	const Bm__Profile *p;         /* NULL: no profile, or not in the view */
 	char agent_url[BOOT_URL_MAX]; /* "http://10.12.0.1:8080" */
 	uint32_t peer_ip;             /* the machine's address when it has no reservation */
-	char token[TOKEN_HEX]; /* this boot's (token.h); empty when not netbooting */
+	char token[TOKEN_HEX];        /* this boot's (token.h); empty when not netbooting */
 	/* private: values of the variables */
 	char mac[BM_MAC_STR], ip[BM_IP4_STR], gateway[BM_IP4_STR], netmask[BM_IP4_STR];
 	char prefix_len[4], dns[4 * BM_IP4_STR];

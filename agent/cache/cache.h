@@ -25,7 +25,7 @@
 #define CACHE_IDLE_WAKE_MS 5000u /* with nothing to do, look again (retries come due) */
 #define CACHE_RETRY_MAX_MS 300000u
 #define CACHE_TOUCH_EVERY_MS 60000u /* a served image's mtime, at most this often */
-#define CACHE_REDIRECTS_MAX 5L         /* redirects followed for an image url */
+#define CACHE_REDIRECTS_MAX 5L      /* redirects followed for an image url */
 
 struct cache;
 struct rackdb;
