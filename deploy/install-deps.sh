@@ -13,18 +13,21 @@ BUILD_PKGS=(
   libev-dev liblmdb-dev
   libraft-dev libuv1-dev
   libcurl4-openssl-dev libyaml-dev libssl-dev
-  libzstd-dev
+  libzstd-dev zlib1g-dev
 )
 # Run: the tools the agent drives (ipmitool for the ipmi power driver).
 RUN_PKGS=(ipmitool)
 # Test: cmocka for unit tests, clang + its runtime for libFuzzer targets,
 # the LMDB tools for inspecting stores, and the tools integration tests call
-# (dnsmasq as the rogue DHCP server, useradd and setpriv for least privilege).
+# (dnsmasq as the rogue DHCP server, useradd and setpriv for least privilege;
+# sfdisk, mtools, dosfstools, e2fsprogs and zstd check what the deploy program
+# writes).
 TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
   isc-dhcp-client busybox kea-admin
   tftp-hpa atftp nftables openipmi ndisc6 tcpdump dnsmasq-base passwd util-linux
+  mtools dosfstools e2fsprogs zstd fdisk
 )
 
 # The QEMU lab (deploy/lab, whose reduced run is part of the tests): QEMU

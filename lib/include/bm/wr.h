@@ -98,3 +98,20 @@ bm_get_be64(const uint8_t in[8])
 		v = v << 8 | in[i];
 	return v;
 }
+
+/* Little-endian fixed places (on-disk formats: GPT, FAT). */
+static inline void
+bm_put_le(uint8_t *out, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++, v >>= 8)
+		out[i] = (uint8_t)v;
+}
+
+static inline uint64_t
+bm_get_le(const uint8_t *in, unsigned n)
+{
+	uint64_t v = 0;
+	for (unsigned i = n; i-- > 0;)
+		v = v << 8 | in[i];
+	return v;
+}
