@@ -201,14 +201,17 @@ rackdb_lease_del(struct rackdb_batch *b, uint32_t ip)
 	return rc == MDB_NOTFOUND ? 0 : bm_mdb_errno(rc);
 }
 
-/* A terminal callback (done, failed) is never dropped: the coordinator
- * must learn how every install ended. */
+/* A callback that moves a machine on for good (installed, booted, done,
+ * failed) is never dropped: the coordinator must learn how every install
+ * ended. */
 static bool
 terminal(const MDB_val *v)
 {
 	Bm__Event *e = bm__event__unpack(NULL, v->mv_size, v->mv_data);
 	bool t = e && e->kind == BM__EVENT_KIND__EVENT_CALLBACK &&
-	         (!strncmp(e->detail, "state=done", 10) || !strncmp(e->detail, "state=failed", 12));
+	         (!strncmp(e->detail, "state=done", 10) || !strncmp(e->detail, "state=failed", 12) ||
+	          !strncmp(e->detail, "state=installed", 15) ||
+	          !strncmp(e->detail, "state=booted", 12));
 	if (e)
 		bm__event__free_unpacked(e, NULL);
 	return t;

@@ -61,7 +61,7 @@ add_host(struct rack_view *v, const Bm__Machine *m)
 	h->m = m;
 	/* Marked for netboot exactly while its operation wants the installer:
 	 * powered by the operation (not while it waits its turn) and not yet
-	 * deployed or failed. */
+	 * installed, deployed or failed. */
 	h->netboot =
 	    m->netboot || (m->started_ms && (m->state == BM__MACHINE_STATE__STATE_REIMAGING ||
 	                                     m->state == BM__MACHINE_STATE__STATE_NETBOOTING ||

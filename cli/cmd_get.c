@@ -100,7 +100,7 @@ cmd_get(struct ctl *c, int argc, char **argv)
 				return ctl_usage_error(
 				    c,
 				    "unknown state %s (new, ready, reimaging, netbooting, "
-				    "installing, deployed, failed)",
+				    "installing, installed, deployed, failed)",
 				    optarg);
 			break;
 		case 'l':

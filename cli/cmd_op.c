@@ -26,7 +26,7 @@ op_state_name(Bm__OpState s)
 }
 
 struct counts {
-	unsigned queued, reimaging, netbooting, installing, deployed, failed, ready, total;
+	unsigned queued, reimaging, netbooting, installing, installed, deployed, failed, ready, total;
 };
 
 static void
@@ -47,6 +47,7 @@ count(const Bm__OpResult *r, struct counts *k)
 			break;
 		case BM__MACHINE_STATE__STATE_NETBOOTING: k->netbooting++; break;
 		case BM__MACHINE_STATE__STATE_INSTALLING: k->installing++; break;
+		case BM__MACHINE_STATE__STATE_INSTALLED: k->installed++; break;
 		case BM__MACHINE_STATE__STATE_DEPLOYED: k->deployed += mine; break;
 		case BM__MACHINE_STATE__STATE_FAILED: k->failed += mine; break;
 		default: k->ready++; break;
@@ -59,8 +60,10 @@ static void
 counts_text(const struct counts *k, char *buf, size_t len)
 {
 	snprintf(buf, len,
-	         "queued %u  reimaging %u  netbooting %u  installing %u  deployed %u  failed %u",
-	         k->queued, k->reimaging, k->netbooting, k->installing, k->deployed, k->failed);
+	         "queued %u  reimaging %u  netbooting %u  installing %u  installed %u  deployed %u  "
+	         "failed %u",
+	         k->queued, k->reimaging, k->netbooting, k->installing, k->installed, k->deployed,
+	         k->failed);
 }
 
 static void

@@ -84,6 +84,13 @@ describe_machine(FILE *f, const Bm__Machine *m)
 	line(f, "Profile:", m->profile);
 	line(f, "BMC:", bm_bmc_masked(m->bmc, m->bmc_password_set, b, sizeof(b)));
 	line(f, "State:", bm_state_name(m->state));
+	if (*m->reason)
+		line(f, "Reason:", m->reason);
+	if (*m->os) { /* what its installed OS said when it booted from disk */
+		snprintf(b, sizeof(b), "%s%s%s%s", m->os, *m->kernel ? " (kernel " : "", m->kernel,
+		         *m->kernel ? ")" : "");
+		line(f, "OS:", b);
+	}
 	line(f, "Netboot:", m->netboot ? "always" : "when reimaged");
 	labels(f, m->n_labels, (void **)m->labels);
 	revs(f, m->create_rev, m->mod_rev);

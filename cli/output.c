@@ -257,6 +257,10 @@ out_json_object(struct bm_json *j, const Bm__Object *o)
 		json_map(j, "labels", m->n_labels, (void **)m->labels);
 		bm_json_kbool(j, "netboot", m->netboot);
 		bm_json_kstr(j, "state", bm_state_name(m->state));
+		if (*m->os) {
+			bm_json_kstr(j, "os", m->os);
+			bm_json_kstr(j, "kernel", m->kernel);
+		}
 		json_revs(j, m->create_rev, m->mod_rev);
 		break;
 	}

@@ -25,7 +25,8 @@ busy_racks(const Bm__OpResult *out, const char **racks)
 		size_t j = n;
 		if (m->state != BM__MACHINE_STATE__STATE_REIMAGING &&
 		    m->state != BM__MACHINE_STATE__STATE_NETBOOTING &&
-		    m->state != BM__MACHINE_STATE__STATE_INSTALLING)
+		    m->state != BM__MACHINE_STATE__STATE_INSTALLING &&
+		    m->state != BM__MACHINE_STATE__STATE_INSTALLED)
 			continue;
 		/* Machines come rack by rack: the last rack first. */
 		while (j > 0 && strcmp(racks[j - 1], m->rack))

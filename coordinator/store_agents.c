@@ -355,6 +355,7 @@ next_state(const Bm__Machine *m, const Bm__Event *e)
 {
 	Bm__MachineState st = m->state;
 	bool booting = st == S(REIMAGING) || st == S(NETBOOTING);
+	bool writing = booting || st == S(INSTALLING);
 	const char *d = e->detail ? e->detail : "";
 
 	if (!m->started_ms || !*m->operation)
@@ -369,9 +370,13 @@ next_state(const Bm__Machine *m, const Bm__Event *e)
 		if (!strncmp(d, "state=started", 13) || !strncmp(d, "state=installing", 16))
 			return booting ? S(INSTALLING) : st;
 		if (!strncmp(d, "state=done", 10))
-			return booting || st == S(INSTALLING) ? S(DEPLOYED) : st;
+			return writing ? S(DEPLOYED) : st;
+		if (!strncmp(d, "state=installed", 15))
+			return writing ? S(INSTALLED) : st;
+		if (!strncmp(d, "state=booted", 12))
+			return st == S(INSTALLED) ? S(DEPLOYED) : st;
 		if (!strncmp(d, "state=failed", 12))
-			return booting || st == S(INSTALLING) ? S(FAILED) : st;
+			return writing || st == S(INSTALLED) ? S(FAILED) : st;
 		return st;
 	default: return st;
 	}
@@ -385,6 +390,7 @@ next_reason(const Bm__Event *e, Bm__MachineState st)
 	switch (st) {
 	case S(NETBOOTING): return "booting from the network";
 	case S(INSTALLING): return "installing";
+	case S(INSTALLED): return "installed; waiting for its OS to boot from disk and call back";
 	case S(DEPLOYED): return "";
 	case S(FAILED):
 		if (e->kind == BM__EVENT_KIND__EVENT_POWER) { /* "failed seq=N: why" */
@@ -394,6 +400,22 @@ next_reason(const Bm__Event *e, Bm__MachineState st)
 		return d;
 	default: return NULL;
 	}
+}
+
+/* The OS a "booted" callback names: "state=booted [k=v ...] os=ID
+ * VERSION" with the kernel as kernel=; os is last, as it holds a space. */
+static int
+booted_os(Bm__Machine *m, const char *d)
+{
+	const char *os = strstr(d, " os="), *k = strstr(d, " kernel=");
+	char kernel[128] = "";
+	int r;
+
+	if (k && (!os || k < os))
+		snprintf(kernel, sizeof(kernel), "%.*s", (int)strcspn(k + 8, " "), k + 8);
+	if ((r = st_set_str(&m->os, os ? os + 4 : "")) < 0)
+		return r;
+	return st_set_str(&m->kernel, kernel);
 }
 
 static int
@@ -419,7 +441,8 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 	if (st != m->state) {
 		Bm__MachineState was = m->state;
 		m->state = st;
-		if ((why = next_reason(e, st)) && (r = st_set_str(&m->reason, why)) < 0) {
+		if (((why = next_reason(e, st)) && (r = st_set_str(&m->reason, why)) < 0) ||
+		    (st == S(DEPLOYED) && was == S(INSTALLED) && (r = booted_os(m, e->detail)) < 0)) {
 			st_free(m);
 			return r;
 		}
@@ -428,10 +451,12 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 		if (r == 0 && (st == BM__MACHINE_STATE__STATE_DEPLOYED ||
 		               st == BM__MACHINE_STATE__STATE_FAILED))
 			r = st_op_settle(c, m->operation);
-	} else if (m->started_ms && *m->operation && c->now > m->progress_ms + PROGRESS_WRITE_MS) {
+	} else if (m->started_ms && *m->operation && c->now > m->progress_ms + PROGRESS_WRITE_MS &&
+	           (m->state != S(INSTALLED) || e->kind == BM__EVENT_KIND__EVENT_CALLBACK)) {
 		/* Progress without a new state (the kernel fetched, "installing"
 		 * again): keeps the operation's timeout away, written at most
-		 * every few seconds. */
+		 * every few seconds. An installed machine's DHCP and TFTP are
+		 * not progress: only its OS's callback is. */
 		st_op_progress(c, m);
 		r = st_put_machine(c, m, m->state);
 	}

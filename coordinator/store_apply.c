@@ -125,6 +125,8 @@ keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *ol
 		u->machine.reason = om ? om->reason : "";
 		u->machine.progress_ms = om ? om->progress_ms : 0;
 		u->machine.started_ms = om ? om->started_ms : 0;
+		u->machine.os = om ? om->os : "";
+		u->machine.kernel = om ? om->kernel : "";
 		/* A request without a password keeps the stored one while the
 		 * BMC URL stays; what a read answers is never kept. */
 		if (!u->machine.bmc_sealed.len && om && om->bmc_sealed.len &&

@@ -43,6 +43,7 @@ static const char *const state_names[] = {
 	[BM__MACHINE_STATE__STATE_INSTALLING] = "installing",
 	[BM__MACHINE_STATE__STATE_DEPLOYED] = "deployed",
 	[BM__MACHINE_STATE__STATE_FAILED] = "failed",
+	[BM__MACHINE_STATE__STATE_INSTALLED] = "installed",
 };
 
 const char *

@@ -12,12 +12,14 @@ boot_key_of(const struct rack_host *h, struct boot_key *k)
 {
 	const Bm__Machine *m = h->m;
 
+	bool installed = m->started_ms && m->state == BM__MACHINE_STATE__STATE_INSTALLED;
+
 	memset(k, 0, sizeof(*k));
-	if (!h->netboot)
+	if (!h->netboot && !installed)
 		return false;
 	if (m->started_ms && (m->state == BM__MACHINE_STATE__STATE_REIMAGING ||
 	                      m->state == BM__MACHINE_STATE__STATE_NETBOOTING ||
-	                      m->state == BM__MACHINE_STATE__STATE_INSTALLING)) {
+	                      m->state == BM__MACHINE_STATE__STATE_INSTALLING || installed)) {
 		snprintf(k->op, sizeof(k->op), "%s", m->operation ? m->operation : "");
 		k->seq = m->power_seq;
 	}

@@ -7,8 +7,10 @@
  *     the first script of each boot;
  *   - kept by the agent (rackdb, so it survives a restart);
  *   - live only while that boot is: the machine is netbooting for the same
- *     operation and sequence, and no `done` or `failed` callback revoked it;
- *     a cancel or timeout ends the boot in the view, and the token with it.
+ *     operation and sequence, or has called back `installed` for it and
+ *     waits for its OS to call back `booted` from its disk; and no `done`,
+ *     `booted` or `failed` callback revoked it; a cancel or timeout ends
+ *     the boot in the view, and the token with it.
  * Pure: the rackdb keeps records, http_machine.c applies them. */
 #pragma once
 #include <stdbool.h>
@@ -32,11 +34,12 @@ struct boot_token {
 	struct boot_key key;
 	uint8_t secret[TOKEN_BYTES];
 	uint64_t made_ms;
-	bool revoked; /* by done or failed: never live again */
+	bool revoked;   /* by done, booted or failed: never live again */
+	bool installed; /* the image is on its disk: its next boot is local */
 };
 
-/* The boot h is in now. Returns false when it is not netbooting (no token
- * is live for it then). */
+/* The boot h is in now. Returns false when it is neither netbooting nor
+ * installed and waiting to boot from its disk (no token is live then). */
 bool boot_key_of(const struct rack_host *h, struct boot_key *ret);
 /* t belongs to boot k (revoked or not). A standing netboot ("") matches
  * any of its own records' sequences. */

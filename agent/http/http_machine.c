@@ -152,7 +152,10 @@ route_script(struct http_routes *r, const char *mac_text, const struct http_peer
 	if (live)
 		token_hex(&t, tok);
 	boot = *h;
-	boot.netboot = live > 0; /* a finished boot the view has not seen end: local disk */
+	/* A finished boot the view has not seen end, or an image on its disk:
+	 * local disk. */
+	boot.netboot = live > 0 && !t.revoked && !t.installed &&
+	               h->m->state != BM__MACHINE_STATE__STATE_INSTALLED;
 	routes_agent_url(peer, url, sizeof(url));
 	boot_ctx_init(&c, r->view, &boot, url, peer->ip, tok);
 	if ((n = boot_ipxe_script(&c, &text)) < 0) {
@@ -211,10 +214,17 @@ route_seed(struct http_routes *r, const char *rest, const struct http_peer *peer
 
 /* ------------------------------------------------------------ callbacks */
 
-static const char *const states[] = { "started", "installing", "done", "failed", NULL };
+static const char *const states[] = { "started", "installing", "installed", "booted",
+	                               "done",    "failed",     NULL };
+
+/* Fields a callback may add to its trace line, in this order: numbers, a
+ * word, and last the OS's name (it has spaces). */
+static const char *const fields[] = { "written", "total", "disk", "kernel", "secureboot", "os" };
+#define FIELD_MAX 64u
 
 struct callback {
 	char mac[BM_MAC_STR + 8], token[TOKEN_HEX + 8], state[16], reason[REASON_MAX + 1];
+	char field[sizeof(fields) / sizeof(fields[0])][FIELD_MAX];
 };
 
 /* A parameter from the query, else from the form body. */
@@ -222,6 +232,18 @@ static bool
 param(const char *query, const char *body, const char *key, char *out, size_t n)
 {
 	return http_query_get(query, key, out, n) >= 0 || http_query_get(body, key, out, n) >= 0;
+}
+
+/* Control bytes (and, for a one-word field, spaces and '=') become '_'
+ * or ' ': a value cannot forge another field of the trace line. */
+static void
+printable(char *s, bool word)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+		else if (word && (*s == ' ' || *s == '='))
+			*s = '_';
 }
 
 /* Returns 0 or the status refusing it. */
@@ -243,29 +265,47 @@ callback_parse(const char *path_mac, const char *query, const char *body, struct
 		return 400;
 	param(query, body, "token", cb->token, sizeof(cb->token));
 	if (param(query, body, "reason", cb->reason, sizeof(cb->reason)))
-		for (char *p = cb->reason; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				*p = ' ';
+		printable(cb->reason, false);
+	for (unsigned i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (param(query, body, fields[i], cb->field[i], FIELD_MAX))
+			printable(cb->field[i], strcmp(fields[i], "os") != 0);
 	return 0;
 }
 
-/* The event, and for done or failed the token revoked, in one commit. */
+/* "state=S [field=v ...] [reason=why]": the trace line. */
+static void
+callback_detail(const struct callback *cb, char *out, size_t n)
+{
+	size_t o = (size_t)snprintf(out, n, "state=%s", cb->state);
+
+	for (unsigned i = 0; i < sizeof(fields) / sizeof(fields[0]) && o < n; i++)
+		if (*cb->field[i])
+			o += (size_t)snprintf(out + o, n - o, " %s=%s", fields[i], cb->field[i]);
+	if (*cb->reason && o < n)
+		snprintf(out + o, n - o, " reason=%s", cb->reason);
+}
+
+/* The event, and the token's new standing (installed: live until its OS
+ * boots; booted, done or failed: revoked), in one commit. */
 static int
 callback_record(struct http_routes *r, const struct rack_host *h, const struct callback *cb,
                 struct boot_token *t, const struct http_peer *peer)
 {
 	struct rackdb_batch *b;
-	char detail[REASON_MAX + 48];
+	char detail[REASON_MAX + 6 * (FIELD_MAX + 16)];
+	bool keep;
 	int e;
 
-	snprintf(detail, sizeof(detail), "state=%s%s%s", cb->state, *cb->reason ? " reason=" : "",
-	         cb->reason);
+	callback_detail(cb, detail, sizeof(detail));
 	if ((e = rackdb_batch_begin(r->o.db, &b)) < 0)
 		return e;
-	t->revoked = !strcmp(cb->state, "done") || !strcmp(cb->state, "failed");
+	t->revoked = !strcmp(cb->state, "done") || !strcmp(cb->state, "failed") ||
+	             !strcmp(cb->state, "booted");
+	t->installed |= !strcmp(cb->state, "installed");
+	keep = t->revoked || !strcmp(cb->state, "installed");
 	if ((e = rackdb_event_add(b, BM__EVENT_KIND__EVENT_CALLBACK, h->mac, peer->ip, bm_wall_ms(),
 	                          r->o.rack, detail)) < 0 ||
-	    (t->revoked && (e = rackdb_token_put(b, h->mac, t)) < 0)) {
+	    (keep && (e = rackdb_token_put(b, h->mac, t)) < 0)) {
 		rackdb_batch_abort(b);
 		return e;
 	}
@@ -286,7 +326,7 @@ route_callback(struct http_routes *r, const char *path_mac, const struct http_re
 		r->st.callbacks_refused++;
 		http_reply_text(rep, e,
 		                "a callback needs mac, token and state "
-		                "(started, installing, done, failed)");
+		                "(started, installing, installed, booted, done, failed)");
 		return;
 	}
 	if (!(h = machine(r, cb.mac, peer, rep)) || !check_peer(r, h, peer, "callback", rep)) {

@@ -260,6 +260,47 @@ test_lifecycle(void **state)
 	assert_int_equal(reimage(f, "", 0, 0, t, NULL, NULL, "a", NULL), OK);
 }
 
+/* A disk image: installed, then the OS it installed boots from the disk
+ * and calls back booted with its name; an installed machine whose OS never
+ * calls back fails with that reason, its DHCP renewals being no progress. */
+static void
+test_installed_then_booted(void **state)
+{
+	struct th_fx *f = *state;
+	uint64_t t = T0;
+	Bm__Machine *m;
+
+	agent_holds_k(f, true);
+	assert_int_equal(reimage(f, "tiny", 0, 60000, t, NULL, NULL, "a", "b"), OK);
+	tick(f, t += 1000);
+	for (uint8_t mac = 1; mac <= 2; mac++) {
+		event(f, mac, BM__EVENT_KIND__EVENT_DHCP, "DISCOVER -> OFFER", t += 1000);
+		event(f, mac, BM__EVENT_KIND__EVENT_CALLBACK, "state=installing written=1 total=9",
+		      t += 1000);
+		event(f, mac, BM__EVENT_KIND__EVENT_CALLBACK, "state=installed disk=vda written=9",
+		      t += 1000);
+	}
+	assert_int_equal(mstate(f, "a"), S(INSTALLED));
+	assert_reason(f, "a", "waiting for its OS to boot from disk");
+	/* A booted callback from a machine not installed moves nothing. */
+	event(f, 3, BM__EVENT_KIND__EVENT_CALLBACK, "state=booted os=debian 12", t);
+	assert_int_equal(mstate(f, "c"), S(READY));
+	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK,
+	      "state=booted kernel=6.1.0-28-amd64 secureboot=0 os=debian 12", t += 1000);
+	m = machine(f, "a");
+	assert_int_equal(m->state, S(DEPLOYED));
+	assert_string_equal(m->os, "debian 12");
+	assert_string_equal(m->kernel, "6.1.0-28-amd64");
+	bm__machine__free_unpacked(m, NULL);
+	/* b's OS renews its lease every 20 s but never calls back. */
+	for (int i = 0; i < 4; i++) {
+		event(f, 2, BM__EVENT_KIND__EVENT_DHCP, "REQUEST -> ACK", t += 20000);
+		tick(f, t);
+	}
+	assert_int_equal(mstate(f, "b"), S(FAILED));
+	assert_reason(f, "b", "installed but never booted from disk");
+}
+
 static void
 test_cancel(void **state)
 {
@@ -384,6 +425,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_refusals, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_lifecycle, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_installed_then_booted, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_no_images_times_out, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, th_teardown),
