@@ -397,6 +397,10 @@ next_reason(const Bm__Event *e, Bm__MachineState st)
 			const char *colon = strstr(d, ": ");
 			return colon ? colon + 2 : d;
 		}
+		if (e->kind == BM__EVENT_KIND__EVENT_CALLBACK) { /* "state=failed ... reason=why" */
+			const char *why = strstr(d, " reason=");
+			return why && why[8] ? why + 8 : "the installer called back failed, with no reason";
+		}
 		return d;
 	default: return NULL;
 	}

@@ -401,6 +401,11 @@ step_machine(struct apply_ctx *c, const Bm__Operation *op, const struct caches *
 	m->started_ms = c->now;
 	m->progress_ms = c->now;
 	m->power_seq++;
+	/* What the disk ran is unknown from here until its OS says. */
+	if (*m->os || *m->kernel) {
+		st_set_str(&m->os, "");
+		st_set_str(&m->kernel, "");
+	}
 	set_reason(m, "power cycle requested", changed);
 	*changed = true;
 	(*n_active)++;

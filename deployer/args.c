@@ -33,14 +33,19 @@ http_url(const char *u)
 
 /* One bm.* word. Returns false when its value does not fit or parse. */
 static bool
-word(struct deploy_args *a, const char *w, size_t n, char sha[2 * BM_SHA256_LEN + 1],
-     char fmt[16], const char **bad)
+word(struct deploy_args *a, const char *w, size_t n, char sha[2 * BM_SHA256_LEN + 1], char fmt[16],
+     const char **bad)
 {
-	static const char *const keys[] = { "bm.image", "bm.callback", "bm.seed",  "bm.token",
+	static const char *const keys[] = { "bm.image", "bm.callback", "bm.seed",   "bm.token",
 		                            "bm.root",  "bm.sha256",   "bm.format", "bm.grow" };
 	char *out[] = { a->image, a->callback, a->seed, a->token, a->root, sha, fmt, NULL };
-	size_t cap[] = { sizeof(a->image), sizeof(a->callback), sizeof(a->seed), sizeof(a->token),
-		         sizeof(a->root),  2 * BM_SHA256_LEN + 1, 16 };
+	size_t cap[] = { sizeof(a->image),
+		         sizeof(a->callback),
+		         sizeof(a->seed),
+		         sizeof(a->token),
+		         sizeof(a->root),
+		         2 * BM_SHA256_LEN + 1,
+		         16 };
 	const char *v;
 	size_t vl;
 
@@ -51,7 +56,8 @@ word(struct deploy_args *a, const char *w, size_t n, char sha[2 * BM_SHA256_LEN 
 		if (out[i])
 			return copy(out[i], cap[i], v, vl);
 		a->grow = vl == 1 && (*v == '1' || *v == 'y');
-		a->grow |= (vl == 4 && !strncmp(v, "true", 4)) || (vl == 3 && !strncmp(v, "yes", 3));
+		a->grow |=
+		    (vl == 4 && !strncmp(v, "true", 4)) || (vl == 3 && !strncmp(v, "yes", 3));
 		return true;
 	}
 	return true;
@@ -78,8 +84,9 @@ deploy_args_parse(const char *cmdline, struct deploy_args *a, char *why, size_t 
 		return -EINVAL;
 	}
 	if (!http_url(a->image)) {
-		snprintf(why, wlen, "no bm.image=http://... on the kernel command line (the profile "
-		                    "names no disk_image, or the agent does not hold it)");
+		snprintf(why, wlen,
+		         "no bm.image=http://... on the kernel command line (the profile "
+		         "names no disk_image, or the agent does not hold it)");
 		return -EINVAL;
 	}
 	if (bm_sha256_parse(sha, a->sha256) < 0) {

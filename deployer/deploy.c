@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bm/log.h"
+#include "bm/wr.h"
 #include "disks.h"
 #include "fat.h"
 #include "fetch.h"
@@ -42,7 +43,8 @@ choose(struct deploy *d, char *dev, size_t len)
 	if (disk_hints_parse(d->a.root, &h, d->why, sizeof(d->why)) < 0)
 		return -EINVAL;
 	if (fetch_raw_size(d->a.image, d->a.zstd, &d->raw_total) < 0) {
-		WHY(d, "the agent is unreachable: cannot read the image's size from %s", d->a.image);
+		WHY(d, "the agent is unreachable: cannot read the image's size from %s",
+		    d->a.image);
 		return -EIO;
 	}
 	if ((n = disks_scan(d->sysroot, disks, DISKS_MAX)) < 0) {
@@ -85,10 +87,10 @@ write_pass(struct deploy *d, int fd)
 	    (r = stream_finish(&s, d->a.sha256, &d->raw)) < 0)
 		WHY(d, "%s", r == -EBADMSG ? "digest mismatch" : strerror(-r));
 	if (r == -ENOSPC)
-		WHY(d, "disk too small: %s holds %" PRIu64 " bytes and the image is larger", d->disk,
-		    d->disk_bytes);
+		WHY(d, "disk too small: %s holds %" PRIu64 " bytes and the image is larger",
+		    d->disk, d->disk_bytes);
 	else if (r == -EBADMSG && !strcmp(d->why, "Bad message"))
-		WHY(d, "the image is corrupt (not %s, or damaged)", d->a.zstd ? "zstd" : "raw");
+		WHY(d, "digest mismatch: the image's zstd frame is damaged");
 	else if (r < 0 && r != -EIO && r != -EPROTO && r != -EBADMSG)
 		WHY(d, "write error on %s: %s", d->disk, strerror(-r));
 	stream_close(&s);
@@ -136,11 +138,15 @@ static int
 wipe(struct deploy *d, int fd)
 {
 	static uint8_t zero[DEPLOY_WIPE_BYTES];
-	uint64_t a = d->raw, b = d->disk_bytes > DEPLOY_WIPE_BYTES ? d->disk_bytes - DEPLOY_WIPE_BYTES : 0;
+	uint64_t a = d->raw,
+	         b = d->disk_bytes > DEPLOY_WIPE_BYTES ? d->disk_bytes - DEPLOY_WIPE_BYTES : 0;
 	int r = 0;
 
 	if (a < d->disk_bytes)
-		r = put(d, fd, zero, (size_t)(d->disk_bytes - a < sizeof(zero) ? d->disk_bytes - a : sizeof(zero)), a);
+		r = put(
+		    d, fd, zero,
+		    (size_t)(d->disk_bytes - a < sizeof(zero) ? d->disk_bytes - a : sizeof(zero)),
+		    a);
 	if (!r && b > a)
 		r = put(d, fd, zero, (size_t)(d->disk_bytes - b), b);
 	return r;
@@ -164,7 +170,10 @@ seed_fs(struct deploy *d, uint8_t *fs)
 		if (len == -ENOENT)
 			continue;
 		if (len < 0) {
-			WHY(d, "%s: %s", len == -EFBIG ? "seed file too large" : "the agent is unreachable: cannot fetch seed", url);
+			WHY(d, "%s: %s",
+			    len == -EFBIG ? "seed file too large"
+			                  : "the agent is unreachable: cannot fetch seed",
+			    url);
 			return -EIO;
 		}
 		f[n++] = (struct fat_file){ names[i], data[i], (size_t)len };
@@ -223,17 +232,40 @@ run(const char *const argv[])
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
-/* Ask the kernel to read the new table (the disk held by nobody else). */
-static void
-reread(const struct deploy *d, const char *dev)
+/* A loop device over bytes [off, off + size) of dev, detached when the
+ * returned descriptor closes: the grown partition as a device of its own,
+ * whether or not the kernel reads partition tables (a kernel without GPT
+ * support, as CI's is, never shows vda3). Returns the fd or -errno. */
+static int
+loop_over(const char *dev, uint64_t off, uint64_t size, char *name, size_t len)
 {
-	int fd = open(dev, O_RDONLY | O_CLOEXEC);
+	struct loop_config cfg;
+	int ctl, n, back, fd = -1, e = 0;
 
-	if (fd < 0 || ioctl(fd, BLKRRPART) < 0)
-		BM_WARN("deploy", "partition reread refused disk=%s err=\"%s\"", d->disk,
-		        strerror(errno));
-	if (fd >= 0)
+	if ((ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC)) < 0)
+		return -errno;
+	if ((back = open(dev, O_RDWR | O_CLOEXEC)) < 0 || (n = ioctl(ctl, LOOP_CTL_GET_FREE)) < 0)
+		e = -errno;
+	if (!e) {
+		snprintf(name, len, "/dev/loop%d", n);
+		if ((fd = open(name, O_RDWR | O_CLOEXEC)) < 0)
+			e = -errno;
+	}
+	if (!e) {
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.fd = (uint32_t)back;
+		cfg.info.lo_offset = off;
+		cfg.info.lo_sizelimit = size;
+		cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+		if (ioctl(fd, LOOP_CONFIGURE, &cfg) < 0)
+			e = -errno;
+	}
+	if (back >= 0)
+		close(back);
+	close(ctl);
+	if (e && fd >= 0)
 		close(fd);
+	return e ? e : fd;
 }
 
 /* An ext2/3/4 filesystem in the grown partition grows with it: checked
@@ -242,33 +274,33 @@ reread(const struct deploy *d, const char *dev)
 static int
 grow_fs(struct deploy *d, const struct gpt_plan *p, const char *dev)
 {
+	const uint8_t *e = p->head + 2 * GPT_LBA + (size_t)(p->grown - 1) * GPT_ENTRY_SIZE;
+	uint64_t off = bm_get_le(e + 32, 8) * GPT_LBA;
 	uint8_t magic[2] = { 0, 0 };
-	char real[PATH_MAX], part[PATH_MAX + 64], name[64];
-	int rc, fd = -1;
+	char part[64];
+	int rc, fd;
 
-	if (!realpath(dev, real))
-		snprintf(real, sizeof(real), "%s", dev);
-	gpt_part_name(basename(real), p->grown, name, sizeof(name));
-	snprintf(part, sizeof(part), "%s/%s", dirname(real), name);
-	for (int i = 0; i < 50 && (fd = open(part, O_RDONLY | O_CLOEXEC)) < 0; i++)
-		usleep(100000);
-	if (fd < 0) {
-		WHY(d, "the kernel shows no %s after the table was written", part);
+	if ((fd = loop_over(dev, off, p->grown_bytes, part, sizeof(part))) < 0) {
+		WHY(d, "cannot reach partition %d of %s as a loop device: %s", p->grown, d->disk,
+		    strerror(-fd));
 		return -ECHILD;
 	}
 	rc = (int)pread(fd, magic, 2, 1080); /* the ext superblock's magic */
-	close(fd);
 	if (rc != 2 || magic[0] != 0x53 || magic[1] != 0xef) {
-		BM_INFO("deploy", "filesystem not ext2/3/4 part=%s: left to the OS to grow", part);
+		BM_INFO("deploy", "filesystem not ext2/3/4 part=%d: left to the OS to grow",
+		        p->grown);
+		close(fd);
 		return 0;
 	}
 	const char *fsck[] = { "e2fsck", "-f", "-y", part, NULL };
 	const char *resize[] = { "resize2fs", part, NULL };
 	if ((rc = run(fsck)) >= 4 || (rc = run(resize)) != 0) {
-		WHY(d, "growing the filesystem on %s failed (exit %d)", part, rc);
+		WHY(d, "growing the filesystem of partition %d failed (exit %d)", p->grown, rc);
+		close(fd);
 		return -ECHILD;
 	}
-	BM_INFO("deploy", "filesystem grown part=%s bytes=%" PRIu64, part, p->grown_bytes);
+	close(fd);
+	BM_INFO("deploy", "filesystem grown part=%d bytes=%" PRIu64, p->grown, p->grown_bytes);
 	return 0;
 }
 
@@ -290,7 +322,5 @@ deploy_run(struct deploy *d)
 		r = -EIO;
 	}
 	close(fd);
-	if (r == 0)
-		reread(d, dev);
 	return r == 0 && plan.grown ? grow_fs(d, &plan, dev) : r;
 }

@@ -29,15 +29,16 @@ list(const struct disk *d, size_t n, const bool *keep, char *out, size_t len)
 	out[0] = '\0';
 	for (size_t i = 0; i < n && o < len; i++)
 		if (keep[i])
-			o += (size_t)snprintf(out + o, len - o, "%s%s (%llu bytes%s)", o ? ", " : "",
-			                      d[i].name, (unsigned long long)d[i].size,
-			                      !usable(&d[i]) ? ", removable or read-only" : "");
+			o +=
+			    (size_t)snprintf(out + o, len - o, "%s%s (%llu bytes%s)", o ? ", " : "",
+			                     d[i].name, (unsigned long long)d[i].size,
+			                     !usable(&d[i]) ? ", removable or read-only" : "");
 }
 
 /* Why nothing is a candidate. */
 static int
-refuse_none(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t need,
-            char *why, size_t wlen)
+refuse_none(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t need, char *why,
+            size_t wlen)
 {
 	bool all[64];
 	size_t big = n, m = n < 64 ? n : 64, usable_n = 0;
@@ -60,14 +61,15 @@ refuse_none(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t
 		         h->serial, l);
 		return -ENOENT;
 	}
-	snprintf(why, wlen, "disk too small: the image needs %llu bytes, the largest is %s (%llu bytes)",
+	snprintf(why, wlen,
+	         "disk too small: the image needs %llu bytes, the largest is %s (%llu bytes)",
 	         (unsigned long long)need, d[big].name, (unsigned long long)d[big].size);
 	return -ENOSPC;
 }
 
 int
-disk_choose(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t need,
-            char *why, size_t wlen)
+disk_choose(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t need, char *why,
+            size_t wlen)
 {
 	bool cand[64] = { false }, tie[64] = { false };
 	size_t m = n < 64 ? n : 64, best = m, ties = 0;
@@ -77,7 +79,7 @@ disk_choose(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t
 		cand[i] = usable(&d[i]) && d[i].size >= need && matches(&d[i], h);
 		if (!cand[i] || best == m)
 			best = cand[i] ? i : best;
-		else if (h->pick == DISK_PICK_LARGEST ? d[i].size > d[best].size
+		else if (h->pick == DISK_PICK_LARGEST    ? d[i].size > d[best].size
 		         : h->pick == DISK_PICK_SMALLEST ? d[i].size < d[best].size
 		                                         : false)
 			best = i;
@@ -117,11 +119,14 @@ hint(struct disk_hints *h, const char *kv, size_t n, char *why, size_t wlen)
 	else if (kl == 4 && !memcmp(kv, "size", 4) &&
 	         bm_root_device_size(v, &h->min_size, &h->max_size) == 0)
 		;
-	else if (kl == 4 && !memcmp(kv, "pick", 4) && (!strcmp(v, "largest") || !strcmp(v, "smallest")))
+	else if (kl == 4 && !memcmp(kv, "pick", 4) &&
+	         (!strcmp(v, "largest") || !strcmp(v, "smallest")))
 		h->pick = !strcmp(v, "largest") ? DISK_PICK_LARGEST : DISK_PICK_SMALLEST;
 	else {
-		snprintf(why, wlen, "root_device: \"%.*s\": not by_path, serial, size=MIN-MAX or "
-		                    "pick=largest|smallest", (int)n, kv);
+		snprintf(why, wlen,
+		         "root_device: \"%.*s\": not by_path, serial, size=MIN-MAX or "
+		         "pick=largest|smallest",
+		         (int)n, kv);
 		return -EINVAL;
 	}
 	return 0;

@@ -27,8 +27,8 @@ struct disk {
 enum disk_pick { DISK_PICK_FIRST, DISK_PICK_LARGEST, DISK_PICK_SMALLEST };
 
 struct disk_hints {
-	char by_path[DISK_ID_MAX]; /* "": any */
-	char serial[DISK_ID_MAX];  /* "": any */
+	char by_path[DISK_ID_MAX];   /* "": any */
+	char serial[DISK_ID_MAX];    /* "": any */
 	uint64_t min_size, max_size; /* 0: no bound */
 	enum disk_pick pick;
 };

@@ -7,8 +7,8 @@
 
 #include "stream.h"
 
-#define FETCH_TRIES 8        /* tries in a row that move no byte */
-#define FETCH_STALL_S 30     /* under 1 KiB/s this long: the connection is dead */
+#define FETCH_TRIES 8    /* tries in a row that move no byte */
+#define FETCH_STALL_S 30 /* under 1 KiB/s this long: the connection is dead */
 #define FETCH_CONNECT_S 10
 
 /* Called as raw bytes are written, at most once a second. */

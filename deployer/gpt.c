@@ -230,11 +230,3 @@ gpt_plan(const uint8_t *in, size_t n, struct gpt_plan *p, char *why, size_t wlen
 	p->tail_off = (sectors - 1 - es) * GPT_LBA;
 	return 0;
 }
-
-void
-gpt_part_name(const char *disk, int part, char *out, size_t len)
-{
-	size_t n = strlen(disk);
-	bool digit = n && disk[n - 1] >= '0' && disk[n - 1] <= '9';
-	snprintf(out, len, "%s%s%d", disk, digit ? "p" : "", part);
-}

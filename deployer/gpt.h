@@ -47,7 +47,3 @@ struct gpt_plan {
  * (no room for the seed, or nothing left to grow into), -EMFILE (no free
  * entry for the seed), with why. */
 int gpt_plan(const uint8_t *in, size_t n, struct gpt_plan *p, char *why, size_t wlen);
-
-/* The kernel's name of a disk's partition: "vda" 3 -> "vda3", "nvme0n1" 3
- * -> "nvme0n1p3". */
-void gpt_part_name(const char *disk, int part, char *out, size_t len);

@@ -83,7 +83,8 @@ main(int argc, char **argv)
 	}
 	snprintf(written, sizeof(written), "%" PRIu64, d.raw);
 	BM_INFO("deploy", "installed disk=%s bytes=%s", d.disk, written);
-	if (report(&d.a, "installed", NULL, 1, "disk", d.disk, "written", written, (char *)NULL) < 0)
+	if (report(&d.a, "installed", NULL, 1, "disk", d.disk, "written", written, (char *)NULL) <
+	    0)
 		BM_WARN("deploy", "the agent did not take the installed callback");
 	sync();
 	if (reboot_after && reboot(RB_AUTOBOOT) < 0) {

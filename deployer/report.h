@@ -7,8 +7,8 @@
 
 #include "args.h"
 
-#define REPORT_TRIES 10     /* a callback that must arrive: tries, 1 s apart */
-#define REPORT_TIMEOUT_S 5  /* each try */
+#define REPORT_TRIES 10    /* a callback that must arrive: tries, 1 s apart */
+#define REPORT_TIMEOUT_S 5 /* each try */
 #define SEED_FILE_MAX (256u << 10)
 
 /* GET callback?state=STATE&token=T[&reason=][&k=v...] (extra: "k", "v",

@@ -166,9 +166,9 @@ route_script(struct http_routes *r, const char *mac_text, const struct http_peer
 	}
 	r->st.scripts++;
 	BM_INFO("http", "script machine=%s mac=%s netboot=%s peer=%s", h->name, c.mac,
-	        live ? "yes" : "no", bm_ip4_format(peer->ip, ip));
+	        boot.netboot ? "yes" : "no", bm_ip4_format(peer->ip, ip));
 	progress_add(r->o.progress, BM__EVENT_KIND__EVENT_HTTP, h->mac, peer->ip, "script (%s)",
-	             live ? "install" : "local disk");
+	             boot.netboot ? "install" : "local disk");
 	routes_body(rep, 200, "text/plain; charset=utf-8", text, (size_t)n);
 }
 
@@ -219,7 +219,7 @@ static const char *const states[] = { "started", "installing", "installed", "boo
 
 /* Fields a callback may add to its trace line, in this order: numbers, a
  * word, and last the OS's name (it has spaces). */
-static const char *const fields[] = { "written", "total", "disk", "kernel", "secureboot", "os" };
+static const char *const fields[] = { "disk", "written", "total", "kernel", "secureboot", "os" };
 #define FIELD_MAX 64u
 
 struct callback {

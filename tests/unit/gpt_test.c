@@ -196,19 +196,6 @@ test_fat_refusals(void **state)
 	assert_int_equal(fat_make(fs, f, 1, 1), -EFBIG);
 }
 
-static void
-test_part_name(void **state)
-{
-	char n[64];
-	(void)state;
-	gpt_part_name("vda", 3, n, sizeof(n));
-	assert_string_equal(n, "vda3");
-	gpt_part_name("nvme0n1", 4, n, sizeof(n));
-	assert_string_equal(n, "nvme0n1p4");
-	gpt_part_name("loop7", 1, n, sizeof(n));
-	assert_string_equal(n, "loop7p1");
-}
-
 int
 main(void)
 {
@@ -217,7 +204,6 @@ main(void)
 		cmocka_unit_test(test_seed_only_and_same_size),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_fat_refusals),
-		cmocka_unit_test(test_part_name),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
