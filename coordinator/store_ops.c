@@ -287,15 +287,15 @@ agent_holds(const Bm__AgentRecord *a, const ProtobufCBinaryData *sha)
 	return false;
 }
 
-/* Does an agent of m's rack hold every image of m's profile? If not, why
- * (written to why). */
+/* Does an agent of m's rack hold every image of m's profile (kernel,
+ * initrd, disk image)? If not, why (written to why). */
 static int
 images_ready(struct apply_ctx *c, const struct caches *cs, const Bm__Machine *m, char *why,
              size_t wlen)
 {
 	const char *p = profile_of(m);
 	Bm__Profile *pr = NULL;
-	const char *need[2];
+	const char *need[3];
 	int r = 1;
 
 	if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
@@ -305,7 +305,8 @@ images_ready(struct apply_ctx *c, const struct caches *cs, const Bm__Machine *m,
 	}
 	need[0] = pr->kernel;
 	need[1] = pr->initrd;
-	for (int i = 0; i < 2 && r; i++) {
+	need[2] = pr->disk_image; /* the deploy ramdisk writes it from this agent */
+	for (int i = 0; i < 3 && r; i++) {
 		Bm__Image *im = NULL;
 		bool held = false;
 		if (!*need[i])

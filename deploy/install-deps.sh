@@ -32,8 +32,12 @@ TEST_PKGS=(
 
 # The QEMU lab (deploy/lab, whose reduced run is part of the tests): QEMU
 # with SeaBIOS, QEMU's iPXE ROMs and OVMF; iPXE's binaries; cpio for the
-# installer's initramfs.
-LAB_PKGS=(qemu-system-x86 seabios ipxe-qemu ipxe ovmf cpio)
+# ramdisks; qemu-img for the machines' disks; GRUB's tools and its BIOS
+# and UEFI modules, sfdisk, mtools, dosfstools and e2fsprogs to build the
+# disk images (no loop device or mount needed); debootstrap for the
+# Debian 12 image of `lab.sh demo`.
+LAB_PKGS=(qemu-system-x86 seabios ipxe-qemu ipxe ovmf cpio qemu-utils
+  grub-common grub-pc-bin grub-efi-amd64-bin fdisk mtools dosfstools e2fsprogs zstd debootstrap)
 
 # Benchmarks only (deploy/install-deps.sh --bench): the peers they run beside us.
 BENCH_PKGS=(etcd-server etcd-client bc kea-dhcp4-server dnsmasq-base tftpd-hpa nginx-light wrk)

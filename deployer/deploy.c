@@ -240,7 +240,7 @@ static int
 loop_over(const char *dev, uint64_t off, uint64_t size, char *name, size_t len)
 {
 	struct loop_config cfg;
-	int ctl, n, back, fd = -1, e = 0;
+	int ctl, n = -1, back, fd = -1, e = 0;
 
 	if ((ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC)) < 0)
 		return -errno;

@@ -40,7 +40,7 @@ static int
 refuse_none(const struct disk *d, size_t n, const struct disk_hints *h, uint64_t need, char *why,
             size_t wlen)
 {
-	bool all[64];
+	bool all[64] = { false };
 	size_t big = n, m = n < 64 ? n : 64, usable_n = 0;
 	char l[512];
 

@@ -41,7 +41,11 @@ struct dhcp_config {
 struct dhcp_host {
 	char name[DHCP_HOSTNAME_MAX];
 	uint32_t ip;  /* reservation, 0: none */
-	bool netboot; /* marked for netboot by an operation or `netboot: true` */
+	/* Boots through the agent's script: marked for netboot by an operation
+	 * or `netboot: true`, or installed and yet to boot from its disk (its
+	 * script exits to the disk, so a firmware that tries the network first
+	 * does not wait out its PXE timeouts). */
+	bool netboot;
 };
 
 struct dhcp_view {

@@ -1,40 +1,44 @@
 #!/usr/bin/env bash
 # Boot artefacts of the lab, from Debian packages only, into a cache:
-#   vmlinuz      Debian's kernel (linux-image-amd64's current version)
-#   initrd.img   busybox-static + the NIC modules + installer-init, built
-#                reproducibly (fixed mtimes, sorted cpio, gzip -n)
+#   vmlinuz         Debian's kernel (linux-image-amd64's current version)
+#   initrd.img      the stand-in installer: busybox-static + the NIC
+#                   modules + installer-init
+#   deploy.img      the deploy ramdisk: busybox-static + NIC, disk and loop
+#                   modules + bmdeploy and e2fsck/resize2fs with their
+#                   libraries + deploy-init
+#   tiny.raw.zst    the tiny disk image (image-tiny.sh)
 #   undionly.kpxe, ipxe.efi   from the ipxe package
 #   OVMF_CODE.fd, OVMF_VARS.fd  from ovmf
+# The ramdisks are reproducible (fixed mtimes, sorted cpio, gzip -n).
 # The kernel and busybox-static are fetched with apt-get download and
 # unpacked here: nothing is installed on the host (busybox-static would
-# replace the busybox package the tests use). Idempotent: a stamp of the
-# inputs skips a rebuild.
+# replace the busybox package the tests use). bmdeploy is built from this
+# tree without sanitizers in CACHE/build-deploy (BMDEPLOY=FILE uses that
+# one). Idempotent: a stamp of the inputs skips a rebuild.
 #   usage: artifacts.sh [CACHE_DIR]   (default $BMLAB_CACHE or /var/cache/bmlab)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../.." && pwd)
 CACHE=${1:-${BMLAB_CACHE:-/var/cache/bmlab}}
 A=$CACHE/artifacts
-mkdir -p "$CACHE/deb" "$A"
-# fetch PKG: the cached .deb of PKG (downloaded once) on stdout.
-fetch() {
-  local deb
-  deb=$(ls "$CACHE/deb/$1"_*.deb 2>/dev/null | head -1 || true)
-  if [ -z "$deb" ]; then
-    (cd "$CACHE/deb" && apt-get download "$1" >/dev/null 2>&1) ||
-      { echo "artifacts: apt-get download $1 failed" >&2; return 1; }
-    deb=$(ls "$CACHE/deb/$1"_*.deb | head -1)
-  fi
-  echo "$deb"
-}
-KPKG=${BMLAB_KERNEL_PKG:-$(apt-cache depends linux-image-amd64 2>/dev/null |
-  sed -n 's/.*Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -1)}
-[ -n "$KPKG" ] || { echo "artifacts: cannot resolve linux-image-amd64 (apt-get update?)" >&2; exit 1; }
+mkdir -p "$A"
+. "$HERE/build-lib.sh"
+KPKG=$(kernel_pkg)
 KVER=${KPKG#linux-image-}
 DEB=$(fetch "$KPKG")
 BBDEB=$(fetch busybox-static)
-MODS="e1000 virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci failover net_failover virtio_net"
-STAMP=$( (basename "$DEB" "$BBDEB"; cat "$HERE/installer-init" "$HERE/udhcpc.script"
-  echo "$MODS"; ls -l /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/share/OVMF/OVMF_CODE_4M.fd) |
+NICS="e1000 virtio_pci virtio_net"
+DISKS="virtio_blk virtio_scsi sd_mod loop"
+if [ -z "${BMDEPLOY:-}" ]; then
+  cmake -S "$SRC" -B "$CACHE/build-deploy" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$CACHE/build-deploy" -j"$(nproc)" --target bmdeploy-bin >/dev/null
+  BMDEPLOY=$CACHE/build-deploy/bin/bmdeploy
+fi
+STAMP=$( (basename "$DEB" "$BBDEB"; echo "$NICS $DISKS"; sha256sum "$BMDEPLOY"
+  cat "$HERE"/{installer-init,deploy-init,ramdisk-lib.sh,udhcpc.script,build-lib.sh} \
+    "$HERE"/{image-tiny.sh,tiny-init,tiny-initrd-init}
+  ls -l /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/share/OVMF/OVMF_CODE_4M.fd \
+    /usr/lib/grub/i386-pc/boot.img /usr/lib/grub/x86_64-efi/linux.mod) |
   sha256sum | cut -c1-16)
 if [ "$(cat "$A/stamp" 2>/dev/null)" = "$STAMP" ]; then
   echo "artifacts: up to date ($A, kernel $KVER)"
@@ -42,28 +46,38 @@ if [ "$(cat "$A/stamp" 2>/dev/null)" = "$STAMP" ]; then
 fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$TMP" --wildcards "./boot/vmlinuz-$KVER" \
-  $(for m in $MODS; do echo "*/$m.ko"; done)
+# The kernel package unpacked once (its modules are picked from it).
+K=$CACHE/kernel/$KVER
+if [ ! -e "$K/done" ]; then
+  rm -rf "$K" && mkdir -p "$K"
+  dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$K" ./boot ./lib && touch "$K/done"
+fi
 dpkg-deb --fsys-tarfile "$BBDEB" | tar -x -C "$TMP" ./bin/busybox
-R=$TMP/root
-mkdir -p "$R"/bin "$R"/sbin "$R"/etc "$R"/proc "$R"/sys "$R"/dev "$R"/tmp "$R"/lib/modules
-cp "$TMP/bin/busybox" "$R/bin/busybox"
-for a in $("$TMP/bin/busybox" --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
-for m in $MODS; do
-  f=$(find "$TMP/lib/modules/$KVER" -name "$m.ko" | head -1)
-  [ -n "$f" ] || { echo "artifacts: module $m not in $KPKG" >&2; exit 1; }
-  cp "$f" "$R/lib/modules/$m.ko"
-done
-install -m755 "$HERE/installer-init" "$R/init"
-install -m755 "$HERE/udhcpc.script" "$R/etc/udhcpc.script"
-find "$R" -exec touch -h -d @0 {} +
-(cd "$R" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 --reproducible) |
-  gzip -9n >"$A/initrd.img.tmp"
-mv "$A/initrd.img.tmp" "$A/initrd.img"
-cp "$TMP/boot/vmlinuz-$KVER" "$A/vmlinuz"
+
+# ramdisk DIR INIT MOD...: busybox, /lib/bm.sh, the modules, INIT as /init.
+ramdisk() {
+  local d=$1 init=$2
+  shift 2
+  put_busybox "$TMP/bin/busybox" "$d"
+  install -D -m644 "$HERE/ramdisk-lib.sh" "$d/lib/bm.sh"
+  install -m755 "$HERE/udhcpc.script" "$d/etc/udhcpc.script"
+  put_modules "$K" "$d" "$@"
+  install -m755 "$HERE/$init" "$d/init"
+}
+ramdisk "$TMP/installer" installer-init $NICS
+pack "$TMP/installer" "$A/initrd.img"
+ramdisk "$TMP/deploy" deploy-init $NICS $DISKS
+put_program "$BMDEPLOY" "$TMP/deploy"
+put_program /usr/sbin/e2fsck "$TMP/deploy"
+put_program /usr/sbin/resize2fs "$TMP/deploy"
+pack "$TMP/deploy" "$A/deploy.img"
+s=$(date +%s)
+"$HERE/image-tiny.sh" "$K" "$TMP/bin/busybox" "$A/tiny.raw.zst"
+echo "artifacts: tiny.raw.zst built in $(($(date +%s) - s)) s"
+cp "$K/boot/vmlinuz-$KVER" "$A/vmlinuz"
 cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi "$A/"
 cp /usr/share/OVMF/OVMF_CODE_4M.fd "$A/OVMF_CODE.fd"
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$A/OVMF_VARS.fd"
 echo "$KVER" >"$A/kernel-version"
 echo "$STAMP" >"$A/stamp"
-(cd "$A" && sha256sum vmlinuz initrd.img undionly.kpxe ipxe.efi) | sed 's/^/artifacts: /'
+(cd "$A" && ls -l vmlinuz initrd.img deploy.img tiny.raw.zst | awk '{print "artifacts:", $5, $NF}')

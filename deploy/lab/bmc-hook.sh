@@ -2,10 +2,12 @@
 # ipmi_sim's chassis_control program: the BMC's power and boot device drive
 # a machine. Called by ipmi_sim (inside the rack's namespace) as:
 #   bmc-hook.sh DIR get|set|check KEY [VALUE]...
+# and by itself as `bmc-hook.sh DIR run BOOTDEV` (a powered machine's life).
 # The machine is
 #   - a QEMU process (the lab): DIR/machine.env (written by lab.sh) gives
 #     NAME MAC TAP FIRMWARE ACCEL ART and VMPORT (ipmi_sim's port for QEMU's
-#     ipmi-bmc-extern);
+#     ipmi-bmc-extern); its disk is DIR/disk.qcow2 (virtio); a reboot of
+#     the guest starts it again from its disk (run, below);
 #   - or a script (the integration tests): DIR/boot.sh, run detached at each
 #     power on, the simulated machine booting; its power state in DIR/power.
 # A boot device set through IPMI applies once, at the next power on, as on
@@ -26,37 +28,70 @@ pid() {
   p=$(cat "$DIR/qemu.pid" 2>/dev/null) || return 1
   [ -n "$p" ] && [ -d "/proc/$p" ] && grep -q "$DIR/qmp.sock" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
 }
-power_on() {
-  pid >/dev/null && return 0
-  bootdev=$(cat "$DIR/bootdev" 2>/dev/null || echo none)
-  rm -f "$DIR/bootdev" "$DIR/qemu.pid"
-  set -- -name "$NAME" -accel "$ACCEL" -m 256 -smp 1 -nodefaults -display none -no-reboot \
+# qemu_run BOOTDEV: one run of QEMU, the boot device first in the boot
+# order (bootindex; OVMF ignores -boot once), the other second.
+qemu_run() {
+  local net=2 disk=1
+  [ "$1" = pxe ] && net=1 disk=2
+  # 512 MiB: GRUB's EFI loader runs out of memory for the kernel at 256.
+  set -- -name "$NAME" -accel "$ACCEL" -m 512 -smp 1 -nodefaults -display none -no-reboot \
     -uuid "$UUID" -chardev "file,id=ser0,path=$DIR/serial.log,append=on" -serial chardev:ser0 \
     -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no" \
+    -drive "file=$DIR/disk.qcow2,if=none,id=d0,format=qcow2" \
+    -device "virtio-blk-pci,drive=d0,bootindex=$disk" \
     -chardev "socket,id=ipmi0,host=127.0.0.1,port=$VMPORT,reconnect=10" \
     -device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0 \
-    -qmp "unix:$DIR/qmp.sock,server=on,wait=off" -pidfile "$DIR/qemu.pid" -daemonize
+    -qmp "unix:$DIR/qmp.sock,server=on,wait=off" -pidfile "$DIR/qemu.pid"
   [ "$ACCEL" = kvm ] && set -- "$@" -cpu host,-arch-capabilities
   case $FIRMWARE in
   bios | bios-chain)
     # QEMU's e1000 ROM is iPXE (ipxe-qemu); SeaBIOS mirrors its text to serial.
-    set -- "$@" -device "e1000,netdev=n0,mac=$MAC" -fw_cfg name=etc/sercon-port,string=0x3f8 ;;
+    set -- "$@" -device "e1000,netdev=n0,mac=$MAC,bootindex=$net" \
+      -fw_cfg name=etc/sercon-port,string=0x3f8 ;;
   uefi | uefi-http)
     [ -f "$DIR/OVMF_VARS.fd" ] || cp "$ART/OVMF_VARS.fd" "$DIR/OVMF_VARS.fd"
     # No option ROM: EDK2's own PXE / HTTP boot client, not iPXE's driver.
     set -- "$@" -drive "if=pflash,format=raw,readonly=on,file=$ART/OVMF_CODE.fd" \
       -drive "if=pflash,format=raw,file=$DIR/OVMF_VARS.fd" \
-      -device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=" \
+      -device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=,bootindex=$net" \
       -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n
     [ "$FIRMWARE" = uefi-http ] &&
       set -- "$@" -fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n ;;
   esac
-  [ "$bootdev" = pxe ] && set -- "$@" -boot once=n
+  qemu-system-x86_64 "$@" </dev/null
+}
+# The machine's life from one power on (run by power_on, detached): QEMU
+# runs with -no-reboot, so a reboot of the guest ends it, and it starts
+# again with the disk first: the BMC's boot device applies once, as on a
+# real BMC. A guest that powered itself off (its kernel said so on the
+# console) stays off. Powering off through the BMC kills this loop first.
+run() {
+  local bootdev=$1 rc off
+  echo $$ >"$DIR/run.pid"
+  while :; do
+    echo "=== power on $(date '+%F %T') bootdev=$bootdev" >>"$DIR/serial.log"
+    off=$(stat -c %s "$DIR/serial.log")
+    qemu_run "$bootdev"
+    rc=$?
+    [ "$rc" = 0 ] || { log "qemu exited $rc"; exit 1; }
+    tail -c +$((off + 1)) "$DIR/serial.log" | grep -q "reboot: Power down" &&
+      { log "the guest powered off"; exit 0; }
+    log "reboot: the disk first"
+    bootdev=none
+  done
+}
+power_on() {
+  pid >/dev/null && return 0
+  bootdev=$(cat "$DIR/bootdev" 2>/dev/null || echo none)
+  rm -f "$DIR/bootdev" "$DIR/qemu.pid"
   log "power on bootdev=$bootdev firmware=$FIRMWARE"
-  echo "=== power on $(date '+%F %T') bootdev=$bootdev" >>"$DIR/serial.log"
-  qemu-system-x86_64 "$@" </dev/null >>"$DIR/qemu.log" 2>&1 || { log "power on failed"; return 1; }
+  setsid sh "$0" "$DIR" run "$bootdev" </dev/null >>"$DIR/qemu.log" 2>&1 &
+  for _ in $(seq 1 50); do pid >/dev/null && return 0; sleep 0.1; done
+  log "power on failed"
+  return 1
 }
 power_off() {
+  r=$(cat "$DIR/run.pid" 2>/dev/null) && [ -n "$r" ] && kill -9 "$r" 2>/dev/null
   p=$(pid) || return 0
   log "power off pid=$p"
   kill "$p" 2>/dev/null
@@ -72,6 +107,7 @@ else
   is_on() { pid >/dev/null; }
 fi
 case $op in
+run) run "$@" ;;
 get)
   for k in "$@"; do
     case $k in

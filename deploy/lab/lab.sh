@@ -212,6 +212,7 @@ start_machine() {
   mac=$(printf '52:54:00:%02x:00:%02x' "$id" "$n")
   mkdir -p "$d/state"
   [ "$fw" = none ] && return 0 # its BMC address answers nothing
+  qemu-img create -q -f qcow2 "$d/disk.qcow2" 2G # blank, sparse
   in_ns "bml-$rack" ip tuntap add "tap$n" mode tap
   in_ns "bml-$rack" ip link set "tap$n" master br0 up
   cat >"$d/machine.env" <<E
@@ -251,10 +252,37 @@ E
   echo $! >"$d/sim.pid"
 }
 
+# image NAME FILE [EXTRA]: a fleet line declaring FILE as image NAME.
+image() {
+  echo "  - {name: $1, sha256: \"$(sha256sum "$2" | cut -d' ' -f1)\", size: $(stat -c %s "$2")${3:+, $3}}"
+}
+# The disk profiles' command line: the deploy ramdisk's orders (deployer/args.h).
+DEPLOY_ARGS="bm.image={{image_url}} bm.sha256={{image_sha256}} bm.format={{image_format}} bm.root={{root_device}} bm.grow={{grow}} bm.callback={{callback_url}} bm.token={{token}} bm.seed={{seed_url}}"
+# The NoCloud user-data of the disk profiles: the tiny image's phone-home
+# reads the bm-phone-home line; cloud-init (the Debian image) runs runcmd.
+user_data() {
+  echo "    templates:"
+  echo "      user-data: |"
+  echo "        #cloud-config"
+  [ "$1" = silent ] && return 0
+  echo "        # bm-phone-home: {{callback_url}} {{token}}"
+  echo "        runcmd:"
+  echo "          - [sh, -c, '. /etc/os-release; curl -fsS --retry 20 --retry-connrefused \"{{callback_url}}?state=booted&token={{token}}&os=\$ID%20\$VERSION_ID&kernel=\$(uname -r)\"']"
+}
+# disk_profile NAME SHA256 USER_DATA: the deploy ramdisk writing lab-tiny.
+disk_profile() {
+  cat <<Y
+  - name: $1
+    kernel: lab-kernel
+    initrd: lab-deploy
+    disk_image: lab-tiny
+    grow: true
+    cmdline: "console=ttyS0 quiet panic=-1 initrd=initrd.img bm.mac={{mac}} ${DEPLOY_ARGS/\{\{image_sha256\}\}/$2}"
+Y
+  user_data "$3"
+}
+
 fleet() {
-  local ksha isha
-  ksha=$(sha256sum "$ART/vmlinuz" | cut -d' ' -f1)
-  isha=$(sha256sum "$ART/initrd.img" | cut -d' ' -f1)
   echo "sites: [{name: s1}$([ "$(cat "$RUN/mode")" = full ] && echo ", {name: s2}")]"
   echo "racks:"
   for r in $(racks); do
@@ -264,8 +292,10 @@ fleet() {
   done
   cat <<Y
 images:
-  - {name: lab-kernel, sha256: "$ksha", size: $(stat -c %s "$ART/vmlinuz")}
-  - {name: lab-initrd, sha256: "$isha", size: $(stat -c %s "$ART/initrd.img")}
+$(image lab-kernel "$ART/vmlinuz")
+$(image lab-initrd "$ART/initrd.img")
+$(image lab-deploy "$ART/deploy.img")
+$(image lab-tiny "$ART/tiny.raw.zst" "kind: disk, format: raw.zst")
 profiles:
   - name: lab
     kernel: lab-kernel
@@ -275,8 +305,14 @@ profiles:
     kernel: lab-kernel
     initrd: lab-initrd
     cmdline: "console=ttyS0 quiet panic=-1 initrd=initrd.img bm.mac={{mac}} bm.hang=1"
-machines:
 Y
+  # lab-disk: the tiny image, grown, its OS calls back booted;
+  # lab-disk-silent: its OS never does; lab-disk-corrupt: the digest the
+  # ramdisk is given is not the image's (as if its bytes were damaged).
+  disk_profile lab-disk "{{image_sha256}}" phone-home
+  disk_profile lab-disk-silent "{{image_sha256}}" silent
+  disk_profile lab-disk-corrupt "$(printf '%064d' 0)" phone-home
+  echo "machines:"
   local n=0
   for m in $(machines); do
     local name rack fw profile id
@@ -291,7 +327,7 @@ Y
 # ------------------------------------------------------------- commands
 down() {
   local p
-  for f in "$RUN"/*/bmc/*/qemu.pid "$RUN"/*/bmc/*/sim.pid "$RUN"/*/agent.pid "$RUN"/coord/*.pid; do
+  for f in "$RUN"/*/bmc/*/run.pid "$RUN"/*/bmc/*/qemu.pid "$RUN"/*/bmc/*/sim.pid "$RUN"/*/agent.pid "$RUN"/coord/*.pid; do
     [ -f "$f" ] && p=$(cat "$f") && [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true
   done
   for ns in $(ip netns list | awk '/^bml-/ {print $1}'); do
@@ -325,9 +361,11 @@ up() {
   (umask 077 && head -c 12 /dev/urandom | base64 | tr '+/' '-_' >"$RUN/bmc.pass")
   start_coords
   fleet >"$RUN/fleet.yaml"
-  cp "$ART/vmlinuz" "$ART/initrd.img" "$RUN/"
+  cp "$ART/vmlinuz" "$ART/initrd.img" "$ART/deploy.img" "$ART/tiny.raw.zst" "$RUN/"
   bmctl image push lab-kernel "$RUN/vmlinuz" >/dev/null
   bmctl image push lab-initrd "$RUN/initrd.img" >/dev/null
+  bmctl image push lab-deploy "$RUN/deploy.img" >/dev/null
+  bmctl image push lab-tiny "$RUN/tiny.raw.zst" >/dev/null
   bmctl apply -f "$RUN/fleet.yaml" >&2
   local n=0
   for m in $(machines); do
@@ -335,9 +373,11 @@ up() {
     start_machine "$(field "$m" 1)" "$(field "$m" 2)" "$(field "$m" 3)" "$n"
   done
   for r in $(racks); do start_agent "$(field "$r" 1)" "$(field "$r" 3)"; done
-  # Ready once every agent has registered and holds both images.
+  # Ready once every agent has registered and holds the installer's images
+  # (a rack's agent fetches the disk profiles' images when an operation
+  # names them).
   for _ in $(seq 1 300); do
-    [ "$(bmctl get images 2>/dev/null | awk '/^lab-/ {print $NF}' | sort -u)" = "$(racks | wc -w)" ] &&
+    [ "$(bmctl get images 2>/dev/null | awk '/^lab-(kernel|initrd) / {print $NF}' | sort -u)" = "$(racks | wc -w)" ] &&
       break
     sleep 0.2
   done

@@ -41,7 +41,7 @@ part() { sfdisk --json "$1" | python3 -c "import json,sys; p=json.load(sys.stdin
 read -r S3 N3 < <(part "$T/img.raw" 3)
 head -c 1048576 /dev/urandom | dd of="$T/img.raw" bs=512 seek=2048 conv=notrunc status=none
 head -c 8388608 /dev/urandom | dd of="$T/img.raw" bs=512 seek=4096 conv=notrunc status=none
-mkfs.ext4 -q -F -d "$T/rootfs" "$T/root.ext4" $((N3 / 8)) >/dev/null && dd if="$T/root.ext4" of="$T/img.raw" \
+mkfs.ext4 -q -F -b 4096 -d "$T/rootfs" "$T/root.ext4" $((N3 / 8)) >/dev/null && dd if="$T/root.ext4" of="$T/img.raw" \
   bs=512 seek="$S3" conv=notrunc status=none || { echo "FATAL: mkfs.ext4"; exit 1; }
 zstd -q -3 "$T/img.raw" -o "$T/img.zst"
 ISHA=$(sha256sum "$T/img.zst" | cut -d' ' -f1)
