@@ -36,7 +36,7 @@ if [ -z "${BMDEPLOY:-}" ]; then
 fi
 STAMP=$( (basename "$DEB" "$BBDEB"; echo "$NICS $DISKS"; sha256sum "$BMDEPLOY"
   cat "$HERE"/{installer-init,deploy-init,ramdisk-lib.sh,udhcpc.script,build-lib.sh} \
-    "$HERE"/{image-tiny.sh,tiny-init,tiny-initrd-init}
+    "$HERE"/{image-tiny.sh,image-disk.sh,tiny-init,tiny-initrd-init}
   ls -l /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/share/OVMF/OVMF_CODE_4M.fd \
     /usr/lib/grub/i386-pc/boot.img /usr/lib/grub/x86_64-efi/linux.mod) |
   sha256sum | cut -c1-16)

@@ -1,12 +1,8 @@
 #!/usr/bin/env bash
-# The tiny disk image of the CI lab, from Debian packages only, without a
-# loop device or a mount: one GPT disk that boots BIOS and UEFI.
-#   p1  BIOS boot (1 MiB)  GRUB's i386-pc core.img, behind boot.img in the MBR
-#   p2  ESP (16 MiB, FAT)  GRUB's x86_64-efi image as \EFI\BOOT\BOOTX64.EFI
-#   p3  root (ext4, label bmroot): busybox-static, Debian's kernel and an
-#       initrd (its disk, filesystem and NIC modules), /etc/os-release
-#       (bmtiny 1) and the first-boot phone-home (tiny-init)
-# Both GRUBs carry the same embedded config: find bmroot, boot its kernel.
+# The tiny disk image of the CI lab, from Debian packages only: a root of
+# busybox-static, Debian's kernel and an initrd (its disk, filesystem and
+# NIC modules), /etc/os-release (bmtiny 1) and the first-boot phone-home
+# (tiny-init), made a disk that boots BIOS and UEFI by image-disk.sh.
 #   usage: image-tiny.sh KERNEL_ROOT BUSYBOX OUT.raw.zst
 # KERNEL_ROOT: the unpacked kernel package (boot/vmlinuz-*, lib/modules).
 set -euo pipefail
@@ -41,41 +37,5 @@ E
 pack "$I" "$R/boot/initrd.img"
 cp "$KROOT"/boot/vmlinuz-* "$R/boot/vmlinuz"
 
-# GRUB, BIOS and UEFI, with the same embedded config.
-cat >"$W/grub.cfg" <<'E'
-search --no-floppy --label bmroot --set root
-linux /boot/vmlinuz console=ttyS0 quiet panic=-1
-initrd /boot/initrd.img
-boot
-E
-GMODS="part_gpt ext2 search search_label linux echo normal"
-grub-mkimage -O i386-pc -o "$W/core.img" -p /boot/grub -c "$W/grub.cfg" biosdisk $GMODS
-grub-mkimage -O x86_64-efi -o "$W/bootx64.efi" -p /boot/grub -c "$W/grub.cfg" efi_gop $GMODS
-mkfs.vfat -n ESP -C "$W/esp.img" 16384 >/dev/null
-mmd -i "$W/esp.img" ::/EFI ::/EFI/BOOT
-mcopy -i "$W/esp.img" "$W/bootx64.efi" ::/EFI/BOOT/BOOTX64.EFI
-
-# The disk: table, then each part at its place.
-truncate -s "${SIZE_MB}M" "$W/disk.raw"
-printf '%s\n' 'label: gpt' 'start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649' \
-  'size=32768, type=U, name=ESP' 'type=L, name=bmroot' | sfdisk -q "$W/disk.raw"
-read -r S3 N3 < <(sfdisk --json "$W/disk.raw" | python3 -c \
-  "import json,sys; p=json.load(sys.stdin)['partitiontable']['partitions'][2]; print(p['start'], p['size'])")
-mkfs.ext4 -q -F -b 4096 -L bmroot -d "$R" -E root_owner=0:0 "$W/root.ext4" $((N3 / 8)) >/dev/null
-put() { dd if="$1" of="$W/disk.raw" bs=512 seek="$2" conv=notrunc status=none; }
-put "$W/esp.img" 4096
-put "$W/root.ext4" "$S3"
-# BIOS: boot.img's code into the MBR (its table kept), pointing at
-# core.img in p1 (LBA 2048); core.img's first sector lists the rest of it.
-# What grub-bios-setup does, on a file.
-core_sectors=$(( ($(stat -c %s "$W/core.img") + 511) / 512 ))
-[ "$core_sectors" -le 2048 ] || { echo "image-tiny: core.img does not fit p1" >&2; exit 1; }
-le() { python3 -c "import sys; sys.stdout.buffer.write(($1).to_bytes($2, 'little'))"; }
-patch() { dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
-le 2049 8 | patch "$W/core.img" $((0x1f4))               # the blocklist: start
-le $((core_sectors - 1)) 2 | patch "$W/core.img" $((0x1fc)) # its length
-put "$W/core.img" 2048
-dd if=/usr/lib/grub/i386-pc/boot.img of="$W/disk.raw" bs=440 count=1 conv=notrunc status=none
-le 2048 8 | patch "$W/disk.raw" $((0x5c))                # boot.img's kernel sector
-zstd -q -f -T0 -12 "$W/disk.raw" -o "$OUT.tmp"
-mv "$OUT.tmp" "$OUT"
+"$HERE/image-disk.sh" "$R" /boot/vmlinuz /boot/initrd.img "console=ttyS0 quiet panic=-1" \
+  "$SIZE_MB" "$OUT"

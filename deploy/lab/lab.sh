@@ -9,7 +9,9 @@
 #                           one bmagent, and QEMU machines behind OpenIPMI
 #                           ipmi_sim BMCs (powered off until a BMC powers
 #                           them); the fleet applied and the boot images pushed
-#   lab.sh demo             up, then bmctl reimage rack12 --wait, then a trace
+#   lab.sh demo             up, then rack12 reimaged with the Debian 12 image
+#                           (image-debian.sh, cached), a trace, then again
+#                           with the tiny image
 #   lab.sh bmctl ARGS...    bmctl against the lab's coordinators (as its admin)
 #   lab.sh coords stop|start   kill -9 every coordinator / start them again
 #   lab.sh agent RACK stop|start   kill -9 a rack's agent / start it again
@@ -269,13 +271,14 @@ user_data() {
   echo "        runcmd:"
   echo "          - [sh, -c, '. /etc/os-release; curl -fsS --retry 20 --retry-connrefused \"{{callback_url}}?state=booted&token={{token}}&os=\$ID%20\$VERSION_ID&kernel=\$(uname -r)\"']"
 }
-# disk_profile NAME SHA256 USER_DATA: the deploy ramdisk writing lab-tiny.
+# disk_profile NAME SHA256 USER_DATA [IMAGE]: the deploy ramdisk writing
+# IMAGE (lab-tiny).
 disk_profile() {
   cat <<Y
   - name: $1
     kernel: lab-kernel
     initrd: lab-deploy
-    disk_image: lab-tiny
+    disk_image: ${4:-lab-tiny}
     grow: true
     cmdline: "console=ttyS0 quiet panic=-1 initrd=initrd.img bm.mac={{mac}} ${DEPLOY_ARGS/\{\{image_sha256\}\}/$2}"
 Y
@@ -296,6 +299,7 @@ $(image lab-kernel "$ART/vmlinuz")
 $(image lab-initrd "$ART/initrd.img")
 $(image lab-deploy "$ART/deploy.img")
 $(image lab-tiny "$ART/tiny.raw.zst" "kind: disk, format: raw.zst")
+$([ -f "$ART/debian12.raw.zst" ] && image lab-debian "$ART/debian12.raw.zst" "kind: disk, format: raw.zst")
 profiles:
   - name: lab
     kernel: lab-kernel
@@ -312,6 +316,8 @@ Y
   disk_profile lab-disk "{{image_sha256}}" phone-home
   disk_profile lab-disk-silent "{{image_sha256}}" silent
   disk_profile lab-disk-corrupt "$(printf '%064d' 0)" phone-home
+  # lab-debian: the Debian 12 image (image-debian.sh), when it is built.
+  [ -f "$ART/debian12.raw.zst" ] && disk_profile lab-debian "{{image_sha256}}" phone-home lab-debian
   echo "machines:"
   local n=0
   for m in $(machines); do
@@ -366,6 +372,7 @@ up() {
   bmctl image push lab-initrd "$RUN/initrd.img" >/dev/null
   bmctl image push lab-deploy "$RUN/deploy.img" >/dev/null
   bmctl image push lab-tiny "$RUN/tiny.raw.zst" >/dev/null
+  [ -f "$ART/debian12.raw.zst" ] && bmctl image push lab-debian "$ART/debian12.raw.zst" >/dev/null
   bmctl apply -f "$RUN/fleet.yaml" >&2
   local n=0
   for m in $(machines); do
@@ -385,14 +392,24 @@ up() {
   say "up: $(racks | wc -w) racks, $(machines | wc -w) machines, coordinators $COORDS"
 }
 
+# demo: rack12 reimaged with the Debian 12 image (built and cached first):
+# each machine writes it, reboots from its disk, cloud-init phones home;
+# then reimaged again with the tiny image, which replaces it.
 demo() {
+  local rc first
+  [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, taps)"
+  "$SRC/deploy/install-deps.sh" >&2
+  mkdir -p "$ART"
+  "$HERE/image-debian.sh" "$ART/debian12.raw.zst" >&2 || die "cannot build the Debian 12 image"
   up "$@"
-  say "bmctl reimage rack12 --wait"
-  bmctl reimage rack12 --timeout 10m --wait
-  local rc=$? first
   first=$(machines | tr ' ' '\n' | grep ':rack12:' | head -1 | cut -d: -f1)
+  say "bmctl reimage rack12 --profile lab-debian --wait"
+  bmctl reimage rack12 --profile lab-debian --timeout 20m --wait && rc=0 || rc=$?
   say "bmctl trace $first"
-  bmctl trace "$first"
+  bmctl trace "$first" | grep -E "state|callback|image" >&2
+  say "bmctl reimage rack12 --profile lab-disk --wait (the tiny image replaces it)"
+  bmctl reimage rack12 --profile lab-disk --timeout 10m --wait || rc=$?
+  bmctl describe machine "$first"
   return $rc
 }
 
