@@ -177,6 +177,8 @@ boot_ipxe_script(struct boot_ctx *c, char **ret)
 
 	if (c->h->netboot && (!c->p || !*c->kernel_url))
 		return -ENOENT;
+	/* iPXE's exit returns to the BIOS, which boots the next device. (UEFI
+	 * firmware that is to boot its disk is not handed iPXE: pxe_decide.) */
 	if (c->h->netboot)
 		r = netboot_script(c, &b);
 	else

@@ -59,7 +59,7 @@ url(char *out, const struct pxe_policy *p, const char *path)
 }
 
 void
-pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot,
+pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot, bool local,
            const uint8_t mac[6], struct pxe_boot *b)
 {
 	char path[64], m[BM_MAC_STR];
@@ -75,8 +75,17 @@ pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot,
 		b->vendor_class = "HTTPClient";
 	else if (p->proxy || c->ipxe)
 		b->vendor_class = "PXEClient";
-	if (!netboot) {
+	if (!netboot && !local) {
 		b->why = "not marked for netboot";
+		return;
+	}
+	if (!netboot && !c->ipxe && (c->http || (c->arch > PXE_ARCH_BIOS))) {
+		if (c->http || c->arch == PXE_ARCH_EFI_X64_HTTP)
+			url(b->file, p, "boot/" PXE_LOCAL_DISK_FILE);
+		else
+			snprintf(b->file, sizeof(b->file), "%s", PXE_LOCAL_DISK_FILE);
+		b->tftp = !c->http && c->arch != PXE_ARCH_EFI_X64_HTTP;
+		b->boot = true;
 		return;
 	}
 	if (c->ipxe && (c->chained || !p->chain_ipxe)) {

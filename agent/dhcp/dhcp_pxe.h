@@ -62,9 +62,19 @@ struct pxe_policy {
 	bool proxy;      /* proxyDHCP: 60 PXEClient always goes with 43 */
 };
 
+/* The boot file handed to UEFI firmware that must go on to its disk: no
+ * such file is served, so the firmware's network boot option fails at once
+ * and it tries the next one. (A UEFI firmware whose boot option returns
+ * success, as iPXE's exit does, stops at its boot manager menu instead:
+ * UEFI 2.10 3.1.1.) */
+#define PXE_LOCAL_DISK_FILE "local-disk"
+
 /* Decide the boot program for a client whose machine is (or is not)
- * marked for netboot. `mac` names its per-machine script. */
-void pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot,
+ * marked for netboot, or is to boot from its disk now (local: installed,
+ * its OS yet to boot): BIOS clients and iPXE get the chain to the
+ * machine's script, which exits to the disk; UEFI firmware gets
+ * PXE_LOCAL_DISK_FILE. `mac` names its per-machine script. */
+void pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot, bool local,
                 const uint8_t mac[6], struct pxe_boot *ret);
 
 /* Option 43 for PXE clients: PXE_DISCOVERY_CONTROL (6) = 8, "download the

@@ -122,7 +122,8 @@ boot_opts(struct ctx *c)
 	struct dhcp_reply *r = &c->r;
 	char ip[BM_IP4_STR];
 
-	pxe_decide(&pol, &c->pxe, c->known && c->host.netboot, c->m->chaddr, &b);
+	pxe_decide(&pol, &c->pxe, c->known && c->host.netboot, c->known && c->host.local_boot,
+	           c->m->chaddr, &b);
 	if (b.vendor_class)
 		dhcp_reply_set(r, DHCP_OPT_VENDOR_CLASS, b.vendor_class, strlen(b.vendor_class),
 		               true);

@@ -41,11 +41,11 @@ struct dhcp_config {
 struct dhcp_host {
 	char name[DHCP_HOSTNAME_MAX];
 	uint32_t ip;  /* reservation, 0: none */
-	/* Boots through the agent's script: marked for netboot by an operation
-	 * or `netboot: true`, or installed and yet to boot from its disk (its
-	 * script exits to the disk, so a firmware that tries the network first
-	 * does not wait out its PXE timeouts). */
-	bool netboot;
+	bool netboot; /* marked for netboot by an operation or `netboot: true` */
+	/* Installed, its OS yet to boot from its disk: a firmware that tries
+	 * the network first is sent on to the disk at once (pxe_decide), not
+	 * left to wait out its PXE timeouts. */
+	bool local_boot;
 };
 
 struct dhcp_view {

@@ -7,7 +7,7 @@
 #   - a QEMU process (the lab): DIR/machine.env (written by lab.sh) gives
 #     NAME MAC TAP FIRMWARE ACCEL ART and VMPORT (ipmi_sim's port for QEMU's
 #     ipmi-bmc-extern); its disk is DIR/disk.qcow2 (virtio); a reboot of
-#     the guest starts it again from its disk (run, below);
+#     the guest starts it again without the BMC's boot device (run, below);
 #   - or a script (the integration tests): DIR/boot.sh, run detached at each
 #     power on, the simulated machine booting; its power state in DIR/power.
 # A boot device set through IPMI applies once, at the next power on, as on
@@ -28,10 +28,13 @@ pid() {
   p=$(cat "$DIR/qemu.pid" 2>/dev/null) || return 1
   [ -n "$p" ] && [ -d "/proc/$p" ] && grep -q "$DIR/qmp.sock" "/proc/$p/cmdline" 2>/dev/null && echo "$p"
 }
-# qemu_run BOOTDEV: one run of QEMU, the boot device first in the boot
-# order (bootindex; OVMF ignores -boot once), the other second.
+# qemu_run BOOTDEV: one run of QEMU. BIOS machines boot the BMC's boot
+# device first (bootindex), then the disk. UEFI machines are set up as
+# servers that always try the network first (OVMF ignores -boot once
+# anyway): the agent's script sends them on to their disk (exit 1).
 qemu_run() {
   local net=2 disk=1
+  case $FIRMWARE in uefi*) net=1 disk=2 ;; esac
   [ "$1" = pxe ] && net=1 disk=2
   # 512 MiB: GRUB's EFI loader runs out of memory for the kernel at 256.
   set -- -name "$NAME" -accel "$ACCEL" -m 512 -smp 1 -nodefaults -display none -no-reboot \
@@ -62,8 +65,8 @@ qemu_run() {
 }
 # The machine's life from one power on (run by power_on, detached): QEMU
 # runs with -no-reboot, so a reboot of the guest ends it, and it starts
-# again with the disk first: the BMC's boot device applies once, as on a
-# real BMC. A guest that powered itself off (its kernel said so on the
+# again without the BMC's boot device: that applies once, as on a real
+# BMC. A guest that powered itself off (its kernel said so on the
 # console) stays off. Powering off through the BMC kills this loop first.
 run() {
   local bootdev=$1 rc off

@@ -6,7 +6,9 @@
 #   r11-bios   SeaBIOS + QEMU's iPXE ROM (DHCP arch 0), script and kernel
 #              over HTTP, then GRUB i386-pc from its disk: deployed;
 #   r12-uefi   OVMF's own PXE (arch 7) -> ipxe.efi over TFTP -> iPXE ->
-#              script, then GRUB x86_64-efi from its disk: deployed;
+#              script; it tries the network first at every boot, so after
+#              installed its agent hands it a boot file that fails and it
+#              goes on to its disk: GRUB x86_64-efi, deployed;
 #   r12-nobmc  a BMC that does not answer: failed with ipmitool's message,
 #              and the operation goes on.
 # Then r11-bios is given a digest its image does not have (lab-disk-corrupt):
@@ -47,6 +49,8 @@ lab trace r12-uefi >"$T/trace2" 2>&1
 expect_in "$T/trace2" "PXEClient:Arch:00007" "r12-uefi: OVMF's PXE client (arch 7)"
 grep -Eq "tftp .*ipxe.efi [0-9]+ bytes" "$T/trace2" && ok "r12-uefi: ipxe.efi over TFTP" ||
   not_ok "r12-uefi: no TFTP of ipxe.efi in its trace"
+expect_in "$T/trace2" "OFFER file=local-disk" \
+  "r12-uefi (network first) after installed: its PXE is sent on to its disk"
 expect_in "$T/trace2" "installed -> deployed" "r12-uefi: installed -> deployed"
 lab describe machine r12-uefi >"$T/desc2" 2>&1
 expect_in "$T/desc2" "OS:         bmtiny 1 (kernel" "describe machine shows the OS r12-uefi runs"

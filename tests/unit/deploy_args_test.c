@@ -40,7 +40,7 @@ test_lab_profile(void **state)
 	                                   &a, why, sizeof(why)),
 	                 0);
 	assert_string_equal(a.image, "http://10.12.0.1:8080/images/" SHA);
-	assert_string_equal(a.callback, CB + 13);
+	assert_string_equal(a.callback, "http://10.12.0.1:8080/callback/52:54:00:0c:00:02");
 	assert_string_equal(a.seed, "http://s/");
 	assert_string_equal(a.token, "abc");
 	assert_string_equal(a.root, "pick=largest");

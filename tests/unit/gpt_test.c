@@ -26,7 +26,7 @@
 static char tmp[4096], img[4200], disk[4200];
 static uint8_t head[GPT_HEAD_MAX];
 
-static void
+__attribute__((format(printf, 1, 2))) static void
 sh(const char *fmt, ...)
 {
 	char cmd[8192];
