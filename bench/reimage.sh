@@ -7,13 +7,14 @@
 #      1, 4 and 8 machines, with the tiny image (lab-disk) and, with -d,
 #      the Debian 12 image (lab-debian; built and cached first);
 #   2. the deploy program's write rate into the VM's disk (image raw bytes
-#      over the time from its disk choice to its last write, read from the
-#      consoles of the 1-machine runs) against `zstd -dc | dd oflag=direct`
+#      over the time from its disk choice to the image written and synced:
+#      transfer, digest, decompression and writes; read from the consoles
+#      of the 1-machine runs) against `zstd -dc | dd oflag=direct`
 #      of the same image on this host into a file on the filesystem that
 #      holds the VM disks (the physical reference);
 #   3. the agent's image serving: 8 concurrent curls of the image from the
 #      agent on the rack's bridge, aggregate MB/s, against one plain curl
-#      (the link's ceiling on this host).
+#      (the link's ceiling on this host), after one warm-up fetch.
 # Medians of ROUNDS.   usage: bench/reimage.sh [-r ROUNDS] [-n "1 4 8"] [-d]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,14 +46,14 @@ reimage() { # reimage PROFILE N: seconds from the command to the last deployed
   echo "$(now) - $t0" | bc -l
 }
 # write_rates: MB/s of each deploy since the last mark, from b1's console
-# ("disk chosen" ... "installed disk=vda bytes=N", UTC stamps).
+# ("disk chosen" ... "image written disk=vda bytes=N", UTC stamps).
 write_rates() {
   tail -c +"$(($(cat "$W/mark") + 1))" "$RUN/rack12/bmc/b1/serial.log" | python3 -c '
 import re, sys
 from datetime import datetime
 chosen = None
 for line in sys.stdin.buffer.read().decode("utf-8", "replace").splitlines():
-    m = re.search(r"(\d{4}-\d\d-\d\dT[\d:.]+)Z info deploy (disk chosen|installed disk=\S+ bytes=(\d+))", line)
+    m = re.search(r"(\d{4}-\d\d-\d\dT[\d:.]+)Z info deploy (disk chosen|image written disk=\S+ bytes=(\d+))", line)
     if not m:
         continue
     t = datetime.fromisoformat(m.group(1)).timestamp()
@@ -105,6 +106,7 @@ sha=$(sha256sum "$ART/tiny.raw.zst" | cut -d' ' -f1)
 url=http://10.12.0.1:8080/images/$sha
 get() { ip netns exec "$NS" curl -s -o /dev/null -w '%{size_download}\n' "$url"; }
 : >"$W/one" && : >"$W/eight"
+get >/dev/null # the warm-up: the agent's file in the page cache
 for _ in $(seq 1 "$ROUNDS"); do
   t0=$(now); b=$(get); echo "$b / 1000000 / ($(now) - $t0)" | bc -l >>"$W/one"
   t0=$(now)

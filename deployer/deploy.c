@@ -313,6 +313,7 @@ deploy_run(struct deploy *d)
 
 	if ((r = choose(d, dev, sizeof(dev))) < 0 || (r = write_image(d, dev)) < 0)
 		return r;
+	BM_INFO("deploy", "image written disk=%s bytes=%" PRIu64, d->disk, d->raw);
 	if ((fd = open(dev, O_RDWR | O_EXCL | O_CLOEXEC)) < 0) {
 		WHY(d, "cannot open %s: %s", dev, strerror(errno));
 		return -EIO;
