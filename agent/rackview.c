@@ -291,8 +291,7 @@ rack_view_host_cb(void *arg, const uint8_t mac[6], struct dhcp_host *ret)
 	snprintf(ret->name, sizeof(ret->name), "%s", h->name);
 	ret->ip = h->ip;
 	ret->netboot = h->netboot;
-	ret->local_boot =
-	    h->m->started_ms && h->m->state == BM__MACHINE_STATE__STATE_INSTALLED;
+	ret->local_boot = h->m->started_ms && h->m->state == BM__MACHINE_STATE__STATE_INSTALLED;
 	return 0;
 }
 

@@ -26,7 +26,8 @@ op_state_name(Bm__OpState s)
 }
 
 struct counts {
-	unsigned queued, reimaging, netbooting, installing, installed, deployed, failed, ready, total;
+	unsigned queued, reimaging, netbooting, installing, installed, deployed, failed, ready,
+	    total;
 };
 
 static void
@@ -59,11 +60,12 @@ count(const Bm__OpResult *r, struct counts *k)
 static void
 counts_text(const struct counts *k, char *buf, size_t len)
 {
-	snprintf(buf, len,
-	         "queued %u  reimaging %u  netbooting %u  installing %u  installed %u  deployed %u  "
-	         "failed %u",
-	         k->queued, k->reimaging, k->netbooting, k->installing, k->installed, k->deployed,
-	         k->failed);
+	snprintf(
+	    buf, len,
+	    "queued %u  reimaging %u  netbooting %u  installing %u  installed %u  deployed %u  "
+	    "failed %u",
+	    k->queued, k->reimaging, k->netbooting, k->installing, k->installed, k->deployed,
+	    k->failed);
 }
 
 static void

@@ -334,9 +334,8 @@ images_ready(struct apply_ctx *c, const struct caches *cs, const Bm__Machine *m,
 static bool
 active(const Bm__Machine *m)
 {
-	return m->started_ms &&
-	       (m->state == S(REIMAGING) || m->state == S(NETBOOTING) || m->state == S(INSTALLING) ||
-	        m->state == S(INSTALLED));
+	return m->started_ms && (m->state == S(REIMAGING) || m->state == S(NETBOOTING) ||
+	                         m->state == S(INSTALLING) || m->state == S(INSTALLED));
 }
 
 static bool
@@ -373,13 +372,15 @@ step_machine(struct apply_ctx *c, const Bm__Operation *op, const struct caches *
 		store_rack_silence(m->rack, cs->a, cs->n, c->now, silence, sizeof(silence));
 		if (m->state == S(INSTALLED))
 			snprintf(why, sizeof(why),
-			         "installed but never booted from disk (no booted callback in %llus)%s%s",
+			         "installed but never booted from disk (no booted callback in "
+			         "%llus)%s%s",
 			         (unsigned long long)(op->timeout_ms / 1000), *silence ? "; " : "",
 			         silence);
 		else
 			snprintf(why, sizeof(why), "no progress for %llus (last: %s%s%s)%s%s",
-			         (unsigned long long)(op->timeout_ms / 1000), bm_state_name(m->state),
-			         *m->reason ? ", " : "", m->reason, *silence ? "; " : "", silence);
+			         (unsigned long long)(op->timeout_ms / 1000),
+			         bm_state_name(m->state), *m->reason ? ", " : "", m->reason,
+			         *silence ? "; " : "", silence);
 		m->state = S(FAILED);
 		set_reason(m, why, changed);
 		*changed = true;
