@@ -1,8 +1,9 @@
 /* The DHCP server core with crafted packets: DORA and every REQUEST state,
  * RELEASE, DECLINE, INFORM, NAK, relays and destinations, every PXE branch
  * (each arch, iPXE by user class or 175, the chain marker, UEFI HTTP boot,
- * not marked for netboot), unknown MACs with and without a pool, proxyDHCP
- * on 67 and 4011, and a malformed packet followed by a valid one. */
+ * not marked for netboot, installed and sent on to its disk), unknown MACs
+ * with and without a pool, proxyDHCP on 67 and 4011, and a malformed
+ * packet followed by a valid one. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@
 
 static const uint8_t MAC1[6] = { 0x52, 0x54, 0, 0x12, 0, 0x01 }; /* r12n01, netboot */
 static const uint8_t MAC2[6] = { 0x52, 0x54, 0, 0x12, 0, 0x02 }; /* r12n02, not marked */
+static const uint8_t MAC3[6] = { 0x52, 0x54, 0, 0x12, 0, 0x03 }; /* r12n03, installed */
 static const uint8_t MACU[6] = { 0x52, 0x54, 0, 0x99, 0, 0x01 }; /* unknown */
 static const uint8_t MACV[6] = { 0x52, 0x54, 0, 0x99, 0, 0x02 }; /* unknown */
 
@@ -44,6 +46,12 @@ host_cb(void *arg, const uint8_t mac[6], struct dhcp_host *h)
 		h->ip = 0x0a0c000c;
 		return 0;
 	}
+	if (!memcmp(mac, MAC3, 6)) {
+		snprintf(h->name, sizeof(h->name), "r12n03");
+		h->ip = 0x0a0c000d;
+		h->local_boot = true;
+		return 0;
+	}
 	return -ENOENT;
 }
 
@@ -51,7 +59,7 @@ static bool
 reserved_cb(void *arg, uint32_t ip)
 {
 	(void)arg;
-	return ip == RES1 || ip == 0x0a0c000c;
+	return ip == RES1 || ip == 0x0a0c000c || ip == 0x0a0c000d;
 }
 
 struct fx {
@@ -289,6 +297,40 @@ test_not_marked_for_netboot(void **state)
 	assert_false(f->out.opt[DHCP_OPT_VENDOR].present);
 	assert_int_equal(f->out.siaddr, 0);
 	assert_false(f->d.booted);
+}
+
+/* Installed, its OS yet to boot from its disk: BIOS PXE and iPXE get the
+ * chain to its script (which exits to the disk); UEFI firmware gets a boot
+ * file that fails, so it goes on to its disk. */
+static void
+test_installed_goes_to_disk(void **state)
+{
+	static const struct {
+		unsigned arch;
+		const char *vc, *uc, *file;
+	} v[] = {
+		{ 0, "PXEClient:Arch:00000:UNDI:002001", NULL, "undionly.kpxe" },
+		{ 0, "PXEClient:Arch:00000:UNDI:002001", "iPXE",
+		  "http://10.12.0.1:8080/boot/52:54:00:12:00:03.ipxe" },
+		{ 7, "PXEClient:Arch:00007:UNDI:003000", NULL, PXE_LOCAL_DISK_FILE },
+		{ 11, "PXEClient:Arch:00011:UNDI:003000", NULL, PXE_LOCAL_DISK_FILE },
+		{ 16, "HTTPClient:Arch:00016:UNDI:003000", NULL,
+		  "http://10.12.0.1:8080/boot/" PXE_LOCAL_DISK_FILE },
+	};
+	struct fx *f = *state;
+	struct pkt p;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		discover(&p, MAC3, 0x4500 + (uint32_t)i);
+		pxe(&p, v[i].arch, v[i].vc);
+		if (v[i].uc)
+			pkt_opt_str(&p, DHCP_OPT_USER_CLASS, v[i].uc);
+		pkt_end(&p);
+		assert_int_equal(handle(f, &p, T0), 0);
+		assert_int_equal(f->d.out_type, DHCP_OFFER);
+		assert_int_equal(f->out.yiaddr, 0x0a0c000d);
+		assert_string_equal(file_of(f), v[i].file);
+	}
 }
 
 /* ------------------------------------------------------ unknown clients */
@@ -645,6 +687,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_pxe_branches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_marked_for_netboot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_installed_goes_to_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_with_pool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offer_hold_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_without_pool, setup, teardown),
