@@ -208,10 +208,10 @@ static bool
 terminal(const MDB_val *v)
 {
 	Bm__Event *e = bm__event__unpack(NULL, v->mv_size, v->mv_data);
-	bool t = e && e->kind == BM__EVENT_KIND__EVENT_CALLBACK &&
-	         (!strncmp(e->detail, "state=done", 10) || !strncmp(e->detail, "state=failed", 12) ||
-	          !strncmp(e->detail, "state=installed", 15) ||
-	          !strncmp(e->detail, "state=booted", 12));
+	bool t =
+	    e && e->kind == BM__EVENT_KIND__EVENT_CALLBACK &&
+	    (!strncmp(e->detail, "state=done", 10) || !strncmp(e->detail, "state=failed", 12) ||
+	     !strncmp(e->detail, "state=installed", 15) || !strncmp(e->detail, "state=booted", 12));
 	if (e)
 		bm__event__free_unpacked(e, NULL);
 	return t;

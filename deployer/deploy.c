@@ -83,14 +83,13 @@ write_pass(struct deploy *d, int fd)
 		WHY(d, "out of memory");
 		return -ENOMEM;
 	}
-	if ((r = fetch_image(d->a.image, &s, progress, d, d->why, sizeof(d->why))) == 0 &&
-	    (r = stream_finish(&s, d->a.sha256, &d->raw)) < 0)
+	if ((r = fetch_image(d->a.image, &s, progress, d, d->why, sizeof(d->why))) == -EBADMSG)
+		WHY(d, "digest mismatch: the image's zstd frame is damaged");
+	else if (r == 0 && (r = stream_finish(&s, d->a.sha256, &d->raw)) < 0)
 		WHY(d, "%s", r == -EBADMSG ? "digest mismatch" : strerror(-r));
 	if (r == -ENOSPC)
 		WHY(d, "disk too small: %s holds %" PRIu64 " bytes and the image is larger",
 		    d->disk, d->disk_bytes);
-	else if (r == -EBADMSG && !strcmp(d->why, "Bad message"))
-		WHY(d, "digest mismatch: the image's zstd frame is damaged");
 	else if (r < 0 && r != -EIO && r != -EPROTO && r != -EBADMSG)
 		WHY(d, "write error on %s: %s", d->disk, strerror(-r));
 	stream_close(&s);

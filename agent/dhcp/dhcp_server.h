@@ -24,14 +24,14 @@ struct dhcp_segment {
 };
 
 struct dhcp_config {
-	bool proxy;          /* proxyDHCP: PXE clients only, no addresses */
-	uint32_t lease_secs; /* default 3600 */
+	bool proxy;                  /* proxyDHCP: PXE clients only, no addresses */
+	uint32_t lease_secs;         /* default 3600 */
 	uint32_t unknown_lease_secs; /* for a MAC not in the rack view (0: lease_secs) */
 	/* Discovery events (an unknown MAC's first lease) recorded at most at
 	 * this rate a second, after a burst; beyond, dropped and counted
 	 * (0: no limit). The lease is still given. */
 	uint32_t discovery_rate, discovery_burst;
-	char marker[32];     /* user class set in ACKs to a chainloaded iPXE */
+	char marker[32]; /* user class set in ACKs to a chainloaded iPXE */
 	struct pxe_boot_table boot;
 	uint16_t http_port;
 	bool chain_ipxe;

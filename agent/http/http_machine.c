@@ -95,8 +95,7 @@ check_peer(struct http_routes *r, const struct rack_host *h, const struct http_p
 	if (from_machine(r, h, peer))
 		return true;
 	refuse(r, h, peer, what,
-	       h->ip ? "not the machine's reserved address" : "no lease of the machine's MAC",
-	       rep);
+	       h->ip ? "not the machine's reserved address" : "no lease of the machine's MAC", rep);
 	return false;
 }
 
@@ -215,7 +214,7 @@ route_seed(struct http_routes *r, const char *rest, const struct http_peer *peer
 /* ------------------------------------------------------------ callbacks */
 
 static const char *const states[] = { "started", "installing", "installed", "booted",
-	                               "done",    "failed",     NULL };
+	                              "done",    "failed",     NULL };
 
 /* Fields a callback may add to its trace line, in this order: numbers, a
  * word, and last the OS's name (it has spaces). */
