@@ -13,8 +13,9 @@
 # The kernel and busybox-static are fetched with apt-get download and
 # unpacked here: nothing is installed on the host (busybox-static would
 # replace the busybox package the tests use). bmdeploy is built from this
-# tree without sanitizers in CACHE/build-deploy (BMDEPLOY=FILE uses that
-# one). Idempotent: a stamp of the inputs skips a rebuild.
+# tree without sanitizers in CACHE/build-deploy-<hash of this tree's path>
+# (a cache shared by two checkouts must not mix their CMake caches;
+# BMDEPLOY=FILE uses that one). Idempotent: a stamp of the inputs skips a rebuild.
 #   usage: artifacts.sh [CACHE_DIR]   (default $BMLAB_CACHE or /var/cache/bmlab)
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -30,9 +31,10 @@ BBDEB=$(fetch busybox-static)
 NICS="e1000 virtio_pci virtio_net"
 DISKS="virtio_blk virtio_scsi sd_mod loop"
 if [ -z "${BMDEPLOY:-}" ]; then
-  cmake -S "$SRC" -B "$CACHE/build-deploy" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$CACHE/build-deploy" -j"$(nproc)" --target bmdeploy-bin >/dev/null
-  BMDEPLOY=$CACHE/build-deploy/bin/bmdeploy
+  BD=$CACHE/build-deploy-$(printf %s "$SRC" | sha256sum | cut -c1-12)
+  cmake -S "$SRC" -B "$BD" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BD" -j"$(nproc)" --target bmdeploy-bin >/dev/null
+  BMDEPLOY=$BD/bin/bmdeploy
 fi
 STAMP=$( (basename "$DEB" "$BBDEB"; echo "$NICS $DISKS"; sha256sum "$BMDEPLOY"
   cat "$HERE"/{installer-init,deploy-init,ramdisk-lib.sh,udhcpc.script,build-lib.sh} \
