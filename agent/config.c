@@ -386,6 +386,12 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 		boot_files(w, v);
 	} else if (!strcmp(k, "tls")) {
 		tls_keys(w, v);
+	} else if (!strcmp(k, "bmc_ca")) {
+		if (text(w, v, k, c->bmc_ca, sizeof(c->bmc_ca)) == 0 && c->bmc_ca[0] != '/')
+			bad(w, v, k, "must be an absolute path");
+	} else if (!strcmp(k, "bmc_timeout")) {
+		if (number(w, v, k, 1, 600, &num) == 0)
+			c->bmc_timeout = (unsigned)num;
 	} else if (!strcmp(k, "log_level")) {
 		const char *s = bm_yaml_scalar(v);
 		if (!s || bm_log_level_parse(s, &c->log_level) < 0)

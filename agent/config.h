@@ -48,6 +48,12 @@ struct agent_config {
 	 * its rack) for tls+tcp:// coordinators. */
 	char tls_ca[PATH_MAX], tls_cert[PATH_MAX], tls_key[PATH_MAX];
 	unsigned n_coordinators;
+	/* bmc_ca: the CA bundle HTTPS (Redfish) BMCs are checked against ("":
+	 * the system's; a machine's bmc_fingerprint pins its certificate
+	 * instead); bmc_timeout: seconds one BMC call may take (an ipmitool
+	 * run, one Redfish request), 30 by default. */
+	char bmc_ca[PATH_MAX];
+	unsigned bmc_timeout;
 	uint32_t lease_secs;
 	/* discovery_lease_time, discovery_rate, discovery_burst (dhcp_server.h) */
 	unsigned discovery_lease_secs, discovery_rate, discovery_burst;

@@ -443,7 +443,8 @@ start_sync(struct agent *a)
 		}
 		o.creds = a->creds;
 	}
-	if ((r = power_start(a->db, a->cfg.rack, &a->power)) < 0)
+	struct power_opts po = { a->cfg.bmc_ca, a->cfg.bmc_timeout };
+	if ((r = power_start(a->db, a->cfg.rack, &po, &a->power)) < 0)
 		return r;
 	power_actions(a, a->view);
 	if ((r = sync_start(&o, &a->sync)) < 0)

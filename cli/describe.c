@@ -72,6 +72,21 @@ describe_rack(FILE *f, const Bm__Rack *r, uint32_t count)
 	revs(f, r->create_rev, r->mod_rev);
 }
 
+/* "uefi-http (seen)", "bios (fleet)", "uefi (fleet; seen uefi-http)". */
+static const char *
+firmware_text(const Bm__Machine *m, char *b, size_t len)
+{
+	if (!*m->firmware && !*m->firmware_seen)
+		snprintf(b, len, "unknown (not seen booting yet)");
+	else if (!*m->firmware)
+		snprintf(b, len, "%s (seen)", m->firmware_seen);
+	else if (!*m->firmware_seen || !strcmp(m->firmware, m->firmware_seen))
+		snprintf(b, len, "%s (fleet)", m->firmware);
+	else
+		snprintf(b, len, "%s (fleet; seen %s)", m->firmware, m->firmware_seen);
+	return b;
+}
+
 static void
 describe_machine(FILE *f, const Bm__Machine *m)
 {
@@ -83,6 +98,9 @@ describe_machine(FILE *f, const Bm__Machine *m)
 	line(f, "IP:", m->ip ? bm_ip4_format(m->ip, a) : "");
 	line(f, "Profile:", m->profile);
 	line(f, "BMC:", bm_bmc_masked(m->bmc, m->bmc_password_set, b, sizeof(b)));
+	if (*m->bmc_fingerprint)
+		line(f, "BMC cert:", m->bmc_fingerprint);
+	line(f, "Firmware:", firmware_text(m, b, sizeof(b)));
 	line(f, "State:", bm_state_name(m->state));
 	if (*m->reason)
 		line(f, "Reason:", m->reason);

@@ -257,6 +257,10 @@ out_json_object(struct bm_json *j, const Bm__Object *o)
 		json_map(j, "labels", m->n_labels, (void **)m->labels);
 		bm_json_kbool(j, "netboot", m->netboot);
 		bm_json_kstr(j, "state", bm_state_name(m->state));
+		bm_json_kstr(j, "firmware", m->firmware);
+		bm_json_kstr(j, "firmware_seen", m->firmware_seen);
+		if (*m->bmc_fingerprint)
+			bm_json_kstr(j, "bmc_fingerprint", m->bmc_fingerprint);
 		if (*m->os) {
 			bm_json_kstr(j, "os", m->os);
 			bm_json_kstr(j, "kernel", m->kernel);

@@ -422,6 +422,23 @@ booted_os(Bm__Machine *m, const char *d)
 	return st_set_str(&m->kernel, kernel);
 }
 
+/* The firmware a DHCP event shows, when the firmware itself asked
+ * ("DISCOVER arch=7 vendor=PXEClient:..."): not iPXE's own DHCP after it
+ * was chained (user=iPXE), which would hide a UEFI HTTP boot. NULL if
+ * none, or the same as seen before. */
+static const char *
+seen_firmware(const Bm__Machine *m, const Bm__Event *e)
+{
+	const char *d = e->detail, *arch = strstr(d, " arch="), *fw;
+	const char *vendor = strstr(d, " vendor=");
+
+	if (e->kind != BM__EVENT_KIND__EVENT_DHCP || !arch || !vendor || strstr(d, " user=iPXE") ||
+	    (strncmp(vendor + 8, "PXEClient", 9) && strncmp(vendor + 8, "HTTPClient", 10)))
+		return NULL;
+	fw = bm_firmware_of_arch(strtol(arch + 6, NULL, 10));
+	return fw && strcmp(fw, m->firmware_seen) ? fw : NULL;
+}
+
 static int
 machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 {
@@ -442,6 +459,11 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 	                        &bm__machine__descriptor, (ProtobufCMessage **)&m)) < 0)
 		return r;
 	st = next_state(m, e);
+	const char *fw = seen_firmware(m, e);
+	if (fw && (r = st_set_str(&m->firmware_seen, fw)) < 0) {
+		st_free(m);
+		return r;
+	}
 	if (st != m->state) {
 		Bm__MachineState was = m->state;
 		m->state = st;
@@ -462,6 +484,8 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 		 * every few seconds. An installed machine's DHCP and TFTP are
 		 * not progress: only its OS's callback is. */
 		st_op_progress(c, m);
+		r = st_put_machine(c, m, m->state);
+	} else if (fw) {
 		r = st_put_machine(c, m, m->state);
 	}
 	st_free(m);

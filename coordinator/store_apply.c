@@ -127,6 +127,8 @@ keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *ol
 		u->machine.started_ms = om ? om->started_ms : 0;
 		u->machine.os = om ? om->os : "";
 		u->machine.kernel = om ? om->kernel : "";
+		/* Owned by events: what its agent saw it boot with. */
+		u->machine.firmware_seen = om ? om->firmware_seen : "";
 		/* A request without a password keeps the stored one while the
 		 * BMC URL stays; what a read answers is never kept. */
 		if (!u->machine.bmc_sealed.len && om && om->bmc_sealed.len &&

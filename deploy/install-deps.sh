@@ -5,7 +5,8 @@
 set -euo pipefail
 
 # Build: compiler, CMake, pkg-config and the libraries of DESIGN.md (libzstd:
-# the deploy program decompresses disk images).
+# the deploy program decompresses disk images; json-c: the Redfish driver
+# reads the BMC's answers).
 BUILD_PKGS=(
   build-essential cmake pkg-config
   libnng-dev libmbedtls-dev
@@ -13,7 +14,7 @@ BUILD_PKGS=(
   libev-dev liblmdb-dev
   libraft-dev libuv1-dev
   libcurl4-openssl-dev libyaml-dev libssl-dev
-  libzstd-dev zlib1g-dev
+  libzstd-dev zlib1g-dev libjson-c-dev
 )
 # Run: the tools the agent drives (ipmitool for the ipmi power driver).
 RUN_PKGS=(ipmitool)
@@ -21,13 +22,15 @@ RUN_PKGS=(ipmitool)
 # the LMDB tools for inspecting stores, and the tools integration tests call
 # (dnsmasq as the rogue DHCP server, useradd and setpriv for least privilege;
 # sfdisk, mtools, dosfstools, e2fsprogs and zstd check what the deploy program
-# writes).
+# writes; redfishtool and python3-sushy check the lab's Redfish BMC emulator,
+# openssl makes its self-signed certificate).
 TEST_PKGS=(
   libcmocka-dev clang libclang-rt-14-dev lmdb-utils
   python3 iproute2 procps psmisc curl
   isc-dhcp-client busybox kea-admin
   tftp-hpa atftp nftables openipmi ndisc6 tcpdump dnsmasq-base passwd util-linux
   mtools dosfstools e2fsprogs zstd fdisk
+  redfishtool python3-sushy openssl
 )
 
 # The QEMU lab (deploy/lab, whose reduced run is part of the tests): QEMU

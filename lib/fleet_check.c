@@ -304,6 +304,26 @@ check_bmc(struct bm_problems *p, const Bm__Machine *m, uint32_t i)
 	                "must be an ipmi://, redfish://, redfish+http(s):// or manual:// URL");
 }
 
+/* firmware: bios|uefi; bmc_fingerprint: a SHA-256 fingerprint, for an
+ * HTTPS Redfish BMC. */
+static void
+check_firmware(struct bm_problems *p, const Bm__Machine *m, uint32_t i)
+{
+	uint8_t d[BM_SHA256_LEN];
+
+	if (*m->firmware && strcmp(m->firmware, "bios") && strcmp(m->firmware, "uefi"))
+		bm_problems_add(p, KMACH, m->name, i, "firmware", "must be bios or uefi");
+	if (!*m->bmc_fingerprint)
+		return;
+	if (bm_sha256_parse_fingerprint(m->bmc_fingerprint, d) < 0)
+		bm_problems_add(p, KMACH, m->name, i, "bmc_fingerprint",
+		                "must be a SHA-256 fingerprint (64 hex digits, or 32 pairs with ':')");
+	else if (strncmp(m->bmc, "redfish://", 10) && strncmp(m->bmc, "redfish+https://", 16))
+		bm_problems_add(p, KMACH, m->name, i, "bmc_fingerprint",
+		                "pins an HTTPS BMC's certificate: the bmc URL must be redfish:// or "
+		                "redfish+https://");
+}
+
 static void
 check_machine(struct bm_problems *p, const Bm__Machine *m, uint32_t i)
 {
@@ -314,6 +334,7 @@ check_machine(struct bm_problems *p, const Bm__Machine *m, uint32_t i)
 	check_ref(p, KMACH, m->name, i, "profile", m->profile, false);
 	check_labels(p, KMACH, m->name, i, m->n_labels, (void **)m->labels);
 	check_bmc(p, m, i);
+	check_firmware(p, m, i);
 	if (m->mac.len == 0)
 		bm_problems_add(p, KMACH, m->name, i, "mac", "missing");
 	else if (m->mac.len != 6)

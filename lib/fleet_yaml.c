@@ -93,6 +93,8 @@ static const struct field machine_fields[] = {
 	FS(Bm__Machine, "password_file", bmc_password_file, BM_TEXT_MAX),
 	FM(Bm__Machine, "labels", labels, bm__machine__labels_entry__descriptor, BM_LABELS_MAX),
 	FT(Bm__Machine, "netboot", F_BOOL, netboot),
+	FS(Bm__Machine, "firmware", firmware, 15),
+	FS(Bm__Machine, "bmc_fingerprint", bmc_fingerprint, 127),
 	{ 0 },
 };
 

@@ -147,3 +147,31 @@ oom:
 	free(e);
 	return -ENOMEM;
 }
+
+const char *
+bm_firmware_of_arch(long arch)
+{
+	switch (arch) {
+	case 0: return "bios";
+	case 6:
+	case 7:
+	case 9: return "uefi";
+	case 16: return "uefi-http";
+	case 11:
+	case 19: return "arm64";
+	default: return NULL;
+	}
+}
+
+const char *
+bm_machine_firmware(const Bm__Machine *m)
+{
+	const char *seen = m->firmware_seen ? m->firmware_seen : "";
+	const char *said = m->firmware ? m->firmware : "";
+
+	if (!*said)
+		return seen;
+	if (!strcmp(said, "uefi") && !strncmp(seen, "uefi", 4))
+		return seen;
+	return said;
+}

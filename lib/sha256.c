@@ -5,6 +5,7 @@
 #include <mbedtls/sha256.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "bm/util.h"
@@ -88,4 +89,27 @@ bm_sha256_parse(const char *s, uint8_t ret[BM_SHA256_LEN])
 	}
 	memcpy(ret, d, sizeof(d));
 	return 0;
+}
+
+int
+bm_sha256_parse_fingerprint(const char *s, uint8_t ret[BM_SHA256_LEN])
+{
+	char hex[BM_SHA256_HEX];
+	size_t n = 0;
+
+	if (!strncasecmp(s, "sha256:", 7))
+		s += 7;
+	else if (!strncasecmp(s, "sha256 fingerprint=", 19))
+		s += 19;
+	if (strlen(s) == 3 * BM_SHA256_LEN - 1) {
+		for (size_t i = 0; s[i]; i++) {
+			if (i % 3 == 2 ? s[i] != ':' : n >= 64)
+				return -EINVAL;
+			if (i % 3 != 2)
+				hex[n++] = s[i];
+		}
+		hex[n] = '\0';
+		s = hex;
+	}
+	return bm_sha256_parse(s, ret);
 }

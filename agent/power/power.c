@@ -18,12 +18,15 @@
 #include "bm/util.h"
 #include "bm/worker.h"
 #include "rackdb.h"
+#include "redfish.h"
 
 struct job {
 	uint8_t mac[6];
 	uint64_t seq;
 	char name[64];
 	char bmc[512];
+	char firmware[16];            /* bm_machine_firmware(): the override's mode */
+	char fingerprint[128];        /* bmc_fingerprint: a Redfish BMC's certificate */
 	char pass[BM_SECRET_MAX + 1]; /* while queued and running, then wiped */
 };
 
@@ -32,6 +35,7 @@ _Static_assert(POWER_WORKERS <= BM_WORKER_THREADS_MAX, "one bm_worker holds the 
 struct power {
 	struct rackdb *db;
 	char rack[64];
+	struct power_opts o;
 	struct bm_worker w; /* POWER_WORKERS threads; the mutex guards what follows */
 	struct job *q;
 	size_t n;
@@ -93,7 +97,8 @@ power_parse_ipmi(const char *url, struct power_ipmi_target *t)
  * out. The password goes by environment (-E), never on the command line.
  * Returns its exit status, or -ETIMEDOUT / -errno. */
 static int
-ipmitool(const struct power_ipmi_target *t, const char *const *args, char *out, size_t olen)
+ipmitool(const struct power_ipmi_target *t, const char *const *args, unsigned timeout_s,
+         char *out, size_t olen)
 {
 	char port[16];
 	const char *argv[24] = { "ipmitool", "-I", "lanplus", "-H", t->host, "-p", port, "-U",
@@ -126,7 +131,7 @@ ipmitool(const struct power_ipmi_target *t, const char *const *args, char *out, 
 	}
 	close(pfd[1]);
 	OPENSSL_cleanse(pw, sizeof(pw));
-	uint64_t deadline = bm_mono_ms() + POWER_TOOL_TIMEOUT_S * 1000u;
+	uint64_t deadline = bm_mono_ms() + timeout_s * 1000ull;
 	for (;;) {
 		struct pollfd pf = { pfd[0], POLLIN, 0 };
 		uint64_t now = bm_mono_ms();
@@ -134,8 +139,7 @@ ipmitool(const struct power_ipmi_target *t, const char *const *args, char *out, 
 			kill(pid, SIGKILL);
 			waitpid(pid, NULL, 0);
 			close(pfd[0]);
-			snprintf(out, olen, "ipmitool gave no answer within %us",
-			         POWER_TOOL_TIMEOUT_S);
+			snprintf(out, olen, "ipmitool gave no answer within %us", timeout_s);
 			return -ETIMEDOUT;
 		}
 		ssize_t r = read(pfd[0], out + len, olen - 1 - len);
@@ -163,59 +167,77 @@ first_line(const char *out, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p);
 }
 
-/* bootdev pxe, checked, then a power cycle (on when it is off). Returns 0
- * with what was done in msg, or -1 with why. */
+/* bootdev pxe (options=efiboot for a UEFI machine: many UEFI BMCs take a
+ * bare bootdev pxe as "legacy PXE"), checked, then a power cycle (on when
+ * it is off). Returns 0 with what was done in msg, or -1 with why. */
 static int
-ipmi_cycle(const char *bmc, const char *pass, char *msg, size_t mlen)
+ipmi_cycle(const struct power *p, const struct job *j, char *msg, size_t mlen)
 {
-	static const char *const bootdev[] = { "chassis", "bootdev", "pxe", NULL };
 	static const char *const check[] = { "chassis", "bootparam", "get", "5", NULL };
 	static const char *const status[] = { "chassis", "power", "status", NULL };
 	static const char *const cycle[] = { "chassis", "power", "cycle", NULL };
 	static const char *const on[] = { "chassis", "power", "on", NULL };
+	bool efi = *j->firmware && strcmp(j->firmware, "bios");
+	const char *const bootdev[] = { "chassis", "bootdev", "pxe", efi ? "options=efiboot" : NULL,
+		                        NULL };
+	unsigned tmo = p->o.timeout_s;
 	struct power_ipmi_target t;
 	char out[4096], line[200];
 	int r;
 
-	if (power_parse_ipmi(bmc, &t) < 0) {
+	if (power_parse_ipmi(j->bmc, &t) < 0) {
 		snprintf(msg, mlen, "BMC URL is not ipmi://USER@HOST[:PORT]");
 		return -1;
 	}
 	if (!*t.pass)
-		snprintf(t.pass, sizeof(t.pass), "%s", pass);
+		snprintf(t.pass, sizeof(t.pass), "%s", j->pass);
 	if (!*t.pass) {
 		snprintf(msg, mlen,
 		         "no BMC password for this machine (the coordinator gives them to its "
 		         "rack's agent only over mTLS, and only when it has --secrets-key)");
 		return -1;
 	}
-	if ((r = ipmitool(&t, bootdev, out, sizeof(out))) != 0) {
+	if ((r = ipmitool(&t, bootdev, tmo, out, sizeof(out))) != 0) {
 		first_line(out, line, sizeof(line));
-		snprintf(msg, mlen, "ipmitool chassis bootdev pxe: %s", line);
+		snprintf(msg, mlen, "ipmitool chassis bootdev pxe%s: %s", efi ? " options=efiboot" : "",
+		         line);
 		return -1;
 	}
-	/* ipmitool exits 0 when the BMC refuses the boot device: read it back. */
-	if ((r = ipmitool(&t, check, out, sizeof(out))) != 0 || !strstr(out, "Force PXE")) {
+	/* ipmitool exits 0 when the BMC refuses the boot device: read it back.
+	 * The EFI flag is not required back: OpenIPMI's ipmi_sim (and BMCs
+	 * built like it) keep the device but not the flag; the outcome says
+	 * so. */
+	if ((r = ipmitool(&t, check, tmo, out, sizeof(out))) != 0 || !strstr(out, "Force PXE")) {
 		BM_DEBUG("power", "bootparam 5 read back: %s", out);
 		first_line(out, line, sizeof(line));
 		snprintf(msg, mlen, "the BMC did not take boot from PXE (bootparam 5: %s)", line);
 		return -1;
 	}
-	if ((r = ipmitool(&t, status, out, sizeof(out))) != 0) {
+	bool efi_kept = efi && strstr(out, "BIOS EFI boot");
+	if ((r = ipmitool(&t, status, tmo, out, sizeof(out))) != 0) {
 		first_line(out, line, sizeof(line));
 		snprintf(msg, mlen, "ipmitool chassis power status: %s", line);
 		return -1;
 	}
 	bool off = strstr(out, "is off") != NULL;
-	r = ipmitool(&t, off ? on : cycle, out, sizeof(out));
+	r = ipmitool(&t, off ? on : cycle, tmo, out, sizeof(out));
 	OPENSSL_cleanse(&t, sizeof(t));
 	if (r != 0) {
 		first_line(out, line, sizeof(line));
 		snprintf(msg, mlen, "ipmitool chassis power %s: %s", off ? "on" : "cycle", line);
 		return -1;
 	}
-	snprintf(msg, mlen, "ipmi: boot from PXE, power %s", off ? "on" : "cycle");
+	snprintf(msg, mlen, "ipmi: boot from PXE%s, power %s",
+	         !efi ? "" : efi_kept ? " (EFI)" : " (EFI asked; the BMC did not keep the EFI flag)",
+	         off ? "on" : "cycle");
 	return 0;
+}
+
+static int
+redfish_cycle(const struct power *p, const struct job *j, char *msg, size_t mlen)
+{
+	struct redfish_opts o = { p->o.bmc_ca, j->fingerprint, j->firmware, p->o.timeout_s, 0 };
+	return redfish_power(j->bmc, j->pass, RF_CYCLE, &o, msg, mlen);
 }
 
 /* ---------------------------------------------------------------- thread */
@@ -232,7 +254,9 @@ run_job(struct power *p, const struct job *j)
 		BM_WARN("power", "manual power action machine=%s: power-cycle it now", j->name);
 		ok = 0;
 	} else if (!strncmp(j->bmc, "ipmi://", 7)) {
-		ok = ipmi_cycle(j->bmc, j->pass, msg, sizeof(msg));
+		ok = ipmi_cycle(p, j, msg, sizeof(msg));
+	} else if (!strncmp(j->bmc, "redfish", 7)) {
+		ok = redfish_cycle(p, j, msg, sizeof(msg));
 	} else {
 		snprintf(msg, sizeof(msg), "no power driver for this BMC URL scheme");
 		ok = -1;
@@ -299,6 +323,8 @@ power_consider(struct power *p, const Bm__Machine *m)
 		j->seq = m->power_seq;
 		snprintf(j->name, sizeof(j->name), "%s", m->name);
 		snprintf(j->bmc, sizeof(j->bmc), "%s", m->bmc);
+		snprintf(j->firmware, sizeof(j->firmware), "%s", bm_machine_firmware(m));
+		snprintf(j->fingerprint, sizeof(j->fingerprint), "%s", m->bmc_fingerprint);
 		if (rackdb_bmc_password(p->db, m, j->pass) < 0)
 			BM_WARN("power", "machine=%s its BMC password does not open here", m->name);
 		bm_worker_kick_locked(&p->w);
@@ -307,7 +333,7 @@ power_consider(struct power *p, const Bm__Machine *m)
 }
 
 int
-power_start(struct rackdb *db, const char *rack, struct power **ret)
+power_start(struct rackdb *db, const char *rack, const struct power_opts *o, struct power **ret)
 {
 	struct power *p = calloc(1, sizeof(*p));
 
@@ -317,6 +343,9 @@ power_start(struct rackdb *db, const char *rack, struct power **ret)
 	}
 	p->db = db;
 	snprintf(p->rack, sizeof(p->rack), "%s", rack);
+	p->o = *o;
+	if (!p->o.timeout_s)
+		p->o.timeout_s = POWER_TOOL_TIMEOUT_S;
 	bm_worker_init(&p->w);
 	if (bm_worker_start(&p->w, POWER_WORKERS, power_main, p) < 0) {
 		power_stop(p);

@@ -3,15 +3,22 @@
  * the last one done here) gets "next boot from the network, then power
  * cycle" from the driver its BMC URL names:
  *   ipmi://USER[:PASS]@HOST[:PORT]  ipmitool -I lanplus: chassis bootdev
- *                                 pxe, read back (ipmitool exits 0 even when
+ *                                 pxe (options=efiboot for UEFI machines),
+ *                                 read back (ipmitool exits 0 even when
  *                                 the BMC refuses it), then power cycle (or
- *                                 on); the password is the machine's own
- *                                 (sealed in the view, rackdb_bmc_password)
- *                                 unless a standalone fleet's URL has one;
+ *                                 on);
+ *   redfish://, redfish+https://, redfish+http://  redfish.h: the boot
+ *                                 override once (mode from the firmware),
+ *                                 read back, then a Reset the BMC allows;
+ *                                 HTTPS checked against bmc_ca or the
+ *                                 machine's bmc_fingerprint;
+ *   the password is the machine's own (sealed in the view,
+ *   rackdb_bmc_password) unless a standalone fleet's URL has one;
  *   manual:// or empty            the operator (or a lab) power-cycles it;
  *                                 recorded as done.
  * Actions run on a pool of POWER_WORKERS threads, at most one per machine
- * at a time, each bounded by POWER_TOOL_TIMEOUT_S. The outcome ("ok ...", or "failed: the tool's
+ * at a time, each call to a BMC bounded by the agent's bmc_timeout
+ * (POWER_TOOL_TIMEOUT_S by default). The outcome ("ok ...", or "failed: the tool's
  * message") goes to the outbox in the same transaction that records the sequence as done, so a
  * restart neither repeats a finished action nor loses one. */
 #pragma once
@@ -38,7 +45,12 @@ struct power_ipmi_target {
 };
 int power_parse_ipmi(const char *url, struct power_ipmi_target *ret);
 
-int power_start(struct rackdb *db, const char *rack, struct power **ret);
+struct power_opts {
+	const char *bmc_ca; /* agent's bmc_ca: CA bundle for HTTPS BMCs ("": the system's) */
+	unsigned timeout_s; /* agent's bmc_timeout: one ipmitool run or Redfish call */
+};
+int power_start(struct rackdb *db, const char *rack, const struct power_opts *o,
+                struct power **ret);
 /* A machine of the view: queue its action if its power_seq is new. Loop
  * thread. */
 void power_consider(struct power *p, const Bm__Machine *m);

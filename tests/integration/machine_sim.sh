@@ -3,6 +3,8 @@
 # its MAC): DHCP (ISC dhclient), its iPXE script and kernel over HTTP from the
 # agent, then the installer's callbacks -- or none, for a machine that hangs.
 #   machine_sim.sh IFACE AGENT_URL MODE(ok|silent) WORKDIR
+# With MACHINE_ARCH=N its DHCP says what a PXE firmware says: option 93
+# (client architecture N) and vendor class PXEClient:Arch:N.
 IFACE=$1 AGENT=$2 MODE=$3 W=$4
 MAC=$(cat "/sys/class/net/$IFACE/address")
 cat >"$W/$IFACE.dhc.sh" <<'S'
@@ -12,7 +14,14 @@ case "$reason" in BOUND|RENEW|REBIND|REBOOT)
 esac
 S
 chmod +x "$W/$IFACE.dhc.sh"
-timeout 30 dhclient -1 -lf "$W/$IFACE.leases" -pf "$W/$IFACE.pid" -sf "$W/$IFACE.dhc.sh" "$IFACE" || exit 1
+CF=
+if [ -n "${MACHINE_ARCH:-}" ]; then
+  CF="-cf $W/$IFACE.dhclient.conf"
+  printf 'option pxe-arch code 93 = unsigned integer 16;\nsend pxe-arch %s;\nsend vendor-class-identifier "PXEClient:Arch:%05d:UNDI:003000";\n' \
+    "$MACHINE_ARCH" "$MACHINE_ARCH" >"$W/$IFACE.dhclient.conf"
+fi
+# shellcheck disable=SC2086 # CF is words or nothing
+timeout 30 dhclient -1 $CF -lf "$W/$IFACE.leases" -pf "$W/$IFACE.pid" -sf "$W/$IFACE.dhc.sh" "$IFACE" || exit 1
 C="curl -s --max-time 10 --interface $IFACE"
 $C "$AGENT/boot/$MAC.ipxe" >"$W/$IFACE.script" || exit 1
 kernel=$(sed -n 's/^kernel \([^ ]*\).*/\1/p' "$W/$IFACE.script")

@@ -3,8 +3,9 @@
 # real clients: each is a macvlan with its MAC in the machines' namespace,
 # booting with ISC dhclient and curl (machine_sim.sh).
 #   m1: a BMC (OpenIPMI's ipmi_sim, whose chassis_control hook boots the
-#       simulated machine at power on): the agent sets boot from PXE, reads
-#       it back and powers it; it installs and calls back;
+#       simulated machine at power on): the agent sets boot from PXE (with
+#       options=efiboot: m1 is `firmware: uefi`), reads it back and powers
+#       it; it installs and calls back;
 #   m2: manual power (the test power-cycles it when the agent asks): installs;
 #   m3: manual, boots but never calls back: fails on the timeout;
 #   m4: a BMC that does not answer: fails with ipmitool's message.
@@ -41,7 +42,7 @@ profiles:
   - {name: inst, kernel: k, cmdline: "bm.callback={{callback_url}} bm.token={{token}}"}
 machines:
   - {name: m1, rack: rack14, mac: "52:54:00:14:00:01", ip: 10.14.0.11, profile: inst,
-     bmc: "ipmi://admin@10.14.0.99:9001", password_file: bmc1.pass}
+     bmc: "ipmi://admin@10.14.0.99:9001", password_file: bmc1.pass, firmware: uefi}
   - {name: m2, rack: rack14, mac: "52:54:00:14:00:02", ip: 10.14.0.12, profile: inst, bmc: "manual://by-hand"}
   - {name: m3, rack: rack14, mac: "52:54:00:14:00:03", ip: 10.14.0.13, profile: inst, bmc: "manual://by-hand"}
   - {name: m4, rack: rack14, mac: "52:54:00:14:00:04", ip: 10.14.0.14, profile: inst,
@@ -129,7 +130,8 @@ grep -q "set boot pxe" "$T/bmc1/bmc.log" && grep -q "set power 1" "$T/bmc1/bmc.l
 bmctl op get op-999999 >/dev/null 2>&1; [ $? = 1 ] && ok "op get of an unknown operation: exit 1" ||
   not_ok "unknown op"
 bmctl trace m1 >"$T/trace"
-expect_in "$T/trace" "power" "m1's trace shows the power action"
+expect_in "$T/trace" "ipmi: boot from PXE (EFI asked; the BMC did not keep the EFI flag), power on" \
+  "m1's trace shows the power action: a UEFI machine's bootdev asks for EFI"
 expect_in "$T/trace" "kernel k" "m1's trace shows the kernel fetch"
 expect_in "$T/trace" "state=done" "m1's trace shows the callback"
 expect_in "$T/trace" "ready -> reimaging" "m1's trace shows its operation taking it"

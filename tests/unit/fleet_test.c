@@ -27,7 +27,10 @@ static const char good[] =
     "machines:\n"
     "  - {name: r12n01, rack: rack12, mac: '52:54:00:12:00:01', ip: 10.12.0.11, profile: tiny,\n"
     "     bmc: 'ipmi://admin:secret@10.12.1.11', labels: {role: gpu}, netboot: true}\n"
-    "  - {name: r13n01, rack: rack13, mac: '52:54:00:13:00:01', ip: 10.12.0.11}\n";
+    "  - {name: r13n01, rack: rack13, mac: '52:54:00:13:00:01', ip: 10.12.0.11, firmware: uefi,\n"
+    "     bmc: 'redfish://root@10.12.1.12/redfish/v1/Systems/1',\n"
+    "     bmc_fingerprint: '9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:"
+    "D1:5D:6C:15:B0:F0:0A:08'}\n";
 
 static void
 test_good(void **state)
@@ -59,6 +62,9 @@ test_good(void **state)
 	    bm_map_get(f->machines[0]->n_labels, (void **)f->machines[0]->labels, "role"), "gpu");
 	/* The same IP in two racks is fine: reservations are unique per rack. */
 	assert_int_equal(f->machines[1]->ip, f->machines[0]->ip);
+	assert_string_equal(f->machines[1]->firmware, "uefi");
+	assert_string_equal(bm_machine_firmware(f->machines[1]), "uefi");
+	assert_string_equal(bm_machine_firmware(f->machines[0]), "");
 	assert_int_equal(fl.lines[BM__KIND__KIND_MACHINE][0], 15);
 	assert_int_equal(fl.lines[BM__KIND__KIND_MACHINE][1], 17);
 	bm_fleet_fini(&fl);
@@ -98,6 +104,7 @@ refused(const char *yaml, size_t n, Bm__Kind kind, const char *name, const char 
 	"10.0.0.200-10.0.0.250}]\n"
 #define M BM__KIND__KIND_MACHINE
 #define R BM__KIND__KIND_RACK
+#define SHA "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 static void
 test_machine_refusals(void **state)
@@ -144,9 +151,19 @@ test_machine_refusals(void **state)
 	    M, "m1", "labels", "key must be", 0);
 	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', rack: r2}]", 1, M, "m1",
 	        "rack", "appears twice", 0);
+	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', firmware: efi}]", 1, M,
+	        "m1", "firmware", "bios or uefi", 0);
+	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', bmc: 'redfish://a@h',\n"
+	        "            bmc_fingerprint: 'AB:CD'}]",
+	        1, M, "m1", "bmc_fingerprint", "SHA-256 fingerprint", 0);
+	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', bmc: 'ipmi://a@h',\n"
+	        "            bmc_fingerprint: " SHA "}]",
+	        1, M, "m1", "bmc_fingerprint", "must be redfish://", 0);
+	refused("machines: [{name: m1, rack: r1, mac: '52:54:00:00:00:01', bmc: "
+	        "'redfish+http://a@h', bmc_fingerprint: " SHA "}]",
+	        1, M, "m1", "bmc_fingerprint", "must be redfish://", 0);
 }
 
-#define SHA "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define P BM__KIND__KIND_PROFILE
 
 /* Disk images and image-based deploy profiles. */

@@ -150,6 +150,32 @@ test_names(void **state)
 	assert_string_equal(bm_status_name(BM__STATUS__STATUS_PRECONDITION), "failed precondition");
 }
 
+/* Firmware from DHCP option 93, and the one a power driver uses. */
+static void
+test_firmware(void **state)
+{
+	Bm__Machine m = BM__MACHINE__INIT;
+	(void)state;
+
+	assert_string_equal(bm_firmware_of_arch(0), "bios");
+	assert_string_equal(bm_firmware_of_arch(7), "uefi");
+	assert_string_equal(bm_firmware_of_arch(9), "uefi");
+	assert_string_equal(bm_firmware_of_arch(16), "uefi-http");
+	assert_string_equal(bm_firmware_of_arch(11), "arm64");
+	assert_null(bm_firmware_of_arch(1));
+	assert_null(bm_firmware_of_arch(-1));
+	assert_string_equal(bm_machine_firmware(&m), "");
+	m.firmware_seen = "uefi-http";
+	assert_string_equal(bm_machine_firmware(&m), "uefi-http");
+	m.firmware = "uefi"; /* stated uefi, seen booting by HTTP: HTTP */
+	assert_string_equal(bm_machine_firmware(&m), "uefi-http");
+	m.firmware = "bios"; /* the fleet wins over what was seen */
+	assert_string_equal(bm_machine_firmware(&m), "bios");
+	m.firmware_seen = "";
+	m.firmware = "uefi";
+	assert_string_equal(bm_machine_firmware(&m), "uefi");
+}
+
 int
 main(void)
 {
@@ -157,6 +183,7 @@ main(void)
 		cmocka_unit_test(test_machine_roundtrip),
 		cmocka_unit_test(test_command_and_envelopes),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_firmware),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

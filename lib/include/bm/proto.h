@@ -18,6 +18,14 @@ int bm_kind_parse(const char *s, Bm__Kind *ret_kind);
 const char *bm_state_name(Bm__MachineState s);
 int bm_state_parse(const char *s, Bm__MachineState *ret_state);
 const char *bm_status_name(Bm__Status s);
+/* The firmware a DHCP client architecture (option 93, RFC 4578) means:
+ * "bios" (0), "uefi" (6, 7, 9), "uefi-http" (16), "arm64" (11, 19), or
+ * NULL. */
+const char *bm_firmware_of_arch(long arch);
+/* A machine's firmware for its BMC's boot override: the fleet's stated
+ * one, refined by what was seen ("uefi" stated, "uefi-http" seen:
+ * "uefi-http"); else the seen one; else "". */
+const char *bm_machine_firmware(const Bm__Machine *m);
 
 /* Set (or replace) key in a protobuf-c map field, keeping the entries
  * sorted by key so that encodings are reproducible.

@@ -22,3 +22,7 @@ int bm_sha256_fd(int fd, uint8_t out[BM_SHA256_LEN], uint64_t *ret_size);
 const char *bm_sha256_hex(const uint8_t d[BM_SHA256_LEN], char buf[BM_SHA256_HEX]);
 /* 64 hex digits, either case. Returns 0 or -EINVAL. */
 int bm_sha256_parse(const char *s, uint8_t ret[BM_SHA256_LEN]);
+/* A certificate's fingerprint as operators copy it: 64 hex digits, or 32
+ * colon-separated pairs (`openssl x509 -fingerprint -sha256`), optionally
+ * after "sha256:" or "SHA256 Fingerprint=". Returns 0 or -EINVAL. */
+int bm_sha256_parse_fingerprint(const char *s, uint8_t ret[BM_SHA256_LEN]);
