@@ -89,9 +89,11 @@ int rackdb_view_load(struct rackdb *db, Bm__Fleet **ret_fleet);
  * Returns 0 or -errno. */
 int rackdb_events_trim(struct rackdb *db, uint64_t upto);
 /* Power actions: the last sequence done for a MAC (0: none), and recording
- * one done inside a batch (with its outcome's event). */
-int rackdb_power_done(struct rackdb *db, const uint8_t mac[6], uint64_t *ret_seq);
-int rackdb_power_record(struct rackdb_batch *b, const uint8_t mac[6], uint64_t seq);
+ * one done inside a batch (with its outcome's event); req: the sequences of
+ * `bmctl machine power` requests (power_req_seq), apart from operations'
+ * (power_seq). */
+int rackdb_power_done(struct rackdb *db, const uint8_t mac[6], bool req, uint64_t *ret_seq);
+int rackdb_power_record(struct rackdb_batch *b, const uint8_t mac[6], bool req, uint64_t seq);
 
 /* ------------------------------------------------------- per-boot tokens */
 

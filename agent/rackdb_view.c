@@ -271,22 +271,22 @@ rackdb_events_trim(struct rackdb *db, uint64_t upto)
 }
 
 static void
-power_key(char out[16], const uint8_t mac[6])
+power_key(char out[16], const uint8_t mac[6], bool req)
 {
-	memcpy(out, "power/", 6);
+	memcpy(out, req ? "powrq/" : "power/", 6);
 	memcpy(out + 6, mac, 6);
 	out[12] = '\0';
 }
 
 int
-rackdb_power_done(struct rackdb *db, const uint8_t mac[6], uint64_t *ret_seq)
+rackdb_power_done(struct rackdb *db, const uint8_t mac[6], bool req, uint64_t *ret_seq)
 {
 	MDB_txn *txn;
 	char key[16];
 	MDB_val k = { 12, key }, v;
 	int rc;
 
-	power_key(key, mac);
+	power_key(key, mac, req);
 	*ret_seq = 0;
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
@@ -297,13 +297,13 @@ rackdb_power_done(struct rackdb *db, const uint8_t mac[6], uint64_t *ret_seq)
 }
 
 int
-rackdb_power_record(struct rackdb_batch *b, const uint8_t mac[6], uint64_t seq)
+rackdb_power_record(struct rackdb_batch *b, const uint8_t mac[6], bool req, uint64_t seq)
 {
 	char key[16];
 	uint8_t val[8];
 	MDB_val k = { 12, key }, v = { 8, val };
 
-	power_key(key, mac);
+	power_key(key, mac, req);
 	bm_put_be64(val, seq);
 	return bm_mdb_errno(mdb_put(b->txn, b->db->dbi[T_META], &k, &v, 0));
 }

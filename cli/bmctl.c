@@ -20,6 +20,8 @@ static const char usage_text[] =
     "  delete site|rack|machine|profile|image NAME\n"
     "  machine add NAME --rack R --mac MAC [--ip IP] [--profile P] [--bmc URL]\n"
     "      [--bmc-password-file FILE|-] [--netboot] [-l key=value]...\n"
+    "  machine power NAME on|off|cycle|status [--timeout 90s]   through its agent and BMC;\n"
+    "      waits for the outcome, exits 0 only when the BMC did it\n"
     "  image push NAME FILE\n"
     "  status\n"
     "  agents [--rack R]        agents: rack, version, last seen, revision lag, cache\n"
@@ -352,9 +354,9 @@ global_options(struct ctl *c, int *argc, char **argv)
 
 	for (int i = 1; i < *argc; i++) {
 		const char *a = argv[i], *val = NULL;
-		/* reimage has its own --timeout (a duration); before the command
-		 * word, --timeout is the RPC's. */
-		bool rpc_timeout = !cmd || strcmp(cmd, "reimage");
+		/* reimage and machine power have their own --timeout (a
+		 * duration); before the command word, --timeout is the RPC's. */
+		bool rpc_timeout = !cmd || (strcmp(cmd, "reimage") && strcmp(cmd, "machine"));
 		int takes = 0;
 		if (!strcmp(a, "--coordinator") || !strcmp(a, "-o") || !strcmp(a, "--output") ||
 		    (!strcmp(a, "--timeout") && rpc_timeout) || !strcmp(a, "--ca") ||

@@ -52,6 +52,8 @@ int cmd_get(struct ctl *c, int argc, char **argv);
 int cmd_describe(struct ctl *c, int argc, char **argv);
 int cmd_delete(struct ctl *c, int argc, char **argv);
 int cmd_machine(struct ctl *c, int argc, char **argv);
+/* machine power (cmd_power.c): argv[0] is "power". */
+int ctl_machine_power(struct ctl *c, int argc, char **argv);
 int cmd_image(struct ctl *c, int argc, char **argv);
 int cmd_status(struct ctl *c, int argc, char **argv);
 int cmd_agents(struct ctl *c, int argc, char **argv);

@@ -133,8 +133,11 @@ cmd_machine(struct ctl *c, int argc, char **argv)
 	char pass[BM_SECRET_MAX + 1] = "";
 	int r;
 
+	if (argc >= 2 && !strcmp(argv[1], "power"))
+		return ctl_machine_power(c, argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "add"))
-		return ctl_usage_error(c, "machine takes: add NAME --rack R --mac MAC ...");
+		return ctl_usage_error(c, "machine takes: add NAME --rack R --mac MAC ... | power "
+		                          "NAME on|off|cycle|status");
 	r = machine_options(c, argc - 1, argv + 1, &m, mac, pass);
 	if (r == 0) {
 		ma.machine = &m;

@@ -190,7 +190,8 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	if ((req->body_case == BM__REQUEST__BODY_APPLY && (!req->apply || !req->apply->fleet)) ||
 	    (req->body_case == BM__REQUEST__BODY_DELETE && (!req->delete_ || !req->delete_->ref)) ||
 	    (req->body_case == BM__REQUEST__BODY_MACHINE_ADD &&
-	     (!req->machine_add || !req->machine_add->machine))) {
+	     (!req->machine_add || !req->machine_add->machine)) ||
+	    (req->body_case == BM__REQUEST__BODY_POWER && !req->power)) {
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
 		return;
 	}
@@ -204,6 +205,10 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_DELETE:
 		w->cmd.op_case = BM__COMMAND__OP_DELETE;
 		w->cmd.delete_ = req->delete_->ref;
+		break;
+	case BM__REQUEST__BODY_POWER:
+		w->cmd.op_case = BM__COMMAND__OP_POWER;
+		w->cmd.power = req->power;
 		break;
 	default:
 		w->cmd.op_case = BM__COMMAND__OP_CREATE_MACHINE;
@@ -570,7 +575,8 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	switch (req->body_case) {
 	case BM__REQUEST__BODY_APPLY:
 	case BM__REQUEST__BODY_DELETE:
-	case BM__REQUEST__BODY_MACHINE_ADD: handle_write(a, call, req); return;
+	case BM__REQUEST__BODY_MACHINE_ADD:
+	case BM__REQUEST__BODY_POWER: handle_write(a, call, req); return;
 	case BM__REQUEST__BODY_GET:
 	case BM__REQUEST__BODY_LIST:
 	case BM__REQUEST__BODY_STATUS: handle_read(a, call, req); return;

@@ -28,6 +28,7 @@ command_what(const Bm__Command *cmd)
 	case BM__COMMAND__OP_AGENT_REGISTER: return "register";
 	case BM__COMMAND__OP_REIMAGE: return "reimage";
 	case BM__COMMAND__OP_OP_CANCEL: return "op cancel";
+	case BM__COMMAND__OP_POWER: return "machine power";
 	default: return NULL;
 	}
 }
@@ -77,6 +78,9 @@ put_targets(struct bm_buf *b, const Bm__Command *cmd)
 			bm_buf_printf(b, "%s(%zu labels)", b->n ? " " : "", cmd->reimage->n_labels);
 		break;
 	case BM__COMMAND__OP_OP_CANCEL: bm_buf_printf(b, "%s", cmd->op_cancel); break;
+	case BM__COMMAND__OP_POWER:
+		bm_buf_printf(b, "machine %s %s", cmd->power->machine, cmd->power->action);
+		break;
 	default: break;
 	}
 }
@@ -176,6 +180,10 @@ api_audit_denied(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 	case BM__REQUEST__BODY_OP:
 		c.op_case = BM__COMMAND__OP_OP_CANCEL;
 		c.op_cancel = req->op->name;
+		break;
+	case BM__REQUEST__BODY_POWER:
+		c.op_case = BM__COMMAND__OP_POWER;
+		c.power = req->power;
 		break;
 	default: break;
 	}

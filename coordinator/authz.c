@@ -27,6 +27,7 @@ authz_request_name(const Bm__Request *req)
 	case BM__REQUEST__BODY_TRACE: return "trace";
 	case BM__REQUEST__BODY_AUDIT: return "audit";
 	case BM__REQUEST__BODY_REIMAGE: return "reimage";
+	case BM__REQUEST__BODY_POWER: return "machine power";
 	case BM__REQUEST__BODY_OP:
 		return req->op->action == BM__OP_REQUEST__ACTION__CANCEL ? "op cancel" : "op get";
 	case BM__REQUEST__BODY_CLUSTER:
@@ -57,6 +58,7 @@ role_needed(const Bm__Request *req)
 		return req->cluster->action == BM__CLUSTER_REQUEST__ACTION__STATUS ? BM_ROLE_VIEWER
 		                                                                   : BM_ROLE_ADMIN;
 	case BM__REQUEST__BODY_REIMAGE:
+	case BM__REQUEST__BODY_POWER:
 	case BM__REQUEST__BODY_MACHINE_ADD: return BM_ROLE_OPERATOR;
 	case BM__REQUEST__BODY_DELETE:
 		return req->delete_->ref && req->delete_->ref->kind == BM__KIND__KIND_MACHINE

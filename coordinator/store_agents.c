@@ -95,8 +95,9 @@ st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info)
 		                 ROGUE_DHCP_MAX);
 	for (size_t i = 0; i < info->n_rogue_dhcp; i++)
 		if (info->rogue_dhcp[i]->mac.len != 6 || strlen(info->rogue_dhcp[i]->iface) > 15)
-			return st_refuse(c, BM__STATUS__STATUS_INVALID,
-			                 "a rogue DHCP server needs a 6-byte MAC and an interface name");
+			return st_refuse(
+			    c, BM__STATUS__STATUS_INVALID,
+			    "a rogue DHCP server needs a 6-byte MAC and an interface name");
 	if ((r = get_agent(c, info->id, &old)) < 0 && r != -ENOENT)
 		return r;
 	rec.id = info->id;
@@ -221,6 +222,26 @@ record_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e, 
 
 /* ----------------------------------------------------------- machines */
 
+/* An event of the coordinator's own in the machine's timeline. */
+static int
+timeline_note(struct apply_ctx *c, const Bm__Machine *m, Bm__EventKind kind, const char *detail)
+{
+	Bm__Event e = BM__EVENT__INIT;
+	uint8_t key[EVENT_KEY_LEN];
+	int r;
+
+	e.time_ms = c->now;
+	e.rack = m->rack;
+	e.mac = m->mac;
+	e.kind = kind;
+	e.detail = (char *)detail;
+	e.agent = "coordinator";
+	event_key(key, m->mac.data, c->now, c->rev, 0x80000000u | (uint32_t)c->nchg);
+	if ((r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_EVENTS], key, sizeof(key), &e.base)) < 0)
+		return r;
+	return trim_history(c, m->mac.data);
+}
+
 int
 st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was)
 {
@@ -235,21 +256,54 @@ st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was)
 	if (m->state == was || m->mac.len != 6)
 		return 0;
 	/* The move itself goes into the machine's timeline. */
-	Bm__Event e = BM__EVENT__INIT;
-	uint8_t key[EVENT_KEY_LEN];
 	char detail[320];
 	snprintf(detail, sizeof(detail), "%s -> %s%s%s", bm_state_name(was),
 	         bm_state_name(m->state), *m->reason ? ": " : "", m->reason);
-	e.time_ms = c->now;
-	e.rack = m->rack;
-	e.mac = m->mac;
-	e.kind = BM__EVENT_KIND__EVENT_STATE;
-	e.detail = detail;
-	e.agent = "coordinator";
-	event_key(key, m->mac.data, c->now, c->rev, 0x80000000u | (uint32_t)c->nchg);
-	if ((r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_EVENTS], key, sizeof(key), &e.base)) < 0)
+	return timeline_note(c, m, BM__EVENT_KIND__EVENT_STATE, detail);
+}
+
+/* `bmctl machine power`: the request goes to the machine (its agent acts
+ * on a new power_req_seq) and into its timeline. Refused while an
+ * operation owns the machine. */
+int
+st_apply_power(struct apply_ctx *c, const Bm__PowerRequest *q, const char *who)
+{
+	static const char *const actions[] = { "on", "off", "cycle", "status", NULL };
+	Bm__Machine *m = NULL;
+	char detail[320];
+	bool known = false;
+	int r;
+
+	for (size_t i = 0; q->action && actions[i]; i++)
+		known = known || !strcmp(q->action, actions[i]);
+	if (!known)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "machine power takes on, off, cycle or status, not %s",
+		                 q->action ? q->action : "nothing");
+	if (!q->machine || !bm_name_valid(q->machine))
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "machine power needs a machine name");
+	if ((r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], q->machine, strlen(q->machine),
+	                        &bm__machine__descriptor, (ProtobufCMessage **)&m)) == -ENOENT)
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machine %s", q->machine);
+	if (r < 0)
 		return r;
-	return trim_history(c, m->mac.data);
+	if (m->state == S(REIMAGING) || m->state == S(NETBOOTING) || m->state == S(INSTALLING) ||
+	    m->state == S(INSTALLED)) {
+		r = st_refuse(
+		    c, BM__STATUS__STATUS_PRECONDITION,
+		    "machine %s is %s by operation %s: cancel it first (bmctl op cancel %s)",
+		    m->name, bm_state_name(m->state), m->operation, m->operation);
+	} else if ((r = st_set_str(&m->power_req, q->action)) == 0) {
+		m->power_req_seq = c->rev;
+		m->power_req_ms = c->now;
+		snprintf(detail, sizeof(detail), "power %s asked (req=%llu) by %s", q->action,
+		         (unsigned long long)c->rev, who && *who ? who : "anyone");
+		if ((r = st_put_machine(c, m, m->state)) == 0 && m->mac.len == 6)
+			r = timeline_note(c, m, BM__EVENT_KIND__EVENT_POWER, detail);
+	}
+	st_free(m);
+	return r;
 }
 
 /* Machines of the rack that discovery made (named <rack>-<mac in hex>)
@@ -269,7 +323,8 @@ count_new(struct apply_ctx *c, const char *rack, uint64_t cap, uint64_t *ret)
 		return bm_mdb_errno(rc);
 	v = (MDB_val){ plen, prefix };
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-	     rc == MDB_SUCCESS && *ret < cap && v.mv_size >= plen && !memcmp(v.mv_data, prefix, plen);
+	     rc == MDB_SUCCESS && *ret < cap && v.mv_size >= plen &&
+	     !memcmp(v.mv_data, prefix, plen);
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
 		Bm__Machine *m = NULL;
 		if (v.mv_size != plen + 12 ||
@@ -364,8 +419,8 @@ next_state(const Bm__Machine *m, const Bm__Event *e)
 	case BM__EVENT_KIND__EVENT_DHCP:
 	case BM__EVENT_KIND__EVENT_TFTP:
 	case BM__EVENT_KIND__EVENT_HTTP: return st == S(REIMAGING) ? S(NETBOOTING) : st;
-	case BM__EVENT_KIND__EVENT_POWER:
-		return st == S(REIMAGING) && !strncmp(d, "failed", 6) ? S(FAILED) : st;
+	case BM__EVENT_KIND__EVENT_POWER: /* its operation's action, not a `machine power` */
+		return st == S(REIMAGING) && !strncmp(d, "failed seq=", 11) ? S(FAILED) : st;
 	case BM__EVENT_KIND__EVENT_CALLBACK:
 		if (!strncmp(d, "state=started", 13) || !strncmp(d, "state=installing", 16))
 			return booting ? S(INSTALLING) : st;
@@ -399,7 +454,8 @@ next_reason(const Bm__Event *e, Bm__MachineState st)
 		}
 		if (e->kind == BM__EVENT_KIND__EVENT_CALLBACK) { /* "state=failed ... reason=why" */
 			const char *why = strstr(d, " reason=");
-			return why && why[8] ? why + 8 : "the installer called back failed, with no reason";
+			return why && why[8] ? why + 8
+			                     : "the installer called back failed, with no reason";
 		}
 		return d;
 	default: return NULL;
@@ -468,7 +524,8 @@ machine_event(struct apply_ctx *c, const Bm__AgentRecord *a, const Bm__Event *e)
 		Bm__MachineState was = m->state;
 		m->state = st;
 		if (((why = next_reason(e, st)) && (r = st_set_str(&m->reason, why)) < 0) ||
-		    (st == S(DEPLOYED) && was == S(INSTALLED) && (r = booted_os(m, e->detail)) < 0)) {
+		    (st == S(DEPLOYED) && was == S(INSTALLED) &&
+		     (r = booted_os(m, e->detail)) < 0)) {
 			st_free(m);
 			return r;
 		}

@@ -129,6 +129,10 @@ keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *ol
 		u->machine.kernel = om ? om->kernel : "";
 		/* Owned by events: what its agent saw it boot with. */
 		u->machine.firmware_seen = om ? om->firmware_seen : "";
+		/* Owned by `bmctl machine power`. */
+		u->machine.power_req = om ? om->power_req : "";
+		u->machine.power_req_seq = om ? om->power_req_seq : 0;
+		u->machine.power_req_ms = om ? om->power_req_ms : 0;
 		/* A request without a password keeps the stored one while the
 		 * BMC URL stays; what a read answers is never kept. */
 		if (!u->machine.bmc_sealed.len && om && om->bmc_sealed.len &&
@@ -464,6 +468,8 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 	case BM__COMMAND__OP_AGENT_EVENTS: return st_apply_agent_events(c, cmd->agent_events);
 	case BM__COMMAND__OP_REIMAGE: return st_apply_reimage(c, cmd->reimage);
 	case BM__COMMAND__OP_OP_CANCEL: return st_apply_op_cancel(c, cmd->op_cancel);
+	case BM__COMMAND__OP_POWER:
+		return st_apply_power(c, cmd->power, cmd->audit ? cmd->audit->who : "");
 	case BM__COMMAND__OP_OP_TICK: return st_apply_op_tick(c);
 	case BM__COMMAND__OP_BARRIER: return 0;
 	case BM__COMMAND__OP_COORDINATOR: return apply_coordinator(c, cmd->coordinator);

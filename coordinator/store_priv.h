@@ -121,6 +121,8 @@ int st_apply_agents_seen(struct apply_ctx *c, const Bm__AgentsSeen *seen);
 /* Write a machine record and its change; a new state goes into the
  * machine's timeline too (EVENT_STATE). */
 int st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was);
+/* `bmctl machine power` (who: the audit's sender, for the timeline). */
+int st_apply_power(struct apply_ctx *c, const Bm__PowerRequest *q, const char *who);
 /* store_ops.c */
 int st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q);
 int st_apply_op_cancel(struct apply_ctx *c, const char *name);

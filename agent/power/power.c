@@ -23,6 +23,9 @@
 struct job {
 	uint8_t mac[6];
 	uint64_t seq;
+	bool req;               /* a `bmctl machine power` request, not an operation's */
+	enum redfish_verb verb; /* RF_NETBOOT for operations: network boot, then cycle */
+	uint64_t req_ms;        /* when the request was made (coordinator's clock) */
 	char name[64];
 	char bmc[512];
 	char firmware[16];            /* bm_machine_firmware(): the override's mode */
@@ -42,6 +45,7 @@ struct power {
 	struct busy { /* the jobs running, so they are not queued twice */
 		uint8_t mac[6];
 		uint64_t seq;
+		bool req;
 	} busy[POWER_WORKERS];
 };
 
@@ -97,8 +101,8 @@ power_parse_ipmi(const char *url, struct power_ipmi_target *t)
  * out. The password goes by environment (-E), never on the command line.
  * Returns its exit status, or -ETIMEDOUT / -errno. */
 static int
-ipmitool(const struct power_ipmi_target *t, const char *const *args, unsigned timeout_s,
-         char *out, size_t olen)
+ipmitool(const struct power_ipmi_target *t, const char *const *args, unsigned timeout_s, char *out,
+         size_t olen)
 {
 	char port[16];
 	const char *argv[24] = { "ipmitool", "-I", "lanplus", "-H", t->host, "-p", port, "-U",
@@ -167,6 +171,26 @@ first_line(const char *out, char *buf, size_t len)
 	snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p);
 }
 
+/* j's ipmi:// URL with its password (the URL's, else the machine's).
+ * Returns 0, or -1 with why. */
+static int
+ipmi_target(const struct job *j, struct power_ipmi_target *t, char *msg, size_t mlen)
+{
+	if (power_parse_ipmi(j->bmc, t) < 0) {
+		snprintf(msg, mlen, "BMC URL is not ipmi://USER@HOST[:PORT]");
+		return -1;
+	}
+	if (!*t->pass)
+		snprintf(t->pass, sizeof(t->pass), "%s", j->pass);
+	if (!*t->pass) {
+		snprintf(msg, mlen,
+		         "no BMC password for this machine (the coordinator gives them to its "
+		         "rack's agent only over mTLS, and only when it has --secrets-key)");
+		return -1;
+	}
+	return 0;
+}
+
 /* bootdev pxe (options=efiboot for a UEFI machine: many UEFI BMCs take a
  * bare bootdev pxe as "legacy PXE"), checked, then a power cycle (on when
  * it is off). Returns 0 with what was done in msg, or -1 with why. */
@@ -185,22 +209,12 @@ ipmi_cycle(const struct power *p, const struct job *j, char *msg, size_t mlen)
 	char out[4096], line[200];
 	int r;
 
-	if (power_parse_ipmi(j->bmc, &t) < 0) {
-		snprintf(msg, mlen, "BMC URL is not ipmi://USER@HOST[:PORT]");
+	if (ipmi_target(j, &t, msg, mlen) < 0)
 		return -1;
-	}
-	if (!*t.pass)
-		snprintf(t.pass, sizeof(t.pass), "%s", j->pass);
-	if (!*t.pass) {
-		snprintf(msg, mlen,
-		         "no BMC password for this machine (the coordinator gives them to its "
-		         "rack's agent only over mTLS, and only when it has --secrets-key)");
-		return -1;
-	}
 	if ((r = ipmitool(&t, bootdev, tmo, out, sizeof(out))) != 0) {
 		first_line(out, line, sizeof(line));
-		snprintf(msg, mlen, "ipmitool chassis bootdev pxe%s: %s", efi ? " options=efiboot" : "",
-		         line);
+		snprintf(msg, mlen, "ipmitool chassis bootdev pxe%s: %s",
+		         efi ? " options=efiboot" : "", line);
 		return -1;
 	}
 	/* ipmitool exits 0 when the BMC refuses the boot device: read it back.
@@ -228,16 +242,78 @@ ipmi_cycle(const struct power *p, const struct job *j, char *msg, size_t mlen)
 		return -1;
 	}
 	snprintf(msg, mlen, "ipmi: boot from PXE%s, power %s",
-	         !efi ? "" : efi_kept ? " (EFI)" : " (EFI asked; the BMC did not keep the EFI flag)",
+	         !efi       ? ""
+	         : efi_kept ? " (EFI)"
+	                    : " (EFI asked; the BMC did not keep the EFI flag)",
 	         off ? "on" : "cycle");
 	return 0;
 }
 
+/* A `machine power` request over IPMI: status, on, off, or cycle (on when
+ * off), without touching the boot device. */
 static int
-redfish_cycle(const struct power *p, const struct job *j, char *msg, size_t mlen)
+ipmi_verb(const struct power *p, const struct job *j, char *msg, size_t mlen)
+{
+	static const char *const words[] = { "cycle", "cycle", "on", "off", "status" };
+	const char *status[] = { "chassis", "power", "status", NULL };
+	const char *act[] = { "chassis", "power", words[j->verb], NULL };
+	struct power_ipmi_target t;
+	char out[4096], line[200];
+	int r;
+
+	if (ipmi_target(j, &t, msg, mlen) < 0)
+		return -1;
+	if ((r = ipmitool(&t, status, p->o.timeout_s, out, sizeof(out))) != 0) {
+		OPENSSL_cleanse(&t, sizeof(t));
+		first_line(out, line, sizeof(line));
+		snprintf(msg, mlen, "ipmitool chassis power status: %s", line);
+		return -1;
+	}
+	bool off = strstr(out, "is off") != NULL;
+	if (j->verb == RF_CYCLE && off)
+		act[2] = "on";
+	if (j->verb == RF_STATUS || (j->verb == RF_ON && !off) || (j->verb == RF_OFF && off))
+		r = 0, act[2] = NULL;
+	else
+		r = ipmitool(&t, act, p->o.timeout_s, out, sizeof(out));
+	OPENSSL_cleanse(&t, sizeof(t));
+	if (r != 0) {
+		first_line(out, line, sizeof(line));
+		snprintf(msg, mlen, "ipmitool chassis power %s: %s", act[2], line);
+		return -1;
+	}
+	snprintf(msg, mlen, "ipmi: %s%s%spower was %s", act[2] ? "power " : "",
+	         act[2] ? act[2] : "", act[2] ? "; " : "", off ? "Off" : "On");
+	return 0;
+}
+
+static int
+redfish_job(const struct power *p, const struct job *j, char *msg, size_t mlen)
 {
 	struct redfish_opts o = { p->o.bmc_ca, j->fingerprint, j->firmware, p->o.timeout_s, 0 };
-	return redfish_power(j->bmc, j->pass, RF_CYCLE, &o, msg, mlen);
+	return redfish_power(j->bmc, j->pass, j->verb, &o, msg, mlen);
+}
+
+/* The driver for j's BMC URL: 0 done, -1 failed (why in msg). */
+static int
+drive(const struct power *p, const struct job *j, char *msg, size_t mlen)
+{
+	if (!*j->bmc || !strncmp(j->bmc, "manual", 6)) {
+		if (j->req) {
+			snprintf(msg, mlen, "manual BMC: nothing to drive; power %s by hand",
+			         j->name);
+			return -1;
+		}
+		snprintf(msg, mlen, "manual: power-cycle %s by hand", j->name);
+		BM_WARN("power", "manual power action machine=%s: power-cycle it now", j->name);
+		return 0;
+	}
+	if (!strncmp(j->bmc, "ipmi://", 7))
+		return j->req ? ipmi_verb(p, j, msg, mlen) : ipmi_cycle(p, j, msg, mlen);
+	if (!strncmp(j->bmc, "redfish", 7))
+		return redfish_job(p, j, msg, mlen);
+	snprintf(msg, mlen, "no power driver for this BMC URL scheme");
+	return -1;
 }
 
 /* ---------------------------------------------------------------- thread */
@@ -247,28 +323,25 @@ run_job(struct power *p, const struct job *j)
 {
 	struct rackdb_batch *b;
 	char msg[320], detail[400];
+	uint64_t now = bm_wall_ms();
 	int ok;
 
-	if (!*j->bmc || !strncmp(j->bmc, "manual", 6)) {
-		snprintf(msg, sizeof(msg), "manual: power-cycle %s by hand", j->name);
-		BM_WARN("power", "manual power action machine=%s: power-cycle it now", j->name);
-		ok = 0;
-	} else if (!strncmp(j->bmc, "ipmi://", 7)) {
-		ok = ipmi_cycle(p, j, msg, sizeof(msg));
-	} else if (!strncmp(j->bmc, "redfish", 7)) {
-		ok = redfish_cycle(p, j, msg, sizeof(msg));
-	} else {
-		snprintf(msg, sizeof(msg), "no power driver for this BMC URL scheme");
+	if (j->req && now > j->req_ms + POWER_REQ_TTL_S * 1000ull) {
+		snprintf(msg, sizeof(msg),
+		         "not done: the request reached the agent %llus late (at most %us)",
+		         (unsigned long long)((now - j->req_ms) / 1000u), POWER_REQ_TTL_S);
 		ok = -1;
+	} else {
+		ok = drive(p, j, msg, sizeof(msg));
 	}
-	snprintf(detail, sizeof(detail), "%s seq=%llu: %s", ok == 0 ? "ok" : "failed",
-	         (unsigned long long)j->seq, msg);
+	snprintf(detail, sizeof(detail), "%s %s=%llu: %s", ok == 0 ? "ok" : "failed",
+	         j->req ? "req" : "seq", (unsigned long long)j->seq, msg);
 	BM_INFO("power", "action machine=%s result=\"%s\"", j->name, detail);
 	if (rackdb_batch_begin(p->db, &b) < 0)
 		return;
 	if (rackdb_event_add(b, BM__EVENT_KIND__EVENT_POWER, j->mac, 0, bm_wall_ms(), p->rack,
 	                     detail) == 0 &&
-	    rackdb_power_record(b, j->mac, j->seq) == 0)
+	    rackdb_power_record(b, j->mac, j->req, j->seq) == 0)
 		rackdb_batch_commit(b);
 	else
 		rackdb_batch_abort(b);
@@ -292,6 +365,7 @@ power_main(void *arg, unsigned index)
 		OPENSSL_cleanse(&p->q[p->n], sizeof(*p->q));
 		memcpy(busy->mac, j.mac, 6);
 		busy->seq = j.seq;
+		busy->req = j.req;
 		bm_worker_unlock(&p->w);
 		run_job(p, &j);
 		OPENSSL_cleanse(j.pass, sizeof(j.pass));
@@ -301,26 +375,39 @@ power_main(void *arg, unsigned index)
 	bm_worker_unlock(&p->w);
 }
 
-void
-power_consider(struct power *p, const Bm__Machine *m)
+static enum redfish_verb
+verb_of(const char *s)
+{
+	return !strcmp(s, "on")       ? RF_ON
+	       : !strcmp(s, "off")    ? RF_OFF
+	       : !strcmp(s, "status") ? RF_STATUS
+	                              : RF_CYCLE;
+}
+
+/* Queue m's action of sequence seq (req: its `machine power` request)
+ * unless it is done, running or queued. */
+static void
+queue(struct power *p, const Bm__Machine *m, uint64_t seq, bool req)
 {
 	uint64_t done = 0;
 	bool queued = false;
 
-	if (!p || m->mac.len != 6 || !m->started_ms || !m->power_seq ||
-	    m->state != BM__MACHINE_STATE__STATE_REIMAGING)
-		return;
-	if (rackdb_power_done(p->db, m->mac.data, &done) < 0 || done >= m->power_seq)
+	if (rackdb_power_done(p->db, m->mac.data, req, &done) < 0 || done >= seq)
 		return;
 	bm_worker_lock(&p->w);
 	for (unsigned i = 0; i < POWER_WORKERS && !queued; i++)
-		queued = p->busy[i].seq == m->power_seq && !memcmp(p->busy[i].mac, m->mac.data, 6);
+		queued = p->busy[i].seq == seq && p->busy[i].req == req &&
+		         !memcmp(p->busy[i].mac, m->mac.data, 6);
 	for (size_t i = 0; i < p->n && !queued; i++)
-		queued = !memcmp(p->q[i].mac, m->mac.data, 6) && p->q[i].seq == m->power_seq;
+		queued = !memcmp(p->q[i].mac, m->mac.data, 6) && p->q[i].seq == seq &&
+		         p->q[i].req == req;
 	if (!queued && p->n < POWER_QUEUE_MAX) {
 		struct job *j = &p->q[p->n++];
 		memcpy(j->mac, m->mac.data, 6);
-		j->seq = m->power_seq;
+		j->seq = seq;
+		j->req = req;
+		j->verb = req ? verb_of(m->power_req) : RF_NETBOOT;
+		j->req_ms = m->power_req_ms;
 		snprintf(j->name, sizeof(j->name), "%s", m->name);
 		snprintf(j->bmc, sizeof(j->bmc), "%s", m->bmc);
 		snprintf(j->firmware, sizeof(j->firmware), "%s", bm_machine_firmware(m));
@@ -330,6 +417,17 @@ power_consider(struct power *p, const Bm__Machine *m)
 		bm_worker_kick_locked(&p->w);
 	}
 	bm_worker_unlock(&p->w);
+}
+
+void
+power_consider(struct power *p, const Bm__Machine *m)
+{
+	if (!p || m->mac.len != 6)
+		return;
+	if (m->started_ms && m->power_seq && m->state == BM__MACHINE_STATE__STATE_REIMAGING)
+		queue(p, m, m->power_seq, false);
+	if (m->power_req_seq && m->power_req)
+		queue(p, m, m->power_req_seq, true);
 }
 
 int

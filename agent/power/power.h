@@ -29,6 +29,10 @@
 #include "bm/seal.h"
 
 #define POWER_TOOL_TIMEOUT_S 30u
+/* A `bmctl machine power` request older than this when the agent sees it
+ * (coordinator's clock against the agent's) is refused, not acted on: an
+ * agent back after an outage must not power machines off hours late. */
+#define POWER_REQ_TTL_S 300u
 #define POWER_QUEUE_MAX 4096u
 /* Power actions run at once: a BMC that times out holds one worker, not
  * the rack (and a batch of N powers up together, as an operator would). */
@@ -51,7 +55,10 @@ struct power_opts {
 };
 int power_start(struct rackdb *db, const char *rack, const struct power_opts *o,
                 struct power **ret);
-/* A machine of the view: queue its action if its power_seq is new. Loop
+/* A machine of the view: queue its operation's action if its power_seq is
+ * new, and its `bmctl machine power` request (on, off, cycle without the
+ * boot override, status) if its power_req_seq is. Outcomes go out as
+ * EVENT_POWER "ok|failed seq=N: ..." or "ok|failed req=N: ...". Loop
  * thread. */
 void power_consider(struct power *p, const Bm__Machine *m);
 void power_stop(struct power *p);

@@ -22,8 +22,9 @@ struct redfish_target {
 /* Returns 0, or -EINVAL with why ("" when url is fine). */
 int redfish_parse_url(const char *url, struct redfish_target *t, char *why, size_t wlen);
 
-/* What the power driver is asked for. */
-enum redfish_verb { RF_CYCLE, RF_ON, RF_OFF, RF_STATUS };
+/* What the power driver is asked for: an operation's RF_NETBOOT (the boot
+ * override once, then a cycle), or `bmctl machine power`'s verbs. */
+enum redfish_verb { RF_NETBOOT, RF_CYCLE, RF_ON, RF_OFF, RF_STATUS };
 
 /* Reset types (bits of redfish_system.allowed). */
 enum {
@@ -107,8 +108,9 @@ struct redfish_opts {
 };
 
 /* Drive the BMC at url (pass: its password unless the URL has one): for
- * RF_CYCLE, next boot from the network once, read back, then a reset that
- * cycles the power (On when it is off); RF_ON, RF_OFF as said; RF_STATUS
+ * RF_NETBOOT, next boot from the network once, read back, then a reset that
+ * cycles the power (On when it is off); RF_CYCLE the same reset without
+ * the override; RF_ON, RF_OFF as said; RF_STATUS
  * only reads. A session is opened (Basic when the BMC has no
  * SessionService) and deleted after. Returns 0 with what was done in msg
  * ("redfish: boot Pxe once (UEFI), ForceRestart; power was On"), or -1

@@ -447,7 +447,7 @@ drive(struct rf *rf, enum redfish_verb v, char *msg, size_t mlen)
 	if (session_open(rf, msg, mlen) < 0 || find_system(rf, msg, mlen) < 0 ||
 	    get_system(rf, &s, msg, mlen) < 0)
 		return -1;
-	if (v == RF_CYCLE && boot_once(rf, &s, boot, sizeof(boot), msg, mlen) < 0)
+	if (v == RF_NETBOOT && boot_once(rf, &s, boot, sizeof(boot), msg, mlen) < 0)
 		return -1;
 	if ((n = redfish_reset_plan(&s, v, steps, why, sizeof(why))) < 0) {
 		snprintf(msg, mlen, "redfish: %s", why);

@@ -32,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(b, data, size);
 	if (redfish_parse_system(b, size, &s, why, sizeof(why)) == 0) {
 		check_path(s.reset_target);
-		for (int v = RF_CYCLE; v <= RF_STATUS; v++)
+		for (int v = RF_NETBOOT; v <= RF_STATUS; v++)
 			if (redfish_reset_plan(&s, (enum redfish_verb)v, steps, why, sizeof(why)) >
 			    2)
 				abort();

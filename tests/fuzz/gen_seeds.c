@@ -126,6 +126,14 @@ ops_seeds(const char *dir)
 	cmd.op_case = BM__COMMAND__OP_CREATE_MACHINE;
 	cmd.create_machine = &m;
 	write_cmd(dir, "create_machine_sealed", &cmd);
+	/* bmctl machine power of a machine the base fleet has. */
+	Bm__PowerRequest pw = BM__POWER_REQUEST__INIT;
+	pw.machine = "r12n01";
+	pw.action = "off";
+	a.what = "machine power";
+	cmd.op_case = BM__COMMAND__OP_POWER;
+	cmd.power = &pw;
+	write_cmd(dir, "machine_power", &cmd);
 }
 
 static void

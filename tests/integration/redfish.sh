@@ -13,7 +13,9 @@
 #     (pinned by bmc_fingerprint in the fleet) whose hook boots the
 #     simulated machine; its DHCP (arch 7) makes its firmware known (uefi,
 #     in describe), so the next reimage's override says UEFI; m2's BMC
-#     refuses the password, and the trace carries the BMC's message.
+#     refuses the password, and the trace carries the BMC's message;
+#   - `bmctl machine power` status/off/on/cycle through the agent, in the
+#     trace and the audit log; a refusing BMC makes it exit 1.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -78,22 +80,23 @@ stop_bmc
 bmc $P --reset-answer 204
 : >"$T/rf-$P.log"
 drive "off -> cycle: the override once (UEFI), then On" 0 "boot Pxe once (UEFI), On; power was Off" \
-  "$U:$P" cycle uefi
+  "$U:$P" netboot uefi
 log_has $P "PATCH .*auth=token if-match=W/.* 200 boot=Pxe/Once/UEFI" "If-Match sent with the ETag"
 log_has $P "DELETE /redfish/v1/SessionService/Sessions/" "the session is deleted after"
-drive "on -> cycle: ForceRestart, the first allowable" 0 "ForceRestart; power was On" "$U:$P" cycle uefi
-drive "bios: Legacy mode" 0 "boot Pxe once (Legacy)" "$U:$P" cycle bios
-drive "UEFI HTTP boot: UefiHttp" 0 "boot UefiHttp once (UEFI)" "$U:$P" cycle uefi-http
-drive "firmware unknown: the mode is left alone" 0 "boot Pxe once, ForceRestart" "$U:$P" cycle ""
+drive "on -> cycle: ForceRestart, the first allowable" 0 "ForceRestart; power was On" "$U:$P" netboot uefi
+drive "bios: Legacy mode" 0 "boot Pxe once (Legacy)" "$U:$P" netboot bios
+drive "UEFI HTTP boot: UefiHttp" 0 "boot UefiHttp once (UEFI)" "$U:$P" netboot uefi-http
+drive "firmware unknown: the mode is left alone" 0 "boot Pxe once, ForceRestart" "$U:$P" netboot ""
 drive "status reads only" 0 "power was On" "$U:$P" status ""
+drive "cycle without the override" 0 "redfish: ForceRestart; power was On" "$U:$P" cycle ""
 drive "off" 0 "ForceOff; power was On" "$U:$P" off ""
 drive "on" 0 "On; power was Off" "$U:$P" on ""
 BMC_PASSWORD=wrong drive "a wrong password: the BMC's message" 1 \
-  "the BMC refused the user and password): HTTP 401: There is no valid session" "$U:$P" cycle uefi
-drive "a system path in the URL" 0 "ForceRestart" "$U:$P/redfish/v1/Systems/1" cycle uefi
+  "the BMC refused the user and password): HTTP 401: There is no valid session" "$U:$P" netboot uefi
+drive "a system path in the URL" 0 "ForceRestart" "$U:$P/redfish/v1/Systems/1" netboot uefi
 drive "a system the BMC lacks: its 404 message" 1 \
   "HTTP 404: The resource at the URI /redfish/v1/Systems/9 was not found" \
-  "$U:$P/redfish/v1/Systems/9" cycle uefi
+  "$U:$P/redfish/v1/Systems/9" netboot uefi
 stop_bmc
 
 bmc $P --require-if-match --reset-answer 202 --task-polls 2
@@ -103,7 +106,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -u "admin:$PW" -X PATCH \
 [ "$code" = 428 ] && ok "iDRAC mode: a PATCH without If-Match is refused 428" || not_ok "428: $code"
 : >"$T/rf-$P.log"
 drive "iDRAC mode + 202: If-Match taken, the task monitor followed" 0 "On; power was Off" \
-  "$U:$P" cycle uefi
+  "$U:$P" netboot uefi
 [ "$(grep -c "GET /redfish/v1/TaskService/TaskMonitors/1 .* 202" "$T/rf-$P.log")" = 2 ] &&
   grep -q "GET /redfish/v1/TaskService/TaskMonitors/1 .* 200" "$T/rf-$P.log" &&
   ok "the monitor was polled until its task Completed" ||
@@ -111,13 +114,13 @@ drive "iDRAC mode + 202: If-Match taken, the task monitor followed" 0 "On; power
 stop_bmc
 
 bmc $P --no-force-restart --reset-answer 200
-drive "no ForceRestart: PowerCycle" 0 "On" "$U:$P" cycle uefi
-drive "no ForceRestart: PowerCycle (on)" 0 "PowerCycle; power was On" "$U:$P" cycle uefi
+drive "no ForceRestart: PowerCycle" 0 "On" "$U:$P" netboot uefi
+drive "no ForceRestart: PowerCycle (on)" 0 "PowerCycle; power was On" "$U:$P" netboot uefi
 stop_bmc
 bmc $P --no-force-restart --no-power-cycle --no-sessions --no-mode
 : >"$T/rf-$P.log"
-drive "neither: ForceOff + On, Basic, no mode property" 0 "boot Pxe once, On" "$U:$P" cycle uefi
-drive "neither (on): ForceOff, wait for Off, On" 0 "ForceOff + On; power was On" "$U:$P" cycle uefi
+drive "neither: ForceOff + On, Basic, no mode property" 0 "boot Pxe once, On" "$U:$P" netboot uefi
+drive "neither (on): ForceOff, wait for Off, On" 0 "ForceOff + On; power was On" "$U:$P" netboot uefi
 log_lacks $P "Sessions" "no SessionService: no session tried"
 log_has $P "PATCH .*auth=basic .* 200 boot=Pxe/Once/-$" "Basic auth, no mode sent"
 stop_bmc
@@ -125,20 +128,20 @@ stop_bmc
 bmc $P --ignore-boot
 : >"$T/rf-$P.log"
 drive "a BMC that ignores the override: refused before any reset" 1 \
-  "did not take the boot override (read back: target None, enabled Disabled" "$U:$P" cycle uefi
+  "did not take the boot override (read back: target None, enabled Disabled" "$U:$P" netboot uefi
 log_lacks $P "reset=" "no reset after a failed read-back"
 stop_bmc
 
 bmc $P --systems 2
 drive "two systems: the URL must name one" 1 \
   "the BMC lists 2 systems; name one in the URL: /redfish/v1/Systems/1 /redfish/v1/Systems/2" \
-  "$U:$P" cycle uefi
-drive "two systems, one named" 0 "boot Pxe once (UEFI)" "$U:$P/redfish/v1/Systems/2" cycle uefi
+  "$U:$P" netboot uefi
+drive "two systems, one named" 0 "boot Pxe once (UEFI)" "$U:$P/redfish/v1/Systems/2" netboot uefi
 stop_bmc
 
 bmc $P --stall 4
 start=$(date +%s)
-drive "a stalled BMC: refused within bmc_timeout" 1 "timed out" "$U:$P" cycle uefi timeout=1
+drive "a stalled BMC: refused within bmc_timeout" 1 "timed out" "$U:$P" netboot uefi timeout=1
 [ $(($(date +%s) - start)) -lt 4 ] && ok "it gave up before the BMC answered" ||
   not_ok "the driver waited for the stalled BMC"
 stop_bmc
@@ -221,6 +224,30 @@ grep -q "boot=Pxe/Once/UEFI" "$T/rf-m1.log" && ok "now the override says UEFI" |
   not_ok "second override: $(grep PATCH "$T/rf-m1.log")"
 grep -q "reset=ForceRestart" "$T/rf-m1.log" && ok "m1 was on: ForceRestart" ||
   not_ok "reset: $(grep reset= "$T/rf-m1.log")"
+# bmctl machine power, through the agent and the BMC, in the trace.
+expect_exit 0 "machine power status" bmctl machine power m1 status
+expect_in "$T/out" "m1 power status: ok: redfish: power was On" "status: the BMC's PowerState"
+expect_exit 0 "machine power off" bmctl machine power m1 off
+expect_in "$T/out" "ok: redfish: ForceOff; power was On" "off: ForceOff"
+grep -q "set power 0" "$T/bmc1/bmc.log" && ok "the hook powered m1 off" || not_ok "no power off"
+expect_exit 0 "machine power on" bmctl machine power m1 on
+expect_in "$T/out" "ok: redfish: On; power was Off" "on: On"
+expect_exit 0 "machine power cycle" bmctl machine power m1 cycle
+expect_in "$T/out" "ok: redfish: ForceRestart; power was On" "cycle: ForceRestart, no override"
+[ "$(grep -c "PATCH" "$T/rf-m1.log")" = 2 ] && ok "machine power sets no boot override" ||
+  not_ok "PATCHes: $(grep -c PATCH "$T/rf-m1.log")"
+expect_exit 1 "machine power with a refusing BMC exits 1" bmctl machine power m2 status
+expect_in "$T/out" "m2 power status: failed: redfish session (the BMC refused the user and password)" \
+  "and prints the BMC's message"
+expect_exit 2 "machine power: a bad action is a usage error" bmctl machine power m1
+expect_exit 1 "machine power: an unknown action is refused" bmctl machine power m1 reboot
+expect_in "$T/err" "machine power takes on, off, cycle or status, not reboot" "and says what it takes"
+expect_exit 1 "machine power: an unknown machine is refused" bmctl machine power m9 on
+bmctl trace m1 >"$T/out" 2>&1
+expect_in "$T/out" "power off asked (req=" "the trace records the request and who asked"
+expect_in "$T/out" "ok req=" "and the agent's outcome"
+bmctl audit >"$T/out" 2>&1
+expect_in "$T/out" "machine m1 off" "the audit log has the request"
 grep -rqF -- "$PW" "$T/agent.log" "$T/coord.log" "$T"/rf-*.log &&
   not_ok "the BMC password is in a log" || ok "the BMC password is in no log"
 

@@ -75,6 +75,7 @@ machine add|operator|machine add r99n{N} --rack rack12 --mac 52:54:00:99:00:0{N}
 delete machine|operator|delete machine r99n{N}
 reimage|operator|reimage MACHINE --timeout 1h
 op cancel|operator|op cancel op-1
+machine power|operator|machine power r12n0{N} status --timeout 1s
 delete|admin|delete profile nosuch
 cluster add|admin|cluster add 1 127.0.0.1:1
 image push|admin|image push tiny-kernel BLOB

@@ -1,6 +1,6 @@
 /* Runs bmagent's Redfish driver once, for the driver's tests against the
  * lab's BMC emulator in each vendor mode:
- *   redfish_drive URL cycle|on|off|status FIRMWARE [KEY=VALUE...]
+ *   redfish_drive URL netboot|cycle|on|off|status FIRMWARE [KEY=VALUE...]
  * keys: ca=FILE (the agent's bmc_ca), fingerprint=FP (the machine's
  * bmc_fingerprint), timeout=S (bmc_timeout), task_wait=S. The password
  * comes from the environment (BMC_PASSWORD), as bmagent's comes from its
@@ -16,17 +16,18 @@
 int
 main(int argc, char **argv)
 {
-	static const char *const verbs[] = { "cycle", "on", "off", "status" };
+	static const char *const verbs[] = { "netboot", "cycle", "on", "off", "status" };
 	struct redfish_opts o = { "", "", "", 0, 0 };
 	const char *pass = getenv("BMC_PASSWORD");
 	char msg[1024];
 	int v = -1;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: redfish_drive URL cycle|on|off|status FIRMWARE [k=v...]\n");
+		fprintf(stderr,
+		        "usage: redfish_drive URL netboot|cycle|on|off|status FIRMWARE [k=v...]\n");
 		return 2;
 	}
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		if (!strcmp(argv[2], verbs[i]))
 			v = i;
 	o.firmware = argv[3];

@@ -301,6 +301,90 @@ test_installed_then_booted(void **state)
 	assert_reason(f, "b", "installed but never booted from disk");
 }
 
+static Bm__Status
+power(struct th_fx *f, const char *name, const char *action, uint64_t now, char *msg)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+	Bm__PowerRequest q = BM__POWER_REQUEST__INIT;
+
+	q.machine = (char *)name;
+	q.action = (char *)action;
+	cmd.op_case = BM__COMMAND__OP_POWER;
+	cmd.power = &q;
+	return run(f->s, &cmd, now, msg, NULL);
+}
+
+/* `bmctl machine power`: recorded on the machine (kept across applies),
+ * refused for an unknown action or machine and while an operation owns
+ * the machine; its outcome never fails an operation's machine. */
+static void
+test_machine_power(void **state)
+{
+	struct th_fx *f = *state;
+	struct store_result res;
+	uint64_t t = T0;
+	char msg[256];
+	Bm__Machine *m;
+
+	assert_int_equal(power(f, "a", "off", t, msg), OK);
+	uint64_t rev = th_revision(f->s);
+	m = machine(f, "a");
+	assert_string_equal(m->power_req, "off");
+	assert_int_equal(m->power_req_seq, rev);
+	assert_int_equal(m->power_req_ms, t);
+	bm__machine__free_unpacked(m, NULL);
+	assert_int_equal(power(f, "a", "reboot", t, msg), BM__STATUS__STATUS_INVALID);
+	assert_non_null(strstr(msg, "on, off, cycle or status, not reboot"));
+	assert_int_equal(power(f, "zz", "on", t, msg), BM__STATUS__STATUS_NOT_FOUND);
+	assert_int_equal(th_apply_yaml(f->s, fleet, &res), 0);
+	store_result_fini(&res);
+	m = machine(f, "a");
+	assert_int_equal(m->power_req_seq, rev); /* the fleet does not own it */
+	bm__machine__free_unpacked(m, NULL);
+
+	agent_holds_k(f, true);
+	assert_int_equal(reimage(f, "tiny", 0, 60000, t, NULL, NULL, "a", NULL), OK);
+	tick(f, t += 1000);
+	assert_int_equal(power(f, "a", "off", t, msg), BM__STATUS__STATUS_PRECONDITION);
+	assert_non_null(strstr(msg, "cancel it first"));
+	/* The outcome of the earlier request arrives late: a is not failed. */
+	event(f, 1, BM__EVENT_KIND__EVENT_POWER, "failed req=5: BMC unreachable", t += 1000);
+	assert_int_equal(mstate(f, "a"), S(REIMAGING));
+	event(f, 1, BM__EVENT_KIND__EVENT_POWER, "failed seq=1: BMC unreachable", t += 1000);
+	assert_int_equal(mstate(f, "a"), S(FAILED));
+}
+
+/* The firmware is learned from the firmware's own DHCP, not iPXE's. */
+static void
+test_firmware_seen(void **state)
+{
+	struct th_fx *f = *state;
+	struct store_result res;
+	uint64_t t = T0;
+	Bm__Machine *m;
+
+	agent_holds_k(f, true);
+	event(f, 1, BM__EVENT_KIND__EVENT_DHCP,
+	      "DISCOVER arch=16 vendor=HTTPClient:Arch:00016:UNDI:003001 -> OFFER file=x", t += 10);
+	event(f, 1, BM__EVENT_KIND__EVENT_DHCP,
+	      "DISCOVER arch=7 vendor=PXEClient:Arch:00007:UNDI:003010 user=iPXE -> OFFER",
+	      t += 10);
+	event(f, 2, BM__EVENT_KIND__EVENT_DHCP,
+	      "DISCOVER arch=0 vendor=PXEClient:Arch:00000:UNDI:002001 -> OFFER", t += 10);
+	event(f, 3, BM__EVENT_KIND__EVENT_DHCP, "DISCOVER arch=7 -> OFFER", t += 10);
+	assert_int_equal(th_apply_yaml(f->s, fleet, &res), 0); /* kept across an apply */
+	store_result_fini(&res);
+	m = machine(f, "a");
+	assert_string_equal(m->firmware_seen, "uefi-http");
+	bm__machine__free_unpacked(m, NULL);
+	m = machine(f, "b");
+	assert_string_equal(m->firmware_seen, "bios");
+	bm__machine__free_unpacked(m, NULL);
+	m = machine(f, "c"); /* no vendor class: not a firmware's PXE request */
+	assert_string_equal(m->firmware_seen, "");
+	bm__machine__free_unpacked(m, NULL);
+}
+
 static void
 test_cancel(void **state)
 {
@@ -427,6 +511,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_lifecycle, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_installed_then_booted, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_machine_power, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_firmware_seen, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_no_images_times_out, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_silent_agent_named, setup, th_teardown),

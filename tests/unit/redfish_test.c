@@ -146,6 +146,7 @@ test_reset_plan(void **state)
 	assert_string_equal(s.reset_target,
 	                    "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset");
 	plan_is(&s, RF_CYCLE, "ForceRestart");
+	plan_is(&s, RF_NETBOOT, "ForceRestart");
 	plan_is(&s, RF_ON, "");
 	plan_is(&s, RF_OFF, "ForceOff");
 	plan_is(&s, RF_STATUS, "");
