@@ -25,6 +25,9 @@ agent_config_init(struct agent_config *c)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->data_dir, sizeof(c->data_dir), "/var/lib/bmagent");
 	snprintf(c->tftp_root, sizeof(c->tftp_root), "/usr/lib/ipxe");
+	snprintf(c->signed_shim, sizeof(c->signed_shim), "/usr/lib/shim/shimx64.efi.signed");
+	snprintf(c->signed_grub, sizeof(c->signed_grub),
+	         "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed");
 	snprintf(c->marker, sizeof(c->marker), "bm-chained");
 	c->http_port = 8080;
 	c->metrics_addr = 0x7f000001; /* 127.0.0.1 */
@@ -388,6 +391,10 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 		tls_keys(w, v);
 	} else if (!strcmp(k, "bmc_ca")) {
 		if (text(w, v, k, c->bmc_ca, sizeof(c->bmc_ca)) == 0 && c->bmc_ca[0] != '/')
+			bad(w, v, k, "must be an absolute path");
+	} else if (!strcmp(k, "signed_shim") || !strcmp(k, "signed_grub")) {
+		char *dst = k[7] == 's' ? c->signed_shim : c->signed_grub;
+		if (text(w, v, k, dst, PATH_MAX) == 0 && dst[0] != '/')
 			bad(w, v, k, "must be an absolute path");
 	} else if (!strcmp(k, "bmc_timeout")) {
 		if (number(w, v, k, 1, 600, &num) == 0)

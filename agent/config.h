@@ -54,6 +54,10 @@ struct agent_config {
 	 * run, one Redfish request), 30 by default. */
 	char bmc_ca[PATH_MAX];
 	unsigned bmc_timeout;
+	/* signed_shim, signed_grub: Debian's signed shim and network GRUB,
+	 * served as shimx64.efi and grubx64.efi to `loader: grub` profiles
+	 * (defaults: shim-signed's and grub-efi-amd64-signed's files). */
+	char signed_shim[PATH_MAX], signed_grub[PATH_MAX];
 	uint32_t lease_secs;
 	/* discovery_lease_time, discovery_rate, discovery_burst (dhcp_server.h) */
 	unsigned discovery_lease_secs, discovery_rate, discovery_burst;

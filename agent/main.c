@@ -232,6 +232,31 @@ tftp_done_cb(void *arg, uint32_t ip, const char *file, uint64_t bytes, const cha
 		             file, (unsigned long long)bytes);
 }
 
+/* TFTP's files made for the asker: the GRUB configs (http_routes). */
+static long
+tftp_make_cb(void *arg, const char *name, uint32_t peer_ip, uint32_t local_ip, char **ret)
+{
+	struct agent *a = arg;
+	return a->routes ? http_routes_tftp_file(a->routes, name, peer_ip, local_ip, ret) : -ENOENT;
+}
+
+/* Debian's signed shim and network GRUB, served as shimx64.efi and
+ * grubx64.efi (the name shim loads next) to `loader: grub` machines. */
+static void
+signed_loaders(struct agent *a)
+{
+	const char *const names[] = { PXE_SHIM_FILE, PXE_GRUB_FILE };
+	const char *const paths[] = { a->cfg.signed_shim, a->cfg.signed_grub };
+	int r;
+
+	for (unsigned i = 0; i < 2; i++)
+		if (*paths[i] && (r = file_table_alias(a->files, names[i], paths[i])) < 0)
+			BM_WARN("agent",
+			        "%s is not served: %s: %s (loader: grub machines cannot boot; "
+			        "Debian's shim-signed and grub-efi-amd64-signed provide it)",
+			        names[i], paths[i], strerror(-r));
+}
+
 static int
 start_files(struct agent *a, const char **ifaces)
 {
@@ -242,7 +267,9 @@ start_files(struct agent *a, const char **ifaces)
 		                       .max_per_client = a->cfg.tftp_max_per_client,
 		                       .timeout_max = a->cfg.tftp_timeout_max,
 		                       .on_done = tftp_done_cb,
-		                       .arg = a };
+		                       .arg = a,
+		                       .make = tftp_make_cb,
+		                       .make_arg = a };
 	char cache[PATH_MAX + 32];
 	int r;
 
@@ -252,6 +279,7 @@ start_files(struct agent *a, const char **ifaces)
 		BM_ERROR("agent", "cannot open the served files err=\"%s\"", strerror(-r));
 		return r;
 	}
+	signed_loaders(a);
 	t.files = a->files;
 	return tftp_service_start(a->loop, &t, &a->tftp);
 }
@@ -294,7 +322,8 @@ start_http(struct agent *a, const char **ifaces)
 		                       .leased = leased_cb,
 		                       .leased_arg = a->dhcp,
 		                       .progress = a->progress,
-		                       .cache = a->cache };
+		                       .cache = a->cache,
+		                       .http_port = a->cfg.http_port };
 	struct http_server_opts ho = { 0 };
 	int r;
 

@@ -292,6 +292,8 @@ rack_view_host_cb(void *arg, const uint8_t mac[6], struct dhcp_host *ret)
 	ret->ip = h->ip;
 	ret->netboot = h->netboot;
 	ret->local_boot = h->m->started_ms && h->m->state == BM__MACHINE_STATE__STATE_INSTALLED;
+	const Bm__Profile *p = rack_view_profile(arg, rack_host_profile_name(h->m));
+	ret->grub = p && !strcmp(p->loader, "grub");
 	return 0;
 }
 

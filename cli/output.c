@@ -274,6 +274,7 @@ out_json_object(struct bm_json *j, const Bm__Object *o)
 		bm_json_kstr(j, "kernel", p->kernel);
 		bm_json_kstr(j, "initrd", p->initrd);
 		bm_json_kstr(j, "cmdline", p->cmdline);
+		bm_json_kstr(j, "loader", *p->loader ? p->loader : "ipxe");
 		json_map(j, "templates", p->n_templates, (void **)p->templates);
 		json_revs(j, p->create_rev, p->mod_rev);
 		break;

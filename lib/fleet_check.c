@@ -224,6 +224,8 @@ check_root_device(struct bm_problems *p, const Bm__Profile *pr, uint32_t i)
 	if ((pr->n_root_device || pr->grow) && !*pr->disk_image)
 		bm_problems_add(p, KPROF, pr->name, i, pr->grow ? "grow" : "root_device",
 		                "only with disk_image");
+	if (*pr->loader && strcmp(pr->loader, "ipxe") && strcmp(pr->loader, "grub"))
+		bm_problems_add(p, KPROF, pr->name, i, "loader", "must be ipxe or grub");
 }
 
 static bool

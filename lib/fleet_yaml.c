@@ -81,6 +81,7 @@ static const struct field profile_fields[] = {
 	FS(Bm__Profile, "disk_image", disk_image, 63),
 	FM(Bm__Profile, "root_device", root_device, bm__profile__root_device_entry__descriptor, 4),
 	FT(Bm__Profile, "grow", F_BOOL, grow),
+	FS(Bm__Profile, "loader", loader, 15),
 	{ 0 },
 };
 static const struct field machine_fields[] = {

@@ -9,15 +9,21 @@
 #include "bm/sha256.h"
 #include "bm/tmpl.h"
 
-static void
-image_url(const struct boot_ctx *c, const char *name, char *out, size_t n)
+void
+boot_image_ref(const struct boot_ctx *c, const char *name, const char *base, char *out, size_t n)
 {
 	const Bm__Image *im = *name ? rack_view_image(c->v, name) : NULL;
 	char hex[BM_SHA256_HEX];
 
 	out[0] = '\0';
 	if (im && im->sha256.len == BM_SHA256_LEN)
-		snprintf(out, n, "%s/images/%s", c->agent_url, bm_sha256_hex(im->sha256.data, hex));
+		snprintf(out, n, "%s/images/%s", base, bm_sha256_hex(im->sha256.data, hex));
+}
+
+static void
+image_url(const struct boot_ctx *c, const char *name, char *out, size_t n)
+{
+	boot_image_ref(c, name, c->agent_url, out, n);
 }
 
 /* The profile's disk image: its URL on this agent, digest, format, hints. */
@@ -169,7 +175,8 @@ netboot_script(struct boot_ctx *c, struct bm_buf *b)
 }
 
 long
-boot_ipxe_script(struct boot_ctx *c, char **ret)
+boot_text(struct boot_ctx *c, const char *head, int (*netboot)(struct boot_ctx *, struct bm_buf *),
+          char **ret)
 {
 	struct bm_buf b = { 0 };
 	size_t n;
@@ -177,12 +184,10 @@ boot_ipxe_script(struct boot_ctx *c, char **ret)
 
 	if (c->h->netboot && (!c->p || !*c->kernel_url))
 		return -ENOENT;
-	/* iPXE's exit returns to the BIOS, which boots the next device. (UEFI
-	 * firmware that is to boot its disk is not handed iPXE: pxe_decide.) */
 	if (c->h->netboot)
-		r = netboot_script(c, &b);
+		r = netboot(c, &b);
 	else
-		r = bm_buf_printf(&b, "#!ipxe\n# %s (%s): boot from the local disk\nexit\n",
+		r = bm_buf_printf(&b, "%s# %s (%s): boot from the local disk\nexit\n", head,
 		                  c->h->name, c->mac);
 	if (r < 0) {
 		bm_buf_free(&b);
@@ -190,6 +195,14 @@ boot_ipxe_script(struct boot_ctx *c, char **ret)
 	}
 	*ret = bm_buf_take(&b, &n);
 	return (long)n;
+}
+
+long
+boot_ipxe_script(struct boot_ctx *c, char **ret)
+{
+	/* iPXE's exit returns to the BIOS, which boots the next device. (UEFI
+	 * firmware that is to boot its disk is not handed iPXE: pxe_decide.) */
+	return boot_text(c, "#!ipxe\n", netboot_script, ret);
 }
 
 static const char *

@@ -34,6 +34,10 @@ struct boot_ctx {
  * from peer_ip, in the boot whose token is `token` (NULL: none). */
 void boot_ctx_init(struct boot_ctx *c, const struct rack_view *v, const struct rack_host *h,
                    const char *agent_url, uint32_t peer_ip, const char *token);
+/* Image `name` of the view on this agent: BASE/images/<sha256> ("" when
+ * the view has no such image). */
+void boot_image_ref(const struct boot_ctx *c, const char *name, const char *base, char *out,
+                    size_t n);
 /* A bm_tmpl_lookup_fn over a struct boot_ctx. */
 const char *boot_var(void *arg, const char *name);
 
@@ -43,6 +47,11 @@ const char *boot_var(void *arg, const char *name);
  * it), -ENOENT (netboot without a profile or kernel image: nothing to
  * boot), -ENOMEM. */
 long boot_ipxe_script(struct boot_ctx *c, char **ret);
+/* What boot_ipxe_script and boot_grub_cfg share: netboot(c, b) for a
+ * machine netbooting, else `head` and a comment, then exit. */
+struct bm_buf;
+long boot_text(struct boot_ctx *c, const char *head,
+               int (*netboot)(struct boot_ctx *, struct bm_buf *), char **ret);
 
 /* Seed file `name` of the machine's profile, rendered. cloud-init's
  * NoCloud files have defaults when the profile has none (meta-data: the

@@ -58,10 +58,31 @@ url(char *out, const struct pxe_policy *p, const char *path)
 	         p->http_port, path);
 }
 
+/* loader grub: UEFI x64 firmware gets the signed shim over TFTP, UEFI
+ * HTTP boot nothing. Returns true when b is decided. */
+static bool
+grub_boot(const struct pxe_client *c, struct pxe_boot *b)
+{
+	if (c->ipxe)
+		return false;
+	if (c->http || c->arch == PXE_ARCH_EFI_X64_HTTP) {
+		b->why = "loader grub boots over PXE only (GRUB 2.06 cannot reach the agent's HTTP "
+		         "port)";
+		return true;
+	}
+	if (c->arch != PXE_ARCH_EFI_X64 && c->arch != PXE_ARCH_EFI_BC)
+		return false;
+	snprintf(b->file, sizeof(b->file), "%s", PXE_SHIM_FILE);
+	b->tftp = true;
+	b->boot = true;
+	return true;
+}
+
 void
-pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot, bool local,
+pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, const struct pxe_machine *pm,
            const uint8_t mac[6], struct pxe_boot *b)
 {
+	bool netboot = pm->netboot, local = pm->local;
 	char path[64], m[BM_MAC_STR];
 	const char *file;
 
@@ -88,6 +109,8 @@ pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot,
 		b->boot = true;
 		return;
 	}
+	if (pm->grub && grub_boot(c, b))
+		return;
 	if (c->ipxe && (c->chained || !p->chain_ipxe)) {
 		/* Already iPXE: its own script, which breaks the chain loop. */
 		snprintf(path, sizeof(path), "boot/%s.ipxe", bm_mac_format(mac, m));

@@ -68,14 +68,28 @@ struct pxe_policy {
  * success, as iPXE's exit does, stops at its boot manager menu instead:
  * UEFI 2.10 3.1.1.) */
 #define PXE_LOCAL_DISK_FILE "local-disk"
+/* `loader: grub`: the boot file of UEFI x64 PXE clients, Debian's signed
+ * shim, which then loads PXE_GRUB_FILE from the same server (its
+ * DEFAULT_LOADER), Debian's signed network GRUB (agent/boot/grub.h). */
+#define PXE_SHIM_FILE "shimx64.efi"
+#define PXE_GRUB_FILE "grubx64.efi"
 
-/* Decide the boot program for a client whose machine is (or is not)
- * marked for netboot, or is to boot from its disk now (local: installed,
- * its OS yet to boot): BIOS clients and iPXE get the chain to the
- * machine's script, which exits to the disk; UEFI firmware gets
- * PXE_LOCAL_DISK_FILE. `mac` names its per-machine script. */
-void pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, bool netboot, bool local,
-                const uint8_t mac[6], struct pxe_boot *ret);
+/* What the view says of the client's machine (all false: unknown). */
+struct pxe_machine {
+	bool netboot; /* marked for netboot */
+	bool local;   /* to boot from its disk now (installed, its OS yet to boot) */
+	bool grub;    /* its profile's loader is grub */
+};
+
+/* Decide the boot program for a client: for a machine to boot from its
+ * disk, BIOS clients and iPXE get the chain to the machine's script, which
+ * exits to the disk, and UEFI firmware gets PXE_LOCAL_DISK_FILE; for one
+ * netbooting with loader grub, UEFI x64 PXE firmware gets PXE_SHIM_FILE
+ * (Secure Boot: no unsigned loader), UEFI HTTP boot is refused (GRUB 2.06
+ * cannot reach the agent's HTTP port), BIOS gets iPXE. `mac` names its
+ * per-machine script. */
+void pxe_decide(const struct pxe_policy *p, const struct pxe_client *c,
+                const struct pxe_machine *m, const uint8_t mac[6], struct pxe_boot *ret);
 
 /* Option 43 for PXE clients: PXE_DISCOVERY_CONTROL (6) = 8, "download the
  * boot file named in this offer, no menu, no boot server discovery". */

@@ -122,8 +122,10 @@ boot_opts(struct ctx *c)
 	struct dhcp_reply *r = &c->r;
 	char ip[BM_IP4_STR];
 
-	pxe_decide(&pol, &c->pxe, c->known && c->host.netboot, c->known && c->host.local_boot,
-	           c->m->chaddr, &b);
+	struct pxe_machine pm = { c->known && c->host.netboot, c->known && c->host.local_boot,
+		                  c->known && c->host.grub };
+
+	pxe_decide(&pol, &c->pxe, &pm, c->m->chaddr, &b);
 	if (b.vendor_class)
 		dhcp_reply_set(r, DHCP_OPT_VENDOR_CLASS, b.vendor_class, strlen(b.vendor_class),
 		               true);

@@ -46,6 +46,8 @@ struct dhcp_host {
 	 * the network first is sent on to the disk at once (pxe_decide), not
 	 * left to wait out its PXE timeouts. */
 	bool local_boot;
+	/* Its profile says `loader: grub`: UEFI x64 PXE boots the signed shim. */
+	bool grub;
 };
 
 struct dhcp_view {

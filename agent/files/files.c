@@ -4,15 +4,22 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 struct file_table {
 	int tftp_fd, cache_fd;
+	struct alias {
+		char name[32];
+		int fd;
+	} alias[FILE_ALIASES_MAX];
+	unsigned n_alias;
 	struct served_file *open; /* a short list: a rack serves a handful of files */
 	size_t count;
 };
@@ -51,6 +58,8 @@ file_table_free(struct file_table *t)
 		close(f->fd);
 		free(f);
 	}
+	for (unsigned i = 0; i < t->n_alias; i++)
+		close(t->alias[i].fd);
 	if (t->tftp_fd >= 0)
 		close(t->tftp_fd);
 	if (t->cache_fd >= 0)
@@ -136,19 +145,65 @@ map_new(struct file_table *t, int fd, const struct stat *st, struct served_file 
 }
 
 int
-file_get(struct file_table *t, const char *name, struct served_file **ret)
+file_table_alias(struct file_table *t, const char *name, const char *path)
+{
+	int fd;
+
+	if (t->n_alias >= FILE_ALIASES_MAX || strlen(name) >= sizeof(t->alias[0].name))
+		return -ENOSPC;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	snprintf(t->alias[t->n_alias].name, sizeof(t->alias[0].name), "%s", name);
+	t->alias[t->n_alias++].fd = fd;
+	return 0;
+}
+
+int
+file_from_text(char *text, size_t len, struct served_file **ret)
+{
+	struct served_file *f = calloc(1, sizeof(*f));
+
+	if (!f) {
+		free(text);
+		return -ENOMEM;
+	}
+	f->data = (const uint8_t *)text;
+	f->size = len;
+	f->fd = -1;
+	f->mtime = time(NULL);
+	f->refs = 1;
+	f->made = true;
+	*ret = f;
+	return 0;
+}
+
+/* name's file: an alias's (a new descriptor of it), else beneath its root. */
+static int
+open_name(struct file_table *t, const char *name)
 {
 	bool cache = !strncmp(name, "images/", 7);
 	int dirfd = cache ? t->cache_fd : t->tftp_fd;
-	struct served_file *f;
-	struct stat st;
-	int fd, r;
 
+	for (unsigned i = 0; i < t->n_alias; i++)
+		if (!strcmp(name, t->alias[i].name)) {
+			int fd = fcntl(t->alias[i].fd, F_DUPFD_CLOEXEC, 0);
+			return fd < 0 ? -errno : fd;
+		}
 	if (!name_ok(name) || (cache && !name_ok(name + 7)))
 		return -EACCES;
 	if (dirfd < 0)
 		return -ENOENT;
-	if ((fd = open_beneath(dirfd, cache ? name + 7 : name)) < 0)
+	return open_beneath(dirfd, cache ? name + 7 : name);
+}
+
+int
+file_get(struct file_table *t, const char *name, struct served_file **ret)
+{
+	struct served_file *f;
+	struct stat st;
+	int fd, r;
+
+	if ((fd = open_name(t, name)) < 0)
 		return fd;
 	r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EACCES : 0;
 	if (r < 0) { /* directories, devices, fifos: not served */
@@ -173,6 +228,11 @@ file_put(struct file_table *t, struct served_file *f)
 
 	if (!f || --f->refs)
 		return;
+	if (f->made) {
+		free((void *)f->data);
+		free(f);
+		return;
+	}
 	for (pp = &t->open; *pp && *pp != f; pp = &(*pp)->next)
 		;
 	if (*pp)

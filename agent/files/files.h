@@ -2,6 +2,7 @@
  * root only, each file opened and mapped once however many clients read
  * it. Shared by the agent's servers; the only module that opens them. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -17,6 +18,7 @@ struct served_file {
 	dev_t dev;
 	ino_t ino;
 	unsigned refs;
+	bool made; /* file_from_text: data is malloc'd, in no table */
 	struct served_file *next;
 };
 
@@ -31,5 +33,14 @@ void file_table_free(struct file_table *t);
  * (refused: outside the roots), -ENOENT, -errno. */
 int file_get(struct file_table *t, const char *name, struct served_file **ret);
 void file_put(struct file_table *t, struct served_file *f);
+/* Serve `name` (a plain file name at the top, e.g. "shimx64.efi") from
+ * the file at `path` (outside the roots: Debian's signed boot programs).
+ * The file is opened now, before the agent drops its privileges. At most
+ * FILE_ALIASES_MAX. Returns 0, -ENOSPC, or -errno (path cannot be read). */
+#define FILE_ALIASES_MAX 4u
+int file_table_alias(struct file_table *t, const char *name, const char *path);
+/* A file made for one asker (a GRUB config): text (malloc'd) is taken
+ * over and freed by file_put. Returns 0 or -ENOMEM (text freed). */
+int file_from_text(char *text, size_t len, struct served_file **ret);
 /* Files open at the moment (for metrics and tests). */
 size_t file_table_open_count(const struct file_table *t);

@@ -16,6 +16,7 @@
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
+#include "grub.h"
 #include "ipxe.h"
 #include "progress.h"
 #include "rackdb.h"
@@ -128,9 +129,10 @@ boot_token(struct http_routes *r, const struct rack_host *h, bool make, struct b
 	return (e = rackdb_batch_commit(b)) < 0 ? e : 1;
 }
 
-void
-route_script(struct http_routes *r, const char *mac_text, const struct http_peer *peer,
-             struct http_reply *rep)
+/* The machine's iPXE script, or with grub its GRUB config. */
+static void
+machine_boot_text(struct http_routes *r, const char *mac_text, const struct http_peer *peer,
+                  bool grub, struct http_reply *rep)
 {
 	const struct rack_host *h = machine(r, mac_text, peer, rep);
 	struct rack_host boot;
@@ -140,7 +142,7 @@ route_script(struct http_routes *r, const char *mac_text, const struct http_peer
 	long n;
 	int live;
 
-	if (!h || !check_peer(r, h, peer, "script", rep))
+	if (!h || !check_peer(r, h, peer, grub ? "grub config" : "script", rep))
 		return;
 	if ((live = boot_token(r, h, true, &t)) < 0) {
 		BM_ERROR("http", "cannot keep a boot token machine=%s err=\"%s\"", h->name,
@@ -157,18 +159,44 @@ route_script(struct http_routes *r, const char *mac_text, const struct http_peer
 	               h->m->state != BM__MACHINE_STATE__STATE_INSTALLED;
 	routes_agent_url(peer, url, sizeof(url));
 	boot_ctx_init(&c, r->view, &boot, url, peer->ip, tok);
-	if ((n = boot_ipxe_script(&c, &text)) < 0) {
+	if ((n = grub ? boot_grub_cfg(&c, &text) : boot_ipxe_script(&c, &text)) < 0) {
 		BM_WARN("http", "nothing to boot machine=%s mac=%s reason=\"%s\"", h->name, c.mac,
 		        n == -ENOENT ? "no profile or kernel image" : strerror((int)-n));
 		http_reply_text(rep, n == -ENOENT ? 404 : 500, "no profile or kernel to boot");
 		return;
 	}
 	r->st.scripts++;
-	BM_INFO("http", "script machine=%s mac=%s netboot=%s peer=%s", h->name, c.mac,
-	        boot.netboot ? "yes" : "no", bm_ip4_format(peer->ip, ip));
-	progress_add(r->o.progress, BM__EVENT_KIND__EVENT_HTTP, h->mac, peer->ip, "script (%s)",
-	             boot.netboot ? "install" : "local disk");
+	BM_INFO("http", "%s machine=%s mac=%s netboot=%s peer=%s", grub ? "grub config" : "script",
+	        h->name, c.mac, boot.netboot ? "yes" : "no", bm_ip4_format(peer->ip, ip));
+	progress_add(r->o.progress, BM__EVENT_KIND__EVENT_HTTP, h->mac, peer->ip, "%s (%s)",
+	             grub ? "grub config" : "script", boot.netboot ? "install" : "local disk");
 	routes_body(rep, 200, "text/plain; charset=utf-8", text, (size_t)n);
+}
+
+void
+route_script(struct http_routes *r, const char *mac_text, const struct http_peer *peer,
+             struct http_reply *rep)
+{
+	machine_boot_text(r, mac_text, peer, false, rep);
+}
+
+void
+route_grub(struct http_routes *r, const char *name, const struct http_peer *peer,
+           struct http_reply *rep)
+{
+	char mac_text[BM_MAC_STR], *text;
+	long n;
+
+	if (!strcmp(name, GRUB_CFG)) {
+		if ((n = boot_grub_bootstrap(&text)) < 0)
+			http_reply_text(rep, 500, NULL);
+		else
+			routes_body(rep, 200, "text/plain; charset=utf-8", text, (size_t)n);
+	} else if (boot_grub_cfg_mac(name, mac_text) == 0) {
+		machine_boot_text(r, mac_text, peer, true, rep);
+	} else {
+		http_reply_text(rep, 404, NULL);
+	}
 }
 
 void

@@ -18,7 +18,6 @@
 #include "rackdb.h"
 #include "rackview.h"
 
-
 int
 http_routes_new(const struct http_routes_opts *o, struct http_routes **ret)
 {
@@ -193,6 +192,8 @@ route_get(struct http_routes *r, const struct http_peer *peer, const char *path,
 		memcpy(mac, rest, strlen(rest) - 5);
 		mac[strlen(rest) - 5] = '\0';
 		route_script(r, mac, peer, rep);
+	} else if (prefix(path, "/boot/", &rest) && !strncmp(rest, "grub/grub.cfg", 13)) {
+		route_grub(r, rest, peer, rep);
 	} else if (prefix(path, "/boot/", &rest)) {
 		boot_file(r, rest, rep);
 	} else if (prefix(path, "/seed/", &rest)) {
@@ -225,4 +226,24 @@ http_routes_handle(void *arg, const struct http_peer *peer, const struct http_re
 	} else {
 		route_get(r, peer, req->path, rep);
 	}
+}
+
+long
+http_routes_tftp_file(struct http_routes *r, const char *name, uint32_t peer_ip, uint32_t local_ip,
+                      char **ret)
+{
+	struct http_peer peer = {
+		.ip = peer_ip, .local_ip = local_ip, .port = 0, .local_port = r->o.http_port
+	};
+	struct http_reply rep = { 0 };
+
+	if (strncmp(name, "grub/grub.cfg", 13))
+		return -ENOENT;
+	route_grub(r, name, &peer, &rep);
+	if (rep.status != 200) {
+		free(rep.body);
+		return rep.status == 403 ? -EACCES : -ENOENT;
+	}
+	*ret = rep.body;
+	return (long)rep.body_len;
 }

@@ -39,6 +39,7 @@ struct http_routes_opts {
 	void *leased_arg;
 	struct progress *progress; /* borrowed, may be NULL: fetches traced */
 	struct cache *cache;       /* borrowed, may be NULL: images served are touched */
+	uint16_t http_port;        /* the agent's HTTP port, for what TFTP serves */
 };
 
 int http_routes_new(const struct http_routes_opts *o, struct http_routes **ret);
@@ -48,6 +49,12 @@ void http_routes_set_view(struct http_routes *r, const struct rack_view *v);
 void http_routes_set_cache(struct http_routes *r, struct cache *c);
 void http_routes_stats(const struct http_routes *r, struct http_route_stats *ret);
 void http_routes_free(struct http_routes *r);
+/* What TFTP serves that is made for the asker, not read from a root: the
+ * GRUB configs (grub.h) by the same rules as over HTTP (the machine's own
+ * address only, traced). Returns the length with *ret (free it), -ENOENT
+ * (not such a name, or no such machine), -EACCES (refused). Loop thread. */
+long http_routes_tftp_file(struct http_routes *r, const char *name, uint32_t peer_ip,
+                           uint32_t local_ip, char **ret);
 
 /* The http_handler_fn; arg is the struct http_routes. */
 void http_routes_handle(void *arg, const struct http_peer *peer, const struct http_request *req,

@@ -27,5 +27,10 @@ void route_script(struct http_routes *r, const char *mac_text, const struct http
                   struct http_reply *rep);
 void route_seed(struct http_routes *r, const char *rest, const struct http_peer *peer,
                 struct http_reply *rep);
+/* GET /boot/grub/grub.cfg (the bootstrap) and /boot/grub/grub.cfg-01-MAC
+ * (the machine's own, grub.h); name without "/boot/". Also what TFTP
+ * serves under those names (http_routes_tftp_file). */
+void route_grub(struct http_routes *r, const char *name, const struct http_peer *peer,
+                struct http_reply *rep);
 void route_callback(struct http_routes *r, const char *path_mac, const struct http_request *req,
                     const char *body, const struct http_peer *peer, struct http_reply *rep);

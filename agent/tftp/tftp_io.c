@@ -71,6 +71,8 @@ struct tftp_service {
 	void (*on_done)(void *arg, uint32_t peer_ip, const char *file, uint64_t bytes,
 	                const char *why);
 	void *on_done_arg;
+	long (*make)(void *arg, const char *name, uint32_t peer_ip, uint32_t local_ip, char **ret);
+	void *make_arg;
 	struct file_table *files;
 	struct listener l[AGENT_IFACES_MAX];
 	unsigned nl;
@@ -402,6 +404,41 @@ session_start(struct listener *l, const struct tftp_request *rq, const struct so
 	return 0;
 }
 
+/* The local address a reply to peer leaves from, on l's interface. */
+static uint32_t
+local_ip_for(const struct listener *l, const struct sockaddr_in *peer)
+{
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	int fd = session_socket(l, peer);
+	uint32_t ip = 0;
+
+	if (fd >= 0 && getsockname(fd, (struct sockaddr *)&me, &len) == 0)
+		ip = ntohl(me.sin_addr.s_addr);
+	if (fd >= 0)
+		close(fd);
+	return ip;
+}
+
+/* A file the service's maker makes for this asker. Returns 0 with *ret,
+ * -ENOENT (look in the roots), -EACCES, -ENOMEM. */
+static int
+made_file(const struct listener *l, const struct tftp_request *rq, const struct sockaddr_in *peer,
+          struct served_file **ret)
+{
+	const struct tftp_service *svc = l->svc;
+	char *text = NULL;
+	long n;
+
+	if (!svc->make)
+		return -ENOENT;
+	n = svc->make(svc->make_arg, rq->file, ntohl(peer->sin_addr.s_addr), local_ip_for(l, peer),
+	              &text);
+	if (n < 0)
+		return (int)n;
+	return file_from_text(text, (size_t)n, ret);
+}
+
 static void
 handle_request(struct listener *l, const uint8_t *buf, size_t n, const struct sockaddr_in *peer)
 {
@@ -437,7 +474,9 @@ handle_request(struct listener *l, const uint8_t *buf, size_t n, const struct so
 		refuse(l, peer, TFTP_EUNDEF, "busy", esc, "too many transfers from this address");
 		return;
 	}
-	if ((r = file_get(svc->files, rq.file, &f)) < 0) {
+	if ((r = made_file(l, &rq, peer, &f)) == -ENOENT)
+		r = file_get(svc->files, rq.file, &f);
+	if (r < 0) {
 		refuse(l, peer, r == -ENOENT ? TFTP_ENOTFOUND : TFTP_EACCESS,
 		       r == -ENOENT ? "file not found" : "access violation", esc,
 		       r == -ENOENT ? "not found" : "outside the served roots or not a file");
@@ -509,6 +548,8 @@ tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,
 	}
 	s->on_done = o->on_done;
 	s->on_done_arg = o->arg;
+	s->make = o->make;
+	s->make_arg = o->make_arg;
 	for (unsigned i = 0; i < o->n_ifaces && i < AGENT_IFACES_MAX; i++) {
 		struct listener *l = &s->l[i];
 		l->svc = s;

@@ -20,6 +20,11 @@ struct tftp_service_opts {
 	void (*on_done)(void *arg, uint32_t peer_ip, const char *file, uint64_t bytes,
 	                const char *why);
 	void *arg;
+	/* Files made for the asker (http_routes_tftp_file: GRUB configs), tried
+	 * before the roots: the text with its length, -ENOENT (not such a
+	 * name: the roots), -EACCES (refused). NULL: none. */
+	long (*make)(void *arg, const char *name, uint32_t peer_ip, uint32_t local_ip, char **ret);
+	void *make_arg;
 };
 
 struct tftp_stats {

@@ -15,6 +15,7 @@
 #include "bm/sha256.h"
 #include "ipxe.h"
 #include "rackview.h"
+#include "grub.h"
 #include "token.h"
 
 static const char fleet_text[] =
@@ -210,6 +211,47 @@ test_script(void **state)
 	assert_int_equal(boot_ipxe_script(&c, &s), -ENOENT);
 }
 
+/* loader grub: the bootstrap hands over by MAC; the machine's config has
+ * its kernel and initrd over TFTP and each command-line word quoted. */
+static void
+test_grub(void **state)
+{
+	struct boot_ctx c;
+	char *s, want[1024], mac[BM_MAC_STR];
+
+	(void)state;
+	assert_true(boot_grub_bootstrap(&s) > 0);
+	assert_non_null(strstr(s, "\"$net_default_mac\"\n"));
+	assert_non_null(strstr(s, "configfile $prefix/grub.cfg-01-$m1-$m2-$m3-$m4-$m5-$m6\n"));
+	free(s);
+	assert_int_equal(boot_grub_cfg_mac("grub/grub.cfg-01-52-54-00-12-00-01", mac), 0);
+	assert_string_equal(mac, "52:54:00:12:00:01");
+	assert_int_equal(boot_grub_cfg_mac("grub/grub.cfg-01-52:54:00:12:00:01", mac), -ENOENT);
+	assert_int_equal(boot_grub_cfg_mac("grub/grub.cfg-01-52-54-00-12-00", mac), -ENOENT);
+	assert_int_equal(boot_grub_cfg_mac("grub/grub.cfg-01-zz-54-00-12-00-01", mac), -ENOENT);
+	assert_int_equal(boot_grub_cfg_mac("grub/grub.cfg", mac), -ENOENT);
+
+	ctx(&c, 1);
+	assert_true(boot_grub_cfg(&c, &s) > 0);
+	snprintf(want, sizeof(want),
+	         "# n1 (52:54:00:12:00:01) rack rack12, profile inst: install\n"
+	         "set timeout=0\necho 'bmagent: n1: kernel, initrd over TFTP'\n"
+	         "linux /images/9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 "
+	         "'ip=10.12.0.11::10.12.0.1:255.255.255.0:n1' "
+	         "'cb=http://10.12.0.1:8080/callback/52:54:00:12:00:01' 't=%s' 'r=gpu'\n"
+	         "initrd /images/60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752\n"
+	         "boot\necho 'bmagent: boot of n1 failed, rebooting in 10 s'\nsleep 10\nreboot\n",
+	         tok);
+	assert_string_equal(s, want);
+	free(s);
+	ctx(&c, 2);
+	assert_true(boot_grub_cfg(&c, &s) > 0);
+	assert_string_equal(s, "# n2 (52:54:00:12:00:02): boot from the local disk\nexit\n");
+	free(s);
+	ctx(&c, 3);
+	assert_int_equal(boot_grub_cfg(&c, &s), -ENOENT);
+}
+
 static void
 test_seeds(void **state)
 {
@@ -245,7 +287,8 @@ test_disk_vars(void **state)
 	    "sites: [{name: s}]\n"
 	    "racks: [{name: rack12, site: s, subnet: 10.12.0.0/24}]\n"
 	    "images:\n"
-	    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}\n"
+	    "  - {name: k, sha256: "
+	    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}\n"
 	    "  - {name: d, kind: disk,\n"
 	    "     sha256: 60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752}\n"
 	    "profiles:\n"
@@ -272,10 +315,11 @@ test_disk_vars(void **state)
 	assert_non_null(rack_view_image(v, "d"));
 	boot_ctx_init(&c, v, rack_view_host(v, mac), "http://10.12.0.1:8080", 0x0a0c0063, tok);
 	assert_true(boot_ipxe_script(&c, &s) > 0);
-	assert_non_null(strstr(s, "bm.image=http://10.12.0.1:8080/images/"
-	                          "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752 "
-	                          "bm.sha256=60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752 "
-	                          "bm.format=raw.zst bm.root=pick=largest,size=100G- bm.grow=1"));
+	assert_non_null(
+	    strstr(s, "bm.image=http://10.12.0.1:8080/images/"
+	              "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752 "
+	              "bm.sha256=60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752 "
+	              "bm.format=raw.zst bm.root=pick=largest,size=100G- bm.grow=1"));
 	free(s);
 	rack_view_free(v);
 }
@@ -284,9 +328,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_token),
-		cmocka_unit_test(test_view_part), cmocka_unit_test(test_script),
-		cmocka_unit_test(test_seeds),      cmocka_unit_test(test_disk_vars),
+		cmocka_unit_test(test_token),  cmocka_unit_test(test_view_part),
+		cmocka_unit_test(test_script), cmocka_unit_test(test_grub),
+		cmocka_unit_test(test_seeds),  cmocka_unit_test(test_disk_vars),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,6 +27,7 @@
 static const uint8_t MAC1[6] = { 0x52, 0x54, 0, 0x12, 0, 0x01 }; /* r12n01, netboot */
 static const uint8_t MAC2[6] = { 0x52, 0x54, 0, 0x12, 0, 0x02 }; /* r12n02, not marked */
 static const uint8_t MAC3[6] = { 0x52, 0x54, 0, 0x12, 0, 0x03 }; /* r12n03, installed */
+static const uint8_t MAC4[6] = { 0x52, 0x54, 0, 0x12, 0, 0x04 }; /* r12-sb, loader grub */
 static const uint8_t MACU[6] = { 0x52, 0x54, 0, 0x99, 0, 0x01 }; /* unknown */
 static const uint8_t MACV[6] = { 0x52, 0x54, 0, 0x99, 0, 0x02 }; /* unknown */
 
@@ -50,6 +51,13 @@ host_cb(void *arg, const uint8_t mac[6], struct dhcp_host *h)
 		snprintf(h->name, sizeof(h->name), "r12n03");
 		h->ip = 0x0a0c000d;
 		h->local_boot = true;
+		return 0;
+	}
+	if (!memcmp(mac, MAC4, 6)) {
+		snprintf(h->name, sizeof(h->name), "r12-sb");
+		h->ip = 0x0a0c000e;
+		h->netboot = true;
+		h->grub = true;
 		return 0;
 	}
 	return -ENOENT;
@@ -299,16 +307,36 @@ test_not_marked_for_netboot(void **state)
 	assert_false(f->d.booted);
 }
 
+/* A PXE client of each kind, and the boot file its offer must carry. */
+struct boot_case {
+	unsigned arch;
+	const char *vc, *uc, *file;
+};
+
+static void
+offers(struct fx *f, const uint8_t *mac, uint32_t xid, const struct boot_case *v, size_t n)
+{
+	struct pkt p;
+
+	for (size_t i = 0; i < n; i++) {
+		discover(&p, mac, xid + (uint32_t)i);
+		pxe(&p, v[i].arch, v[i].vc);
+		if (v[i].uc)
+			pkt_opt_str(&p, DHCP_OPT_USER_CLASS, v[i].uc);
+		pkt_end(&p);
+		assert_int_equal(handle(f, &p, T0), 0);
+		assert_int_equal(f->d.out_type, DHCP_OFFER);
+		assert_string_equal(file_of(f), v[i].file);
+	}
+}
+
 /* Installed, its OS yet to boot from its disk: BIOS PXE and iPXE get the
  * chain to its script (which exits to the disk); UEFI firmware gets a boot
  * file that fails, so it goes on to its disk. */
 static void
 test_installed_goes_to_disk(void **state)
 {
-	static const struct {
-		unsigned arch;
-		const char *vc, *uc, *file;
-	} v[] = {
+	static const struct boot_case v[] = {
 		{ 0, "PXEClient:Arch:00000:UNDI:002001", NULL, "undionly.kpxe" },
 		{ 0, "PXEClient:Arch:00000:UNDI:002001", "iPXE",
 		  "http://10.12.0.1:8080/boot/52:54:00:12:00:03.ipxe" },
@@ -318,19 +346,29 @@ test_installed_goes_to_disk(void **state)
 		  "http://10.12.0.1:8080/boot/" PXE_LOCAL_DISK_FILE },
 	};
 	struct fx *f = *state;
-	struct pkt p;
 
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-		discover(&p, MAC3, 0x4500 + (uint32_t)i);
-		pxe(&p, v[i].arch, v[i].vc);
-		if (v[i].uc)
-			pkt_opt_str(&p, DHCP_OPT_USER_CLASS, v[i].uc);
-		pkt_end(&p);
-		assert_int_equal(handle(f, &p, T0), 0);
-		assert_int_equal(f->d.out_type, DHCP_OFFER);
-		assert_int_equal(f->out.yiaddr, 0x0a0c000d);
-		assert_string_equal(file_of(f), v[i].file);
-	}
+	offers(f, MAC3, 0x4500, v, sizeof(v) / sizeof(v[0]));
+	assert_int_equal(f->out.yiaddr, 0x0a0c000d);
+}
+
+/* loader grub: UEFI x64 PXE firmware (arch 7 and 9) gets the signed shim
+ * over TFTP, never iPXE; BIOS and iPXE itself are as before; UEFI HTTP
+ * boot gets nothing, with the reason. */
+static void
+test_grub_loader(void **state)
+{
+	static const struct boot_case v[] = {
+		{ 7, "PXEClient:Arch:00007:UNDI:003000", NULL, PXE_SHIM_FILE },
+		{ 9, "PXEClient:Arch:00009:UNDI:003000", NULL, PXE_SHIM_FILE },
+		{ 0, "PXEClient:Arch:00000:UNDI:002001", NULL, "undionly.kpxe" },
+		{ 7, "PXEClient:Arch:00007:UNDI:003000", "iPXE",
+		  "http://10.12.0.1:8080/boot/52:54:00:12:00:04.ipxe" },
+		{ 16, "HTTPClient:Arch:00016:UNDI:003000", NULL, "" },
+	};
+	struct fx *f = *state;
+
+	offers(f, MAC4, 0x4600, v, sizeof(v) / sizeof(v[0]));
+	assert_non_null(strstr(f->d.why, "loader grub boots over PXE only"));
 }
 
 /* ------------------------------------------------------ unknown clients */
@@ -688,6 +726,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_chain_marker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_marked_for_netboot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_installed_goes_to_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_grub_loader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_with_pool, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offer_hold_expires, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_without_pool, setup, teardown),

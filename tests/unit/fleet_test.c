@@ -210,6 +210,8 @@ disk_refusals(void)
 	        "root_device", "unknown", 0);
 	refused("profiles: [{name: p, kernel: k, grow: true}]", 1, P, "p", "grow", "only with disk_image",
 	        0);
+	refused("profiles: [{name: p, kernel: k, loader: pxelinux}]", 1, P, "p", "loader",
+	        "ipxe or grub", 0);
 	/* References: a disk image for disk_image, boot files for kernel. */
 	const char *wrong = "images:\n"
 	                    " - {name: k, sha256: " SHA "}\n"
