@@ -215,6 +215,17 @@ dhcp_config_from(struct dhcp_config *d, const struct agent_config *c)
 
 /* The TFTP root and the image cache (DATA_DIR/cache/sha256), served over
  * TFTP and HTTP. */
+/* One of the agent's own UEFI iPXE programs (not signed for Secure Boot). */
+static bool
+unsigned_uefi_loader(const struct agent_config *c, const char *file)
+{
+	const char *const names[] = { c->boot.efi_x64, c->boot.efi_ia32, c->boot.efi_arm64 };
+	for (unsigned i = 0; i < 3; i++)
+		if (*names[i] && !strcmp(file, names[i]))
+			return true;
+	return false;
+}
+
 /* A TFTP transfer ended: traced for a known machine. */
 static void
 tftp_done_cb(void *arg, uint32_t ip, const char *file, uint64_t bytes, const char *why)
@@ -224,6 +235,8 @@ tftp_done_cb(void *arg, uint32_t ip, const char *file, uint64_t bytes, const cha
 
 	if (!h || !a->progress)
 		return;
+	if (!why && a->dhcp && unsigned_uefi_loader(&a->cfg, file))
+		dhcp_service_loader_fetched(a->dhcp, h->mac, file);
 	if (why)
 		progress_add(a->progress, BM__EVENT_KIND__EVENT_TFTP, h->mac, ip, "%s failed: %s",
 		             file, why);
@@ -306,8 +319,8 @@ start_metrics(struct agent *a)
 		                      .arg = &a->metrics,
 		                      .files = a->files };
 
-	a->metrics = (struct agent_metrics){ a->cfg.rack, a->dhcp,  a->tftp,  a->http,
-		                             a->routes,   a->db,    a->files, a->rogue };
+	a->metrics = (struct agent_metrics){ a->cfg.rack, a->dhcp, a->tftp,  a->http,
+		                             a->routes,   a->db,   a->files, a->rogue };
 	return a->cfg.metrics_port ? http_server_start(a->loop, &o, &a->metrics_http) : 0;
 }
 
@@ -575,9 +588,9 @@ agent_start(struct agent *a)
 		return r;
 	if (a->cfg.ipv6_ra && (r = ra_service_start(a->loop, ifaces, a->cfg.n_ifaces, &a->ra)) < 0)
 		return r;
-	if (a->cfg.rogue_probe_secs && (r = rogue_start(a->loop, ifaces, a->cfg.n_ifaces,
-	                                                a->cfg.rogue_probe_secs, rogue_cb, a,
-	                                                &a->rogue)) < 0)
+	if (a->cfg.rogue_probe_secs &&
+	    (r = rogue_start(a->loop, ifaces, a->cfg.n_ifaces, a->cfg.rogue_probe_secs, rogue_cb, a,
+	                     &a->rogue)) < 0)
 		return r;
 	if ((r = start_http(a, ifaces)) < 0 || (r = drop_privileges(a)) < 0)
 		return r;

@@ -2,11 +2,13 @@
 #include "disks.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The first line of DIR/NAME, trimmed; "" when absent. */
 static void
@@ -131,4 +133,25 @@ disks_scan(const char *sysroot, struct disk *out, size_t max)
 	closedir(dir);
 	qsort(out, n, sizeof(*out), by_name);
 	return (int)n;
+}
+
+int
+efi_secure_boot(const char *sysroot)
+{
+	char path[PATH_MAX];
+	unsigned char v[8];
+	ssize_t n;
+	int fd;
+
+	/* 4 bytes of attributes, then the value: one byte, 0 or 1. */
+	snprintf(path, sizeof(path),
+	         "%s/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c",
+	         sysroot);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -ENOENT;
+	n = read(fd, v, sizeof(v));
+	close(fd);
+	if (n != 5 || v[4] > 1)
+		return -EINVAL;
+	return v[4];
 }

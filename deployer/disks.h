@@ -15,3 +15,8 @@
 
 /* Fill out (up to max) and return how many, or -errno (no SYSROOT/block). */
 int disks_scan(const char *sysroot, struct disk *out, size_t max);
+
+/* Secure Boot as the firmware says it (the SecureBoot EFI variable, in
+ * SYSROOT/firmware/efi/efivars, efivarfs mounted): 1 on, 0 off, -ENOENT
+ * (not booted by UEFI, or no efivarfs), -EINVAL (not the variable's shape). */
+int efi_secure_boot(const char *sysroot);

@@ -19,6 +19,7 @@
 
 #include "bm/log.h"
 #include "deploy.h"
+#include "disks.h"
 #include "report.h"
 
 static int
@@ -75,7 +76,10 @@ main(int argc, char **argv)
 			report(&d.a, "failed", d.why, 1, (char *)NULL);
 		return 1;
 	}
-	report(&d.a, "installing", NULL, 0, (char *)NULL);
+	/* Secure Boot as the firmware says it, in the trace (UEFI only). */
+	int sb = efi_secure_boot(d.sysroot);
+	const char *sbk = sb >= 0 ? "secureboot" : NULL, *sbv = sb > 0 ? "1" : "0";
+	report(&d.a, "installing", NULL, 0, sbk, sbv, (char *)NULL);
 	if ((r = deploy_run(&d)) < 0) {
 		BM_ERROR("deploy", "deploy failed reason=\"%s\"", d.why);
 		report(&d.a, "failed", d.why, 1, (char *)NULL);
@@ -83,8 +87,8 @@ main(int argc, char **argv)
 	}
 	snprintf(written, sizeof(written), "%" PRIu64, d.raw);
 	BM_INFO("deploy", "installed disk=%s bytes=%s", d.disk, written);
-	if (report(&d.a, "installed", NULL, 1, "disk", d.disk, "written", written, (char *)NULL) <
-	    0)
+	if (report(&d.a, "installed", NULL, 1, "disk", d.disk, "written", written, sbk, sbv,
+	           (char *)NULL) < 0)
 		BM_WARN("deploy", "the agent did not take the installed callback");
 	sync();
 	if (reboot_after && reboot(RB_AUTOBOOT) < 0) {

@@ -1,6 +1,24 @@
 #include "dhcp_commit.h"
 
+#include <stdio.h>
+
 #include "rackdb.h"
+
+/* The firmware refused what it fetched: the machine's boot failed, said
+ * as the installer would (a failed callback), since nothing on the machine
+ * runs to say it. */
+static int
+refused(struct rackdb_batch *b, const char *rack, const struct dhcp_decision *d, uint64_t now)
+{
+	char why[300];
+	snprintf(why, sizeof(why),
+	         "state=failed reason=its firmware did not run %s (fetched, then it asked for its "
+	         "next boot option): with Secure Boot on, firmware refuses unsigned loaders; give "
+	         "its profile loader: grub",
+	         d->refused);
+	return rackdb_event_add(b, BM__EVENT_KIND__EVENT_CALLBACK, d->mac, d->lease.ip, now, rack,
+	                        why);
+}
 
 static int
 persist(struct rackdb_batch *b, const char *rack, const struct dhcp_decision *d, uint64_t now)
@@ -17,6 +35,8 @@ persist(struct rackdb_batch *b, const char *rack, const struct dhcp_decision *d,
 	if (r == 0 && d->known)
 		r = rackdb_event_add(b, BM__EVENT_KIND__EVENT_DHCP, d->mac, d->lease.ip, now, rack,
 		                     d->note);
+	if (r == 0 && d->known && *d->refused)
+		r = refused(b, rack, d, now);
 	return r;
 }
 

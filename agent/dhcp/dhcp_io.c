@@ -20,6 +20,7 @@
 #include "bm/util.h"
 #include "config.h"
 #include "dhcp_commit.h"
+#include "loader_watch.h"
 #include "rackdb.h"
 #include "rackview.h"
 
@@ -57,6 +58,7 @@ struct dhcp_service {
 	struct dhcp_iface ifc[AGENT_IFACES_MAX];
 	unsigned n_ifc;
 	struct dhcp_pending *pend;
+	struct loader_watch loaders; /* UEFI programs fetched, to see them refused */
 	size_t npend;
 	ev_prepare commit_w; /* a full batch: commit before the loop blocks again */
 	ev_timer delay_w;    /* a small batch: commit after DHCP_COMMIT_DELAY_S */
@@ -245,6 +247,30 @@ log_malformed(struct dhcp_service *s, int err, const struct sockaddr_in *from, u
 
 /* --------------------------------------------------------- the commit */
 
+/* Known machines' firmware asking again right after fetching a UEFI
+ * program it then did not run (loader_watch.h): the decision says so. */
+static void
+watch_loaders(struct dhcp_service *s)
+{
+	uint64_t now = bm_mono_ms();
+
+	for (size_t i = 0; i < s->npend; i++) {
+		struct dhcp_decision *d = &s->pend[i].d;
+		if (!d->known)
+			continue;
+		if (!d->firmware)
+			loader_forget(&s->loaders, d->mac);
+		else if (d->discover)
+			loader_refused(&s->loaders, d->mac, now, d->refused, sizeof(d->refused));
+	}
+}
+
+void
+dhcp_service_loader_fetched(struct dhcp_service *s, const uint8_t mac[6], const char *file)
+{
+	loader_fetched(&s->loaders, mac, file, bm_mono_ms());
+}
+
 /* Make the burst's lease changes durable, then let its replies go. */
 static void
 commit_pending(struct dhcp_service *s)
@@ -253,6 +279,7 @@ commit_pending(struct dhcp_service *s)
 
 	if (!s->npend)
 		return;
+	watch_loaders(s);
 	r = dhcp_commit(s->db, s->srv.leases, s->rack, s->pend, s->npend, bm_wall_ms());
 	s->st.commits++;
 	if (r < 0) {

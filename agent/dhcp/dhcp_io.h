@@ -36,6 +36,10 @@ int dhcp_service_start(struct ev_loop *loop, const struct dhcp_service_opts *o,
                        struct dhcp_service **ret);
 /* Serve a new rack view from now on (the caller frees the old one after). */
 void dhcp_service_set_view(struct dhcp_service *s, const struct rack_view *view);
+/* A known machine's firmware fetched `file`, a UEFI boot program that is
+ * not signed (iPXE): if its firmware asks DHCP again at once, the machine
+ * fails with the reason (loader_watch.h). */
+void dhcp_service_loader_fetched(struct dhcp_service *s, const uint8_t mac[6], const char *file);
 /* ip is bound (ACKed, not expired) to a client with this MAC. */
 bool dhcp_service_leased(const struct dhcp_service *s, uint32_t ip, const uint8_t mac[6]);
 void dhcp_service_stats(const struct dhcp_service *s, struct dhcp_stats *ret);

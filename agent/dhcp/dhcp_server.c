@@ -464,6 +464,8 @@ note_exchange(struct ctx *c)
 		         type_names[d->out_type < 9 ? d->out_type : 0], d->booted ? " file=" : "",
 		         d->booted ? c->r.file : "");
 	d->known = true;
+	d->firmware = c->pxe.pxe && !c->pxe.ipxe;
+	d->discover = d->in_type == DHCP_DISCOVER;
 }
 
 int

@@ -95,6 +95,11 @@ struct dhcp_decision {
 	bool booted;     /* the reply names a boot program or script */
 	bool known;      /* the MAC is a machine of the rack: its exchange is traced */
 	char note[200];  /* for a known machine: what it asked and what it got */
+	bool firmware;   /* asked as PXE or HTTP boot firmware (not iPXE, not an OS) */
+	bool discover;   /* a DISCOVER (or a BOOTP request) */
+	/* Set by the service (loader_watch.h): the UEFI boot program this
+	 * machine's firmware fetched and at once refused; "" when none. */
+	char refused[48];
 	const char *why; /* why nothing was sent, or why a NAK */
 	size_t len;
 	/* Last: everything before it is cleared for each packet, the buffer

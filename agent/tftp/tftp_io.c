@@ -474,6 +474,11 @@ handle_request(struct listener *l, const uint8_t *buf, size_t n, const struct so
 		refuse(l, peer, TFTP_EUNDEF, "busy", esc, "too many transfers from this address");
 		return;
 	}
+	/* GRUB's TFTP asks for absolute names ("/grub/grub.cfg", from its
+	 * prefix); tftpd-hpa -s serves them from its root, and so do we: the
+	 * name stays beneath the root either way. */
+	size_t lead = strspn(rq.file, "/");
+	memmove(rq.file, rq.file + lead, strlen(rq.file + lead) + 1);
 	if ((r = made_file(l, &rq, peer, &f)) == -ENOENT)
 		r = file_get(svc->files, rq.file, &f);
 	if (r < 0) {

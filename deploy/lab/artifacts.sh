@@ -8,7 +8,12 @@
 #                   libraries + deploy-init
 #   tiny.raw.zst    the tiny disk image (image-tiny.sh)
 #   undionly.kpxe, ipxe.efi   from the ipxe package
-#   OVMF_CODE.fd, OVMF_VARS.fd  from ovmf
+#   OVMF_CODE.fd, OVMF_VARS.fd  from ovmf; OVMF_CODE.sb.fd, OVMF_VARS.ms.fd
+#                   its Secure Boot build and variables with Microsoft's keys
+#                   enrolled and Secure Boot on
+#   shimx64.efi.signed, grubnetx64.efi.signed, grubx64.efi.signed  Debian's
+#                   signed shim (shim-signed) and GRUBs (grub-efi-amd64-
+#                   signed): the agent's loader grub, the disk images' ESP
 # The ramdisks are reproducible (fixed mtimes, sorted cpio, gzip -n).
 # The kernel and busybox-static are fetched with apt-get download and
 # unpacked here: nothing is installed on the host (busybox-static would
@@ -28,6 +33,8 @@ KPKG=$(kernel_pkg)
 KVER=${KPKG#linux-image-}
 DEB=$(fetch "$KPKG")
 BBDEB=$(fetch busybox-static)
+SHIMDEB=$(fetch shim-signed)
+GRUBDEB=$(fetch grub-efi-amd64-signed)
 NICS="e1000 virtio_pci virtio_net"
 DISKS="virtio_blk virtio_scsi sd_mod loop"
 if [ -z "${BMDEPLOY:-}" ]; then
@@ -36,10 +43,11 @@ if [ -z "${BMDEPLOY:-}" ]; then
   cmake --build "$BD" -j"$(nproc)" --target bmdeploy-bin >/dev/null
   BMDEPLOY=$BD/bin/bmdeploy
 fi
-STAMP=$( (basename "$DEB" "$BBDEB"; echo "$NICS $DISKS"; sha256sum "$BMDEPLOY"
+STAMP=$( (basename -a "$DEB" "$BBDEB" "$SHIMDEB" "$GRUBDEB"; echo "$NICS $DISKS"; sha256sum "$BMDEPLOY"
   cat "$HERE"/{installer-init,deploy-init,ramdisk-lib.sh,udhcpc.script,build-lib.sh} \
     "$HERE"/{image-tiny.sh,image-disk.sh,tiny-init,tiny-initrd-init}
   ls -l /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi /usr/share/OVMF/OVMF_CODE_4M.fd \
+    /usr/share/OVMF/OVMF_CODE_4M.secboot.fd /usr/share/OVMF/OVMF_VARS_4M.ms.fd \
     /usr/lib/grub/i386-pc/boot.img /usr/lib/grub/x86_64-efi/linux.mod) |
   sha256sum | cut -c1-16)
 if [ "$(cat "$A/stamp" 2>/dev/null)" = "$STAMP" ]; then
@@ -55,6 +63,11 @@ if [ ! -e "$K/done" ]; then
   dpkg-deb --fsys-tarfile "$DEB" | tar -x -C "$K" ./boot ./lib && touch "$K/done"
 fi
 dpkg-deb --fsys-tarfile "$BBDEB" | tar -x -C "$TMP" ./bin/busybox
+# The signed boot programs, unpacked (not installed: shim-signed's scripts
+# would run grub-install on the host).
+dpkg-deb --fsys-tarfile "$SHIMDEB" | tar -x -C "$TMP" ./usr/lib/shim/shimx64.efi.signed
+dpkg-deb --fsys-tarfile "$GRUBDEB" | tar -x -C "$TMP" ./usr/lib/grub/x86_64-efi-signed
+cp "$TMP/usr/lib/shim/shimx64.efi.signed" "$TMP"/usr/lib/grub/x86_64-efi-signed/grub{net,}x64.efi.signed "$A/"
 
 # ramdisk DIR INIT MOD...: busybox, /lib/bm.sh, the modules, INIT as /init.
 ramdisk() {
@@ -68,18 +81,20 @@ ramdisk() {
 }
 ramdisk "$TMP/installer" installer-init $NICS
 pack "$TMP/installer" "$A/initrd.img"
-ramdisk "$TMP/deploy" deploy-init $NICS $DISKS
+ramdisk "$TMP/deploy" deploy-init $NICS $DISKS efivarfs
 put_program "$BMDEPLOY" "$TMP/deploy"
 put_program /usr/sbin/e2fsck "$TMP/deploy"
 put_program /usr/sbin/resize2fs "$TMP/deploy"
 pack "$TMP/deploy" "$A/deploy.img"
 s=$(date +%s)
-"$HERE/image-tiny.sh" "$K" "$TMP/bin/busybox" "$A/tiny.raw.zst"
+SIGNED_EFI=$A "$HERE/image-tiny.sh" "$K" "$TMP/bin/busybox" "$A/tiny.raw.zst"
 echo "artifacts: tiny.raw.zst built in $(($(date +%s) - s)) s"
 cp "$K/boot/vmlinuz-$KVER" "$A/vmlinuz"
 cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/ipxe.efi "$A/"
 cp /usr/share/OVMF/OVMF_CODE_4M.fd "$A/OVMF_CODE.fd"
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$A/OVMF_VARS.fd"
+cp /usr/share/OVMF/OVMF_CODE_4M.secboot.fd "$A/OVMF_CODE.sb.fd"
+cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$A/OVMF_VARS.ms.fd"
 echo "$KVER" >"$A/kernel-version"
 echo "$STAMP" >"$A/stamp"
 (cd "$A" && ls -l vmlinuz initrd.img deploy.img tiny.raw.zst | awk '{print "artifacts:", $5, $NF}')

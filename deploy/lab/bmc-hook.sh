@@ -3,10 +3,13 @@
 # a machine. Called by ipmi_sim (inside the rack's namespace) as:
 #   bmc-hook.sh DIR get|set|check KEY [VALUE]...
 # and by itself as `bmc-hook.sh DIR run BOOTDEV` (a powered machine's life).
+# (the same interface serves the lab's Redfish BMC, redfish-bmc.py --hook).
 # The machine is
 #   - a QEMU process (the lab): DIR/machine.env (written by lab.sh) gives
-#     NAME MAC TAP FIRMWARE ACCEL ART and VMPORT (ipmi_sim's port for QEMU's
-#     ipmi-bmc-extern); its disk is DIR/disk.qcow2 (virtio); a reboot of
+#     NAME MAC TAP FIRMWARE (bios, bios-chain, uefi, uefi-http, uefi-sb:
+#     Secure Boot on) ACCEL ART and VMPORT (ipmi_sim's port for QEMU's
+#     ipmi-bmc-extern; none behind a Redfish BMC); its disk is
+#     DIR/disk.qcow2 (virtio); a reboot of
 #     the guest starts it again without the BMC's boot device (run, below);
 #   - or a script (the integration tests): DIR/boot.sh, run detached at each
 #     power on, the simulated machine booting; its power state in DIR/power.
@@ -34,7 +37,7 @@ pid() {
 # anyway): the agent's script sends them on to their disk (exit 1).
 qemu_run() {
   local net=2 disk=1
-  case $FIRMWARE in uefi*) net=1 disk=2 ;; esac
+  case $FIRMWARE in uefi*) net=1 disk=2 ;; esac # uefi, uefi-http, uefi-sb
   [ "$1" = pxe ] && net=1 disk=2
   # 512 MiB: GRUB's EFI loader runs out of memory for the kernel at 256.
   set -- -name "$NAME" -accel "$ACCEL" -m 512 -smp 1 -nodefaults -display none -no-reboot \
@@ -42,15 +45,26 @@ qemu_run() {
     -netdev "tap,id=n0,ifname=$TAP,script=no,downscript=no" \
     -drive "file=$DIR/disk.qcow2,if=none,id=d0,format=qcow2" \
     -device "virtio-blk-pci,drive=d0,bootindex=$disk" \
-    -chardev "socket,id=ipmi0,host=127.0.0.1,port=$VMPORT,reconnect=10" \
-    -device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0 \
     -qmp "unix:$DIR/qmp.sock,server=on,wait=off" -pidfile "$DIR/qemu.pid"
+  # An IPMI BMC (ipmi_sim) has the machine's KCS interface; a Redfish one none.
+  [ -n "${VMPORT:-}" ] && set -- "$@" \
+    -chardev "socket,id=ipmi0,host=127.0.0.1,port=$VMPORT,reconnect=10" \
+    -device ipmi-bmc-extern,id=bmc0,chardev=ipmi0 -device isa-ipmi-kcs,bmc=bmc0
   [ "$ACCEL" = kvm ] && set -- "$@" -cpu host,-arch-capabilities
   case $FIRMWARE in
   bios | bios-chain)
     # QEMU's e1000 ROM is iPXE (ipxe-qemu); SeaBIOS mirrors its text to serial.
     set -- "$@" -device "e1000,netdev=n0,mac=$MAC,bootindex=$net" \
       -fw_cfg name=etc/sercon-port,string=0x3f8 ;;
+  uefi-sb)
+    # Secure Boot enforced: OVMF's SMM build (q35, SMM, secure flash) with
+    # Microsoft's keys enrolled and Secure Boot on in its variables.
+    [ -f "$DIR/OVMF_VARS.fd" ] || cp "$ART/OVMF_VARS.ms.fd" "$DIR/OVMF_VARS.fd"
+    set -- "$@" -machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on \
+      -drive "if=pflash,format=raw,unit=0,readonly=on,file=$ART/OVMF_CODE.sb.fd" \
+      -drive "if=pflash,format=raw,unit=1,file=$DIR/OVMF_VARS.fd" \
+      -device "virtio-net-pci,netdev=n0,mac=$MAC,romfile=,bootindex=$net" \
+      -fw_cfg name=opt/org.tianocore/IPv6PXESupport,string=n ;;
   uefi | uefi-http)
     [ -f "$DIR/OVMF_VARS.fd" ] || cp "$ART/OVMF_VARS.fd" "$DIR/OVMF_VARS.fd"
     # No option ROM: EDK2's own PXE / HTTP boot client, not iPXE's driver.

@@ -2,7 +2,11 @@
 # A root filesystem tree made into one GPT disk image that boots BIOS and
 # UEFI, without a loop device or a mount (the lab's tiny and Debian images):
 #   p1  BIOS boot (1 MiB)  GRUB's i386-pc core.img, behind boot.img in the MBR
-#   p2  ESP (16 MiB, FAT)  GRUB's x86_64-efi image as \EFI\BOOT\BOOTX64.EFI
+#   p2  ESP (16 MiB, FAT)  GRUB's x86_64-efi image as \EFI\BOOT\BOOTX64.EFI;
+#       with SIGNED_EFI=DIR (shimx64.efi.signed, grubx64.efi.signed), Debian's
+#       signed shim there instead, its signed GRUB beside it (what shim
+#       loads) and the config as \EFI\debian\grub.cfg (that GRUB's
+#       prefix): the image boots with Secure Boot on
 #   p3  the root tree as ext4, labelled bmroot
 # Both GRUBs carry the same embedded config: find bmroot, boot KERNEL and
 # INITRD (paths in the tree) with ARGS. Compressed with zstd.
@@ -22,7 +26,14 @@ grub-mkimage -O i386-pc -o "$W/core.img" -p /boot/grub -c "$W/grub.cfg" biosdisk
 grub-mkimage -O x86_64-efi -o "$W/bootx64.efi" -p /boot/grub -c "$W/grub.cfg" efi_gop $GMODS
 mkfs.vfat -n ESP -C "$W/esp.img" 16384 >/dev/null
 mmd -i "$W/esp.img" ::/EFI ::/EFI/BOOT
-mcopy -i "$W/esp.img" "$W/bootx64.efi" ::/EFI/BOOT/BOOTX64.EFI
+if [ -n "${SIGNED_EFI:-}" ]; then
+  mmd -i "$W/esp.img" ::/EFI/debian
+  mcopy -i "$W/esp.img" "$SIGNED_EFI/shimx64.efi.signed" ::/EFI/BOOT/BOOTX64.EFI
+  mcopy -i "$W/esp.img" "$SIGNED_EFI/grubx64.efi.signed" ::/EFI/BOOT/grubx64.efi
+  mcopy -i "$W/esp.img" "$W/grub.cfg" ::/EFI/debian/grub.cfg
+else
+  mcopy -i "$W/esp.img" "$W/bootx64.efi" ::/EFI/BOOT/BOOTX64.EFI
+fi
 
 # The disk: table, then each part at its place.
 truncate -s "${SIZE_MB}M" "$W/disk.raw"

@@ -14,7 +14,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 # Disk, filesystems (ext4 asks for crc32c through the crypto API: no
 # depends= names it) and the lab's NICs (e1000 for BIOS, virtio for UEFI).
-MODS="virtio_pci virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_ascii e1000 virtio_net"
+MODS="virtio_pci virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_ascii e1000 virtio_net efivarfs"
 
 # The root filesystem, and its initrd.
 R=$W/root I=$W/initrd

@@ -73,17 +73,20 @@ racks() {
     echo rack11:s1:11 rack12:s1:12 rack21:s2:21 rack22:s2:22
   fi
 }
-# name:rack:firmware:profile (firmware "none": a BMC that never answers)
+# name:rack:firmware:profile (firmware "none": a BMC that never answers;
+# "uefi-sb": Secure Boot on, behind a Redfish BMC, its profiles loader grub)
 machines() {
   local mode
   mode=$(cat "$RUN/mode" 2>/dev/null || true)
   if [ "$mode" = reduced ]; then
-    echo r11-bios:rack11:bios:lab r12-uefi:rack12:uefi:lab r12-nobmc:rack12:none:lab
+    echo r11-bios:rack11:bios:lab r12-uefi:rack12:uefi:lab r12-nobmc:rack12:none:lab \
+      r12-sb:rack12:uefi-sb:lab-sb
   elif [ "$mode" = bench ]; then
     for i in 1 2 3 4 5 6 7 8; do echo "b$i:rack12:bios:lab"; done
   else
     echo r11-chain:rack11:bios-chain:lab r12-bios:rack12:bios:lab r12-uefi:rack12:uefi:lab \
-      r12-http:rack12:uefi-http:lab r21-bios:rack21:bios:lab r22-uefi:rack22:uefi:lab
+      r12-http:rack12:uefi-http:lab r12-sb:rack12:uefi-sb:lab-sb r21-bios:rack21:bios:lab \
+      r22-uefi:rack22:uefi:lab
   fi
 }
 field() { echo "$1" | cut -d: -f"$2"; }
@@ -199,14 +202,37 @@ chain_ipxe: $chain
 ipv6_ra: true
 coordinator: [${COORDS//,/, }]
 tls: {ca: $d/tls/ca.crt, cert: $d/tls/agent-$rack.crt, key: $d/tls/agent-$rack.key}
+signed_shim: $ART/shimx64.efi.signed
+signed_grub: $ART/grubnetx64.efi.signed
 Y
   ip netns exec "bml-$rack" setsid "$BM_BIN/bmagent" --config "$d/agent.yaml" \
     </dev/null >/dev/null 2>>"$d/agent.log" &
   echo $! >"$d/agent.pid"
 }
 
+# The Redfish BMCs' certificate (self-signed, as BMCs ship them): the fleet
+# pins it (bmc_fingerprint).
+bmc_cert() {
+  [ -f "$RUN/bmc-tls/bmc.crt" ] || { mkdir -p "$RUN/bmc-tls" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=lab-bmc \
+      -keyout "$RUN/bmc-tls/bmc.key" -out "$RUN/bmc-tls/bmc.crt" 2>/dev/null; }
+  openssl x509 -in "$RUN/bmc-tls/bmc.crt" -noout -fingerprint -sha256 | cut -d= -f2
+}
+# A Secure Boot machine's BMC: the lab's Redfish BMC (iDRAC-like: If-Match,
+# resets as 202 tasks) on the rack's BMC address, its hook running QEMU.
+start_redfish_bmc() {
+  local d=$1 rack=$2 id=$3 n=$4
+  bmc_cert >/dev/null
+  ip netns exec "bml-$rack" setsid /usr/bin/python3 "$HERE/redfish-bmc.py" --listen "10.$id.1.1" \
+    --port $((8000 + n)) --user admin --password-file "$RUN/bmc.pass" \
+    --tls "$RUN/bmc-tls/bmc.crt" "$RUN/bmc-tls/bmc.key" --hook "$HERE/bmc-hook.sh $d" \
+    --require-if-match --reset-answer 202 --log "$d/redfish.log" </dev/null >"$d/sim.log" 2>&1 &
+  echo $! >"$d/sim.pid"
+}
+
 # A machine: a tap on its rack's bridge and an ipmi_sim BMC on the rack's
-# BMC address, whose chassis hook runs QEMU (bmc-hook.sh). Powered off.
+# BMC address, whose chassis hook runs QEMU (bmc-hook.sh); for uefi-sb, the
+# Redfish BMC instead. Powered off.
 start_machine() {
   local name=$1 rack=$2 fw=$3 n=$4 id d mac
   id=$(rack_id "$rack")
@@ -224,9 +250,10 @@ TAP=tap$n
 FIRMWARE=$fw
 ACCEL=$(accel)
 ART=$ART
-VMPORT=$((9100 + n))
+VMPORT=$([ "$fw" = uefi-sb ] || echo $((9100 + n)))
 UUID=$(printf 'b0000000-0000-4000-8000-5254%02x00%04x' "$id" "$n")
 E
+  [ "$fw" = uefi-sb ] && { start_redfish_bmc "$d" "$rack" "$id" "$n"; return 0; }
   cat >"$d/bmc.emu" <<E
 mc_setbmc 0x20
 mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr
@@ -269,18 +296,19 @@ user_data() {
   [ "$1" = silent ] && return 0
   echo "        # bm-phone-home: {{callback_url}} {{token}}"
   echo "        runcmd:"
-  echo "          - [sh, -c, '. /etc/os-release; curl -fsS --retry 20 --retry-connrefused \"{{callback_url}}?state=booted&token={{token}}&os=\$ID%20\$VERSION_ID&kernel=\$(uname -r)\"']"
+  echo "          - [sh, -c, '. /etc/os-release; sb=\$(od -An -tu1 -j4 -N1 /sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c 2>/dev/null | tr -dc 01); curl -fsS --retry 20 --retry-connrefused \"{{callback_url}}?state=booted&token={{token}}&os=\$ID%20\$VERSION_ID&kernel=\$(uname -r)\${sb:+&secureboot=\$sb}\"']"
 }
-# disk_profile NAME SHA256 USER_DATA [IMAGE]: the deploy ramdisk writing
-# IMAGE (lab-tiny).
+# disk_profile NAME SHA256 USER_DATA [IMAGE [LOADER]]: the deploy ramdisk
+# writing IMAGE (lab-tiny), booted by LOADER (ipxe).
 disk_profile() {
   cat <<Y
   - name: $1
     kernel: lab-kernel
     initrd: lab-deploy
+    loader: ${5:-ipxe}
     disk_image: ${4:-lab-tiny}
     grow: true
-    cmdline: "console=ttyS0 quiet panic=-1 initrd=initrd.img bm.mac={{mac}} ${DEPLOY_ARGS/\{\{image_sha256\}\}/$2}"
+    cmdline: "console=ttyS0 quiet panic=-1 $([ "${5:-}" = grub ] || echo "initrd=initrd.img ")bm.mac={{mac}} ${DEPLOY_ARGS/\{\{image_sha256\}\}/$2}"
 Y
   user_data "$3"
 }
@@ -305,6 +333,11 @@ profiles:
     kernel: lab-kernel
     initrd: lab-initrd
     cmdline: "console=ttyS0 quiet panic=-1 initrd=initrd.img bm.mac={{mac}} bm.callback={{callback_url}} bm.token={{token}} bm.seed={{seed_url}}"
+  - name: lab-sb
+    kernel: lab-kernel
+    initrd: lab-initrd
+    loader: grub
+    cmdline: "console=ttyS0 quiet panic=-1 bm.mac={{mac}} bm.callback={{callback_url}} bm.token={{token}} bm.seed={{seed_url}}"
   - name: lab-hang
     kernel: lab-kernel
     initrd: lab-initrd
@@ -316,8 +349,11 @@ Y
   disk_profile lab-disk "{{image_sha256}}" phone-home
   disk_profile lab-disk-silent "{{image_sha256}}" silent
   disk_profile lab-disk-corrupt "$(printf '%064d' 0)" phone-home
+  # lab-disk-sb: lab-disk through Debian's signed shim and GRUB (Secure Boot).
+  disk_profile lab-disk-sb "{{image_sha256}}" phone-home lab-tiny grub
   # lab-debian: the Debian 12 image (image-debian.sh), when it is built.
-  [ -f "$ART/debian12.raw.zst" ] && disk_profile lab-debian "{{image_sha256}}" phone-home lab-debian
+  [ -f "$ART/debian12.raw.zst" ] && disk_profile lab-debian "{{image_sha256}}" phone-home lab-debian &&
+    disk_profile lab-debian-sb "{{image_sha256}}" phone-home lab-debian grub
   echo "machines:"
   local n=0
   for m in $(machines); do
@@ -325,8 +361,11 @@ Y
     name=$(field "$m" 1) rack=$(field "$m" 2) fw=$(field "$m" 3) profile=$(field "$m" 4)
     id=$(rack_id "$rack")
     n=$((n + 1))
-    printf '  - {name: %s, rack: %s, mac: "52:54:00:%02x:00:%02x", ip: 10.%d.0.%d, profile: %s, bmc: "ipmi://admin@10.%d.1.1:%d", password_file: %s, labels: {firmware: %s}}\n' \
-      "$name" "$rack" "$id" "$n" "$id" $((10 + n)) "$profile" "$id" $((9000 + n)) "$RUN/bmc.pass" "$fw"
+    local bmc="ipmi://admin@10.$id.1.1:$((9000 + n))" extra=""
+    [ "$fw" = uefi-sb ] && bmc="redfish://admin@10.$id.1.1:$((8000 + n))" &&
+      extra=", firmware: uefi, bmc_fingerprint: \"$(bmc_cert)\""
+    printf '  - {name: %s, rack: %s, mac: "52:54:00:%02x:00:%02x", ip: 10.%d.0.%d, profile: %s, bmc: "%s", password_file: %s, labels: {firmware: %s}%s}\n' \
+      "$name" "$rack" "$id" "$n" "$id" $((10 + n)) "$profile" "$bmc" "$RUN/bmc.pass" "$fw" "$extra"
   done
 }
 
@@ -400,7 +439,9 @@ demo() {
   [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, taps)"
   "$SRC/deploy/install-deps.sh" >&2
   mkdir -p "$ART"
-  "$HERE/image-debian.sh" "$ART/debian12.raw.zst" >&2 || die "cannot build the Debian 12 image"
+  "$HERE/artifacts.sh" "$CACHE" >&2 # the signed shim and GRUB for its ESP
+  SIGNED_EFI=$ART "$HERE/image-debian.sh" "$ART/debian12.raw.zst" >&2 ||
+    die "cannot build the Debian 12 image"
   up "$@"
   first=$(machines | tr ' ' '\n' | grep ':rack12:' | head -1 | cut -d: -f1)
   say "bmctl reimage rack12 --profile lab-debian --wait"

@@ -52,3 +52,11 @@ bm_get() {
   return 1
 }
 bm_idle() { while :; do sleep 3600; done; }
+# bm_secureboot: 1 or 0 as the firmware's SecureBoot variable says (efivarfs
+# mounted here if need be); nothing when not booted by UEFI.
+bm_secureboot() {
+  local v=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+  [ -d /sys/firmware/efi ] || return 0
+  [ -e "$v" ] || mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+  [ -e "$v" ] && dd if="$v" bs=1 skip=4 count=1 2>/dev/null | od -An -tu1 | tr -d ' \n'
+}

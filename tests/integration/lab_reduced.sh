@@ -10,7 +10,15 @@
 #              installed its agent hands it a boot file that fails and it
 #              goes on to its disk: GRUB x86_64-efi, deployed;
 #   r12-nobmc  a BMC that does not answer: failed with ipmitool's message,
-#              and the operation goes on.
+#              and the operation goes on;
+#   r12-sb     OVMF with Microsoft's keys and Secure Boot on, behind the
+#              lab's Redfish BMC (HTTPS, pinned by bmc_fingerprint): handed
+#              ipxe.efi (lab-disk), its firmware refuses it and the machine
+#              fails with that reason.
+# Then r12-sb again with lab-disk-sb (loader grub): Debian's signed shim,
+# signed GRUB, its per-MAC config, Debian's signed kernel and the deploy
+# ramdisk, which says secureboot=1; its disk boots through shim and GRUB
+# under Secure Boot and its OS calls back booted secureboot=1.
 # Then r11-bios is given a digest its image does not have (lab-disk-corrupt):
 # failed, digest mismatch; and r12-uefi an OS that never phones home
 # (lab-disk-silent): failed, installed but never booted from disk.
@@ -25,7 +33,10 @@ lab reimage rack/rack11 rack/rack12 --profile lab-disk --timeout 4m --wait >"$T/
 rc=$?
 sed 's/^/    /' "$T/out" | tail -4
 [ "$rc" = 1 ] && ok "reimage --wait exits 1: not every machine deployed" || not_ok "reimage exit $rc"
-expect_in "$T/out" "2 of 3 deployed" "two machines deployed from their disks through real firmware"
+expect_in "$T/out" "2 of 4 deployed" "two machines deployed from their disks through real firmware"
+expect_in "$T/out" "r12-sb failed: its firmware did not run ipxe.efi" \
+  "Secure Boot firmware handed the unsigned ipxe.efi: failed, and says why"
+expect_in "$T/out" "give its profile loader: grub" "and what to do"
 expect_in "$T/out" "r12-nobmc failed: ipmitool chassis bootdev pxe: Error" \
   "the machine whose BMC does not answer fails with ipmitool's message"
 lab get machines >"$T/machines" 2>&1
@@ -58,6 +69,8 @@ expect_in "$T/desc2" "OS:         bmtiny 1 (kernel" "describe machine shows the 
 # calls back, at once.
 lab reimage r11-bios --profile lab-disk-corrupt --timeout 4m >"$T/op-corrupt" 2>&1 ||
   not_ok "reimage corrupt: $(cat "$T/op-corrupt")"
+lab reimage r12-sb --profile lab-disk-sb --timeout 6m >"$T/op-sb" 2>&1 ||
+  not_ok "reimage sb: $(cat "$T/op-sb")"
 lab reimage r12-uefi --profile lab-disk-silent --timeout 75s --wait >"$T/out" 2>&1
 expect_in "$T/out" "r12-uefi failed: installed but never booted from disk" \
   "an OS that never phones home: failed, installed but never booted from disk"
@@ -67,6 +80,22 @@ done
 lab describe machine r11-bios >"$T/desc1" 2>&1
 expect_in "$T/desc1" "digest mismatch" "a corrupt image: failed with the digest reason"
 expect_in "$T/desc1" "after one fresh retry" "after one fresh retry"
+for _ in $(seq 1 300); do
+  lab get machines 2>/dev/null | grep -Eq "^r12-sb .*(deployed|failed)" && break; sleep 1
+done
+lab trace r12-sb >"$T/trace3" 2>&1
+expect_in "$T/trace3" "redfish: boot Pxe once (UEFI)" "r12-sb: powered through its Redfish BMC (override once, UEFI)"
+expect_in "$T/trace3" "OFFER file=shimx64.efi" "r12-sb (loader grub): offered Debian's signed shim"
+grep -Eq "tftp .*grubx64.efi [0-9]+ bytes" "$T/trace3" && ok "r12-sb: shim loaded the signed GRUB" ||
+  not_ok "r12-sb: no grubx64.efi in its trace"
+expect_in "$T/trace3" "grub.cfg-01-52-54-00-0c-00-04" "r12-sb: GRUB read its own config, by MAC"
+expect_in "$T/trace3" "state=installing secureboot=1" "r12-sb: the deploy ramdisk says Secure Boot is on"
+expect_in "$T/trace3" "state=installed disk=vda" "r12-sb: installed"
+expect_in "$T/trace3" "secureboot=1 os=bmtiny 1" "r12-sb: its disk booted under Secure Boot, and says so"
+expect_in "$T/trace3" "installed -> deployed" "r12-sb: deployed"
+grep -q "reset=ForceRestart\|reset=On" "$T/lab/rack12/bmc/r12-sb/redfish.log" &&
+  grep -q "PATCH .*if-match=W/" "$T/lab/rack12/bmc/r12-sb/redfish.log" &&
+  ok "r12-sb's Redfish BMC: an If-Match PATCH, then a reset" || not_ok "redfish log"
 grep -q "answering router solicitations" "$T/lab/rack11/agent.log" &&
   ok "rack11's agent answered the firmware's IPv6 router solicitations" ||
   not_ok "no router solicitation answered on rack11"

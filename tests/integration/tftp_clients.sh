@@ -43,10 +43,15 @@ atftp_get big40 got.512w8 --option "windowsize 8" >/dev/null
 same big40 got.512w8 "atftp 40 MiB, 512-byte blocks and windowsize 8 (rollover inside windows)"
 hpa text.txt got.txt netascii >/dev/null; same text.txt got.txt "netascii round trip"
 
-for bad in ../secret evil evil2 /etc/passwd sub sub/../../secret; do
+for bad in ../secret evil evil2 /../secret sub sub/../../secret; do
   out=$(hpa "$bad" got.bad)
   grep -q "Error code 2" <<<"$out" && ok "refused with error 2: $bad" || not_ok "$bad: $out"
 done
+# An absolute name is taken from the root, as GRUB asks for its config.
+out=$(hpa /etc/passwd got.abs)
+grep -q "Error code 1" <<<"$out" && ok "/etc/passwd is the root's etc/passwd: not found" ||
+  not_ok "/etc/passwd: $out"
+hpa /f513 got.abs513 >/dev/null; same f513 got.abs513 "an absolute name (/f513) is served from the root"
 hpa nothere got.no | grep -q "Error code 1" && ok "missing file: error 1" || not_ok "missing file"
 in_c python3 "$PROBE" 10.12.0.1 >"$T/probe.out"; cat "$T/probe.out"
 fails=$((fails + $(grep -c '^not ok' "$T/probe.out")))

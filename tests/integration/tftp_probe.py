@@ -48,7 +48,8 @@ cases = [
     ("NUL inside the name field", b"\0\1f513\0../../secret\0octet\0", {1, 2, 4}),
     ("truncated request", b"\0\1f513", {0, 4}),
     ("dot-dot in a deep path", rrq(b"sub/../../../secret"), {2}),
-    ("absolute path", rrq(b"/etc/passwd"), {2}),
+    ("absolute path: from the root, where there is none", rrq(b"/etc/passwd"), {1}),
+    ("absolute path leaving the root", rrq(b"//../secret"), {2}),
 ]
 for what, pkt, codes in cases:
     s, data, frm = ask(pkt)

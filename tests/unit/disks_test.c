@@ -81,8 +81,8 @@ test_scan(void **state)
 	put("devices/pci0000:00/0000:00:06.0/nvme/nvme0/block/nvme0n1/nsid", "1\n");
 	put("devices/pci0000:00/0000:00:06.0/nvme/nvme0/serial", "  S4EVNX0N123  \n");
 	char dev[PATH_MAX * 2]; /* .../nvme0n1/device -> nvme0 */
-	snprintf(dev, sizeof(dev), "%s/devices/pci0000:00/0000:00:06.0/nvme/nvme0/block/nvme0n1/device",
-	         root);
+	snprintf(dev, sizeof(dev),
+	         "%s/devices/pci0000:00/0000:00:06.0/nvme/nvme0/block/nvme0n1/device", root);
 	assert_int_equal(symlink("../..", dev), 0);
 	blockdev("pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0", "sda", "976773168\n",
 	         "0\n", "0\n");
@@ -119,11 +119,36 @@ test_scan(void **state)
 	th_rmtree(root);
 }
 
+/* The SecureBoot variable as efivarfs shows it: attributes, then 0 or 1. */
+static void
+test_secure_boot(void **state)
+{
+	static const char var[] =
+	    "firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c";
+	char p[PATH_MAX * 2];
+	FILE *f;
+	(void)state;
+
+	th_tmpdir(root, "efivars");
+	assert_int_equal(efi_secure_boot(root), -ENOENT); /* BIOS: no efivars */
+	mkdirs("firmware/efi/efivars");
+	snprintf(p, sizeof(p), "%s/%s", root, var);
+	for (int on = 0; on <= 2; on++) {
+		assert_non_null(f = fopen(p, "w"));
+		fwrite("\x06\x00\x00\x00", 1, 4, f);
+		fputc(on, f);
+		fclose(f);
+		assert_int_equal(efi_secure_boot(root), on <= 1 ? on : -EINVAL);
+	}
+	th_rmtree(root);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_secure_boot),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
