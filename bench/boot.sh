@@ -12,11 +12,18 @@
 #              (python3 http.server, logging callbacks); each machine
 #              powered on through its BMC with ipmitool (all at once),
 #              until N "done" callbacks are logged.
-# Medians of ROUNDS rounds.   usage: bench/boot.sh [-r ROUNDS]
+# And the two UEFI flows of one machine (OVMF, the stand-in installer):
+#   iPXE:        u1, OVMF's PXE -> ipxe.efi over TFTP -> script, kernel and
+#                initrd over HTTP (profile lab);
+#   Secure Boot: sb1, OVMF with Microsoft's keys and Secure Boot on, behind
+#                the Redfish BMC -> Debian's signed shim -> signed GRUB ->
+#                its config, kernel and initrd over TFTP (profile lab-sb).
+# Medians of ROUNDS rounds.   usage: bench/boot.sh [-r ROUNDS] [-u]
+# (-u: the UEFI flows only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=3
-while getopts r: o; do case $o in r) ROUNDS=$OPTARG ;; *) exit 2 ;; esac; done
+ROUNDS=3 BIOS=1
+while getopts r:u o; do case $o in r) ROUNDS=$OPTARG ;; u) BIOS=0 ;; *) exit 2 ;; esac; done
 SRC=$PWD
 ./deploy/install-deps.sh --bench >/dev/null
 LAB=$SRC/deploy/lab/lab.sh
@@ -32,7 +39,8 @@ now() { date +%s.%N; }
 ipmi() { # ipmi N ARGS...: machine bN's BMC
   local port=$((9000 + $1))
   shift
-  ip netns exec "$NS" ipmitool -I lanplus -H 10.12.1.1 -p "$port" -U admin -P secret -C 3 "$@"
+  IPMI_PASSWORD=$(cat "$RUN/bmc.pass") ip netns exec "$NS" ipmitool -I lanplus -H 10.12.1.1 \
+    -p "$port" -U admin -E -C 3 "$@"
 }
 off_all() { for i in 1 2 3 4 5 6 7 8; do ipmi "$i" chassis power off >/dev/null 2>&1 || true; done; }
 
@@ -118,7 +126,7 @@ ref_run() { # ref_run N: seconds from the power commands to the last done callba
   echo "$(tail -1 "$W/callbacks.log" | cut -d' ' -f1) - $t0" | bc -l
 }
 
-for r in $(seq 1 "$ROUNDS"); do
+[ "$BIOS" = 1 ] && for r in $(seq 1 "$ROUNDS"); do
   for n in 1 4 8; do
     off_all
     a=$(agent_run "$n")
@@ -139,12 +147,36 @@ for r in $(seq 1 "$ROUNDS"); do
     sleep 3
   done
 done
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-echo "boot: reimage -> last machine deployed, BIOS (SeaBIOS + iPXE ROM), accel=$ACCEL, medians of $ROUNDS rounds; $(nproc) cores"
-echo
-echo "| machines | bmagent s | dnsmasq + http.server s | ratio |"
-echo "|---|---|---|---|"
-for n in 1 4 8; do
-  a=$(median <"$W/agent.$n") b=$(median <"$W/ref.$n")
-  printf '| %d | %.1f | %.1f | %.2f |\n' "$n" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+uefi_run() { # uefi_run MACHINE: seconds from reimage to deployed
+  local t0
+  t0=$(now)
+  "$LAB" bmctl reimage "$1" --timeout 10m --wait >"$W/$1.out" 2>&1 ||
+    { echo "$1 failed: $(tail -3 "$W/$1.out")" >&2; return 1; }
+  echo "$(now) - $t0" | bc -l
+}
+for r in $(seq 1 "$ROUNDS"); do
+  for m in u1 sb1; do
+    t=$(uefi_run "$m")
+    echo "round $r: $m $t s" >&2
+    echo "$t" >>"$W/uefi.$m"
+  done
 done
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+if [ "$BIOS" = 1 ]; then
+  echo "boot: reimage -> last machine deployed, BIOS (SeaBIOS + iPXE ROM), accel=$ACCEL, medians of $ROUNDS rounds; $(nproc) cores"
+  echo
+  echo "| machines | bmagent s | dnsmasq + http.server s | ratio |"
+  echo "|---|---|---|---|"
+  for n in 1 4 8; do
+    a=$(median <"$W/agent.$n") b=$(median <"$W/ref.$n")
+    printf '| %d | %.1f | %.1f | %.2f |\n' "$n" "$a" "$b" "$(echo "$a / $b" | bc -l)"
+  done
+fi
+echo
+echo "UEFI, one machine: reimage -> deployed (stand-in installer), accel=$ACCEL, medians of $ROUNDS rounds"
+echo
+echo "| flow | s | ratio to iPXE |"
+echo "|---|---|---|"
+u=$(median <"$W/uefi.u1") sb=$(median <"$W/uefi.sb1")
+printf '| iPXE (ipxe.efi over TFTP, kernel and initrd over HTTP) | %.1f | 1.00 |\n' "$u"
+printf '| Secure Boot (shim, GRUB, kernel and initrd over TFTP) | %.1f | %.2f |\n' "$sb" "$(echo "$sb / $u" | bc -l)"

@@ -478,17 +478,22 @@ booted_os(Bm__Machine *m, const char *d)
 	return st_set_str(&m->kernel, kernel);
 }
 
-/* The firmware a DHCP event shows, when the firmware itself asked
- * ("DISCOVER arch=7 vendor=PXEClient:..."): not iPXE's own DHCP after it
- * was chained (user=iPXE), which would hide a UEFI HTTP boot. NULL if
- * none, or the same as seen before. */
+/* The firmware a DHCP event shows, when the firmware itself asked and was
+ * offered a program to boot ("DISCOVER arch=7 vendor=PXEClient:... ->
+ * OFFER file=shimx64.efi"): not iPXE's own DHCP after it was chained
+ * (user=iPXE), which would hide a UEFI HTTP boot, and not a UEFI firmware
+ * sent on to its disk, which tries its PXE and its HTTP boot options in
+ * turn. NULL if none, or the same as seen before. */
 static const char *
 seen_firmware(const Bm__Machine *m, const Bm__Event *e)
 {
 	const char *d = e->detail, *arch = strstr(d, " arch="), *fw;
 	const char *vendor = strstr(d, " vendor=");
 
+	const char *file = strstr(d, " file=");
+
 	if (e->kind != BM__EVENT_KIND__EVENT_DHCP || !arch || !vendor || strstr(d, " user=iPXE") ||
+	    !file || strstr(file, "local-disk") ||
 	    (strncmp(vendor + 8, "PXEClient", 9) && strncmp(vendor + 8, "HTTPClient", 10)))
 		return NULL;
 	fw = bm_firmware_of_arch(strtol(arch + 6, NULL, 10));

@@ -98,7 +98,9 @@ read_one(const char *sysroot, const char *name, struct disk *d)
 	char dir[PATH_MAX], real[PATH_MAX], v[64];
 
 	memset(d, 0, sizeof(*d));
-	snprintf(d->name, sizeof(d->name), "%s", name);
+	if (strlen(name) >= sizeof(d->name))
+		return false; /* no disk of ours has such a name */
+	memcpy(d->name, name, strlen(name) + 1);
 	snprintf(dir, sizeof(dir), "%s/block/%s", sysroot, name);
 	attr(dir, "size", v, sizeof(v));
 	d->size = strtoull(v, NULL, 10) * 512;

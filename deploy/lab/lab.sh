@@ -7,11 +7,13 @@
 #                           bml-core), and per rack a namespace with its own
 #                           bridge and routed subnet (no DHCP relay anywhere),
 #                           one bmagent, and QEMU machines behind OpenIPMI
-#                           ipmi_sim BMCs (powered off until a BMC powers
+#                           ipmi_sim BMCs or the lab's Redfish BMC
+#                           (redfish-bmc.py; powered off until a BMC powers
 #                           them); the fleet applied and the boot images pushed
-#   lab.sh demo             up, then rack12 reimaged with the Debian 12 image
-#                           (image-debian.sh, cached), a trace, then again
-#                           with the tiny image
+#   lab.sh demo             up, then rack12's four machines reimaged with the
+#                           Debian 12 image (image-debian.sh, cached), 4 of 4
+#                           deployed, r12-sb's trace, then again with the
+#                           tiny image
 #   lab.sh bmctl ARGS...    bmctl against the lab's coordinators (as its admin)
 #   lab.sh coords stop|start   kill -9 every coordinator / start them again
 #   lab.sh agent RACK stop|start   kill -9 a rack's agent / start it again
@@ -19,10 +21,13 @@
 #
 # Full lab: sites s1 (rack11, rack12) and s2 (rack21, rack22). rack12 holds
 # the firmware flows: BIOS with QEMU's iPXE ROM, UEFI PXE (OVMF, ipxe.efi
-# over TFTP), UEFI HTTP boot (OVMF, DHCP arch 16); rack11's agent chains
-# BIOS iPXE ROMs through undionly.kpxe (the loop broken by its user-class
-# marker). --reduced (CI): site s1 only, rack11 (BIOS) and rack12 (UEFI
-# PXE, plus a machine whose BMC does not answer).
+# over TFTP), UEFI HTTP boot (OVMF, DHCP arch 16), UEFI Secure Boot (r12-sb:
+# OVMF with Microsoft's keys and Secure Boot on, behind a Redfish BMC,
+# booted by Debian's signed shim and GRUB: profiles lab-sb, lab-disk-sb,
+# lab-debian-sb); rack11's agent chains BIOS iPXE ROMs through
+# undionly.kpxe (the loop broken by its user-class marker). --reduced (CI):
+# site s1 only, rack11 (BIOS) and rack12 (UEFI PXE, r12-sb, and a machine
+# whose BMC does not answer).
 # Environment: BMLAB_RUN (state, default /var/tmp/bmlab), BMLAB_CACHE
 # (artefacts, default /var/cache/bmlab), BMLAB_ACCEL (kvm|tcg; default:
 # kvm when a probe guest boots under it, else tcg), BM_BIN (binaries,
@@ -83,6 +88,7 @@ machines() {
       r12-sb:rack12:uefi-sb:lab-sb
   elif [ "$mode" = bench ]; then
     for i in 1 2 3 4 5 6 7 8; do echo "b$i:rack12:bios:lab"; done
+    echo u1:rack12:uefi:lab sb1:rack12:uefi-sb:lab-sb # the UEFI flows: iPXE, Secure Boot
   else
     echo r11-chain:rack11:bios-chain:lab r12-bios:rack12:bios:lab r12-uefi:rack12:uefi:lab \
       r12-http:rack12:uefi-http:lab r12-sb:rack12:uefi-sb:lab-sb r21-bios:rack21:bios:lab \
@@ -386,7 +392,7 @@ down() {
 up() {
   local mode=full
   [ "${1:-}" = --reduced ] && mode=reduced
-  [ "${1:-}" = --bench ] && mode=bench # rack12 alone, eight BIOS machines (bench/boot.sh)
+  [ "${1:-}" = --bench ] && mode=bench # rack12 alone: eight BIOS machines, u1, sb1 (bench/boot.sh)
   [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, taps)"
   down # a second up after a crash starts clean
   build
@@ -431,11 +437,14 @@ up() {
   say "up: $(racks | wc -w) racks, $(machines | wc -w) machines, coordinators $COORDS"
 }
 
-# demo: rack12 reimaged with the Debian 12 image (built and cached first):
-# each machine writes it, reboots from its disk, cloud-init phones home;
-# then reimaged again with the tiny image, which replaces it.
+# demo: rack12's four machines (BIOS iPXE, UEFI PXE, UEFI HTTP, UEFI
+# Secure Boot) reimaged with the Debian 12 image (built and cached first):
+# each writes it, reboots from its disk, cloud-init phones home. r12-sb
+# boots through Debian's signed shim and GRUB (lab-debian-sb, loader grub),
+# the others through iPXE (lab-debian): two operations at once. Then rack12
+# again with the tiny image, which replaces it.
 demo() {
-  local rc first
+  local rc=0 n
   [ "$(id -u)" = 0 ] || die "the lab needs root (network namespaces, taps)"
   "$SRC/deploy/install-deps.sh" >&2
   mkdir -p "$ART"
@@ -443,15 +452,30 @@ demo() {
   SIGNED_EFI=$ART "$HERE/image-debian.sh" "$ART/debian12.raw.zst" >&2 ||
     die "cannot build the Debian 12 image"
   up "$@"
-  first=$(machines | tr ' ' '\n' | grep ':rack12:' | head -1 | cut -d: -f1)
-  say "bmctl reimage rack12 --profile lab-debian --wait"
-  bmctl reimage rack12 --profile lab-debian --timeout 20m --wait && rc=0 || rc=$?
-  say "bmctl trace $first"
-  bmctl trace "$first" | grep -E "state|callback|image" >&2
-  say "bmctl reimage rack12 --profile lab-disk --wait (the tiny image replaces it)"
-  bmctl reimage rack12 --profile lab-disk --timeout 10m --wait || rc=$?
-  bmctl describe machine "$first"
+  say "bmctl reimage r12-bios r12-uefi r12-http --profile lab-debian, r12-sb --profile lab-debian-sb"
+  bmctl reimage r12-bios r12-uefi r12-http --profile lab-debian --timeout 20m >&2
+  bmctl reimage r12-sb --profile lab-debian-sb --timeout 20m --wait >&2 || rc=$?
+  wait_rack12 || rc=1
+  n=$(bmctl get machines --rack rack12 | grep -c ' deployed ')
+  say "rack12: $n of 4 deployed"
+  [ "$n" = 4 ] || rc=1
+  say "bmctl trace r12-sb"
+  bmctl trace r12-sb | grep -E "shim|grub|images/|callback|secureboot|power" | grep -v " total=" >&2
+  say "bmctl reimage rack12 --profile lab-disk (iPXE) and r12-sb --profile lab-disk-sb: the tiny image replaces it"
+  bmctl reimage r12-bios r12-uefi r12-http --profile lab-disk --timeout 10m >&2
+  bmctl reimage r12-sb --profile lab-disk-sb --timeout 10m --wait >&2 || rc=$?
+  wait_rack12 || rc=1
+  bmctl describe machine r12-sb
   return $rc
+}
+# Until no machine of rack12 is in an operation (20 minutes at most).
+wait_rack12() {
+  for _ in $(seq 1 1200); do
+    bmctl get machines --rack rack12 | grep -Eq ' (reimaging|netbooting|installing|installed) ' ||
+      return 0
+    sleep 1
+  done
+  return 1
 }
 
 kill_pidfile() {

@@ -367,11 +367,17 @@ test_firmware_seen(void **state)
 	event(f, 1, BM__EVENT_KIND__EVENT_DHCP,
 	      "DISCOVER arch=16 vendor=HTTPClient:Arch:00016:UNDI:003001 -> OFFER file=x", t += 10);
 	event(f, 1, BM__EVENT_KIND__EVENT_DHCP,
-	      "DISCOVER arch=7 vendor=PXEClient:Arch:00007:UNDI:003010 user=iPXE -> OFFER",
+	      "DISCOVER arch=7 vendor=PXEClient:Arch:00007:UNDI:003010 user=iPXE -> OFFER file=y",
 	      t += 10);
 	event(f, 2, BM__EVENT_KIND__EVENT_DHCP,
-	      "DISCOVER arch=0 vendor=PXEClient:Arch:00000:UNDI:002001 -> OFFER", t += 10);
-	event(f, 3, BM__EVENT_KIND__EVENT_DHCP, "DISCOVER arch=7 -> OFFER", t += 10);
+	      "DISCOVER arch=0 vendor=PXEClient:Arch:00000:UNDI:002001 -> OFFER file=undionly.kpxe",
+	      t += 10);
+	/* Sent on to its disk, a UEFI firmware tries its HTTP boot option too. */
+	event(f, 2, BM__EVENT_KIND__EVENT_DHCP,
+	      "DISCOVER arch=16 vendor=HTTPClient:Arch:00016:UNDI:003001 -> OFFER "
+	      "file=http://10.11.0.1:8080/boot/local-disk",
+	      t += 10);
+	event(f, 3, BM__EVENT_KIND__EVENT_DHCP, "DISCOVER arch=7 -> OFFER file=ipxe.efi", t += 10);
 	assert_int_equal(th_apply_yaml(f->s, fleet, &res), 0); /* kept across an apply */
 	store_result_fini(&res);
 	m = machine(f, "a");
