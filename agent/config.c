@@ -508,3 +508,13 @@ agent_config_load(const char *path, struct agent_config *c, struct bm_problems *
 	free(text_buf);
 	return probs->total > before ? -EINVAL : 0;
 }
+
+bool
+agent_config_unsigned_loader(const struct agent_config *c, const char *file)
+{
+	const char *const names[] = { c->boot.efi_x64, c->boot.efi_ia32, c->boot.efi_arm64 };
+	for (unsigned i = 0; i < 3; i++)
+		if (*names[i] && !strcmp(file, names[i]))
+			return true;
+	return false;
+}

@@ -71,6 +71,9 @@ struct agent_config {
 	enum bm_log_level log_level;
 };
 
+/* file is one of the agent's own UEFI iPXE programs (boot_files: efi_x64,
+ * efi_ia32, efi_arm64), which are not signed for Secure Boot. */
+bool agent_config_unsigned_loader(const struct agent_config *c, const char *file);
 /* Defaults for everything optional. */
 void agent_config_init(struct agent_config *c);
 /* Read `path` into c (initialised with agent_config_init). Returns 0, or

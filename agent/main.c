@@ -215,17 +215,6 @@ dhcp_config_from(struct dhcp_config *d, const struct agent_config *c)
 
 /* The TFTP root and the image cache (DATA_DIR/cache/sha256), served over
  * TFTP and HTTP. */
-/* One of the agent's own UEFI iPXE programs (not signed for Secure Boot). */
-static bool
-unsigned_uefi_loader(const struct agent_config *c, const char *file)
-{
-	const char *const names[] = { c->boot.efi_x64, c->boot.efi_ia32, c->boot.efi_arm64 };
-	for (unsigned i = 0; i < 3; i++)
-		if (*names[i] && !strcmp(file, names[i]))
-			return true;
-	return false;
-}
-
 /* A TFTP transfer ended: traced for a known machine. */
 static void
 tftp_done_cb(void *arg, uint32_t ip, const char *file, uint64_t bytes, const char *why)
@@ -235,7 +224,7 @@ tftp_done_cb(void *arg, uint32_t ip, const char *file, uint64_t bytes, const cha
 
 	if (!h || !a->progress)
 		return;
-	if (!why && a->dhcp && unsigned_uefi_loader(&a->cfg, file))
+	if (!why && a->dhcp && agent_config_unsigned_loader(&a->cfg, file))
 		dhcp_service_loader_fetched(a->dhcp, h->mac, file);
 	if (why)
 		progress_add(a->progress, BM__EVENT_KIND__EVENT_TFTP, h->mac, ip, "%s failed: %s",
@@ -251,23 +240,6 @@ tftp_make_cb(void *arg, const char *name, uint32_t peer_ip, uint32_t local_ip, c
 {
 	struct agent *a = arg;
 	return a->routes ? http_routes_tftp_file(a->routes, name, peer_ip, local_ip, ret) : -ENOENT;
-}
-
-/* Debian's signed shim and network GRUB, served as shimx64.efi and
- * grubx64.efi (the name shim loads next) to `loader: grub` machines. */
-static void
-signed_loaders(struct agent *a)
-{
-	const char *const names[] = { PXE_SHIM_FILE, PXE_GRUB_FILE };
-	const char *const paths[] = { a->cfg.signed_shim, a->cfg.signed_grub };
-	int r;
-
-	for (unsigned i = 0; i < 2; i++)
-		if (*paths[i] && (r = file_table_alias(a->files, names[i], paths[i])) < 0)
-			BM_WARN("agent",
-			        "%s is not served: %s: %s (loader: grub machines cannot boot; "
-			        "Debian's shim-signed and grub-efi-amd64-signed provide it)",
-			        names[i], paths[i], strerror(-r));
 }
 
 static int
@@ -292,7 +264,9 @@ start_files(struct agent *a, const char **ifaces)
 		BM_ERROR("agent", "cannot open the served files err=\"%s\"", strerror(-r));
 		return r;
 	}
-	signed_loaders(a);
+	/* Debian's signed shim and network GRUB, under the names shim loads. */
+	file_table_alias_logged(a->files, PXE_SHIM_FILE, a->cfg.signed_shim);
+	file_table_alias_logged(a->files, PXE_GRUB_FILE, a->cfg.signed_grub);
 	t.files = a->files;
 	return tftp_service_start(a->loop, &t, &a->tftp);
 }

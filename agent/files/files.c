@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bm/log.h"
+
 struct file_table {
 	int tftp_fd, cache_fd;
 	struct alias {
@@ -156,6 +158,18 @@ file_table_alias(struct file_table *t, const char *name, const char *path)
 	snprintf(t->alias[t->n_alias].name, sizeof(t->alias[0].name), "%s", name);
 	t->alias[t->n_alias++].fd = fd;
 	return 0;
+}
+
+void
+file_table_alias_logged(struct file_table *t, const char *name, const char *path)
+{
+	int r;
+
+	if (*path && (r = file_table_alias(t, name, path)) < 0)
+		BM_WARN("files",
+		        "%s is not served: %s: %s (loader: grub machines cannot boot; Debian's "
+		        "shim-signed and grub-efi-amd64-signed provide it)",
+		        name, path, strerror(-r));
 }
 
 int

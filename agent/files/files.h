@@ -39,6 +39,9 @@ void file_put(struct file_table *t, struct served_file *f);
  * FILE_ALIASES_MAX. Returns 0, -ENOSPC, or -errno (path cannot be read). */
 #define FILE_ALIASES_MAX 4u
 int file_table_alias(struct file_table *t, const char *name, const char *path);
+/* file_table_alias, a failure logged with what it costs (loader: grub
+ * machines cannot boot) and the Debian package that provides the file. */
+void file_table_alias_logged(struct file_table *t, const char *name, const char *path);
 /* A file made for one asker (a GRUB config): text (malloc'd) is taken
  * over and freed by file_put. Returns 0 or -ENOMEM (text freed). */
 int file_from_text(char *text, size_t len, struct served_file **ret);
