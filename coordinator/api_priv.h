@@ -45,9 +45,6 @@ void api_propose(struct api *a, struct bm_rpc_call *call, struct write_call *w);
 /* `id`: the sender (kind BM_KIND_NONE without TLS). */
 void api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req,
                       const struct bm_identity *id);
-/* An agent was seen (a watch, a report), its view at `rev` (0: not told):
- * noted when it is registered. Any thread. */
-void api_agent_seen(struct api *a, const char *id, uint64_t rev);
 /* The leader proposes the sightings due for replication (AgentsSeen), one
  * command in flight at a time. Loop thread, from the ticker. */
 void api_agents_flush(struct api *a);

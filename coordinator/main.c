@@ -161,6 +161,13 @@ on_applied(void *arg, uint64_t revision)
 	blob_sync_poke(c->blob_sync);
 }
 
+/* A parked agent's view is current at rev (watch_hub_set_seen). */
+static void
+coord_agent_seen(void *arg, const char *agent, uint64_t rev)
+{
+	api_agent_seen(arg, agent, rev);
+}
+
 static bool
 coord_leads(void *arg)
 {
@@ -430,6 +437,7 @@ coord_serve(struct coord *c, const struct options *o)
 	}
 	c->hub_ready = c->api.hub;
 	watch_hub_set_authority(c->api.hub, coord_leads, c);
+	watch_hub_set_seen(c->api.hub, coord_agent_seen, &c->api);
 	watch_hub_set_secrets(c->api.hub, &c->api.secrets);
 	if ((r = api_start(&c->api, o->listen, o->contexts)) < 0) {
 		BM_ERROR("coord", "cannot listen url=%s err=\"%s\"", o->listen, strerror(-r));

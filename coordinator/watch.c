@@ -277,6 +277,8 @@ struct watch_hub {
 	uint64_t latest;                  /* revision last announced by a commit */
 	bool (*authoritative)(void *arg); /* NULL: always */
 	void *auth_arg;
+	void (*seen)(void *arg, const char *agent, uint64_t rev); /* NULL: none */
+	void *seen_arg;
 	const struct secrets *secrets; /* NULL: passwords given to no one */
 	bool closing;
 };
@@ -347,14 +349,21 @@ watch_hub_set_authority(struct watch_hub *h, bool (*authoritative)(void *arg), v
 }
 
 void
+watch_hub_set_seen(struct watch_hub *h, void (*seen)(void *arg, const char *agent, uint64_t rev),
+                   void *arg)
+{
+	h->seen = seen;
+	h->seen_arg = arg;
+}
+
+void
 watch_hub_set_secrets(struct watch_hub *h, const struct secrets *s)
 {
 	h->secrets = s;
 }
 
 void
-watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchRequest *q,
-             bool secrets)
+watch_handle(struct watch_hub *h, struct bm_rpc_call *call, const Bm__WatchRequest *q, bool secrets)
 {
 	uint64_t cur, since = q->since;
 	struct parked *p;
@@ -454,6 +463,8 @@ watch_hub_committed(struct watch_hub *h, uint64_t rev)
 			continue;
 		}
 		p->since = cur;
+		if (h->seen && *p->agent) /* nothing for it: its view is current at cur */
+			h->seen(h->seen_arg, p->agent, cur);
 		repark(h, p);
 	}
 }

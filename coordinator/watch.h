@@ -45,6 +45,12 @@ void watch_hub_free(struct watch_hub *h);
  * a fresh snapshot (the leader, or no Raft: its store was reset). Without
  * authority, such a watch waits for the store to catch up. Before serving. */
 void watch_hub_set_authority(struct watch_hub *h, bool (*authoritative)(void *arg), void *arg);
+/* Called, for each parked agent a commit did not concern, with the
+ * revision its view is now current at: its recorded revision (bmctl
+ * agents' LAG) advances with every commit, not only when its wait ends.
+ * Loop thread. Before serving. */
+void watch_hub_set_seen(struct watch_hub *h,
+                        void (*seen)(void *arg, const char *agent, uint64_t rev), void *arg);
 /* The answer to Watch(rack, since) at the read's snapshot: the changes
  * after since (empty when none concern the rack), or a snapshot. Exposed
  * for tests. Returns 0 with *ret (free with watch_result_free), or

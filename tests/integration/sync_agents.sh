@@ -6,7 +6,8 @@
 #   - each agent knows its own rack's machines and not the other's (a
 #     machine's script asked from the test's address: 403 for a machine the
 #     agent knows, which only the machine itself may fetch; 404 otherwise);
-#   - a change reaches the agent it concerns, and only that one;
+#   - a change reaches the agent it concerns, and only that one; the other,
+#     parked through that commit, still shows LAG 0;
 #   - bmctl agents lists both;
 #   - kill -9 of an agent while a large change is committed: it restarts
 #     from its stored revision (no snapshot) and ends with exactly the
@@ -128,6 +129,18 @@ sleep 0.3
 [ "$(grep -c "view updated" "$T/agent.log.new")" = "$a1_updates" ] &&
   ok "agent 1's view was not touched by rack2's change" ||
   not_ok "agent 1 updated its view for rack2's change"
+# Its watch stayed parked through that commit, yet its recorded revision
+# followed it: LAG 0, not the commits it had nothing in.
+bmctl -o json agents >"$T/out" 2>&1
+cat >"$T/lag.py" <<'P'
+import json, sys
+items = json.load(open(sys.argv[1]))
+items = items.get("items", items) if isinstance(items, dict) else items
+a1 = [a for a in items if a.get("rack") == "rack1"]
+sys.exit(0 if a1 and all(a.get("lag") == 0 for a in a1) else 1)
+P
+if python3 "$T/lag.py" "$T/out"; then ok "agent 1's LAG is 0 while it waits (its revision followed rack2's commit)"
+else not_ok "agent 1's LAG"; sed 's/^/    /' "$T/out"; fi
 
 # --- an agent's certificate renewed (the old one revoked) without a restart
 cp "$PKI/agent-rack2.crt" "$T/old.crt"; cp "$PKI/agent-rack2.key" "$T/old.key"
