@@ -117,7 +117,7 @@ note(struct slot *sl, uint64_t rev, uint64_t now_ms)
 {
 	if (now_ms > sl->seen_ms)
 		sl->seen_ms = now_ms;
-	if (rev)
+	if (rev > sl->rev || (rev && now_ms))
 		sl->rev = rev;
 }
 

@@ -24,8 +24,9 @@ struct agents_live;
 int agents_live_new(unsigned max, struct agents_live **ret_table);
 void agents_live_free(struct agents_live *t);
 /* Agent `id` was seen at now_ms with its view at revision `rev` (0: not
- * told). Returns 0, or -ENOENT when `id` is not in the table: the caller
- * checks that it is registered, then calls agents_live_add. Any thread. */
+ * told; now_ms 0: not seen, only its view known to be current at rev).
+ * Returns 0, or -ENOENT when `id` is not in the table: the caller checks
+ * that it is registered, then calls agents_live_add. Any thread. */
 int agents_live_seen(struct agents_live *t, const char *id, uint64_t rev, uint64_t now_ms);
 /* Enter a registered agent, seen at now_ms. Returns 0, -EINVAL (not a
  * valid id). */

@@ -47,10 +47,13 @@ void api_ticker_stop(struct api *a);
  * has stopped. Returns 0 or -ENOMEM. */
 int api_agents_init(struct api *a);
 void api_agents_free(struct api *a);
-/* An agent was seen (a watch, a report, a commit its parked watch had
- * nothing in), its view at `rev` (0: not told): noted when it is
- * registered. Any thread. */
+/* An agent was seen (a watch, a report), its view at `rev` (0: not told):
+ * noted when it is registered. Any thread. */
 void api_agent_seen(struct api *a, const char *id, uint64_t rev);
+/* An agent's parked watch had nothing in a commit: its view is current at
+ * rev. Not a sighting (a dead agent's watch stays parked until it times
+ * out). Any thread. */
+void api_agent_current(struct api *a, const char *id, uint64_t rev);
 /* Cluster changes: start (loop thread), stop before the Raft node closes,
  * free once the API has stopped. */
 int api_cluster_start(struct api *a, uv_loop_t *loop);

@@ -101,6 +101,13 @@ api_agent_seen(struct api *a, const char *id, uint64_t rev)
 		agents_live_add(a->live, id, rev, now);
 }
 
+void
+api_agent_current(struct api *a, const char *id, uint64_t rev)
+{
+	if (a->live && *id)
+		agents_live_seen(a->live, id, rev, 0);
+}
+
 /* A report without events: the agent is alive. Answered by the leader,
  * which replicates sightings, without a write; a follower sends the agent
  * to the leader as for any report. */
@@ -343,10 +350,10 @@ overlay(struct api *a, Bm__AgentRecord *r, uint64_t cur, uint64_t now)
 {
 	uint64_t seen, rev;
 
-	if (a->live && agents_live_get(a->live, r->id, &seen, &rev) == 0 &&
-	    seen > r->last_seen_ms) {
-		r->last_seen_ms = seen;
-		if (rev)
+	if (a->live && agents_live_get(a->live, r->id, &seen, &rev) == 0) {
+		if (seen > r->last_seen_ms)
+			r->last_seen_ms = seen;
+		if (rev > r->revision)
 			r->revision = rev;
 	}
 	if (r->revision)

@@ -165,7 +165,7 @@ on_applied(void *arg, uint64_t revision)
 static void
 coord_agent_seen(void *arg, const char *agent, uint64_t rev)
 {
-	api_agent_seen(arg, agent, rev);
+	api_agent_current(arg, agent, rev);
 }
 
 static bool
