@@ -121,8 +121,8 @@ describe_profile(FILE *f, const Bm__Profile *p)
 	line(f, "Kernel:", p->kernel);
 	line(f, "Initrd:", p->initrd);
 	line(f, "Cmdline:", p->cmdline);
-	line(f, "Loader:", !strcmp(p->loader, "grub") ? "grub (UEFI: Debian's signed shim, then GRUB)"
-	                                               : "ipxe");
+	line(f, "Loader:",
+	     !strcmp(p->loader, "grub") ? "grub (UEFI: Debian's signed shim, then GRUB)" : "ipxe");
 	revs(f, p->create_rev, p->mod_rev);
 	if (p->n_templates == 0)
 		line(f, "Templates:", "");

@@ -546,7 +546,8 @@ authorized(struct api *a, struct bm_rpc_call *call, const Bm__Request *req,
 	 * before answering: the answer frees the request. */
 	uint64_t n = atomic_fetch_add(&a->denied, 1) + 1;
 	last = atomic_load(&a->denied_logged_ms);
-	if (now - last >= 1000 && atomic_compare_exchange_strong(&a->denied_logged_ms, &last, now)) {
+	if (now - last >= 1000 &&
+	    atomic_compare_exchange_strong(&a->denied_logged_ms, &last, now)) {
 		BM_WARN("api",
 		        "refused request=\"%s\" from=%s who=\"%s\" why=\"%s\" refused_total=%llu",
 		        authz_request_name(req), bm_rpc_call_peer(call, peer, sizeof(peer)), who,

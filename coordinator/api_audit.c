@@ -66,7 +66,9 @@ put_targets(struct bm_buf *b, const Bm__Command *cmd)
 		bm_buf_printf(b, "machine %s (rack %s)", cmd->create_machine->name,
 		              cmd->create_machine->rack);
 		break;
-	case BM__COMMAND__OP_IMAGE_STORED: bm_buf_printf(b, "image %s", cmd->image_stored->name); break;
+	case BM__COMMAND__OP_IMAGE_STORED:
+		bm_buf_printf(b, "image %s", cmd->image_stored->name);
+		break;
 	case BM__COMMAND__OP_AGENT_REGISTER:
 		bm_buf_printf(b, "agent %s (rack %s)", cmd->agent_register->id,
 		              cmd->agent_register->rack);
@@ -154,8 +156,8 @@ api_audit_note(struct api *a, const char *who, const char *peer, const char *wha
 }
 
 void
-api_audit_denied(struct api *a, struct bm_rpc_call *call, const Bm__Request *req,
-                 const char *who, const char *why)
+api_audit_denied(struct api *a, struct bm_rpc_call *call, const Bm__Request *req, const char *who,
+                 const char *why)
 {
 	Bm__Command c = BM__COMMAND__INIT;
 	char targets[sizeof(((struct audit_text *)0)->targets)] = "", outcome[320], peer[80];
@@ -190,8 +192,8 @@ api_audit_denied(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 	if (c.op_case && (c.op_case != BM__COMMAND__OP_APPLY || c.apply))
 		command_targets(&c, targets, sizeof(targets));
 	snprintf(outcome, sizeof(outcome), "denied: %s", why);
-	api_audit_note(a, who, bm_rpc_call_peer(call, peer, sizeof(peer)),
-	               authz_request_name(req), targets, outcome);
+	api_audit_note(a, who, bm_rpc_call_peer(call, peer, sizeof(peer)), authz_request_name(req),
+	               targets, outcome);
 }
 
 void
@@ -209,7 +211,8 @@ api_handle_audit(struct api *a, struct bm_rpc_call *call, const Bm__AuditRequest
 		store_read_end(rd);
 	}
 	if (r < 0) {
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, "reading the audit log failed");
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL,
+		                    "reading the audit log failed");
 		return;
 	}
 	resp.body_case = BM__RESPONSE__BODY_AUDIT;

@@ -151,7 +151,8 @@ check_image(struct bm_problems *p, const Bm__Image *im, uint32_t i)
 		bm_problems_add(p, KIMAGE, im->name, i, "url",
 		                "must be an http:// or https:// URL");
 	if (*im->kind && strcmp(im->kind, "disk"))
-		bm_problems_add(p, KIMAGE, im->name, i, "kind", "must be disk (or absent: a boot file)");
+		bm_problems_add(p, KIMAGE, im->name, i, "kind",
+		                "must be disk (or absent: a boot file)");
 	if (*im->format && strcmp(im->kind, "disk"))
 		bm_problems_add(p, KIMAGE, im->name, i, "format", "only a disk image has a format");
 	else if (*im->format && strcmp(im->format, "raw.zst") && strcmp(im->format, "raw"))
@@ -210,8 +211,9 @@ check_root_device(struct bm_problems *p, const Bm__Profile *pr, uint32_t i)
 				                "%s: 1-127 printable bytes without spaces", e->key);
 		} else if (!strcmp(e->key, "size")) {
 			if (bm_root_device_size(e->value, &lo, &hi) < 0)
-				bm_problems_add(p, KPROF, pr->name, i, "root_device",
-				                "size: MIN-MAX, either side optional, like 100G-2T");
+				bm_problems_add(
+				    p, KPROF, pr->name, i, "root_device",
+				    "size: MIN-MAX, either side optional, like 100G-2T");
 		} else if (!strcmp(e->key, "pick")) {
 			if (strcmp(e->value, "largest") && strcmp(e->value, "smallest"))
 				bm_problems_add(p, KPROF, pr->name, i, "root_device",
@@ -318,12 +320,14 @@ check_firmware(struct bm_problems *p, const Bm__Machine *m, uint32_t i)
 	if (!*m->bmc_fingerprint)
 		return;
 	if (bm_sha256_parse_fingerprint(m->bmc_fingerprint, d) < 0)
-		bm_problems_add(p, KMACH, m->name, i, "bmc_fingerprint",
-		                "must be a SHA-256 fingerprint (64 hex digits, or 32 pairs with ':')");
+		bm_problems_add(
+		    p, KMACH, m->name, i, "bmc_fingerprint",
+		    "must be a SHA-256 fingerprint (64 hex digits, or 32 pairs with ':')");
 	else if (strncmp(m->bmc, "redfish://", 10) && strncmp(m->bmc, "redfish+https://", 16))
-		bm_problems_add(p, KMACH, m->name, i, "bmc_fingerprint",
-		                "pins an HTTPS BMC's certificate: the bmc URL must be redfish:// or "
-		                "redfish+https://");
+		bm_problems_add(
+		    p, KMACH, m->name, i, "bmc_fingerprint",
+		    "pins an HTTPS BMC's certificate: the bmc URL must be redfish:// or "
+		    "redfish+https://");
 }
 
 static void
@@ -575,8 +579,8 @@ check_disk_refs(const Bm__Fleet *f, const Bm__Profile *pr, uint32_t i, struct bm
 		bm_problems_add(p, KPROF, pr->name, i, "disk_image", "image %s is not in this file",
 		                pr->disk_image);
 	else if (*pr->disk_image && strcmp(im->kind, "disk"))
-		bm_problems_add(p, KPROF, pr->name, i, "disk_image",
-		                "image %s is not of kind disk", pr->disk_image);
+		bm_problems_add(p, KPROF, pr->name, i, "disk_image", "image %s is not of kind disk",
+		                pr->disk_image);
 	if ((im = image_named(f, pr->kernel)) && !strcmp(im->kind, "disk"))
 		bm_problems_add(p, KPROF, pr->name, i, "kernel", "image %s is a disk image",
 		                pr->kernel);

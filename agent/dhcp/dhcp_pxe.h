@@ -88,8 +88,8 @@ struct pxe_machine {
  * (Secure Boot: no unsigned loader), UEFI HTTP boot is refused (GRUB 2.06
  * cannot reach the agent's HTTP port), BIOS gets iPXE. `mac` names its
  * per-machine script. */
-void pxe_decide(const struct pxe_policy *p, const struct pxe_client *c,
-                const struct pxe_machine *m, const uint8_t mac[6], struct pxe_boot *ret);
+void pxe_decide(const struct pxe_policy *p, const struct pxe_client *c, const struct pxe_machine *m,
+                const uint8_t mac[6], struct pxe_boot *ret);
 
 /* Option 43 for PXE clients: PXE_DISCOVERY_CONTROL (6) = 8, "download the
  * boot file named in this offer, no menu, no boot server discovery". */
