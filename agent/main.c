@@ -27,6 +27,7 @@
 #include "http_server.h"
 #include "metrics.h"
 #include "rackdb.h"
+#include "grub.h"
 #include "power.h"
 #include "privs.h"
 #include "ra.h"
@@ -254,7 +255,8 @@ start_files(struct agent *a, const char **ifaces)
 		                       .on_done = tftp_done_cb,
 		                       .arg = a,
 		                       .make = tftp_make_cb,
-		                       .make_arg = a };
+		                       .make_arg = a,
+		                       .make_prefix = GRUB_CFG };
 	char cache[PATH_MAX + 32];
 	int r;
 

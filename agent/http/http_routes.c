@@ -1,6 +1,7 @@
 #include "http_routes.h"
 #include "http_routes_priv.h"
 #include "cache.h"
+#include "grub.h"
 #include "progress.h"
 
 #include <errno.h>
@@ -192,7 +193,7 @@ route_get(struct http_routes *r, const struct http_peer *peer, const char *path,
 		memcpy(mac, rest, strlen(rest) - 5);
 		mac[strlen(rest) - 5] = '\0';
 		route_script(r, mac, peer, rep);
-	} else if (prefix(path, "/boot/", &rest) && !strncmp(rest, "grub/grub.cfg", 13)) {
+	} else if (prefix(path, "/boot/", &rest) && !strncmp(rest, GRUB_CFG, strlen(GRUB_CFG))) {
 		route_grub(r, rest, peer, rep);
 	} else if (prefix(path, "/boot/", &rest)) {
 		boot_file(r, rest, rep);
@@ -237,7 +238,7 @@ http_routes_tftp_file(struct http_routes *r, const char *name, uint32_t peer_ip,
 	};
 	struct http_reply rep = { 0 };
 
-	if (strncmp(name, "grub/grub.cfg", 13))
+	if (strncmp(name, GRUB_CFG, strlen(GRUB_CFG)))
 		return -ENOENT;
 	route_grub(r, name, &peer, &rep);
 	if (rep.status != 200) {

@@ -73,6 +73,7 @@ struct tftp_service {
 	void *on_done_arg;
 	long (*make)(void *arg, const char *name, uint32_t peer_ip, uint32_t local_ip, char **ret);
 	void *make_arg;
+	char make_prefix[32];
 	struct file_table *files;
 	struct listener l[AGENT_IFACES_MAX];
 	unsigned nl;
@@ -430,7 +431,8 @@ made_file(const struct listener *l, const struct tftp_request *rq, const struct 
 	char *text = NULL;
 	long n;
 
-	if (!svc->make)
+	/* Only its names: finding the local address costs a socket. */
+	if (!svc->make || strncmp(rq->file, svc->make_prefix, strlen(svc->make_prefix)))
 		return -ENOENT;
 	n = svc->make(svc->make_arg, rq->file, ntohl(peer->sin_addr.s_addr), local_ip_for(l, peer),
 	              &text);
@@ -555,6 +557,8 @@ tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,
 	s->on_done_arg = o->arg;
 	s->make = o->make;
 	s->make_arg = o->make_arg;
+	snprintf(s->make_prefix, sizeof(s->make_prefix), "%s",
+	         o->make_prefix ? o->make_prefix : "");
 	for (unsigned i = 0; i < o->n_ifaces && i < AGENT_IFACES_MAX; i++) {
 		struct listener *l = &s->l[i];
 		l->svc = s;

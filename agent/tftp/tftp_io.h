@@ -21,10 +21,12 @@ struct tftp_service_opts {
 	                const char *why);
 	void *arg;
 	/* Files made for the asker (http_routes_tftp_file: GRUB configs), tried
-	 * before the roots: the text with its length, -ENOENT (not such a
-	 * name: the roots), -EACCES (refused). NULL: none. */
+	 * before the roots for names starting with make_prefix only: the text
+	 * with its length, -ENOENT (not such a name: the roots), -EACCES
+	 * (refused). NULL: none. */
 	long (*make)(void *arg, const char *name, uint32_t peer_ip, uint32_t local_ip, char **ret);
 	void *make_arg;
+	const char *make_prefix;
 };
 
 struct tftp_stats {
