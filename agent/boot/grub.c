@@ -51,7 +51,7 @@ quoted_words(const char *cl, struct bm_buf *b)
 {
 	int r = 0;
 	for (const char *p = cl; *p && r == 0;) {
-		while (*p == ' ' || (unsigned char)*p < 0x20)
+		while (*p && (*p == ' ' || (unsigned char)*p < 0x20))
 			p++;
 		if (!*p)
 			break;

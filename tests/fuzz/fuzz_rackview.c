@@ -1,17 +1,31 @@
 /* A managed agent's view as the coordinator sends it (protobuf from the
  * network, stored as it came): decoded as a fleet, made into each rack's
  * view, and everything the agent serves from it rendered -- every host's
- * iPXE script and seeds, its boot key, lookups by MAC and address. Nothing in the bytes
+ * iPXE script, GRUB config and seeds, its boot key, lookups by MAC and
+ * address; each machine's name, as the tail of a GRUB config name a client
+ * asks for over TFTP, through the MAC parser of those names. Nothing in the bytes
  * may crash the agent or read out of bounds (a MAC of 3 bytes, a machine
  * naming a profile that is absent, a profile naming no kernel, ...). */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "grub.h"
 #include "ipxe.h"
 #include "rackview.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* GRUB_CFG_MAC_PREFIX + name: a MAC comes out well formed, or nothing. */
+static void
+grub_name(const char *name)
+{
+	char path[160], mac[BM_MAC_STR];
+	snprintf(path, sizeof(path), "%s%s", GRUB_CFG_MAC_PREFIX, name ? name : "");
+	if (boot_grub_cfg_mac(path, mac) == 0 && strlen(mac) != BM_MAC_STR - 1)
+		abort();
+}
 
 static void
 render(const struct rack_view *v)
@@ -26,6 +40,10 @@ render(const struct rack_view *v)
 		if (boot_ipxe_script(&c, &text) >= 0)
 			free(text);
 		text = NULL;
+		if (boot_grub_cfg(&c, &text) >= 0)
+			free(text);
+		text = NULL;
+		grub_name(v->hosts[i].name);
 		if (boot_seed(&c, "user-data", &text) >= 0)
 			free(text);
 		text = NULL;
