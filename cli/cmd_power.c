@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "bmctl.h"
 
@@ -44,13 +44,6 @@ outcome(struct ctl *c, const char *machine, uint64_t seq, char *out, size_t len)
 	}
 	bm__response__free_unpacked(resp, NULL);
 	return found;
-}
-
-static void
-nap_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000u, (long)(ms % 1000u) * 1000000L };
-	nanosleep(&ts, NULL);
 }
 
 int
@@ -94,7 +87,7 @@ ctl_machine_power(struct ctl *c, int argc, char **argv)
 			        (unsigned long long)seq, p.machine);
 			return CTL_EXIT_REFUSED;
 		}
-		nap_ms(POWER_POLL_MS);
+		usleep(POWER_POLL_MS * 1000u);
 	}
 	printf("%s power %s: %s\n", p.machine, p.action, line);
 	return strncmp(line, "ok:", 3) ? CTL_EXIT_REFUSED : CTL_EXIT_OK;

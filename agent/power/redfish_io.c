@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "bm/log.h"
 #include "bm/sha256.h"
@@ -345,13 +345,6 @@ boot_once(struct rf *rf, struct redfish_system *s, char *done, size_t dlen, char
 	return 0;
 }
 
-static void
-nap(unsigned ms)
-{
-	struct timespec ts = { ms / 1000u, (long)(ms % 1000u) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 /* Follow a 202's task monitor until it stops answering 202 with a task
  * still running. */
 static int
@@ -389,7 +382,7 @@ follow_task(struct rf *rf, const char *monitor, const char *what, char *msg, siz
 			         wait_s);
 			return -1;
 		}
-		nap(REDFISH_POLL_MS);
+		usleep(REDFISH_POLL_MS * 1000u);
 	}
 }
 
@@ -431,7 +424,7 @@ wait_off(struct rf *rf, char *msg, size_t mlen)
 			         s.power, wait_s);
 			return -1;
 		}
-		nap(REDFISH_POLL_MS);
+		usleep(REDFISH_POLL_MS * 1000u);
 	}
 }
 
