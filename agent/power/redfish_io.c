@@ -12,7 +12,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "bm/log.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
 #include "redfish.h"
