@@ -23,11 +23,11 @@ struct bm_rpc_call {
 	nng_ctx ctx;
 	nng_aio *aio;
 	enum call_state state;
-	Bm__Request *req; /* owned while WAIT */
-	uint64_t id;      /* of the request being answered */
-	char peer[80];    /* where the request came from */
+	Bm__Request *req;         /* owned while WAIT */
+	uint64_t id;              /* of the request being answered */
+	char peer[80];            /* where the request came from */
 	char who[BM_RPC_WHO_MAX]; /* who sent it (bm_rpc_call_set_who) */
-	nng_msg *answer;  /* packed while DEFER */
+	nng_msg *answer;          /* packed while DEFER */
 	struct bm_rpc_call *next_deferred;
 	/* The handler is running on this call's callback. Only a hint for how
 	 * to send: either way is correct, so a stale value costs nothing. */
@@ -58,26 +58,11 @@ call_recv(struct bm_rpc_call *call)
 	nng_ctx_recv(call->ctx, call->aio);
 }
 
-void
-bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp)
+/* Send a packed answer: at once from the handler, else through the
+ * sender thread. */
+static void
+send_msg(struct bm_rpc_call *call, nng_msg *msg)
 {
-	size_t len;
-	nng_msg *msg;
-
-	resp->version = BM_PROTO_VERSION;
-	resp->id = call->id;
-	len = bm__response__get_packed_size(resp);
-	if (call->req) {
-		bm__request__free_unpacked(call->req, NULL);
-		call->req = NULL;
-	}
-	if (len > BM_RPC_MSG_MAX || nng_msg_alloc(&msg, len) != 0) {
-		/* Nothing can be sent: REQ will time out, and we serve on. */
-		atomic_fetch_add(&call->srv->send_errors, 1);
-		call_recv(call);
-		return;
-	}
-	bm__response__pack(resp, nng_msg_body(msg));
 	if (!atomic_load_explicit(&call->in_handler, memory_order_relaxed)) {
 		/* From another thread (the coordinator's loop, after a commit):
 		 * sending writes to the socket in the caller's thread, so hand
@@ -99,6 +84,55 @@ bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp)
 	call->state = CALL_SEND;
 	nng_aio_set_msg(call->aio, msg);
 	nng_ctx_send(call->ctx, call->aio);
+}
+
+/* A message of len bytes for the call's answer, or NULL (counted: REQ
+ * will time out, and the call serves on). */
+static nng_msg *
+answer_alloc(struct bm_rpc_call *call, size_t len)
+{
+	nng_msg *msg;
+
+	if (call->req) {
+		bm__request__free_unpacked(call->req, NULL);
+		call->req = NULL;
+	}
+	if (len > BM_RPC_MSG_MAX || nng_msg_alloc(&msg, len) != 0) {
+		atomic_fetch_add(&call->srv->send_errors, 1);
+		call_recv(call);
+		return NULL;
+	}
+	return msg;
+}
+
+void
+bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp)
+{
+	nng_msg *msg;
+
+	resp->version = BM_PROTO_VERSION;
+	resp->id = call->id;
+	if ((msg = answer_alloc(call, bm__response__get_packed_size(resp)))) {
+		bm__response__pack(resp, nng_msg_body(msg));
+		send_msg(call, msg);
+	}
+}
+
+void
+bm_rpc_reply_packed(struct bm_rpc_call *call, const uint8_t *packed, size_t len)
+{
+	Bm__Response tail = BM__RESPONSE__INIT;
+	nng_msg *msg;
+
+	/* A protobuf message may come in parts, a field given again winning:
+	 * the shared bytes, then this call's id and version. */
+	tail.version = BM_PROTO_VERSION;
+	tail.id = call->id;
+	if ((msg = answer_alloc(call, len + bm__response__get_packed_size(&tail)))) {
+		memcpy(nng_msg_body(msg), packed, len);
+		bm__response__pack(&tail, (uint8_t *)nng_msg_body(msg) + len);
+		send_msg(call, msg);
+	}
 }
 
 void

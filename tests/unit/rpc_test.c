@@ -48,6 +48,8 @@ handler(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 static void *
 responder(void *arg)
 {
+	unsigned answered = 0;
+
 	(void)arg;
 	while (!__atomic_load_n(&stop_responder, __ATOMIC_SEQ_CST)) {
 		struct bm_rpc_call *c = NULL;
@@ -60,7 +62,16 @@ responder(void *arg)
 			Bm__Response resp = BM__RESPONSE__INIT;
 			resp.revision = 7;
 			resp.message = "later";
-			bm_rpc_reply(c, &resp);
+			if (answered++ % 2) {
+				bm_rpc_reply(c, &resp);
+				continue;
+			}
+			/* Every other one packed once, as for many calls: with
+			 * an id of its own that the call's must replace. */
+			uint8_t buf[64];
+			resp.id = 999999;
+			assert_true(bm__response__get_packed_size(&resp) <= sizeof(buf));
+			bm_rpc_reply_packed(c, buf, bm__response__pack(&resp, buf));
 		}
 	}
 	return NULL;

@@ -292,7 +292,7 @@ test_watch_opens_for_agent(void **state)
 	assert_int_equal(apply_sealed(f->s, &sec, fleet_pw, &st, &upd), 0);
 	for (int k = 0; k < 3; k++) {
 		assert_int_equal(store_read_begin(f->s, &rd), 0);
-		assert_int_equal(watch_build(rd, "rack11", 0, &w), 0);
+		assert_int_equal(watch_build(rd, NULL, "rack11", 0, &w), 0);
 		if (k == 1)
 			assert_int_equal(secrets_open_watch(&sec, rd, w), 0);
 		if (k == 2) /* a node with another key gives nothing */

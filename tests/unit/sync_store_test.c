@@ -15,6 +15,7 @@
 
 #include "store_helpers.h"
 #include "watch.h"
+#include "watch_index.h"
 
 #define KM BM__KIND__KIND_MACHINE
 #define OK BM__STATUS__STATUS_OK
@@ -176,15 +177,54 @@ test_discovered(void **state)
 
 /* ------------------------------------------------------------- watch */
 
+/* An index of every kept change up to rd's revision, as the fan-out
+ * thread keeps it. */
+static struct watch_index *
+index_all(struct store_read *rd)
+{
+	uint64_t cur = store_read_revision(rd);
+	Bm__ChangeSet **sets = calloc(cur ? cur : 1, sizeof(*sets));
+	struct watch_index *x;
+
+	assert_non_null(sets);
+	for (uint64_t i = 0; i < cur; i++)
+		if (store_changes_get(rd, i + 1, &sets[i]) < 0)
+			sets[i] = NULL;
+	assert_int_equal(watch_index_new(WATCH_INDEX_KEYS, WATCH_INDEX_ENTRIES, &x), 0);
+	assert_int_equal(watch_index_add(x, 0, cur, sets, cur), 0);
+	for (uint64_t i = 0; i < cur; i++)
+		if (sets[i])
+			bm__change_set__free_unpacked(sets[i], NULL);
+	free(sets);
+	return x;
+}
+
+/* The answer, built from the change log and from the index: the same
+ * bytes. */
 static Bm__WatchResult *
 watch(struct store *s, const char *rack, uint64_t since)
 {
 	struct store_read *rd;
-	Bm__WatchResult *w;
+	struct watch_index *x;
+	Bm__WatchResult *w, *wx;
 
 	assert_int_equal(store_read_begin(s, &rd), 0);
-	assert_int_equal(watch_build(rd, rack, since, &w), 0);
+	assert_int_equal(watch_build(rd, NULL, rack, since, &w), 0);
+	x = index_all(rd);
+	assert_int_equal(watch_build(rd, x, rack, since, &wx), 0);
+	watch_index_free(x);
 	store_read_end(rd);
+	size_t len = bm__watch_result__get_packed_size(w);
+	assert_int_equal(bm__watch_result__get_packed_size(wx), len);
+	uint8_t *a = malloc(len + 1), *b = malloc(len + 1);
+	assert_non_null(a);
+	assert_non_null(b);
+	bm__watch_result__pack(w, a);
+	bm__watch_result__pack(wx, b);
+	assert_memory_equal(a, b, len);
+	free(a);
+	free(b);
+	watch_result_free(wx);
 	return w;
 }
 

@@ -102,6 +102,9 @@ void bm_rpc_call_set_who(struct bm_rpc_call *call, const char *who);
 const char *bm_rpc_call_who(const struct bm_rpc_call *call);
 /* Answer a call. `resp` is borrowed; version and id are filled in here. */
 void bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp);
+/* Answer with a Response packed once for many calls (bm__response__pack):
+ * the call's id and version are added to a copy of those bytes. */
+void bm_rpc_reply_packed(struct bm_rpc_call *call, const uint8_t *packed, size_t len);
 /* Reply with only a status and message. */
 void bm_rpc_reply_status(struct bm_rpc_call *call, Bm__Status status, const char *message);
 void bm_rpc_server_stats(struct bm_rpc_server *s, struct bm_rpc_stats *ret_stats);
