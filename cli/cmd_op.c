@@ -21,6 +21,7 @@ op_state_name(Bm__OpState s)
 	case BM__OP_STATE__OP_DONE: return "done";
 	case BM__OP_STATE__OP_FAILED: return "failed";
 	case BM__OP_STATE__OP_CANCELLED: return "cancelled";
+	case BM__OP_STATE__OP_HALTED: return "halted";
 	default: return "?";
 	}
 }
@@ -68,6 +69,24 @@ counts_text(const struct counts *k, char *buf, size_t len)
 	    k->failed);
 }
 
+/* Its canary, failure limit and halt, when it has them. */
+static void
+print_rollout(const Bm__Operation *op)
+{
+	if (op->canary)
+		printf("  canary: %u machines, %s\n", op->canary,
+		       op->canary_passed ? "passed" : "not yet deployed");
+	if (op->max_failures_pct)
+		printf("  max-failures: %u%% (%u machines)\n", op->max_failures_pct,
+		       op->max_failures);
+	else if (op->max_failures)
+		printf("  max-failures: %u\n", op->max_failures);
+	if (op->state == BM__OP_STATE__OP_HALTED)
+		printf("  halted: %s\n", op->halt_reason);
+	else if (*op->halt_reason)
+		printf("  halted, then resumed: %s\n", op->halt_reason);
+}
+
 static void
 print_op(struct ctl *c, const Bm__OpResult *r)
 {
@@ -86,6 +105,9 @@ print_op(struct ctl *c, const Bm__OpResult *r)
 		bm_json_kstr(&j, "selector", op->selector);
 		bm_json_kstr(&j, "profile", op->profile);
 		bm_json_ku64(&j, "batch", op->batch);
+		bm_json_ku64(&j, "canary", op->canary);
+		bm_json_ku64(&j, "max_failures", op->max_failures);
+		bm_json_kstr(&j, "halt_reason", op->halt_reason);
 		bm_json_ku64(&j, "timeout_ms", op->timeout_ms);
 		bm_json_ku64(&j, "created_ms", op->created_ms);
 		bm_json_ku64(&j, "finished_ms", op->finished_ms);
@@ -113,6 +135,7 @@ print_op(struct ctl *c, const Bm__OpResult *r)
 	count(r, &k);
 	counts_text(&k, line, sizeof(line));
 	printf("%s  %s  %s\n  %s\n", op->name, op_state_name(op->state), op->selector, line);
+	print_rollout(op);
 	for (size_t i = 0; i < r->n_notes; i++)
 		printf("  note: %s\n", r->notes[i]);
 	for (size_t i = 0; i < r->n_machines; i++) {
@@ -121,6 +144,48 @@ print_op(struct ctl *c, const Bm__OpResult *r)
 		       m->mac.len == 6 ? bm_mac_format(m->mac.data, mac) : "-",
 		       bm_state_name(m->state), *m->reason ? m->reason : "");
 	}
+}
+
+/* 1..UINT32_MAX. */
+static int
+parse_count(const char *s, uint32_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	v = strtoul(s, &end, 10);
+	if (*end || v > UINT32_MAX)
+		return -1;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* "K" (at least 1) or "P%" (1-100). */
+static int
+parse_failures(const char *s, Bm__ReimageRequest *q)
+{
+	char num[16];
+	size_t n = strlen(s);
+	uint32_t v;
+
+	if (n && s[n - 1] == '%') {
+		if (n - 1 >= sizeof(num))
+			return -1;
+		memcpy(num, s, n - 1);
+		num[n - 1] = '\0';
+		if (parse_count(num, &v) < 0 || !v || v > 100)
+			return -1;
+		q->max_failures_pct = v;
+		q->max_failures = 0;
+		return 0;
+	}
+	if (parse_count(s, &v) < 0 || !v)
+		return -1;
+	q->max_failures = v;
+	q->max_failures_pct = 0;
+	return 0;
 }
 
 /* The one operation an answer about an operation names, or NULL. */
@@ -184,6 +249,10 @@ follow(struct ctl *c, const char *name)
 				putchar('\n');
 			printf("%s %s: %u of %u deployed\n", op->name, op_state_name(op->state),
 			       k.deployed, k.total);
+			if (op->state == BM__OP_STATE__OP_HALTED)
+				printf("  halted: %s; `bmctl op resume %s` goes on, `bmctl op "
+				       "cancel %s` ends it\n",
+				       op->halt_reason, op->name, op->name);
 			for (size_t i = 0; i < resp->op->n_machines; i++) {
 				const Bm__Machine *m = resp->op->machines[i];
 				if (m->state != BM__MACHINE_STATE__STATE_DEPLOYED)
@@ -207,6 +276,8 @@ cmd_reimage(struct ctl *c, int argc, char **argv)
 		{ "batch", required_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "canary", required_argument, NULL, 'c' },
+		{ "max-failures", required_argument, NULL, 'm' },
 		{ 0 },
 	};
 	Bm__Request req = BM__REQUEST__INIT;
@@ -228,6 +299,16 @@ cmd_reimage(struct ctl *c, int argc, char **argv)
 				                       optarg);
 			break;
 		case 'w': wait = true; break;
+		case 'c':
+			if (parse_count(optarg, &q.canary) < 0 || !q.canary)
+				return ctl_usage_error(
+				    c, "--canary takes a number of machines, not %s", optarg);
+			break;
+		case 'm':
+			if (parse_failures(optarg, &q) < 0)
+				return ctl_usage_error(
+				    c, "--max-failures takes K or P%% (1-100%%), not %s", optarg);
+			break;
 		case 'l':
 			if (ctl_parse_label(optarg, &q.n_labels, (void ***)&q.labels,
 			                    &bm__reimage_request__labels_entry__descriptor) < 0)
@@ -260,9 +341,12 @@ cmd_reimage(struct ctl *c, int argc, char **argv)
 	return wait ? follow(c, name) : CTL_EXIT_OK;
 }
 
+#define OP_USAGE "op takes: get [ID] | watch ID | cancel ID | resume ID"
+
 int
 cmd_op(struct ctl *c, int argc, char **argv)
 {
+	Bm__OpRequest__Action action;
 	Bm__Response *resp;
 	int r;
 
@@ -278,15 +362,18 @@ cmd_op(struct ctl *c, int argc, char **argv)
 		return CTL_EXIT_OK;
 	}
 	if (argc != 3)
-		return ctl_usage_error(c, "op takes: get [ID] | watch ID | cancel ID");
+		return ctl_usage_error(c, OP_USAGE);
 	if (!strcmp(argv[1], "watch"))
 		return follow(c, argv[2]);
-	if (strcmp(argv[1], "get") && strcmp(argv[1], "cancel"))
-		return ctl_usage_error(c, "op takes: get [ID] | watch ID | cancel ID");
-	r = op_call(c,
-	            !strcmp(argv[1], "get") ? BM__OP_REQUEST__ACTION__GET
-	                                    : BM__OP_REQUEST__ACTION__CANCEL,
-	            argv[2], &resp);
+	if (!strcmp(argv[1], "get"))
+		action = BM__OP_REQUEST__ACTION__GET;
+	else if (!strcmp(argv[1], "cancel"))
+		action = BM__OP_REQUEST__ACTION__CANCEL;
+	else if (!strcmp(argv[1], "resume"))
+		action = BM__OP_REQUEST__ACTION__RESUME;
+	else
+		return ctl_usage_error(c, OP_USAGE);
+	r = op_call(c, action, argv[2], &resp);
 	if (r != CTL_EXIT_OK)
 		return r;
 	print_op(c, resp->op);

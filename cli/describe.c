@@ -68,6 +68,9 @@ describe_rack(FILE *f, const Bm__Rack *r, uint32_t count)
 	         (unsigned long long)(r->discovery_max ? r->discovery_max : BM_DISCOVERY_DEFAULT),
 	         (unsigned long long)r->discoveries_refused);
 	line(f, "Discovery:", buf);
+	snprintf(buf, sizeof(buf), "at most %u machines between power-on and installing",
+	         r->max_booting ? r->max_booting : BM_MAX_BOOTING_DEFAULT);
+	line(f, "Booting:", buf);
 	labels(f, r->n_labels, (void **)r->labels);
 	revs(f, r->create_rev, r->mod_rev);
 }

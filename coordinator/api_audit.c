@@ -28,6 +28,7 @@ command_what(const Bm__Command *cmd)
 	case BM__COMMAND__OP_AGENT_REGISTER: return "register";
 	case BM__COMMAND__OP_REIMAGE: return "reimage";
 	case BM__COMMAND__OP_OP_CANCEL: return "op cancel";
+	case BM__COMMAND__OP_OP_RESUME: return "op resume";
 	case BM__COMMAND__OP_POWER: return "machine power";
 	default: return NULL;
 	}
@@ -80,6 +81,7 @@ put_targets(struct bm_buf *b, const Bm__Command *cmd)
 			bm_buf_printf(b, "%s(%zu labels)", b->n ? " " : "", cmd->reimage->n_labels);
 		break;
 	case BM__COMMAND__OP_OP_CANCEL: bm_buf_printf(b, "%s", cmd->op_cancel); break;
+	case BM__COMMAND__OP_OP_RESUME: bm_buf_printf(b, "%s", cmd->op_resume); break;
 	case BM__COMMAND__OP_POWER:
 		bm_buf_printf(b, "machine %s %s", cmd->power->machine, cmd->power->action);
 		break;
@@ -179,10 +181,7 @@ api_audit_denied(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 		c.op_case = BM__COMMAND__OP_REIMAGE;
 		c.reimage = req->reimage;
 		break;
-	case BM__REQUEST__BODY_OP:
-		c.op_case = BM__COMMAND__OP_OP_CANCEL;
-		c.op_cancel = req->op->name;
-		break;
+	case BM__REQUEST__BODY_OP: api_op_command(req->op, &c); break;
 	case BM__REQUEST__BODY_POWER:
 		c.op_case = BM__COMMAND__OP_POWER;
 		c.power = req->power;

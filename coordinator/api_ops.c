@@ -68,7 +68,8 @@ read_op(struct api *a, const char *name, bool machines, Bm__OpResult *out, Bm__O
 		for (size_t i = 0; ms && out->machines && i < op->n_machines; i++)
 			if (store_get(rd, BM__KIND__KIND_MACHINE, op->machines[i], &ms[i]) == 0)
 				out->machines[out->n_machines++] = ms[i]->machine;
-		if (op->state == BM__OP_STATE__OP_RUNNING && out->machines)
+		if (op->state != BM__OP_STATE__OP_DONE && op->state != BM__OP_STATE__OP_FAILED &&
+		    op->state != BM__OP_STATE__OP_CANCELLED && out->machines)
 			op_notes(a, rd, out);
 	}
 	store_read_end(rd);
@@ -132,6 +133,18 @@ op_write_done(struct proposal *p, const struct store_result *res)
 	free(w);
 }
 
+void
+api_op_command(const Bm__OpRequest *q, Bm__Command *cmd)
+{
+	if (q->action == BM__OP_REQUEST__ACTION__RESUME) {
+		cmd->op_case = BM__COMMAND__OP_OP_RESUME;
+		cmd->op_resume = q->name;
+	} else {
+		cmd->op_case = BM__COMMAND__OP_OP_CANCEL;
+		cmd->op_cancel = q->name;
+	}
+}
+
 static void
 op_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 {
@@ -145,8 +158,7 @@ op_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		w->cmd.op_case = BM__COMMAND__OP_REIMAGE;
 		w->cmd.reimage = req->reimage;
 	} else {
-		w->cmd.op_case = BM__COMMAND__OP_OP_CANCEL;
-		w->cmd.op_cancel = req->op->name; /* the request lives until the answer */
+		api_op_command(req->op, &w->cmd); /* the request lives until the answer */
 	}
 	api_propose(a, call, w);
 }
@@ -189,7 +201,8 @@ api_handle_ops(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 		return;
 	}
 	switch (req->op->action) {
-	case BM__OP_REQUEST__ACTION__CANCEL: op_write(a, call, req); return;
+	case BM__OP_REQUEST__ACTION__CANCEL:
+	case BM__OP_REQUEST__ACTION__RESUME: op_write(a, call, req); return;
 	case BM__OP_REQUEST__ACTION__LIST: op_list(a, call); return;
 	default: reply_op(a, call, req->op->name, true, 0); return;
 	}
@@ -227,7 +240,8 @@ any_running(struct api *a)
 		return false;
 	if (store_list(rd, &q, &l) == 0) {
 		for (size_t i = 0; i < l->n_items && !running; i++)
-			running = l->items[i]->operation->state == BM__OP_STATE__OP_RUNNING;
+			running = l->items[i]->operation->state == BM__OP_STATE__OP_RUNNING ||
+			          l->items[i]->operation->state == BM__OP_STATE__OP_HALTED;
 		bm__list_result__free_unpacked(l, NULL);
 	}
 	store_read_end(rd);

@@ -74,3 +74,5 @@ void api_handle_audit(struct api *a, struct bm_rpc_call *call, const Bm__AuditRe
 void api_handle_ops(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);
 /* api_cluster.c */
 void api_handle_cluster(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);
+/* The command an op cancel or resume asks for (borrowing q's name). */
+void api_op_command(const Bm__OpRequest *q, Bm__Command *cmd);

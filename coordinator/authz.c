@@ -29,7 +29,11 @@ authz_request_name(const Bm__Request *req)
 	case BM__REQUEST__BODY_REIMAGE: return "reimage";
 	case BM__REQUEST__BODY_POWER: return "machine power";
 	case BM__REQUEST__BODY_OP:
-		return req->op->action == BM__OP_REQUEST__ACTION__CANCEL ? "op cancel" : "op get";
+		switch (req->op->action) {
+		case BM__OP_REQUEST__ACTION__CANCEL: return "op cancel";
+		case BM__OP_REQUEST__ACTION__RESUME: return "op resume";
+		default: return "op get";
+		}
 	case BM__REQUEST__BODY_CLUSTER:
 		switch (req->cluster->action) {
 		case BM__CLUSTER_REQUEST__ACTION__ADD: return "cluster add";
@@ -52,8 +56,10 @@ role_needed(const Bm__Request *req)
 	case BM__REQUEST__BODY_AUDIT:
 	case BM__REQUEST__BODY_TRACE: return BM_ROLE_VIEWER;
 	case BM__REQUEST__BODY_OP:
-		return req->op->action == BM__OP_REQUEST__ACTION__CANCEL ? BM_ROLE_OPERATOR
-		                                                         : BM_ROLE_VIEWER;
+		return req->op->action == BM__OP_REQUEST__ACTION__CANCEL ||
+		               req->op->action == BM__OP_REQUEST__ACTION__RESUME
+		           ? BM_ROLE_OPERATOR
+		           : BM_ROLE_VIEWER;
 	case BM__REQUEST__BODY_CLUSTER:
 		return req->cluster->action == BM__CLUSTER_REQUEST__ACTION__STATUS ? BM_ROLE_VIEWER
 		                                                                   : BM_ROLE_ADMIN;

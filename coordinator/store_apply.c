@@ -468,6 +468,7 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 	case BM__COMMAND__OP_AGENT_EVENTS: return st_apply_agent_events(c, cmd->agent_events);
 	case BM__COMMAND__OP_REIMAGE: return st_apply_reimage(c, cmd->reimage);
 	case BM__COMMAND__OP_OP_CANCEL: return st_apply_op_cancel(c, cmd->op_cancel);
+	case BM__COMMAND__OP_OP_RESUME: return st_apply_op_resume(c, cmd->op_resume);
 	case BM__COMMAND__OP_POWER:
 		return st_apply_power(c, cmd->power, cmd->audit ? cmd->audit->who : "");
 	case BM__COMMAND__OP_OP_TICK: return st_apply_op_tick(c);

@@ -84,8 +84,8 @@ get_machine(struct apply_ctx *c, const char *name, Bm__Machine **ret)
 	                      &bm__machine__descriptor, (ProtobufCMessage **)ret);
 }
 
-static int
-put_op(struct apply_ctx *c, Bm__Operation *op)
+int
+st_op_put(struct apply_ctx *c, Bm__Operation *op)
 {
 	int r;
 	op->mod_rev = c->rev;
@@ -184,12 +184,6 @@ labels_match(const Bm__ReimageRequest *q, const Bm__Machine *m)
 
 /* ------------------------------------------------------------- checks */
 
-static const char *
-profile_of(const Bm__Machine *m)
-{
-	return *m->boot_profile ? m->boot_profile : m->profile;
-}
-
 /* Can m join an operation installing `profile` (empty: its own)? 0, or
  * ST_REFUSED with the reason, or -errno. */
 static int
@@ -203,7 +197,7 @@ check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile)
 	if (*m->operation &&
 	    bm_mdb_get_msg(c->txn, c->s->dbi[DB_OPS], m->operation, strlen(m->operation),
 	                   &bm__operation__descriptor, (ProtobufCMessage **)&op) == 0) {
-		bool running = op->state == BM__OP_STATE__OP_RUNNING;
+		bool running = st_op_live(op);
 		st_free(op);
 		if (running)
 			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
@@ -235,227 +229,6 @@ selector_text(const Bm__ReimageRequest *q, char *buf, size_t len)
 	for (size_t i = 0; i < q->n_labels && o < len; i++)
 		o += (size_t)snprintf(buf + o, len - o, "%s-l %s=%s", o ? " " : "",
 		                      q->labels[i]->key, q->labels[i]->value);
-}
-
-/* ------------------------------------------------------------- advance */
-
-/* The agents' caches, read once per advance. */
-struct caches {
-	Bm__AgentRecord **a;
-	size_t n;
-};
-
-static int
-caches_load(struct apply_ctx *c, struct caches *cs)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, r = 0;
-
-	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_AGENTS], &cur)) != MDB_SUCCESS)
-		return bm_mdb_errno(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Bm__AgentRecord *a = bm__agent_record__unpack(NULL, v.mv_size, v.mv_data);
-		Bm__AgentRecord **nv = a ? realloc(cs->a, (cs->n + 1) * sizeof(*nv)) : NULL;
-		if (!nv) {
-			st_free(a);
-			continue;
-		}
-		cs->a = nv;
-		cs->a[cs->n++] = a;
-	}
-	mdb_cursor_close(cur);
-	return r;
-}
-
-static void
-caches_free(struct caches *cs)
-{
-	for (size_t i = 0; i < cs->n; i++)
-		st_free(cs->a[i]);
-	free(cs->a);
-}
-
-static bool
-agent_holds(const Bm__AgentRecord *a, const ProtobufCBinaryData *sha)
-{
-	for (size_t i = 0; a->info && i < a->info->n_cached; i++)
-		if (a->info->cached[i].len == sha->len &&
-		    !memcmp(a->info->cached[i].data, sha->data, sha->len))
-			return true;
-	return false;
-}
-
-/* Does an agent of m's rack hold every image of m's profile (kernel,
- * initrd, disk image)? If not, why (written to why). */
-static int
-images_ready(struct apply_ctx *c, const struct caches *cs, const Bm__Machine *m, char *why,
-             size_t wlen)
-{
-	const char *p = profile_of(m);
-	Bm__Profile *pr = NULL;
-	const char *need[3];
-	int r = 1;
-
-	if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
-	                   (ProtobufCMessage **)&pr) < 0) {
-		snprintf(why, wlen, "profile %s is gone", p);
-		return 0;
-	}
-	need[0] = pr->kernel;
-	need[1] = pr->initrd;
-	need[2] = pr->disk_image; /* the deploy ramdisk writes it from this agent */
-	for (int i = 0; i < 3 && r; i++) {
-		Bm__Image *im = NULL;
-		bool held = false;
-		if (!*need[i])
-			continue;
-		if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_IMAGES], need[i], strlen(need[i]),
-		                   &bm__image__descriptor, (ProtobufCMessage **)&im) < 0) {
-			snprintf(why, wlen, "image %s is not declared", need[i]);
-			r = 0;
-			break;
-		}
-		for (size_t j = 0; j < cs->n && !held; j++)
-			held = cs->a[j]->info && !strcmp(cs->a[j]->info->rack, m->rack) &&
-			       agent_holds(cs->a[j], &im->sha256);
-		if (!held) {
-			snprintf(why, wlen, "waiting for rack %s's agent to cache image %s",
-			         m->rack, need[i]);
-			r = 0;
-		}
-		st_free(im);
-	}
-	st_free(pr);
-	return r;
-}
-
-static bool
-active(const Bm__Machine *m)
-{
-	return m->started_ms && (m->state == S(REIMAGING) || m->state == S(NETBOOTING) ||
-	                         m->state == S(INSTALLING) || m->state == S(INSTALLED));
-}
-
-static bool
-finished(const Bm__Machine *m, const char *op)
-{
-	return strcmp(m->operation, op) || m->state == S(DEPLOYED) || m->state == S(FAILED) ||
-	       m->state == S(READY);
-}
-
-static void
-set_reason(Bm__Machine *m, const char *why, bool *changed)
-{
-	if (strcmp(m->reason, why) && st_set_str(&m->reason, why) == 0)
-		*changed = true;
-}
-
-/* One machine at time now: timeout, cancel, or start. */
-static void
-step_machine(struct apply_ctx *c, const Bm__Operation *op, const struct caches *cs, Bm__Machine *m,
-             unsigned *n_active, bool *changed)
-{
-	char why[400];
-
-	if (finished(m, op->name))
-		return;
-	if (!m->started_ms && op->cancel) {
-		m->state = S(READY);
-		set_reason(m, "cancelled before it started", changed);
-		*changed = true;
-		return;
-	}
-	if (c->now > m->progress_ms && c->now - m->progress_ms > op->timeout_ms) {
-		char silence[160];
-		store_rack_silence(m->rack, cs->a, cs->n, c->now, silence, sizeof(silence));
-		if (m->state == S(INSTALLED))
-			snprintf(why, sizeof(why),
-			         "installed but never booted from disk (no booted callback in "
-			         "%llus)%s%s",
-			         (unsigned long long)(op->timeout_ms / 1000), *silence ? "; " : "",
-			         silence);
-		else
-			snprintf(why, sizeof(why), "no progress for %llus (last: %s%s%s)%s%s",
-			         (unsigned long long)(op->timeout_ms / 1000),
-			         bm_state_name(m->state), *m->reason ? ", " : "", m->reason,
-			         *silence ? "; " : "", silence);
-		m->state = S(FAILED);
-		set_reason(m, why, changed);
-		*changed = true;
-		if (*n_active && m->started_ms)
-			(*n_active)--;
-		return;
-	}
-	if (m->started_ms || op->cancel)
-		return;
-	if (op->batch && *n_active >= op->batch) {
-		snprintf(why, sizeof(why), "queued: %u of the batch of %u running", *n_active,
-		         op->batch);
-		set_reason(m, why, changed);
-		return;
-	}
-	if (!images_ready(c, cs, m, why, sizeof(why))) {
-		set_reason(m, why, changed);
-		return;
-	}
-	m->started_ms = c->now;
-	m->progress_ms = c->now;
-	m->power_seq++;
-	/* What the disk ran is unknown from here until its OS says. */
-	if (*m->os || *m->kernel) {
-		st_set_str(&m->os, "");
-		st_set_str(&m->kernel, "");
-	}
-	set_reason(m, "power cycle requested", changed);
-	*changed = true;
-	(*n_active)++;
-}
-
-static int
-advance(struct apply_ctx *c, Bm__Operation *op)
-{
-	Bm__Machine **ms = calloc(op->n_machines + 1, sizeof(*ms));
-	struct caches cs = { 0 };
-	unsigned n_active = 0, n_done = 0;
-	bool all_finished = true;
-	int r = 0;
-
-	if (!ms)
-		return -ENOMEM;
-	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
-		r = get_machine(c, op->machines[i], &ms[i]);
-		if (r == -ENOENT)
-			r = 0; /* deleted meanwhile: it will not deploy */
-		else if (r == 0 && active(ms[i]) && !strcmp(ms[i]->operation, op->name))
-			n_active++;
-	}
-	if (r == 0)
-		r = caches_load(c, &cs);
-	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
-		bool changed = false;
-		if (!ms[i])
-			continue;
-		Bm__MachineState was = ms[i]->state;
-		step_machine(c, op, &cs, ms[i], &n_active, &changed);
-		if (changed)
-			r = st_put_machine(c, ms[i], was);
-		n_done += !strcmp(ms[i]->operation, op->name) && ms[i]->state == S(DEPLOYED);
-		all_finished &= finished(ms[i], op->name);
-	}
-	if (r == 0 && all_finished) {
-		op->state = op->cancel                 ? BM__OP_STATE__OP_CANCELLED
-		            : n_done == op->n_machines ? BM__OP_STATE__OP_DONE
-		                                       : BM__OP_STATE__OP_FAILED;
-		op->finished_ms = c->now;
-		r = put_op(c, op);
-	}
-	caches_free(&cs);
-	for (size_t i = 0; i < op->n_machines; i++)
-		st_free(ms[i]);
-	free(ms);
-	return r;
 }
 
 /* ------------------------------------------------------------- commands */
@@ -542,6 +315,12 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 	op.profile = q->profile;
 	op.batch = q->batch;
 	op.timeout_ms = q->timeout_ms ? q->timeout_ms : OP_TIMEOUT_DEFAULT_MS;
+	op.canary = q->canary;
+	op.max_failures_pct = q->max_failures_pct;
+	/* P% of the machines, rounded up: at least one failure is allowed to
+	 * halt it, never zero (which would mean no limit). */
+	op.max_failures = q->max_failures_pct ? (uint32_t)((n * q->max_failures_pct + 99) / 100)
+	                                      : q->max_failures;
 	op.state = BM__OP_STATE__OP_RUNNING;
 	op.created_ms = c->now;
 	op.create_rev = c->rev;
@@ -562,9 +341,9 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 	if (!op.machines)
 		r = -ENOMEM;
 	if (r == 0)
-		r = put_op(c, &op);
+		r = st_op_put(c, &op);
 	if (r == 0)
-		r = advance(c, &op);
+		r = st_op_advance(c, &op);
 	free(op.machines);
 	for (size_t i = 0; i < n; i++)
 		st_free(ms[i]);
@@ -580,27 +359,80 @@ get_op(struct apply_ctx *c, const char *name, Bm__Operation **ret)
 	                      &bm__operation__descriptor, (ProtobufCMessage **)ret);
 }
 
+bool
+st_op_live(const Bm__Operation *op)
+{
+	return op->state == BM__OP_STATE__OP_RUNNING || op->state == BM__OP_STATE__OP_HALTED;
+}
+
+/* The operation a cancel or resume names. 0, ST_REFUSED or -errno. */
+static int
+find_op(struct apply_ctx *c, const char *name, const char *verb, Bm__Operation **ret)
+{
+	int r;
+
+	if (!name || !*name || strlen(name) > 63)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "%s needs an operation name", verb);
+	if ((r = get_op(c, name, ret)) == -ENOENT)
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no operation %s", name);
+	if (r == 0)
+		snprintf(c->res->name, sizeof(c->res->name), "%s", name);
+	return r;
+}
+
 int
 st_apply_op_cancel(struct apply_ctx *c, const char *name)
 {
 	Bm__Operation *op = NULL;
 	int r;
 
-	if (!name || !*name || strlen(name) > 63)
-		return st_refuse(c, BM__STATUS__STATUS_INVALID, "cancel needs an operation name");
-	if ((r = get_op(c, name, &op)) == -ENOENT)
-		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no operation %s", name);
-	if (r < 0)
+	if ((r = find_op(c, name, "cancel", &op)) != 0)
 		return r;
-	snprintf(c->res->name, sizeof(c->res->name), "%s", name);
-	if (op->state != BM__OP_STATE__OP_RUNNING) {
+	if (!st_op_live(op)) {
 		r = st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "operation %s has finished",
 		              name);
 	} else if (!op->cancel) {
 		op->cancel = 1;
-		if ((r = put_op(c, op)) == 0)
-			r = advance(c, op);
+		if (op->state == BM__OP_STATE__OP_HALTED)
+			op->state = BM__OP_STATE__OP_RUNNING; /* to finish as cancelled */
+		if ((r = st_op_put(c, op)) == 0)
+			r = st_op_advance(c, op);
 	}
+	st_free(op);
+	return r;
+}
+
+/* A halted operation starts machines again: past its canary, and with the
+ * failures so far forgiven (--max-failures counts those after). */
+int
+st_apply_op_resume(struct apply_ctx *c, const char *name)
+{
+	Bm__Operation *op = NULL;
+	Bm__Machine *m = NULL;
+	unsigned failed = 0;
+	int r;
+
+	if ((r = find_op(c, name, "resume", &op)) != 0)
+		return r;
+	if (op->state != BM__OP_STATE__OP_HALTED) {
+		r = st_refuse(c, BM__STATUS__STATUS_PRECONDITION, "operation %s is %s, not halted",
+		              name, op->state == BM__OP_STATE__OP_RUNNING ? "running" : "finished");
+		st_free(op);
+		return r;
+	}
+	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
+		if ((r = get_machine(c, op->machines[i], &m)) == -ENOENT) {
+			r = 0;
+			continue;
+		}
+		failed += r == 0 && !strcmp(m->operation, name) && m->state == S(FAILED);
+		st_free(m);
+	}
+	op->state = BM__OP_STATE__OP_RUNNING;
+	op->failures_forgiven = failed;
+	op->canary_passed = 1;
+	if (r == 0 && (r = st_op_put(c, op)) == 0)
+		r = st_op_advance(c, op);
 	st_free(op);
 	return r;
 }
@@ -618,7 +450,7 @@ st_apply_op_tick(struct apply_ctx *c)
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		Bm__Operation *op = bm__operation__unpack(NULL, v.mv_size, v.mv_data);
-		if (op && op->state == BM__OP_STATE__OP_RUNNING)
+		if (op && st_op_live(op))
 			r = names_add(&running, op->name, strlen(op->name));
 		st_free(op);
 	}
@@ -626,7 +458,7 @@ st_apply_op_tick(struct apply_ctx *c)
 	for (size_t i = 0; i < running.n && r == 0; i++) {
 		Bm__Operation *op = NULL;
 		if ((r = get_op(c, running.v[i], &op)) == 0)
-			r = advance(c, op);
+			r = st_op_advance(c, op);
 		st_free(op);
 	}
 	names_free(&running);
@@ -644,8 +476,8 @@ st_op_settle(struct apply_ctx *c, const char *name)
 
 	if (!*name || (r = get_op(c, name, &op)) == -ENOENT)
 		return 0;
-	if (r == 0 && op->state == BM__OP_STATE__OP_RUNNING)
-		r = advance(c, op);
+	if (r == 0 && st_op_live(op))
+		r = st_op_advance(c, op);
 	st_free(op);
 	return r;
 }

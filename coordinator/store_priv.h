@@ -126,6 +126,12 @@ int st_apply_power(struct apply_ctx *c, const Bm__PowerRequest *q, const char *w
 /* store_ops.c */
 int st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q);
 int st_apply_op_cancel(struct apply_ctx *c, const char *name);
+int st_apply_op_resume(struct apply_ctx *c, const char *name);
+/* Running or halted: it owns its machines and is ticked. */
+bool st_op_live(const Bm__Operation *op);
+int st_op_put(struct apply_ctx *c, Bm__Operation *op);
+/* Advance op to the command's time (store_op_step.c). */
+int st_op_advance(struct apply_ctx *c, Bm__Operation *op);
 int st_apply_op_tick(struct apply_ctx *c);
 /* A machine of a started operation made progress: its progress time. */
 void st_op_progress(struct apply_ctx *c, Bm__Machine *m);

@@ -125,6 +125,9 @@ check_rack(struct bm_problems *p, const Bm__Rack *r, uint32_t i)
 	if (r->discovery_max > BM_DISCOVERY_MAX)
 		bm_problems_add(p, KRACK, r->name, i, "discovery_max", "at most %u",
 		                BM_DISCOVERY_MAX);
+	if (r->max_booting > BM_MAX_BOOTING_MAX)
+		bm_problems_add(p, KRACK, r->name, i, "max_booting", "at most %u",
+		                BM_MAX_BOOTING_MAX);
 	if (r->discoveries_refused)
 		bm_problems_add(p, KRACK, r->name, i, "discoveries_refused",
 		                "is counted by the coordinator, not set");

@@ -19,7 +19,7 @@
 #include "bm/sha256.h"
 #include "bm/yaml_util.h"
 
-enum ftype { F_STR, F_IP, F_CIDR, F_MAC, F_BOOL, F_U64, F_SHA, F_POOL, F_DNS, F_MAP };
+enum ftype { F_STR, F_IP, F_CIDR, F_MAC, F_BOOL, F_U32, F_U64, F_SHA, F_POOL, F_DNS, F_MAP };
 
 struct field {
 	const char *key;
@@ -59,6 +59,7 @@ static const struct field rack_fields[] = {
 	F2(Bm__Rack, "dns", F_DNS, n_dns, dns),
 	F2(Bm__Rack, "pool", F_POOL, pool_start, pool_end),
 	FT(Bm__Rack, "discovery_max", F_U64, discovery_max),
+	FT(Bm__Rack, "max_booting", F_U32, max_booting),
 	FM(Bm__Rack, "labels", labels, bm__rack__labels_entry__descriptor, BM_LABELS_MAX),
 	{ 0 },
 };
@@ -306,12 +307,15 @@ set_scalar(struct pctx *c, void *msg, const struct field *f, const yaml_node_t *
 			*MEMBER(msg, f->off, protobuf_c_boolean) = flag;
 		return 0;
 	}
+	case F_U32:
 	case F_U64: {
 		char *end;
 		errno = 0;
 		unsigned long long v = strtoull(s, &end, 10);
-		if (*s < '0' || *s > '9' || *end || errno)
+		if (*s < '0' || *s > '9' || *end || errno || (f->type == F_U32 && v > UINT32_MAX))
 			problem(c, f->key, n, "not a non-negative integer");
+		else if (f->type == F_U32)
+			*MEMBER(msg, f->off, uint32_t) = (uint32_t)v;
 		else
 			*MEMBER(msg, f->off, uint64_t) = v;
 		return 0;

@@ -1,8 +1,9 @@
 #!/bin/sh
 # A simulated machine's network boot, from its own interface (a macvlan with
 # its MAC): DHCP (ISC dhclient), its iPXE script and kernel over HTTP from the
-# agent, then the installer's callbacks -- or none, for a machine that hangs.
-#   machine_sim.sh IFACE AGENT_URL MODE(ok|silent) WORKDIR
+# agent, then the installer's callbacks -- or none, for a machine that hangs,
+# or a failed one ("disk on fire").
+#   machine_sim.sh IFACE AGENT_URL MODE(ok|silent|fail) WORKDIR
 # With MACHINE_ARCH=N its DHCP says what a PXE firmware says: option 93
 # (client architecture N) and vendor class PXEClient:Arch:N.
 IFACE=$1 AGENT=$2 MODE=$3 W=$4
@@ -28,6 +29,7 @@ kernel=$(sed -n 's/^kernel \([^ ]*\).*/\1/p' "$W/$IFACE.script")
 [ -n "$kernel" ] && $C -o /dev/null "$kernel"
 cb=$(sed -n 's/.*bm.callback=\([^ ]*\).*/\1/p' "$W/$IFACE.script")
 tok=$(sed -n 's/.*bm.token=\([0-9a-f]*\).*/\1/p' "$W/$IFACE.script")
+[ "$MODE" = fail ] && { $C "$cb?state=failed&reason=disk+on+fire&token=$tok" >/dev/null; exit 0; }
 [ "$MODE" = ok ] || exit 0
 $C "$cb?state=started&token=$tok" >/dev/null
 sleep 1

@@ -44,6 +44,15 @@ standalone_conf() {
     echo "tftp_root: $root"; echo "fleet: $fleet"
     for l in "$@"; do echo "$l"; done; } >"$T/agent.yaml"
 }
+# rack_conf RACK [KEY: VALUE...]: $T/agent.yaml for RACK's agent on IF_S,
+# synced from the test's coordinator over mTLS, with extra settings.
+rack_conf() {
+  local rack=$1 l
+  shift
+  { echo "rack: $rack"; echo "data_dir: $T/agent-data"; echo "interfaces: [$IF_S]"
+    echo "tftp_root: $T/root"; echo "coordinator: [$BMCTL_COORDINATOR]"; agent_tls "$rack"
+    for l in "$@"; do echo "$l"; done; } >"$T/agent.yaml"
+}
 in_s() { ip netns exec "$NS_S" "$@"; }
 in_c() { ip netns exec "$NS_C" "$@"; }
 client_mac() { ip -n "$NS_C" link set "$IF_C" address "$1"; }

@@ -88,15 +88,7 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
-cat >"$T/agent.yaml" <<Y
-rack: rack14
-data_dir: $T/agent-data
-interfaces: [$IF_S]
-tftp_root: $T/root
-coordinator: [$BMCTL_COORDINATOR]
-$(agent_tls rack14)
-log_level: debug
-Y
+rack_conf rack14 "log_level: debug"
 start_agent "$T/agent.yaml"
 for _ in $(seq 1 100); do
   [ -e "$T/agent-data/cache/sha256/$KSHA" ] && break

@@ -1,6 +1,7 @@
 /* Operations in the state machine: target resolution and refusals, the
  * image gate, batches, the lifecycle driven by agents' events, power
- * failures, timeouts by the proposer's clock, cancel, and completion. */
+ * failures, timeouts by the proposer's clock, cancel, and completion. Safe
+ * rollouts and max_booting: rollout_test.c. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,12 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "store_helpers.h"
-
-#define KM BM__KIND__KIND_MACHINE
-#define OK BM__STATUS__STATUS_OK
-#define S(x) BM__MACHINE_STATE__STATE_##x
-#define T0 1000000u
+#include "ops_helpers.h"
 
 static const char fleet[] =
     "sites: [{name: fra1}]\n"
@@ -31,139 +27,10 @@ static const char fleet[] =
     "  - {name: b, rack: rack11, mac: '52:54:00:11:00:02', profile: tiny, labels: {role: gpu}}\n"
     "  - {name: c, rack: rack11, mac: '52:54:00:11:00:03'}\n";
 
-static const uint8_t ksha[32] = { 0x9f, 0x86, 0xd0, 0x81, 0x88, 0x4c, 0x7d, 0x65, 0x9a, 0x2f, 0xea,
-	                          0xa0, 0xc5, 0x5a, 0xd0, 0x15, 0xa3, 0xbf, 0x4f, 0x1b, 0x2b, 0x0b,
-	                          0x82, 0x2c, 0xd1, 0x5d, 0x6c, 0x15, 0xb0, 0xf0, 0x0a, 0x08 };
-
 static int
 setup(void **state)
 {
 	return th_setup_with(state, fleet);
-}
-
-static Bm__Status
-run(struct store *s, Bm__Command *cmd, uint64_t now, char *msg, char *name)
-{
-	struct store_result res;
-	Bm__Status st;
-
-	cmd->time_ms = now;
-	assert_int_equal(th_apply(s, cmd, &res), 0);
-	st = res.status;
-	if (msg)
-		snprintf(msg, 256, "%s", res.message);
-	if (name) /* the operation the command started or named */
-		snprintf(name, 32, "%.31s", res.name);
-	store_result_fini(&res);
-	return st;
-}
-
-/* Reimage TARGETS (NULL-terminated) with batch and timeout. */
-static Bm__Status
-reimage(struct th_fx *f, const char *profile, uint32_t batch, uint64_t timeout, uint64_t now,
-        char *msg, char *op, const char *t0, const char *t1)
-{
-	Bm__Command cmd = BM__COMMAND__INIT;
-	Bm__ReimageRequest q = BM__REIMAGE_REQUEST__INIT;
-	char *targets[2] = { (char *)t0, (char *)t1 };
-
-	q.targets = targets;
-	q.n_targets = t1 ? 2 : 1;
-	q.profile = (char *)profile;
-	q.batch = batch;
-	q.timeout_ms = timeout;
-	cmd.op_case = BM__COMMAND__OP_REIMAGE;
-	cmd.reimage = &q;
-	return run(f->s, &cmd, now, msg, op);
-}
-
-static void
-tick(struct th_fx *f, uint64_t now)
-{
-	Bm__Command cmd = BM__COMMAND__INIT;
-	cmd.op_case = BM__COMMAND__OP_OP_TICK;
-	cmd.op_tick = 1;
-	assert_int_equal(run(f->s, &cmd, now, NULL, NULL), OK);
-}
-
-static void
-agent_holds_k(struct th_fx *f, bool holds)
-{
-	Bm__Command cmd = BM__COMMAND__INIT;
-	Bm__AgentInfo info = BM__AGENT_INFO__INIT;
-	ProtobufCBinaryData d = { 32, (uint8_t *)ksha };
-
-	info.id = "a1";
-	info.rack = "rack11";
-	info.cached = &d;
-	info.n_cached = holds;
-	cmd.op_case = BM__COMMAND__OP_AGENT_REGISTER;
-	cmd.agent_register = &info;
-	assert_int_equal(run(f->s, &cmd, T0, NULL, NULL), OK);
-}
-
-static void
-event(struct th_fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail, uint64_t now)
-{
-	Bm__Command cmd = BM__COMMAND__INIT;
-	Bm__AgentEvents batch = BM__AGENT_EVENTS__INIT;
-	Bm__Event e = BM__EVENT__INIT, *ep = &e;
-	uint8_t mac[6] = { 0x52, 0x54, 0, 0x11, 0, mac_last };
-
-	e.seq = ++f->seq;
-	e.time_ms = now;
-	e.kind = kind;
-	e.mac.data = mac;
-	e.mac.len = 6;
-	e.detail = (char *)detail;
-	batch.agent_id = "a1";
-	batch.events = &ep;
-	batch.n_events = 1;
-	cmd.op_case = BM__COMMAND__OP_AGENT_EVENTS;
-	cmd.agent_events = &batch;
-	assert_int_equal(run(f->s, &cmd, now, NULL, NULL), OK);
-}
-
-static Bm__Machine *
-machine(struct th_fx *f, const char *name)
-{
-	Bm__Object *o = th_get(f->s, KM, name);
-	Bm__Machine *m;
-	assert_non_null(o);
-	m = o->machine;
-	o->machine = NULL;
-	o->obj_case = BM__OBJECT__OBJ__NOT_SET;
-	bm__object__free_unpacked(o, NULL);
-	return m;
-}
-
-static Bm__MachineState
-mstate(struct th_fx *f, const char *name)
-{
-	Bm__Machine *m = machine(f, name);
-	Bm__MachineState st = m->state;
-	bm__machine__free_unpacked(m, NULL);
-	return st;
-}
-
-static Bm__OpState
-op_state(struct th_fx *f, const char *op)
-{
-	Bm__Object *o = th_get(f->s, BM__KIND__KIND_OPERATION, op);
-	Bm__OpState st;
-	assert_non_null(o);
-	st = o->operation->state;
-	bm__object__free_unpacked(o, NULL);
-	return st;
-}
-
-static void
-assert_reason(struct th_fx *f, const char *name, const char *part)
-{
-	Bm__Machine *m = machine(f, name);
-	if (!strstr(m->reason, part))
-		fail_msg("%s: reason \"%s\" lacks \"%s\"", name, m->reason, part);
-	bm__machine__free_unpacked(m, NULL);
 }
 
 static void
@@ -188,15 +55,6 @@ test_refusals(void **state)
 	                 BM__STATUS__STATUS_PRECONDITION);
 	assert_non_null(strstr(msg, op));
 	assert_int_equal(mstate(f, "b"), S(READY));
-}
-
-static uint64_t
-started(struct th_fx *f, const char *name)
-{
-	Bm__Machine *m = machine(f, name);
-	uint64_t v = m->started_ms;
-	bm__machine__free_unpacked(m, NULL);
-	return v;
 }
 
 static void

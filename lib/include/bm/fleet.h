@@ -21,6 +21,10 @@
  * unknown MACs (Rack.discoveries_refused) and logs them, not stores them. */
 #define BM_DISCOVERY_DEFAULT 1024u
 #define BM_DISCOVERY_MAX 1000000u
+/* A rack's max_booting: machines an operation has powered that have not
+ * reached installing, at most (default; most allowed). */
+#define BM_MAX_BOOTING_DEFAULT 32u
+#define BM_MAX_BOOTING_MAX 10000u
 
 /* A parsed fleet file. Everything is heap-allocated: free with
  * bm_fleet_fini. lines[kind][i] is the 1-based line of entry i of that kind. */

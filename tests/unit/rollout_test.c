@@ -1,0 +1,213 @@
+/* Safe rollouts in the state machine: a canary that fails halts the
+ * operation before the rest start, --max-failures (a count or a %) halts
+ * it, resume goes on and forgives, cancel ends a halted one; and each
+ * rack's max_booting bounds the machines between power-on and installing
+ * across operations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ops_helpers.h"
+
+static const char rollout_fleet[] =
+    "sites: [{name: fra1}]\n"
+    "racks:\n"
+    "  - {name: rack11, site: fra1, subnet: 10.11.0.0/24, gateway: 10.11.0.1, max_booting: 3}\n"
+    "images:\n"
+    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}\n"
+    "profiles: [{name: tiny, kernel: k}]\n"
+    "machines:\n"
+    "  - {name: m1, rack: rack11, mac: '52:54:00:11:00:01', profile: tiny}\n"
+    "  - {name: m2, rack: rack11, mac: '52:54:00:11:00:02', profile: tiny}\n"
+    "  - {name: m3, rack: rack11, mac: '52:54:00:11:00:03', profile: tiny}\n"
+    "  - {name: m4, rack: rack11, mac: '52:54:00:11:00:04', profile: tiny}\n"
+    "  - {name: m5, rack: rack11, mac: '52:54:00:11:00:05', profile: tiny}\n"
+    "  - {name: m6, rack: rack11, mac: '52:54:00:11:00:06', profile: tiny}\n";
+
+static int
+setup_rollout(void **state)
+{
+	int r = th_setup_with(state, rollout_fleet);
+	if (r == 0)
+		agent_holds_k(*state, true);
+	return r;
+}
+
+/* Reimage rack11 with a canary and a failure limit (count or %). */
+static Bm__Status
+rollout(struct th_fx *f, uint32_t canary, uint32_t max_failures, uint32_t pct, uint64_t now,
+        char *op)
+{
+	Bm__ReimageRequest q = BM__REIMAGE_REQUEST__INIT;
+	char *target = "rack11";
+
+	q.targets = &target;
+	q.n_targets = 1;
+	q.canary = canary;
+	q.max_failures = max_failures;
+	q.max_failures_pct = pct;
+	return reimage_q(f, &q, now, NULL, op);
+}
+
+static Bm__Status
+op_verb(struct th_fx *f, Bm__Command__OpCase verb, char *op, uint64_t now, char *msg)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+
+	cmd.op_case = verb;
+	if (verb == BM__COMMAND__OP_OP_RESUME)
+		cmd.op_resume = op;
+	else
+		cmd.op_cancel = op;
+	return run(f->s, &cmd, now, msg, NULL);
+}
+
+static Bm__Operation *
+operation(struct th_fx *f, const char *op)
+{
+	Bm__Object *o = th_get(f->s, BM__KIND__KIND_OPERATION, op);
+	Bm__Operation *v;
+	assert_non_null(o);
+	v = o->operation;
+	o->operation = NULL;
+	o->obj_case = BM__OBJECT__OBJ__NOT_SET;
+	bm__object__free_unpacked(o, NULL);
+	return v;
+}
+
+static unsigned
+n_started(struct th_fx *f, int from, int to)
+{
+	unsigned n = 0;
+	char name[8];
+	for (int i = from; i <= to; i++) {
+		snprintf(name, sizeof(name), "m%d", i);
+		n += started(f, name) != 0;
+	}
+	return n;
+}
+
+/* A canary fails: the operation halts with its reason, the rest never
+ * start (a bad image takes down no more than the canary), the machine in
+ * flight finishes; resume goes on within max_booting and completes. */
+static void
+test_canary_halts_resume(void **state)
+{
+	struct th_fx *f = *state;
+	uint64_t t = T0;
+	char op[32], msg[256];
+	Bm__Operation *o;
+
+	assert_int_equal(rollout(f, 2, 0, 0, t, op), OK);
+	assert_int_equal(n_started(f, 1, 2), 2);
+	assert_int_equal(n_started(f, 3, 6), 0);
+	assert_reason(f, "m3", "held: waiting for the canary (2 machines) to deploy");
+	assert_int_equal(op_verb(f, BM__COMMAND__OP_OP_RESUME, op, t, msg),
+	                 BM__STATUS__STATUS_PRECONDITION);
+	assert_non_null(strstr(msg, "not halted"));
+	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK, "state=failed reason=bad image", t += 1000);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_HALTED);
+	o = operation(f, op);
+	assert_string_equal(o->halt_reason, "canary m1 failed: bad image");
+	bm__operation__free_unpacked(o, NULL);
+	tick(f, t += 1000);
+	assert_int_equal(n_started(f, 3, 6), 0);
+	assert_reason(f, "m4", "held: the operation halted (canary m1 failed: bad image)");
+	/* The other canary was in flight: it finishes; the op stays halted. */
+	event(f, 2, BM__EVENT_KIND__EVENT_CALLBACK, "state=done", t += 1000);
+	assert_int_equal(mstate(f, "m2"), S(DEPLOYED));
+	tick(f, t += 1000);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_HALTED);
+	/* Resume: three start (max_booting 3), the fourth waits for the rack. */
+	assert_int_equal(op_verb(f, BM__COMMAND__OP_OP_RESUME, op, t += 1000, NULL), OK);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_RUNNING);
+	assert_int_equal(n_started(f, 3, 5), 3);
+	assert_int_equal(started(f, "m6"), 0);
+	assert_reason(f, "m6", "queued: rack rack11 has 3 machines booting (max_booting 3)");
+	/* Past DHCP is still booting; at installing, the slot frees. */
+	event(f, 3, BM__EVENT_KIND__EVENT_DHCP, "DISCOVER -> OFFER", t += 1000);
+	tick(f, t += 1000);
+	assert_int_equal(started(f, "m6"), 0);
+	event(f, 3, BM__EVENT_KIND__EVENT_CALLBACK, "state=started", t += 1000);
+	tick(f, t += 1000);
+	assert_int_not_equal(started(f, "m6"), 0);
+	for (uint8_t i = 3; i <= 6; i++)
+		event(f, i, BM__EVENT_KIND__EVENT_CALLBACK, "state=done", t += 1000);
+	/* Completed: failed, for the canary that failed. */
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_FAILED);
+	assert_int_equal(mstate(f, "m6"), S(DEPLOYED));
+}
+
+/* --max-failures: the second failure halts it; resume forgives those two;
+ * a cancel of a halted operation ends it. A % is of the machines, rounded
+ * up. */
+static void
+test_max_failures(void **state)
+{
+	struct th_fx *f = *state;
+	uint64_t t = T0;
+	char op[32];
+	Bm__Operation *o;
+
+	assert_int_equal(rollout(f, 0, 2, 0, t, op), OK);
+	assert_int_equal(n_started(f, 1, 6), 3);
+	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK, "state=failed reason=disk", t += 1000);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_RUNNING);
+	assert_int_equal(n_started(f, 1, 6), 4); /* m4 took m1's place */
+	event(f, 2, BM__EVENT_KIND__EVENT_CALLBACK, "state=failed reason=disk", t += 1000);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_HALTED);
+	o = operation(f, op);
+	assert_string_equal(o->halt_reason, "2 machines failed (max-failures 2)");
+	bm__operation__free_unpacked(o, NULL);
+	assert_int_equal(n_started(f, 1, 6), 4);
+	assert_int_equal(op_verb(f, BM__COMMAND__OP_OP_RESUME, op, t += 1000, NULL), OK);
+	o = operation(f, op);
+	assert_int_equal(o->failures_forgiven, 2);
+	bm__operation__free_unpacked(o, NULL);
+	assert_int_equal(n_started(f, 1, 6), 5);
+	assert_int_equal(op_verb(f, BM__COMMAND__OP_OP_CANCEL, op, t += 1000, NULL), OK);
+	assert_int_equal(mstate(f, "m6"), S(READY));
+	for (uint8_t i = 3; i <= 5; i++)
+		event(f, i, BM__EVENT_KIND__EVENT_CALLBACK, "state=done", t += 1000);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_CANCELLED);
+	/* 50% of 6: 3. */
+	assert_int_equal(rollout(f, 0, 0, 50, t += 1000, op), OK);
+	o = operation(f, op);
+	assert_int_equal(o->max_failures, 3);
+	assert_int_equal(o->max_failures_pct, 50);
+	bm__operation__free_unpacked(o, NULL);
+}
+
+/* max_booting bounds the rack, not each operation. */
+static void
+test_max_booting_across_ops(void **state)
+{
+	struct th_fx *f = *state;
+	char op1[32], op2[32];
+
+	assert_int_equal(reimage(f, "", 0, 0, T0, NULL, op1, "m1", "m2"), OK);
+	assert_int_equal(reimage(f, "", 0, 0, T0, NULL, op2, "m3", "m4"), OK);
+	assert_int_equal(n_started(f, 1, 3), 3);
+	assert_int_equal(started(f, "m4"), 0);
+	assert_reason(f, "m4", "max_booting 3");
+	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK, "state=done", T0 + 1000);
+	tick(f, T0 + 2000);
+	assert_int_not_equal(started(f, "m4"), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_canary_halts_resume, setup_rollout,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_max_failures, setup_rollout, th_teardown),
+		cmocka_unit_test_setup_teardown(test_max_booting_across_ops, setup_rollout,
+		                                th_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
