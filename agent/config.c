@@ -14,6 +14,7 @@
 
 #include "bm/netaddr.h"
 #include "http_limits.h"
+#include "power.h"
 #include "tftp_limits.h"
 #include "bm/yaml_util.h"
 
@@ -46,6 +47,7 @@ agent_config_init(struct agent_config *c)
 	c->rogue_probe_secs = 60;
 	c->outbox_max = 100000;
 	c->log_level = BM_LOG_INFO;
+	c->power_stagger_ms = POWER_STAGGER_DEFAULT_MS;
 	pxe_boot_table_default(&c->boot);
 }
 
@@ -399,6 +401,9 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 	} else if (!strcmp(k, "bmc_timeout")) {
 		if (number(w, v, k, 1, 600, &num) == 0)
 			c->bmc_timeout = (unsigned)num;
+	} else if (!strcmp(k, "power_stagger_ms")) {
+		if (number(w, v, k, 0, POWER_STAGGER_MAX_MS, &num) == 0)
+			c->power_stagger_ms = (unsigned)num;
 	} else if (!strcmp(k, "log_level")) {
 		const char *s = bm_yaml_scalar(v);
 		if (!s || bm_log_level_parse(s, &c->log_level) < 0)

@@ -54,6 +54,10 @@ struct agent_config {
 	 * run, one Redfish request), 30 by default. */
 	char bmc_ca[PATH_MAX];
 	unsigned bmc_timeout;
+	/* power_stagger_ms: at least this long between two power-ons in the
+	 * rack (POWER_STAGGER_DEFAULT_MS; 0: none), so that a reimage does not
+	 * switch a rack's PSUs and its DHCP on all at once. */
+	unsigned power_stagger_ms;
 	/* signed_shim, signed_grub: Debian's signed shim and network GRUB,
 	 * served as shimx64.efi and grubx64.efi to `loader: grub` profiles
 	 * (defaults: shim-signed's and grub-efi-amd64-signed's files). */

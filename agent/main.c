@@ -461,7 +461,7 @@ start_sync(struct agent *a)
 		}
 		o.creds = a->creds;
 	}
-	struct power_opts po = { a->cfg.bmc_ca, a->cfg.bmc_timeout };
+	struct power_opts po = { a->cfg.bmc_ca, a->cfg.bmc_timeout, a->cfg.power_stagger_ms };
 	if ((r = power_start(a->db, a->cfg.rack, &po, &a->power)) < 0)
 		return r;
 	power_actions(a, a->view);

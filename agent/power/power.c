@@ -42,7 +42,8 @@ struct power {
 	struct bm_worker w; /* POWER_WORKERS threads; the mutex guards what follows */
 	struct job *q;
 	size_t n;
-	struct busy { /* the jobs running, so they are not queued twice */
+	uint64_t next_on_ms; /* the next power-on may start then (monotonic) */
+	struct busy {        /* the jobs running, so they are not queued twice */
 		uint8_t mac[6];
 		uint64_t seq;
 		bool req;
@@ -347,6 +348,27 @@ run_job(struct power *p, const struct job *j)
 		rackdb_batch_abort(b);
 }
 
+/* Whether j may switch a machine on: those are staggered. */
+static bool
+powers_on(const struct job *j)
+{
+	return j->verb == RF_NETBOOT || j->verb == RF_CYCLE || j->verb == RF_ON;
+}
+
+/* Mutex held: the time j may start at, taking its place in the rack's
+ * power-on sequence. */
+static uint64_t
+stagger_slot(struct power *p, const struct job *j)
+{
+	uint64_t now = bm_mono_ms(), at;
+
+	if (!powers_on(j) || !p->o.stagger_ms)
+		return now;
+	at = p->next_on_ms > now ? p->next_on_ms : now;
+	p->next_on_ms = at + p->o.stagger_ms;
+	return at;
+}
+
 static void
 power_main(void *arg, unsigned index)
 {
@@ -366,8 +388,10 @@ power_main(void *arg, unsigned index)
 		memcpy(busy->mac, j.mac, 6);
 		busy->seq = j.seq;
 		busy->req = j.req;
+		uint64_t at = stagger_slot(p, &j), now = bm_mono_ms();
 		bm_worker_unlock(&p->w);
-		run_job(p, &j);
+		if (at <= now || bm_worker_sleep(&p->w, (unsigned)(at - now)))
+			run_job(p, &j);
 		OPENSSL_cleanse(j.pass, sizeof(j.pass));
 		bm_worker_lock(&p->w);
 		busy->seq = 0;

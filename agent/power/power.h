@@ -49,9 +49,14 @@ struct power_ipmi_target {
 };
 int power_parse_ipmi(const char *url, struct power_ipmi_target *ret);
 
+/* The agent's power_stagger_ms: default and most allowed. */
+#define POWER_STAGGER_DEFAULT_MS 200u
+#define POWER_STAGGER_MAX_MS 60000u
+
 struct power_opts {
-	const char *bmc_ca; /* agent's bmc_ca: CA bundle for HTTPS BMCs ("": the system's) */
-	unsigned timeout_s; /* agent's bmc_timeout: one ipmitool run or Redfish call */
+	const char *bmc_ca;  /* agent's bmc_ca: CA bundle for HTTPS BMCs ("": the system's) */
+	unsigned timeout_s;  /* agent's bmc_timeout: one ipmitool run or Redfish call */
+	unsigned stagger_ms; /* agent's power_stagger_ms: between two power-ons */
 };
 int power_start(struct rackdb *db, const char *rack, const struct power_opts *o,
                 struct power **ret);

@@ -16,6 +16,7 @@ tls: {ca: ca.crt, cert: /etc/a.crt}
 coordinator: [tls+tcp://10.0.0.1:7400]
 bmc_ca: bmc-ca.pem
 bmc_timeout: 0
+power_stagger_ms: 60001
 Y
 expect_exit 1 "a bad config is refused" "$BM_BIN/bmagent" --check-config "$T/bad.yaml"
 for want in "bad.yaml:1: rack: \"Rack_12\" is not a valid name" "bad.yaml:2: interfaces: needs 1 to 8 entries" \
@@ -24,7 +25,8 @@ for want in "bad.yaml:1: rack: \"Rack_12\" is not a valid name" "bad.yaml:2: int
   "bad.yaml:7: boot_files: \"/etc/passwd\" must be a path relative to tftp_root" \
   "bad.yaml:7: boot_files: unknown key \"vga\"" "bad.yaml:8: tls: \"ca.crt\" must be an absolute path" \
   "bad.yaml:8: tls: needs ca, cert and key" "bad.yaml:10: bmc_ca: must be an absolute path" \
-  "bad.yaml:11: bmc_timeout: must be a number in 1..600"; do
+  "bad.yaml:11: bmc_timeout: must be a number in 1..600" \
+  "bad.yaml:12: power_stagger_ms: must be a number in 0..60000"; do
   expect_in "$T/err" "$want" "refusal: $want"
 done
 printf 'rack: rack12\ninterfaces: [eth1]\ncoordinator: [tls+tcp://10.0.0.1:7400]\n' >"$T/notls.yaml"

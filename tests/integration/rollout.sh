@@ -5,13 +5,18 @@
 # canary's installer fails -> the operation halts naming it, no other
 # machine is powered, the canaries in flight deploy; `bmctl op resume`
 # goes on and completes it. From every machine's trace (its power action
-# -> its move to installing), the rack's max_booting is never exceeded.
+# -> its move to installing), the rack's max_booting is never exceeded, and
+# the agent's power-ons are spread by its power_stagger_ms (9 in 10 at
+# least half of it apart in the traces: an event's stamp is taken after
+# its action, on a busy box; without the stagger, the starts of one tick
+# come together).
 #   ROLLOUT_MACHINES (default 200), ROLLOUT_MAX_BOOTING (default 6).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 N=${ROLLOUT_MACHINES:-200}
 MAXB=${ROLLOUT_MAX_BOOTING:-6}
+STAGGER=40
 name() { printf 'm%03d' "$1"; }
 
 netns_up 10.14.0.1/24
@@ -39,7 +44,7 @@ for i in $(seq 1 "$N"); do
   ip -n "$NS_C" link add "$(name "$i")" link "$IF_C" type macvlan mode bridge
   ip -n "$NS_C" link set "$(name "$i")" address "$(printf '52:54:00:14:%02x:%02x' $((i / 256)) $((i % 256)))" up
 done
-rack_conf rack14
+rack_conf rack14 "power_stagger_ms: $STAGGER"
 start_agent "$T/agent.yaml"
 for _ in $(seq 1 100); do [ -e "$T/agent-data/cache/sha256/$KSHA" ] && break; sleep 0.1; done
 
@@ -108,7 +113,7 @@ import json, sys
 from datetime import datetime
 maxb, n = int(sys.argv[2]), int(sys.argv[3])
 t = lambda s: datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
-edges, spans = [], 0
+edges, spans, ons = [], 0, []
 text, at, dec, docs = open(sys.argv[1]).read(), 0, json.JSONDecoder(), []
 while text[at:].strip():
     doc, end = dec.raw_decode(text, at + len(text[at:]) - len(text[at:].lstrip()))
@@ -118,6 +123,7 @@ for d in docs:
     ev = d["events"]
     on = [t(e["time"]) for e in ev if e["kind"] == "power" and e["detail"].startswith("ok")]
     inst = [t(e["time"]) for e in ev if e["kind"] == "state" and "-> installing" in e["detail"]]
+    ons += on
     for a in on:
         b = min([x for x in inst if x >= a], default=None)
         if b is not None:
@@ -127,12 +133,18 @@ cur = peak = 0
 for _, d in sorted(edges, key=lambda e: (e[0], e[1])):
     cur += d
     peak = max(peak, cur)
-print(f"spans={spans} peak={peak}")
+ons.sort()
+gaps = sorted(b - a for a, b in zip(ons, ons[1:]))
+gap = gaps[len(gaps) // 10] * 1000 if gaps else 0  # 10th percentile
+print(f"spans={spans} peak={peak} p10_gap_ms={gap:.0f}")
 sys.exit(0 if spans >= n - 1 and peak <= maxb else 1)  # the failed canary never installs
 PY
 rc=$?
 [ "$rc" = 0 ] && ok "max_booting $MAXB never exceeded ($(cat "$T/bound"))" ||
   not_ok "from the traces: $(cat "$T/bound") (max_booting $MAXB, $N machines)"
+gap=$(sed -n 's/.*p10_gap_ms=\([0-9]*\).*/\1/p' "$T/bound")
+[ "${gap:-0}" -ge $((STAGGER / 2)) ] && ok "power-ons staggered: 9 in 10 at least ${gap} ms apart (power_stagger_ms $STAGGER)" ||
+  not_ok "power-ons: 1 in 10 less than $gap ms apart (power_stagger_ms $STAGGER)"
 grep -q "peak=$MAXB\b" "$T/bound" && ok "the rack was kept at its bound ($MAXB booting at once)" ||
   not_ok "the bound was never reached: $(cat "$T/bound")"
 [ -n "${BM_IT_DEBUG:-}" ] && cp -r "$T" "$BM_IT_DEBUG"
