@@ -31,18 +31,8 @@ NAME=sync
 . bench/lib.sh
 K=$NS_S # the coordinator's namespace (lib.sh's server side)
 ip -n "$K" addr add 10.0.0.1/32 dev lo
-PIDS=()
-stop_daemons() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  PIDS=()
-}
-cleanup_agents() {
-  stop_daemons
-  for i in $(seq 1 "$AGENTS"); do ip netns del "bmsy$i" 2>/dev/null || true; done
-  bench_down
-}
-trap cleanup_agents EXIT
+AGENT_NS=bmsy
+. bench/lib_agents.sh
 
 # The fleet CA: the coordinator at 10.0.0.1, an admin, an agent per rack.
 P=$W/pki
@@ -76,21 +66,7 @@ fleet() { # fleet GEN PROFILE_GEN
 fleet 0 0 >"$W/fleet.yaml"
 printf test >"$W/k" # its sha256 is the fleet's image k: every agent caches it
 
-for i in $(seq 1 "$AGENTS"); do
-  n=bmsy$i
-  ip netns add "$n"
-  ip -n "$n" link set lo up
-  ip link add "bsy$i" netns "$n" type veth peer name "bsk$i" netns "$K"
-  ip -n "$K" addr add "10.202.$((i / 64)).$((i % 64 * 4 + 1))/30" dev "bsk$i"
-  ip -n "$n" addr add "10.202.$((i / 64)).$((i % 64 * 4 + 2))/30" dev "bsy$i"
-  ip -n "$K" link set "bsk$i" up
-  ip -n "$n" link set "bsy$i" up
-  ip -n "$n" route add default via "10.202.$((i / 64)).$((i % 64 * 4 + 1))"
-  ip -n "$n" link add rk type veth peer name rkp # (no dummy module here)
-  ip -n "$n" link set rkp up
-  ip -n "$n" addr add "10.$((100 + i / 200)).$((i % 200)).1/24" dev rk
-  ip -n "$n" link set rk up
-done
+agents_netns_up
 
 # start RUN_DIR: a fresh coordinator and agents in MODE, the fleet applied,
 # every agent synced.
@@ -127,26 +103,6 @@ Y
   echo "$MODE: agents synced: $synced of $AGENTS" >&2
 }
 
-# latencies RUN_DIR REVS_FILE WHAT(updated|received): commit -> each agent's step, ms.
-latencies() {
-  python3 - "$1" "$2" "$3" <<'PY'
-import glob, re, sys, datetime
-w, revs, what = sys.argv[1], set(int(x) for x in open(sys.argv[2]).read().split()), sys.argv[3]
-def ms(s):
-    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000
-commit = {}
-for l in open(w + "/coord.log"):
-    m = re.match(r"(\S+) debug propose committed revision=(\d+)", l)
-    if m and int(m.group(2)) in revs:
-        commit[int(m.group(2))] = ms(m.group(1))
-for f in glob.glob(w + "/a*/log"):
-    for l in open(f):
-        m = re.match(r"(\S+) debug sync view " + what + r" revision=(\d+)", l)
-        if m and int(m.group(2)) in commit:
-            print("%.3f" % (ms(m.group(1)) - commit[int(m.group(2))]))
-PY
-}
-pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; print a[i]}'; }
 
 # apply FILE: apply it and print the revision it committed at
 apply() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
@@ -170,10 +126,10 @@ measure() {
     sleep 0.2
   done
   sleep 1
-  latencies "$d" "$d/revs.one" updated >"$d/lat.one"
-  latencies "$d" "$d/revs.all" updated >"$d/lat.all"
-  latencies "$d" "$d/revs.one" received >"$d/lat.rone"
-  latencies "$d" "$d/revs.all" received >"$d/lat.rall"
+  latencies "$d" "$d/revs.one" updated "$d/coord.log" >"$d/lat.one"
+  latencies "$d" "$d/revs.all" updated "$d/coord.log" >"$d/lat.all"
+  latencies "$d" "$d/revs.one" received "$d/coord.log" >"$d/lat.rone"
+  latencies "$d" "$d/revs.all" received "$d/coord.log" >"$d/lat.rall"
   for k in one all rone rall; do
     pct 50 <"$d/lat.$k" >>"$W/$MODE.$k.p50"; pct 99 <"$d/lat.$k" >>"$W/$MODE.$k.p99"
   done

@@ -280,7 +280,28 @@ struct step {
 	const struct caches *cs;
 	struct admission adm;
 	unsigned active; /* started, not finished */
+	/* images_ready's last answer: machines in name order come rack by
+	 * rack, mostly of one profile. */
+	char memo_rack[64], memo_profile[64];
+	int memo_ready; /* -1: none yet */
+	char memo_why[400];
 };
+
+/* images_ready, memoized by (rack, profile) for this advance. */
+static int
+images_ready_memo(struct apply_ctx *c, struct step *st, const Bm__Machine *m, char *why,
+                  size_t wlen)
+{
+	const char *p = profile_of(m);
+
+	if (st->memo_ready < 0 || strcmp(st->memo_rack, m->rack) || strcmp(st->memo_profile, p)) {
+		st->memo_ready = images_ready(c, st->cs, m, st->memo_why, sizeof(st->memo_why));
+		snprintf(st->memo_rack, sizeof(st->memo_rack), "%s", m->rack);
+		snprintf(st->memo_profile, sizeof(st->memo_profile), "%s", p);
+	}
+	snprintf(why, wlen, "%s", st->memo_why);
+	return st->memo_ready;
+}
 
 /* Start m if the batch, its rack's max_booting and its images allow; else
  * say why it waits. */
@@ -307,7 +328,7 @@ start_machine(struct apply_ctx *c, struct step *st, Bm__Machine *m, bool *change
 		set_reason(m, why, changed);
 		return 0;
 	}
-	if (!images_ready(c, st->cs, m, why, sizeof(why))) {
+	if (!images_ready_memo(c, st, m, why, sizeof(why))) {
 		set_reason(m, why, changed);
 		if (timed_out(c, op, m))
 			fail_timeout(c, op, st->cs, m, changed);
@@ -446,7 +467,7 @@ st_op_advance(struct apply_ctx *c, Bm__Operation *op)
 {
 	Bm__Machine **ms = calloc(op->n_machines + 1, sizeof(*ms));
 	struct caches cs = { 0 };
-	struct step st = { .op = op, .cs = &cs };
+	struct step st = { .op = op, .cs = &cs, .memo_ready = -1 };
 	unsigned n_done = 0;
 	bool all_finished = true, op_changed = false;
 	int r;

@@ -18,6 +18,7 @@
 #define S(x) BM__MACHINE_STATE__STATE_##x
 #define OP_TIMEOUT_DEFAULT_MS (30ull * 60 * 1000)
 #define OP_MACHINES_MAX 100000u
+#define OP_SETTLE_AT_ONCE_BYTES (32u << 10)
 
 struct names {
 	char **v;
@@ -184,39 +185,79 @@ labels_match(const Bm__ReimageRequest *q, const Bm__Machine *m)
 
 /* ------------------------------------------------------------- checks */
 
-/* Can m join an operation installing `profile` (empty: its own)? 0, or
- * ST_REFUSED with the reason, or -errno. */
 static int
-check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile)
+get_op(struct apply_ctx *c, const char *name, Bm__Operation **ret)
 {
-	const char *p = *profile ? profile : m->profile;
+	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_OPS], name, strlen(name),
+	                      &bm__operation__descriptor, (ProtobufCMessage **)ret);
+}
+
+/* What check_machine read last: in a reimage of thousands of machines,
+ * most share their last operation and their profile. */
+struct check_memo {
+	char op[64];
+	bool op_live;
+	char profile[64]; /* usable */
+};
+
+/* Whether operation `name` still owns its machines (memoized). */
+static int
+op_live_memo(struct apply_ctx *c, const char *name, struct check_memo *mo, bool *ret)
+{
 	Bm__Operation *op = NULL;
+	int r;
+
+	if (strcmp(mo->op, name)) {
+		if ((r = get_op(c, name, &op)) < 0 && r != -ENOENT)
+			return r;
+		mo->op_live = op && st_op_live(op);
+		st_free(op);
+		snprintf(mo->op, sizeof(mo->op), "%s", name);
+	}
+	*ret = mo->op_live;
+	return 0;
+}
+
+/* Can profile p be installed (a yes memoized: a no ends the reimage)? 0,
+ * ST_REFUSED, -errno. */
+static int
+profile_usable(struct apply_ctx *c, const char *p, struct check_memo *mo)
+{
 	Bm__Profile *pr = NULL;
 	int r;
 
-	if (*m->operation &&
-	    bm_mdb_get_msg(c->txn, c->s->dbi[DB_OPS], m->operation, strlen(m->operation),
-	                   &bm__operation__descriptor, (ProtobufCMessage **)&op) == 0) {
-		bool running = st_op_live(op);
-		st_free(op);
-		if (running)
-			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
-			                 "machine %s is already in operation %s", m->name,
-			                 m->operation);
-	}
-	if (!*p)
-		return st_refuse(c, BM__STATUS__STATUS_INVALID,
-		                 "machine %s has no profile: give --profile", m->name);
+	if (!strcmp(mo->profile, p))
+		return 0;
 	r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
 	                   (ProtobufCMessage **)&pr);
 	if (r == -ENOENT)
-		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist", p);
-	if (r < 0)
-		return r;
-	r = *pr->kernel ? 0
-	                : st_refuse(c, BM__STATUS__STATUS_INVALID, "profile %s has no kernel", p);
+		r = st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist", p);
+	else if (r == 0 && !*pr->kernel)
+		r = st_refuse(c, BM__STATUS__STATUS_INVALID, "profile %s has no kernel", p);
 	st_free(pr);
+	if (r == 0)
+		snprintf(mo->profile, sizeof(mo->profile), "%s", p);
 	return r;
+}
+
+/* Can m join an operation installing `profile` (empty: its own)? 0, or
+ * ST_REFUSED with the reason, or -errno. */
+static int
+check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile, struct check_memo *mo)
+{
+	const char *p = *profile ? profile : m->profile;
+	bool live = false;
+	int r;
+
+	if (*m->operation && (r = op_live_memo(c, m->operation, mo, &live)) < 0)
+		return r;
+	if (live)
+		return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+		                 "machine %s is already in operation %s", m->name, m->operation);
+	if (!*p)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "machine %s has no profile: give --profile", m->name);
+	return profile_usable(c, p, mo);
 }
 
 static void
@@ -256,6 +297,7 @@ take_machines(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *ns
               Bm__Machine ***ret, size_t *ret_n)
 {
 	Bm__Machine **ms = calloc(ns->n + 1, sizeof(*ms));
+	struct check_memo mo = { 0 };
 	size_t n = 0;
 	int r = 0;
 
@@ -270,7 +312,7 @@ take_machines(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *ns
 			continue;
 		}
 		ms[n++] = m;
-		r = check_machine(c, m, q->profile);
+		r = check_machine(c, m, q->profile, &mo);
 	}
 	if (r == 0 && !n)
 		r = st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machines match");
@@ -350,13 +392,6 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 	free(ms);
 	names_free(&ns);
 	return r;
-}
-
-static int
-get_op(struct apply_ctx *c, const char *name, Bm__Operation **ret)
-{
-	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_OPS], name, strlen(name),
-	                      &bm__operation__descriptor, (ProtobufCMessage **)ret);
 }
 
 bool
@@ -467,14 +502,21 @@ st_apply_op_tick(struct apply_ctx *c)
 
 /* A machine of operation `name` just ended (deployed or failed): advance
  * the operation now rather than at its next tick, so that the next batch
- * starts and the last machine completes it at once. */
+ * starts and the last machine completes it at once. Only for operations
+ * whose record is at most OP_SETTLE_AT_ONCE_BYTES (some 2,000 machines):
+ * advancing reads every machine of the operation, and per machine ending
+ * that would grow as its square; larger ones advance at the tick. */
 int
 st_op_settle(struct apply_ctx *c, const char *name)
 {
+	MDB_val k = { strlen(name), (void *)name }, v;
 	Bm__Operation *op = NULL;
 	int r;
 
-	if (!*name || (r = get_op(c, name, &op)) == -ENOENT)
+	if (!*name || mdb_get(c->txn, c->s->dbi[DB_OPS], &k, &v) != MDB_SUCCESS ||
+	    v.mv_size > OP_SETTLE_AT_ONCE_BYTES)
+		return 0;
+	if ((r = get_op(c, name, &op)) == -ENOENT)
 		return 0;
 	if (r == 0 && st_op_live(op))
 		r = st_op_advance(c, op);

@@ -114,21 +114,25 @@ answer_groups(struct watch_hub *h, struct store_read *rd, struct woken *v, size_
 		uint8_t *buf = NULL;
 		size_t len = 0;
 		int r = pack_answer(h, rd, &v[i], &buf, &len);
-		for (j = i; j < n && (j == i || !woken_cmp(&v[i], &v[j])); j++) {
-			if (r == 1) {
-				move_on(h, v[j].p, cur);
-				continue;
-			}
-			if (r == 0)
-				bm_rpc_reply_packed(v[j].p->call, buf, len);
-			else
-				bm_rpc_reply_status(v[j].p->call, BM__STATUS__STATUS_INTERNAL,
-				                    "reading the store failed");
-			free(v[j].p);
-		}
+		for (j = i + 1; j < n && !woken_cmp(&v[i], &v[j]); j++)
+			;
 		if (r < 0)
 			BM_WARN("watch", "answer failed rack=%s err=\"%s\"", v[i].p->rack,
 			        strerror(-r));
+		/* The run's parked entries are answered and freed last: the
+		 * comparisons above read them. */
+		for (size_t k = i; k < j; k++) {
+			if (r == 1) {
+				move_on(h, v[k].p, cur);
+				continue;
+			}
+			if (r == 0)
+				bm_rpc_reply_packed(v[k].p->call, buf, len);
+			else
+				bm_rpc_reply_status(v[k].p->call, BM__STATUS__STATUS_INTERNAL,
+				                    "reading the store failed");
+			free(v[k].p);
+		}
 		free(buf);
 	}
 }

@@ -1,0 +1,61 @@
+# Shared by the benchmarks that run many agents (sync.sh, fleet.sh): each
+# agent in a namespace of its own (PREFIX1, PREFIX2, ...) routed to the
+# coordinators' namespace $K over a veth, its rack segment a veth pair
+# inside it (this kernel has no dummy links), rack i at 10.(100 +
+# i/200).(i%200).1/24; the daemons started, killed by their own PIDs; and
+# the commit -> agent latencies from the logs. Source after lib.sh, with
+# K, AGENTS and AGENT_NS (the namespaces' prefix) set.
+PIDS=()
+stop_daemons() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+cleanup_agents() {
+  stop_daemons
+  for i in $(seq 1 "$AGENTS"); do ip netns del "$AGENT_NS$i" 2>/dev/null || true; done
+  bench_down
+}
+trap cleanup_agents EXIT
+
+# agents_netns_up: every agent's namespace, link and rack segment.
+agents_netns_up() {
+  local i n a
+  for i in $(seq 1 "$AGENTS"); do
+    n=$AGENT_NS$i a=10.$((200 + i / 16384)).$((i / 64 % 256)).$((i % 64 * 4))
+    ip netns add "$n"
+    ip -n "$n" link set lo up
+    ip link add "${AGENT_NS}l$i" netns "$n" type veth peer name "${AGENT_NS}k$i" netns "$K"
+    ip -n "$K" addr add "${a%.*}.$((${a##*.} + 1))/30" dev "${AGENT_NS}k$i"
+    ip -n "$n" addr add "${a%.*}.$((${a##*.} + 2))/30" dev "${AGENT_NS}l$i"
+    ip -n "$K" link set "${AGENT_NS}k$i" up
+    ip -n "$n" link set "${AGENT_NS}l$i" up
+    ip -n "$n" route add default via "${a%.*}.$((${a##*.} + 1))"
+    ip -n "$n" link add rk type veth peer name rkp
+    ip -n "$n" link set rkp up
+    ip -n "$n" addr add "10.$((100 + i / 200)).$((i % 200)).1/24" dev rk
+    ip -n "$n" link set rk up
+  done
+}
+
+# latencies RUN_DIR REVS_FILE WHAT(updated|received) COORD_LOG: commit on
+# the coordinator -> each agent's step (RUN_DIR/a*/log), ms.
+latencies() {
+  /usr/bin/python3 - "$@" <<'PY'
+import glob, re, sys, datetime
+w, revs, what, clog = sys.argv[1], set(int(x) for x in open(sys.argv[2]).read().split()), sys.argv[3], sys.argv[4]
+def ms(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000
+commit = {}
+for l in open(clog, errors="replace"):
+    m = re.match(r"(\S+) debug propose committed revision=(\d+)", l)
+    if m and int(m.group(2)) in revs:
+        commit[int(m.group(2))] = ms(m.group(1))
+for f in glob.glob(w + "/a*/log"):
+    for l in open(f, errors="replace"):
+        m = re.match(r"(\S+) debug sync view " + what + r" revision=(\d+)", l)
+        if m and int(m.group(2)) in commit:
+            print("%.3f" % (ms(m.group(1)) - commit[int(m.group(2))]))
+PY
+}
+pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; print a[i]}'; }
