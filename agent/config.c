@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "bm/netaddr.h"
+#include "bm/rate.h"
 #include "http_limits.h"
 #include "power.h"
 #include "tftp_limits.h"
@@ -401,6 +402,9 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 	} else if (!strcmp(k, "bmc_timeout")) {
 		if (number(w, v, k, 1, 600, &num) == 0)
 			c->bmc_timeout = (unsigned)num;
+	} else if (!strcmp(k, "image_rate_mbit")) {
+		if (number(w, v, k, 0, BM_RATE_MBIT_MAX, &num) == 0)
+			c->image_rate_mbit = (unsigned)num;
 	} else if (!strcmp(k, "power_stagger_ms")) {
 		if (number(w, v, k, 0, POWER_STAGGER_MAX_MS, &num) == 0)
 			c->power_stagger_ms = (unsigned)num;

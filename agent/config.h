@@ -58,6 +58,10 @@ struct agent_config {
 	 * rack (POWER_STAGGER_DEFAULT_MS; 0: none), so that a reimage does not
 	 * switch a rack's PSUs and its DHCP on all at once. */
 	unsigned power_stagger_ms;
+	/* image_rate_mbit: the rack's file bytes over TFTP and HTTP (kernels,
+	 * initrds, disk images) at most this fast, together (token bucket,
+	 * bm/rate.h); 0: no limit (the default). */
+	unsigned image_rate_mbit;
 	/* signed_shim, signed_grub: Debian's signed shim and network GRUB,
 	 * served as shimx64.efi and grubx64.efi to `loader: grub` profiles
 	 * (defaults: shim-signed's and grub-efi-amd64-signed's files). */

@@ -16,6 +16,7 @@
 
 #include "bm/fsutil.h"
 #include "bm/log.h"
+#include "bm/rate.h"
 #include "bm/netaddr.h"
 #include "bm/util.h"
 #include "bm/version.h"
@@ -57,6 +58,7 @@ struct agent {
 	struct progress *progress;  /* managed: fetches traced for the coordinator */
 	struct cache *cache;        /* the image cache's downloader */
 	struct power *power;        /* managed: power actions of operations */
+	struct bm_rate image_rate;  /* image_rate_mbit: TFTP and HTTP file bytes */
 	char agent_id[RACKDB_AGENT_ID_LEN + 1];
 	char hostname[256];
 	ev_signal sigterm, sigint, sighup;
@@ -270,6 +272,8 @@ start_files(struct agent *a, const char **ifaces)
 	file_table_alias_logged(a->files, PXE_SHIM_FILE, a->cfg.signed_shim);
 	file_table_alias_logged(a->files, PXE_GRUB_FILE, a->cfg.signed_grub);
 	t.files = a->files;
+	bm_rate_init_mbit(&a->image_rate, a->cfg.image_rate_mbit, bm_mono_ms());
+	t.rate = a->cfg.image_rate_mbit ? &a->image_rate : NULL;
 	return tftp_service_start(a->loop, &t, &a->tftp);
 }
 
@@ -332,6 +336,7 @@ start_http(struct agent *a, const char **ifaces)
 	ho.handler = http_routes_handle;
 	ho.arg = a->routes;
 	ho.files = a->files;
+	ho.rate = a->cfg.image_rate_mbit ? &a->image_rate : NULL;
 	if ((r = http_server_start(a->loop, &ho, &a->http)) < 0)
 		return r;
 	return start_metrics(a);

@@ -171,12 +171,13 @@ round() {
     apply_rev "$d/one.yaml" >>"$d/revs.one"
   done
   sleep 2
-  latencies "$d" "$d/revs.all" updated "$d/n$L.log" >"$d/lat.all"
-  latencies "$d" "$d/revs.one" updated "$d/n$L.log" >"$d/lat.one"
+  latencies "$d" "$d/revs.all" updated "$d"/n?.log >"$d/lat.all"
+  latencies "$d" "$d/revs.one" updated "$d"/n?.log >"$d/lat.one"
+  latencies "$d" "$d/revs.one" received "$d"/n?.log >"$d/lat.rone"
   put all.p50 "$(pct 50 <"$d/lat.all")"; put all.p99 "$(pct 99 <"$d/lat.all")"
   put all.max "$(pct 100 <"$d/lat.all")"
   put one.p50 "$(pct 50 <"$d/lat.one")"; put one.p99 "$(pct 99 <"$d/lat.one")"
-  echo "  profile to all: $(wc -l <"$d/lat.all") stored, p99 $(pct 99 <"$d/lat.all") ms; one machine p99 $(pct 99 <"$d/lat.one") ms" >&2
+  echo "  profile to all: $(wc -l <"$d/lat.all") stored, p99 $(pct 99 <"$d/lat.all") ms; one machine p50/p99 received $(pct 50 <"$d/lat.rone")/$(pct 99 <"$d/lat.rone"), stored $(pct 50 <"$d/lat.one")/$(pct 99 <"$d/lat.one") ms" >&2
   local racks=()
   local nr=$((10000 / PER))
   [ "$nr" -le "$AGENTS" ] || nr=$AGENTS

@@ -1,5 +1,5 @@
 # Shared by the network benchmarks: root, the bench packages, a Release
-# build in build-bench, a work folder, and two namespaces joined by a veth
+# build in build-bench (BM_BENCH_BIN: other binaries), a work folder, and two namespaces joined by a veth
 # (10.99.0.1/16 server side, 10.99.0.2/16 client side) that are removed on
 # exit. Source from the repository root after setting NAME (a short tag) and
 # optionally W_PARENT (default /var/tmp: on disk, not tmpfs).
@@ -8,7 +8,7 @@ set -euo pipefail
 ./deploy/install-deps.sh --bench >/dev/null
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DBM_TESTS=OFF >/dev/null
 cmake --build build-bench -j"$(nproc)" >/dev/null
-B=$PWD/build-bench/bin
+B=${BM_BENCH_BIN:-$PWD/build-bench/bin} # another build's, e.g. a sanitized one to hunt a crash
 W=$(mktemp -d "${W_PARENT:-/var/tmp}/bm-bench-$NAME.XXXXXX")
 NS_S=bmb${NAME:0:2}s NS_C=bmb${NAME:0:2}c IF_S=bmb${NAME:0:2}-s IF_C=bmb${NAME:0:2}-c
 SRV_PID=

@@ -6,6 +6,13 @@
 # the commit -> agent latencies from the logs. Source after lib.sh, with
 # K, AGENTS and AGENT_NS (the namespaces' prefix) set.
 PIDS=()
+# The kernel's neighbour (ARP) table is one for every namespace: two
+# entries an agent would pass its default 1,024 past 500 agents, and
+# connections time out. Raised for the run, put back on exit.
+NEIGH=net.ipv4.neigh.default
+NEIGH_WAS=$(sysctl -n "$NEIGH.gc_thresh1" "$NEIGH.gc_thresh2" "$NEIGH.gc_thresh3" | tr '\n' ' ')
+neigh_set() { sysctl -qw "$NEIGH.gc_thresh1=$1" "$NEIGH.gc_thresh2=$2" "$NEIGH.gc_thresh3=$3"; }
+neigh_set $((AGENTS * 4 + 1024)) $((AGENTS * 8 + 2048)) $((AGENTS * 16 + 4096))
 stop_daemons() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -14,6 +21,8 @@ stop_daemons() {
 cleanup_agents() {
   stop_daemons
   for i in $(seq 1 "$AGENTS"); do ip netns del "$AGENT_NS$i" 2>/dev/null || true; done
+  # shellcheck disable=SC2086 # three numbers
+  neigh_set $NEIGH_WAS
   bench_down
 }
 trap cleanup_agents EXIT
@@ -38,19 +47,22 @@ agents_netns_up() {
   done
 }
 
-# latencies RUN_DIR REVS_FILE WHAT(updated|received) COORD_LOG: commit on
-# the coordinator -> each agent's step (RUN_DIR/a*/log), ms.
+# latencies RUN_DIR REVS_FILE WHAT(updated|received) COORD_LOG...: commit
+# (its first apply on any of the coordinators) -> each agent's step
+# (RUN_DIR/a*/log), ms.
 latencies() {
   /usr/bin/python3 - "$@" <<'PY'
 import glob, re, sys, datetime
-w, revs, what, clog = sys.argv[1], set(int(x) for x in open(sys.argv[2]).read().split()), sys.argv[3], sys.argv[4]
+w, revs, what = sys.argv[1], set(int(x) for x in open(sys.argv[2]).read().split()), sys.argv[3]
 def ms(s):
     return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000
 commit = {}
-for l in open(clog, errors="replace"):
-    m = re.match(r"(\S+) debug propose committed revision=(\d+)", l)
-    if m and int(m.group(2)) in revs:
-        commit[int(m.group(2))] = ms(m.group(1))
+for clog in sys.argv[4:]:
+    for l in open(clog, errors="replace"):
+        m = re.match(r"(\S+) debug propose committed revision=(\d+)", l)
+        if m and int(m.group(2)) in revs:
+            r, t = int(m.group(2)), ms(m.group(1))
+            commit[r] = min(t, commit.get(r, t))
 for f in glob.glob(w + "/a*/log"):
     for l in open(f, errors="replace"):
         m = re.match(r"(\S+) debug sync view " + what + r" revision=(\d+)", l)

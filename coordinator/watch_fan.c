@@ -184,6 +184,9 @@ fan_pass(struct watch_hub *h)
 	answer_groups(h, rd, v, n, cur);
 	free(v);
 	store_read_end(rd);
+	/* Its stamp, beside the commit's, is the fan-out's time (bench/). */
+	BM_DEBUG("watch", "fan-out done revision=%llu parked=%zu woken=%zu",
+	         (unsigned long long)cur, cap, n);
 }
 
 void

@@ -16,6 +16,8 @@
 #include "bm/addr_count.h"
 #include "bm/log.h"
 #include "bm/netaddr.h"
+#include "bm/rate.h"
+#include "bm/util.h"
 #include "files.h"
 
 #define HTTP_LOG_PER_S 10u /* refusals logged per second at most */
@@ -23,6 +25,8 @@
 #define HTTP_IN_FIRST 4096u /* a connection's first input buffer; grows to the limits */
 #define HTTP_IN_MAX (HTTP_HEAD_MAX + HTTP_BODY_MAX)
 #define HTTP_SENDFILE_CHUNK (1u << 30)
+/* Under a rate (opts.rate), file bytes go in bites of at most this. */
+#define HTTP_PACE_CHUNK (64u << 10)
 /* After the last answer, unread request bytes are drained this long before
  * the close, so the close is a FIN the client reads the answer before, not
  * a reset that can destroy it (nginx's lingering close). */
@@ -36,6 +40,8 @@ struct conn {
 	int fd;
 	ev_io rw, ww;
 	ev_timer t;
+	ev_timer pace; /* the rate's bucket is empty: write again then */
+	bool paced;
 	struct http_peer peer;
 	enum conn_state state;
 	double deadline; /* of the state: idle, head or write progress */
@@ -130,6 +136,7 @@ conn_close(struct conn *c)
 	ev_io_stop(s->loop, &c->rw);
 	ev_io_stop(s->loop, &c->ww);
 	ev_timer_stop(s->loop, &c->t);
+	ev_timer_stop(s->loop, &c->pace);
 	close(c->fd);
 	free(c->body);
 	if (c->file)
@@ -183,11 +190,18 @@ send_some(struct conn *c)
 		c->srv->st.bytes += (uint64_t)n;
 	}
 	while (c->file && c->file_off < c->file_end) {
+		struct bm_rate *rate = c->srv->o.rate;
 		off_t off = (off_t)c->file_off;
-		uint64_t left = c->file_end - c->file_off;
-		ssize_t n =
-		    sendfile(c->fd, c->file->fd, &off,
-		             left > HTTP_SENDFILE_CHUNK ? HTTP_SENDFILE_CHUNK : (size_t)left);
+		uint64_t left = c->file_end - c->file_off,
+		         max = rate ? HTTP_PACE_CHUNK : HTTP_SENDFILE_CHUNK;
+		uint64_t want = left > max ? max : left, may = want;
+		if (rate && !(may = bm_rate_take_upto(rate, want, bm_mono_ms()))) {
+			c->paced = true;
+			return 0;
+		}
+		ssize_t n = sendfile(c->fd, c->file->fd, &off, (size_t)may);
+		if (rate)
+			bm_rate_give(rate, may - (n > 0 ? (uint64_t)n : 0));
 		if (n <= 0)
 			return n < 0 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
 		c->file_off += (uint64_t)n;
@@ -244,10 +258,22 @@ conn_flush(struct conn *c)
 		return false;
 	}
 	if (r == 0) {
-		/* The client reads slowly: wait, the deadline counts from now. */
+		/* The client reads slowly, or the rate holds it back: wait, the
+		 * deadline counts from now. */
+		struct http_server *s = c->srv;
 		conn_state(c, C_WRITE);
-		ev_io_stop(c->srv->loop, &c->rw);
-		ev_io_start(c->srv->loop, &c->ww);
+		ev_io_stop(s->loop, &c->rw);
+		if (c->paced) {
+			c->paced = false;
+			ev_io_stop(s->loop, &c->ww);
+			ev_timer_set(
+			    &c->pace,
+			    (double)bm_rate_wait_ms(s->o.rate, HTTP_PACE_CHUNK, bm_mono_ms()) / 1e3,
+			    0.);
+			ev_timer_start(s->loop, &c->pace);
+		} else {
+			ev_io_start(s->loop, &c->ww);
+		}
 		return false;
 	}
 	return answer_done(c);
@@ -255,6 +281,17 @@ conn_flush(struct conn *c)
 
 static void
 write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (conn_flush(c))
+		conn_process(c);
+}
+
+static void
+pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct conn *c = w->data;
 
@@ -530,7 +567,8 @@ conn_new(struct http_server *s, int fd, const struct sockaddr_in *peer)
 	ev_io_init(&c->rw, read_cb, fd, EV_READ);
 	ev_io_init(&c->ww, write_cb, fd, EV_WRITE);
 	ev_init(&c->t, timer_cb);
-	c->rw.data = c->ww.data = c->t.data = c;
+	ev_init(&c->pace, pace_cb);
+	c->rw.data = c->ww.data = c->t.data = c->pace.data = c;
 	if ((c->next = s->conns))
 		c->next->prev = c;
 	s->conns = c;

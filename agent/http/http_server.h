@@ -4,6 +4,7 @@
  * to answer is the handler's business (http_routes.h); framing, limits and
  * timeouts are the server's. */
 #pragma once
+struct bm_rate;
 #include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,11 +56,14 @@ struct http_server_opts {
 	uint16_t port;
 	unsigned max_conns;
 	unsigned max_per_client; /* connections at once from one address; 0: the default */
-	double header_timeout; /* a request's head (and body) must arrive within this */
-	double idle_timeout;   /* keep-alive idle, and a stalled reader */
+	double header_timeout;   /* a request's head (and body) must arrive within this */
+	double idle_timeout;     /* keep-alive idle, and a stalled reader */
 	http_handler_fn handler;
 	void *arg;
 	struct file_table *files; /* where reply files are put back; borrowed */
+	/* File bodies go at most at this rate (the agent's image_rate_mbit,
+	 * shared with TFTP); NULL: no limit. Borrowed, loop thread. */
+	struct bm_rate *rate;
 };
 
 struct http_stats {

@@ -16,6 +16,7 @@
 #include "bm/addr_count.h"
 #include "bm/log.h"
 #include "bm/netaddr.h"
+#include "bm/rate.h"
 #include "bm/util.h"
 #include "config.h"
 #include "files.h"
@@ -53,6 +54,8 @@ struct session {
 	int fd;
 	ev_io w;
 	ev_timer t;
+	ev_timer pace;          /* blocks wait for the rate's bytes */
+	struct tftp_send paced; /* what waits */
 	struct sockaddr_in peer;
 	struct served_file *f;
 	struct tftp_xfer x;
@@ -74,6 +77,7 @@ struct tftp_service {
 	long (*make)(void *arg, const char *name, uint32_t peer_ip, uint32_t local_ip, char **ret);
 	void *make_arg;
 	char make_prefix[32];
+	struct bm_rate *rate; /* NULL: no limit */
 	struct file_table *files;
 	struct listener l[AGENT_IFACES_MAX];
 	unsigned nl;
@@ -191,6 +195,71 @@ send_what(struct session *s, const struct tftp_send *what)
 	return r == -ECONNREFUSED ? r : 0;
 }
 
+/* Bytes of blocks first..last. */
+static uint64_t
+blocks_bytes(const struct session *s, uint64_t first, uint64_t last)
+{
+	uint64_t n = 0;
+	for (uint64_t b = first; b <= last; b++)
+		n += tftp_xfer_block_len(&s->x, b);
+	return n;
+}
+
+/* Take the bytes of what's blocks from the rate, all or none; 0 when they
+ * may go now, else the milliseconds to wait. */
+static uint64_t
+rate_wait(struct session *s, const struct tftp_send *what)
+{
+	uint64_t want, got, now = bm_mono_ms();
+
+	if (!s->svc->rate || what->oack)
+		return 0;
+	want = blocks_bytes(s, what->first, what->last);
+	if ((got = bm_rate_take_upto(s->svc->rate, want, now)) == want)
+		return 0;
+	bm_rate_give(s->svc->rate, got);
+	return bm_rate_wait_ms(s->svc->rate, want, now);
+}
+
+/* Send new blocks within the rack's rate: when the bucket lacks their
+ * bytes they wait on the pace timer (the retransmission timer stopped
+ * meanwhile). Retransmissions go at once. */
+static int
+send_paced(struct session *s, const struct tftp_send *what)
+{
+	uint64_t wait = rate_wait(s, what);
+
+	if (!wait)
+		return send_what(s, what);
+	s->paced = *what;
+	ev_timer_stop(s->svc->loop, &s->t);
+	ev_timer_set(&s->pace, (double)wait / 1e3, 0.);
+	ev_timer_start(s->svc->loop, &s->pace);
+	return 0;
+}
+
+static void session_end(struct session *s, bool ok, const char *why);
+
+static void
+session_pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct session *s = bm_container_of(w, struct session, pace);
+	uint64_t wait = rate_wait(s, &s->paced);
+
+	(void)revents;
+	if (wait) {
+		ev_timer_set(w, (double)wait / 1e3, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
+	if (send_what(s, &s->paced) < 0) {
+		session_end(s, false, "client port unreachable");
+		return;
+	}
+	s->t.repeat = s->timer;
+	ev_timer_again(loop, &s->t);
+}
+
 /* ------------------------------------------------------------- sessions */
 
 static void
@@ -212,6 +281,7 @@ session_end(struct session *s, bool ok, const char *why)
 		             ok ? s->f->size : 0, ok ? NULL : why);
 	ev_io_stop(svc->loop, &s->w);
 	ev_timer_stop(svc->loop, &s->t);
+	ev_timer_stop(svc->loop, &s->pace);
 	close(s->fd);
 	file_put(svc->files, s->f);
 	if (s->prev)
@@ -256,12 +326,14 @@ session_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (r == 1) {
-		if (send_what(s, &what) < 0) {
-			session_end(s, false, "client port unreachable");
+		if (ev_is_active(&s->pace)) {
+			s->paced = what; /* blocks wait for the rate: these now */
 			return;
 		}
 		s->t.repeat = s->timer; /* progress: back to the first value */
 		ev_timer_again(loop, &s->t);
+		if (send_paced(s, &what) < 0)
+			session_end(s, false, "client port unreachable");
 	}
 }
 
@@ -399,8 +471,9 @@ session_start(struct listener *l, const struct tftp_request *rq, const struct so
 	s->timer = s->grant.has_timeout ? s->grant.timeout : TFTP_TIMER_FIRST_S;
 	ev_timer_init(&s->t, session_timeout_cb, 0., s->timer);
 	ev_timer_again(svc->loop, &s->t);
+	ev_init(&s->pace, session_pace_cb);
 	tftp_xfer_start(&s->x, &what);
-	if (send_what(s, &what) < 0)
+	if (send_paced(s, &what) < 0)
 		session_end(s, false, "client port unreachable");
 	return 0;
 }
@@ -556,6 +629,7 @@ tftp_service_start(struct ev_loop *loop, const struct tftp_service_opts *o,
 	s->on_done = o->on_done;
 	s->on_done_arg = o->arg;
 	s->make = o->make;
+	s->rate = o->rate;
 	s->make_arg = o->make_arg;
 	snprintf(s->make_prefix, sizeof(s->make_prefix), "%s",
 	         o->make_prefix ? o->make_prefix : "");

@@ -2,6 +2,7 @@
  * the rack's interfaces; each transfer on its own ephemeral port, its file
  * shared and mapped, a window sent with one sendmmsg. */
 #pragma once
+struct bm_rate;
 #include <ev.h>
 #include <stdint.h>
 
@@ -27,6 +28,9 @@ struct tftp_service_opts {
 	long (*make)(void *arg, const char *name, uint32_t peer_ip, uint32_t local_ip, char **ret);
 	void *make_arg;
 	const char *make_prefix;
+	/* Blocks go at most at this rate (the agent's image_rate_mbit, shared
+	 * with HTTP); NULL: no limit. Borrowed, loop thread. */
+	struct bm_rate *rate;
 };
 
 struct tftp_stats {

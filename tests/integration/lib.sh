@@ -113,7 +113,11 @@ sanitizer_reports() {
 }
 
 finish() {
-  fails=$((fails + $(sanitizer_reports | tee /dev/stderr | grep -c '^not ok')))
+  # Not `tee /dev/stderr`: opening it anew truncates a log file stderr is.
+  local rep
+  rep=$(sanitizer_reports)
+  [ -n "$rep" ] && printf '%s\n' "$rep" >&2
+  fails=$((fails + $(printf '%s\n' "$rep" | grep -c '^not ok')))
   if [ "$fails" -gt 0 ]; then echo "$fails check(s) failed"; exit 1; fi
   echo "all checks passed"; exit 0
 }

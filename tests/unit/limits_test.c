@@ -61,7 +61,8 @@ test_against_reference(void **state)
 		}
 		if (step % 1000 == 0)
 			for (unsigned k = 0; k < ADDRS; k++)
-				assert_int_equal(bm_addr_count_get(&t, 0x0a000000u + k * 257u), ref[k]);
+				assert_int_equal(bm_addr_count_get(&t, 0x0a000000u + k * 257u),
+				                 ref[k]);
 	}
 	assert_int_equal(t.used, holders);
 	bm_addr_count_fini(&t);
@@ -91,6 +92,39 @@ test_rate(void **state)
 	assert_true(bm_rate_take(&r, 4000)); /* a clock behind: no refill, no harm */
 }
 
+/* A bucket of bytes (the agent's image_rate_mbit): taking down to empty,
+ * refilling at the rate up to the burst, giving back, the wait for a want
+ * (at most the burst), and a steady second at the rate, no more. */
+static void
+test_rate_bytes(void **state)
+{
+	struct bm_rate r;
+	uint64_t t = 1000, sent = 0;
+
+	(void)state;
+	bm_rate_init_mbit(&r, 80, t); /* 10 MB/s: a burst of 1 MB */
+	assert_int_equal((uint64_t)r.burst, 1000000);
+	assert_int_equal(bm_rate_take_upto(&r, 600000, t), 600000);
+	assert_int_equal(bm_rate_take_upto(&r, 600000, t), 400000); /* what is left */
+	assert_int_equal(bm_rate_take_upto(&r, 1, t), 0);
+	assert_int_equal(bm_rate_take_upto(&r, 500000, t + 10), 100000); /* 10 ms */
+	assert_int_equal(bm_rate_take_upto(&r, 5000000, t + 60000), 1000000);
+	bm_rate_give(&r, 300000);
+	assert_int_equal(bm_rate_take_upto(&r, 5000000, t + 60000), 300000);
+	for (int i = 1; i <= 1000; i++)
+		sent += bm_rate_take_upto(&r, 1u << 20, t + 60000 + (uint64_t)i);
+	assert_int_equal(sent, 10000000); /* a second at 10 MB/s */
+	/* 1 MB/s: the burst is the minimum; 65,536 bytes take 66 ms. */
+	bm_rate_init_mbit(&r, 8, t);
+	assert_int_equal((uint64_t)r.burst, BM_RATE_BYTES_BURST_MIN);
+	assert_int_equal(bm_rate_wait_ms(&r, 65536, t), 0);
+	assert_int_equal(bm_rate_take_upto(&r, 1u << 30, t), BM_RATE_BYTES_BURST_MIN);
+	uint64_t w = bm_rate_wait_ms(&r, 65536, t);
+	assert_true(w >= 65 && w <= 67);
+	assert_int_equal(bm_rate_take_upto(&r, 65536, t + w), 65536);
+	assert_true(bm_rate_wait_ms(&r, 100u << 20, t + w) <= BM_RATE_BYTES_BURST_MIN / 1000 + 2);
+}
+
 int
 main(void)
 {
@@ -98,6 +132,7 @@ main(void)
 		cmocka_unit_test(test_cap),
 		cmocka_unit_test(test_against_reference),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_rate_bytes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
