@@ -76,9 +76,8 @@ test_bmc_url(void **state)
 	char url[128], pass[32], m[128];
 
 	(void)state;
-	assert_int_equal(bm_bmc_split("ipmi://admin:pw@10.0.0.1:623", url, sizeof(url), pass,
-	                              sizeof(pass)),
-	                 1);
+	assert_int_equal(
+	    bm_bmc_split("ipmi://admin:pw@10.0.0.1:623", url, sizeof(url), pass, sizeof(pass)), 1);
 	assert_string_equal(url, "ipmi://admin@10.0.0.1:623");
 	assert_string_equal(pass, "pw");
 	assert_int_equal(bm_bmc_split("ipmi://admin@h", url, sizeof(url), pass, sizeof(pass)), 0);
@@ -164,7 +163,8 @@ test_password_rules(void **state)
 	bm_problems_init(&p);
 	assert_int_equal(bm_fleet_parse(y, strlen(y), &fl, &p), 0);
 	assert_int_equal(bm_fleet_check(fl.fleet, &p), 2);
-	assert_string_equal(p.v[0].why, "the bmc URL has a password already: give one or the other");
+	assert_string_equal(p.v[0].why,
+	                    "the bmc URL has a password already: give one or the other");
 	assert_string_equal(p.v[1].why, "needs a bmc URL");
 	bm_fleet_fini(&fl);
 	bm_problems_fini(&p);
