@@ -405,6 +405,10 @@ key_value(struct walk *w, const char *k, const yaml_node_t *kn, const yaml_node_
 	} else if (!strcmp(k, "image_rate_mbit")) {
 		if (number(w, v, k, 0, BM_RATE_MBIT_MAX, &num) == 0)
 			c->image_rate_mbit = (unsigned)num;
+	} else if (!strcmp(k, "peer_url")) {
+		if (text(w, v, k, c->peer_url, sizeof(c->peer_url)) == 0 &&
+		    !bm_http_base_ok(c->peer_url))
+			bad(w, v, k, "\"%s\" is not http://ADDRESS:PORT", c->peer_url);
 	} else if (!strcmp(k, "power_stagger_ms")) {
 		if (number(w, v, k, 0, POWER_STAGGER_MAX_MS, &num) == 0)
 			c->power_stagger_ms = (unsigned)num;
@@ -430,6 +434,8 @@ check_whole(struct walk *w, unsigned seen_rack, unsigned seen_ifaces)
 		bad(w, NULL, "fleet", "give either fleet (standalone) or coordinator (managed)");
 	if (c->data_dir[0] != '/')
 		bad(w, NULL, "data_dir", "must be an absolute path");
+	if (*c->peer_url && !c->n_coordinators)
+		bad(w, NULL, "peer_url", "serves a site's agents: only with coordinator (managed)");
 	for (unsigned i = 0; i < c->n_coordinators; i++)
 		if (!strncmp(c->coordinators[i], "tls+tcp://", 10) && !*c->tls_ca)
 			bad(w, NULL, "tls", "coordinator %s needs tls: {ca, cert, key}",

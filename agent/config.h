@@ -16,6 +16,7 @@
 #define AGENT_IFACE_ADDRS_MAX 4u
 #define AGENT_COORDINATORS_MAX 8u
 #define AGENT_URL_MAX 256u
+#define AGENT_PEER_URL_MAX 128u /* peer_url, with its NUL (CACHE_PEER_URL_MAX) */
 #define AGENT_HTTP_LISTEN_MAX 8u
 
 struct agent_config {
@@ -62,6 +63,11 @@ struct agent_config {
 	 * initrds, disk images) at most this fast, together (token bucket,
 	 * bm/rate.h); 0: no limit (the default). */
 	unsigned image_rate_mbit;
+	/* peer_url: http://ADDRESS:PORT where the agents of this rack's site
+	 * reach this agent's HTTP (one of its http_listen addresses) for the
+	 * images it holds (/images/SHA256: site-local fill). "": it serves no
+	 * peers (it still fetches from them). Managed agents only. */
+	char peer_url[AGENT_PEER_URL_MAX];
 	/* signed_shim, signed_grub: Debian's signed shim and network GRUB,
 	 * served as shimx64.efi and grubx64.efi to `loader: grub` profiles
 	 * (defaults: shim-signed's and grub-efi-amd64-signed's files). */

@@ -349,6 +349,16 @@ blob_get_cb(void *arg, const uint8_t sha[32], uint64_t off, void *buf, size_t le
 	return sync_blob_get(arg, sha, off, buf, len, n, size);
 }
 
+_Static_assert(CACHE_PEER_URL_MAX == SYNC_PEER_URL_MAX, "one peer URL size");
+_Static_assert(AGENT_PEER_URL_MAX <= CACHE_PEER_URL_MAX, "a peer_url fits a peer's");
+
+static int
+source_cb(void *arg, const uint8_t sha[32], char (*peers)[CACHE_PEER_URL_MAX], size_t max,
+          size_t *n, uint32_t *wait_ms)
+{
+	return sync_image_source(arg, sha, peers, max, n, wait_ms);
+}
+
 /* A rogue DHCP server seen (new, or again after a minute): tell upstream. */
 static void
 rogue_cb(void *arg)
@@ -425,6 +435,7 @@ describe_cb(void *arg, Bm__AgentInfo *info)
 	struct agent *a = arg;
 
 	info->hostname = a->hostname;
+	info->peer_url = a->cfg.peer_url;
 	describe_interfaces(a, info);
 	describe_rogues(a, info);
 	if (a->cache)
@@ -496,6 +507,8 @@ start_cache(struct agent *a)
 	if (a->sync) {
 		o.blob_get = blob_get_cb;
 		o.blob_arg = a->sync;
+		o.source = source_cb;
+		o.source_arg = a->sync;
 		o.changed = cache_changed_cb;
 		o.changed_arg = a->sync;
 	}

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bm/stage.h"
+
 static size_t
 mac_hash(const uint8_t mac[6])
 {
@@ -89,6 +91,24 @@ named(char **names, size_t n, const char *name)
 	return false;
 }
 
+/* An image of the rack's part: one its profiles name, or staged on it. */
+static bool
+image_wanted(const Bm__Image *im, const Bm__Fleet *part)
+{
+	const Bm__Rack *r = part->racks[0];
+
+	for (size_t j = 0; j < part->n_profiles; j++)
+		if (!strcmp(im->name, part->profiles[j]->kernel) ||
+		    !strcmp(im->name, part->profiles[j]->initrd) ||
+		    !strcmp(im->name, part->profiles[j]->disk_image))
+			return true;
+	for (size_t j = 0; j < im->n_staged; j++)
+		if (bm_stage_matches(im->staged[j], r->name, r->site, part->machines,
+		                     part->n_machines))
+			return true;
+	return false;
+}
+
 /* The rack's part of f, as a shallow Fleet whose arrays the caller frees:
  * pointers into f, which the view then copies whole. */
 static int
@@ -120,16 +140,9 @@ select_part(const Bm__Fleet *f, const Bm__Rack *r, Bm__Fleet *part, char **pname
 		if (named(pnames, np, p->name))
 			part->profiles[part->n_profiles++] = p;
 	}
-	for (size_t i = 0; i < f->n_images; i++) {
-		Bm__Image *im = f->images[i];
-		for (size_t j = 0; j < part->n_profiles; j++)
-			if (!strcmp(im->name, part->profiles[j]->kernel) ||
-			    !strcmp(im->name, part->profiles[j]->initrd) ||
-			    !strcmp(im->name, part->profiles[j]->disk_image)) {
-				part->images[part->n_images++] = im;
-				break;
-			}
-	}
+	for (size_t i = 0; i < f->n_images; i++)
+		if (image_wanted(f->images[i], part))
+			part->images[part->n_images++] = f->images[i];
 	return 0;
 }
 

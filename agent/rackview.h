@@ -33,7 +33,8 @@ struct rack_view {
 	uint32_t *ips; /* reservations, sorted */
 	size_t n_ips;
 	/* This rack's part of the fleet, owned: its rack and site, its
-	 * machines, the profiles they name and the images those name. */
+	 * machines, the profiles they name and the images those name or that
+	 * `bmctl image stage` staged on the rack (Image.staged). */
 	Bm__Fleet *fleet;
 };
 

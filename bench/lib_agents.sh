@@ -51,23 +51,7 @@ agents_netns_up() {
 # (its first apply on any of the coordinators) -> each agent's step
 # (RUN_DIR/a*/log), ms.
 latencies() {
-  /usr/bin/python3 - "$@" <<'PY'
-import glob, re, sys, datetime
-w, revs, what = sys.argv[1], set(int(x) for x in open(sys.argv[2]).read().split()), sys.argv[3]
-def ms(s):
-    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() * 1000
-commit = {}
-for clog in sys.argv[4:]:
-    for l in open(clog, errors="replace"):
-        m = re.match(r"(\S+) debug propose committed revision=(\d+)", l)
-        if m and int(m.group(2)) in revs:
-            r, t = int(m.group(2)), ms(m.group(1))
-            commit[r] = min(t, commit.get(r, t))
-for f in glob.glob(w + "/a*/log"):
-    for l in open(f, errors="replace"):
-        m = re.match(r"(\S+) debug sync view " + what + r" revision=(\d+)", l)
-        if m and int(m.group(2)) in commit:
-            print("%.3f" % (ms(m.group(1)) - commit[int(m.group(2))]))
-PY
+  local d=$1 revs=$2 what=$3
+  shift 3
+  "$(dirname "${BASH_SOURCE[0]}")/latencies.py" "$revs" "$what" "$d/a*/log" "$@"
 }
-pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; print a[i]}'; }

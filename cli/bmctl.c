@@ -23,6 +23,7 @@ static const char usage_text[] =
     "  machine power NAME on|off|cycle|status [--timeout 90s]   through its agent and BMC;\n"
     "      waits for the outcome, exits 0 only when the BMC did it\n"
     "  image push NAME FILE\n"
+    "  image stage|unstage NAME TARGET   (rack/R, site/S, label/K=V: cache it ahead)\n"
     "  status\n"
     "  agents [--rack R]        agents: rack, version, last seen, revision lag, cache\n"
     "  trace MACHINE|MAC        a machine's boot timeline as its agents reported it\n"

@@ -1,7 +1,9 @@
 /* bmctl image push NAME FILE: hash the file, then stream it to the
  * coordinator's blob store in chunks, resuming where an earlier push of the
  * same bytes stopped; the coordinator verifies the digest before it records
- * the image. */
+ * the image. bmctl image stage|unstage NAME TARGET: the racks of TARGET
+ * (rack/NAME, site/NAME, label/KEY=VALUE, or a rack's or site's NAME)
+ * cache the image ahead of a reimage, or no longer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -133,6 +135,34 @@ push_commit(struct ctl *c, const char *name, const uint8_t sha[32], uint64_t siz
 	return CTL_EXIT_OK;
 }
 
+static int
+stage(struct ctl *c, const char *image, const char *target, bool remove)
+{
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__ImageStage q = BM__IMAGE_STAGE__INIT;
+	Bm__Response *resp;
+	int r;
+
+	q.image = (char *)image;
+	q.target = (char *)target;
+	q.remove = remove;
+	req.body_case = BM__REQUEST__BODY_IMAGE_STAGE;
+	req.image_stage = &q;
+	if ((r = ctl_call(c, &req, &resp, NULL, NULL)) != CTL_EXIT_OK)
+		return r;
+	if (c->json)
+		printf("{\n  \"image\": \"%s\",\n  \"target\": \"%s\",\n  \"staged\": %s,\n  "
+		       "\"revision\": %llu\n}\n",
+		       image, target, remove ? "false" : "true",
+		       (unsigned long long)resp->revision);
+	else
+		printf("image %s %s %s (revision %llu)\n", image,
+		       remove ? "no longer staged on" : "staged on", target,
+		       (unsigned long long)resp->revision);
+	bm__response__free_unpacked(resp, NULL);
+	return CTL_EXIT_OK;
+}
+
 int
 cmd_image(struct ctl *c, int argc, char **argv)
 {
@@ -140,8 +170,10 @@ cmd_image(struct ctl *c, int argc, char **argv)
 	uint64_t size, offset = 0;
 	int fd, r;
 
+	if (argc == 4 && (!strcmp(argv[1], "stage") || !strcmp(argv[1], "unstage")))
+		return stage(c, argv[2], argv[3], argv[1][0] == 'u');
 	if (argc != 4 || strcmp(argv[1], "push"))
-		return ctl_usage_error(c, "image takes: push NAME FILE");
+		return ctl_usage_error(c, "image takes: push NAME FILE, stage|unstage NAME TARGET");
 	if ((fd = open(argv[3], O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "%s: cannot open %s: %s\n", c->prog, argv[3], strerror(errno));
 		return CTL_EXIT_REFUSED;

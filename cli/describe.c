@@ -153,6 +153,9 @@ describe_image(FILE *f, const Bm__Image *im)
 	line_u64(f, "Size:", im->size);
 	line(f, "URL:", im->url);
 	line(f, "Stored:", im->stored ? "yes (coordinator blob store)" : "no");
+	line(f, "Staged on:", im->n_staged ? "" : "(none: the racks whose profiles name it)");
+	for (size_t i = 0; i < im->n_staged; i++)
+		fprintf(f, "  %s\n", im->staged[i]);
 	revs(f, im->create_rev, im->mod_rev);
 }
 

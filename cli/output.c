@@ -171,6 +171,38 @@ json_revs(struct bm_json *j, uint64_t create, uint64_t mod)
 	bm_json_ku64(j, "mod_rev", mod);
 }
 
+/* An image's holders per site ("SITE HELD/AGENTS" each): {SITE: {held,
+ * agents}}, and "a 4/4, b 1/4" for a table. */
+static void
+json_holders(struct bm_json *j, const Bm__Object *o)
+{
+	bm_json_key(j, "holders");
+	bm_json_obj_begin(j);
+	for (size_t i = 0; i < o->n_holders; i++) {
+		char site[256];
+		unsigned held, all;
+		if (sscanf(o->holders[i], "%255s %u/%u", site, &held, &all) != 3)
+			continue;
+		bm_json_key(j, site);
+		bm_json_obj_begin(j);
+		bm_json_ku64(j, "held", held);
+		bm_json_ku64(j, "agents", all);
+		bm_json_obj_end(j);
+	}
+	bm_json_obj_end(j);
+}
+
+static const char *
+holders_text(const Bm__Object *o, char *buf, size_t len)
+{
+	size_t w = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->n_holders && w < len; i++)
+		w += (size_t)snprintf(buf + w, len - w, "%s%s", i ? ", " : "", o->holders[i]);
+	return buf;
+}
+
 static void
 json_agent(struct bm_json *j, const Bm__AgentRecord *a)
 {
@@ -181,6 +213,7 @@ json_agent(struct bm_json *j, const Bm__AgentRecord *a)
 	bm_json_kstr(j, "rack", in ? in->rack : "");
 	bm_json_kstr(j, "version", in ? in->version : "");
 	bm_json_kstr(j, "hostname", in ? in->hostname : "");
+	bm_json_kstr(j, "peer_url", in ? in->peer_url : "");
 	bm_json_key(j, "interfaces");
 	bm_json_arr_begin(j);
 	for (size_t i = 0; in && i < in->n_interfaces; i++)
@@ -287,6 +320,12 @@ out_json_object(struct bm_json *j, const Bm__Object *o)
 		bm_json_kstr(j, "url", im->url);
 		bm_json_kbool(j, "stored", im->stored);
 		bm_json_ku64(j, "agents_cached", o->count);
+		json_holders(j, o);
+		bm_json_key(j, "staged");
+		bm_json_arr_begin(j);
+		for (size_t i = 0; i < im->n_staged; i++)
+			bm_json_str(j, im->staged[i]);
+		bm_json_arr_end(j);
 		json_revs(j, im->create_rev, im->mod_rev);
 		break;
 	}
@@ -303,7 +342,8 @@ static const char *const rack_cols[] = { "NAME", "SITE", "SUBNET", "GATEWAY", "P
 static const char *const machine_cols[] = { "NAME",    "RACK",  "MAC",   "IP",
 	                                    "PROFILE", "STATE", "LABELS" };
 static const char *const profile_cols[] = { "NAME", "KERNEL", "INITRD", "TEMPLATES" };
-static const char *const image_cols[] = { "NAME", "SIZE", "SHA256", "SOURCE", "AGENTS" };
+static const char *const image_cols[] = { "NAME",   "SIZE",   "SHA256",
+	                                  "SOURCE", "AGENTS", "HOLDERS (SITE HELD/AGENTS)" };
 static const char *const agent_cols[] = { "ID",  "RACK",  "VERSION", "STATE", "LAST SEEN",
 	                                  "LAG", "CACHE", "EVENTS",  "NOTES" };
 
@@ -316,7 +356,7 @@ table_for(Bm__Kind kind)
 	case BM__KIND__KIND_MACHINE: return table_new(7, machine_cols);
 	case BM__KIND__KIND_PROFILE: return table_new(4, profile_cols);
 	case BM__KIND__KIND_AGENT: return table_new(9, agent_cols);
-	default: return table_new(5, image_cols);
+	default: return table_new(6, image_cols);
 	}
 }
 
@@ -364,7 +404,7 @@ table_agent(struct table *t, const Bm__AgentRecord *a)
 static void
 table_object(struct table *t, const Bm__Object *o)
 {
-	char a[512], b[128], c[BM_SHA256_HEX], n[32];
+	char a[512], b[128], c[BM_SHA256_HEX], n[32], h[512];
 
 	switch (o->obj_case) {
 	case BM__OBJECT__OBJ_SITE:
@@ -407,7 +447,8 @@ table_object(struct table *t, const Bm__Object *o)
 		sha_text(&im->sha256, c);
 		c[12] = '\0';
 		snprintf(b, sizeof(b), "%u", o->count);
-		table_row(t, (const char *[]){ im->name, n, c, src, b });
+		holders_text(o, h, sizeof(h));
+		table_row(t, (const char *[]){ im->name, n, c, src, b, h });
 		break;
 	}
 	case BM__OBJECT__OBJ_AGENT: table_agent(t, o->agent); break;

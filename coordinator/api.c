@@ -191,7 +191,8 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	    (req->body_case == BM__REQUEST__BODY_DELETE && (!req->delete_ || !req->delete_->ref)) ||
 	    (req->body_case == BM__REQUEST__BODY_MACHINE_ADD &&
 	     (!req->machine_add || !req->machine_add->machine)) ||
-	    (req->body_case == BM__REQUEST__BODY_POWER && !req->power)) {
+	    (req->body_case == BM__REQUEST__BODY_POWER && !req->power) ||
+	    (req->body_case == BM__REQUEST__BODY_IMAGE_STAGE && !req->image_stage)) {
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
 		return;
 	}
@@ -209,6 +210,10 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_POWER:
 		w->cmd.op_case = BM__COMMAND__OP_POWER;
 		w->cmd.power = req->power;
+		break;
+	case BM__REQUEST__BODY_IMAGE_STAGE:
+		w->cmd.op_case = BM__COMMAND__OP_IMAGE_STAGE;
+		w->cmd.image_stage = req->image_stage;
 		break;
 	default:
 		w->cmd.op_case = BM__COMMAND__OP_CREATE_MACHINE;
@@ -577,7 +582,8 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_APPLY:
 	case BM__REQUEST__BODY_DELETE:
 	case BM__REQUEST__BODY_MACHINE_ADD:
-	case BM__REQUEST__BODY_POWER: handle_write(a, call, req); return;
+	case BM__REQUEST__BODY_POWER:
+	case BM__REQUEST__BODY_IMAGE_STAGE: handle_write(a, call, req); return;
 	case BM__REQUEST__BODY_GET:
 	case BM__REQUEST__BODY_LIST:
 	case BM__REQUEST__BODY_STATUS: handle_read(a, call, req); return;
@@ -588,6 +594,7 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__REQUEST__BODY_WATCH:
 	case BM__REQUEST__BODY_REPORT_EVENTS:
 	case BM__REQUEST__BODY_BLOB_GET:
+	case BM__REQUEST__BODY_IMAGE_SOURCE:
 	case BM__REQUEST__BODY_TRACE: api_handle_agent(a, call, req, &id); return;
 	case BM__REQUEST__BODY_REIMAGE:
 	case BM__REQUEST__BODY_OP: api_handle_ops(a, call, req); return;

@@ -24,6 +24,7 @@ struct api {
 	struct cluster_q *cluster; /* cluster changes handed to the loop */
 	struct agents_live *live;  /* when this node last saw each agent */
 	struct seen_flush *seen;   /* the leader's replication of sightings */
+	struct image_fill *fill;   /* site-local image fill: who fetches what */
 	/* TLS: tokens are verified and requests authorized (authz.h); NULL
 	 * only on loopback or with --insecure, where everyone may do all. */
 	struct bm_auth_verifier *verifier;

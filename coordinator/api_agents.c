@@ -1,22 +1,22 @@
 /* The API agents use: Register, Watch (long-poll, see watch.c),
  * ReportEvents (applied once by agent and sequence; empty, a heartbeat),
- * BlobGet (image bytes for their caches); when each agent was last seen,
+ * (BlobGet and ImageSource: api_images.c); when each agent was last seen,
  * and its coarse replication by the leader (AgentsSeen); and what operators
  * read about agents: Trace, the agents list with live fields, notes on
- * silent racks, images with the agents caching them. */
+ * silent racks. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api_priv.h"
+#include "image_fill.h"
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/rpc.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
 
-#define BLOB_GET_MAX (1u << 20)
 #define TRACE_LIMIT_DEFAULT 200u
 
 /* After an agent's write: its record's events_applied, read back. */
@@ -168,67 +168,6 @@ agent_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	api_propose(a, call, w);
 }
 
-/* Is sha the digest of an image the store declares? */
-static bool
-image_declared(struct api *a, const uint8_t *sha)
-{
-	struct store_read *rd;
-	bool yes = false;
-
-	if (store_read_begin(a->store, &rd) == 0) {
-		yes = store_image_by_sha(rd, sha) == 0;
-		store_read_end(rd);
-	}
-	return yes;
-}
-
-/* Image bytes. An agent gets only an image's that the store declares
- * (every rack's view lists all images); a peer coordinator any blob. */
-static void
-blob_get(struct api *a, struct bm_rpc_call *call, const Bm__BlobGetRequest *q, bool agent)
-{
-	Bm__Response resp = BM__RESPONSE__INIT;
-	Bm__BlobGetResult br = BM__BLOB_GET_RESULT__INIT;
-	size_t len = q->length && q->length < BLOB_GET_MAX ? q->length : BLOB_GET_MAX, n = 0;
-	uint8_t *buf;
-	int r;
-
-	if (q->sha256.len != BM_SHA256_LEN) {
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "sha256 must be 32 bytes");
-		return;
-	}
-	if (agent && !image_declared(a, q->sha256.data)) {
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_DENIED,
-		                    "no image declares these bytes: agents fetch images only");
-		return;
-	}
-	if (!(buf = malloc(len))) {
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, "out of memory");
-		return;
-	}
-	r = blob_read(a->blobs, q->sha256.data, q->offset, buf, len, &n, &br.size);
-	/* A follower that has not fetched this image's bytes yet (blob_sync
-	 * copies them from the coordinators that hold them) sends the agent
-	 * to the leader, which took the upload. */
-	if (r == -ENOENT && !api_is_leader(a))
-		api_reply_unavailable(a, call, "not the leader, and no copy of this image here");
-	else if (r == -ENOENT)
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND,
-		                    "the coordinator does not hold this image's bytes");
-	else if (r == -ERANGE)
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "offset past the end");
-	else if (r < 0)
-		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, strerror(-r));
-	else {
-		br.data.data = buf;
-		br.data.len = n;
-		resp.body_case = BM__RESPONSE__BODY_BLOB_GET;
-		resp.blob_get = &br;
-		bm_rpc_reply(call, &resp);
-	}
-	free(buf);
-}
-
 /* The MAC a trace asks for: given, or the named machine's. */
 static int
 trace_mac(struct store_read *rd, const Bm__TraceRequest *q, uint8_t mac[6], char *name, size_t nlen)
@@ -306,7 +245,10 @@ api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 		watch_handle(a->hub, call, req->watch, a->verifier != NULL);
 		return;
 	case BM__REQUEST__BODY_BLOB_GET:
-		blob_get(a, call, req->blob_get, id->kind == BM_KIND_AGENT);
+		api_blob_get(a, call, req->blob_get, id->kind == BM_KIND_AGENT);
+		return;
+	case BM__REQUEST__BODY_IMAGE_SOURCE:
+		api_image_source(a, call, req->image_source, id);
 		return;
 	default: trace(a, call, req->trace); return;
 	}
@@ -314,39 +256,10 @@ api_handle_agent(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 
 /* ------------------------------------------------------------- listings */
 
-static bool
-holds(const Bm__AgentRecord *r, const ProtobufCBinaryData *sha)
-{
-	if (!r->info || sha->len != BM_SHA256_LEN)
-		return false;
-	for (size_t i = 0; i < r->info->n_cached; i++)
-		if (r->info->cached[i].len == BM_SHA256_LEN &&
-		    !memcmp(r->info->cached[i].data, sha->data, BM_SHA256_LEN))
-			return true;
-	return false;
-}
-
-/* images: count = agents holding it verified. */
-static void
-count_cached(struct store_read *rd, Bm__ListResult *l)
-{
-	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
-	Bm__ListResult *agents;
-
-	q.kind = BM__KIND__KIND_AGENT;
-	if (store_list(rd, &q, &agents) < 0)
-		return;
-	for (size_t i = 0; i < l->n_items; i++)
-		for (size_t j = 0; j < agents->n_items; j++)
-			l->items[i]->count +=
-			    holds(agents->items[j]->agent, &l->items[i]->image->sha256);
-	bm__list_result__free_unpacked(agents, NULL);
-}
-
 /* The newer of the stored sighting and this node's own, and whether the
  * agent is silent, into an agent's record. */
-static void
-overlay(struct api *a, Bm__AgentRecord *r, uint64_t cur, uint64_t now)
+void
+api_agent_overlay(struct api *a, Bm__AgentRecord *r, uint64_t cur, uint64_t now)
 {
 	uint64_t seen, rev;
 
@@ -366,14 +279,14 @@ void
 api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__Kind kind)
 {
 	if (kind == BM__KIND__KIND_IMAGE) {
-		count_cached(rd, l);
+		api_images_holders(a, rd, l);
 		return;
 	}
 	if (kind != BM__KIND__KIND_AGENT)
 		return;
 	uint64_t cur = store_read_revision(rd), now = bm_wall_ms();
 	for (size_t i = 0; i < l->n_items; i++)
-		overlay(a, l->items[i]->agent, cur, now);
+		api_agent_overlay(a, l->items[i]->agent, cur, now);
 }
 
 int
@@ -467,10 +380,9 @@ api_agents_init(struct api *a)
 	if (!(a->seen = calloc(1, sizeof(*a->seen))))
 		return -ENOMEM;
 	a->seen->a = a;
-	if ((r = agents_live_new(AGENTS_LIVE_MAX, &a->live)) < 0) {
-		free(a->seen);
-		a->seen = NULL;
-	}
+	if ((r = agents_live_new(AGENTS_LIVE_MAX, &a->live)) < 0 ||
+	    (r = image_fill_new(&a->fill)) < 0)
+		api_agents_free(a);
 	return r;
 }
 
@@ -479,6 +391,8 @@ api_agents_free(struct api *a)
 {
 	agents_live_free(a->live);
 	a->live = NULL;
+	image_fill_free(a->fill);
+	a->fill = NULL;
 	free(a->seen);
 	a->seen = NULL;
 }

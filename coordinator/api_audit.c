@@ -30,6 +30,8 @@ command_what(const Bm__Command *cmd)
 	case BM__COMMAND__OP_OP_CANCEL: return "op cancel";
 	case BM__COMMAND__OP_OP_RESUME: return "op resume";
 	case BM__COMMAND__OP_POWER: return "machine power";
+	case BM__COMMAND__OP_IMAGE_STAGE:
+		return cmd->image_stage->remove ? "image unstage" : "image stage";
 	default: return NULL;
 	}
 }
@@ -84,6 +86,10 @@ put_targets(struct bm_buf *b, const Bm__Command *cmd)
 	case BM__COMMAND__OP_OP_RESUME: bm_buf_printf(b, "%s", cmd->op_resume); break;
 	case BM__COMMAND__OP_POWER:
 		bm_buf_printf(b, "machine %s %s", cmd->power->machine, cmd->power->action);
+		break;
+	case BM__COMMAND__OP_IMAGE_STAGE:
+		bm_buf_printf(b, "image %s on %s", cmd->image_stage->image,
+		              cmd->image_stage->target);
 		break;
 	default: break;
 	}
@@ -185,6 +191,10 @@ api_audit_denied(struct api *a, struct bm_rpc_call *call, const Bm__Request *req
 	case BM__REQUEST__BODY_POWER:
 		c.op_case = BM__COMMAND__OP_POWER;
 		c.power = req->power;
+		break;
+	case BM__REQUEST__BODY_IMAGE_STAGE:
+		c.op_case = BM__COMMAND__OP_IMAGE_STAGE;
+		c.image_stage = req->image_stage;
 		break;
 	default: break;
 	}

@@ -55,6 +55,17 @@ int api_racks_silence(struct api *a, struct store_read *rd, const char *const *r
                       char ***ret_notes, size_t *ret_n);
 /* Live fields of agents and cache counts of images in a list answer. */
 void api_list_decorate(struct api *a, struct store_read *rd, Bm__ListResult *l, Bm__Kind kind);
+/* The newer of the stored sighting and this node's own, the lag behind
+ * revision cur, and whether the agent is silent at now, into r. */
+void api_agent_overlay(struct api *a, Bm__AgentRecord *r, uint64_t cur, uint64_t now);
+
+/* api_images.c: image bytes for agents (BlobGet), where an agent fetches
+ * an image from (ImageSource: site-local fill, image_fill.h), and each
+ * image's holders in a list answer (count, and per site). */
+void api_blob_get(struct api *a, struct bm_rpc_call *call, const Bm__BlobGetRequest *q, bool agent);
+void api_image_source(struct api *a, struct bm_rpc_call *call, const Bm__ImageSourceRequest *q,
+                      const struct bm_identity *id);
+void api_images_holders(struct api *a, struct store_read *rd, Bm__ListResult *l);
 
 /* api_audit.c. Before a write is proposed: who sent it (the call's
  * bm_rpc_call_who), from where, what and naming what, into w->cmd.audit

@@ -28,6 +28,9 @@ authz_request_name(const Bm__Request *req)
 	case BM__REQUEST__BODY_AUDIT: return "audit";
 	case BM__REQUEST__BODY_REIMAGE: return "reimage";
 	case BM__REQUEST__BODY_POWER: return "machine power";
+	case BM__REQUEST__BODY_IMAGE_SOURCE: return "image source";
+	case BM__REQUEST__BODY_IMAGE_STAGE:
+		return req->image_stage->remove ? "image unstage" : "image stage";
 	case BM__REQUEST__BODY_OP:
 		switch (req->op->action) {
 		case BM__OP_REQUEST__ACTION__CANCEL: return "op cancel";
@@ -65,6 +68,7 @@ role_needed(const Bm__Request *req)
 		                                                                   : BM_ROLE_ADMIN;
 	case BM__REQUEST__BODY_REIMAGE:
 	case BM__REQUEST__BODY_POWER:
+	case BM__REQUEST__BODY_IMAGE_STAGE:
 	case BM__REQUEST__BODY_MACHINE_ADD: return BM_ROLE_OPERATOR;
 	case BM__REQUEST__BODY_DELETE:
 		return req->delete_->ref && req->delete_->ref->kind == BM__KIND__KIND_MACHINE
@@ -97,7 +101,8 @@ check_agent(const struct bm_identity *id, const Bm__Request *req, char *why, siz
 {
 	const char *what = authz_request_name(req), *rack;
 
-	if (req->body_case == BM__REQUEST__BODY_BLOB_GET)
+	if (req->body_case == BM__REQUEST__BODY_BLOB_GET ||
+	    req->body_case == BM__REQUEST__BODY_IMAGE_SOURCE)
 		return 0; /* which blobs: api_agents.c gives only bytes an image declares */
 	if (role_needed(req) != BM_ROLE_NONE) {
 		snprintf(why, len, "%s needs an operator's certificate, not an agent's", what);

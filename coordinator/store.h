@@ -115,6 +115,17 @@ int store_machine_sealed(struct store_read *r, const char *name, uint8_t *out, s
 /* Does an image declare these bytes (its sha256)? A walk of the images
  * (hundreds, not millions). Returns 0, -ENOENT or -errno. */
 int store_image_by_sha(struct store_read *r, const uint8_t sha[BM_SHA256_LEN]);
+/* Every rack's site: names sorted, with their sites (load: 0 or -errno;
+ * free even after a failed load). */
+struct rack_names {
+	char **name;
+	char **site;
+	size_t n;
+};
+int store_rack_sites_load(struct store_read *r, struct rack_names *rn);
+void store_rack_sites_free(struct rack_names *rn);
+/* The site of a rack ("" for none), NULL when there is no such rack. */
+const char *store_rack_site(const struct rack_names *rn, const char *rack);
 /* The changes made at revision rev: 0, -ENOENT (none, or compacted). */
 int store_changes_get(struct store_read *r, uint64_t rev, Bm__ChangeSet **ret_changes);
 int store_info_get(struct store *s, struct store_info *ret_info);
@@ -148,6 +159,8 @@ int store_audit_list(struct store_read *r, uint64_t since_ms, uint64_t after_seq
  * times the agents' heartbeat (SYNC_HEARTBEAT_MS) and the replication of
  * sightings (AGENTS_SEEN_WRITE_MS). */
 #define STORE_AGENT_SILENT_MS 30000u
+/* An agent's peer_url (site-local fill), with its NUL, at most. */
+#define STORE_PEER_URL_MAX 128u
 
 /* Why rack `rack` is not reporting at now_ms, from the records of all
  * agents (last_seen_ms): "rack21's agent last seen 4m ago", "rack21 has no

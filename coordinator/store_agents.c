@@ -98,6 +98,11 @@ st_apply_agent_register(struct apply_ctx *c, const Bm__AgentInfo *info)
 			return st_refuse(
 			    c, BM__STATUS__STATUS_INVALID,
 			    "a rogue DHCP server needs a 6-byte MAC and an interface name");
+	if (*info->peer_url &&
+	    (!bm_http_base_ok(info->peer_url) || strlen(info->peer_url) >= STORE_PEER_URL_MAX))
+		return st_refuse(c, BM__STATUS__STATUS_INVALID,
+		                 "peer_url must be http://ADDRESS:PORT, under %u bytes",
+		                 STORE_PEER_URL_MAX);
 	if ((r = get_agent(c, info->id, &old)) < 0 && r != -ENOENT)
 		return r;
 	rec.id = info->id;

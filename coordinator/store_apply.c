@@ -7,6 +7,7 @@
 
 #include "bm/netaddr.h"
 #include "bm/sha256.h"
+#include "bm/stage.h"
 #include "store_priv.h"
 
 #define FIELD_CREATE_REV 14u
@@ -147,6 +148,9 @@ keep_owned_fields(Bm__Kind kind, union any_record *u, const ProtobufCMessage *ol
 		u->image.stored = u->image.stored || (same && oi->stored);
 		if (same && !u->image.size)
 			u->image.size = oi->size;
+		/* Owned by `bmctl image stage`. */
+		u->image.n_staged = oi->n_staged;
+		u->image.staged = oi->staged;
 	}
 	(void)rev;
 }
@@ -397,6 +401,77 @@ out:
 	return r;
 }
 
+/* ------------------------------------------------------------ image stage */
+
+/* A typed target in its stored form: a bare NAME is a rack, else a site;
+ * a rack or site must exist. */
+static int
+stage_target(struct apply_ctx *c, const char *text, char *out, size_t len)
+{
+	struct bm_stage_target t;
+	char why[300];
+	bool bare;
+
+	if (bm_stage_parse(text, &t, &bare, why, sizeof(why)) < 0)
+		return st_refuse(c, BM__STATUS__STATUS_INVALID, "%s", why);
+	if (t.kind != BM_STAGE_LABEL) {
+		MDB_val k = { strlen(t.name), t.name }, v;
+		bool rack = mdb_get(c->txn, c->s->dbi[DB_RACKS], &k, &v) == MDB_SUCCESS;
+		bool site = mdb_get(c->txn, c->s->dbi[DB_SITES], &k, &v) == MDB_SUCCESS;
+		if (bare)
+			t.kind = rack ? BM_STAGE_RACK : BM_STAGE_SITE;
+		if ((t.kind == BM_STAGE_RACK && !rack) || (t.kind == BM_STAGE_SITE && !site))
+			return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no %s %s",
+			                 bare                      ? "rack or site"
+			                 : t.kind == BM_STAGE_RACK ? "rack"
+			                                           : "site",
+			                 t.name);
+	}
+	bm_stage_format(&t, out, len);
+	return 0;
+}
+
+/* Add target to the image's staged list, or take it off. */
+static int
+apply_image_stage(struct apply_ctx *c, const Bm__ImageStage *q)
+{
+	Bm__Image *old = NULL, im;
+	char target[600], *list[BM_STAGED_MAX + 1];
+	size_t n = 0;
+	int r, outcome;
+
+	if (!q || (r = stage_target(c, q->target, target, sizeof(target))) != 0)
+		return q ? r : st_refuse(c, BM__STATUS__STATUS_INVALID, "no image or target");
+	r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_IMAGES], q->image, strlen(q->image),
+	                   &bm__image__descriptor, (ProtobufCMessage **)&old);
+	if (r == -ENOENT)
+		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no image %s", q->image);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < old->n_staged; i++)
+		if (strcmp(old->staged[i], target))
+			list[n++] = old->staged[i];
+	if (!q->remove && n >= BM_STAGED_MAX) {
+		r = st_refuse(c, BM__STATUS__STATUS_INVALID,
+		              "image %s is staged on %u targets already", q->image, BM_STAGED_MAX);
+		goto out;
+	}
+	/* Not st_upsert: it keeps the stored staging, the field this sets. */
+	outcome = q->remove ? n < old->n_staged : n == old->n_staged;
+	im = *old;
+	im.staged = list;
+	im.n_staged = n + !q->remove;
+	list[n] = target;
+	im.mod_rev = c->rev;
+	if (outcome && (r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_IMAGES], q->image, strlen(q->image),
+	                                   &im.base)) == 0)
+		r = st_change(c, BM__KIND__KIND_IMAGE, q->image, "", false);
+	st_count(c, outcome ? UPSERT_UPDATED : UPSERT_UNCHANGED);
+out:
+	st_free(old);
+	return r;
+}
+
 /* --------------------------------------------------------------- commit */
 
 static int
@@ -464,6 +539,7 @@ dispatch(struct apply_ctx *c, const Bm__Command *cmd)
 		return st_apply_fleet(c, &one, true);
 	}
 	case BM__COMMAND__OP_IMAGE_STORED: return apply_image_stored(c, cmd->image_stored);
+	case BM__COMMAND__OP_IMAGE_STAGE: return apply_image_stage(c, cmd->image_stage);
 	case BM__COMMAND__OP_AGENT_REGISTER: return st_apply_agent_register(c, cmd->agent_register);
 	case BM__COMMAND__OP_AGENT_EVENTS: return st_apply_agent_events(c, cmd->agent_events);
 	case BM__COMMAND__OP_REIMAGE: return st_apply_reimage(c, cmd->reimage);

@@ -135,16 +135,8 @@ dup_count(struct store_read *r, const char *rack)
 	return n;
 }
 
-/* Names of the racks of a site (or all racks when site is NULL), sorted,
- * with their sites. */
-struct rack_names {
-	char **name;
-	char **site;
-	size_t n;
-};
-
-static void
-rack_names_free(struct rack_names *rn)
+void
+store_rack_sites_free(struct rack_names *rn)
 {
 	for (size_t i = 0; i < rn->n; i++) {
 		free(rn->name[i]);
@@ -154,8 +146,8 @@ rack_names_free(struct rack_names *rn)
 	free(rn->site);
 }
 
-static int
-rack_names_load(struct store_read *r, struct rack_names *rn)
+int
+store_rack_sites_load(struct store_read *r, struct rack_names *rn)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
@@ -191,8 +183,8 @@ rack_names_load(struct store_read *r, struct rack_names *rn)
 	return e ? -ENOMEM : 0; /* keys come sorted, so the arrays are too */
 }
 
-static const char *
-site_of_rack(const struct rack_names *rn, const char *rack)
+const char *
+store_rack_site(const struct rack_names *rn, const char *rack)
 {
 	size_t lo = 0, hi = rn->n;
 	while (lo < hi) {
@@ -281,8 +273,7 @@ object_count(struct store_read *r, Bm__Object *o, const struct rack_names *rn)
 		o->count = (uint32_t)dup_count(r, o->rack->name);
 		snprintf(key, sizeof(key), "discoveries_refused/%s", o->rack->name);
 		o->rack->discoveries_refused = meta_u64(r, key);
-	}
-	else if (o->obj_case == BM__OBJECT__OBJ_SITE && rn)
+	} else if (o->obj_case == BM__OBJECT__OBJ_SITE && rn)
 		o->count = (uint32_t)racks_in_site(rn, o->site->name);
 }
 
@@ -304,13 +295,13 @@ store_get(struct store_read *r, Bm__Kind kind, const char *name, Bm__Object **re
 		st_free(rec);
 		return -ENOMEM;
 	}
-	if (kind == BM__KIND__KIND_SITE && rack_names_load(r, &rn) < 0) {
-		rack_names_free(&rn);
+	if (kind == BM__KIND__KIND_SITE && store_rack_sites_load(r, &rn) < 0) {
+		store_rack_sites_free(&rn);
 		st_free(o);
 		return -ENOMEM;
 	}
 	object_count(r, o, &rn);
-	rack_names_free(&rn);
+	store_rack_sites_free(&rn);
 	*ret_obj = o;
 	return 0;
 }
@@ -334,7 +325,7 @@ matches(const Bm__ListRequest *q, const ProtobufCMessage *rec, const struct rack
 {
 	if (rec->descriptor == &bm__machine__descriptor) {
 		const Bm__Machine *m = (const Bm__Machine *)rec;
-		const char *site = *q->site ? site_of_rack(rn, m->rack) : NULL;
+		const char *site = *q->site ? store_rack_site(rn, m->rack) : NULL;
 		return (!*q->rack || !strcmp(q->rack, m->rack)) &&
 		       (!*q->site || (site && !strcmp(site, q->site))) &&
 		       (!q->state || q->state == m->state) &&
@@ -458,13 +449,13 @@ store_list(struct store_read *r, const Bm__ListRequest *q, Bm__ListResult **ret_
 	if (!(l.out = malloc(sizeof(*l.out))))
 		return -ENOMEM;
 	bm__list_result__init(l.out);
-	if ((e = rack_names_load(r, &l.rn)) < 0)
+	if ((e = store_rack_sites_load(r, &l.rn)) < 0)
 		goto out;
 	e = lister_walk(&l, db);
 	if (e == 1 && l.last && !(l.out->next = strdup(l.last)))
 		e = -ENOMEM;
 out:
-	rack_names_free(&l.rn);
+	store_rack_sites_free(&l.rn);
 	if (e < 0) {
 		st_free(l.out);
 		return e;

@@ -174,3 +174,14 @@ bm_iface_mac(int fd, const char *ifname, uint8_t ret[6])
 	memcpy(ret, ifr.ifr_hwaddr.sa_data, 6);
 	return 0;
 }
+
+bool
+bm_http_base_ok(const char *url)
+{
+	const char *host = url + 7;
+
+	if (strncmp(url, "http://", 7))
+		return false;
+	size_t n = strcspn(host, "/?#@ ");
+	return n > 0 && !host[n];
+}

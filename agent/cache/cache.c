@@ -22,6 +22,7 @@ struct want {
 	char name[64];
 	char url[512];
 	bool stored;
+	bool skip_peers;   /* peers' bytes failed verification: the coordinators' */
 	uint64_t retry_at; /* monotonic ms: not before, after a failure */
 	uint64_t retry_ms; /* the next wait after a failure */
 };
@@ -45,7 +46,8 @@ struct cache {
 	struct {
 		uint8_t sha[BM_SHA256_LEN];
 		uint64_t at;
-	} touched[64]; /* under the mutex */
+	} touched[64];    /* under the mutex */
+	uint32_t wait_ms; /* the thread's: a peer fetches what download waits for */
 };
 
 static bool
@@ -194,6 +196,7 @@ struct sink {
 	uint64_t off;   /* bytes in the partial file */
 	uint64_t limit; /* the declared size (0: unknown) */
 	int err;
+	bool from_peer; /* some bytes came from a peer agent */
 };
 
 static int
@@ -255,7 +258,7 @@ curl_progress_cb(void *arg, curl_off_t a, curl_off_t b, curl_off_t x, curl_off_t
 }
 
 static int
-fetch_url(struct cache *c, const struct want *w, struct sink *k, char *why, size_t wlen)
+fetch_url(struct cache *c, const char *url, struct sink *k, char *why, size_t wlen)
 {
 	CURL *h = curl_easy_init();
 	long status = 0;
@@ -263,7 +266,7 @@ fetch_url(struct cache *c, const struct want *w, struct sink *k, char *why, size
 
 	if (!h)
 		return -ENOMEM;
-	curl_easy_setopt(h, CURLOPT_URL, w->url);
+	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, k);
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, curl_progress_cb);
@@ -293,6 +296,49 @@ fetch_url(struct cache *c, const struct want *w, struct sink *k, char *why, size
 	return k->err ? k->err : stopping(c) ? -ECANCELED : -EIO;
 }
 
+/* From peers of the site that hold it (site-local fill), each in turn,
+ * resuming where the last stopped. Returns 0, -EAGAIN (a peer is fetching
+ * it: c->wait_ms), -ENOENT (the coordinators': no peer, or none served). */
+static int
+fetch_peers(struct cache *c, const struct want *w, struct sink *k)
+{
+	char peers[CACHE_PEERS_MAX][CACHE_PEER_URL_MAX], url[CACHE_PEER_URL_MAX + 80];
+	char hex[BM_SHA256_HEX], why[320];
+	size_t n = 0;
+
+	c->wait_ms = 0;
+	if (!c->o.source || w->skip_peers ||
+	    c->o.source(c->o.source_arg, w->sha, peers, CACHE_PEERS_MAX, &n, &c->wait_ms) < 0)
+		return -ENOENT;
+	if (!n)
+		return c->wait_ms ? -EAGAIN : -ENOENT;
+	for (size_t i = 0; i < n && !stopping(c); i++) {
+		snprintf(url, sizeof(url), "%s/images/%s", peers[i], bm_sha256_hex(w->sha, hex));
+		k->from_peer = true;
+		*why = '\0';
+		if (fetch_url(c, url, k, why, sizeof(why)) == 0) {
+			BM_INFO("cache", "fetched from a peer image=%s peer=%s", w->name, peers[i]);
+			return 0;
+		}
+		BM_WARN("cache", "peer failed image=%s peer=%s err=\"%s\"", w->name, peers[i], why);
+	}
+	return stopping(c) ? -ECANCELED : -ENOENT;
+}
+
+/* From a peer, else the coordinators (a pushed image), else its url. */
+static int
+fetch_any(struct cache *c, const struct want *w, struct sink *k, char *why, size_t wlen)
+{
+	int r;
+
+	if (w->stored && c->o.blob_get) {
+		if ((r = fetch_peers(c, w, k)) != -ENOENT)
+			return r;
+		return fetch_blob(c, w, k);
+	}
+	return *w->url ? fetch_url(c, w->url, k, why, wlen) : -ENOENT;
+}
+
 /* The partial file verified: into sha256/, durably. */
 static int
 verify_and_keep(struct cache *c, const struct want *w, int fd, char *why, size_t wlen)
@@ -316,11 +362,22 @@ verify_and_keep(struct cache *c, const struct want *w, int fd, char *why, size_t
 	return 0;
 }
 
+/* A peer's bytes failed verification: the next try is the coordinators'. */
+static void
+skip_peers(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
+{
+	bm_worker_lock(&c->w);
+	for (size_t i = 0; i < c->n_want; i++)
+		if (!memcmp(c->want[i].sha, sha, BM_SHA256_LEN))
+			c->want[i].skip_peers = true;
+	bm_worker_unlock(&c->w);
+}
+
 static int
 download(struct cache *c, const struct want *w, char *why, size_t wlen)
 {
 	char hex[BM_SHA256_HEX];
-	struct sink k = { c, -1, 0, w->size, 0 };
+	struct sink k = { c, -1, 0, w->size, 0, false };
 	struct stat st;
 	int r;
 
@@ -344,12 +401,10 @@ download(struct cache *c, const struct want *w, char *why, size_t wlen)
 		BM_INFO("cache", "resuming image=%s offset=%llu", w->name,
 		        (unsigned long long)k.off);
 	if (!w->size || k.off < w->size) {
-		if (w->stored && c->o.blob_get)
-			r = fetch_blob(c, w, &k);
-		else if (*w->url)
-			r = fetch_url(c, w, &k, why, wlen);
-		else
-			r = -ENOENT;
+		if ((r = fetch_any(c, w, &k, why, wlen)) == -EAGAIN) {
+			close(k.fd);
+			return r;
+		}
 		if (r < 0 && !*why)
 			snprintf(why, wlen, "%s",
 			         r == -ENOENT     ? "no source: not pushed and no url"
@@ -366,6 +421,8 @@ download(struct cache *c, const struct want *w, char *why, size_t wlen)
 	bm_worker_unlock(&c->w);
 	r = verify_and_keep(c, w, k.fd, why, wlen);
 	close(k.fd);
+	if (r == -EBADMSG && k.from_peer)
+		skip_peers(c, w->sha);
 	return r;
 }
 
@@ -392,20 +449,25 @@ next_job(struct cache *c, struct want *out)
 	return found;
 }
 
+/* After a failure (backoff, wait_ms 0) or while a peer fetches it. */
 static void
-retry_later(struct cache *c, const uint8_t sha[BM_SHA256_LEN])
+retry_later(struct cache *c, const uint8_t sha[BM_SHA256_LEN], uint32_t wait_ms)
 {
 	bm_worker_lock(&c->w);
 	for (size_t i = 0; i < c->n_want; i++) {
 		struct want *w = &c->want[i];
 		if (memcmp(w->sha, sha, BM_SHA256_LEN))
 			continue;
+		if (wait_ms) {
+			w->retry_at = bm_mono_ms() + wait_ms;
+			continue;
+		}
 		w->retry_ms = w->retry_ms ? w->retry_ms * 2 : CACHE_RETRY_MIN_MS;
 		if (w->retry_ms > CACHE_RETRY_MAX_MS)
 			w->retry_ms = CACHE_RETRY_MAX_MS;
 		w->retry_at = bm_mono_ms() + w->retry_ms;
 	}
-	c->st.failed++;
+	c->st.failed += !wait_ms;
 	bm_worker_unlock(&c->w);
 }
 
@@ -419,7 +481,7 @@ run_job(struct cache *c, const struct want *w)
 		return;
 	if (make_room(c, w->size) < 0) {
 		event(c, w->name, "larger than the room the cache budget leaves");
-		retry_later(c, w->sha);
+		retry_later(c, w->sha, 0);
 		return;
 	}
 	bm_worker_lock(&c->w);
@@ -431,10 +493,15 @@ run_job(struct cache *c, const struct want *w)
 	bm_worker_unlock(&c->w);
 	if (r == -ECANCELED || r == -ESHUTDOWN)
 		return;
+	if (r == -EAGAIN) { /* a peer of the site is fetching it */
+		BM_DEBUG("cache", "waiting for a peer image=%s ms=%u", w->name, c->wait_ms);
+		retry_later(c, w->sha, c->wait_ms);
+		return;
+	}
 	if (r < 0) {
 		BM_WARN("cache", "download failed image=%s err=\"%s\"", w->name, why);
 		event(c, w->name, why);
-		retry_later(c, w->sha);
+		retry_later(c, w->sha, 0);
 		return;
 	}
 	scan(c);
@@ -491,6 +558,7 @@ cache_want(struct cache *c, Bm__Image *const *images, size_t n)
 			if (!memcmp(v[i].sha, c->want[j].sha, BM_SHA256_LEN)) {
 				v[i].retry_at = c->want[j].retry_at;
 				v[i].retry_ms = c->want[j].retry_ms;
+				v[i].skip_peers = c->want[j].skip_peers;
 			}
 	free(c->want);
 	c->want = v;

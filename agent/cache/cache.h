@@ -2,7 +2,10 @@
  * only (what HTTP and TFTP serve); DATA_DIR/cache/partial/HEX the bytes of a
  * download so far. One thread of its own fetches every image the rack's
  * view names that is not held yet:
- *   - from the coordinators' blob store (the image was pushed), or from its
+ *   - a pushed image from a peer agent of the site that holds it (over its
+ *     HTTP /images/SHA256; the coordinator names them, or says wait while
+ *     one of them fetches it), else from the coordinators' blob store; an
+ *     image not pushed from its
  *     `url` with libcurl: http and https only, redirects too (at most
  *     CACHE_REDIRECTS_MAX, never to file:// or another protocol), and no
  *     more bytes than the image declares;
@@ -26,6 +29,8 @@
 #define CACHE_RETRY_MAX_MS 300000u
 #define CACHE_TOUCH_EVERY_MS 60000u /* a served image's mtime, at most this often */
 #define CACHE_REDIRECTS_MAX 5L      /* redirects followed for an image url */
+#define CACHE_PEERS_MAX 4u          /* peers tried per download */
+#define CACHE_PEER_URL_MAX 128u
 
 struct cache;
 struct rackdb;
@@ -39,6 +44,12 @@ struct cache_opts {
 	int (*blob_get)(void *arg, const uint8_t sha[32], uint64_t off, void *buf, size_t len,
 	                size_t *ret_n, uint64_t *ret_size);
 	void *blob_arg;
+	/* Where a pushed image comes from (NULL: the coordinators): up to max
+	 * peer URLs, or *wait_ms (ask again then), or neither. Returns 0 or
+	 * -errno (then the coordinators). */
+	int (*source)(void *arg, const uint8_t sha[32], char (*peers)[CACHE_PEER_URL_MAX],
+	              size_t max, size_t *n, uint32_t *wait_ms);
+	void *source_arg;
 	/* The set of verified images changed (cache thread). */
 	void (*changed)(void *arg);
 	void *changed_arg;

@@ -375,6 +375,7 @@ sync_blob_get(struct sync *s, const uint8_t sha[32], uint64_t off, void *buf, si
 	q.sha256.len = 32;
 	q.offset = off;
 	q.length = (uint32_t)len;
+	q.agent_id = (char *)s->o.agent_id;
 	req.body_case = BM__REQUEST__BODY_BLOB_GET;
 	req.blob_get = &q;
 	if ((r = link_call(&s->blob, "blob", &req, CALL_TIMEOUT_MS, &resp)) < 0)
@@ -386,6 +387,38 @@ sync_blob_get(struct sync *s, const uint8_t sha[32], uint64_t off, void *buf, si
 	memcpy(buf, resp->blob_get->data.data, resp->blob_get->data.len);
 	*ret_n = resp->blob_get->data.len;
 	*ret_size = resp->blob_get->size;
+	bm__response__free_unpacked(resp, NULL);
+	return 0;
+}
+
+int
+sync_image_source(struct sync *s, const uint8_t sha[32], char (*peers)[SYNC_PEER_URL_MAX],
+                  size_t max, size_t *ret_n, uint32_t *ret_wait_ms)
+{
+	Bm__Request req = BM__REQUEST__INIT;
+	Bm__ImageSourceRequest q = BM__IMAGE_SOURCE_REQUEST__INIT;
+	Bm__Response *resp;
+	const Bm__ImageSourceResult *res;
+	int r;
+
+	q.sha256.data = (uint8_t *)sha;
+	q.sha256.len = 32;
+	q.agent_id = (char *)s->o.agent_id;
+	req.body_case = BM__REQUEST__BODY_IMAGE_SOURCE;
+	req.image_source = &q;
+	*ret_n = 0;
+	*ret_wait_ms = 0;
+	if ((r = link_call(&s->blob, "image source", &req, CALL_TIMEOUT_MS, &resp)) < 0)
+		return r;
+	if (!(res = resp->image_source)) {
+		bm__response__free_unpacked(resp, NULL);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < res->n_peers && *ret_n < max; i++)
+		if (strlen(res->peers[i]) < SYNC_PEER_URL_MAX &&
+		    !strncmp(res->peers[i], "http://", 7))
+			snprintf(peers[(*ret_n)++], SYNC_PEER_URL_MAX, "%s", res->peers[i]);
+	*ret_wait_ms = res->wait_ms;
 	bm__response__free_unpacked(resp, NULL);
 	return 0;
 }

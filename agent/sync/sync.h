@@ -63,6 +63,13 @@ void sync_reregister(struct sync *s);
  * already waited its backoff. */
 int sync_blob_get(struct sync *s, const uint8_t sha[32], uint64_t off, void *buf, size_t len,
                   size_t *ret_n, uint64_t *ret_size);
+/* Where to fetch an image from (site-local fill, the cache's thread):
+ * up to max peer URLs of its site holding it (*ret_n), or ask again after
+ * *ret_wait_ms (a peer is fetching it), or neither: the coordinators.
+ * Returns 0 or -errno like sync_blob_get. */
+#define SYNC_PEER_URL_MAX 128u
+int sync_image_source(struct sync *s, const uint8_t sha[32], char (*peers)[SYNC_PEER_URL_MAX],
+                      size_t max, size_t *ret_n, uint32_t *ret_wait_ms);
 void sync_stats_get(struct sync *s, struct sync_stats *ret_stats);
 /* Cut every call in flight and refuse new ones (threads still run until
  * sync_stop). Any thread. */

@@ -42,9 +42,10 @@ apply_seed(const char *dir, const char *name, const char *yaml)
 	bm_problems_fini(&p);
 }
 
-/* A packed fleet: the rackview corpus (what an agent stores from sync). */
+/* A packed fleet: the rackview corpus (what an agent stores from sync);
+ * its first image staged on `staged` (n of them). */
 static void
-fleet_seed(const char *dir, const char *name, const char *yaml)
+fleet_seed(const char *dir, const char *name, const char *yaml, char **staged, size_t n_staged)
 {
 	struct bm_problems p;
 	struct bm_fleet fl;
@@ -56,8 +57,16 @@ fleet_seed(const char *dir, const char *name, const char *yaml)
 	bm_problems_init(&p);
 	if (bm_fleet_parse(yaml, strlen(yaml), &fl, &p) != 0)
 		exit(1);
+	if (n_staged && fl.fleet->n_images) {
+		fl.fleet->images[0]->staged = staged;
+		fl.fleet->images[0]->n_staged = n_staged;
+	}
 	buf = malloc(bm__fleet__get_packed_size(fl.fleet) + 1);
 	n = bm__fleet__pack(fl.fleet, buf);
+	if (n_staged && fl.fleet->n_images) { /* not the parser's to free */
+		fl.fleet->images[0]->staged = NULL;
+		fl.fleet->images[0]->n_staged = 0;
+	}
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (!(f = fopen(path, "wb")) || fwrite(buf, 1, n, f) != n)
 		exit(1);
@@ -134,6 +143,22 @@ ops_seeds(const char *dir)
 	cmd.op_case = BM__COMMAND__OP_POWER;
 	cmd.power = &pw;
 	write_cmd(dir, "machine_power", &cmd);
+	/* bmctl image stage, and an agent serving its site's peers. */
+	Bm__ImageStage st = BM__IMAGE_STAGE__INIT;
+	st.image = "k";
+	st.target = "fra1";
+	a.what = "image stage";
+	cmd.op_case = BM__COMMAND__OP_IMAGE_STAGE;
+	cmd.image_stage = &st;
+	write_cmd(dir, "image_stage", &cmd);
+	Bm__AgentInfo ai = BM__AGENT_INFO__INIT;
+	ai.id = "0123456789abcdef";
+	ai.rack = "rack12";
+	ai.peer_url = "http://10.91.0.11:8080";
+	cmd.audit = NULL;
+	cmd.op_case = BM__COMMAND__OP_AGENT_REGISTER;
+	cmd.agent_register = &ai;
+	write_cmd(dir, "agent_register_peer", &cmd);
 }
 
 static void
@@ -205,7 +230,17 @@ main(int argc, char **argv)
 		    " templates: {user-data: 'h: {{hostname}}'}}]\n"
 		    "machines: [{name: m1, rack: r1, mac: '52:54:00:11:00:01', ip: 10.11.0.11,"
 		    " profile: p, netboot: true}, {name: m2, rack: r2, mac: "
-		    "'52:54:00:12:00:01'}]\n");
+		    "'52:54:00:12:00:01'}]\n",
+		    NULL, 0);
+		char *staged[] = { "rack/r2", "site/s", "label/gpu=a100", "site/", "label/x" };
+		fleet_seed(argv[2], "staged",
+		           "sites: [{name: s}]\n"
+		           "racks: [{name: r1, site: s, subnet: 10.11.0.0/24}]\n"
+		           "images: [{name: k, sha256: "
+		           "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}]\n"
+		           "machines: [{name: m1, rack: r1, mac: '52:54:00:11:00:01',"
+		           " labels: {gpu: a100}}]\n",
+		           staged, 5);
 		return 0;
 	}
 	if (argc != 2)

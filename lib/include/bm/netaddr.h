@@ -31,6 +31,9 @@ int bm_ip4_range_parse(const char *s, uint32_t *ret_start, uint32_t *ret_end);
 
 /* Object names: [a-z0-9][a-z0-9-]{0,62}. */
 bool bm_name_valid(const char *s);
+/* "http://HOST[:PORT]" and nothing after (no path, query or user): the base
+ * a peer agent's paths are appended to (peer_url). */
+bool bm_http_base_ok(const char *url);
 
 /* The hardware address of interface ifname, asked through any socket fd.
  * Returns 0 or -errno (errno is left set). */
