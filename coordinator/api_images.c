@@ -240,6 +240,12 @@ api_image_source(struct api *a, struct bm_rpc_call *call, const Bm__ImageSourceR
 		                    "image source needs a sha256 and the agent's id");
 		return;
 	}
+	/* One table decides (the fill is in memory): the leader's. The agent's
+	 * blob link follows it there, and so do the filler's reads. */
+	if (!api_is_leader(a)) {
+		api_reply_unavailable(a, call, "not the leader, which decides where images come from");
+		return;
+	}
 	if ((r = store_read_begin(a->store, &rd)) < 0) {
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INTERNAL, "reading the store failed");
 		return;

@@ -1,8 +1,9 @@
 /* Site-local image fill: which agent of a site fetches an image from the
  * coordinators while the site's other agents wait to fetch it from that
  * peer. The coordinator then sends each image about once per site, not
- * once per rack. In memory, per coordinator node (a site whose agents ask
- * different nodes may have one filler per node); any thread.
+ * once per rack. In memory, on the leader (followers send agents there);
+ * any thread. A new leader starts empty: a fill in progress then gets at
+ * most one more filler per site.
  *
  * The first agent of a site to ask for an image no agent of the site holds
  * becomes its filler; others of the site are told to wait (and ask again

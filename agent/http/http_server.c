@@ -19,6 +19,7 @@
 #include "bm/rate.h"
 #include "bm/util.h"
 #include "files.h"
+#include "http_reply.h"
 
 #define HTTP_LOG_PER_S 10u /* refusals logged per second at most */
 #define log_limited(svc, ...) bm_log_limited(&(svc)->log_limit, HTTP_LOG_PER_S, "http", __VA_ARGS__)
@@ -78,53 +79,6 @@ struct http_server {
 };
 
 static void conn_process(struct conn *c);
-
-const char *
-http_reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 206: return "Partial Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 413: return "Content Too Large";
-	case 414: return "URI Too Long";
-	case 416: return "Range Not Satisfiable";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 503: return "Service Unavailable";
-	case 505: return "HTTP Version Not Supported";
-	default: return "Unknown";
-	}
-}
-
-void
-http_reply_text(struct http_reply *rep, int status, const char *text)
-{
-	char *b = NULL;
-	int n = asprintf(&b, "%s\n", text ? text : http_reason(status));
-
-	rep->status = status;
-	rep->type = "text/plain; charset=utf-8";
-	free(rep->body);
-	rep->body = n < 0 ? NULL : b;
-	rep->body_len = n < 0 ? 0 : (size_t)n;
-}
-
-static const char *
-http_date(time_t t, char *out, size_t n)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	return out;
-}
 
 /* ----------------------------------------------------------- lifecycle */
 
@@ -303,68 +257,19 @@ pace_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ------------------------------------------------------------ answering */
 
-/* Range and If-None-Match on a 200 answer. */
-static void
-conditional(const struct http_request *req, struct http_reply *rep, uint64_t *first, uint64_t *last,
-            uint64_t size)
-{
-	char quoted[80];
-
-	snprintf(quoted, sizeof(quoted), "\"%s\"", rep->etag);
-	if (*rep->etag && *req->if_none_match &&
-	    (strstr(req->if_none_match, quoted) || !strcmp(req->if_none_match, "*"))) {
-		rep->status = 304;
-		return;
-	}
-	if (!rep->file || !*req->range)
-		return;
-	switch (http_range(req->range, size, first, last)) {
-	case 1: rep->status = 206; break;
-	case -1: rep->status = 416; break;
-	default: break;
-	}
-}
-
 static size_t
 format_head(struct conn *c, const struct http_request *req, const struct http_reply *rep,
             uint64_t len, uint64_t first, uint64_t last, uint64_t size)
 {
 	struct http_server *s = c->srv;
-	char lm[40];
-	size_t n, cap = sizeof(c->head);
 	time_t now = (time_t)ev_now(s->loop);
 
 	if (now != s->date_sec) {
 		s->date_sec = now;
 		http_date(now, s->date, sizeof(s->date));
 	}
-	n = (size_t)snprintf(c->head, cap, "HTTP/1.1 %d %s\r\nServer: bmagent\r\nDate: %s\r\n",
-	                     rep->status, http_reason(rep->status), s->date);
-#define ADD(...) (n += n < cap ? (size_t)snprintf(c->head + n, cap - n, __VA_ARGS__) : 0)
-	if (rep->type && rep->status != 304)
-		ADD("Content-Type: %s\r\n", rep->type);
-	if (rep->status != 304)
-		ADD("Content-Length: %llu\r\n", (unsigned long long)len);
-	if (rep->status == 206)
-		ADD("Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)first,
-		    (unsigned long long)last, (unsigned long long)size);
-	if (rep->status == 416)
-		ADD("Content-Range: bytes */%llu\r\n", (unsigned long long)size);
-	if (rep->file)
-		ADD("Accept-Ranges: bytes\r\n");
-	if (*rep->etag)
-		ADD("ETag: \"%s\"\r\n", rep->etag);
-	if (rep->mtime)
-		ADD("Last-Modified: %s\r\n", http_date(rep->mtime, lm, sizeof(lm)));
-	if (rep->allow)
-		ADD("Allow: %s\r\n", rep->allow);
-	if (c->close_after)
-		ADD("Connection: close\r\n");
-	else if (req->minor == 0)
-		ADD("Connection: keep-alive\r\n");
-	ADD("\r\n");
-#undef ADD
-	return n < cap ? n : cap;
+	return http_format_head(c->head, sizeof(c->head), s->date, req, rep, c->close_after, len,
+	                        first, last, size);
 }
 
 /* Frame the handler's answer for sending. */
@@ -378,7 +283,7 @@ answer(struct conn *c, const struct http_request *req, struct http_reply *rep)
 	size = rep->file ? rep->file->size : rep->body_len;
 	last = size - 1;
 	if (rep->status == 200)
-		conditional(req, rep, &first, &last, size);
+		http_conditional(req, rep, &first, &last, size);
 	len = rep->status == 206                         ? last - first + 1
 	      : rep->status == 416 || rep->status == 304 ? 0
 	                                                 : size;
