@@ -16,13 +16,17 @@
 #   list        `bmctl get machines -o json`;
 #   leader      its RSS and CPU seconds at the end; an agent's RSS and PSS.
 # Times come from the daemons' microsecond log stamps (one clock). Three
-# rounds by default; the table shows medians.
-#   usage: bench/fleet.sh [-n AGENTS] [-m MACHINES_PER_RACK] [-r ROUNDS]
+# rounds by default; the table shows medians. -w says which coordinator
+# the agents list first (watch): node 1 (first, the default: leading or
+# not, as the election fell), the leader, or a follower.
+#   usage: bench/fleet.sh [-n AGENTS] [-m MACHINES_PER_RACK] [-r ROUNDS] [-w first|leader|follower]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AGENTS=1000 PER=100 ROUNDS=3
-while getopts n:m:r: o; do
-  case $o in n) AGENTS=$OPTARG ;; m) PER=$OPTARG ;; r) ROUNDS=$OPTARG ;; *) exit 2 ;; esac
+AGENTS=1000 PER=100 ROUNDS=3 WATCH=first
+while getopts n:m:r:w: o; do
+  case $o in
+    n) AGENTS=$OPTARG ;; m) PER=$OPTARG ;; r) ROUNDS=$OPTARG ;; w) WATCH=$OPTARG ;; *) exit 2 ;;
+  esac
 done
 NAME=fleet
 . bench/lib.sh
@@ -83,6 +87,11 @@ cluster() { # cluster DIR: three fresh nodes, one leading
   for _ in $(seq 1 200); do L=$(leader); [ -n "$L" ] && return 0; sleep 0.1; done
   echo "no leader" >&2; exit 1
 }
+watch_urls() { # the coordinators in the order -w asks for
+  local f=1
+  case $WATCH in leader) f=$L ;; follower) f=$((L % 3 + 1)) ;; first) ;; *) exit 2 ;; esac
+  echo "tls+tcp://10.0.0.$f:7400, tls+tcp://10.0.0.$((f % 3 + 1)):7400, tls+tcp://10.0.0.$(((f + 1) % 3 + 1)):7400"
+}
 agents() { # agents DIR: start every agent
   local d=$1 i
   for i in $(seq 1 "$AGENTS"); do
@@ -92,7 +101,7 @@ rack: r$i
 data_dir: $d/a$i/data
 interfaces: [rk]
 tftp_root: $d/a$i/root
-coordinator: [$(echo "$URLS" | sed 's/,/, /g')]
+coordinator: [$(watch_urls)]
 log_level: debug
 tls: {ca: $P/ca.crt, cert: $P/a$i.crt, key: $P/a$i.key}
 Y
@@ -116,7 +125,6 @@ for f in glob.glob(sys.argv[1] + "/a*/log"):
                 break
 PY
 }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 put() { echo "$2" >>"$W/$1"; } # put METRIC VALUE: one round's figure
 apply_rev() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
 op_live() { bmctl op get 2>/dev/null | awk '$2 == "running" || $2 == "halted"' | grep -q .; }
@@ -201,6 +209,7 @@ for r in $(seq 1 "$ROUNDS"); do round "$r"; done
 m() { median <"$W/$1"; }
 cat <<T
 fleet: $AGENTS agents (one per rack, each in its namespace), $((AGENTS * PER)) machines, a 3-node bmcoord cluster on TLS; medians of $ROUNDS rounds
+agents watch: $WATCH$([ "$WATCH" = first ] && echo " (node 1, leading or not)")
 $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 
 | measure | result |

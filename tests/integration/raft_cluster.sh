@@ -70,6 +70,28 @@ on "$F" audit >"$T/out" 2>&1
 grep -q "operator admin (admin) .* apply *ok *\[sites s1, racks r1\]" "$T/out" &&
   ok "the audit log is replicated: a follower lists the apply, who sent it" ||
   not_ok "follower's audit: $(cat "$T/out")"
+# The commit nudge: on a quiet cluster one write is two entries, the write
+# and the barrier the leader sends once it applied (its AppendEntries tells
+# the followers the write committed, before the next heartbeat would).
+idx() { on "$1" -o json cluster status 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['$2'])"; }
+quiet() { # every node applied what the leader holds, for half a second
+  local a b
+  for _ in $(seq 1 100); do
+    a=$(idx "$L" last_index)
+    sleep 0.5
+    b=$(idx "$L" last_index)
+    [ "$a" = "$b" ] && [ "$(idx 1 applied_index)$(idx 2 applied_index)$(idx 3 applied_index)" = "$b$b$b" ] && return 0
+  done
+  return 1
+}
+quiet
+I0=$(idx "$L" last_index)
+expect_exit 0 "one more write on a quiet cluster" bmctl machine add nudge --rack r1 --mac 52:54:00:ff:00:09
+quiet
+I1=$(idx "$L" last_index)
+[ "$((I1 - I0))" = 2 ] && ok "the write and the leader's commit nudge: two entries, applied on every node" ||
+  not_ok "entries for one write: $((I1 - I0)) ($I0 -> $I1)"
+expect_exit 0 "(the machine deleted again)" bmctl delete machine nudge
 # Image bytes: the upload goes to the leader; every coordinator fetches
 # what it lacks (BlobGet from the others), so an image outlives its node.
 head -c 3000000 /dev/urandom >"$T/img"
