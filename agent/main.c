@@ -2,9 +2,7 @@
  * DHCP, TFTP, HTTP and RA services together on one libev loop, with the
  * sync, cache and power threads beside it (docs/architecture.md). */
 #include <curl/curl.h>
-#include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <ev.h>
 #include <getopt.h>
 #include <signal.h>
@@ -22,6 +20,7 @@
 #include "bm/version.h"
 #include "cache.h"
 #include "config.h"
+#include "describe.h"
 #include "dhcp_io.h"
 #include "files.h"
 #include "http_routes.h"
@@ -375,58 +374,6 @@ cache_changed_cb(void *arg)
 	sync_reregister(arg);
 }
 
-/* "eth1 10.12.0.1/24" for each served interface's IPv4 addresses. */
-static void
-describe_interfaces(struct agent *a, Bm__AgentInfo *info)
-{
-	struct ifaddrs *ifs, *i;
-
-	if (getifaddrs(&ifs) < 0)
-		return;
-	info->interfaces = calloc(AGENT_IFACES_MAX * AGENT_IFACE_ADDRS_MAX + 1, sizeof(char *));
-	for (i = ifs;
-	     i && info->interfaces && info->n_interfaces < AGENT_IFACES_MAX * AGENT_IFACE_ADDRS_MAX;
-	     i = i->ifa_next) {
-		bool served = false;
-		char ip[BM_IP4_STR], line[IF_NAMESIZE + 24];
-		for (unsigned k = 0; k < a->cfg.n_ifaces && !served; k++)
-			served = !strcmp(a->cfg.ifaces[k], i->ifa_name);
-		if (!served || !i->ifa_addr || i->ifa_addr->sa_family != AF_INET || !i->ifa_netmask)
-			continue;
-		uint32_t addr = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr);
-		uint32_t mask =
-		    ntohl(((struct sockaddr_in *)(void *)i->ifa_netmask)->sin_addr.s_addr);
-		snprintf(line, sizeof(line), "%s %s/%d", i->ifa_name, bm_ip4_format(addr, ip),
-		         __builtin_popcount(mask));
-		if ((info->interfaces[info->n_interfaces] = strdup(line)))
-			info->n_interfaces++;
-	}
-	freeifaddrs(ifs);
-}
-
-/* Other DHCP servers seen on the rack's segments. */
-static void
-describe_rogues(struct agent *a, Bm__AgentInfo *info)
-{
-	static struct rogue_seen seen[ROGUE_KEEP];
-	static Bm__RogueDhcp rd[ROGUE_KEEP], *p[ROGUE_KEEP];
-	size_t n = a->rogue ? rogue_list(a->rogue, seen, ROGUE_KEEP) : 0;
-
-	for (size_t i = 0; i < n; i++) {
-		bm__rogue_dhcp__init(&rd[i]);
-		rd[i].ip = seen[i].ip;
-		rd[i].mac.data = seen[i].mac;
-		rd[i].mac.len = 6;
-		rd[i].iface = seen[i].iface;
-		rd[i].first_seen_ms = seen[i].first_ms;
-		rd[i].last_seen_ms = seen[i].last_ms;
-		rd[i].offers = seen[i].offers;
-		p[i] = &rd[i];
-	}
-	info->rogue_dhcp = p;
-	info->n_rogue_dhcp = n;
-}
-
 /* What the agent registers with: host, interfaces, cache, rogue DHCP
  * servers (report thread, one at a time). */
 static void
@@ -436,8 +383,8 @@ describe_cb(void *arg, Bm__AgentInfo *info)
 
 	info->hostname = a->hostname;
 	info->peer_url = a->cfg.peer_url;
-	describe_interfaces(a, info);
-	describe_rogues(a, info);
+	agent_describe_interfaces(&a->cfg, info);
+	agent_describe_rogues(a->rogue, info);
 	if (a->cache)
 		cache_describe(a->cache, info);
 }

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "api_priv.h"
-#include "bm/buf.h"
 #include "bm/rpc.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
@@ -98,6 +97,8 @@ struct sited {
 	Bm__ListResult *agents;
 	struct rack_names rn;
 	const char **site;
+	const char **sites; /* each site once, in the racks' order */
+	size_t n_sites;
 };
 
 static void
@@ -107,6 +108,7 @@ sited_free(struct sited *s)
 		bm__list_result__free_unpacked(s->agents, NULL);
 	store_rack_sites_free(&s->rn);
 	free(s->site);
+	free(s->sites);
 }
 
 static int
@@ -119,8 +121,16 @@ sited_load(struct store_read *rd, struct sited *s)
 	q.limit = STORE_LIST_LIMIT_MAX;
 	if ((r = store_list(rd, &q, &s->agents)) < 0 || (r = store_rack_sites_load(rd, &s->rn)) < 0)
 		return r;
-	if (!(s->site = calloc(s->agents->n_items + 1, sizeof(*s->site))))
+	if (!(s->site = calloc(s->agents->n_items + 1, sizeof(*s->site))) ||
+	    !(s->sites = calloc(s->rn.n + 1, sizeof(*s->sites))))
 		return -ENOMEM;
+	for (size_t i = 0; i < s->rn.n; i++) {
+		size_t j = 0;
+		while (j < s->n_sites && strcmp(s->sites[j], s->rn.site[i]))
+			j++;
+		if (j == s->n_sites)
+			s->sites[s->n_sites++] = s->rn.site[i];
+	}
 	for (size_t i = 0; i < s->agents->n_items; i++) {
 		const Bm__AgentInfo *in = s->agents->items[i]->agent->info;
 		s->site[i] = in ? store_rack_site(&s->rn, in->rack) : NULL;
@@ -132,31 +142,22 @@ sited_load(struct store_read *rd, struct sited *s)
 static void
 holders_per_site(const struct sited *s, Bm__Object *it)
 {
-	struct bm_buf b = { 0 };
-	size_t n = 0;
+	char line[320];
 
-	for (size_t i = 0; i < s->rn.n; i++) {
-		const char *site = s->rn.site[i];
+	if (!(it->holders = calloc(s->n_sites + 1, sizeof(char *))))
+		return;
+	for (size_t i = 0; i < s->n_sites; i++) {
 		unsigned held = 0, all = 0;
-		bool first = true;
-		for (size_t j = 0; j < i && first; j++) /* each site once */
-			first = strcmp(s->rn.site[j], site);
-		for (size_t j = 0; first && j < s->agents->n_items; j++)
-			if (s->site[j] && !strcmp(s->site[j], site)) {
+		for (size_t j = 0; j < s->agents->n_items; j++)
+			if (s->site[j] && !strcmp(s->site[j], s->sites[i])) {
 				all++;
 				held += holds(s->agents->items[j]->agent, &it->image->sha256);
 			}
-		if (first && all)
-			bm_buf_printf(&b, "%s%s %u/%u", n++ ? "\n" : "", *site ? site : "-", held,
-			              all);
+		snprintf(line, sizeof(line), "%s %u/%u", *s->sites[i] ? s->sites[i] : "-", held,
+		         all);
+		if (all && (it->holders[it->n_holders] = strdup(line)))
+			it->n_holders++;
 	}
-	if (!b.p || !(it->holders = calloc(n + 1, sizeof(char *))))
-		goto out;
-	for (char *p = b.p, *line; (line = strsep(&p, "\n"));)
-		if (!(it->holders[it->n_holders++] = strdup(line)))
-			it->n_holders--;
-out:
-	bm_buf_free(&b);
 }
 
 void
@@ -243,7 +244,8 @@ api_image_source(struct api *a, struct bm_rpc_call *call, const Bm__ImageSourceR
 	/* One table decides (the fill is in memory): the leader's. The agent's
 	 * blob link follows it there, and so do the filler's reads. */
 	if (!api_is_leader(a)) {
-		api_reply_unavailable(a, call, "not the leader, which decides where images come from");
+		api_reply_unavailable(a, call,
+		                      "not the leader, which decides where images come from");
 		return;
 	}
 	if ((r = store_read_begin(a->store, &rd)) < 0) {

@@ -10,49 +10,10 @@
 #include <sys/stat.h>
 
 #include "bm/log.h"
-#include "raft_tls.h"
 #include "bm/proto.h"
 #include "bm/util.h"
-
-/* A batch's commands get store indexes (STORE_INDEX_SHIFT, store.h).
- * libraft replays entries after its last snapshot at every start; the store
- * skips those at or below its applied index. (raft_last_applied() is not
- * the index of the entry being applied while libraft replays a restarted
- * log: counting applies is what is stable.) */
-
-struct raftnode {
-	uv_loop_t *loop;
-	struct store *store;
-	struct raftnode_opts o;
-	char address[64], dir[4096];
-	struct raft raft;
-	struct raft_io io;
-	struct raft_uv_transport transport;
-	struct raft_fsm fsm;
-	/* raft_uv_tcp's own listen and connect, wrapped (nodelay_*). */
-	int (*tcp_listen)(struct raft_uv_transport *t, raft_uv_accept_cb cb);
-	int (*tcp_connect)(struct raft_uv_transport *t, struct raft_uv_connect *req, raft_id id,
-	                   const char *address, raft_uv_connect_cb cb);
-	raft_uv_accept_cb accept_cb;
-	bool raft_inited, io_inited, tcp_inited, tls; /* tls: raft_tls.h's transport */
-	/* The results of the batch applied last (read by its apply callback,
-	 * which libraft runs right after the FSM applied that entry). */
-	struct store_result *res;
-	size_t n_res, cap_res;
-	uint64_t entries; /* command entries applied since the log began */
-	bool leading;     /* as of the last status refresh */
-	uv_timer_t status_timer, close_timer;
-	/* The commit nudge (nudge_cb): entries of ours in flight, and the
-	 * barrier sent after the last of them. */
-	unsigned in_flight;
-	bool nudging, closing;
-	struct raft_barrier nudge;
-	uv_timer_t nudge_timer;
-	pthread_mutex_t mu;
-	struct raftnode_status status; /* under mu */
-	void (*done)(void *arg);
-	void *done_arg;
-};
+#include "raft_node_priv.h"
+#include "raft_tls.h"
 
 struct pending {
 	struct raft_apply req;
@@ -61,8 +22,8 @@ struct pending {
 	struct raftnode *n;
 };
 
-static int
-map_status(int rv)
+int
+raftnode_map_status(int rv)
 {
 	switch (rv) {
 	case 0: return 0;
@@ -259,7 +220,7 @@ apply_cb(struct raft_apply *req, int status, void *result)
 	if (status == 0 && n)
 		p->cb(p->arg, 0, n->res, n->n_res);
 	else
-		p->cb(p->arg, status == 0 ? 0 : map_status(status), NULL, 0);
+		p->cb(p->arg, status == 0 ? 0 : raftnode_map_status(status), NULL, 0);
 	if (p->n->in_flight && !--p->n->in_flight && status == 0 && !p->n->closing)
 		uv_timer_start(&p->n->nudge_timer, nudge_cb, 0, 0);
 	free(p);
@@ -291,7 +252,7 @@ raftnode_apply(struct raftnode *n, const void *buf, size_t len, raftnode_apply_c
 	if ((rv = raft_apply(&n->raft, &p->req, &rb, 1, apply_cb)) != 0) {
 		raft_free(rb.base);
 		free(p);
-		return map_status(rv);
+		return raftnode_map_status(rv);
 	}
 	n->in_flight++;
 	return 0;
@@ -351,109 +312,6 @@ raftnode_status_get(struct raftnode *n, struct raftnode_status *ret)
 	pthread_mutex_lock(&n->mu);
 	*ret = n->status;
 	pthread_mutex_unlock(&n->mu);
-}
-
-/* ----------------------------------------------------------- membership */
-
-struct change {
-	struct raft_change req;
-	struct raft_transfer xfer;
-	struct raftnode *n;
-	uint64_t id;
-	bool then_assign;
-	void (*cb)(void *arg, int status);
-	void *arg;
-};
-
-static void
-change_cb(struct raft_change *req, int status)
-{
-	struct change *c = req->data;
-
-	if (status == 0 && c->then_assign) { /* added as spare: now a voter */
-		c->then_assign = false;
-		int rv = raft_assign(&c->n->raft, &c->req, c->id, RAFT_VOTER, change_cb);
-		if (rv == 0)
-			return;
-		status = rv;
-	}
-	c->cb(c->arg, map_status(status));
-	free(c);
-}
-
-static struct change *
-change_new(struct raftnode *n, uint64_t id, void (*cb)(void *, int), void *arg)
-{
-	struct change *c = calloc(1, sizeof(*c));
-	if (c) {
-		c->n = n;
-		c->id = id;
-		c->cb = cb;
-		c->arg = arg;
-		c->req.data = c;
-		c->xfer.data = c;
-	}
-	return c;
-}
-
-int
-raftnode_add(struct raftnode *n, uint64_t id, const char *address, void (*cb)(void *, int),
-             void *arg)
-{
-	struct change *c = change_new(n, id, cb, arg);
-	int rv;
-
-	if (!c)
-		return -ENOMEM;
-	c->then_assign = true;
-	if ((rv = raft_add(&n->raft, &c->req, id, address, change_cb)) != 0) {
-		free(c);
-		return rv == RAFT_DUPLICATEID || rv == RAFT_DUPLICATEADDRESS ? -EEXIST
-		                                                             : map_status(rv);
-	}
-	return 0;
-}
-
-int
-raftnode_remove(struct raftnode *n, uint64_t id, void (*cb)(void *, int), void *arg)
-{
-	struct change *c = change_new(n, id, cb, arg);
-	int rv;
-
-	if (!c)
-		return -ENOMEM;
-	if ((rv = raft_remove(&n->raft, &c->req, id, change_cb)) != 0) {
-		free(c);
-		return rv == RAFT_BADID ? -ENOENT : map_status(rv);
-	}
-	return 0;
-}
-
-static void
-transfer_cb(struct raft_transfer *req)
-{
-	struct change *c = req->data;
-	raft_id leader = 0;
-	const char *addr = NULL;
-
-	raft_leader(&c->n->raft, &leader, &addr);
-	c->cb(c->arg, leader == c->id ? 0 : -EAGAIN);
-	free(c);
-}
-
-int
-raftnode_transfer(struct raftnode *n, uint64_t id, void (*cb)(void *, int), void *arg)
-{
-	struct change *c = change_new(n, id, cb, arg);
-	int rv;
-
-	if (!c)
-		return -ENOMEM;
-	if ((rv = raft_transfer(&n->raft, &c->xfer, id, transfer_cb)) != 0) {
-		free(c);
-		return rv == RAFT_BADID ? -ENOENT : map_status(rv);
-	}
-	return 0;
 }
 
 /* ------------------------------------------------------------ transport */
