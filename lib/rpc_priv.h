@@ -2,13 +2,42 @@
 #pragma once
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "bm/auth.h"
 #include "bm/rpc.h"
+#include "bm/worker.h"
 
 /* A TLS configuration of creds for a dialer to `url` (the server's name
  * to check is its host) or for a listener. Returns 0 or an NNG error. */
 int rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret);
+/* A client's configuration of a server's creds, for its listener's
+ * watchdog: its own certificate (also a client certificate of the fleet
+ * CA), the server's not checked. */
+int rpc_tls_probe_config(struct bm_rpc_creds *cr, nng_tls_config **ret);
 /* Put the client's token into req (tok holds its bytes; cr may be NULL). */
 void rpc_tls_stamp(struct bm_rpc_creds *cr, Bm__Request *req, struct bm_auth_token *tok);
+
+/* A server's listener and the watchdog that keeps it accepting
+ * (rpc_listen.c). */
+struct rpc_listen {
+	nng_socket sock;
+	char url[256], probe_url[256];
+	struct bm_worker watch; /* its mutex guards l and creds */
+	nng_listener l;
+	struct bm_rpc_creds *creds;
+	atomic_uint_fast64_t accepted, restarts;
+	atomic_bool probe_up; /* the watchdog's connection is up */
+	bool reached;         /* a watchdog's connection was ever up */
+	bool unsure_said;
+};
+/* Listen on url (creds for a tls+tcp:// one) and start the watchdog.
+ * Returns 0 or an NNG error. */
+int rpc_listen_start(struct rpc_listen *ls, nng_socket sock, const char *url,
+                     struct bm_rpc_creds *creds);
+/* Close the listener and listen again with creds (NULL: the same); if that
+ * fails, with the old ones. Returns 0 or an NNG error. */
+int rpc_listen_again(struct rpc_listen *ls, struct bm_rpc_creds *creds);
+/* Stop the watchdog (before the socket closes). */
+void rpc_listen_stop(struct rpc_listen *ls);

@@ -36,8 +36,7 @@ struct bm_rpc_call {
 
 struct bm_rpc_server {
 	nng_socket sock;
-	nng_listener listener;
-	char url[256];
+	struct rpc_listen listen;
 	bm_rpc_handler_fn fn;
 	void *arg;
 	unsigned ncalls; /* contexts opened */
@@ -287,45 +286,14 @@ server_free(struct bm_rpc_server *s)
 	free(s);
 }
 
-/* Listen on s->url, over TLS for a tls+tcp:// URL. Returns an NNG error. */
-static int
-server_listen(struct bm_rpc_server *s, struct bm_rpc_creds *creds)
-{
-	nng_listener l;
-	nng_tls_config *cfg = NULL;
-	int e;
-
-	if (!bm_rpc_url_tls(s->url))
-		return nng_listen(s->sock, s->url, &s->listener, 0);
-	if (!creds)
-		return NNG_EINVAL;
-	if ((e = nng_listener_create(&l, s->sock, s->url)) != 0)
-		return e;
-	if ((e = rpc_tls_config(creds, s->url, &cfg)) == 0) {
-		e = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
-		nng_tls_config_free(cfg); /* the listener holds it */
-	}
-	if (e == 0)
-		e = nng_listener_start(l, 0);
-	if (e != 0) {
-		nng_listener_close(l);
-		return e;
-	}
-	s->listener = l;
-	return 0;
-}
-
 int
 bm_rpc_server_set_tls(struct bm_rpc_server *s, struct bm_rpc_creds *creds)
 {
-	nng_listener old = s->listener;
 	int e;
 
-	if (!bm_rpc_url_tls(s->url))
+	if (!bm_rpc_url_tls(s->listen.url))
 		return -EINVAL;
-	/* The address is the old listener's: close it first, then listen. */
-	nng_listener_close(old);
-	if ((e = server_listen(s, creds)) != 0)
+	if ((e = rpc_listen_again(&s->listen, creds)) != 0)
 		return bm_rpc_errno(e);
 	return 0;
 }
@@ -345,7 +313,6 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 	}
 	s->cap = nctx;
 	s->fn = fn;
-	snprintf(s->url, sizeof(s->url), "%s", url);
 	bm_worker_init(&s->sender);
 	s->deferred_tail = &s->deferred;
 	s->arg = arg;
@@ -364,11 +331,12 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 			s->ncalls = i + 1;
 	}
 	if (e == 0)
-		e = server_listen(s, creds);
+		e = rpc_listen_start(&s->listen, s->sock, url, creds);
 	if (e == 0 && bm_worker_start(&s->sender, 1, sender_main, s) < 0)
 		e = NNG_ENOMEM;
 	if (e != 0) {
 		bm_worker_stop(&s->sender);
+		rpc_listen_stop(&s->listen);
 		nng_close(s->sock);
 		server_free(s);
 		return bm_rpc_errno(e);
@@ -385,6 +353,7 @@ bm_rpc_server_stats(struct bm_rpc_server *s, struct bm_rpc_stats *ret)
 	ret->requests = atomic_load(&s->requests);
 	ret->malformed = atomic_load(&s->malformed);
 	ret->send_errors = atomic_load(&s->send_errors);
+	ret->listen_restarts = atomic_load(&s->listen.restarts);
 }
 
 void
@@ -394,6 +363,7 @@ bm_rpc_server_stop(struct bm_rpc_server *s)
 		return;
 	/* Send what is queued, then stop the sender. */
 	bm_worker_stop(&s->sender);
+	rpc_listen_stop(&s->listen);
 	nng_close(s->sock);
 	for (unsigned i = 0; i < s->ncalls; i++)
 		nng_aio_stop(s->calls[i].aio);

@@ -168,34 +168,49 @@ url_host(const char *url, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)n, h);
 }
 
-int
-rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret)
+/* A configuration in `mode` presenting cr's certificate, checking the
+ * other side's against the fleet CA when `auth` is REQUIRED (nng copies the
+ * PEM text), and naming `host` for a client's check of the server. */
+static int
+config_new(struct bm_rpc_creds *cr, nng_tls_mode mode, nng_tls_auth_mode auth, const char *host,
+           nng_tls_config **ret)
 {
 	nng_tls_config *cfg;
-	char host[256];
 	int e;
 
-	if ((e = nng_tls_config_alloc(&cfg,
-	                              cr->server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT)) != 0)
+	if ((e = nng_tls_config_alloc(&cfg, mode)) != 0)
 		return e;
-	/* Both sides present a certificate of the fleet CA and require one
-	 * (nng copies the PEM text). */
 	pthread_mutex_lock(&cr->mu);
 	if ((e = nng_tls_config_ca_chain(cfg, cr->cur.ca, cr->cur.crl)) == 0)
 		e = nng_tls_config_own_cert(cfg, cr->cur.cert, cr->cur.key, NULL);
 	pthread_mutex_unlock(&cr->mu);
-	if (e == 0 &&
-	    (e = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0 &&
-	    (e = nng_tls_config_version(cfg, NNG_TLS_1_2, NNG_TLS_1_3)) == 0 && !cr->server) {
-		url_host(url, host, sizeof(host));
+	if (e == 0 && (e = nng_tls_config_auth_mode(cfg, auth)) == 0 &&
+	    (e = nng_tls_config_version(cfg, NNG_TLS_1_2, NNG_TLS_1_3)) == 0 && host)
 		e = nng_tls_config_server_name(cfg, host);
-	}
 	if (e != 0) {
 		nng_tls_config_free(cfg);
 		return e;
 	}
 	*ret = cfg;
 	return 0;
+}
+
+int
+rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret)
+{
+	char host[256];
+
+	/* Both sides present a certificate of the fleet CA and require one. */
+	if (cr->server)
+		return config_new(cr, NNG_TLS_MODE_SERVER, NNG_TLS_AUTH_MODE_REQUIRED, NULL, ret);
+	url_host(url, host, sizeof(host));
+	return config_new(cr, NNG_TLS_MODE_CLIENT, NNG_TLS_AUTH_MODE_REQUIRED, host, ret);
+}
+
+int
+rpc_tls_probe_config(struct bm_rpc_creds *cr, nng_tls_config **ret)
+{
+	return config_new(cr, NNG_TLS_MODE_CLIENT, NNG_TLS_AUTH_MODE_NONE, NULL, ret);
 }
 
 void

@@ -67,6 +67,14 @@ int bm_rpc_call(struct bm_rpc_client *c, Bm__Request *req, int timeout_ms, Bm__R
 
 /* ---------------------------------------------------------------- server */
 
+/* The listener's watchdog (nng 1.5.2's listener can stop accepting for
+ * good: lib/rpc_listen.c). After BM_RPC_LISTEN_CHECK_MS in which no
+ * connection was accepted, the server connects to itself; when no
+ * connection is accepted within BM_RPC_LISTEN_PROBE_MS, it listens again
+ * (its connections are closed: clients reconnect). */
+#define BM_RPC_LISTEN_CHECK_MS 2000u
+#define BM_RPC_LISTEN_PROBE_MS 5000u
+
 struct bm_rpc_server;
 struct bm_rpc_call;
 
@@ -80,6 +88,7 @@ struct bm_rpc_stats {
 	uint64_t requests;  /* well-formed requests handed to the handler */
 	uint64_t malformed; /* undecodable or wrong version: answered, not handled */
 	uint64_t send_errors;
+	uint64_t listen_restarts; /* by the listener's watchdog */
 };
 
 /* Listen on url with `nctx` concurrent contexts; a tls+tcp:// URL needs

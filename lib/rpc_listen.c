@@ -1,0 +1,231 @@
+/* The RPC server's listener, and a watchdog that keeps it accepting.
+ *
+ * nng 1.5.2 (Debian 12's) stops accepting on a listener for good when a
+ * client cuts its connection at one spot of the negotiation: after the TLS
+ * handshake, before the server has asked for the client's SP header. The
+ * transport then fails the server's header read with NNG_ECLOSED, which it
+ * hands to the socket's accept, and the socket takes that for its own
+ * listener closing (nng issue #1518, fixed in nng 1.6.0). The transport
+ * goes on accepting TCP and negotiating, but no connection reaches the
+ * socket again: new clients time out while connected ones go on. Any
+ * holder of a fleet certificate can do it (a client that sends its TLS
+ * Finished and closes: tests/integration/tls_cut.py), and 1,000 agents
+ * starting at once against a busy coordinator did it by accident.
+ *
+ * The watchdog: after BM_RPC_LISTEN_CHECK_MS in which no connection was
+ * accepted, it connects to the listener (with the server's certificate,
+ * a client certificate of the fleet CA too) and waits up to
+ * BM_RPC_LISTEN_PROBE_MS for a connection to be accepted. When none is,
+ * it listens again: closing the old listener closes its connections too
+ * (nng), and their clients reconnect. */
+#include "rpc_priv.h"
+
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bm/log.h"
+
+#define PROBE_STEP_MS 20u
+
+/* Listen on ls->url with creds. The socket lock of nng orders this with
+ * the accepts; ls->watch's mutex is held. */
+static int
+listen_now(struct rpc_listen *ls, struct bm_rpc_creds *creds)
+{
+	nng_listener l;
+	nng_tls_config *cfg = NULL;
+	int e;
+
+	if (!bm_rpc_url_tls(ls->url))
+		return nng_listen(ls->sock, ls->url, &ls->l, 0);
+	if (!creds)
+		return NNG_EINVAL;
+	if ((e = nng_listener_create(&l, ls->sock, ls->url)) != 0)
+		return e;
+	if ((e = rpc_tls_config(creds, ls->url, &cfg)) == 0) {
+		e = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+		nng_tls_config_free(cfg); /* the listener holds it */
+	}
+	if (e == 0)
+		e = nng_listener_start(l, 0);
+	if (e != 0) {
+		nng_listener_close(l);
+		return e;
+	}
+	ls->l = l;
+	return 0;
+}
+
+/* Where the watchdog dials: the listen URL, a wildcard address made the
+ * loopback one. */
+static void
+probe_url(const char *url, char *out, size_t len)
+{
+	const char *h = strstr(url, "://");
+	size_t scheme = h ? (size_t)(h - url) + 3 : 0;
+
+	if (!strncmp(url + scheme, "0.0.0.0:", 8))
+		snprintf(out, len, "%.*s127.0.0.1%s", (int)scheme, url, url + scheme + 7);
+	else if (!strncmp(url + scheme, "[::]:", 5))
+		snprintf(out, len, "%.*s[::1]%s", (int)scheme, url, url + scheme + 4);
+	else
+		snprintf(out, len, "%s", url);
+}
+
+static void
+on_accepted(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct rpc_listen *ls = arg;
+
+	(void)p, (void)ev;
+	atomic_fetch_add(&ls->accepted, 1);
+}
+
+static void
+on_probe_up(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct rpc_listen *ls = arg;
+
+	(void)p, (void)ev;
+	atomic_store(&ls->probe_up, true);
+}
+
+/* A REQ socket dialing the listener in the background. */
+static int
+probe_open(struct rpc_listen *ls, nng_socket *ret)
+{
+	nng_socket ps;
+	nng_dialer d;
+	nng_tls_config *cfg = NULL;
+	int e;
+
+	if ((e = nng_req0_open(&ps)) != 0)
+		return e;
+	if ((e = nng_pipe_notify(ps, NNG_PIPE_EV_ADD_POST, on_probe_up, ls)) == 0 &&
+	    (e = nng_dialer_create(&d, ps, ls->probe_url)) == 0 && bm_rpc_url_tls(ls->url)) {
+		bm_worker_lock(&ls->watch);
+		e = rpc_tls_probe_config(ls->creds, &cfg);
+		bm_worker_unlock(&ls->watch);
+		if (e == 0) {
+			e = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+			nng_tls_config_free(cfg);
+		}
+	}
+	if (e == 0)
+		e = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	if (e != 0) {
+		nng_close(ps);
+		return e;
+	}
+	*ret = ps;
+	return 0;
+}
+
+enum probe_result { PROBE_ACCEPTS, PROBE_DEAF, PROBE_UNSURE };
+
+/* Connect to the listener: does it accept a connection (anyone's) within
+ * BM_RPC_LISTEN_PROBE_MS? When nothing is accepted, it is deaf if the
+ * watchdog's connection came up (negotiated, never accepted) or one ever
+ * did (the address is reachable: now nothing gets through); else unsure. */
+static enum probe_result
+probe(struct rpc_listen *ls, uint64_t seen)
+{
+	nng_socket ps;
+	unsigned waited = 0;
+	bool up, accepted;
+
+	atomic_store(&ls->probe_up, false);
+	if (probe_open(ls, &ps) != 0)
+		return PROBE_UNSURE;
+	while (!(atomic_load(&ls->accepted) != seen && atomic_load(&ls->probe_up)) &&
+	       waited < BM_RPC_LISTEN_PROBE_MS && bm_worker_sleep(&ls->watch, PROBE_STEP_MS))
+		waited += PROBE_STEP_MS;
+	nng_close(ps);
+	up = atomic_load(&ls->probe_up);
+	accepted = atomic_load(&ls->accepted) != seen;
+	if (up)
+		ls->reached = true;
+	if (accepted || bm_worker_stopping(&ls->watch))
+		return PROBE_ACCEPTS;
+	return up || ls->reached ? PROBE_DEAF : PROBE_UNSURE;
+}
+
+static void
+watch_main(void *arg, unsigned index)
+{
+	struct rpc_listen *ls = arg;
+	uint64_t seen = atomic_load(&ls->accepted);
+	int e;
+
+	(void)index;
+	while (bm_worker_sleep(&ls->watch, BM_RPC_LISTEN_CHECK_MS)) {
+		uint64_t now = atomic_load(&ls->accepted);
+		enum probe_result r;
+		if (now != seen) { /* connections came in: it accepts */
+			seen = now;
+			continue;
+		}
+		if ((r = probe(ls, seen)) == PROBE_UNSURE && !ls->unsure_said) {
+			ls->unsure_said = true;
+			BM_WARN("rpc",
+			        "listener watchdog cannot connect to url=%s: it cannot tell "
+			        "whether the listener accepts",
+			        ls->probe_url);
+		} else if (r == PROBE_DEAF) {
+			atomic_fetch_add(&ls->restarts, 1);
+			e = rpc_listen_again(ls, NULL);
+			BM_WARN(
+			    "rpc",
+			    "listener accepted no connection in %u ms (nng 1.5 stops accepting "
+			    "after a client cuts its negotiation short): listening again url=%s "
+			    "restarts=%llu%s%s",
+			    BM_RPC_LISTEN_PROBE_MS, ls->url,
+			    (unsigned long long)atomic_load(&ls->restarts), e ? " failed: " : "",
+			    e ? nng_strerror(e) : "");
+		}
+		seen = atomic_load(&ls->accepted);
+	}
+}
+
+int
+rpc_listen_start(struct rpc_listen *ls, nng_socket sock, const char *url,
+                 struct bm_rpc_creds *creds)
+{
+	int e;
+
+	ls->sock = sock;
+	ls->creds = creds;
+	snprintf(ls->url, sizeof(ls->url), "%s", url);
+	probe_url(url, ls->probe_url, sizeof(ls->probe_url));
+	bm_worker_init(&ls->watch);
+	if ((e = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_accepted, ls)) != 0 ||
+	    (e = listen_now(ls, creds)) != 0)
+		return e;
+	if (bm_worker_start(&ls->watch, 1, watch_main, ls) < 0)
+		return NNG_ENOMEM;
+	return 0;
+}
+
+int
+rpc_listen_again(struct rpc_listen *ls, struct bm_rpc_creds *creds)
+{
+	int e;
+
+	bm_worker_lock(&ls->watch);
+	/* The address is the old listener's: close it first, then listen. */
+	nng_listener_close(ls->l);
+	if ((e = listen_now(ls, creds ? creds : ls->creds)) == 0 && creds)
+		ls->creds = creds;
+	else if (e != 0 && creds)
+		listen_now(ls, ls->creds);
+	bm_worker_unlock(&ls->watch);
+	return e;
+}
+
+void
+rpc_listen_stop(struct rpc_listen *ls)
+{
+	bm_worker_stop(&ls->watch);
+	bm_worker_fini(&ls->watch);
+}
