@@ -161,7 +161,7 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "$t" >>"$W/uefi.$m"
   done
 done
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. bench/stats.sh
 if [ "$BIOS" = 1 ]; then
   echo "boot: reimage -> last machine deployed, BIOS (SeaBIOS + iPXE ROM), accel=$ACCEL, medians of $ROUNDS rounds; $(nproc) cores"
   echo

@@ -32,9 +32,7 @@ ip -n "$NS_S" link set "$IF_S" up
 ip -n "$NS_C" link set "$IF_C" up
 
 now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# pct P: the P-th percentile of the numbers on stdin (nearest rank).
-pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; print a[i]}'; }
+. bench/stats.sh
 # CPU seconds (user + system) used so far by a process and its children
 # that are still running (nginx's workers).
 cpu_secs() {

@@ -71,8 +71,7 @@ cluster() { # cluster DIR NODES: start 1 or 3 nodes; the leader in $L
   L=$(leader_of $(seq 1 "$n"))
 }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; print a[i]}'; }
+. bench/stats.sh
 
 for round in $(seq 1 "$ROUNDS"); do
   for nodes in 1 3; do

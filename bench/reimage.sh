@@ -34,7 +34,7 @@ trap '"$LAB" down >/dev/null 2>&1; rm -rf "$W"' EXIT
 "$LAB" up --bench >"$W/up.log" 2>&1 || { tail -20 "$W/up.log"; exit 1; }
 ART=$CACHE/artifacts ACCEL=$(cat "$RUN/accel")
 now() { date +%s.%N; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. bench/stats.sh
 
 reimage() { # reimage PROFILE N: seconds from the command to the last deployed
   local t0 names= i

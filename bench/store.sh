@@ -25,7 +25,7 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; [ "${BM_BENCH_KEEP:-0}" = 1 ] || rm -rf "$W"' EXIT
 
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+. bench/stats.sh
 elapsed() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
 port_free() {
   if ss -ltnH "sport = :$1" | grep -q .; then

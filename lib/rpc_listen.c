@@ -15,9 +15,12 @@
  * The watchdog: after BM_RPC_LISTEN_CHECK_MS in which no connection was
  * accepted, it connects to the listener (with the server's certificate,
  * a client certificate of the fleet CA too) and waits up to
- * BM_RPC_LISTEN_PROBE_MS for a connection to be accepted. When none is,
- * it listens again: closing the old listener closes its connections too
- * (nng), and their clients reconnect. */
+ * BM_RPC_LISTEN_PROBE_MS for a connection to be accepted. When none is
+ * though its own was negotiated, it listens again: closing the old
+ * listener closes its connections too (nng), and their clients reconnect.
+ * A server too busy to negotiate is left be (at 1,000 agents starting at
+ * once a coordinator can take longer than that to get to a handshake, and
+ * dropping its connections would only feed the storm). */
 #include "rpc_priv.h"
 
 #include <nng/protocol/reqrep0/req.h>
@@ -124,31 +127,28 @@ probe_open(struct rpc_listen *ls, nng_socket *ret)
 
 enum probe_result { PROBE_ACCEPTS, PROBE_DEAF, PROBE_UNSURE };
 
-/* Connect to the listener: does it accept a connection (anyone's) within
- * BM_RPC_LISTEN_PROBE_MS? When nothing is accepted, it is deaf if the
- * watchdog's connection came up (negotiated, never accepted) or one ever
- * did (the address is reachable: now nothing gets through); else unsure. */
+/* Connect to the listener and wait up to BM_RPC_LISTEN_PROBE_MS for a
+ * connection (anyone's) to be accepted. None, though the watchdog's own
+ * connection was negotiated: deaf (the transport negotiates, the socket
+ * takes nothing). None, and its connection never came up: unsure (too
+ * busy to answer, or not reachable): listening again would only drop the
+ * connections that work. */
 static enum probe_result
 probe(struct rpc_listen *ls, uint64_t seen)
 {
 	nng_socket ps;
 	unsigned waited = 0;
-	bool up, accepted;
 
 	atomic_store(&ls->probe_up, false);
 	if (probe_open(ls, &ps) != 0)
 		return PROBE_UNSURE;
-	while (!(atomic_load(&ls->accepted) != seen && atomic_load(&ls->probe_up)) &&
-	       waited < BM_RPC_LISTEN_PROBE_MS && bm_worker_sleep(&ls->watch, PROBE_STEP_MS))
+	while (atomic_load(&ls->accepted) == seen && waited < BM_RPC_LISTEN_PROBE_MS &&
+	       bm_worker_sleep(&ls->watch, PROBE_STEP_MS))
 		waited += PROBE_STEP_MS;
 	nng_close(ps);
-	up = atomic_load(&ls->probe_up);
-	accepted = atomic_load(&ls->accepted) != seen;
-	if (up)
-		ls->reached = true;
-	if (accepted || bm_worker_stopping(&ls->watch))
+	if (atomic_load(&ls->accepted) != seen || bm_worker_stopping(&ls->watch))
 		return PROBE_ACCEPTS;
-	return up || ls->reached ? PROBE_DEAF : PROBE_UNSURE;
+	return atomic_load(&ls->probe_up) ? PROBE_DEAF : PROBE_UNSURE;
 }
 
 static void
@@ -156,33 +156,34 @@ watch_main(void *arg, unsigned index)
 {
 	struct rpc_listen *ls = arg;
 	uint64_t seen = atomic_load(&ls->accepted);
+	enum probe_result r;
 	int e;
 
 	(void)index;
 	while (bm_worker_sleep(&ls->watch, BM_RPC_LISTEN_CHECK_MS)) {
 		uint64_t now = atomic_load(&ls->accepted);
-		enum probe_result r;
 		if (now != seen) { /* connections came in: it accepts */
 			seen = now;
 			continue;
 		}
 		if ((r = probe(ls, seen)) == PROBE_UNSURE && !ls->unsure_said) {
-			ls->unsure_said = true;
+			ls->unsure_said = true; /* once until it accepts again */
 			BM_WARN("rpc",
-			        "listener watchdog cannot connect to url=%s: it cannot tell "
-			        "whether the listener accepts",
-			        ls->probe_url);
+			        "listener watchdog: its connection to url=%s did not come up in "
+			        "%u ms (too busy, or not reachable): leaving the listener be",
+			        ls->probe_url, BM_RPC_LISTEN_PROBE_MS);
 		} else if (r == PROBE_DEAF) {
 			atomic_fetch_add(&ls->restarts, 1);
 			e = rpc_listen_again(ls, NULL);
-			BM_WARN(
-			    "rpc",
-			    "listener accepted no connection in %u ms (nng 1.5 stops accepting "
-			    "after a client cuts its negotiation short): listening again url=%s "
-			    "restarts=%llu%s%s",
-			    BM_RPC_LISTEN_PROBE_MS, ls->url,
-			    (unsigned long long)atomic_load(&ls->restarts), e ? " failed: " : "",
-			    e ? nng_strerror(e) : "");
+			BM_WARN("rpc",
+			        "listener took no connection in %u ms, its own negotiated one "
+			        "included (nng 1.5 stops accepting after a client cuts its "
+			        "negotiation short): listening again url=%s restarts=%llu%s%s",
+			        BM_RPC_LISTEN_PROBE_MS, ls->url,
+			        (unsigned long long)atomic_load(&ls->restarts),
+			        e ? " failed: " : "", e ? nng_strerror(e) : "");
+		} else if (r == PROBE_ACCEPTS) {
+			ls->unsure_said = false;
 		}
 		seen = atomic_load(&ls->accepted);
 	}

@@ -29,7 +29,6 @@ struct rpc_listen {
 	struct bm_rpc_creds *creds;
 	atomic_uint_fast64_t accepted, restarts;
 	atomic_bool probe_up; /* the watchdog's connection is up */
-	bool reached;         /* a watchdog's connection was ever up */
 	bool unsure_said;
 };
 /* Listen on url (creds for a tls+tcp:// one) and start the watchdog.

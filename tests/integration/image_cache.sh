@@ -11,6 +11,9 @@
 #   - `bmctl get images` counts the agents holding each image;
 #   - eviction under a budget takes the least recently used image no
 #     profile names, never one the rack's profiles name.
+#   - a peer of the site that serves other bytes for an image: the digest
+#     fails, and the image comes from the coordinator, the peer not asked
+#     again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
 
@@ -31,7 +34,9 @@ LSHA=$(sha /etc/passwd) LSIZE=$(stat -c %s /etc/passwd)
 fleet() { # fleet EXTRA_IMAGES P1_INITRD [URL_PREFIX_OF_LEAK]
   cat <<Y
 sites: [{name: s}]
-racks: [{name: r13, site: s, subnet: 10.13.0.0/24, gateway: 10.13.0.1}]
+racks:
+  - {name: r13, site: s, subnet: 10.13.0.0/24, gateway: 10.13.0.1}
+  - {name: r14, site: s, subnet: 10.14.0.0/24, gateway: 10.14.0.1}
 images:
   - {name: pushed, sha256: "$PSHA", size: $MiB}
   - {name: good, sha256: "$GSHA", size: $((2 * MiB)), url: "http://127.0.0.1:18080/good.bin"}
@@ -152,5 +157,32 @@ wait_file "$C/sha256/$FSHA" && ok "fresh fetched within the budget" || not_ok "f
 [ ! -e "$C/sha256/$OSHA" ] && ok "old (least recently used, named by nothing) evicted" || not_ok "old kept"
 [ -e "$C/sha256/$PSHA" ] && ok "pushed (older still, but named by p1) never evicted" || not_ok "pushed evicted"
 [ -e "$C/sha256/$GSHA" ] && ok "good (more recently used) kept" || not_ok "good evicted"
+
+# --- a peer of the site serving other bytes -----------------------------------
+# rack r14's agent (a registration) holds peered and serves its site at the
+# source, which has other bytes under /images/SHA: the agent is sent there,
+# finds the digest wrong, and takes the coordinator's bytes instead (the
+# source serves /images/SHA from its folder's file SHA).
+head -c $MiB /dev/urandom >"$T/peered.bin"
+XSHA=$(sha "$T/peered.bin")
+head -c $MiB /dev/urandom >"$SRC/$XSHA"
+expect_exit 0 "peered pushed" bmctl image push peered "$T/peered.bin"
+fleet "  - {name: fresh, sha256: \"$FSHA\", size: $MiB}
+  - {name: peered, sha256: \"$XSHA\", size: $MiB}" fresh |
+  sed -e '/name: leak/d' -e 's/, initrd: leak//' >"$T/fleet.yaml"
+expect_exit 0 "peered declared" bmctl apply -f "$T/fleet.yaml"
+agent_tls r14 >/dev/null
+in_coord_ns "$BM_BIN/rpc_probe" "$BMCTL_COORDINATOR" "$PKI/ca.crt" "$PKI/agent-r14.crt" \
+  "$PKI/agent-r14.key" register r14 http://127.0.0.1:18080 "$XSHA" >"$T/out"
+expect_in "$T/out" "ok" "r14's agent registers, holding peered and serving its site"
+expect_exit 0 "peered staged on r13" bmctl image stage peered rack/r13
+wait_file "$C/sha256/$XSHA" && cmp -s "$C/sha256/$XSHA" "$T/peered.bin" &&
+  ok "peered is cached with the coordinator's bytes" || not_ok "peered not cached right"
+grep -q "/images/$XSHA" "$T/src.log" && ok "(the peer was asked first)" ||
+  not_ok "the peer was never asked: $(grep peered "$T/agent.log.new")"
+grep -q "download failed image=peered err=\"digest mismatch" "$T/agent.log.new" &&
+  ok "the peer's bytes failed the digest" || not_ok "no mismatch: $(grep peered "$T/agent.log.new")"
+[ "$(grep -c "/images/$XSHA" "$T/src.log")" = 1 ] && ok "and the peer was not asked again" ||
+  not_ok "the peer was asked $(grep -c "/images/$XSHA" "$T/src.log") times"
 [ -n "${BM_IT_DEBUG:-}" ] && cp -r "$T" "$BM_IT_DEBUG"
 finish

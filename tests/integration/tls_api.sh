@@ -142,7 +142,7 @@ elif dpkg --compare-versions "$(dpkg-query -W -f '${Version}' libnng1)" ge 1.6; 
   ok "# SKIP libnng1 $(dpkg-query -W -f '${Version}' libnng1) has nng's fix"
 else not_ok "100 cut negotiations did not deafen nng 1.5's listener: $(tail -n 3 "$T/cut.out")"; fi
 if [ "$deaf" = 1 ]; then
-  for _ in $(seq 1 30); do as admin "$P" status >/dev/null 2>&1 && break; done
+  for _ in $(seq 1 40); do as admin "$P" status >/dev/null 2>&1 && break; done
   expect_exit 0 "the coordinator answers new clients again" as admin "$P" status
   expect_in "$T/coord.log" "listening again url=$URL restarts=1" \
     "its watchdog found the listener deaf and listened again"

@@ -1,6 +1,7 @@
 /* Sends one agent request as a given certificate, for the trust tests:
- *   rpc_probe URL CA CERT KEY register|watch|report|blob RACK [MAC|SHA256]
- * register: as agent "probe" of RACK; watch: RACK's view from revision 0;
+ *   rpc_probe URL CA CERT KEY register|watch|report|blob RACK [MAC|SHA256|PEER_URL SHA256]
+ * register: as agent "probe" of RACK (with PEER_URL SHA256: serving its
+ * site's agents at PEER_URL, and holding the image SHA256); watch: RACK's view from revision 0;
  * report: a "state=done" callback for MAC, as agent "probe" of RACK;
  * blob: the first bytes of the blob SHA256 (hex).
  * Prints "STATUS message" (the answer's status name and message, and for a
@@ -32,13 +33,14 @@ main(int argc, char **argv)
 	Bm__Response *resp;
 	uint8_t mac[6] = { 0 }, sha[BM_SHA256_LEN];
 	Bm__BlobGetRequest bg = BM__BLOB_GET_REQUEST__INIT;
+	ProtobufCBinaryData held = { sizeof(sha), sha };
 	char err[256];
 	int r;
 
 	if (argc < 7) {
 		fprintf(stderr,
 		        "usage: rpc_probe URL CA CERT KEY register|watch|report|blob RACK "
-		        "[MAC|SHA256]\n");
+		        "[MAC|SHA256|PEER_URL SHA256]\n");
 		return 2;
 	}
 	t = (struct bm_rpc_tls){ argv[2], argv[3], argv[4], NULL };
@@ -49,6 +51,11 @@ main(int argc, char **argv)
 	if (!strcmp(argv[5], "register")) {
 		info.id = "probe";
 		info.rack = argv[6];
+		if (argc >= 9 && bm_sha256_parse(argv[8], sha) == 0) {
+			info.peer_url = argv[7];
+			info.cached = &held;
+			info.n_cached = 1;
+		}
 		rr.agent = &info;
 		req.body_case = BM__REQUEST__BODY_REGISTER;
 		req.register_ = &rr;
