@@ -14,12 +14,27 @@
 
 #define CALL_TIMEOUT_MS 10000
 
-/* One thread's connection: the URL it is on, its client, its backoff. */
+/* A connection to one coordinator URL, shared by the watch and report
+ * links when they are on the same: a TLS handshake costs a coordinator
+ * milliseconds of CPU, and 1,000 agents starting at once with a connection
+ * per link kept the coordinators of a small box busy with handshakes of
+ * clients that had given up. The blob link keeps its own: a change must
+ * not wait behind an image's chunk on a slow WAN. */
+struct conn {
+	char url[256];
+	struct bm_rpc_client *client;
+	unsigned refs; /* links on it; 0: the slot is free */
+	bool shared;
+};
+#define SYNC_CONNS 3u /* one per link at most */
+
+/* One thread's calls: the URL it is on, its connection, its backoff. */
 struct link {
 	struct sync *s;
 	const char *name;
 	unsigned idx;
-	struct bm_rpc_client *client; /* under the worker's mutex */
+	struct conn *conn; /* under the worker's mutex */
+	bool shares;       /* its connection with the other link that shares */
 	unsigned backoff_ms;
 	char redirect[256]; /* the leader a follower named: used until it fails */
 };
@@ -27,11 +42,12 @@ struct link {
 struct sync {
 	struct sync_opts o;
 	char **urls; /* owned copies: o.urls points here */
-	/* Two threads (watch, report); the mutex guards the links' clients,
+	/* Two threads (watch, report); the mutex guards the links' connections,
 	 * the flags and the stats. A kick asks the report thread to send. */
 	struct bm_worker w;
 	bool reregister;
 	struct link watch, report, blob;
+	struct conn conns[SYNC_CONNS];
 	ev_async view_w;
 	struct sync_stats st;
 };
@@ -60,6 +76,57 @@ link_url(const struct link *l)
 	return l->redirect[0] ? l->redirect : l->s->o.urls[l->idx];
 }
 
+/* Mutex held: a connection to the link's URL, the one the other sharing
+ * link is on if any. */
+static int
+link_join_locked(struct link *l)
+{
+	struct sync *s = l->s;
+	const char *url = link_url(l);
+	struct conn *slot = NULL;
+	int r;
+
+	for (unsigned i = 0; i < SYNC_CONNS; i++) {
+		struct conn *c = &s->conns[i];
+		if (c->refs && l->shares && c->shared && !strcmp(c->url, url)) {
+			c->refs++;
+			l->conn = c;
+			return 0;
+		}
+		if (!c->refs && !slot)
+			slot = c;
+	}
+	if (!slot)
+		return -EBUSY; /* a link holds one at most: not reached */
+	if ((r = bm_rpc_client_open(url, s->o.creds, &slot->client)) < 0)
+		return r;
+	snprintf(slot->url, sizeof(slot->url), "%s", url);
+	slot->refs = 1;
+	slot->shared = l->shares;
+	l->conn = slot;
+	return 0;
+}
+
+/* Mutex held: the link leaves its connection, closed when the last
+ * leaves. After a failure nobody joins it again: a link still on it leaves
+ * at its own failure, and the next connection is a new one (with the
+ * certificate as it is now: a connection reconnects with its own). */
+static void
+link_leave_locked(struct link *l, bool failed)
+{
+	struct conn *c = l->conn;
+
+	if (!c)
+		return;
+	l->conn = NULL;
+	if (failed)
+		c->shared = false;
+	if (--c->refs == 0) {
+		bm_rpc_client_free(c->client);
+		c->client = NULL;
+	}
+}
+
 /* A follower refused a write and named the leader: go there at once. */
 static bool
 link_redirect(struct link *l, const Bm__Response *resp)
@@ -71,14 +138,13 @@ link_redirect(struct link *l, const Bm__Response *resp)
 		return false;
 	BM_INFO("sync", "%s: redirected url=%s leader=%s", l->name, link_url(l), resp->leader);
 	bm_worker_lock(&s->w);
-	bm_rpc_client_free(l->client);
-	l->client = NULL;
+	link_leave_locked(l, false);
 	snprintf(l->redirect, sizeof(l->redirect), "%s", resp->leader);
 	bm_worker_unlock(&s->w);
 	return true;
 }
 
-/* A failed call: drop the connection, move to the next URL and wait with
+/* A failed call: leave the connection, move to the next URL and wait with
  * backoff and jitter (half to all of the current step). */
 static bool
 link_fail(struct link *l, const char *what, const char *why)
@@ -89,8 +155,7 @@ link_fail(struct link *l, const char *what, const char *why)
 	bool stop;
 
 	bm_worker_lock(&s->w);
-	bm_rpc_client_free(l->client);
-	l->client = NULL;
+	link_leave_locked(l, true);
 	stop = s->w.stop;
 	bm_worker_unlock(&s->w);
 	if (stop)
@@ -115,6 +180,7 @@ static int
 link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm__Response **ret)
 {
 	struct sync *s = l->s;
+	struct bm_rpc_client *cl;
 	Bm__Response *resp;
 	char why[160];
 	int r;
@@ -126,14 +192,14 @@ link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm
 			bm_worker_unlock(&s->w);
 			return -ESHUTDOWN;
 		}
-		if (!l->client &&
-		    (r = bm_rpc_client_open(link_url(l), s->o.creds, &l->client)) < 0) {
+		if (!l->conn && (r = link_join_locked(l)) < 0) {
 			bm_worker_unlock(&s->w);
 			snprintf(why, sizeof(why), "%s", strerror(-r));
 			return link_fail(l, what, why) ? r : -ESHUTDOWN;
 		}
+		cl = l->conn->client; /* this link's reference keeps it */
 		bm_worker_unlock(&s->w);
-		r = bm_rpc_call(l->client, req, timeout_ms, &resp);
+		r = bm_rpc_call(cl, req, timeout_ms, &resp);
 		if (r == 0 && resp->status == BM__STATUS__STATUS_OK) {
 			l->backoff_ms = SYNC_BACKOFF_MIN_MS;
 			note(s, true);
@@ -460,8 +526,12 @@ sync_start(const struct sync_opts *o, struct sync **ret)
 		}
 	s->o.urls = (const char *const *)s->urls;
 	bm_worker_init(&s->w);
-	s->watch = (struct link){ .s = s, .name = "watch", .backoff_ms = SYNC_BACKOFF_MIN_MS };
-	s->report = (struct link){ .s = s, .name = "report", .backoff_ms = SYNC_BACKOFF_MIN_MS };
+	s->watch = (struct link){
+		.s = s, .name = "watch", .shares = true, .backoff_ms = SYNC_BACKOFF_MIN_MS
+	};
+	s->report = (struct link){
+		.s = s, .name = "report", .shares = true, .backoff_ms = SYNC_BACKOFF_MIN_MS
+	};
 	s->blob = (struct link){ .s = s, .name = "blob", .backoff_ms = SYNC_BACKOFF_MIN_MS };
 	ev_async_init(&s->view_w, view_cb);
 	s->view_w.data = s;
@@ -507,9 +577,9 @@ sync_cut(struct sync *s)
 		return;
 	bm_worker_lock(&s->w);
 	bm_worker_cut_locked(&s->w);
-	bm_rpc_client_shutdown(s->watch.client);
-	bm_rpc_client_shutdown(s->report.client);
-	bm_rpc_client_shutdown(s->blob.client);
+	for (unsigned i = 0; i < SYNC_CONNS; i++)
+		if (s->conns[i].refs)
+			bm_rpc_client_shutdown(s->conns[i].client);
 	bm_worker_unlock(&s->w);
 }
 
@@ -522,9 +592,8 @@ sync_stop(struct sync *s)
 		return;
 	sync_cut(s);
 	bm_worker_stop(&s->w);
-	bm_rpc_client_free(s->watch.client);
-	bm_rpc_client_free(s->report.client);
-	bm_rpc_client_free(s->blob.client);
+	for (unsigned i = 0; i < SYNC_CONNS; i++)
+		bm_rpc_client_free(s->conns[i].client);
 	ev_async_stop(s->o.loop, &s->view_w);
 	bm_worker_fini(&s->w);
 	BM_DEBUG("sync", "stopped ms=%llu", (unsigned long long)(bm_mono_ms() - t0));

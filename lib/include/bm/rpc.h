@@ -11,8 +11,11 @@
 /* Largest message either side accepts: a 100k-machine Apply is ~10 MiB. */
 #define BM_RPC_MSG_MAX (64u << 20)
 /* Server contexts: requests in flight at once per coordinator. Every
- * agent's long-poll holds one while it waits. */
-#define BM_RPC_CONTEXTS_DEFAULT 1024u
+ * agent's long-poll holds one while it waits, and one its agent gave up on
+ * (a timeout in a storm) holds it until the wait ends: 1,000 agents
+ * watching one coordinator exhausted 1,024 and every other request
+ * waited. ~1.5 KiB each. */
+#define BM_RPC_CONTEXTS_DEFAULT 4096u
 #define BM_RPC_CONTEXTS_MAX 16384u
 
 /* ------------------------------------------------------------------ TLS */
