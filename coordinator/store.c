@@ -26,6 +26,7 @@ const char *const store_table_names[] = {
 	[DB_AGENTS] = "agents",
 	[DB_EVENTS] = "events",
 	[DB_AUDIT] = "audit",
+	[DB_OP_WAKE] = "op_wake",
 	[DB_COUNT] = NULL,
 };
 

@@ -468,6 +468,7 @@ st_op_advance(struct apply_ctx *c, Bm__Operation *op)
 	Bm__Machine **ms = calloc(op->n_machines + 1, sizeof(*ms));
 	struct caches cs = { 0 };
 	struct step st = { .op = op, .cs = &cs, .memo_ready = -1 };
+	uint64_t next_due = UINT64_MAX; /* the first moment one could time out */
 	unsigned n_done = 0;
 	bool all_finished = true, op_changed = false;
 	int r;
@@ -481,6 +482,11 @@ st_op_advance(struct apply_ctx *c, Bm__Operation *op)
 			continue;
 		n_done += !strcmp(ms[i]->operation, op->name) && ms[i]->state == S(DEPLOYED);
 		all_finished &= finished(ms[i], op->name);
+		/* (Past due and not failed: held by the batch, its rack or
+		 * the canary, which time nothing out.) */
+		uint64_t due = ms[i]->progress_ms + op->timeout_ms + 1;
+		if (!finished(ms[i], op->name) && due > c->now && due < next_due)
+			next_due = due;
 	}
 	if (r == 0 && all_finished) {
 		op->state = op->cancel                 ? BM__OP_STATE__OP_CANCELLED
@@ -491,6 +497,8 @@ st_op_advance(struct apply_ctx *c, Bm__Operation *op)
 	}
 	if (r == 0 && op_changed)
 		r = st_op_put(c, op);
+	if (r == 0)
+		r = st_op_woken(c, op, next_due);
 	admission_free(&st.adm);
 	caches_free(&cs);
 	for (size_t i = 0; i < op->n_machines; i++)

@@ -4,7 +4,17 @@
  * (commands carrying the proposer's time) then time out stalled machines,
  * start the next ones as the batch allows, and finish the operation. A
  * machine starts only once an agent of its rack holds every image its
- * profile needs; until then it waits in reimaging with the reason set. */
+ * profile needs; until then it waits in reimaging with the reason set.
+ *
+ * An advance reads every machine of the operation. A small one (its record
+ * at most OP_SMALL_BYTES, some 2,000 machines) is advanced at every tick
+ * and at once when one of its machines ends. A large one only when it can
+ * change: DB_OP_WAKE holds, per operation, when the tick next advances it:
+ * at once after one of its machines ended (st_op_settle), else at the
+ * first moment one of its machines could time out, and at most
+ * OP_IDLE_ADVANCE_MS later (for what no event announces: an agent now
+ * holding the images, a rack's max_booting raised). So a 100,000-machine
+ * operation whose machines are installing costs a tick nothing. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +23,15 @@
 #include "bm/netaddr.h"
 #include "bm/proto.h"
 #include "bm/sha256.h"
+#include "bm/wr.h"
 #include "store_priv.h"
 
 #define S(x) BM__MACHINE_STATE__STATE_##x
 #define OP_TIMEOUT_DEFAULT_MS (30ull * 60 * 1000)
 #define OP_MACHINES_MAX 100000u
-#define OP_SETTLE_AT_ONCE_BYTES (32u << 10)
+#define OP_SMALL_BYTES (32u << 10)
+#define OP_IDLE_ADVANCE_MS (30u * 1000)
+#define OP_WAKE_DONE UINT64_MAX /* finished: never again */
 
 struct names {
 	char **v;
@@ -472,40 +485,99 @@ st_apply_op_resume(struct apply_ctx *c, const char *name)
 	return r;
 }
 
+static int
+wake_put(struct apply_ctx *c, const char *name, uint64_t ms)
+{
+	uint8_t b[8];
+	MDB_val k = { strlen(name), (void *)name }, v = { 8, b };
+
+	bm_put_be64(b, ms);
+	return bm_mdb_errno(mdb_put(c->txn, c->s->dbi[DB_OP_WAKE], &k, &v, 0));
+}
+
+/* When the tick next advances the operation named by k: 0, or -ENOENT for
+ * an operation of a store from before the table. */
+static int
+wake_get(struct apply_ctx *c, const MDB_val *k, uint64_t *ret)
+{
+	MDB_val v;
+	int rc = mdb_get(c->txn, c->s->dbi[DB_OP_WAKE], (MDB_val *)k, &v);
+
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	if (rc != MDB_SUCCESS)
+		return bm_mdb_errno(rc);
+	*ret = v.mv_size == 8 ? bm_get_be64(v.mv_data) : 0;
+	return 0;
+}
+
+bool
+st_op_small(const Bm__Operation *op)
+{
+	return bm__operation__get_packed_size(op) <= OP_SMALL_BYTES;
+}
+
+int
+st_op_woken(struct apply_ctx *c, const Bm__Operation *op, uint64_t next_due_ms)
+{
+	uint64_t idle = c->now + OP_IDLE_ADVANCE_MS;
+
+	if (!st_op_live(op))
+		return wake_put(c, op->name, OP_WAKE_DONE);
+	if (st_op_small(op))
+		return wake_put(c, op->name, 0);
+	return wake_put(c, op->name, next_due_ms < idle ? next_due_ms : idle);
+}
+
+/* The wake time of the operation k, v (its record): from the table, or
+ * for an operation from before it, from its record (and written). */
+static int
+op_wake(struct apply_ctx *c, const MDB_val *k, const MDB_val *v, uint64_t *ret)
+{
+	Bm__Operation *op;
+	int r;
+
+	if ((r = wake_get(c, k, ret)) != -ENOENT)
+		return r;
+	if (!(op = bm__operation__unpack(NULL, v->mv_size, v->mv_data)))
+		return -EIO;
+	*ret = st_op_live(op) ? 0 : OP_WAKE_DONE;
+	r = wake_put(c, op->name, *ret);
+	st_free(op);
+	return r;
+}
+
 int
 st_apply_op_tick(struct apply_ctx *c)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
-	struct names running = { 0 };
+	struct names due = { 0 };
+	uint64_t wake = 0;
 	int rc, r = 0;
 
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_OPS], &cur)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Bm__Operation *op = bm__operation__unpack(NULL, v.mv_size, v.mv_data);
-		if (op && st_op_live(op))
-			r = names_add(&running, op->name, strlen(op->name));
-		st_free(op);
-	}
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if ((r = op_wake(c, &k, &v, &wake)) == 0 && wake <= c->now)
+			r = names_add(&due, k.mv_data, k.mv_size);
 	mdb_cursor_close(cur);
-	for (size_t i = 0; i < running.n && r == 0; i++) {
+	for (size_t i = 0; i < due.n && r == 0; i++) {
 		Bm__Operation *op = NULL;
-		if ((r = get_op(c, running.v[i], &op)) == 0)
+		if ((r = get_op(c, due.v[i], &op)) == 0 && st_op_live(op))
 			r = st_op_advance(c, op);
 		st_free(op);
 	}
-	names_free(&running);
+	names_free(&due);
 	return r;
 }
 
 /* A machine of operation `name` just ended (deployed or failed): advance
- * the operation now rather than at its next tick, so that the next batch
- * starts and the last machine completes it at once. Only for operations
- * whose record is at most OP_SETTLE_AT_ONCE_BYTES (some 2,000 machines):
- * advancing reads every machine of the operation, and per machine ending
- * that would grow as its square; larger ones advance at the tick. */
+ * a small operation now rather than at its next tick, so that the next
+ * batch starts and the last machine completes it at once; a large one at
+ * the next tick (an advance reads every machine of the operation: per
+ * machine ending that would grow as its square). */
 int
 st_op_settle(struct apply_ctx *c, const char *name)
 {
@@ -513,9 +585,10 @@ st_op_settle(struct apply_ctx *c, const char *name)
 	Bm__Operation *op = NULL;
 	int r;
 
-	if (!*name || mdb_get(c->txn, c->s->dbi[DB_OPS], &k, &v) != MDB_SUCCESS ||
-	    v.mv_size > OP_SETTLE_AT_ONCE_BYTES)
+	if (!*name || mdb_get(c->txn, c->s->dbi[DB_OPS], &k, &v) != MDB_SUCCESS)
 		return 0;
+	if (v.mv_size > OP_SMALL_BYTES)
+		return wake_put(c, name, 0);
 	if ((r = get_op(c, name, &op)) == -ENOENT)
 		return 0;
 	if (r == 0 && st_op_live(op))

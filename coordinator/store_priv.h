@@ -24,6 +24,7 @@ enum store_db {
 	DB_AGENTS,  /* agent id -> AgentRecord */
 	DB_EVENTS,  /* mac (6) time_ms (8 BE) revision (8 BE) index (4 BE) -> Event */
 	DB_AUDIT,   /* seq (8 BE) -> AuditEntry (store_audit.c) */
+	DB_OP_WAKE, /* op name -> when the tick next advances it (8 BE, store_ops.c) */
 	DB_COUNT
 };
 
@@ -129,6 +130,11 @@ int st_apply_op_cancel(struct apply_ctx *c, const char *name);
 int st_apply_op_resume(struct apply_ctx *c, const char *name);
 /* Running or halted: it owns its machines and is ticked. */
 bool st_op_live(const Bm__Operation *op);
+/* Its record is small enough to advance at every tick (store_ops.c). */
+bool st_op_small(const Bm__Operation *op);
+/* After an advance: when the tick next advances op (next_due_ms: the first
+ * moment one of its machines could time out). */
+int st_op_woken(struct apply_ctx *c, const Bm__Operation *op, uint64_t next_due_ms);
 int st_op_put(struct apply_ctx *c, Bm__Operation *op);
 /* Advance op to the command's time (store_op_step.c). */
 int st_op_advance(struct apply_ctx *c, Bm__Operation *op);

@@ -2,12 +2,14 @@
  * operation before the rest start, --max-failures (a count or a %) halts
  * it, resume goes on and forgives, cancel ends a halted one; and each
  * rack's max_booting bounds the machines between power-on and installing
- * across operations. */
+ * across operations; and a large operation is advanced only when it can
+ * change. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -199,6 +201,69 @@ test_max_booting_across_ops(void **state)
 	assert_int_not_equal(started(f, "m4"), 0);
 }
 
+/* A fleet of LARGE_N machines in rack11 (max_booting 3), names long enough
+ * that their operation's record is a large one (store_ops.c: above 32 KiB):
+ * machine i is named large-machine-0000i, MAC 52:54:00:11:HI(i):LO(i). */
+#define LARGE_N 2000
+static int
+setup_large(void **state)
+{
+	size_t len = 4096 + LARGE_N * 128, n;
+	char *y = malloc(len);
+	int r;
+
+	assert_non_null(y);
+	n = (size_t)snprintf(y, len, "%s", rollout_fleet);
+	n -= strlen(strstr(rollout_fleet, "  - {name: m1"));
+	for (int i = 1; i <= LARGE_N; i++)
+		n += (size_t)snprintf(y + n, len - n,
+		                      "  - {name: large-machine-%05d, rack: rack11, "
+		                      "mac: '52:54:00:11:%02x:%02x', profile: tiny}\n",
+		                      i, i >> 8, i & 0xff);
+	r = th_setup_with(state, y);
+	free(y);
+	return r;
+}
+
+/* A large operation is advanced when one of its machines ends (at the next
+ * tick), when one of its machines could time out, and at most 30 s after
+ * the last advance: not at every tick. */
+static void
+test_large_op_advanced_when_due(void **state)
+{
+	struct th_fx *f = *state;
+	uint64_t t = T0;
+	char op[32];
+
+	assert_int_equal(reimage(f, "", 0, 60000, t, NULL, op, "rack11", NULL), OK);
+	assert_int_equal(started(f, "large-machine-00001"), 0); /* no agent holds k */
+	agent_holds_k(f, true);
+	/* A small operation would start its first machines now; this one
+	 * waits for its advance, at most 30 s after the last. */
+	tick(f, t += 1000);
+	assert_int_equal(started(f, "large-machine-00001"), 0);
+	tick(f, t = T0 + 29999);
+	assert_int_equal(started(f, "large-machine-00001"), 0);
+	tick(f, t = T0 + 30000);
+	uint64_t t1 = t;
+	assert_int_equal(started(f, "large-machine-00001"), t1);
+	assert_int_equal(started(f, "large-machine-00003"), t1);
+	assert_int_equal(started(f, "large-machine-00004"), 0); /* max_booting 3 */
+	/* One of them ends: the next tick starts the next machine. */
+	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK, "state=done", t += 500);
+	assert_int_equal(mstate(f, "large-machine-00001"), S(DEPLOYED));
+	assert_int_equal(started(f, "large-machine-00004"), 0);
+	tick(f, t += 500);
+	assert_int_equal(started(f, "large-machine-00004"), t);
+	/* The others' timeout, to the millisecond: not before. */
+	tick(f, t = t1 + 60000);
+	assert_int_equal(mstate(f, "large-machine-00002"), S(REIMAGING));
+	tick(f, t = t1 + 60001);
+	assert_int_equal(mstate(f, "large-machine-00002"), S(FAILED));
+	assert_int_equal(mstate(f, "large-machine-00003"), S(FAILED));
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_RUNNING);
+}
+
 int
 main(void)
 {
@@ -207,6 +272,8 @@ main(void)
 		                                th_teardown),
 		cmocka_unit_test_setup_teardown(test_max_failures, setup_rollout, th_teardown),
 		cmocka_unit_test_setup_teardown(test_max_booting_across_ops, setup_rollout,
+		                                th_teardown),
+		cmocka_unit_test_setup_teardown(test_large_op_advanced_when_due, setup_large,
 		                                th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
