@@ -13,14 +13,18 @@
  * starting at once against a busy coordinator did it by accident.
  *
  * The watchdog: after BM_RPC_LISTEN_CHECK_MS in which no connection was
- * accepted, it connects to the listener (with the server's certificate,
- * a client certificate of the fleet CA too) and waits up to
- * BM_RPC_LISTEN_PROBE_MS for a connection to be accepted. When none is
- * though its own was negotiated, it listens again: closing the old
- * listener closes its connections too (nng), and their clients reconnect.
- * A server too busy to negotiate is left be (at 1,000 agents starting at
- * once a coordinator can take longer than that to get to a handshake, and
- * dropping its connections would only feed the storm). */
+ * accepted, it pings the listener: a connection of its own (with the
+ * server's certificate, a client certificate of the fleet CA too) and an
+ * empty request, which the server answers before any handler. When its
+ * connection has been up BM_RPC_LISTEN_PROBE_MS and no connection at all
+ * was accepted meanwhile, it listens again: closing the old listener
+ * closes its connections too (nng), and their clients reconnect. Its own
+ * connection is closed only once answered (or the listener restarted):
+ * never in the middle of a negotiation. A server too busy to negotiate is
+ * left be (at 1,000 agents starting at once a coordinator can take longer
+ * than that to get to a handshake, and dropping its connections would only
+ * feed the storm), and so is one whose requests wait for a free context
+ * (it accepts: that is another limit). */
 #include "rpc_priv.h"
 
 #include <nng/protocol/reqrep0/req.h>
@@ -28,6 +32,7 @@
 #include <string.h>
 
 #include "bm/log.h"
+#include "bm/util.h"
 
 #define PROBE_STEP_MS 20u
 
@@ -125,30 +130,119 @@ probe_open(struct rpc_listen *ls, nng_socket *ret)
 	return 0;
 }
 
-enum probe_result { PROBE_ACCEPTS, PROBE_DEAF, PROBE_UNSURE };
-
-/* Connect to the listener and wait up to BM_RPC_LISTEN_PROBE_MS for a
- * connection (anyone's) to be accepted. None, though the watchdog's own
- * connection was negotiated: deaf (the transport negotiates, the socket
- * takes nothing). None, and its connection never came up: unsure (too
- * busy to answer, or not reachable): listening again would only drop the
- * connections that work. */
-static enum probe_result
-probe(struct rpc_listen *ls, uint64_t seen)
+static void
+on_ping(void *arg)
 {
-	nng_socket ps;
-	unsigned waited = 0;
+	struct rpc_listen *ls = arg;
+
+	atomic_store(&ls->ping_done, true);
+}
+
+/* The watchdog's ping: a REQ socket dialing the listener with an empty
+ * request, which the server answers at once (rpc_server.c). */
+static int
+ping_start(struct rpc_listen *ls)
+{
+	nng_msg *msg;
+	int e;
 
 	atomic_store(&ls->probe_up, false);
-	if (probe_open(ls, &ps) != 0)
-		return PROBE_UNSURE;
-	while (atomic_load(&ls->accepted) == seen && waited < BM_RPC_LISTEN_PROBE_MS &&
-	       bm_worker_sleep(&ls->watch, PROBE_STEP_MS))
-		waited += PROBE_STEP_MS;
-	nng_close(ps);
-	if (atomic_load(&ls->accepted) != seen || bm_worker_stopping(&ls->watch))
-		return PROBE_ACCEPTS;
-	return atomic_load(&ls->probe_up) ? PROBE_DEAF : PROBE_UNSURE;
+	atomic_store(&ls->ping_done, false);
+	if ((e = probe_open(ls, &ls->ping_sock)) != 0)
+		return e;
+	if ((e = nng_msg_alloc(&msg, 0)) != 0) {
+		nng_close(ls->ping_sock);
+		return e;
+	}
+	ls->pinging = true;
+	ls->ping_recv = false;
+	ls->ping_up_ms = 0;
+	ls->ping_seen = atomic_load(&ls->accepted);
+	nng_aio_set_msg(ls->ping_aio, msg);
+	nng_send_aio(ls->ping_sock, ls->ping_aio);
+	return 0;
+}
+
+/* The ping's progress: true once answered. */
+static bool
+ping_answered(struct rpc_listen *ls)
+{
+	if (!atomic_exchange(&ls->ping_done, false))
+		return false;
+	if (nng_aio_result(ls->ping_aio) != 0)
+		return false; /* closed under it: ping_end frees what is left */
+	if (!ls->ping_recv) {
+		ls->ping_recv = true;
+		nng_recv_aio(ls->ping_sock, ls->ping_aio);
+		return false;
+	}
+	nng_msg_free(nng_aio_get_msg(ls->ping_aio));
+	nng_aio_set_msg(ls->ping_aio, NULL);
+	return true;
+}
+
+static void
+ping_end(struct rpc_listen *ls)
+{
+	nng_close(ls->ping_sock);
+	nng_aio_stop(ls->ping_aio);
+	if (!ls->ping_recv && nng_aio_result(ls->ping_aio) != 0)
+		nng_msg_free(nng_aio_get_msg(ls->ping_aio)); /* never sent */
+	nng_aio_set_msg(ls->ping_aio, NULL);
+	ls->pinging = false;
+}
+
+static void
+listen_again(struct rpc_listen *ls)
+{
+	int e;
+
+	atomic_fetch_add(&ls->restarts, 1);
+	e = rpc_listen_again(ls, NULL);
+	BM_WARN("rpc",
+	        "listener took no connection in %u ms, its watchdog's negotiated one "
+	        "included (nng 1.5 stops accepting after a client cuts its negotiation "
+	        "short): listening again url=%s restarts=%llu%s%s",
+	        BM_RPC_LISTEN_PROBE_MS, ls->url, (unsigned long long)atomic_load(&ls->restarts),
+	        e ? " failed: " : "", e ? nng_strerror(e) : "");
+}
+
+/* A ping in flight, every PROBE_STEP_MS. Answered: the listener accepts;
+ * the ping is closed, safely (a connection is cut only once the server has
+ * taken it: cutting one mid-negotiation is what deafens nng 1.5). Its
+ * connection up BM_RPC_LISTEN_PROBE_MS and no connection at all accepted
+ * meanwhile: deaf, listen again. Not up: too busy or unreachable; the ping
+ * waits on (never cut). */
+static void
+ping_step(struct rpc_listen *ls)
+{
+	uint64_t now = bm_mono_ms();
+
+	if (ping_answered(ls)) {
+		ls->unsure_said = false;
+		ping_end(ls);
+		return;
+	}
+	if (atomic_load(&ls->accepted) != ls->ping_seen) {
+		ls->ping_seen = atomic_load(&ls->accepted);
+		ls->ping_up_ms = 0; /* it accepts: the clock starts again */
+	}
+	if (!atomic_load(&ls->probe_up)) {
+		if (now - ls->ping_started_ms > BM_RPC_LISTEN_PROBE_MS && !ls->unsure_said) {
+			ls->unsure_said = true;
+			BM_WARN("rpc",
+			        "listener watchdog: its connection to url=%s did not come up in "
+			        "%u ms (too busy, or not reachable): leaving the listener be",
+			        ls->probe_url, BM_RPC_LISTEN_PROBE_MS);
+		}
+		return;
+	}
+	if (!ls->ping_up_ms)
+		ls->ping_up_ms = now;
+	if (now - ls->ping_up_ms > BM_RPC_LISTEN_PROBE_MS) {
+		listen_again(ls); /* which closes the ping's server side first */
+		ping_end(ls);
+	}
 }
 
 static void
@@ -156,37 +250,19 @@ watch_main(void *arg, unsigned index)
 {
 	struct rpc_listen *ls = arg;
 	uint64_t seen = atomic_load(&ls->accepted);
-	enum probe_result r;
-	int e;
 
 	(void)index;
-	while (bm_worker_sleep(&ls->watch, BM_RPC_LISTEN_CHECK_MS)) {
+	while (bm_worker_sleep(&ls->watch, ls->pinging ? PROBE_STEP_MS : BM_RPC_LISTEN_CHECK_MS)) {
 		uint64_t now = atomic_load(&ls->accepted);
-		if (now != seen) { /* connections came in: it accepts */
-			seen = now;
-			continue;
-		}
-		if ((r = probe(ls, seen)) == PROBE_UNSURE && !ls->unsure_said) {
-			ls->unsure_said = true; /* once until it accepts again */
-			BM_WARN("rpc",
-			        "listener watchdog: its connection to url=%s did not come up in "
-			        "%u ms (too busy, or not reachable): leaving the listener be",
-			        ls->probe_url, BM_RPC_LISTEN_PROBE_MS);
-		} else if (r == PROBE_DEAF) {
-			atomic_fetch_add(&ls->restarts, 1);
-			e = rpc_listen_again(ls, NULL);
-			BM_WARN("rpc",
-			        "listener took no connection in %u ms, its own negotiated one "
-			        "included (nng 1.5 stops accepting after a client cuts its "
-			        "negotiation short): listening again url=%s restarts=%llu%s%s",
-			        BM_RPC_LISTEN_PROBE_MS, ls->url,
-			        (unsigned long long)atomic_load(&ls->restarts),
-			        e ? " failed: " : "", e ? nng_strerror(e) : "");
-		} else if (r == PROBE_ACCEPTS) {
-			ls->unsure_said = false;
+		if (ls->pinging) {
+			ping_step(ls);
+		} else if (now == seen && ping_start(ls) == 0) {
+			ls->ping_started_ms = bm_mono_ms();
 		}
 		seen = atomic_load(&ls->accepted);
 	}
+	if (ls->pinging)
+		ping_end(ls);
 }
 
 int
@@ -200,7 +276,8 @@ rpc_listen_start(struct rpc_listen *ls, nng_socket sock, const char *url,
 	snprintf(ls->url, sizeof(ls->url), "%s", url);
 	probe_url(url, ls->probe_url, sizeof(ls->probe_url));
 	bm_worker_init(&ls->watch);
-	if ((e = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_accepted, ls)) != 0 ||
+	if ((e = nng_aio_alloc(&ls->ping_aio, on_ping, ls)) != 0 ||
+	    (e = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_accepted, ls)) != 0 ||
 	    (e = listen_now(ls, creds)) != 0)
 		return e;
 	if (bm_worker_start(&ls->watch, 1, watch_main, ls) < 0)
@@ -229,4 +306,5 @@ rpc_listen_stop(struct rpc_listen *ls)
 {
 	bm_worker_stop(&ls->watch);
 	bm_worker_fini(&ls->watch);
+	nng_aio_free(ls->ping_aio); /* NULL-safe */
 }

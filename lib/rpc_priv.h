@@ -30,6 +30,12 @@ struct rpc_listen {
 	atomic_uint_fast64_t accepted, restarts;
 	atomic_bool probe_up; /* the watchdog's connection is up */
 	bool unsure_said;
+	/* The watchdog's ping in flight (its thread's alone but the flags). */
+	bool pinging, ping_recv;
+	nng_socket ping_sock;
+	nng_aio *ping_aio;
+	atomic_bool ping_done;
+	uint64_t ping_started_ms, ping_up_ms, ping_seen;
 };
 /* Listen on url (creds for a tls+tcp:// one) and start the watchdog.
  * Returns 0 or an NNG error. */

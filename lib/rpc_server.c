@@ -186,8 +186,15 @@ call_received(struct bm_rpc_call *call)
 {
 	struct bm_rpc_server *srv = call->srv;
 	nng_msg *msg = nng_aio_get_msg(call->aio);
-	Bm__Request *req = bm__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	Bm__Request *req;
 
+	if (nng_msg_len(msg) == 0) { /* the listener watchdog's ping (rpc_listen.c) */
+		call->state = CALL_SEND;
+		nng_aio_set_msg(call->aio, msg);
+		nng_ctx_send(call->ctx, call->aio);
+		return;
+	}
+	req = bm__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	note_peer(call, nng_msg_get_pipe(msg));
 	nng_msg_free(msg);
 	call->state = CALL_WAIT;

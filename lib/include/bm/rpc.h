@@ -72,11 +72,11 @@ int bm_rpc_call(struct bm_rpc_client *c, Bm__Request *req, int timeout_ms, Bm__R
 
 /* The listener's watchdog (nng 1.5.2's listener can stop accepting for
  * good: lib/rpc_listen.c). After BM_RPC_LISTEN_CHECK_MS in which no
- * connection was accepted, the server connects to itself; when no
- * connection is accepted within BM_RPC_LISTEN_PROBE_MS though its own was
- * negotiated, it listens again (its connections are closed: clients
- * reconnect). */
-#define BM_RPC_LISTEN_CHECK_MS 2000u
+ * connection was accepted, the server pings itself over a connection of
+ * its own; when that connection has been up BM_RPC_LISTEN_PROBE_MS and no
+ * connection at all was accepted meanwhile, it listens again (its
+ * connections are closed: clients reconnect). */
+#define BM_RPC_LISTEN_CHECK_MS 5000u
 #define BM_RPC_LISTEN_PROBE_MS 30000u
 
 struct bm_rpc_server;
