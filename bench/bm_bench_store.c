@@ -94,7 +94,7 @@ client_new(void *arg)
 	const struct opts *o = arg;
 	struct bm_rpc_client *c;
 	/* Connected (TLS handshake done) before the clock starts. */
-	return bm_rpc_client_connect(o->url, o->creds, &c) < 0 ? NULL : c;
+	return bm_rpc_client_connect(o->url, o->creds, 30000, &c) < 0 ? NULL : c;
 }
 
 static void

@@ -208,7 +208,7 @@ try_url(struct ctl *c, unsigned i, Bm__Request *req, int timeout_ms, Bm__Respons
 	 * passed over at once rather than after the call's timeout. Over TLS
 	 * too: a refused handshake is then said at once. */
 	bool dial = url_count(c) > 1 || c->redirect[0] || bm_rpc_url_tls(url);
-	if (!c->client && (r = dial ? bm_rpc_client_connect(url, c->creds, &c->client)
+	if (!c->client && (r = dial ? bm_rpc_client_connect(url, c->creds, timeout_ms, &c->client)
 	                            : bm_rpc_client_open(url, c->creds, &c->client)) < 0) {
 		if (r == -EINVAL)
 			fprintf(stderr, "%s: bad coordinator URL %s\n", c->prog, url);

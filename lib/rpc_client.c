@@ -26,19 +26,20 @@ struct bm_rpc_client {
 	bool have_spare;
 };
 
-static int client_open(const char *url, struct bm_rpc_creds *cr, int flags,
+static int client_open(const char *url, struct bm_rpc_creds *cr, int flags, int timeout_ms,
                        struct bm_rpc_client **ret_client);
 
 int
 bm_rpc_client_open(const char *url, struct bm_rpc_creds *cr, struct bm_rpc_client **ret_client)
 {
-	return client_open(url, cr, NNG_FLAG_NONBLOCK, ret_client);
+	return client_open(url, cr, NNG_FLAG_NONBLOCK, 0, ret_client);
 }
 
 int
-bm_rpc_client_connect(const char *url, struct bm_rpc_creds *cr, struct bm_rpc_client **ret_client)
+bm_rpc_client_connect(const char *url, struct bm_rpc_creds *cr, int timeout_ms,
+                      struct bm_rpc_client **ret_client)
 {
-	return client_open(url, cr, 0, ret_client);
+	return client_open(url, cr, 0, timeout_ms, ret_client);
 }
 
 /* Dial url, over TLS for a tls+tcp:// URL. Returns an NNG error. */
@@ -66,8 +67,80 @@ dial(struct bm_rpc_client *c, const char *url, int flags)
 	return e;
 }
 
+/* A synchronous dial, on a thread of its own so that the caller's wait is
+ * bounded: nng 1.5's dial waits for the TLS handshake without a limit (its
+ * negotiation timeout cannot abort a handshake waiting for the server's
+ * first bytes), and a listener whose kernel queue took the connection but
+ * whose process never reads it would hold it forever. */
+struct dial_job {
+	struct bm_rpc_client *c;
+	const char *url;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+	bool done;
+	int e;
+};
+
+static int dial(struct bm_rpc_client *c, const char *url, int flags);
+
+static void *
+dial_main(void *arg)
+{
+	struct dial_job *j = arg;
+	int e = dial(j->c, j->url, 0);
+
+	pthread_mutex_lock(&j->mu);
+	j->e = e;
+	j->done = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	return NULL;
+}
+
+/* Dial now, within timeout_ms: NNG_ETIMEDOUT past it (the socket is then
+ * closed, which ends the dial). */
 static int
-client_open(const char *url, struct bm_rpc_creds *cr, int flags, struct bm_rpc_client **ret_client)
+dial_within(struct bm_rpc_client *c, const char *url, int timeout_ms)
+{
+	struct dial_job j = { .c = c, .url = url };
+	pthread_condattr_t ca;
+	struct timespec until;
+	pthread_t th;
+	bool late;
+	int e = 0;
+
+	pthread_mutex_init(&j.mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j.cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&th, NULL, dial_main, &j) != 0) {
+		e = dial(c, url, 0); /* no thread: unbounded, as before */
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L)
+		until.tv_sec++, until.tv_nsec -= 1000000000L;
+	pthread_mutex_lock(&j.mu);
+	while (!j.done && e != ETIMEDOUT)
+		e = pthread_cond_timedwait(&j.cv, &j.mu, &until);
+	late = !j.done;
+	pthread_mutex_unlock(&j.mu);
+	if (late)
+		nng_close(c->sock); /* fails the dial in progress */
+	pthread_join(th, NULL);
+	e = late ? NNG_ETIMEDOUT : j.e;
+out:
+	pthread_cond_destroy(&j.cv);
+	pthread_mutex_destroy(&j.mu);
+	return e;
+}
+
+static int
+client_open(const char *url, struct bm_rpc_creds *cr, int flags, int timeout_ms,
+            struct bm_rpc_client **ret_client)
 {
 	struct bm_rpc_client *c = calloc(1, sizeof(*c));
 	struct timespec ts;
@@ -88,8 +161,9 @@ client_open(const char *url, struct bm_rpc_creds *cr, int flags, struct bm_rpc_c
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BM_RPC_MSG_MAX);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
-	if ((e = dial(c, url, flags)) != 0) {
-		nng_close(c->sock);
+	e = flags || timeout_ms <= 0 ? dial(c, url, flags) : dial_within(c, url, timeout_ms);
+	if (e != 0) {
+		nng_close(c->sock); /* again after a timeout: harmless */
 		free(c);
 		return bm_rpc_errno(e);
 	}

@@ -4,6 +4,8 @@
 # command refuses the answer with exit 1 and says why; a command about one
 # operation refuses an answer naming none or two; none crashes (the test
 # build runs bmctl under ASan and UBSan, whose reports end it otherwise).
+# And a TLS listener that takes the connection but never speaks: bmctl
+# gives up at its --timeout.
 . "$(dirname "$0")/lib.sh"
 
 # Commands that read a result, each as one line of arguments.
@@ -34,4 +36,18 @@ for mode in nobody other hollow twoops; do
   done
   kill "$pid"; wait "$pid" 2>/dev/null
 done
+
+# A socket listening that never accepts: the kernel completes the TCP
+# handshake, nobody answers the ClientHello (nng 1.5's own dial would wait
+# for ever).
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(60)' "$PORT_BASE" &
+pid=$!
+for _ in $(seq 1 50); do ss -ltnH "sport = :$PORT_BASE" | grep -q . && break; sleep 0.1; done
+timeout 30 "$BM_BIN/bmctl" --coordinator "tls+tcp://127.0.0.1:$PORT_BASE" --timeout 2 status \
+  >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" = 1 ] && grep -q "no answer" "$T/err"; then ok "a listener that never speaks: bmctl gives up at its --timeout"
+else not_ok "a listener that never speaks: exit $rc (124: still waiting after 30 s)"; sed 's/^/    /' "$T/err"; fi
+kill "$pid"; wait "$pid" 2>/dev/null
 finish

@@ -86,7 +86,7 @@ main(int argc, char **argv)
 		req.body_case = BM__REQUEST__BODY_REPORT_EVENTS;
 		req.report_events = &rq;
 	}
-	if ((r = bm_rpc_client_connect(argv[1], cr, &c)) < 0 ||
+	if ((r = bm_rpc_client_connect(argv[1], cr, 5000, &c)) < 0 ||
 	    (r = bm_rpc_call(c, &req, 5000, &resp)) < 0) {
 		printf("FAILED %s\n", strerror(-r));
 		bm_rpc_creds_free(cr);

@@ -51,10 +51,12 @@ struct bm_rpc_client;
  * 0 or -errno (-EINVAL for a malformed URL). */
 int bm_rpc_client_open(const char *url, struct bm_rpc_creds *creds,
                        struct bm_rpc_client **ret_client);
-/* The same, but connected now: -ECONNREFUSED (or another -errno) at once
- * when nobody listens there, so a caller with other URLs moves on; -EACCES
- * when the TLS handshake fails (a certificate refused either way). */
-int bm_rpc_client_connect(const char *url, struct bm_rpc_creds *creds,
+/* The same, but connected now, within timeout_ms (0: no limit):
+ * -ECONNREFUSED (or another -errno) at once when nobody listens there, so a
+ * caller with other URLs moves on; -EACCES when the TLS handshake fails (a
+ * certificate refused either way); -ETIMEDOUT when the connection is not up
+ * in time (a listener that took it but never speaks). */
+int bm_rpc_client_connect(const char *url, struct bm_rpc_creds *creds, int timeout_ms,
                           struct bm_rpc_client **ret_client);
 void bm_rpc_client_free(struct bm_rpc_client *c);
 /* Fail every call in progress and every later one (-ECANCELED or
