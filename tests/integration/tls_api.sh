@@ -34,7 +34,10 @@ expect_exit 0 "an admin's certificate is let in" as admin "$P" status
 expect_exit 1 "no certificate" env -u BMCTL_CA "$BM_BIN/bmctl" --timeout 5 status
 expect_in "$T/err" "needs --ca, --cert and --key" "bmctl names what is missing"
 expect_exit 1 "a certificate of another CA" as mallory "$T/other" status
-expect_in "$T/err" "TLS handshake refused" "the handshake error is named"
+# (Under load nng may report the peer's close before its own verdict: the
+# other message names the handshake and the CA too.)
+grep -qE "TLS handshake refused|closed during the TLS handshake .*of its CA" "$T/err" &&
+  ok "the handshake error is named" || not_ok "the handshake error: $(cat "$T/err")"
 sleep 2.1 # past notAfter by a whole second: mbedtls compares whole seconds
 expect_exit 1 "an expired certificate" as late "$P" status
 expect_in "$T/err" "TLS handshake refused" "an expired certificate fails the handshake"
