@@ -23,7 +23,6 @@
 #include "bm/netaddr.h"
 #include "bm/proto.h"
 #include "bm/sha256.h"
-#include "bm/wr.h"
 #include "store_priv.h"
 
 #define S(x) BM__MACHINE_STATE__STATE_##x
@@ -488,11 +487,7 @@ st_apply_op_resume(struct apply_ctx *c, const char *name)
 static int
 wake_put(struct apply_ctx *c, const char *name, uint64_t ms)
 {
-	uint8_t b[8];
-	MDB_val k = { strlen(name), (void *)name }, v = { 8, b };
-
-	bm_put_be64(b, ms);
-	return bm_mdb_errno(mdb_put(c->txn, c->s->dbi[DB_OP_WAKE], &k, &v, 0));
+	return bm_mdb_put_u64(c->txn, c->s->dbi[DB_OP_WAKE], name, ms);
 }
 
 /* When the tick next advances the operation named by k: 0, or -ENOENT for

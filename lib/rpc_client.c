@@ -46,24 +46,17 @@ bm_rpc_client_connect(const char *url, struct bm_rpc_creds *cr, int timeout_ms,
 static int
 dial(struct bm_rpc_client *c, const char *url, int flags)
 {
-	nng_dialer d;
-	nng_tls_config *cfg = NULL;
+	nng_tls_config *cfg;
 	int e;
 
 	if (!bm_rpc_url_tls(url))
-		return nng_dial(c->sock, url, NULL, flags);
+		return rpc_dial(c->sock, url, NULL, flags);
 	if (!c->creds)
 		return NNG_EINVAL;
-	if ((e = nng_dialer_create(&d, c->sock, url)) != 0)
+	if ((e = rpc_tls_config(c->creds, url, &cfg)) != 0)
 		return e;
-	if ((e = rpc_tls_config(c->creds, url, &cfg)) == 0) {
-		e = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
-		nng_tls_config_free(cfg); /* the dialer holds it */
-	}
-	if (e == 0)
-		e = nng_dialer_start(d, flags);
-	if (e != 0)
-		nng_dialer_close(d);
+	e = rpc_dial(c->sock, url, cfg, flags);
+	nng_tls_config_free(cfg); /* the dialer holds it */
 	return e;
 }
 
@@ -80,8 +73,6 @@ struct dial_job {
 	bool done;
 	int e;
 };
-
-static int dial(struct bm_rpc_client *c, const char *url, int flags);
 
 static void *
 dial_main(void *arg)

@@ -104,24 +104,21 @@ static int
 probe_open(struct rpc_listen *ls, nng_socket *ret)
 {
 	nng_socket ps;
-	nng_dialer d;
 	nng_tls_config *cfg = NULL;
 	int e;
 
 	if ((e = nng_req0_open(&ps)) != 0)
 		return e;
 	if ((e = nng_pipe_notify(ps, NNG_PIPE_EV_ADD_POST, on_probe_up, ls)) == 0 &&
-	    (e = nng_dialer_create(&d, ps, ls->probe_url)) == 0 && bm_rpc_url_tls(ls->url)) {
+	    bm_rpc_url_tls(ls->url)) {
 		bm_worker_lock(&ls->watch);
 		e = rpc_tls_probe_config(ls->creds, &cfg);
 		bm_worker_unlock(&ls->watch);
-		if (e == 0) {
-			e = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
-			nng_tls_config_free(cfg);
-		}
 	}
 	if (e == 0)
-		e = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+		e = rpc_dial(ps, ls->probe_url, cfg, NNG_FLAG_NONBLOCK);
+	if (cfg)
+		nng_tls_config_free(cfg); /* the dialer holds it */
 	if (e != 0) {
 		nng_close(ps);
 		return e;
@@ -156,6 +153,7 @@ ping_start(struct rpc_listen *ls)
 	}
 	ls->pinging = true;
 	ls->ping_recv = false;
+	ls->ping_started_ms = bm_mono_ms();
 	ls->ping_up_ms = 0;
 	ls->ping_seen = atomic_load(&ls->accepted);
 	nng_aio_set_msg(ls->ping_aio, msg);
@@ -256,8 +254,8 @@ watch_main(void *arg, unsigned index)
 		uint64_t now = atomic_load(&ls->accepted);
 		if (ls->pinging) {
 			ping_step(ls);
-		} else if (now == seen && ping_start(ls) == 0) {
-			ls->ping_started_ms = bm_mono_ms();
+		} else if (now == seen) {
+			ping_start(ls); /* failing, tried again at the next check */
 		}
 		seen = atomic_load(&ls->accepted);
 	}

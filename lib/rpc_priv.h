@@ -12,6 +12,9 @@
 /* A TLS configuration of creds for a dialer to `url` (the server's name
  * to check is its host) or for a listener. Returns 0 or an NNG error. */
 int rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret);
+/* Dial url from s, over TLS with cfg (NULL: plain; the dialer takes its
+ * own reference). Returns 0 or an NNG error. */
+int rpc_dial(nng_socket s, const char *url, nng_tls_config *cfg, int flags);
 /* A client's configuration of a server's creds, for its listener's
  * watchdog: its own certificate (also a client certificate of the fleet
  * CA), the server's not checked. */

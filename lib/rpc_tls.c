@@ -208,6 +208,23 @@ rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret)
 }
 
 int
+rpc_dial(nng_socket s, const char *url, nng_tls_config *cfg, int flags)
+{
+	nng_dialer d;
+	int e;
+
+	if (!cfg)
+		return nng_dial(s, url, NULL, flags);
+	if ((e = nng_dialer_create(&d, s, url)) != 0)
+		return e;
+	if ((e = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) == 0)
+		e = nng_dialer_start(d, flags);
+	if (e != 0)
+		nng_dialer_close(d);
+	return e;
+}
+
+int
 rpc_tls_probe_config(struct bm_rpc_creds *cr, nng_tls_config **ret)
 {
 	return config_new(cr, NNG_TLS_MODE_CLIENT, NNG_TLS_AUTH_MODE_NONE, NULL, ret);

@@ -38,9 +38,8 @@ main(int argc, char **argv)
 	int r;
 
 	if (argc < 7) {
-		fprintf(stderr,
-		        "usage: rpc_probe URL CA CERT KEY register|watch|report|blob RACK "
-		        "[MAC|SHA256|PEER_URL SHA256]\n");
+		fprintf(stderr, "usage: rpc_probe URL CA CERT KEY register|watch|report|blob RACK "
+		                "[MAC|SHA256|PEER_URL SHA256]\n");
 		return 2;
 	}
 	t = (struct bm_rpc_tls){ argv[2], argv[3], argv[4], NULL };

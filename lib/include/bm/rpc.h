@@ -14,7 +14,7 @@
  * agent's long-poll holds one while it waits, and one its agent gave up on
  * (a timeout in a storm) holds it until the wait ends: 1,000 agents
  * watching one coordinator exhausted 1,024 and every other request
- * waited. ~1.5 KiB each. */
+ * waited. ~1 KiB each (RSS 10.7 MB at 1,024, 26.8 MB at 16,384). */
 #define BM_RPC_CONTEXTS_DEFAULT 4096u
 #define BM_RPC_CONTEXTS_MAX 16384u
 
