@@ -2,13 +2,16 @@
  * API (one Apply request per machine, as `bmctl apply` of a one-machine
  * fleet would send) by C concurrent clients, each with its own connection.
  * With -r, status reads instead: the RPC ceiling on this machine. With
- * -C CA -E CERT -K KEY, on TLS as that certificate (tls+tcp:// URL).
- * Prints one line of key=value figures. */
+ * -C CA -E CERT -K KEY, on TLS as that certificate (tls+tcp:// URL). With
+ * -H, each status read on a connection of its own (dialed, TLS handshake,
+ * one call, closed: bench/tls.sh). Prints one line of key=value figures,
+ * ending with this process's CPU time. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench_util.h"
 #include "bm/proto.h"
@@ -19,7 +22,8 @@
 struct opts {
 	const char *url;
 	unsigned machines, clients, racks;
-	int reads; /* -r: status requests instead of writes */
+	int reads;      /* -r: status requests instead of writes */
+	int handshakes; /* -H: a connection per status request */
 	struct bm_rpc_tls tls;
 	struct bm_rpc_creds *creds; /* shared by the clients */
 };
@@ -93,6 +97,9 @@ client_new(void *arg)
 {
 	const struct opts *o = arg;
 	struct bm_rpc_client *c;
+
+	if (o->handshakes)
+		return (void *)o; /* each operation connects */
 	/* Connected (TLS handshake done) before the clock starts. */
 	return bm_rpc_client_connect(o->url, o->creds, 30000, &c) < 0 ? NULL : c;
 }
@@ -101,6 +108,12 @@ static void
 client_free(void *c)
 {
 	bm_rpc_client_free(c);
+}
+
+static void
+opts_free(void *o)
+{
+	(void)o;
 }
 
 static int
@@ -117,6 +130,21 @@ status_op(void *client, unsigned i)
 		return -1;
 	bm__response__free_unpacked(resp, NULL);
 	return 0;
+}
+
+/* A connection of its own for one status read. */
+static int
+handshake_op(void *arg, unsigned i)
+{
+	const struct opts *o = arg;
+	struct bm_rpc_client *c;
+	int r;
+
+	if (bm_rpc_client_connect(o->url, o->creds, 30000, &c) < 0)
+		return -1;
+	r = status_op(c, i);
+	bm_rpc_client_free(c);
+	return r;
 }
 
 /* Apply machine i (etcd_bench_put writes the same record into etcd). */
@@ -150,12 +178,12 @@ machine_op(void *client, unsigned i)
 int
 main(int argc, char **argv)
 {
-	struct opts o = { "tcp://127.0.0.1:7400", 100000, 32, 0, 0, { 0 }, NULL };
+	struct opts o = { .url = "tcp://127.0.0.1:7400", .machines = 100000, .clients = 32 };
 	struct bench_spec spec;
 	char err[256];
 	int c, r;
 
-	while ((c = getopt(argc, argv, "u:n:c:rC:E:K:")) != -1) {
+	while ((c = getopt(argc, argv, "u:n:c:rHC:E:K:")) != -1) {
 		if (c == 'C')
 			o.tls.ca = optarg;
 		else if (c == 'E')
@@ -170,6 +198,8 @@ main(int argc, char **argv)
 			o.clients = (unsigned)atoi(optarg);
 		else if (c == 'r')
 			o.reads = 1;
+		else if (c == 'H')
+			o.reads = o.handshakes = 1;
 		else
 			return 2;
 	}
@@ -182,10 +212,21 @@ main(int argc, char **argv)
 		fprintf(stderr, "bm_bench_store: cannot create racks\n");
 		return 1;
 	}
-	spec = (struct bench_spec){
-		o.machines, o.clients, &o, client_new, o.reads ? status_op : machine_op, client_free
-	};
+	spec = (struct bench_spec){ o.machines,
+		                    o.clients,
+		                    &o,
+		                    client_new,
+		                    o.handshakes ? handshake_op
+		                    : o.reads    ? status_op
+		                                 : machine_op,
+		                    o.handshakes ? opts_free : client_free };
+	fflush(stdout);
 	r = bench_run(&spec);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	printf("client_cpu_ms=%.1f\n",
+	       (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+	           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
 	bm_rpc_creds_free(o.creds);
 	return r;
 }

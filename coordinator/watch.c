@@ -190,10 +190,12 @@ watch_hub_committed(struct watch_hub *h, uint64_t rev)
 	bm_worker_kick(&h->fan);
 }
 
+/* Its wait is over, or its agent's connection closed (an agent that gave
+ * up asks again on another: this one would hold a context till its end). */
 static bool
 expired(const struct parked *p, uint64_t now)
 {
-	return p->deadline_ms <= now;
+	return p->deadline_ms <= now || bm_rpc_call_gone(p->call);
 }
 
 static bool

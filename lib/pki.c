@@ -200,8 +200,9 @@ san_of(const struct bm_pki_request *q, char *out, size_t len, char *err, size_t 
 		uint32_t ip;
 		if (++n > BM_PKI_ADDRESSES_MAX || strlen(a) > 253 || strpbrk(a, " :/,"))
 			return fail(err, errlen, -EINVAL, "--address takes up to 8 IPs or names");
-		/* DNS too for an IP: mbedtls 2.28 (nng's TLS) matches server names
-		 * against DNS names only. */
+		/* DNS too for an IP: clients of releases before our OpenSSL
+		 * engine (nng's mbedtls 2.28, still in a fleet being upgraded)
+		 * match server names against DNS names only; ours checks the IP. */
 		if (bm_ip4_parse(a, &ip) == 0)
 			o += (size_t)snprintf(out + o, len - o, ",IP:%s,DNS:%s", a, a);
 		else

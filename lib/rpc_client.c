@@ -24,7 +24,23 @@ struct bm_rpc_client {
 	pthread_mutex_t spare_mu;
 	struct exch spare;
 	bool have_spare;
+	atomic_int pipes; /* connections up (nng's pipe events) */
 };
+
+static void
+pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct bm_rpc_client *c = arg;
+
+	(void)p;
+	atomic_fetch_add(&c->pipes, ev == NNG_PIPE_EV_ADD_PRE ? 1 : -1);
+}
+
+bool
+bm_rpc_client_up(struct bm_rpc_client *c)
+{
+	return atomic_load(&c->pipes) > 0;
+}
 
 static int client_open(const char *url, struct bm_rpc_creds *cr, int flags, int timeout_ms,
                        struct bm_rpc_client **ret_client);
@@ -152,6 +168,8 @@ client_open(const char *url, struct bm_rpc_creds *cr, int flags, int timeout_ms,
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, BM_RPC_MSG_MAX);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, c); /* each has a REM_POST */
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_cb, c);
 	e = flags || timeout_ms <= 0 ? dial(c, url, flags) : dial_within(c, url, timeout_ms);
 	if (e != 0) {
 		nng_close(c->sock); /* again after a timeout: harmless */

@@ -9,6 +9,9 @@
 #include "bm/rpc.h"
 #include "bm/worker.h"
 
+/* Make nng's TLS use OpenSSL (rpc_tls_engine.c), once per process, before
+ * its first TLS configuration. Returns 0 or an NNG error. */
+int rpc_tls_engine_init(void);
 /* A TLS configuration of creds for a dialer to `url` (the server's name
  * to check is its host) or for a listener. Returns 0 or an NNG error. */
 int rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret);

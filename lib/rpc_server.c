@@ -32,6 +32,8 @@ struct bm_rpc_call {
 	/* The handler is running on this call's callback. Only a hint for how
 	 * to send: either way is correct, so a stale value costs nothing. */
 	atomic_bool in_handler;
+	atomic_uint pipe; /* the connection of the request being answered */
+	atomic_bool gone; /* which has closed: nobody waits for the answer */
 };
 
 struct bm_rpc_server {
@@ -181,6 +183,28 @@ bm_rpc_call_who(const struct bm_rpc_call *call)
 	return call->who;
 }
 
+bool
+bm_rpc_call_gone(const struct bm_rpc_call *call)
+{
+	return atomic_load(&call->gone);
+}
+
+/* A connection closed: its calls being answered are marked gone, so that a
+ * handler holding one (a parked watch) lets it go at once instead of
+ * holding a context for an answer nobody reads. A scan of the contexts:
+ * closes are rare next to requests. */
+static void
+pipe_closed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct bm_rpc_server *srv = arg;
+	unsigned id = (unsigned)nng_pipe_id(p);
+
+	(void)ev;
+	for (unsigned i = 0; i < srv->ncalls; i++)
+		if (atomic_load(&srv->calls[i].pipe) == id)
+			atomic_store(&srv->calls[i].gone, true);
+}
+
 static void
 call_received(struct bm_rpc_call *call)
 {
@@ -196,6 +220,8 @@ call_received(struct bm_rpc_call *call)
 	}
 	req = bm__request__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
 	note_peer(call, nng_msg_get_pipe(msg));
+	atomic_store(&call->gone, false);
+	atomic_store(&call->pipe, nng_pipe_id(nng_msg_get_pipe(msg)));
 	nng_msg_free(msg);
 	call->state = CALL_WAIT;
 	call->id = req ? req->id : 0;
@@ -337,6 +363,8 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 		    (e = nng_ctx_open(&c->ctx, s->sock)) == 0)
 			s->ncalls = i + 1;
 	}
+	if (e == 0)
+		e = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_closed, s);
 	if (e == 0)
 		e = rpc_listen_start(&s->listen, s->sock, url, creds);
 	if (e == 0 && bm_worker_start(&s->sender, 1, sender_main, s) < 0)

@@ -1,5 +1,5 @@
-/* TLS for the RPC envelope: nng's tls+tcp transport (its mbedtls engine)
- * with the fleet CA on both sides, a certificate on both sides, and the
+/* TLS for the RPC envelope: nng's tls+tcp transport (on our OpenSSL
+ * engine, rpc_tls_engine.c) with the fleet CA on both sides, a certificate on both sides, and the
  * client's token (bm/auth.h) in every request. */
 #include "rpc_priv.h"
 
@@ -19,11 +19,22 @@ struct creds_set {
 	struct bm_auth_client *auth;
 };
 
+/* A client's configurations, one per server name: building one parses the
+ * CA, the CRL, the certificate and the key (about a millisecond with
+ * OpenSSL 3), and an agent dials again and again. A reload empties it. */
+#define CFG_CACHE 4u
+struct cfg_cached {
+	char host[256];
+	nng_tls_config *cfg; /* one reference is the cache's */
+};
+
 struct bm_rpc_creds {
 	bool server;
 	char *files[4];     /* ca, cert, key, crl (NULL: none): read again by reload */
 	pthread_mutex_t mu; /* cur */
 	struct creds_set cur;
+	struct cfg_cached cache[CFG_CACHE]; /* under mu */
+	unsigned cache_next, gen;           /* gen: reloads, so a stale one is not kept */
 	/* Token makers replaced by a reload: a client may be stamping with
 	 * one; freed with the credentials (renewals are rare). */
 	struct bm_auth_client **retired;
@@ -60,6 +71,19 @@ set_free(struct creds_set *s)
 	free(s->crl);
 	bm_auth_client_free(s->auth);
 	memset(s, 0, sizeof(*s));
+}
+
+/* Mutex held: forget the cached configurations (their connections keep
+ * their own references). */
+static void
+cache_clear_locked(struct bm_rpc_creds *cr)
+{
+	for (unsigned i = 0; i < CFG_CACHE; i++) {
+		if (cr->cache[i].cfg)
+			nng_tls_config_free(cr->cache[i].cfg);
+		cr->cache[i].cfg = NULL;
+		cr->cache[i].host[0] = '\0';
+	}
 }
 
 /* Read the files of cr into s. Returns 0 or -EINVAL with why. */
@@ -126,6 +150,7 @@ bm_rpc_creds_reload(struct bm_rpc_creds *cr, char *err, size_t errlen)
 	pthread_mutex_lock(&cr->mu);
 	old = cr->cur;
 	cr->cur = s;
+	cache_clear_locked(cr);
 	if (old.auth)
 		cr->retired[cr->n_retired++] = old.auth;
 	pthread_mutex_unlock(&cr->mu);
@@ -139,6 +164,7 @@ bm_rpc_creds_free(struct bm_rpc_creds *cr)
 {
 	if (!cr)
 		return;
+	cache_clear_locked(cr);
 	set_free(&cr->cur);
 	for (size_t i = 0; i < cr->n_retired; i++)
 		bm_auth_client_free(cr->retired[i]);
@@ -178,7 +204,7 @@ config_new(struct bm_rpc_creds *cr, nng_tls_mode mode, nng_tls_auth_mode auth, c
 	nng_tls_config *cfg;
 	int e;
 
-	if ((e = nng_tls_config_alloc(&cfg, mode)) != 0)
+	if ((e = rpc_tls_engine_init()) != 0 || (e = nng_tls_config_alloc(&cfg, mode)) != 0)
 		return e;
 	pthread_mutex_lock(&cr->mu);
 	if ((e = nng_tls_config_ca_chain(cfg, cr->cur.ca, cr->cur.crl)) == 0)
@@ -195,6 +221,42 @@ config_new(struct bm_rpc_creds *cr, nng_tls_mode mode, nng_tls_auth_mode auth, c
 	return 0;
 }
 
+/* A client's configuration for `host`, from the cache or made (and kept).
+ * The caller gets a reference of its own. */
+static int
+client_config(struct bm_rpc_creds *cr, const char *host, nng_tls_config **ret)
+{
+	nng_tls_config *cfg;
+	struct cfg_cached *slot;
+	unsigned gen;
+	int e;
+
+	pthread_mutex_lock(&cr->mu);
+	gen = cr->gen;
+	for (unsigned i = 0; i < CFG_CACHE; i++)
+		if (cr->cache[i].cfg && !strcmp(cr->cache[i].host, host)) {
+			nng_tls_config_hold(cr->cache[i].cfg);
+			*ret = cr->cache[i].cfg;
+			pthread_mutex_unlock(&cr->mu);
+			return 0;
+		}
+	pthread_mutex_unlock(&cr->mu);
+	if ((e = config_new(cr, NNG_TLS_MODE_CLIENT, NNG_TLS_AUTH_MODE_REQUIRED, host, &cfg)) != 0)
+		return e;
+	pthread_mutex_lock(&cr->mu);
+	if (gen == cr->gen) { /* no reload meanwhile */
+		slot = &cr->cache[cr->cache_next++ % CFG_CACHE];
+		if (slot->cfg)
+			nng_tls_config_free(slot->cfg);
+		snprintf(slot->host, sizeof(slot->host), "%s", host);
+		nng_tls_config_hold(cfg);
+		slot->cfg = cfg;
+	}
+	pthread_mutex_unlock(&cr->mu);
+	*ret = cfg;
+	return 0;
+}
+
 int
 rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret)
 {
@@ -204,7 +266,7 @@ rpc_tls_config(struct bm_rpc_creds *cr, const char *url, nng_tls_config **ret)
 	if (cr->server)
 		return config_new(cr, NNG_TLS_MODE_SERVER, NNG_TLS_AUTH_MODE_REQUIRED, NULL, ret);
 	url_host(url, host, sizeof(host));
-	return config_new(cr, NNG_TLS_MODE_CLIENT, NNG_TLS_AUTH_MODE_REQUIRED, host, ret);
+	return client_config(cr, host, ret);
 }
 
 int

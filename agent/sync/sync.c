@@ -36,6 +36,7 @@ struct link {
 	struct conn *conn; /* under the worker's mutex */
 	bool shares;       /* its connection with the other link that shares */
 	unsigned backoff_ms;
+	unsigned slow;      /* calls in a row that timed out on a connection up */
 	char redirect[256]; /* the leader a follower named: used until it fails */
 };
 
@@ -144,14 +145,27 @@ link_redirect(struct link *l, const Bm__Response *resp)
 	return true;
 }
 
-/* A failed call: leave the connection, move to the next URL and wait with
- * backoff and jitter (half to all of the current step). */
+/* The wait before the link's next try: half to all of its current step
+ * (jitter), the step doubling up to SYNC_BACKOFF_MAX_MS. */
+static unsigned
+link_backoff(struct link *l)
+{
+	unsigned jitter = 0, ms;
+
+	getrandom(&jitter, sizeof(jitter), 0);
+	ms = l->backoff_ms / 2 + jitter % (l->backoff_ms / 2 + 1);
+	l->backoff_ms =
+	    l->backoff_ms * 2 > SYNC_BACKOFF_MAX_MS ? SYNC_BACKOFF_MAX_MS : l->backoff_ms * 2;
+	return ms;
+}
+
+/* A failed call: leave the connection, move to the next URL and wait its
+ * backoff. */
 static bool
 link_fail(struct link *l, const char *what, const char *why)
 {
 	struct sync *s = l->s;
-	unsigned jitter = 0, ms;
-
+	unsigned ms;
 	bool stop;
 
 	bm_worker_lock(&s->w);
@@ -161,16 +175,29 @@ link_fail(struct link *l, const char *what, const char *why)
 	if (stop)
 		return false;
 	note(s, false);
-	BM_WARN("sync", "%s failed url=%s err=\"%s\" retry_ms=%u", what, link_url(l), why,
-	        l->backoff_ms);
+	ms = link_backoff(l);
+	BM_WARN("sync", "%s failed url=%s err=\"%s\" retry_ms=%u", what, link_url(l), why, ms);
 	if (l->redirect[0])
 		l->redirect[0] = '\0'; /* back to the list, where it stood */
 	else
 		l->idx = (l->idx + 1) % s->o.n_urls;
-	getrandom(&jitter, sizeof(jitter), 0);
-	ms = l->backoff_ms / 2 + jitter % (l->backoff_ms / 2 + 1);
-	l->backoff_ms =
-	    l->backoff_ms * 2 > SYNC_BACKOFF_MAX_MS ? SYNC_BACKOFF_MAX_MS : l->backoff_ms * 2;
+	return pause_ms(s, ms, false);
+}
+
+/* A call timed out on a connection that is up: the coordinator is slow,
+ * not gone. Another connection (elsewhere) would cost both sides a TLS
+ * handshake and leave this request to be served for nobody, so the link
+ * stays, waits its backoff and asks again, SYNC_SLOW_RETRIES times before
+ * it fails over (a host that died without closing its connections). */
+static bool
+link_slow(struct link *l, const char *what)
+{
+	struct sync *s = l->s;
+	unsigned ms = link_backoff(l);
+
+	note(s, false);
+	BM_WARN("sync", "%s timed out url=%s slow=%u retry_ms=%u (same connection)", what,
+	        link_url(l), l->slow, ms);
 	return pause_ms(s, ms, false);
 }
 
@@ -200,6 +227,11 @@ link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm
 		cl = l->conn->client; /* this link's reference keeps it */
 		bm_worker_unlock(&s->w);
 		r = bm_rpc_call(cl, req, timeout_ms, &resp);
+		if (r == -ETIMEDOUT && bm_rpc_client_up(cl) && l->slow < SYNC_SLOW_RETRIES) {
+			l->slow++;
+			return link_slow(l, what) ? r : -ESHUTDOWN;
+		}
+		l->slow = 0;
 		if (r == 0 && resp->status == BM__STATUS__STATUS_OK) {
 			l->backoff_ms = SYNC_BACKOFF_MIN_MS;
 			note(s, true);

@@ -199,6 +199,27 @@ got=$(mdb_stat -s view "$T/a2-data/rackdb" | awk '/Entries/ {print $2}')
 [ "$got" = "$want" ] && ok "agent 2's stored view holds exactly the rack's $want objects" ||
   not_ok "agent 2's view has $got objects, wanted $want"
 
+# --- a coordinator too slow to answer in time: the agents keep their links
+# A call that times out on a connection that is up is asked again there
+# (sync.c link_slow): another connection would cost a TLS handshake on both
+# sides and leave the first request to be served for nobody. Stopped for
+# 16 s, the coordinator misses at least one heartbeat's 10 s timeout.
+peers() { ip netns exec "$K" ss -Htn state established '( sport = :7400 )' | awk '{print $4}' | sort; }
+peers >"$T/peers.before"
+kill -STOP "$COORD_PID"
+sleep 16
+kill -CONT "$COORD_PID"
+for _ in $(seq 1 50); do grep -q "(same connection)" "$T/agent.log.new" "$T/a2.log" && break; sleep 0.1; done
+grep -q "(same connection)" "$T/agent.log.new" "$T/a2.log" &&
+  ok "a call that timed out on a stopped coordinator is asked again on its connection" ||
+  not_ok "no agent waited on its connection: $(grep -h 'sync.*failed' "$T/agent.log.new" "$T/a2.log" | tail -2)"
+sleep 2
+peers >"$T/peers.after"
+[ -s "$T/peers.before" ] && [ -z "$(comm -23 "$T/peers.before" "$T/peers.after")" ] &&
+  [ "$(wc -l <"$T/peers.after")" = "$(wc -l <"$T/peers.before")" ] &&
+  ok "the agents' connections are the same after the coordinator's stall" ||
+  not_ok "connections before: $(tr '\n' ' ' <"$T/peers.before") after: $(tr '\n' ' ' <"$T/peers.after")"
+
 # --- the coordinator away: boot through the agent --------------------------
 kill "$COORD_PID"; wait "$COORD_PID" 2>/dev/null; COORD_PID=
 cat >"$T/dhclient.sh" <<'S'

@@ -1,6 +1,6 @@
 /* The RPC envelope over nng: answers now or later from another thread,
  * many callers at once, garbage and wrong versions answered without
- * reaching the handler, timeouts. */
+ * reaching the handler, timeouts, a connection up, a caller gone. */
 #include <errno.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -318,6 +318,43 @@ test_timeouts(void **state)
 	assert_int_equal(bm_rpc_client_open("nonsense://x", NULL, &c), -EINVAL);
 }
 
+/* A client knows when its connection is up; the server knows when the
+ * connection of a call it holds has closed. */
+static void
+test_up_and_gone(void **state)
+{
+	struct bm_rpc_client *c;
+	struct bm_rpc_call *held;
+	Bm__Response *resp;
+	int i;
+
+	(void)state;
+	pthread_mutex_lock(&mu);
+	hold = 1;
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(bm_rpc_client_open("ipc:///tmp/bm-rpc-test-nobody.sock", NULL, &c), 0);
+	assert_false(bm_rpc_client_up(c));
+	bm_rpc_client_free(c);
+	assert_int_equal(bm_rpc_client_open(url, NULL, &c), 0);
+	assert_int_equal(call(c, BM__REQUEST__BODY_STATUS, 5000, &resp), 0);
+	bm__response__free_unpacked(resp, NULL);
+	assert_true(bm_rpc_client_up(c));
+	assert_int_equal(call(c, BM__REQUEST__BODY_GET, 100, &resp), -ETIMEDOUT);
+	assert_true(bm_rpc_client_up(c)); /* timed out on a connection that is up */
+	pthread_mutex_lock(&mu);
+	assert_int_equal(nparked, 1);
+	held = parked[0];
+	pthread_mutex_unlock(&mu);
+	assert_false(bm_rpc_call_gone(held));
+	bm_rpc_client_free(c);
+	for (i = 0; i < 500 && !bm_rpc_call_gone(held); i++)
+		usleep(10 * 1000);
+	assert_true(bm_rpc_call_gone(held));
+	pthread_mutex_lock(&mu);
+	hold = 0; /* answered into the void */
+	pthread_mutex_unlock(&mu);
+}
+
 int
 main(void)
 {
@@ -327,6 +364,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_slow_does_not_block_fast, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage_and_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_up_and_gone, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

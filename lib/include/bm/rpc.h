@@ -59,6 +59,9 @@ int bm_rpc_client_open(const char *url, struct bm_rpc_creds *creds,
 int bm_rpc_client_connect(const char *url, struct bm_rpc_creds *creds, int timeout_ms,
                           struct bm_rpc_client **ret_client);
 void bm_rpc_client_free(struct bm_rpc_client *c);
+/* The client has a connection up (its TLS handshake done): a call that
+ * timed out on it met a slow server, not a missing one. */
+bool bm_rpc_client_up(struct bm_rpc_client *c);
 /* Fail every call in progress and every later one (-ECANCELED or
  * -ESHUTDOWN), from any thread; the client must still be freed. */
 void bm_rpc_client_shutdown(struct bm_rpc_client *c);
@@ -115,6 +118,9 @@ const char *bm_rpc_call_peer(const struct bm_rpc_call *call, char *buf, size_t l
 #define BM_RPC_WHO_MAX 160u
 void bm_rpc_call_set_who(struct bm_rpc_call *call, const char *who);
 const char *bm_rpc_call_who(const struct bm_rpc_call *call);
+/* The connection the request came on has closed: its answer would go
+ * nowhere (a handler holding the call may answer it at once, cheaply). */
+bool bm_rpc_call_gone(const struct bm_rpc_call *call);
 /* Answer a call. `resp` is borrowed; version and id are filled in here. */
 void bm_rpc_reply(struct bm_rpc_call *call, Bm__Response *resp);
 /* Answer with a Response packed once for many calls (bm__response__pack):
