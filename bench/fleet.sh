@@ -7,7 +7,8 @@
 #   apply       the whole fleet, one `bmctl apply` (acknowledged);
 #   sync        agents started -> every agent's view holds its machines;
 #   profile     the profile every rack boots changes (10 times): commit on
-#               the leader -> stored on each agent (LMDB commit), p50/p99/max;
+#               the leader -> stored on each agent (LMDB commit), p50/p99/max,
+#               and the agents' CPU per change each (less their idle rate);
 #   one         one machine changes (100 times, racks in turn): commit ->
 #               stored on its agent, p50/p99;
 #   reimage     `bmctl reimage` of 10,000 machines (100 racks), then of all:
@@ -126,6 +127,12 @@ for f in glob.glob(sys.argv[1] + "/a*/log"):
 PY
 }
 put() { echo "$2" >>"$W/$1"; } # put METRIC VALUE: one round's figure
+agents_cpu_ms() { # agents_cpu_ms PID,PID,...: their CPU time, ms
+  local hz; hz=$(getconf CLK_TCK)
+  # shellcheck disable=SC2046 # one path per PID
+  cat $(echo "$1" | tr ',' '\n' | sed 's|.*|/proc/&/stat|') 2>/dev/null |
+    awk -v hz="$hz" '{s += $14 + $15} END {print s * 1000 / hz}'
+}
 apply_rev() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
 op_live() { bmctl op get 2>/dev/null | awk '$2 == "running" || $2 == "halted"' | grep -q .; }
 cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
@@ -171,7 +178,14 @@ round() {
   t1=$(first_stamps "$d" "view updated machines=$PER\$" | sort -g | tail -1)
   put sync "$(echo "$t1 - $t0" | bc -l)"
   echo "  $n of $AGENTS agents synced in $(echo "$t1 - $t0" | bc -l) ms" >&2
-  sleep 5 # registrations and caches settle
+  # The agents' CPU: idle over 5 s (registrations and caches settle;
+  # heartbeats), then over the 10 profile changes, less the idle rate.
+  local apids t_idle c_idle t_all c_all
+  apids=$(pgrep -d, -f "bmagent --config $d/a")
+  c_idle=$(agents_cpu_ms "$apids"); t_idle=$(ms)
+  sleep 5
+  c_all=$(agents_cpu_ms "$apids"); t_all=$(ms)
+  c_idle=$(echo "($c_all - $c_idle) / ($t_all - $t_idle)" | bc -l) # ms of CPU a ms
   : >"$d/revs.all"
   for c in $(seq 1 10); do
     gen=$((gen + 1))
@@ -179,6 +193,7 @@ round() {
     apply_rev "$d/all.yaml" >>"$d/revs.all"
     sleep 1
   done
+  put agent.cpu "$(echo "($(agents_cpu_ms "$apids") - $c_all - $c_idle * ($(ms) - $t_all)) / (10 * $AGENTS)" | bc -l)"
   : >"$d/revs.one"
   for c in $(seq 1 100); do
     i=$((c * 7 % AGENTS + 1))
@@ -225,6 +240,7 @@ $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 | apply of the $((AGENTS * PER))-machine fleet (acknowledged) | $(m apply) ms |
 | every agent synced from empty (agents started -> last view stored) | $(m sync) ms |
 | a profile change reaching all agents: p50 / p99 / max | $(m all.p50) / $(m all.p99) / $(m all.max) ms |
+| an agent's CPU for a profile change (receive, store, serve the new view) | $(m agent.cpu) ms |
 | one machine's change reaching its agent: p50 / p99 | $(m one.p50) / $(m one.p99) ms |
 | reimage of $(( (10000 / PER <= AGENTS ? 10000 / PER : AGENTS) * PER )) machines: acknowledged / last agent acted | $(m re10k.ack) / $(m re10k.acted) ms |
 | reimage of $((AGENTS * PER)) machines: acknowledged / last agent acted | $(m reall.ack) / $(m reall.acted) ms |
