@@ -137,6 +137,17 @@ apply_rev() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
 op_live() { bmctl op get 2>/dev/null | awk '$2 == "running" || $2 == "halted"' | grep -q .; }
 cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 
+again() { # again ROUND BMCTL_ARGS...: up to three tries, each said
+  local r=$1 try
+  shift
+  for try in 1 2 3; do
+    bmctl "$@" >/dev/null && return 0
+    echo "round $r: bmctl $1 cut short (try $try)" >&2
+    sleep 1
+  done
+  exit 1
+}
+
 reimage() { # reimage DIR TAG TARGETS...: acknowledged ms, last rack's first action ms
   local d=$1 tag=$2 t0 t1 last
   shift 2
@@ -156,17 +167,14 @@ round() {
   local d=$W/r$1 t0 t1 revs c i gen=0 n
   mkdir -p "$d"
   cluster "$d"
-  # The apply holds every node's loop ~2 s: an election may cut it short
-  # ("leadership changed ... retry"). Declarative: apply again, and say so.
+  # The apply holds every node's loop ~2 s: an election may cut it, or the
+  # write after it, short ("leadership changed ... retry"). Both are
+  # declarative: again, and say so.
   t0=$(ms)
-  for try in 1 2 3; do
-    bmctl apply -f "$W/fleet.yaml" >/dev/null && break
-    [ "$try" = 3 ] && exit 1
-    echo "round $1: apply cut short (try $try), again" >&2
-  done
+  again "$1" apply -f "$W/fleet.yaml"
   t1=$(ms)
   put apply $((t1 - t0))
-  bmctl image push k "$W/k" >/dev/null
+  again "$1" image push k "$W/k"
   echo "round $1: leader n$L, fleet applied in $((t1 - t0)) ms" >&2
   t0=$(ms)
   agents "$d"

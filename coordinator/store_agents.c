@@ -262,8 +262,9 @@ st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was)
 		return 0;
 	/* The move itself goes into the machine's timeline. */
 	char detail[320];
-	snprintf(detail, sizeof(detail), "%s -> %s%s%s", bm_state_name(was),
-	         bm_state_name(m->state), *m->reason ? ": " : "", m->reason);
+	snprintf(detail, sizeof(detail), "%s -> %s%s%s%s%s%s", bm_state_name(was),
+	         bm_state_name(m->state), *m->operation ? " (" : "", m->operation,
+	         *m->operation ? ")" : "", *m->reason ? ": " : "", m->reason);
 	return timeline_note(c, m, BM__EVENT_KIND__EVENT_STATE, detail);
 }
 

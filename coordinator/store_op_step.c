@@ -426,58 +426,71 @@ load_machines(struct apply_ctx *c, const Bm__Operation *op, Bm__Machine **ms)
 	return r;
 }
 
-/* Time out and cancel (pass 1); check the gates; start (pass 2). */
+/* Time out and cancel (pass 1: stored at once, as the racks' counts read
+ * the store); check the gates; start (pass 2); then put each machine pass 2
+ * changed (or `dirty` already) once, against its stored state `was`. */
 static int
 step_all(struct apply_ctx *c, Bm__Operation *op, struct step *st, Bm__Machine **ms,
-         bool *op_changed)
+         Bm__MachineState *was, bool *dirty, bool *op_changed)
 {
 	char why[512];
 	int r = 0;
 
 	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
 		bool changed = false;
-		Bm__MachineState was;
 		if (!ms[i])
 			continue;
-		was = ms[i]->state;
 		settle_machine(c, op, st->cs, ms[i], &changed);
-		if (changed)
-			r = st_put_machine(c, ms[i], was);
+		if (changed && (r = st_put_machine(c, ms[i], was[i])) == 0) {
+			was[i] = ms[i]->state;
+			dirty[i] = false;
+		}
 		st->active += active(ms[i]) && !strcmp(ms[i]->operation, op->name);
 	}
 	check_gates(op, ms, op_changed);
 	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
 		Bm__Machine *m = ms[i];
-		bool changed = false;
 		const char *held;
 		if (!m || m->started_ms || finished(m, op->name) || op->cancel)
 			continue;
 		if ((held = held_why(op, i, why, sizeof(why))))
-			set_reason(m, held, &changed);
-		else if ((r = start_machine(c, st, m, &changed)) < 0)
-			break;
-		if (changed)
-			r = st_put_machine(c, m, m->state);
+			set_reason(m, held, &dirty[i]);
+		else
+			r = start_machine(c, st, m, &dirty[i]);
 	}
+	for (size_t i = 0; i < op->n_machines && r == 0; i++)
+		if (ms[i] && dirty[i])
+			r = st_put_machine(c, ms[i], was[i]);
 	return r;
 }
 
-int
-st_op_advance(struct apply_ctx *c, Bm__Operation *op)
+/* Advance op: with `have`, its machines as the caller holds them (changed
+ * in memory, not yet stored: each is put; `have_was` their stored
+ * states), else read here. */
+static int
+advance(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **have,
+        const Bm__MachineState *have_was)
 {
-	Bm__Machine **ms = calloc(op->n_machines + 1, sizeof(*ms));
+	size_t n = op->n_machines;
+	Bm__Machine **ms = have ? have : calloc(n + 1, sizeof(*ms));
+	Bm__MachineState *was = calloc(n + 1, sizeof(*was));
+	bool *dirty = calloc(n + 1, sizeof(*dirty));
 	struct caches cs = { 0 };
 	struct step st = { .op = op, .cs = &cs, .memo_ready = -1 };
 	uint64_t next_due = UINT64_MAX; /* the first moment one could time out */
 	unsigned n_done = 0;
 	bool all_finished = true, op_changed = false;
-	int r;
+	int r = ms && was && dirty ? 0 : -ENOMEM;
 
-	if (!ms)
-		return -ENOMEM;
-	if ((r = load_machines(c, op, ms)) == 0 && (r = caches_load(c, &cs)) == 0)
-		r = step_all(c, op, &st, ms, &op_changed);
-	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
+	if (r == 0 && !have)
+		r = load_machines(c, op, ms);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		was[i] = have ? have_was[i] : ms[i] ? ms[i]->state : 0;
+		dirty[i] = have != NULL;
+	}
+	if (r == 0 && (r = caches_load(c, &cs)) == 0)
+		r = step_all(c, op, &st, ms, was, dirty, &op_changed);
+	for (size_t i = 0; i < n && r == 0; i++) {
 		if (!ms[i])
 			continue;
 		n_done += !strcmp(ms[i]->operation, op->name) && ms[i]->state == S(DEPLOYED);
@@ -501,8 +514,24 @@ st_op_advance(struct apply_ctx *c, Bm__Operation *op)
 		r = st_op_woken(c, op, next_due);
 	admission_free(&st.adm);
 	caches_free(&cs);
-	for (size_t i = 0; i < op->n_machines; i++)
+	for (size_t i = 0; !have && ms && i < n; i++)
 		st_free(ms[i]);
-	free(ms);
+	if (!have)
+		free(ms);
+	free(was);
+	free(dirty);
 	return r;
+}
+
+int
+st_op_advance(struct apply_ctx *c, Bm__Operation *op)
+{
+	return advance(c, op, NULL, NULL);
+}
+
+int
+st_op_advance_taken(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
+                    const Bm__MachineState *was)
+{
+	return advance(c, op, ms, was);
 }

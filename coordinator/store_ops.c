@@ -378,10 +378,13 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 	op.state = BM__OP_STATE__OP_RUNNING;
 	op.created_ms = c->now;
 	op.create_rev = c->rev;
+	/* The machines taken in memory; the first advance starts what may
+	 * start and stores each once. */
 	op.machines = calloc(n + 1, sizeof(char *));
-	for (size_t i = 0; op.machines && i < n && r == 0; i++) {
+	Bm__MachineState *was = calloc(n + 1, sizeof(*was));
+	for (size_t i = 0; op.machines && was && i < n && r == 0; i++) {
 		Bm__Machine *m = ms[i];
-		Bm__MachineState was = m->state;
+		was[i] = m->state;
 		op.machines[op.n_machines++] = m->name;
 		m->state = S(REIMAGING);
 		m->started_ms = 0;
@@ -390,14 +393,14 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 		    (r = st_set_str(&m->boot_profile, q->profile)) < 0 ||
 		    (r = st_set_str(&m->reason, name)) < 0)
 			break;
-		r = st_put_machine(c, m, was);
 	}
-	if (!op.machines)
+	if (!op.machines || !was)
 		r = -ENOMEM;
 	if (r == 0)
 		r = st_op_put(c, &op);
 	if (r == 0)
-		r = st_op_advance(c, &op);
+		r = st_op_advance_taken(c, &op, ms, was);
+	free(was);
 	free(op.machines);
 	for (size_t i = 0; i < n; i++)
 		st_free(ms[i]);

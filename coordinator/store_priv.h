@@ -138,6 +138,11 @@ int st_op_woken(struct apply_ctx *c, const Bm__Operation *op, uint64_t next_due_
 int st_op_put(struct apply_ctx *c, Bm__Operation *op);
 /* Advance op to the command's time (store_op_step.c). */
 int st_op_advance(struct apply_ctx *c, Bm__Operation *op);
+/* The same for an operation that just took its machines: ms (the caller's,
+ * index-aligned with op->machines) are changed in memory and not stored
+ * yet, was their stored states; each is put once, after the advance. */
+int st_op_advance_taken(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
+                        const Bm__MachineState *was);
 int st_apply_op_tick(struct apply_ctx *c);
 /* A machine of a started operation made progress: its progress time. */
 void st_op_progress(struct apply_ctx *c, Bm__Machine *m);
