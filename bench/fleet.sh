@@ -211,6 +211,8 @@ round() {
   done
   sleep 2
   latencies "$d" "$d/revs.all" updated "$d"/n?.log >"$d/lat.all"
+  latencies "$d" "$d/revs.all" fanout "$d"/n?.log >"$d/lat.fan"
+  put fan.p50 "$(pct 50 <"$d/lat.fan")"; put fan.max "$(pct 100 <"$d/lat.fan")"
   latencies "$d" "$d/revs.one" updated "$d"/n?.log >"$d/lat.one"
   latencies "$d" "$d/revs.one" received "$d"/n?.log >"$d/lat.rone"
   put all.p50 "$(pct 50 <"$d/lat.all")"; put all.p99 "$(pct 99 <"$d/lat.all")"
@@ -248,6 +250,7 @@ $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 | apply of the $((AGENTS * PER))-machine fleet (acknowledged) | $(m apply) ms |
 | every agent synced from empty (agents started -> last view stored) | $(m sync) ms |
 | a profile change reaching all agents: p50 / p99 / max | $(m all.p50) / $(m all.p99) / $(m all.max) ms |
+| a profile change: commit -> the watched node has answered every agent's watch (fan-out done), p50 / max of 10 | $(m fan.p50) / $(m fan.max) ms |
 | an agent's CPU for a profile change (receive, store, serve the new view) | $(m agent.cpu) ms |
 | one machine's change reaching its agent: p50 / p99 | $(m one.p50) / $(m one.p99) ms |
 | reimage of $(( (10000 / PER <= AGENTS ? 10000 / PER : AGENTS) * PER )) machines: acknowledged / last agent acted | $(m re10k.ack) / $(m re10k.acted) ms |
