@@ -461,6 +461,7 @@ serve_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
  * write acknowledged before the request arrived is in the store. */
 struct read_call {
 	struct proposal prop;
+	struct api_job job; /* the read, off the loop */
 	Bm__Command cmd;
 	struct api *a;
 	struct bm_rpc_call *call;
@@ -468,13 +469,24 @@ struct read_call {
 };
 
 static void
+read_job(struct api_job *j)
+{
+	struct read_call *rc = bm_container_of(j, struct read_call, job);
+
+	serve_read(rc->a, rc->call, rc->req);
+	free(rc);
+}
+
+static void
 barrier_done(struct proposal *p, const struct store_result *res)
 {
 	struct read_call *rc = bm_container_of(p, struct read_call, prop);
 
-	if (res->status == BM__STATUS__STATUS_OK)
-		serve_read(rc->a, rc->call, rc->req);
-	else if (res->status == BM__STATUS__STATUS_UNAVAILABLE)
+	if (res->status == BM__STATUS__STATUS_OK) {
+		api_defer(rc->a, &rc->job, read_job); /* a list may be long */
+		return;
+	}
+	if (res->status == BM__STATUS__STATUS_UNAVAILABLE)
 		api_reply_unavailable(rc->a, rc->call, res->message);
 	else
 		bm_rpc_reply_status(rc->call, res->status, res->message);
@@ -607,12 +619,19 @@ api_handle(void *arg, struct bm_rpc_call *call, const Bm__Request *req)
 int
 api_start(struct api *a, const char *url, unsigned nctx)
 {
-	return bm_rpc_server_start(url, nctx, api_handle, a, a->server_creds, &a->rpc);
+	int r;
+
+	if ((r = api_defer_start(a)) < 0)
+		return r;
+	if ((r = bm_rpc_server_start(url, nctx, api_handle, a, a->server_creds, &a->rpc)) < 0)
+		api_defer_stop(a);
+	return r;
 }
 
 void
 api_stop(struct api *a)
 {
+	api_defer_stop(a); /* its answers go out through the server */
 	bm_rpc_server_stop(a->rpc);
 	a->rpc = NULL;
 }

@@ -25,6 +25,7 @@ struct api {
 	struct agents_live *live;  /* when this node last saw each agent */
 	struct seen_flush *seen;   /* the leader's replication of sightings */
 	struct image_fill *fill;   /* site-local image fill: who fetches what */
+	struct api_defer *defer;   /* answers built off the loop (api_defer.c) */
 	/* TLS: tokens are verified and requests authorized (authz.h); NULL
 	 * only on loopback or with --insecure, where everyone may do all. */
 	struct bm_auth_verifier *verifier;

@@ -118,17 +118,40 @@ reply_op(struct api *a, struct bm_rpc_call *call, const char *name, bool machine
 	bm__object__free_unpacked(o, NULL);
 }
 
+/* An operation's answer, built off the loop: it lists its machines. */
+struct op_reply {
+	struct api_job job;
+	struct api *a;
+	struct bm_rpc_call *call;
+	uint64_t revision;
+	char name[sizeof(((struct store_result *)0)->name)];
+};
+
+static void
+op_reply_job(struct api_job *j)
+{
+	struct op_reply *o = bm_container_of(j, struct op_reply, job);
+
+	reply_op(o->a, o->call, o->name, true, o->revision);
+	free(o);
+}
+
 static void
 op_write_done(struct proposal *p, const struct store_result *res)
 {
 	struct write_call *w = bm_container_of(p, struct write_call, prop);
+	struct op_reply *o;
 
 	if (res->status == BM__STATUS__STATUS_UNAVAILABLE) {
 		api_reply_unavailable(w->api, w->call, res->message);
 	} else if (res->status != BM__STATUS__STATUS_OK) {
 		bm_rpc_reply_status(w->call, res->status, res->message);
+	} else if (!(o = calloc(1, sizeof(*o)))) {
+		bm_rpc_reply_status(w->call, BM__STATUS__STATUS_UNAVAILABLE, "out of memory");
 	} else {
-		reply_op(w->api, w->call, res->name, true, res->revision);
+		*o = (struct op_reply){ .a = w->api, .call = w->call, .revision = res->revision };
+		snprintf(o->name, sizeof(o->name), "%s", res->name);
+		api_defer(w->api, &o->job, op_reply_job);
 	}
 	free(w);
 }
