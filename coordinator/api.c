@@ -461,7 +461,7 @@ serve_read(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
  * write acknowledged before the request arrived is in the store. */
 struct read_call {
 	struct proposal prop;
-	struct api_job job; /* the read, off the loop */
+	struct bm_job job; /* the read, off the loop */
 	Bm__Command cmd;
 	struct api *a;
 	struct bm_rpc_call *call;
@@ -469,7 +469,7 @@ struct read_call {
 };
 
 static void
-read_job(struct api_job *j)
+read_job(struct bm_job *j)
 {
 	struct read_call *rc = bm_container_of(j, struct read_call, job);
 
@@ -483,7 +483,7 @@ barrier_done(struct proposal *p, const struct store_result *res)
 	struct read_call *rc = bm_container_of(p, struct read_call, prop);
 
 	if (res->status == BM__STATUS__STATUS_OK) {
-		api_defer(rc->a, &rc->job, read_job); /* a list may be long */
+		bm_jobq_push(&rc->a->defer, &rc->job, read_job); /* a list may be long */
 		return;
 	}
 	if (res->status == BM__STATUS__STATUS_UNAVAILABLE)
@@ -621,17 +621,17 @@ api_start(struct api *a, const char *url, unsigned nctx)
 {
 	int r;
 
-	if ((r = api_defer_start(a)) < 0)
+	if ((r = bm_jobq_start(&a->defer)) < 0)
 		return r;
 	if ((r = bm_rpc_server_start(url, nctx, api_handle, a, a->server_creds, &a->rpc)) < 0)
-		api_defer_stop(a);
+		bm_jobq_stop(&a->defer);
 	return r;
 }
 
 void
 api_stop(struct api *a)
 {
-	api_defer_stop(a); /* its answers go out through the server */
+	bm_jobq_stop(&a->defer); /* its answers go out through the server */
 	bm_rpc_server_stop(a->rpc);
 	a->rpc = NULL;
 }

@@ -120,7 +120,7 @@ reply_op(struct api *a, struct bm_rpc_call *call, const char *name, bool machine
 
 /* An operation's answer, built off the loop: it lists its machines. */
 struct op_reply {
-	struct api_job job;
+	struct bm_job job;
 	struct api *a;
 	struct bm_rpc_call *call;
 	uint64_t revision;
@@ -128,7 +128,7 @@ struct op_reply {
 };
 
 static void
-op_reply_job(struct api_job *j)
+op_reply_job(struct bm_job *j)
 {
 	struct op_reply *o = bm_container_of(j, struct op_reply, job);
 
@@ -151,7 +151,7 @@ op_write_done(struct proposal *p, const struct store_result *res)
 	} else {
 		*o = (struct op_reply){ .a = w->api, .call = w->call, .revision = res->revision };
 		snprintf(o->name, sizeof(o->name), "%s", res->name);
-		api_defer(w->api, &o->job, op_reply_job);
+		bm_jobq_push(&w->api->defer, &o->job, op_reply_job);
 	}
 	free(w);
 }

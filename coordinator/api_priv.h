@@ -87,17 +87,3 @@ void api_handle_ops(struct api *a, struct bm_rpc_call *call, const Bm__Request *
 void api_handle_cluster(struct api *a, struct bm_rpc_call *call, const Bm__Request *req);
 /* The command an op cancel or resume asks for (borrowing q's name). */
 void api_op_command(const Bm__OpRequest *q, Bm__Command *cmd);
-
-/* An answer built off the loop thread (api_defer.c), embedded in what the
- * job needs. */
-struct api_job {
-	void (*fn)(struct api_job *j); /* may free the job */
-	struct api_job *next;
-};
-/* Its thread: started with the API, stopped (after answering what is
- * queued) before the RPC server. Returns 0 or -errno. */
-int api_defer_start(struct api *a);
-void api_defer_stop(struct api *a);
-/* Run fn(j) on that thread, in order (here at once when it is not
- * running). Any thread. */
-void api_defer(struct api *a, struct api_job *j, void (*fn)(struct api_job *j));

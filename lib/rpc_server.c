@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bm/util.h"
 #include "bm/worker.h"
 #include "rpc_priv.h"
 
@@ -28,7 +29,7 @@ struct bm_rpc_call {
 	char peer[80];            /* where the request came from */
 	char who[BM_RPC_WHO_MAX]; /* who sent it (bm_rpc_call_set_who) */
 	nng_msg *answer;          /* packed while DEFER */
-	struct bm_rpc_call *next_deferred;
+	struct bm_job send_job;   /* DEFER: its send, on the sender thread */
 	/* The handler is running on this call's callback. Only a hint for how
 	 * to send: either way is correct, so a stale value costs nothing. */
 	atomic_bool in_handler;
@@ -47,9 +48,8 @@ struct bm_rpc_server {
 	atomic_uint_fast64_t requests, malformed, send_errors;
 	/* Answers given from other threads are sent by this thread: nng sends
 	 * in the caller's thread, and the coordinator's loop must not spend
-	 * its time in TCP. One wake-up sends a whole batch. */
-	struct bm_worker sender; /* its mutex guards the queue */
-	struct bm_rpc_call *deferred, **deferred_tail;
+	 * its time in TCP. */
+	struct bm_jobq sender;
 };
 
 static void
@@ -57,6 +57,18 @@ call_recv(struct bm_rpc_call *call)
 {
 	call->state = CALL_RECV;
 	nng_ctx_recv(call->ctx, call->aio);
+}
+
+static void
+send_deferred(struct bm_job *j)
+{
+	struct bm_rpc_call *c = bm_container_of(j, struct bm_rpc_call, send_job);
+	nng_msg *msg = c->answer;
+
+	c->answer = NULL;
+	c->state = CALL_SEND;
+	nng_aio_set_msg(c->aio, msg);
+	nng_ctx_send(c->ctx, c->aio);
 }
 
 /* Send a packed answer: at once from the handler, else through the
@@ -67,19 +79,10 @@ send_msg(struct bm_rpc_call *call, nng_msg *msg)
 	if (!atomic_load_explicit(&call->in_handler, memory_order_relaxed)) {
 		/* From another thread (the coordinator's loop, after a commit):
 		 * sending writes to the socket in the caller's thread, so hand
-		 * it to one of nng's threads and return at once. */
-		struct bm_rpc_server *srv = call->srv;
-		bool wake;
+		 * it to the sender and return at once. */
 		call->answer = msg;
 		call->state = CALL_DEFER;
-		call->next_deferred = NULL;
-		bm_worker_lock(&srv->sender);
-		wake = srv->deferred == NULL;
-		*srv->deferred_tail = call;
-		srv->deferred_tail = &call->next_deferred;
-		if (wake)
-			bm_worker_kick_locked(&srv->sender);
-		bm_worker_unlock(&srv->sender);
+		bm_jobq_push(&call->srv->sender, &call->send_job, send_deferred);
 		return;
 	}
 	call->state = CALL_SEND;
@@ -275,38 +278,6 @@ call_aio_cb(void *arg)
 }
 
 static void
-sender_main(void *arg, unsigned index)
-{
-	struct bm_rpc_server *s = arg;
-
-	(void)index;
-	bm_worker_lock(&s->sender);
-	for (;;) {
-		struct bm_rpc_call *c = s->deferred;
-		if (!c) {
-			if (s->sender.stop) /* the queue is sent: stop */
-				break;
-			bm_worker_wait_locked(&s->sender, 0);
-			continue;
-		}
-		s->deferred = NULL;
-		s->deferred_tail = &s->deferred;
-		bm_worker_unlock(&s->sender);
-		while (c) {
-			struct bm_rpc_call *next = c->next_deferred;
-			nng_msg *msg = c->answer;
-			c->answer = NULL;
-			c->state = CALL_SEND;
-			nng_aio_set_msg(c->aio, msg);
-			nng_ctx_send(c->ctx, c->aio);
-			c = next;
-		}
-		bm_worker_lock(&s->sender);
-	}
-	bm_worker_unlock(&s->sender);
-}
-
-static void
 server_free(struct bm_rpc_server *s)
 {
 	for (unsigned i = 0; i < s->cap; i++) {
@@ -315,7 +286,6 @@ server_free(struct bm_rpc_server *s)
 			bm__request__free_unpacked(s->calls[i].req, NULL);
 	}
 	free(s->calls);
-	bm_worker_fini(&s->sender);
 	free(s);
 }
 
@@ -346,11 +316,8 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 	}
 	s->cap = nctx;
 	s->fn = fn;
-	bm_worker_init(&s->sender);
-	s->deferred_tail = &s->deferred;
 	s->arg = arg;
 	if ((e = nng_rep0_open(&s->sock)) != 0) {
-		bm_worker_fini(&s->sender);
 		free(s->calls);
 		free(s);
 		return bm_rpc_errno(e);
@@ -367,10 +334,10 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 		e = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_closed, s);
 	if (e == 0)
 		e = rpc_listen_start(&s->listen, s->sock, url, creds);
-	if (e == 0 && bm_worker_start(&s->sender, 1, sender_main, s) < 0)
+	if (e == 0 && bm_jobq_start(&s->sender) < 0)
 		e = NNG_ENOMEM;
 	if (e != 0) {
-		bm_worker_stop(&s->sender);
+		bm_jobq_stop(&s->sender);
 		rpc_listen_stop(&s->listen);
 		nng_close(s->sock);
 		server_free(s);
@@ -397,7 +364,7 @@ bm_rpc_server_stop(struct bm_rpc_server *s)
 	if (!s)
 		return;
 	/* Send what is queued, then stop the sender. */
-	bm_worker_stop(&s->sender);
+	bm_jobq_stop(&s->sender);
 	rpc_listen_stop(&s->listen);
 	nng_close(s->sock);
 	for (unsigned i = 0; i < s->ncalls; i++)

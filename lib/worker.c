@@ -149,3 +149,78 @@ bm_worker_fini(struct bm_worker *w)
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->mu);
 }
+
+/* ------------------------------------------------------------ job queue */
+
+static void
+jobq_main(void *arg, unsigned index)
+{
+	struct bm_jobq *q = arg;
+
+	(void)index;
+	bm_worker_lock(&q->w);
+	for (;;) {
+		struct bm_job *j = q->head;
+		if (!j) {
+			if (q->w.stop) /* the queue is run: stop */
+				break;
+			bm_worker_wait_locked(&q->w, 0);
+			continue;
+		}
+		q->head = NULL;
+		q->tail = &q->head;
+		bm_worker_unlock(&q->w);
+		while (j) { /* one wake-up runs a whole batch */
+			struct bm_job *next = j->next;
+			j->fn(j);
+			j = next;
+		}
+		bm_worker_lock(&q->w);
+	}
+	bm_worker_unlock(&q->w);
+}
+
+int
+bm_jobq_start(struct bm_jobq *q)
+{
+	bm_worker_init(&q->w);
+	q->head = NULL;
+	q->tail = &q->head;
+	if (bm_worker_start(&q->w, 1, jobq_main, q) < 0) {
+		bm_worker_stop(&q->w);
+		bm_worker_fini(&q->w);
+		return -EAGAIN;
+	}
+	q->running = true;
+	return 0;
+}
+
+void
+bm_jobq_push(struct bm_jobq *q, struct bm_job *j, void (*fn)(struct bm_job *j))
+{
+	bool wake;
+
+	j->fn = fn;
+	j->next = NULL;
+	if (!q->running) {
+		fn(j);
+		return;
+	}
+	bm_worker_lock(&q->w);
+	wake = q->head == NULL;
+	*q->tail = j;
+	q->tail = &j->next;
+	if (wake)
+		bm_worker_kick_locked(&q->w);
+	bm_worker_unlock(&q->w);
+}
+
+void
+bm_jobq_stop(struct bm_jobq *q)
+{
+	if (!q->running)
+		return;
+	bm_worker_stop(&q->w); /* runs what is queued first */
+	bm_worker_fini(&q->w);
+	q->running = false;
+}

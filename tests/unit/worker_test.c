@@ -1,9 +1,12 @@
 /* The shared pieces of lib/: the worker pattern (a kick wakes a wait and
  * is consumed; a sleep outlasts kicks; a stop ends every wait and joins
- * every thread, each with its index), the bounded writer (no room: -ENOSPC
+ * every thread, each with its index), the job queue (in order, on its
+ * thread; a stop runs what is queued; stopped, a job runs at once), the
+ * bounded writer (no room: -ENOSPC
  * and nothing moved) and the LMDB error mapping both stores use. */
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,6 +117,49 @@ test_writer(void **state)
 	assert_int_equal(k[0], 0x11);
 }
 
+#define JOBS 100
+
+struct job {
+	struct bm_job job;
+	int n;
+	pthread_t ran_on;
+};
+
+static int job_order[JOBS + 1], jobs_done;
+
+static void
+job_fn(struct bm_job *j)
+{
+	struct job *x = bm_container_of(j, struct job, job);
+
+	x->ran_on = pthread_self();
+	job_order[jobs_done++] = x->n; /* one thread runs them: no lock */
+}
+
+static void
+test_jobq(void **state)
+{
+	static struct job v[JOBS + 1];
+	struct bm_jobq q = { 0 };
+
+	(void)state;
+	assert_int_equal(bm_jobq_start(&q), 0);
+	for (int i = 0; i < JOBS; i++) {
+		v[i].n = i;
+		bm_jobq_push(&q, &v[i].job, job_fn);
+	}
+	bm_jobq_stop(&q); /* runs all that is queued, then joins */
+	assert_int_equal(jobs_done, JOBS);
+	for (int i = 0; i < JOBS; i++) {
+		assert_int_equal(job_order[i], i);
+		assert_false(pthread_equal(v[i].ran_on, pthread_self()));
+	}
+	v[JOBS].n = JOBS;
+	bm_jobq_push(&q, &v[JOBS].job, job_fn); /* stopped: here, now */
+	assert_int_equal(jobs_done, JOBS + 1);
+	assert_true(pthread_equal(v[JOBS].ran_on, pthread_self()));
+}
+
 static void
 test_mdb_errno(void **state)
 {
@@ -132,9 +178,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pool),
-		cmocka_unit_test(test_wait_sleep_stop),
-		cmocka_unit_test(test_writer),
+		cmocka_unit_test(test_pool),      cmocka_unit_test(test_wait_sleep_stop),
+		cmocka_unit_test(test_writer),    cmocka_unit_test(test_jobq),
 		cmocka_unit_test(test_mdb_errno),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,8 +2,9 @@
  * are kicked (new work), a time passes or they are stopped, and work with
  * the mutex released. The mutex is also the owner's lock for what its
  * threads share (queues, stats); `stop` may be read under it. Used by the
- * agent's sync, cache and power threads, the coordinator's blob
- * replication and the RPC server's sender. */
+ * agent's sync, cache and power threads and the coordinator's blob
+ * replication; the job queue below by the RPC server's sender and the
+ * coordinator's answers built off its loop. */
 #pragma once
 #include <pthread.h>
 #include <stdbool.h>
@@ -54,3 +55,23 @@ void bm_worker_cut_locked(struct bm_worker *w);
 void bm_worker_stop(struct bm_worker *w);
 /* After bm_worker_stop (or when none started). */
 void bm_worker_fini(struct bm_worker *w);
+
+/* A queue of jobs one thread runs in order: what a caller that must not
+ * wait (the coordinator's loop) hands off. A job is embedded in what it
+ * needs; its fn may free it. */
+struct bm_job {
+	void (*fn)(struct bm_job *j);
+	struct bm_job *next;
+};
+struct bm_jobq {
+	struct bm_worker w; /* its mutex guards the queue */
+	struct bm_job *head, **tail;
+	bool running;
+};
+/* Start its thread. Returns 0 or -EAGAIN. */
+int bm_jobq_start(struct bm_jobq *q);
+/* Queue fn(j); with the queue not running, run it here, now. Any thread. */
+void bm_jobq_push(struct bm_jobq *q, struct bm_job *j, void (*fn)(struct bm_job *j));
+/* Run what is queued, then stop its thread (jobs pushed from then on run
+ * in their caller). */
+void bm_jobq_stop(struct bm_jobq *q);
