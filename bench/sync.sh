@@ -161,7 +161,7 @@ done
 m() { median <"$W/$1.$2"; }
 echo "sync: commit on the coordinator -> the agent, ms; $AGENTS agents, each in its own namespace; medians of $ROUNDS rounds' p50 and p99"
 echo "$(nproc) cores, $(uname -r); received: the answer arrived; stored: committed to the agent's LMDB (fsync)"
-echo "TLS: the API on TLS 1.2 (nng's mbedtls 2.28: ECDHE-ECDSA-CHACHA20-POLY1305), each agent with its rack's certificate; plain: the same daemons on plaintext (--insecure)"
+echo "TLS: the API on TLS 1.3 (nng on OpenSSL, lib/rpc_tls_engine.c: X25519, ECDSA P-256 certificates), each agent with its rack's certificate; plain: the same daemons on plaintext (--insecure)"
 echo
 echo "| change | per round | received TLS p50 / p99 | received plain p50 / p99 | stored TLS p50 / p99 | stored plain p50 / p99 | etcd watch received p50 / p99 |"
 echo "|---|---|---|---|---|---|---|"
