@@ -223,6 +223,8 @@ round() {
   latencies "$d" "$d/revs.all" updated "$d"/n?.log >"$d/lat.all"
   latencies "$d" "$d/revs.all" fanout "$d"/n?.log >"$d/lat.fan"
   put fan.p50 "$(pct 50 <"$d/lat.fan")"; put fan.max "$(pct 100 <"$d/lat.fan")"
+  latencies "$d" "$d/revs.one" fanout "$d"/n?.log >"$d/lat.fanone"
+  put fanone.p50 "$(pct 50 <"$d/lat.fanone")"; put fanone.p99 "$(pct 99 <"$d/lat.fanone")"
   latencies "$d" "$d/revs.one" updated "$d"/n?.log >"$d/lat.one"
   latencies "$d" "$d/revs.one" received "$d"/n?.log >"$d/lat.rone"
   put all.p50 "$(pct 50 <"$d/lat.all")"; put all.p99 "$(pct 99 <"$d/lat.all")"
@@ -265,6 +267,7 @@ $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 | a profile change: commit -> the watched node has answered every agent's watch (fan-out done), p50 / max of 10 | $(m fan.p50) / $(m fan.max) ms |
 | an agent's CPU for a profile change (receive, store, serve the new view) | $(m agent.cpu) ms |
 | one machine's change reaching its agent: p50 / p99 | $(m one.p50) / $(m one.p99) ms |
+| a machine's change: commit -> the watched node answered its agent's watch, p50 / p99 | $(m fanone.p50) / $(m fanone.p99) ms |
 | reimage of $(( (10000 / PER <= AGENTS ? 10000 / PER : AGENTS) * PER )) machines: acknowledged / last agent acted | $(m re10k.ack) / $(m re10k.acted) ms |
 | reimage of $((AGENTS * PER)) machines: acknowledged / last agent acted | $(m reall.ack) / $(m reall.acted) ms |
 | bmctl get machines -o json | $(m list) ms |

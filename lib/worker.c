@@ -186,12 +186,13 @@ bm_jobq_start(struct bm_jobq *q)
 	bm_worker_init(&q->w);
 	q->head = NULL;
 	q->tail = &q->head;
+	q->running = true;
 	if (bm_worker_start(&q->w, 1, jobq_main, q) < 0) {
+		q->running = false;
 		bm_worker_stop(&q->w);
 		bm_worker_fini(&q->w);
 		return -EAGAIN;
 	}
-	q->running = true;
 	return 0;
 }
 
@@ -202,11 +203,16 @@ bm_jobq_push(struct bm_jobq *q, struct bm_job *j, void (*fn)(struct bm_job *j))
 
 	j->fn = fn;
 	j->next = NULL;
-	if (!q->running) {
+	if (!q->w.started) { /* never started */
 		fn(j);
 		return;
 	}
 	bm_worker_lock(&q->w);
+	if (!q->running) { /* stopping */
+		bm_worker_unlock(&q->w);
+		fn(j);
+		return;
+	}
 	wake = q->head == NULL;
 	*q->tail = j;
 	q->tail = &j->next;
@@ -218,9 +224,11 @@ bm_jobq_push(struct bm_jobq *q, struct bm_job *j, void (*fn)(struct bm_job *j))
 void
 bm_jobq_stop(struct bm_jobq *q)
 {
-	if (!q->running)
+	if (!q->w.started)
 		return;
+	bm_worker_lock(&q->w);
+	q->running = false; /* from now on a push runs in its caller */
+	bm_worker_unlock(&q->w);
 	bm_worker_stop(&q->w); /* runs what is queued first */
 	bm_worker_fini(&q->w);
-	q->running = false;
 }

@@ -63,8 +63,8 @@ struct bm_job {
 	void (*fn)(struct bm_job *j);
 	struct bm_job *next;
 };
-struct bm_jobq {
-	struct bm_worker w; /* its mutex guards the queue */
+struct bm_jobq {            /* zeroed before bm_jobq_start */
+	struct bm_worker w; /* its mutex guards the queue and running */
 	struct bm_job *head, **tail;
 	bool running;
 };
