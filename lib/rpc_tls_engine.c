@@ -106,8 +106,12 @@ ssl_error(SSL *ssl, int r)
 	switch (e) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE: return NNG_EAGAIN;
+	/* The peer closed (or nng did): never NNG_ECLOSED, which nng 1.5's
+	 * listener takes for its own closing and stops accepting for good
+	 * (issue #1518, rpc_listen.c) when it ends a connection's
+	 * negotiation; a reset is the peer's, and the listener goes on. */
 	case SSL_ERROR_ZERO_RETURN:
-	case SSL_ERROR_SYSCALL: return NNG_ECLOSED; /* the peer closed, or nng did */
+	case SSL_ERROR_SYSCALL: return NNG_ECONNRESET;
 	default: break;
 	}
 	if (SSL_get_verify_result(ssl) != X509_V_OK)
