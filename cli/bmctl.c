@@ -280,7 +280,7 @@ ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 	              "not name this address)"
 	        : r == -ECONNRESET && bm_rpc_url_tls(url)
 	            ? "the connection closed during the TLS handshake (is the coordinator on TLS, "
-	              "and is our certificate of its CA?)"
+	              "and is our certificate of its CA, in date and not revoked?)"
 	            : strerror(-r));
 	return CTL_EXIT_REFUSED;
 }

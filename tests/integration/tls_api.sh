@@ -46,9 +46,12 @@ expect_exit 1 "a certificate of another CA" as mallory "$T/other" status
 # other message names the handshake and the CA too.)
 grep -qE "TLS handshake refused|closed during the TLS handshake .*of its CA" "$T/err" &&
   ok "the handshake error is named" || not_ok "the handshake error: $(cat "$T/err")"
-sleep 2.1 # past notAfter by a whole second: mbedtls compares whole seconds
+sleep 2.1 # past notAfter by a whole second
 expect_exit 1 "an expired certificate" as late "$P" status
-expect_in "$T/err" "TLS handshake refused" "an expired certificate fails the handshake"
+# (TLS 1.3: the server refuses it after the client's handshake is done; under
+# load the client may see the close before the alert.)
+grep -qE "TLS handshake refused|closed during the TLS handshake .*in date" "$T/err" &&
+  ok "an expired certificate fails the handshake" || not_ok "an expired certificate: $(cat "$T/err")"
 expect_exit 1 "a plaintext client" "$BM_BIN/bmctl" --coordinator "tcp://127.0.0.1:$PORT" --timeout 2 status
 
 # --- each role against each command
