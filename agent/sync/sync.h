@@ -9,7 +9,8 @@
  *     its view's revision), so the leader knows the agent is alive.
  * Each tries the coordinator URLs in turn, with exponential backoff and
  * jitter; a call that timed out on a connection that is up is asked again
- * there (SYNC_SLOW_RETRIES) before moving on; a restart resumes from the stored revision and the stored outbox. */
+ * there (SYNC_SLOW_RETRIES) before moving on; a restart resumes from the stored revision and the
+ * stored outbox. */
 #pragma once
 #include <ev.h>
 #include <stdbool.h>
