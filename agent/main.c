@@ -91,8 +91,7 @@ load_view_db(struct agent *a, struct rack_view **ret)
 
 	if ((r = rackdb_view_load(a->db, &f)) < 0)
 		return r;
-	r = rack_view_from_fleet(f, a->cfg.rack, ret, NULL);
-	bm__fleet__free_unpacked(f, NULL);
+	r = rack_view_take(f, a->cfg.rack, ret);
 	return r == -ENOENT ? rack_view_empty(a->cfg.rack, ret) : r;
 }
 

@@ -40,6 +40,14 @@ load_seq(struct rackdb *db, MDB_txn *txn)
 }
 
 int
+rackdb_commit_durable(struct rackdb *db, MDB_txn *txn)
+{
+	int r = bm_mdb_errno(mdb_txn_commit(txn));
+
+	return r < 0 ? r : bm_mdb_errno(mdb_env_sync(db->env, 1));
+}
+
+int
 rackdb_open(const char *dir, struct rackdb **ret)
 {
 	struct rackdb *db = calloc(1, sizeof(*db));
@@ -65,7 +73,7 @@ rackdb_open(const char *dir, struct rackdb **ret)
 	}
 	mdb_env_set_maxdbs(db->env, T_COUNT);
 	mdb_env_set_mapsize(db->env, RACKDB_MAP);
-	if ((rc = mdb_env_open(db->env, path, MDB_NOTLS, 0600)) != MDB_SUCCESS ||
+	if ((rc = mdb_env_open(db->env, path, MDB_NOTLS | MDB_NOMETASYNC, 0600)) != MDB_SUCCESS ||
 	    (rc = mdb_txn_begin(db->env, NULL, 0, &txn)) != MDB_SUCCESS) {
 		r = bm_mdb_errno(rc);
 		goto fail;
@@ -80,7 +88,7 @@ rackdb_open(const char *dir, struct rackdb **ret)
 			db->outbox_n = st.ms_entries;
 	}
 	if (r == 0) {
-		r = bm_mdb_errno(mdb_txn_commit(txn));
+		r = rackdb_commit_durable(db, txn);
 		txn = NULL;
 	}
 	if (r < 0)
@@ -299,7 +307,7 @@ rackdb_batch_commit(struct rackdb_batch *b)
 	 * on another thread (the sync or cache thread) the moment it is
 	 * released must see the sequence this one used up. */
 	db->next_seq = b->next_seq;
-	if ((r = bm_mdb_errno(mdb_txn_commit(b->txn))) < 0) {
+	if ((r = rackdb_commit_durable(db, b->txn)) < 0) {
 		db->next_seq = before;
 		free(b);
 		return r;

@@ -12,6 +12,16 @@
 
 enum { T_META, T_LEASES, T_OUTBOX, T_DISCOVERED, T_VIEW, T_TOKENS, T_COUNT };
 
+/* The environment is opened MDB_NOMETASYNC: a commit syncs its data but
+ * not the page that makes it current, so an OS crash (not a crash of the
+ * agent) may take back the last commit, never leave a torn one. The view
+ * is committed so (one fdatasync instead of two, on every revision of
+ * every agent): it is a copy of the coordinator's, and a view taken back
+ * is fetched again from its stored revision. What must outlive an OS
+ * crash once others rely on it (the outbox, leases, tokens, the agent's
+ * identity) is committed with rackdb_commit_durable, which syncs whole. */
+int rackdb_commit_durable(struct rackdb *db, MDB_txn *txn);
+
 struct rackdb {
 	MDB_env *env;
 	MDB_dbi dbi[T_COUNT];

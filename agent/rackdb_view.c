@@ -39,7 +39,7 @@ rackdb_agent_id(struct rackdb *db, char out[RACKDB_AGENT_ID_LEN + 1])
 		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
 	v = (MDB_val){ RACKDB_AGENT_ID_LEN, out };
 	if (r == 0 && (r = bm_mdb_errno(mdb_put(txn, db->dbi[T_META], &k, &v, 0))) == 0)
-		return bm_mdb_errno(mdb_txn_commit(txn));
+		return rackdb_commit_durable(db, txn);
 	mdb_txn_abort(txn);
 	return r;
 }
@@ -161,6 +161,7 @@ rackdb_view_apply(struct rackdb *db, const Bm__WatchResult *w)
 		mdb_txn_abort(txn);
 		return r;
 	}
+	/* Not synced whole: a cache of the coordinator's (see rackdb_priv.h). */
 	return bm_mdb_errno(mdb_txn_commit(txn));
 }
 
@@ -265,7 +266,7 @@ rackdb_events_trim(struct rackdb *db, uint64_t upto)
 		mdb_txn_abort(txn);
 		return r;
 	}
-	if ((r = bm_mdb_errno(mdb_txn_commit(txn))) == 0)
+	if ((r = rackdb_commit_durable(db, txn)) == 0)
 		db->outbox_n -= n;
 	return r;
 }

@@ -170,6 +170,56 @@ copy_part(struct rack_view *v, const Bm__Fleet *f, const Bm__Rack *r)
 	return ret;
 }
 
+/* Keep of arr's n messages those in keep (a subsequence of them, in
+ * order), freeing the others and arr; keep becomes the array. */
+static void
+keep_only(ProtobufCMessage **arr, size_t n, ProtobufCMessage **keep, size_t n_keep)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (j < n_keep && arr[i] == keep[j])
+			j++;
+		else
+			protobuf_c_message_free_unpacked(arr[i], NULL);
+	free(arr);
+}
+
+#define KEEP_PART(f, part, field)                                                                  \
+	do {                                                                                       \
+		keep_only((ProtobufCMessage **)(f)->field, (f)->n_##field,                         \
+		          (ProtobufCMessage **)(part).field, (part).n_##field);                    \
+		(f)->field = (part).field;                                                         \
+		(f)->n_##field = (part).n_##field;                                                 \
+	} while (0)
+
+/* f (unpacked message by message, owned) cut to the rack's part in place:
+ * what copy_part makes, without copying (the stored view, on every
+ * revision the sync thread stores). */
+static int
+take_part(Bm__Fleet *f, const Bm__Rack *r)
+{
+	Bm__Fleet part = BM__FLEET__INIT;
+	char **pnames = calloc(f->n_machines + 1, sizeof(*pnames));
+	int ret = pnames ? select_part(f, r, &part, pnames) : -ENOMEM;
+
+	free(pnames);
+	if (ret < 0) {
+		free(part.racks);
+		free(part.sites);
+		free(part.machines);
+		free(part.profiles);
+		free(part.images);
+		return ret;
+	}
+	KEEP_PART(f, part, sites);
+	KEEP_PART(f, part, racks);
+	KEEP_PART(f, part, images);
+	KEEP_PART(f, part, profiles);
+	KEEP_PART(f, part, machines);
+	return 0;
+}
+
 static int
 view_alloc(size_t n, struct rack_view **ret)
 {
@@ -189,29 +239,23 @@ view_alloc(size_t n, struct rack_view **ret)
 	return 0;
 }
 
-int
-rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **ret,
-                     struct bm_problems *p)
+/* The rack named rack in f, or NULL (a problem added when p). */
+static const Bm__Rack *
+find_rack(const Bm__Fleet *f, const char *rack, struct bm_problems *p)
 {
-	const Bm__Rack *r = NULL;
-	struct rack_view *v;
-	int e;
-
-	for (size_t i = 0; i < f->n_racks && !r; i++)
+	for (size_t i = 0; i < f->n_racks; i++)
 		if (!strcmp(f->racks[i]->name, rack))
-			r = f->racks[i];
-	if (!r) {
-		if (p)
-			bm_problems_add(p, BM__KIND__KIND_RACK, rack, 0, "",
-			                "rack %s is not in the fleet file", rack);
-		return -ENOENT;
-	}
-	if ((e = view_alloc(f->n_machines, &v)) < 0)
-		return e;
-	if ((e = copy_part(v, f, r)) < 0) {
-		rack_view_free(v);
-		return e;
-	}
+			return f->racks[i];
+	if (p)
+		bm_problems_add(p, BM__KIND__KIND_RACK, rack, 0, "",
+		                "rack %s is not in the fleet file", rack);
+	return NULL;
+}
+
+/* v's segment, hosts and reservations from v->fleet; *ret = v. */
+static int
+view_index(struct rack_view *v, struct rack_view **ret)
+{
 	set_segment(v, v->fleet->racks[0]);
 	for (size_t i = 0; i < v->fleet->n_machines; i++)
 		if (v->fleet->machines[i]->mac.len == 6 &&
@@ -220,6 +264,41 @@ rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **re
 	qsort(v->ips, v->n_ips, sizeof(uint32_t), cmp_u32);
 	*ret = v;
 	return 0;
+}
+
+int
+rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **ret,
+                     struct bm_problems *p)
+{
+	const Bm__Rack *r = find_rack(f, rack, p);
+	struct rack_view *v;
+	int e;
+
+	if (!r)
+		return -ENOENT;
+	if ((e = view_alloc(f->n_machines, &v)) < 0)
+		return e;
+	if ((e = copy_part(v, f, r)) < 0) {
+		rack_view_free(v);
+		return e;
+	}
+	return view_index(v, ret);
+}
+
+int
+rack_view_take(Bm__Fleet *f, const char *rack, struct rack_view **ret)
+{
+	const Bm__Rack *r = find_rack(f, rack, NULL);
+	struct rack_view *v = NULL;
+	int e = r ? view_alloc(f->n_machines, &v) : -ENOENT;
+
+	if (e == 0 && (e = take_part(f, r)) == 0) {
+		v->fleet = f;
+		return view_index(v, ret);
+	}
+	bm__fleet__free_unpacked(f, NULL);
+	rack_view_free(v);
+	return e;
 }
 
 int

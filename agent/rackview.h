@@ -43,6 +43,10 @@ struct rack_view {
  * -ENOMEM. */
 int rack_view_from_fleet(const Bm__Fleet *f, const char *rack, struct rack_view **ret,
                          struct bm_problems *probs);
+/* The same from f, which the view takes (freed on failure too): f must
+ * have been unpacked message by message (rackdb_view_load); cheaper than
+ * a copy. */
+int rack_view_take(Bm__Fleet *f, const char *rack, struct rack_view **ret);
 /* Read, check (file rules and references) and select a standalone fleet
  * file. Returns 0, -EINVAL with problems, -errno. */
 int rack_view_load_file(const char *path, const char *rack, struct rack_view **ret,

@@ -133,11 +133,10 @@ for f in glob.glob(sys.argv[1] + "/a*/log"):
 PY
 }
 put() { echo "$2" >>"$W/$1"; } # put METRIC VALUE: one round's figure
-agents_cpu_ms() { # agents_cpu_ms PID,PID,...: their CPU time, ms
-  local hz; hz=$(getconf CLK_TCK)
-  # shellcheck disable=SC2046 # one path per PID
-  cat $(echo "$1" | tr ',' '\n' | sed 's|.*|/proc/&/stat|') 2>/dev/null |
-    awk -v hz="$hz" '{s += $14 + $15} END {print s * 1000 / hz}'
+agents_cpu_ms() { # agents_cpu_ms PID,PID,...: their threads' CPU time, ms (schedstat: ns)
+  # shellcheck disable=SC2046 # one path per thread
+  cat $(echo "$1" | tr ',' '\n' | sed 's|.*|/proc/&/task/*/schedstat|') 2>/dev/null |
+    awk '{s += $1} END {printf "%.3f\n", s / 1e6}'
 }
 apply_rev() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
 op_live() { # (an answer lost to an election counts as live: ask again)
@@ -189,7 +188,7 @@ round() {
   t0=$(ms)
   agents "$d"
   for _ in $(seq 1 600); do
-    n=$(grep -l "view updated machines=$PER\$" "$d"/a*/log 2>/dev/null | wc -l)
+    n=$( (grep -l "view updated machines=$PER\$" "$d"/a*/log 2>/dev/null || true) | wc -l)
     [ "$n" -ge "$AGENTS" ] && break
     sleep 1
   done

@@ -139,26 +139,61 @@ test_token(void **state)
 	assert_true(token_live(&t3, &k));
 }
 
+/* v is rack12's part of fleet_text. */
 static void
-test_view_part(void **state)
+check_part(const struct rack_view *v)
 {
 	const uint8_t mac[6] = { 0x52, 0x54, 0, 0x12, 0, 1 },
 	              m13[6] = { 0x52, 0x54, 0, 0x13, 0, 1 };
-	const struct rack_host *h = rack_view_host(view, mac);
+	const struct rack_host *h = rack_view_host(v, mac);
 
-	(void)state;
 	assert_non_null(h);
 	assert_string_equal(h->m->profile, "inst");
-	assert_null(rack_view_host(view, m13));
-	assert_string_equal(view->site, "fra1");
+	assert_null(rack_view_host(v, m13));
+	assert_string_equal(v->site, "fra1");
+	assert_int_equal(v->fleet->n_racks, 1);
+	assert_int_equal(v->fleet->n_sites, 1);
 	/* Only what the rack's machines boot: inst and its images. */
-	assert_int_equal(view->fleet->n_machines, 3);
-	assert_int_equal(view->fleet->n_profiles, 1);
-	assert_non_null(rack_view_profile(view, "inst"));
-	assert_null(rack_view_profile(view, "unused"));
-	assert_int_equal(view->fleet->n_images, 2);
-	assert_non_null(rack_view_image(view, "i"));
-	assert_null(rack_view_image(view, "other"));
+	assert_int_equal(v->fleet->n_machines, 3);
+	assert_int_equal(v->fleet->n_profiles, 1);
+	assert_non_null(rack_view_profile(v, "inst"));
+	assert_null(rack_view_profile(v, "unused"));
+	assert_int_equal(v->fleet->n_images, 2);
+	assert_non_null(rack_view_image(v, "i"));
+	assert_null(rack_view_image(v, "other"));
+}
+
+static void
+test_view_part(void **state)
+{
+	(void)state;
+	check_part(view);
+}
+
+/* The stored view's path: the view takes a fleet unpacked message by
+ * message and cuts it to the rack's part, as the copy does. */
+static void
+test_view_take(void **state)
+{
+	struct bm_problems p;
+	struct bm_fleet fl;
+	struct rack_view *v;
+	uint8_t *buf;
+	size_t len;
+
+	(void)state;
+	bm_problems_init(&p);
+	assert_int_equal(bm_fleet_parse(fleet_text, strlen(fleet_text), &fl, &p), 0);
+	len = bm__fleet__get_packed_size(fl.fleet);
+	assert_non_null(buf = malloc(len));
+	bm__fleet__pack(fl.fleet, buf);
+	bm_fleet_fini(&fl);
+	bm_problems_fini(&p);
+	assert_int_equal(rack_view_take(bm__fleet__unpack(NULL, len, buf), "nope", &v), -ENOENT);
+	assert_int_equal(rack_view_take(bm__fleet__unpack(NULL, len, buf), "rack12", &v), 0);
+	free(buf);
+	check_part(v);
+	rack_view_free(v);
 }
 
 static void
@@ -328,9 +363,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_token),  cmocka_unit_test(test_view_part),
-		cmocka_unit_test(test_script), cmocka_unit_test(test_grub),
-		cmocka_unit_test(test_seeds),  cmocka_unit_test(test_disk_vars),
+		cmocka_unit_test(test_token),     cmocka_unit_test(test_view_part),
+		cmocka_unit_test(test_view_take), cmocka_unit_test(test_script),
+		cmocka_unit_test(test_grub),      cmocka_unit_test(test_seeds),
+		cmocka_unit_test(test_disk_vars),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
