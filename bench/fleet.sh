@@ -20,18 +20,24 @@
 # rounds by default; the table shows medians. -w says which coordinator
 # the agents list first (watch): node 1 (first, the default: leading or
 # not, as the election fell), the leader, or a follower.
-# -N runs the agents at that niceness (default 0): on this box 1,000 agent
-# processes share 2 cores with the coordinators, and CFS gives each
-# runnable thread an equal share, so a burst of agents' work can starve the
-# coordinators' loops of the CPU that, in a real fleet, is their own.
-#   usage: bench/fleet.sh [-n AGENTS] [-m MACHINES_PER_RACK] [-r ROUNDS] [-w first|leader|follower] [-N NICE]
+# On this box 1,000 agent processes share 2 cores with the coordinators,
+# and CFS gives each runnable thread an equal share, so a burst of agents'
+# work (all 1,000 taking a reimage) starves the coordinators' loops of the
+# CPU that, in a real fleet, is their own, and leadership moves. So the
+# agents run in a CPU cgroup of cpu.shares -S (default 2, against the
+# coordinators' 1,024; -S 0: none): the coordinators come first. -N runs
+# the agents at that niceness too (default 0).
+# The table's floor: the agents' CPU for a change times N over the cores,
+# the least a change to all agents can take on this box whatever the
+# coordinators do.
+#   usage: bench/fleet.sh [-n AGENTS] [-m MACHINES_PER_RACK] [-r ROUNDS] [-w first|leader|follower] [-N NICE] [-S SHARES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AGENTS=1000 PER=100 ROUNDS=3 WATCH=first NICE=0
-while getopts n:m:r:w:N: o; do
+AGENTS=1000 PER=100 ROUNDS=3 WATCH=first NICE=0 SHARES=2
+while getopts n:m:r:w:N:S: o; do
   case $o in
     n) AGENTS=$OPTARG ;; m) PER=$OPTARG ;; r) ROUNDS=$OPTARG ;; w) WATCH=$OPTARG ;;
-    N) NICE=$OPTARG ;; *) exit 2 ;;
+    N) NICE=$OPTARG ;; S) SHARES=$OPTARG ;; *) exit 2 ;;
   esac
 done
 NAME=fleet
@@ -67,6 +73,7 @@ awk -v n="$AGENTS" -v m="$PER" 'BEGIN {
 printf test >"$W/k" # its sha256 is the fleet's image k: every agent caches it
 
 agents_netns_up
+agents_cgroup "$SHARES"
 echo "namespaces: $AGENTS agents" >&2
 
 ms() { date +%s%3N; }
@@ -114,6 +121,7 @@ Y
     ip netns exec "bmfl$i" nice -n "$NICE" "$B/bmagent" --config "$d/a$i/agent.yaml" \
       2>"$d/a$i/log" &
     PIDS+=($!)
+    agents_cgroup_add $!
   done
 }
 # first_stamps DIR REGEX [SINCE_MS]: each agent's first log stamp (ms) of
@@ -162,7 +170,12 @@ reimage() { # reimage DIR TAG TARGETS...: acknowledged ms, last rack's first act
   shift 2
   for _ in $(seq 1 600); do op_live || break; sleep 1; done
   t0=$(ms)
-  bmctl reimage "$@" --timeout 3s >/dev/null
+  if ! bmctl reimage "$@" --timeout 3s >/dev/null; then
+    # Cut short by an election: applied if an operation is live (then
+    # acknowledged when that was known), else asked again.
+    echo "  $tag: bmctl reimage cut short" >&2
+    op_live || bmctl reimage "$@" --timeout 3s >/dev/null
+  fi
   t1=$(ms)
   put "$tag.ack" $((t1 - t0))
   sleep 8
@@ -255,7 +268,7 @@ for r in $(seq 1 "$ROUNDS"); do round "$r"; done
 m() { median <"$W/$1"; }
 cat <<T
 fleet: $AGENTS agents (one per rack, each in its namespace), $((AGENTS * PER)) machines, a 3-node bmcoord cluster on TLS; medians of $ROUNDS rounds
-agents watch: $WATCH$([ "$WATCH" = first ] && echo " (node 1, leading or not)"); agents at nice $NICE
+agents watch: $WATCH$([ "$WATCH" = first ] && echo " (node 1, leading or not)"); agents at nice $NICE, $([ -n "$AGENT_CG" ] && echo "in a CPU cgroup of cpu.shares $SHARES" || echo "no CPU cgroup")
 $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 
 | measure | result |
@@ -265,6 +278,7 @@ $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 | a profile change reaching all agents: p50 / p99 / max | $(m all.p50) / $(m all.p99) / $(m all.max) ms |
 | a profile change: commit -> the watched node has answered every agent's watch (fan-out done), p50 / max of 10 | $(m fan.p50) / $(m fan.max) ms |
 | an agent's CPU for a profile change (receive, store, serve the new view) | $(m agent.cpu) ms |
+| ... the floor on this box: that times $AGENTS agents over $(nproc) cores | $(echo "$(m agent.cpu) * $AGENTS / $(nproc)" | bc -l | xargs printf '%.0f') ms |
 | one machine's change reaching its agent: p50 / p99 | $(m one.p50) / $(m one.p99) ms |
 | a machine's change: commit -> the watched node answered its agent's watch, p50 / p99 | $(m fanone.p50) / $(m fanone.p99) ms |
 | reimage of $(( (10000 / PER <= AGENTS ? 10000 / PER : AGENTS) * PER )) machines: acknowledged / last agent acted | $(m re10k.ack) / $(m re10k.acted) ms |

@@ -18,8 +18,30 @@ stop_daemons() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
 }
+# The agents' CPU group (agents_cgroup): on this box 1,000 agents share 2
+# cores with the coordinators, which in a fleet have machines of their own.
+# With the agents in a cgroup of low cpu.shares, the coordinators come
+# first and the agents take what is left (cgroup v1's cpu controller; if
+# this kernel has none, said and skipped).
+AGENT_CG=
+agents_cgroup() { # agents_cgroup SHARES: make the group (0: none)
+  local root=/sys/fs/cgroup/cpu
+  [ "$1" != 0 ] || return 0
+  if [ ! -w "$root/cgroup.procs" ] && [ ! -w "$root/tasks" ]; then
+    echo "no cgroup v1 cpu controller at $root: the agents share the CPU with the coordinators" >&2
+    return 0
+  fi
+  AGENT_CG=$root/bm-$AGENT_NS
+  rmdir "$AGENT_CG" 2>/dev/null || true
+  mkdir -p "$AGENT_CG"
+  echo "$1" >"$AGENT_CG/cpu.shares"
+}
+agents_cgroup_add() { # agents_cgroup_add PID: into the group, if any
+  [ -z "$AGENT_CG" ] || echo "$1" >"$AGENT_CG/cgroup.procs"
+}
 cleanup_agents() {
   stop_daemons
+  [ -z "$AGENT_CG" ] || rmdir "$AGENT_CG" 2>/dev/null || true
   for i in $(seq 1 "$AGENTS"); do ip netns del "$AGENT_NS$i" 2>/dev/null || true; done
   # shellcheck disable=SC2086 # three numbers
   neigh_set $NEIGH_WAS
