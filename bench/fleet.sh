@@ -24,20 +24,21 @@
 # and CFS gives each runnable thread an equal share, so a burst of agents'
 # work (all 1,000 taking a reimage) starves the coordinators' loops of the
 # CPU that, in a real fleet, is their own, and leadership moves. So the
-# agents run in a CPU cgroup of cpu.shares -S (default 2, against the
-# coordinators' 1,024; -S 0: none): the coordinators come first. -N runs
-# the agents at that niceness too (default 0).
+# coordinators run in a CPU cgroup of cpu.shares -C (default 262144, the
+# most; each other thread weighs 1,024; -C 0: none): they come first, and
+# the agents, this script and its bmctl share the rest. -N runs the agents
+# at that niceness too (default 0).
 # The table's floor: the agents' CPU for a change times N over the cores,
 # the least a change to all agents can take on this box whatever the
 # coordinators do.
-#   usage: bench/fleet.sh [-n AGENTS] [-m MACHINES_PER_RACK] [-r ROUNDS] [-w first|leader|follower] [-N NICE] [-S SHARES]
+#   usage: bench/fleet.sh [-n AGENTS] [-m MACHINES_PER_RACK] [-r ROUNDS] [-w first|leader|follower] [-N NICE] [-C SHARES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AGENTS=1000 PER=100 ROUNDS=3 WATCH=first NICE=0 SHARES=2
-while getopts n:m:r:w:N:S: o; do
+AGENTS=1000 PER=100 ROUNDS=3 WATCH=first NICE=0 SHARES=262144
+while getopts n:m:r:w:N:C: o; do
   case $o in
     n) AGENTS=$OPTARG ;; m) PER=$OPTARG ;; r) ROUNDS=$OPTARG ;; w) WATCH=$OPTARG ;;
-    N) NICE=$OPTARG ;; S) SHARES=$OPTARG ;; *) exit 2 ;;
+    N) NICE=$OPTARG ;; C) SHARES=$OPTARG ;; *) exit 2 ;;
   esac
 done
 NAME=fleet
@@ -73,7 +74,7 @@ awk -v n="$AGENTS" -v m="$PER" 'BEGIN {
 printf test >"$W/k" # its sha256 is the fleet's image k: every agent caches it
 
 agents_netns_up
-agents_cgroup "$SHARES"
+coord_cgroup "$SHARES"
 echo "namespaces: $AGENTS agents" >&2
 
 ms() { date +%s%3N; }
@@ -95,6 +96,7 @@ cluster() { # cluster DIR: three fresh nodes, one leading
       --listen "tls+tcp://10.0.0.$i:7400" --tls-ca "$P/ca.crt" --tls-cert "$P/c$i.crt" \
       --tls-key "$P/c$i.key" --secrets-key "$P/secrets.key" --log-level debug 2>"$d/n$i.log" &
     PIDS+=($!)
+    coord_cgroup_add $!
     eval "NODE$i=$!"
   done
   for _ in $(seq 1 200); do L=$(leader); [ -n "$L" ] && return 0; sleep 0.1; done
@@ -121,7 +123,6 @@ Y
     ip netns exec "bmfl$i" nice -n "$NICE" "$B/bmagent" --config "$d/a$i/agent.yaml" \
       2>"$d/a$i/log" &
     PIDS+=($!)
-    agents_cgroup_add $!
   done
 }
 # first_stamps DIR REGEX [SINCE_MS]: each agent's first log stamp (ms) of
@@ -268,7 +269,7 @@ for r in $(seq 1 "$ROUNDS"); do round "$r"; done
 m() { median <"$W/$1"; }
 cat <<T
 fleet: $AGENTS agents (one per rack, each in its namespace), $((AGENTS * PER)) machines, a 3-node bmcoord cluster on TLS; medians of $ROUNDS rounds
-agents watch: $WATCH$([ "$WATCH" = first ] && echo " (node 1, leading or not)"); agents at nice $NICE, $([ -n "$AGENT_CG" ] && echo "in a CPU cgroup of cpu.shares $SHARES" || echo "no CPU cgroup")
+agents watch: $WATCH$([ "$WATCH" = first ] && echo " (node 1, leading or not)"); agents at nice $NICE, $([ -n "$COORD_CG" ] && echo "coordinators in a CPU cgroup of cpu.shares $SHARES" || echo "no CPU cgroup")
 $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 
 | measure | result |

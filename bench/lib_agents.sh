@@ -18,30 +18,30 @@ stop_daemons() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   PIDS=()
 }
-# The agents' CPU group (agents_cgroup): on this box 1,000 agents share 2
-# cores with the coordinators, which in a fleet have machines of their own.
-# With the agents in a cgroup of low cpu.shares, the coordinators come
-# first and the agents take what is left (cgroup v1's cpu controller; if
-# this kernel has none, said and skipped).
-AGENT_CG=
-agents_cgroup() { # agents_cgroup SHARES: make the group (0: none)
+# The coordinators' CPU group (coord_cgroup): on this box 1,000 agents share
+# 2 cores with the coordinators, which in a fleet have machines of their
+# own. In a cgroup of high cpu.shares the coordinators come first, and the
+# agents, the bench and its bmctl share what is left, thread by thread
+# (cgroup v1's cpu controller; if this kernel has none, said and skipped).
+COORD_CG=
+coord_cgroup() { # coord_cgroup SHARES: make the group (0: none)
   local root=/sys/fs/cgroup/cpu
   [ "$1" != 0 ] || return 0
-  if [ ! -w "$root/cgroup.procs" ] && [ ! -w "$root/tasks" ]; then
-    echo "no cgroup v1 cpu controller at $root: the agents share the CPU with the coordinators" >&2
+  if [ ! -w "$root/cgroup.procs" ]; then
+    echo "no cgroup v1 cpu controller at $root: the coordinators share the CPU with the agents" >&2
     return 0
   fi
-  AGENT_CG=$root/bm-$AGENT_NS
-  rmdir "$AGENT_CG" 2>/dev/null || true
-  mkdir -p "$AGENT_CG"
-  echo "$1" >"$AGENT_CG/cpu.shares"
+  COORD_CG=$root/bm-$AGENT_NS-coord
+  rmdir "$COORD_CG" 2>/dev/null || true
+  mkdir -p "$COORD_CG"
+  echo "$1" >"$COORD_CG/cpu.shares"
 }
-agents_cgroup_add() { # agents_cgroup_add PID: into the group, if any
-  [ -z "$AGENT_CG" ] || echo "$1" >"$AGENT_CG/cgroup.procs"
+coord_cgroup_add() { # coord_cgroup_add PID: into the group, if any
+  [ -z "$COORD_CG" ] || echo "$1" >"$COORD_CG/cgroup.procs"
 }
 cleanup_agents() {
   stop_daemons
-  [ -z "$AGENT_CG" ] || rmdir "$AGENT_CG" 2>/dev/null || true
+  [ -z "$COORD_CG" ] || rmdir "$COORD_CG" 2>/dev/null || true
   for i in $(seq 1 "$AGENTS"); do ip netns del "$AGENT_NS$i" 2>/dev/null || true; done
   # shellcheck disable=SC2086 # three numbers
   neigh_set $NEIGH_WAS
