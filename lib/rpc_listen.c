@@ -154,7 +154,7 @@ ping_start(struct rpc_listen *ls)
 	ls->pinging = true;
 	ls->ping_recv = false;
 	ls->ping_started_ms = bm_mono_ms();
-	ls->ping_up_ms = 0;
+	ls->ping_up_steps = 0;
 	ls->ping_seen = atomic_load(&ls->accepted);
 	nng_aio_set_msg(ls->ping_aio, msg);
 	nng_send_aio(ls->ping_sock, ls->ping_aio);
@@ -223,7 +223,7 @@ ping_step(struct rpc_listen *ls)
 	}
 	if (atomic_load(&ls->accepted) != ls->ping_seen) {
 		ls->ping_seen = atomic_load(&ls->accepted);
-		ls->ping_up_ms = 0; /* it accepts: the clock starts again */
+		ls->ping_up_steps = 0; /* it accepts: the count starts again */
 	}
 	if (!atomic_load(&ls->probe_up)) {
 		if (now - ls->ping_started_ms > BM_RPC_LISTEN_PROBE_MS && !ls->unsure_said) {
@@ -235,9 +235,10 @@ ping_step(struct rpc_listen *ls)
 		}
 		return;
 	}
-	if (!ls->ping_up_ms)
-		ls->ping_up_ms = now;
-	if (now - ls->ping_up_ms > BM_RPC_LISTEN_PROBE_MS) {
+	/* Counted in the watchdog's own steps, not by the clock: a process
+	 * stopped (SIGSTOP, a debugger) or starved with its connection up
+	 * must not come back to a restart that nothing earned. */
+	if (++ls->ping_up_steps * PROBE_STEP_MS > BM_RPC_LISTEN_PROBE_MS) {
 		listen_again(ls); /* which closes the ping's server side first */
 		ping_end(ls);
 	}

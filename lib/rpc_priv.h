@@ -41,7 +41,7 @@ struct rpc_listen {
 	nng_socket ping_sock;
 	nng_aio *ping_aio;
 	atomic_bool ping_done;
-	uint64_t ping_started_ms, ping_up_ms, ping_seen;
+	uint64_t ping_started_ms, ping_up_steps, ping_seen;
 };
 /* Listen on url (creds for a tls+tcp:// one) and start the watchdog.
  * Returns 0 or an NNG error. */
