@@ -24,7 +24,8 @@ struct bm_rpc_client {
 	pthread_mutex_t spare_mu;
 	struct exch spare;
 	bool have_spare;
-	atomic_int pipes; /* connections up (nng's pipe events) */
+	atomic_int pipes;   /* connections up (nng's pipe events) */
+	unsigned creds_gen; /* of creds when it dialed (its dialer keeps them) */
 };
 
 static void
@@ -40,6 +41,12 @@ bool
 bm_rpc_client_up(struct bm_rpc_client *c)
 {
 	return atomic_load(&c->pipes) > 0;
+}
+
+bool
+bm_rpc_client_stale(struct bm_rpc_client *c)
+{
+	return c->creds && rpc_tls_gen(c->creds) != c->creds_gen;
 }
 
 static int client_open(const char *url, struct bm_rpc_creds *cr, int flags, int timeout_ms,
@@ -156,6 +163,7 @@ client_open(const char *url, struct bm_rpc_creds *cr, int flags, int timeout_ms,
 	if (!c)
 		return -ENOMEM;
 	c->creds = cr;
+	c->creds_gen = cr ? rpc_tls_gen(cr) : 0;
 	if ((e = nng_req0_open(&c->sock)) != 0) {
 		free(c);
 		return bm_rpc_errno(e);

@@ -22,6 +22,8 @@ int rpc_dial(nng_socket s, const char *url, nng_tls_config *cfg, int flags);
  * watchdog: its own certificate (also a client certificate of the fleet
  * CA), the server's not checked. */
 int rpc_tls_probe_config(struct bm_rpc_creds *cr, nng_tls_config **ret);
+/* How many times cr was reloaded. */
+unsigned rpc_tls_gen(struct bm_rpc_creds *cr);
 /* Put the client's token into req (tok holds its bytes; cr may be NULL). */
 void rpc_tls_stamp(struct bm_rpc_creds *cr, Bm__Request *req, struct bm_auth_token *tok);
 

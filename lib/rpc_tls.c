@@ -151,12 +151,24 @@ bm_rpc_creds_reload(struct bm_rpc_creds *cr, char *err, size_t errlen)
 	old = cr->cur;
 	cr->cur = s;
 	cache_clear_locked(cr);
+	cr->gen++;
 	if (old.auth)
 		cr->retired[cr->n_retired++] = old.auth;
 	pthread_mutex_unlock(&cr->mu);
 	old.auth = NULL;
 	set_free(&old);
 	return 0;
+}
+
+unsigned
+rpc_tls_gen(struct bm_rpc_creds *cr)
+{
+	unsigned gen;
+
+	pthread_mutex_lock(&cr->mu);
+	gen = cr->gen;
+	pthread_mutex_unlock(&cr->mu);
+	return gen;
 }
 
 void

@@ -186,18 +186,24 @@ link_fail(struct link *l, const char *what, const char *why)
 
 /* A call timed out on a connection that is up: the coordinator is slow,
  * not gone. Another connection (elsewhere) would cost both sides a TLS
- * handshake and leave this request to be served for nobody, so the link
- * stays, waits its backoff and asks again, SYNC_SLOW_RETRIES times before
- * it fails over (a host that died without closing its connections). */
+ * handshake and leave this request to be served for nobody. Or the
+ * coordinator reset the connection (a restart of its listener or of
+ * itself): the socket is already dialing again, and closing it now would
+ * cut that negotiation short, which is what deafens nng 1.5's listener
+ * (lib/rpc_listen.c): 1,000 agents doing so after every listener restart
+ * deafened it again each time (unless the agent's certificate was renewed
+ * since: the socket would present the old one). Either way the link stays, waits its
+ * backoff and asks again, SYNC_SLOW_RETRIES times before it fails over (a
+ * host that died without closing its connections, or that refuses). */
 static bool
-link_slow(struct link *l, const char *what)
+link_slow(struct link *l, const char *what, int err)
 {
 	struct sync *s = l->s;
 	unsigned ms = link_backoff(l);
 
 	note(s, false);
-	BM_WARN("sync", "%s timed out url=%s slow=%u retry_ms=%u (same connection)", what,
-	        link_url(l), l->slow, ms);
+	BM_WARN("sync", "%s %s url=%s slow=%u retry_ms=%u (same connection)", what,
+	        err == -ETIMEDOUT ? "timed out" : "connection reset", link_url(l), l->slow, ms);
 	return pause_ms(s, ms, false);
 }
 
@@ -227,9 +233,11 @@ link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm
 		cl = l->conn->client; /* this link's reference keeps it */
 		bm_worker_unlock(&s->w);
 		r = bm_rpc_call(cl, req, timeout_ms, &resp);
-		if (r == -ETIMEDOUT && bm_rpc_client_up(cl) && l->slow < SYNC_SLOW_RETRIES) {
+		if (((r == -ETIMEDOUT && bm_rpc_client_up(cl)) ||
+		     (r == -ECONNRESET && !bm_rpc_client_stale(cl))) &&
+		    l->slow < SYNC_SLOW_RETRIES) {
 			l->slow++;
-			return link_slow(l, what) ? r : -ESHUTDOWN;
+			return link_slow(l, what, r) ? r : -ESHUTDOWN;
 		}
 		l->slow = 0;
 		if (r == 0 && resp->status == BM__STATUS__STATUS_OK) {

@@ -8,9 +8,10 @@
  *     for SYNC_HEARTBEAT_MS, it sends an empty report (a heartbeat with
  *     its view's revision), so the leader knows the agent is alive.
  * Each tries the coordinator URLs in turn, with exponential backoff and
- * jitter; a call that timed out on a connection that is up is asked again
- * there (SYNC_SLOW_RETRIES) before moving on; a restart resumes from the stored revision and the
- * stored outbox. */
+ * jitter; a call that timed out on a connection that is up, or whose
+ * connection the coordinator reset, is asked again on the same socket
+ * (SYNC_SLOW_RETRIES) before moving on; a restart resumes from the stored
+ * revision and the stored outbox. */
 #pragma once
 #include <ev.h>
 #include <stdbool.h>
@@ -25,7 +26,8 @@
 #define SYNC_BACKOFF_MIN_MS 100u
 #define SYNC_BACKOFF_MAX_MS 10000u
 /* Calls in a row that may time out on a connection that is up (a slow
- * coordinator) before the link fails over to the next URL. */
+ * coordinator), or find it reset (the socket dials again), before the link
+ * fails over to the next URL. */
 #define SYNC_SLOW_RETRIES 2u
 
 struct sync;

@@ -160,6 +160,14 @@ for m in 4 5; do # m5: a watch sent after the coordinator took the CRL
 done
 [ "$(code2 /boot/52:54:00:12:00:05.ipxe)" = 403 ] &&
   ok "after SIGHUP, agent 2 syncs on its renewed certificate" || not_ok "agent 2 stopped syncing"
+# The coordinator's SIGHUP listened again, which reset every connection:
+# agent 1 (its certificate unchanged) asked again on the same socket, which
+# was already dialing (closing it could cut that negotiation short: what
+# deafens nng 1.5's listener); agent 2's certificate was renewed, so it
+# took a new connection (checked just above).
+grep -q "watch connection reset url=.*(same connection)" "$T/agent.log.new" &&
+  ok "agent 1, its connection reset by the coordinator, asked again on the same socket" ||
+  not_ok "agent 1 after the reset: $(grep -h 'sync.*watch' "$T/agent.log.new" | tail -2)"
 "$BM_BIN/rpc_probe" "$BMCTL_COORDINATOR" "$PKI/ca.crt" "$T/old.crt" "$T/old.key" watch rack2 >"$T/out"
 grep -qE "^FAILED|revoked" "$T/out" && ok "the revoked certificate is refused ($(cat "$T/out"))" ||
   not_ok "the revoked certificate: $(cat "$T/out")"

@@ -62,6 +62,10 @@ void bm_rpc_client_free(struct bm_rpc_client *c);
 /* The client has a connection up (its TLS handshake done): a call that
  * timed out on it met a slow server, not a missing one. */
 bool bm_rpc_client_up(struct bm_rpc_client *c);
+/* Its credentials were reloaded since it dialed: its socket dials again
+ * with the old certificate (nng keeps a dialer's TLS configuration), so a
+ * caller wanting the new one opens a new client. */
+bool bm_rpc_client_stale(struct bm_rpc_client *c);
 /* Fail every call in progress and every later one (-ECANCELED or
  * -ESHUTDOWN), from any thread; the client must still be freed. */
 void bm_rpc_client_shutdown(struct bm_rpc_client *c);
