@@ -12,8 +12,10 @@
 #   one         one machine changes (100 times, racks in turn): commit ->
 #               stored on its agent, p50/p99;
 #   reimage     `bmctl reimage` of 10,000 machines (100 racks), then of all:
-#               acknowledged, and until the last rack's agent acted (its
-#               first power action; machines are manual://);
+#               committed (bmctl started -> applied on the leader),
+#               acknowledged (bmctl exited, having printed every machine),
+#               and until the last rack's agent acted (its first power
+#               action; machines are manual://);
 #   list        `bmctl get machines -o json`;
 #   leader      its RSS and CPU seconds at the end; an agent's RSS and PSS.
 # Times come from the daemons' microsecond log stamps (one clock). Three
@@ -166,19 +168,35 @@ again() { # again ROUND BMCTL_ARGS...: up to three tries, each said
   exit 1
 }
 
+committed() { # committed DIR REVISION SINCE_MS: its first "propose committed", ms after SINCE_MS
+  /usr/bin/python3 - "$@" <<'PY'
+import datetime, glob, re, sys
+d, rev, since = sys.argv[1], sys.argv[2], float(sys.argv[3])
+pat = re.compile(r"(\S+) debug propose committed revision=" + rev + r" ")
+t = [datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+     .replace(tzinfo=datetime.timezone.utc).timestamp() * 1000
+     for f in glob.glob(d + "/n?.log") for l in open(f, errors="replace")
+     for m in [pat.match(l)] if m]
+print("%.1f" % (min(t) - since) if t else "nan")
+PY
+}
 reimage() { # reimage DIR TAG TARGETS...: acknowledged ms, last rack's first action ms
   local d=$1 tag=$2 t0 t1 last
   shift 2
   for _ in $(seq 1 600); do op_live || break; sleep 1; done
   t0=$(ms)
-  if ! bmctl reimage "$@" --timeout 3s >/dev/null; then
+  if ! bmctl reimage "$@" --timeout 3s >"$d/$tag.out"; then
     # Cut short by an election: applied if an operation is live (then
     # acknowledged when that was known), else asked again.
     echo "  $tag: bmctl reimage cut short" >&2
-    op_live || bmctl reimage "$@" --timeout 3s >/dev/null
+    op_live || bmctl reimage "$@" --timeout 3s >"$d/$tag.out"
   fi
   t1=$(ms)
   put "$tag.ack" $((t1 - t0))
+  # Committed: the leader has applied it (its first line names op-REVISION).
+  local rev
+  rev=$(sed -n '1s/^op-\([0-9]*\) .*/\1/p' "$d/$tag.out")
+  [ -z "$rev" ] || put "$tag.commit" "$(committed "$d" "$rev" "$t0")"
   sleep 8
   first_stamps "$d" "manual power action machine=" "$t0" >"$d/$tag.acted"
   last=$(sort -g "$d/$tag.acted" | tail -1)
@@ -282,8 +300,8 @@ $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 | ... the floor on this box: that times $AGENTS agents over $(nproc) cores | $(echo "$(m agent.cpu) * $AGENTS / $(nproc)" | bc -l | xargs printf '%.0f') ms |
 | one machine's change reaching its agent: p50 / p99 | $(m one.p50) / $(m one.p99) ms |
 | a machine's change: commit -> the watched node answered its agent's watch, p50 / p99 | $(m fanone.p50) / $(m fanone.p99) ms |
-| reimage of $(( (10000 / PER <= AGENTS ? 10000 / PER : AGENTS) * PER )) machines: acknowledged / last agent acted | $(m re10k.ack) / $(m re10k.acted) ms |
-| reimage of $((AGENTS * PER)) machines: acknowledged / last agent acted | $(m reall.ack) / $(m reall.acted) ms |
+| reimage of $(( (10000 / PER <= AGENTS ? 10000 / PER : AGENTS) * PER )) machines: committed (applied on the leader) / acknowledged (bmctl, its answer listing every machine, has exited) / last agent acted | $(m re10k.commit) / $(m re10k.ack) / $(m re10k.acted) ms |
+| reimage of $((AGENTS * PER)) machines: committed / acknowledged / last agent acted | $(m reall.commit) / $(m reall.ack) / $(m reall.acted) ms |
 | bmctl get machines -o json | $(m list) ms |
 | leader: RSS / CPU seconds over the round | $(m rss) MiB / $(m cpu) s |
 | one agent: RSS / PSS | $(m agent.rss) / $(m agent.pss) MiB |
