@@ -35,6 +35,9 @@
 #include "bm/util.h"
 
 #define PROBE_STEP_MS 20u
+/* A ping of a listener that accepts, unanswered this long (its server has
+ * no free context, say): closed, so that the watchdog pings again later. */
+#define PING_MAX_MS 30000u
 
 /* Listen on ls->url with creds. The socket lock of nng orders this with
  * the accepts; ls->watch's mutex is held. */
@@ -222,8 +225,12 @@ ping_step(struct rpc_listen *ls)
 		return;
 	}
 	if (atomic_load(&ls->accepted) != ls->ping_seen) {
-		ls->ping_seen = atomic_load(&ls->accepted);
-		ls->ping_up_steps = 0; /* it accepts: the count starts again */
+		/* It accepts: not deaf. The ping waits for its answer, or is
+		 * closed once up and unanswered for PING_MAX_MS (up: its
+		 * negotiation is done, closing it cuts nothing short). */
+		if (atomic_load(&ls->probe_up) && now - ls->ping_started_ms > PING_MAX_MS)
+			ping_end(ls);
+		return;
 	}
 	if (!atomic_load(&ls->probe_up)) {
 		if (now - ls->ping_started_ms > BM_RPC_LISTEN_PROBE_MS && !ls->unsure_said) {

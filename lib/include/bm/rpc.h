@@ -86,11 +86,11 @@ int bm_rpc_call(struct bm_rpc_client *c, Bm__Request *req, int timeout_ms, Bm__R
  * connection at all was accepted meanwhile, it listens again (its
  * connections are closed: clients reconnect). */
 #define BM_RPC_LISTEN_CHECK_MS 5000u
-/* The accept of a negotiated connection is nng's, not the server loop's: a
- * healthy listener, however busy, takes one within milliseconds, and one
- * that took none for 3 s is deaf (at 30 s, 1,000 agents starting spent
- * 35 s a time waiting on a deaf follower). */
-#define BM_RPC_LISTEN_PROBE_MS 3000u
+/* The accept of a negotiated connection is nng's, not the server loop's:
+ * a listener that took none, its watchdog's included, for 5 s after that
+ * connection came up is deaf (at 30 s, 1,000 agents starting spent 35 s a
+ * time waiting on a deaf follower). */
+#define BM_RPC_LISTEN_PROBE_MS 5000u
 
 struct bm_rpc_server;
 struct bm_rpc_call;
