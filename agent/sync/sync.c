@@ -37,6 +37,7 @@ struct link {
 	bool shares;       /* its connection with the other link that shares */
 	unsigned backoff_ms;
 	unsigned slow;      /* calls in a row that timed out on a connection up */
+	bool redial;        /* its last call found the connection reset */
 	char redirect[256]; /* the leader a follower named: used until it fails */
 };
 
@@ -202,9 +203,23 @@ link_slow(struct link *l, const char *what, int err)
 	unsigned ms = link_backoff(l);
 
 	note(s, false);
+	l->redial = err == -ECONNRESET;
 	BM_WARN("sync", "%s %s url=%s slow=%u retry_ms=%u (same connection)", what,
 	        err == -ETIMEDOUT ? "timed out" : "connection reset", link_url(l), l->slow, ms);
 	return pause_ms(s, ms, false);
+}
+
+/* After a reset: whether the socket is up again within SYNC_REDIAL_MS (a
+ * coordinator that restarted its listener takes it back; one that died
+ * refuses, and the link must not wait a whole call for it). */
+static bool
+link_redialed(struct link *l, struct bm_rpc_client *cl)
+{
+	l->redial = false;
+	for (unsigned waited = 0; !bm_rpc_client_up(cl); waited += 20)
+		if (waited >= SYNC_REDIAL_MS || !pause_ms(l->s, 20, false))
+			return false;
+	return true;
 }
 
 /* One call on the link. Returns 0 with an OK response, or -errno (the
@@ -232,6 +247,11 @@ link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm
 		}
 		cl = l->conn->client; /* this link's reference keeps it */
 		bm_worker_unlock(&s->w);
+		if (l->redial && !link_redialed(l, cl)) {
+			snprintf(why, sizeof(why), "the connection it reset is not back in %u ms",
+			         SYNC_REDIAL_MS);
+			return link_fail(l, what, why) ? -ECONNRESET : -ESHUTDOWN;
+		}
 		r = bm_rpc_call(cl, req, timeout_ms, &resp);
 		if (((r == -ETIMEDOUT && bm_rpc_client_up(cl)) ||
 		     (r == -ECONNRESET && !bm_rpc_client_stale(cl))) &&

@@ -29,6 +29,10 @@
  * coordinator), or find it reset (the socket dials again), before the link
  * fails over to the next URL. */
 #define SYNC_SLOW_RETRIES 2u
+/* After a reset, how long the socket may take to be up again before the
+ * link fails over: a listener restarted by its watchdog takes 1,000
+ * agents back within seconds; a coordinator that died refuses for good. */
+#define SYNC_REDIAL_MS 10000u
 
 struct sync;
 
