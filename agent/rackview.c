@@ -146,6 +146,17 @@ select_part(const Bm__Fleet *f, const Bm__Rack *r, Bm__Fleet *part, char **pname
 	return 0;
 }
 
+/* The arrays of a part select_part made (its messages are f's). */
+static void
+part_arrays_free(Bm__Fleet *part)
+{
+	free(part->racks);
+	free(part->sites);
+	free(part->machines);
+	free(part->profiles);
+	free(part->images);
+}
+
 /* An owned copy of the rack's part of f in v->fleet. */
 static int
 copy_part(struct rack_view *v, const Bm__Fleet *f, const Bm__Rack *r)
@@ -161,11 +172,7 @@ copy_part(struct rack_view *v, const Bm__Fleet *f, const Bm__Rack *r)
 	if (ret == 0 && !(v->fleet = bm__fleet__unpack(NULL, bm__fleet__pack(&part, buf), buf)))
 		ret = -ENOMEM;
 	free(buf);
-	free(part.racks);
-	free(part.sites);
-	free(part.machines);
-	free(part.profiles);
-	free(part.images);
+	part_arrays_free(&part);
 	free(pnames);
 	return ret;
 }
@@ -205,11 +212,7 @@ take_part(Bm__Fleet *f, const Bm__Rack *r)
 
 	free(pnames);
 	if (ret < 0) {
-		free(part.racks);
-		free(part.sites);
-		free(part.machines);
-		free(part.profiles);
-		free(part.images);
+		part_arrays_free(&part);
 		return ret;
 	}
 	KEEP_PART(f, part, sites);

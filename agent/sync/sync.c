@@ -37,7 +37,6 @@ struct link {
 	bool shares;       /* its connection with the other link that shares */
 	unsigned backoff_ms;
 	unsigned slow;      /* calls in a row that timed out on a connection up */
-	bool redial;        /* its last call found the connection reset */
 	char redirect[256]; /* the leader a follower named: used until it fails */
 };
 
@@ -185,6 +184,18 @@ link_fail(struct link *l, const char *what, const char *why)
 	return pause_ms(s, ms, false);
 }
 
+/* After a reset: whether the socket is up again within SYNC_REDIAL_MS (a
+ * coordinator that restarted its listener takes it back; one that died
+ * refuses, and the link must not wait a whole call for it). */
+static bool
+link_redialed(struct link *l, struct bm_rpc_client *cl)
+{
+	for (unsigned waited = 0; !bm_rpc_client_up(cl); waited += 20)
+		if (waited >= SYNC_REDIAL_MS || !pause_ms(l->s, 20, false))
+			return false;
+	return true;
+}
+
 /* A call timed out on a connection that is up: the coordinator is slow,
  * not gone. Another connection (elsewhere) would cost both sides a TLS
  * handshake and leave this request to be served for nobody. Or the
@@ -192,34 +203,28 @@ link_fail(struct link *l, const char *what, const char *why)
  * itself): the socket is already dialing again, and closing it now would
  * cut that negotiation short, which is what deafens nng 1.5's listener
  * (lib/rpc_listen.c): 1,000 agents doing so after every listener restart
- * deafened it again each time (unless the agent's certificate was renewed
- * since: the socket would present the old one). Either way the link stays, waits its
- * backoff and asks again, SYNC_SLOW_RETRIES times before it fails over (a
- * host that died without closing its connections, or that refuses). */
+ * deafened it again each time (not done when the agent's certificate was
+ * renewed since: the socket would present the old one). Either way the
+ * link stays on cl, waits its backoff and asks again, SYNC_SLOW_RETRIES
+ * times before it fails over (a host that died without closing its
+ * connections); after a reset, only if the socket is up again in
+ * SYNC_REDIAL_MS (one that died refuses). Returns false once stopping. */
 static bool
-link_slow(struct link *l, const char *what, int err)
+link_slow(struct link *l, const char *what, int err, struct bm_rpc_client *cl)
 {
 	struct sync *s = l->s;
 	unsigned ms = link_backoff(l);
+	char why[160];
 
 	note(s, false);
-	l->redial = err == -ECONNRESET;
 	BM_WARN("sync", "%s %s url=%s slow=%u retry_ms=%u (same connection)", what,
 	        err == -ETIMEDOUT ? "timed out" : "connection reset", link_url(l), l->slow, ms);
-	return pause_ms(s, ms, false);
-}
-
-/* After a reset: whether the socket is up again within SYNC_REDIAL_MS (a
- * coordinator that restarted its listener takes it back; one that died
- * refuses, and the link must not wait a whole call for it). */
-static bool
-link_redialed(struct link *l, struct bm_rpc_client *cl)
-{
-	l->redial = false;
-	for (unsigned waited = 0; !bm_rpc_client_up(cl); waited += 20)
-		if (waited >= SYNC_REDIAL_MS || !pause_ms(l->s, 20, false))
-			return false;
-	return true;
+	if (!pause_ms(s, ms, false))
+		return false;
+	if (err != -ECONNRESET || link_redialed(l, cl))
+		return true;
+	snprintf(why, sizeof(why), "the connection it reset is not back in %u ms", SYNC_REDIAL_MS);
+	return link_fail(l, what, why);
 }
 
 /* One call on the link. Returns 0 with an OK response, or -errno (the
@@ -247,17 +252,12 @@ link_call(struct link *l, const char *what, Bm__Request *req, int timeout_ms, Bm
 		}
 		cl = l->conn->client; /* this link's reference keeps it */
 		bm_worker_unlock(&s->w);
-		if (l->redial && !link_redialed(l, cl)) {
-			snprintf(why, sizeof(why), "the connection it reset is not back in %u ms",
-			         SYNC_REDIAL_MS);
-			return link_fail(l, what, why) ? -ECONNRESET : -ESHUTDOWN;
-		}
 		r = bm_rpc_call(cl, req, timeout_ms, &resp);
 		if (((r == -ETIMEDOUT && bm_rpc_client_up(cl)) ||
 		     (r == -ECONNRESET && !bm_rpc_client_stale(cl))) &&
 		    l->slow < SYNC_SLOW_RETRIES) {
 			l->slow++;
-			return link_slow(l, what, r) ? r : -ESHUTDOWN;
+			return link_slow(l, what, r, cl) ? r : -ESHUTDOWN;
 		}
 		l->slow = 0;
 		if (r == 0 && resp->status == BM__STATUS__STATUS_OK) {

@@ -69,6 +69,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			rack_view_free(v);
 		}
 	}
+	/* The stored view's path: a fleet the view takes and cuts in place. */
+	if (f->n_racks) {
+		struct rack_view *v = NULL;
+		Bm__Fleet *own = bm__fleet__unpack(NULL, size, data);
+		if (own && rack_view_take(own, f->racks[0]->name, &v) == 0) {
+			render(v);
+			rack_view_free(v);
+		}
+	}
 	bm__fleet__free_unpacked(f, NULL);
 	return 0;
 }
