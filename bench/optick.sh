@@ -48,6 +48,8 @@ Before: $BASE$([ "$BASE" = c1308ac ] && echo " (every live operation advanced at
 |---|---|---|---|
 | a tick, p50 | $(field old tick_p50_ms) ms | $(field new tick_p50_ms) ms | $(echo "scale=1; $(field old tick_p50_ms) / $(field new tick_p50_ms)" | bc -l)x |
 | a tick, max of $TICKS | $(field old tick_max_ms) ms | $(field new tick_max_ms) ms | - |
-| the reimage of all $N (one command, applied on the store) | $(field old reimage_ms) ms | $(field new reimage_ms) ms | $(echo "scale=2; $(field old reimage_ms) / $(field new reimage_ms)" | bc -l)x |
+| the reimage of all $N, applied on the store: its command and its intake's ticks | $(field old reimage_ms) ms | $(field new reimage_ms) ms | $(echo "scale=2; $(field old reimage_ms) / $(field new reimage_ms)" | bc -l)x |
+| ... in commands | $(field old reimage_commands) | $(field new reimage_commands) | - |
+| ... the longest command (what holds a node's loop) | $(field old reimage_command_max_ms) ms | $(field new reimage_command_max_ms) ms | $(echo "scale=1; $(field old reimage_command_max_ms) / $(field new reimage_command_max_ms)" | bc -l)x |
 | fleet applied + reimage of all | $(field old setup_ms) ms | $(field new setup_ms) ms | - |
 T

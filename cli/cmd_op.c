@@ -81,7 +81,12 @@ print_rollout(const Bm__Operation *op)
 		       op->max_failures);
 	else if (op->max_failures)
 		printf("  max-failures: %u\n", op->max_failures);
-	if (op->state == BM__OP_STATE__OP_HALTED)
+	if (op->taking)
+		printf("  taking its machines: %u of %zu checked, %u taken\n", op->checked,
+		       op->n_machines, op->taken);
+	if (op->refused)
+		printf("  refused: %s\n", op->halt_reason);
+	else if (op->state == BM__OP_STATE__OP_HALTED)
 		printf("  halted: %s\n", op->halt_reason);
 	else if (*op->halt_reason)
 		printf("  halted, then resumed: %s\n", op->halt_reason);
@@ -356,7 +361,8 @@ cmd_op(struct ctl *c, int argc, char **argv)
 		for (size_t i = 0; i < resp->op->n_operations; i++) {
 			const Bm__Operation *op = resp->op->operations[i];
 			printf("%-12s %-10s %4zu machines  %s\n", op->name,
-			       op_state_name(op->state), op->n_machines, op->selector);
+			       op->taking ? "taking" : op_state_name(op->state), op->n_machines,
+			       op->selector);
 		}
 		bm__response__free_unpacked(resp, NULL);
 		return CTL_EXIT_OK;

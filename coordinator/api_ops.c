@@ -63,9 +63,10 @@ read_op(struct api *a, const char *name, bool machines, Bm__OpResult *out, Bm__O
 		return r;
 	if ((r = store_get(rd, BM__KIND__KIND_OPERATION, name, &o)) == 0 && machines) {
 		const Bm__Operation *op = o->operation;
+		size_t n = op->taking ? op->taken : op->n_machines; /* its own so far */
 		ms = calloc(op->n_machines + 1, sizeof(*ms));
-		out->machines = calloc(op->n_machines + 1, sizeof(*out->machines));
-		for (size_t i = 0; ms && out->machines && i < op->n_machines; i++)
+		out->machines = calloc(n + 1, sizeof(*out->machines));
+		for (size_t i = 0; ms && out->machines && i < n; i++)
 			if (store_get(rd, BM__KIND__KIND_MACHINE, op->machines[i], &ms[i]) == 0)
 				out->machines[out->n_machines++] = ms[i]->machine;
 		if (op->state != BM__OP_STATE__OP_DONE && op->state != BM__OP_STATE__OP_FAILED &&
@@ -85,14 +86,15 @@ read_op(struct api *a, const char *name, bool machines, Bm__OpResult *out, Bm__O
 	return 0;
 }
 
+/* Operation `name` with its machines; as the answer to a reimage (after
+ * its intake), the refusal when its checks refused it. */
 static void
-reply_op(struct api *a, struct bm_rpc_call *call, const char *name, bool machines,
-         uint64_t revision)
+reply_op(struct api *a, struct bm_rpc_call *call, const char *name, uint64_t revision, bool reimage)
 {
 	Bm__Response resp = BM__RESPONSE__INIT;
 	Bm__OpResult res = BM__OP_RESULT__INIT;
 	Bm__Object *o = NULL, **ms = NULL;
-	int r = read_op(a, name, machines, &res, &o, &ms);
+	int r = read_op(a, name, true, &res, &o, &ms);
 
 	if (r == -ENOENT) {
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND, "no such operation");
@@ -105,7 +107,10 @@ reply_op(struct api *a, struct bm_rpc_call *call, const char *name, bool machine
 	resp.revision = revision;
 	resp.body_case = BM__RESPONSE__BODY_OP;
 	resp.op = &res;
-	bm_rpc_reply(call, &resp);
+	if (reimage && o->operation->refused)
+		bm_rpc_reply_status(call, o->operation->refused, o->operation->halt_reason);
+	else
+		bm_rpc_reply(call, &resp);
 	for (size_t i = 0; ms && o && i < o->operation->n_machines; i++)
 		if (ms[i])
 			bm__object__free_unpacked(ms[i], NULL);
@@ -124,6 +129,7 @@ struct op_reply {
 	struct api *a;
 	struct bm_rpc_call *call;
 	uint64_t revision;
+	bool reimage; /* the answer to a reimage */
 	char name[sizeof(((struct store_result *)0)->name)];
 };
 
@@ -132,26 +138,45 @@ op_reply_job(struct bm_job *j)
 {
 	struct op_reply *o = bm_container_of(j, struct op_reply, job);
 
-	reply_op(o->a, o->call, o->name, true, o->revision);
+	reply_op(o->a, o->call, o->name, o->revision, o->reimage);
 	free(o);
 }
+
+/* The operation's answer, built off the loop (reply_op). */
+static void
+op_answer(struct api *a, struct bm_rpc_call *call, const char *name, uint64_t revision,
+          bool reimage)
+{
+	struct op_reply *o = calloc(1, sizeof(*o));
+
+	if (!o) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, "out of memory");
+		return;
+	}
+	*o = (struct op_reply){ .a = a, .call = call, .revision = revision, .reimage = reimage };
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	bm_jobq_push(&a->defer, &o->job, op_reply_job);
+}
+
+static void op_wait_add(struct api *a, struct bm_rpc_call *call, const char *name);
+static void op_waits_answer(struct api *a, const char *name, uint64_t revision, const char *why);
 
 static void
 op_write_done(struct proposal *p, const struct store_result *res)
 {
 	struct write_call *w = bm_container_of(p, struct write_call, prop);
-	struct op_reply *o;
 
 	if (res->status == BM__STATUS__STATUS_UNAVAILABLE) {
 		api_reply_unavailable(w->api, w->call, res->message);
 	} else if (res->status != BM__STATUS__STATUS_OK) {
 		bm_rpc_reply_status(w->call, res->status, res->message);
-	} else if (!(o = calloc(1, sizeof(*o)))) {
-		bm_rpc_reply_status(w->call, BM__STATUS__STATUS_UNAVAILABLE, "out of memory");
+	} else if (w->cmd.op_case == BM__COMMAND__OP_REIMAGE && res->more) {
+		op_wait_add(w->api, w->call, res->name); /* taking: answered at its end */
 	} else {
-		*o = (struct op_reply){ .a = w->api, .call = w->call, .revision = res->revision };
-		snprintf(o->name, sizeof(o->name), "%s", res->name);
-		bm_jobq_push(&w->api->defer, &o->job, op_reply_job);
+		if (w->cmd.op_case == BM__COMMAND__OP_OP_CANCEL)
+			op_waits_answer(w->api, res->name, res->revision, NULL);
+		op_answer(w->api, w->call, res->name, res->revision,
+		          w->cmd.op_case == BM__COMMAND__OP_REIMAGE);
 	}
 	free(w);
 }
@@ -227,11 +252,21 @@ api_handle_ops(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	case BM__OP_REQUEST__ACTION__CANCEL:
 	case BM__OP_REQUEST__ACTION__RESUME: op_write(a, call, req); return;
 	case BM__OP_REQUEST__ACTION__LIST: op_list(a, call); return;
-	default: reply_op(a, call, req->op->name, true, 0); return;
+	default: reply_op(a, call, req->op->name, 0, false); return;
 	}
 }
 
 /* --------------------------------------------------------------- ticker */
+
+/* A reimage whose operation takes its machines a slice per tick
+ * (store_op_intake.c): answered once a tick (or a cancel) ends its
+ * intake, as a reimage taken in one command is. */
+struct op_wait {
+	struct bm_rpc_call *call;
+	char name[sizeof(((struct store_result *)0)->name)];
+	uint64_t t0;
+	struct op_wait *next;
+};
 
 struct ticker {
 	struct api *a;
@@ -239,7 +274,56 @@ struct ticker {
 	struct proposal prop;
 	Bm__Command cmd;
 	bool in_flight;
+	struct op_wait *waits;
 };
+
+static void tick_cb(uv_timer_t *h);
+
+static void
+op_wait_add(struct api *a, struct bm_rpc_call *call, const char *name)
+{
+	struct op_wait *w = a->ticker ? calloc(1, sizeof(*w)) : NULL;
+
+	if (!w) {
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE,
+		                    "out of memory: see bmctl op get");
+		return;
+	}
+	w->call = call;
+	w->t0 = bm_mono_ms();
+	snprintf(w->name, sizeof(w->name), "%s", name);
+	w->next = a->ticker->waits;
+	a->ticker->waits = w;
+	uv_timer_start(&a->ticker->t, tick_cb, 0, TICK_MS); /* tick now */
+}
+
+/* Answer the waits for operation `name` (its intake ended), or with
+ * name NULL every one, as unavailable for `why`. */
+static void
+op_waits_answer(struct api *a, const char *name, uint64_t revision, const char *why)
+{
+	for (struct op_wait **pw = a->ticker ? &a->ticker->waits : NULL; pw && *pw;) {
+		struct op_wait *w = *pw;
+		if (name && strcmp(w->name, name)) {
+			pw = &w->next;
+			continue;
+		}
+		*pw = w->next;
+		if (name) {
+			BM_INFO("ops", "intake done op=%s ms=%llu", w->name,
+			        (unsigned long long)(bm_mono_ms() - w->t0));
+			op_answer(a, w->call, w->name, revision, true);
+		} else {
+			char msg[256];
+			snprintf(msg, sizeof(msg),
+			         "%s while %s took its machines; it goes on: see "
+			         "bmctl op get %s",
+			         why, w->name, w->name);
+			bm_rpc_reply_status(w->call, BM__STATUS__STATUS_UNAVAILABLE, msg);
+		}
+		free(w);
+	}
+}
 
 static void
 tick_done(struct proposal *p, const struct store_result *res)
@@ -248,6 +332,10 @@ tick_done(struct proposal *p, const struct store_result *res)
 	if (res->status != BM__STATUS__STATUS_OK)
 		BM_WARN("ops", "tick refused status=%d msg=\"%s\"", res->status, res->message);
 	t->in_flight = false;
+	if (*res->name)
+		op_waits_answer(t->a, res->name, res->revision, NULL);
+	if (res->more) /* an operation goes on at once: the next tick now */
+		uv_timer_start(&t->t, tick_cb, 0, TICK_MS);
 }
 
 static bool
@@ -276,8 +364,10 @@ tick_cb(uv_timer_t *h)
 {
 	struct ticker *t = bm_container_of(h, struct ticker, t);
 
-	if (!api_is_leader(t->a)) /* the leader's clock drives operations */
+	if (!api_is_leader(t->a)) { /* the leader's clock drives operations */
+		op_waits_answer(t->a, NULL, 0, "leadership moved");
 		return;
+	}
 	api_agents_flush(t->a);
 	if (t->in_flight || !any_running(t->a))
 		return;
@@ -317,6 +407,7 @@ api_ticker_stop(struct api *a)
 
 	if (!t)
 		return;
+	op_waits_answer(a, NULL, 0, "this coordinator stopped");
 	uv_timer_stop(&t->t);
 	uv_close((uv_handle_t *)&t->t, ticker_closed);
 	a->ticker = NULL;

@@ -39,8 +39,14 @@ struct store_result {
 	struct bm_problems problems;
 	uint64_t revision; /* the store's revision after this command */
 	uint32_t created, updated, unchanged;
-	char name[64]; /* the operation a reimage started, or a cancel named */
+	/* The operation a reimage started, a cancel named, or whose intake a
+	 * tick ended (store_op_intake.c). */
+	char name[64];
+	/* An operation has more to do at once (taking its machines, or an
+	 * advance cut at OP_SLICE writes): the proposer ticks again now. */
+	bool more;
 };
+#define STORE_RESULT_MORE 1 /* (for benchmarks built against older stores too) */
 
 struct store_info {
 	uint64_t revision;

@@ -285,6 +285,8 @@ struct step {
 	char memo_rack[64], memo_profile[64];
 	int memo_ready; /* -1: none yet */
 	char memo_why[400];
+	unsigned writes; /* machines put (OP_SLICE at most, then cut) */
+	bool cut;
 };
 
 /* images_ready, memoized by (rack, profile) for this advance. */
@@ -428,7 +430,9 @@ load_machines(struct apply_ctx *c, const Bm__Operation *op, Bm__Machine **ms)
 
 /* Time out and cancel (pass 1: stored at once, as the racks' counts read
  * the store); check the gates; start (pass 2); then put each machine pass 2
- * changed (or `dirty` already) once, against its stored state `was`. */
+ * changed (or `dirty` already) once, against its stored state `was`. Once
+ * OP_SLICE machines are written the rest waits for the next tick
+ * (st->cut), which the proposer sends at once. */
 static int
 step_all(struct apply_ctx *c, Bm__Operation *op, struct step *st, Bm__Machine **ms,
          Bm__MachineState *was, bool *dirty, bool *op_changed)
@@ -440,23 +444,30 @@ step_all(struct apply_ctx *c, Bm__Operation *op, struct step *st, Bm__Machine **
 		bool changed = false;
 		if (!ms[i])
 			continue;
-		settle_machine(c, op, st->cs, ms[i], &changed);
+		if (st->writes >= OP_SLICE)
+			st->cut = true; /* the rest at the next tick */
+		else
+			settle_machine(c, op, st->cs, ms[i], &changed);
 		if (changed && (r = st_put_machine(c, ms[i], was[i])) == 0) {
 			was[i] = ms[i]->state;
 			dirty[i] = false;
+			st->writes++;
 		}
 		st->active += active(ms[i]) && !strcmp(ms[i]->operation, op->name);
 	}
 	check_gates(op, ms, op_changed);
-	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
+	for (size_t i = 0; i < op->n_machines && r == 0 && !st->cut; i++) {
 		Bm__Machine *m = ms[i];
 		const char *held;
 		if (!m || m->started_ms || finished(m, op->name) || op->cancel)
 			continue;
+		if ((st->cut = st->writes >= OP_SLICE))
+			break;
 		if ((held = held_why(op, i, why, sizeof(why))))
 			set_reason(m, held, &dirty[i]);
 		else
 			r = start_machine(c, st, m, &dirty[i]);
+		st->writes += dirty[i];
 	}
 	for (size_t i = 0; i < op->n_machines && r == 0; i++)
 		if (ms[i] && dirty[i])
@@ -490,7 +501,12 @@ advance(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **have,
 	}
 	if (r == 0 && (r = caches_load(c, &cs)) == 0)
 		r = step_all(c, op, &st, ms, was, dirty, &op_changed);
-	for (size_t i = 0; i < n && r == 0; i++) {
+	if (st.cut) {
+		all_finished = false;
+		next_due = c->now;
+		c->res->more = true;
+	}
+	for (size_t i = 0; i < n && r == 0 && !st.cut; i++) {
 		if (!ms[i])
 			continue;
 		n_done += !strcmp(ms[i]->operation, op->name) && ms[i]->state == S(DEPLOYED);
@@ -526,7 +542,34 @@ advance(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **have,
 int
 st_op_advance(struct apply_ctx *c, Bm__Operation *op)
 {
+	if (op->taking) /* its slices start its machines (store_op_intake.c) */
+		return st_op_wake(c, op->name, 0);
 	return advance(c, op, NULL, NULL);
+}
+
+int
+st_op_start_slice(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
+                  const Bm__MachineState *was, size_t lo, size_t k)
+{
+	struct caches cs = { 0 };
+	struct step st = { .op = op, .cs = &cs, .memo_ready = -1, .active = op->intake_started };
+	char why[512];
+	int r = caches_load(c, &cs);
+
+	for (size_t i = 0; i < k && r == 0; i++) {
+		const char *held = held_why(op, lo + i, why, sizeof(why));
+		bool changed = false;
+		if (held)
+			set_reason(ms[i], held, &changed);
+		else
+			r = start_machine(c, &st, ms[i], &changed);
+		if (r == 0)
+			r = st_put_machine(c, ms[i], was[i]);
+	}
+	op->intake_started = st.active;
+	admission_free(&st.adm);
+	caches_free(&cs);
+	return r;
 }
 
 int

@@ -1,6 +1,8 @@
-/* Operations (reimage) in the state machine. A reimage is one command: it
- * resolves its targets against the store, takes every machine into state
- * reimaging (owned by the operation), and starts the first batch. Ticks
+/* Operations (reimage) in the state machine. A reimage resolves its
+ * targets against the store, takes every machine into state reimaging
+ * (owned by the operation), and starts the first batch: in its own command
+ * when it has at most OP_SLICE machines, else a slice per tick
+ * (store_op_intake.c). Ticks
  * (commands carrying the proposer's time) then time out stalled machines,
  * start the next ones as the batch allows, and finish the operation. A
  * machine starts only once an agent of its rack holds every image its
@@ -27,7 +29,6 @@
 
 #define S(x) BM__MACHINE_STATE__STATE_##x
 #define OP_TIMEOUT_DEFAULT_MS (30ull * 60 * 1000)
-#define OP_MACHINES_MAX 100000u
 #define OP_SMALL_BYTES (32u << 10)
 #define OP_IDLE_ADVANCE_MS (30u * 1000)
 #define OP_WAKE_DONE UINT64_MAX /* finished: never again */
@@ -184,92 +185,13 @@ all_machines(struct apply_ctx *c, struct names *out)
 	return r;
 }
 
-static bool
-labels_match(const Bm__ReimageRequest *q, const Bm__Machine *m)
-{
-	for (size_t i = 0; i < q->n_labels; i++) {
-		const char *v = bm_map_get(m->n_labels, (void **)m->labels, q->labels[i]->key);
-		if (!v || strcmp(v, q->labels[i]->value))
-			return false;
-	}
-	return true;
-}
+/* ------------------------------------------------------------- commands */
 
-/* ------------------------------------------------------------- checks */
-
-static int
-get_op(struct apply_ctx *c, const char *name, Bm__Operation **ret)
+int
+st_op_get(struct apply_ctx *c, const char *name, Bm__Operation **ret)
 {
 	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_OPS], name, strlen(name),
 	                      &bm__operation__descriptor, (ProtobufCMessage **)ret);
-}
-
-/* What check_machine read last: in a reimage of thousands of machines,
- * most share their last operation and their profile. */
-struct check_memo {
-	char op[64];
-	bool op_live;
-	char profile[64]; /* usable */
-};
-
-/* Whether operation `name` still owns its machines (memoized). */
-static int
-op_live_memo(struct apply_ctx *c, const char *name, struct check_memo *mo, bool *ret)
-{
-	Bm__Operation *op = NULL;
-	int r;
-
-	if (strcmp(mo->op, name)) {
-		if ((r = get_op(c, name, &op)) < 0 && r != -ENOENT)
-			return r;
-		mo->op_live = op && st_op_live(op);
-		st_free(op);
-		snprintf(mo->op, sizeof(mo->op), "%s", name);
-	}
-	*ret = mo->op_live;
-	return 0;
-}
-
-/* Can profile p be installed (a yes memoized: a no ends the reimage)? 0,
- * ST_REFUSED, -errno. */
-static int
-profile_usable(struct apply_ctx *c, const char *p, struct check_memo *mo)
-{
-	Bm__Profile *pr = NULL;
-	int r;
-
-	if (!strcmp(mo->profile, p))
-		return 0;
-	r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
-	                   (ProtobufCMessage **)&pr);
-	if (r == -ENOENT)
-		r = st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist", p);
-	else if (r == 0 && !*pr->kernel)
-		r = st_refuse(c, BM__STATUS__STATUS_INVALID, "profile %s has no kernel", p);
-	st_free(pr);
-	if (r == 0)
-		snprintf(mo->profile, sizeof(mo->profile), "%s", p);
-	return r;
-}
-
-/* Can m join an operation installing `profile` (empty: its own)? 0, or
- * ST_REFUSED with the reason, or -errno. */
-static int
-check_machine(struct apply_ctx *c, const Bm__Machine *m, const char *profile, struct check_memo *mo)
-{
-	const char *p = *profile ? profile : m->profile;
-	bool live = false;
-	int r;
-
-	if (*m->operation && (r = op_live_memo(c, m->operation, mo, &live)) < 0)
-		return r;
-	if (live)
-		return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
-		                 "machine %s is already in operation %s", m->name, m->operation);
-	if (!*p)
-		return st_refuse(c, BM__STATUS__STATUS_INVALID,
-		                 "machine %s has no profile: give --profile", m->name);
-	return profile_usable(c, p, mo);
 }
 
 static void
@@ -283,8 +205,6 @@ selector_text(const Bm__ReimageRequest *q, char *buf, size_t len)
 		o += (size_t)snprintf(buf + o, len - o, "%s-l %s=%s", o ? " " : "",
 		                      q->labels[i]->key, q->labels[i]->value);
 }
-
-/* ------------------------------------------------------------- commands */
 
 static int
 resolve(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *out)
@@ -302,44 +222,114 @@ resolve(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *out)
 	return r;
 }
 
-/* The machines to take, filtered by labels and checked. Returns 0 with
- * their records, ST_REFUSED or -errno. */
+/* Is a live operation still taking its machines? (Live ones only: those
+ * the wake table does not mark finished.) 0 or -errno. */
 static int
-take_machines(struct apply_ctx *c, const Bm__ReimageRequest *q, struct names *ns,
-              Bm__Machine ***ret, size_t *ret_n)
+any_taking(struct apply_ctx *c, bool *ret)
 {
-	Bm__Machine **ms = calloc(ns->n + 1, sizeof(*ms));
-	struct check_memo mo = { 0 };
-	size_t n = 0;
-	int r = 0;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, r = 0;
 
-	if (!ms)
-		return -ENOMEM;
-	for (size_t i = 0; i < ns->n && r == 0; i++) {
-		Bm__Machine *m = NULL;
-		if ((r = get_machine(c, ns->v[i], &m)) < 0)
-			break;
-		if (!labels_match(q, m)) {
-			st_free(m);
+	*ret = false;
+	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_OP_WAKE], &cur)) != MDB_SUCCESS)
+		return bm_mdb_errno(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0 && !*ret;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		Bm__Operation *op = NULL;
+		if (v.mv_size == 8 && bm_get_be64(v.mv_data) == OP_WAKE_DONE)
 			continue;
-		}
-		ms[n++] = m;
-		r = check_machine(c, m, q->profile, &mo);
+		if ((r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_OPS], k.mv_data, k.mv_size,
+		                        &bm__operation__descriptor, (ProtobufCMessage **)&op)) ==
+		    -ENOENT)
+			r = 0;
+		*ret = op && st_op_live(op) && op->taking;
+		st_free(op);
 	}
-	if (r == 0 && !n)
+	mdb_cursor_close(cur);
+	return r;
+}
+
+static void
+op_init(struct apply_ctx *c, const Bm__ReimageRequest *q, Bm__Operation *op, char *name, char *sel)
+{
+	op->name = name;
+	op->selector = sel;
+	op->profile = q->profile;
+	op->batch = q->batch;
+	op->timeout_ms = q->timeout_ms ? q->timeout_ms : OP_TIMEOUT_DEFAULT_MS;
+	op->canary = q->canary;
+	op->max_failures_pct = q->max_failures_pct;
+	op->max_failures = q->max_failures; /* a count for P%: st_op_failures_limit */
+	op->state = BM__OP_STATE__OP_RUNNING;
+	op->created_ms = c->now;
+	op->create_rev = c->rev;
+}
+
+/* Check and take the named machines in this command; the first advance
+ * starts what may start and stores each once. */
+static int
+reimage_now(struct apply_ctx *c, const Bm__ReimageRequest *q, Bm__Operation *op,
+            const struct names *ns)
+{
+	Bm__Machine **ms = NULL;
+	Bm__MachineState *was = NULL;
+	size_t n = 0;
+	int r;
+
+	if ((r = st_op_check_all(c, q, ns->v, ns->n, &ms, &n)) != 0)
+		return r;
+	op->machines = calloc(n + 1, sizeof(char *));
+	was = calloc(n + 1, sizeof(*was));
+	r = op->machines && was ? 0 : -ENOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		was[i] = ms[i]->state;
+		op->machines[op->n_machines++] = ms[i]->name;
+		r = st_op_take(c, op, ms[i]);
+	}
+	st_op_failures_limit(op);
+	if (r == 0 && (r = st_op_put(c, op)) == 0)
+		r = st_op_advance_taken(c, op, ms, was);
+	free(was);
+	free(op->machines);
+	for (size_t i = 0; i < n; i++)
+		st_free(ms[i]);
+	free(ms);
+	return r;
+}
+
+/* Store it taking, with every name and its labels: the ticks check and
+ * take its machines (store_op_intake.c). */
+static int
+reimage_later(struct apply_ctx *c, const Bm__ReimageRequest *q, Bm__Operation *op,
+              const struct names *ns)
+{
+	Bm__Operation__LabelsEntry *lv = calloc(q->n_labels + 1, sizeof(*lv));
+	Bm__Operation__LabelsEntry **lp = calloc(q->n_labels + 1, sizeof(*lp));
+	int r = lv && lp ? 0 : -ENOMEM;
+
+	if (r == 0 && !ns->n)
 		r = st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no machines match");
-	if (r == 0 && n > OP_MACHINES_MAX)
+	else if (r == 0 && !q->n_labels && ns->n > OP_MACHINES_MAX)
 		r = st_refuse(c, BM__STATUS__STATUS_INVALID, "more than %u machines",
 		              OP_MACHINES_MAX);
-	if (r != 0) {
-		for (size_t i = 0; i < n; i++)
-			st_free(ms[i]);
-		free(ms);
-		return r;
+	for (size_t i = 0; r == 0 && i < q->n_labels; i++) {
+		bm__operation__labels_entry__init(&lv[i]);
+		lv[i].key = q->labels[i]->key;
+		lv[i].value = q->labels[i]->value;
+		lp[i] = &lv[i];
 	}
-	*ret = ms;
-	*ret_n = n;
-	return 0;
+	op->taking = 1;
+	op->machines = ns->v;
+	op->n_machines = ns->n;
+	op->labels = lp;
+	op->n_labels = q->n_labels;
+	if (r == 0 && (r = st_op_put(c, op)) == 0)
+		r = st_op_wake(c, op->name, 0);
+	c->res->more = r == 0;
+	free(lv);
+	free(lp);
+	return r;
 }
 
 int
@@ -347,9 +337,8 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 {
 	Bm__Operation op = BM__OPERATION__INIT;
 	struct names ns = { 0 };
-	Bm__Machine **ms = NULL;
 	char name[32], sel[512];
-	size_t n = 0;
+	bool later = false;
 	int r;
 
 	if (!q)
@@ -357,54 +346,14 @@ st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q)
 	if (*q->profile && !exists(c, DB_PROFILES, q->profile))
 		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "profile %s does not exist",
 		                 q->profile);
-	if ((r = resolve(c, q, &ns)) != 0 || (r = take_machines(c, q, &ns, &ms, &n)) != 0) {
-		names_free(&ns);
-		return r;
+	if ((r = resolve(c, q, &ns)) == 0 && (r = any_taking(c, &later)) == 0) {
+		snprintf(name, sizeof(name), "op-%llu", (unsigned long long)c->rev);
+		snprintf(c->res->name, sizeof(c->res->name), "%s", name);
+		selector_text(q, sel, sizeof(sel));
+		op_init(c, q, &op, name, sel);
+		r = later || ns.n > OP_SLICE ? reimage_later(c, q, &op, &ns)
+		                             : reimage_now(c, q, &op, &ns);
 	}
-	snprintf(name, sizeof(name), "op-%llu", (unsigned long long)c->rev);
-	snprintf(c->res->name, sizeof(c->res->name), "%s", name);
-	selector_text(q, sel, sizeof(sel));
-	op.name = name;
-	op.selector = sel;
-	op.profile = q->profile;
-	op.batch = q->batch;
-	op.timeout_ms = q->timeout_ms ? q->timeout_ms : OP_TIMEOUT_DEFAULT_MS;
-	op.canary = q->canary;
-	op.max_failures_pct = q->max_failures_pct;
-	/* P% of the machines, rounded up: at least one failure is allowed to
-	 * halt it, never zero (which would mean no limit). */
-	op.max_failures = q->max_failures_pct ? (uint32_t)((n * q->max_failures_pct + 99) / 100)
-	                                      : q->max_failures;
-	op.state = BM__OP_STATE__OP_RUNNING;
-	op.created_ms = c->now;
-	op.create_rev = c->rev;
-	/* The machines taken in memory; the first advance starts what may
-	 * start and stores each once. */
-	op.machines = calloc(n + 1, sizeof(char *));
-	Bm__MachineState *was = calloc(n + 1, sizeof(*was));
-	for (size_t i = 0; op.machines && was && i < n && r == 0; i++) {
-		Bm__Machine *m = ms[i];
-		was[i] = m->state;
-		op.machines[op.n_machines++] = m->name;
-		m->state = S(REIMAGING);
-		m->started_ms = 0;
-		m->progress_ms = c->now;
-		if ((r = st_set_str(&m->operation, name)) < 0 ||
-		    (r = st_set_str(&m->boot_profile, q->profile)) < 0 ||
-		    (r = st_set_str(&m->reason, name)) < 0)
-			break;
-	}
-	if (!op.machines || !was)
-		r = -ENOMEM;
-	if (r == 0)
-		r = st_op_put(c, &op);
-	if (r == 0)
-		r = st_op_advance_taken(c, &op, ms, was);
-	free(was);
-	free(op.machines);
-	for (size_t i = 0; i < n; i++)
-		st_free(ms[i]);
-	free(ms);
 	names_free(&ns);
 	return r;
 }
@@ -423,7 +372,7 @@ find_op(struct apply_ctx *c, const char *name, const char *verb, Bm__Operation *
 
 	if (!name || !*name || strlen(name) > 63)
 		return st_refuse(c, BM__STATUS__STATUS_INVALID, "%s needs an operation name", verb);
-	if ((r = get_op(c, name, ret)) == -ENOENT)
+	if ((r = st_op_get(c, name, ret)) == -ENOENT)
 		return st_refuse(c, BM__STATUS__STATUS_NOT_FOUND, "no operation %s", name);
 	if (r == 0)
 		snprintf(c->res->name, sizeof(c->res->name), "%s", name);
@@ -443,6 +392,8 @@ st_apply_op_cancel(struct apply_ctx *c, const char *name)
 		              name);
 	} else if (!op->cancel) {
 		op->cancel = 1;
+		if (op->taking)
+			st_op_intake_end(op); /* what it took is cancelled */
 		if (op->state == BM__OP_STATE__OP_HALTED)
 			op->state = BM__OP_STATE__OP_RUNNING; /* to finish as cancelled */
 		if ((r = st_op_put(c, op)) == 0)
@@ -487,8 +438,8 @@ st_apply_op_resume(struct apply_ctx *c, const char *name)
 	return r;
 }
 
-static int
-wake_put(struct apply_ctx *c, const char *name, uint64_t ms)
+int
+st_op_wake(struct apply_ctx *c, const char *name, uint64_t ms)
 {
 	return bm_mdb_put_u64(c->txn, c->s->dbi[DB_OP_WAKE], name, ms);
 }
@@ -521,10 +472,10 @@ st_op_woken(struct apply_ctx *c, const Bm__Operation *op, uint64_t next_due_ms)
 	uint64_t idle = c->now + OP_IDLE_ADVANCE_MS;
 
 	if (!st_op_live(op))
-		return wake_put(c, op->name, OP_WAKE_DONE);
+		return st_op_wake(c, op->name, OP_WAKE_DONE);
 	if (st_op_small(op))
-		return wake_put(c, op->name, 0);
-	return wake_put(c, op->name, next_due_ms < idle ? next_due_ms : idle);
+		return st_op_wake(c, op->name, 0);
+	return st_op_wake(c, op->name, next_due_ms < idle ? next_due_ms : idle);
 }
 
 /* The wake time of the operation k, v (its record): from the table, or
@@ -540,13 +491,14 @@ op_wake(struct apply_ctx *c, const MDB_val *k, const MDB_val *v, uint64_t *ret)
 	if (!(op = bm__operation__unpack(NULL, v->mv_size, v->mv_data)))
 		return -EIO;
 	*ret = st_op_live(op) ? 0 : OP_WAKE_DONE;
-	r = wake_put(c, op->name, *ret);
+	r = st_op_wake(c, op->name, *ret);
 	st_free(op);
 	return r;
 }
 
-int
-st_apply_op_tick(struct apply_ctx *c)
+/* The operations due (live ones), read. 0 or -errno. */
+static int
+ops_due(struct apply_ctx *c, Bm__Operation ***ret, size_t *ret_n)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
@@ -561,13 +513,44 @@ st_apply_op_tick(struct apply_ctx *c)
 		if ((r = op_wake(c, &k, &v, &wake)) == 0 && wake <= c->now)
 			r = names_add(&due, k.mv_data, k.mv_size);
 	mdb_cursor_close(cur);
-	for (size_t i = 0; i < due.n && r == 0; i++) {
+	*ret = calloc(due.n + 1, sizeof(**ret));
+	*ret_n = 0;
+	for (size_t i = 0; *ret && i < due.n && r == 0; i++) {
 		Bm__Operation *op = NULL;
-		if ((r = get_op(c, due.v[i], &op)) == 0 && st_op_live(op))
-			r = st_op_advance(c, op);
-		st_free(op);
+		if ((r = st_op_get(c, due.v[i], &op)) == 0 && st_op_live(op))
+			(*ret)[(*ret_n)++] = op;
+		else
+			st_free(op);
 	}
 	names_free(&due);
+	return *ret ? r : -ENOMEM;
+}
+
+/* Advance the operations due; give the oldest of those taking their
+ * machines one slice (the others wait their turn: store_op_intake.c). */
+int
+st_apply_op_tick(struct apply_ctx *c)
+{
+	Bm__Operation **ops = NULL, *oldest = NULL;
+	size_t n = 0, taking = 0;
+	int r = ops_due(c, &ops, &n);
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (!ops[i]->taking) {
+			r = st_op_advance(c, ops[i]);
+			continue;
+		}
+		taking++;
+		if (!oldest || ops[i]->create_rev < oldest->create_rev)
+			oldest = ops[i];
+	}
+	if (r == 0 && oldest)
+		r = st_op_intake(c, oldest);
+	if (taking > 1)
+		c->res->more = true;
+	for (size_t i = 0; i < n; i++)
+		st_free(ops[i]);
+	free(ops);
 	return r;
 }
 
@@ -586,8 +569,8 @@ st_op_settle(struct apply_ctx *c, const char *name)
 	if (!*name || mdb_get(c->txn, c->s->dbi[DB_OPS], &k, &v) != MDB_SUCCESS)
 		return 0;
 	if (v.mv_size > OP_SMALL_BYTES)
-		return wake_put(c, name, 0);
-	if ((r = get_op(c, name, &op)) == -ENOENT)
+		return st_op_wake(c, name, 0);
+	if ((r = st_op_get(c, name, &op)) == -ENOENT)
 		return 0;
 	if (r == 0 && st_op_live(op))
 		r = st_op_advance(c, op);

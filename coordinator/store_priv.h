@@ -125,7 +125,15 @@ int st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was);
 /* `bmctl machine power` (who: the audit's sender, for the timeline). */
 int st_apply_power(struct apply_ctx *c, const Bm__PowerRequest *q, const char *who);
 /* store_ops.c */
+/* Machines an operation's command checks, takes or writes at most (a
+ * larger reimage takes its machines a slice per tick; an advance that
+ * would write more goes on at the next tick, at once). */
+#define OP_SLICE 10000u
+#define OP_MACHINES_MAX 100000u /* in one operation */
 int st_apply_reimage(struct apply_ctx *c, const Bm__ReimageRequest *q);
+int st_op_get(struct apply_ctx *c, const char *name, Bm__Operation **ret);
+/* When the tick next advances operation `name` (0: at the next). */
+int st_op_wake(struct apply_ctx *c, const char *name, uint64_t ms);
 int st_apply_op_cancel(struct apply_ctx *c, const char *name);
 int st_apply_op_resume(struct apply_ctx *c, const char *name);
 /* Running or halted: it owns its machines and is ticked. */
@@ -144,6 +152,24 @@ int st_op_advance(struct apply_ctx *c, Bm__Operation *op);
 int st_op_advance_taken(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
                         const Bm__MachineState *was);
 int st_apply_op_tick(struct apply_ctx *c);
+/* store_op_intake.c. The machines of q among names[nn], read and checked:
+ * 0 with *ret (*ret_n records, the caller's), ST_REFUSED, -errno. */
+int st_op_check_all(struct apply_ctx *c, const Bm__ReimageRequest *q, char *const *names, size_t nn,
+                    Bm__Machine ***ret, size_t *ret_n);
+/* m (in memory) into op: reimaging, owned by op. 0 or -ENOMEM. */
+int st_op_take(struct apply_ctx *c, const Bm__Operation *op, Bm__Machine *m);
+/* --max-failures P% as a count of op's machines. */
+void st_op_failures_limit(Bm__Operation *op);
+/* One slice of a taking operation's intake (checks, else takes), stored;
+ * sets the result's `more` while it takes, else its name. 0 or -errno. */
+int st_op_intake(struct apply_ctx *c, Bm__Operation *op);
+/* End op's intake (cancelled): it keeps the machines taken so far. */
+void st_op_intake_end(Bm__Operation *op);
+/* store_op_step.c: start what may start of ms[k] (machines[lo..lo+k) of a
+ * taking op, just taken, not stored: was their stored states), and put
+ * each. 0 or -errno. */
+int st_op_start_slice(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
+                      const Bm__MachineState *was, size_t lo, size_t k);
 /* A machine of a started operation made progress: its progress time. */
 void st_op_progress(struct apply_ctx *c, Bm__Machine *m);
 int st_op_settle(struct apply_ctx *c, const char *op_name);

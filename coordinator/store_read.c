@@ -308,18 +308,6 @@ store_get(struct store_read *r, Bm__Kind kind, const char *name, Bm__Object **re
 
 /* ------------------------------------------------------------------ list */
 
-/* Map entries: { base; char *key; char *value; } */
-static bool
-labels_match(size_t nq, Bm__ListRequest__LabelsEntry **q, size_t n, void **entries)
-{
-	for (size_t i = 0; i < nq; i++) {
-		const char *v = bm_map_get(n, entries, q[i]->key);
-		if (!v || strcmp(v, q[i]->value))
-			return false;
-	}
-	return true;
-}
-
 static bool
 matches(const Bm__ListRequest *q, const ProtobufCMessage *rec, const struct rack_names *rn)
 {
@@ -329,12 +317,14 @@ matches(const Bm__ListRequest *q, const ProtobufCMessage *rec, const struct rack
 		return (!*q->rack || !strcmp(q->rack, m->rack)) &&
 		       (!*q->site || (site && !strcmp(site, q->site))) &&
 		       (!q->state || q->state == m->state) &&
-		       labels_match(q->n_labels, q->labels, m->n_labels, (void **)m->labels);
+		       bm_map_contains(m->n_labels, (void **)m->labels, q->n_labels,
+		                       (void **)q->labels);
 	}
 	if (rec->descriptor == &bm__rack__descriptor) {
 		const Bm__Rack *rk = (const Bm__Rack *)rec;
 		return (!*q->site || !strcmp(q->site, rk->site)) &&
-		       labels_match(q->n_labels, q->labels, rk->n_labels, (void **)rk->labels);
+		       bm_map_contains(rk->n_labels, (void **)rk->labels, q->n_labels,
+		                       (void **)q->labels);
 	}
 	if (rec->descriptor == &bm__agent_record__descriptor) {
 		const Bm__AgentRecord *a = (const Bm__AgentRecord *)rec;
@@ -342,7 +332,8 @@ matches(const Bm__ListRequest *q, const ProtobufCMessage *rec, const struct rack
 	}
 	if (rec->descriptor == &bm__site__descriptor) {
 		const Bm__Site *s = (const Bm__Site *)rec;
-		return labels_match(q->n_labels, q->labels, s->n_labels, (void **)s->labels);
+		return bm_map_contains(s->n_labels, (void **)s->labels, q->n_labels,
+		                       (void **)q->labels);
 	}
 	return true;
 }

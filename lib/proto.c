@@ -104,6 +104,19 @@ bm_map_get(size_t n_entries, void **entries, const char *key)
 	return NULL;
 }
 
+bool
+bm_map_contains(size_t n_have, void **have, size_t n_want, void **want)
+{
+	for (size_t i = 0; i < n_want; i++) {
+		const ProtobufCMessageDescriptor *d =
+		    ((const ProtobufCMessage *)want[i])->descriptor;
+		const char *v = bm_map_get(n_have, have, *entry_str(want[i], d, 0));
+		if (!v || strcmp(v, *entry_str(want[i], d, 1)))
+			return false;
+	}
+	return true;
+}
+
 int
 bm_map_set(size_t *n_entries, void ***entries, const ProtobufCMessageDescriptor *d, const char *key,
            const char *value)

@@ -7,30 +7,11 @@
 # alone, its writes follow the redirect to the leader.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-
+. "$(dirname "$0")/cluster.sh"
 # The nodes run in the agent's namespace (netns_up sets COORD_NS), on TLS.
-NODE=()
-api() { echo "tls+tcp://127.0.0.1:$((PORT_BASE + 20 + $1))"; }
-raddr() { echo "127.0.0.1:$((PORT_BASE + $1))"; }
-start_node() {
-  # shellcheck disable=SC2046 # the options are words
-  ip netns exec "$COORD_NS" "$BM_BIN/bmcoord" --id "$1" --raft-address "$(raddr "$1")" \
-    --data-dir "$T/n$1" --listen "$(api "$1")" --election-ms 500 --heartbeat-ms 50 \
-    --bootstrap "1=$(raddr 1),2=$(raddr 2),3=$(raddr 3)" $(coord_tls "$1") 2>>"$T/n$1.log" &
-  NODE[$1]=$!
-}
-kill_node() { kill -9 "${NODE[$1]}" 2>/dev/null; wait "${NODE[$1]}" 2>/dev/null; }
-on() { local n=$1; shift; BMCTL_COORDINATOR=$(api "$n") bmctl --timeout 3 "$@"; }
-leader() {
-  for _ in $(seq 1 100); do
-    for i in 1 2 3; do
-      on "$i" -o json cluster status 2>/dev/null | grep -q '"state": "leader"' && { echo "$i"; return 0; }
-    done
-    sleep 0.1
-  done
-  return 1
-}
-stop_nodes() { for i in 1 2 3; do kill -9 "${NODE[$i]}" 2>/dev/null; done; netns_cleanup; }
+NODE_ARGS=(--bootstrap "1=$(raddr 1),2=$(raddr 2),3=$(raddr 3)")
+leader() { wait_leader 1 2 3; }
+stop_nodes() { kill_nodes; netns_cleanup; }
 trap stop_nodes EXIT
 
 netns_up 10.15.0.1/24 10.15.0.99/24

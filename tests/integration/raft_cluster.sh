@@ -16,37 +16,10 @@
 #     join nor receive an entry, even added by an admin; a node with a
 #     certificate of the fleet CA joins and catches up.
 . "$(dirname "$0")/lib.sh"
-
-PIDS=() # index: node id
-api() { echo "tls+tcp://127.0.0.1:$((PORT_BASE + 20 + $1))"; }
-urls() { local u= i; for i in "$@"; do u="$u${u:+,}$(api "$i")"; done; echo "$u"; }
-raddr() { echo "127.0.0.1:$((PORT_BASE + $1))"; }
-start_node() { # start_node ID ARGS...
-  local id=$1; shift
-  # shellcheck disable=SC2046 # the options are words
-  "$BM_BIN/bmcoord" --id "$id" --raft-address "$(raddr "$id")" --data-dir "$T/n$id" \
-    --listen "$(api "$id")" --election-ms 500 --heartbeat-ms 50 --snapshot-threshold 64 \
-    $(coord_tls "$id") "$@" 2>>"$T/n$id.log" &
-  PIDS[$id]=$!
-}
-kill_node() { kill -9 "${PIDS[$1]}" 2>/dev/null; wait "${PIDS[$1]}" 2>/dev/null; PIDS[$1]=; }
-on() { local n=$1; shift; BMCTL_COORDINATOR=$(api "$n") "$BM_BIN/bmctl" --timeout 5 "$@"; }
-leader() { # the leader's id, as node $1 sees it
-  on "$1" -o json cluster status 2>/dev/null | python3 -c \
-    'import json,sys; d=json.load(sys.stdin); print(d["leader_id"] if d["state"]=="leader" or d["leader_id"] else "")' 2>/dev/null
-}
-wait_leader() { # wait_leader NODE...: until one of them is the leader; prints its id
-  for _ in $(seq 1 100); do
-    for n in "$@"; do
-      s=$(on "$n" -o json cluster status 2>/dev/null | grep -o '"state": "leader"')
-      [ -n "$s" ] && { echo "$n"; return 0; }
-    done
-    sleep 0.1
-  done
-  return 1
-}
+. "$(dirname "$0")/cluster.sh"
+NODE_ARGS=(--snapshot-threshold 64)
 count_on() { on "$1" get machines -o json 2>/dev/null | grep -c '"name"'; }
-cleanup_nodes() { for p in "${PIDS[@]}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null; done; cleanup; }
+cleanup_nodes() { kill_nodes; cleanup; }
 trap cleanup_nodes EXIT
 
 # --- three nodes ------------------------------------------------------------
@@ -230,7 +203,7 @@ R=$T/rogue-pki
 "$BM_BIN/bmcoord" --id 16 --raft-address "$(raddr 16)" --data-dir "$T/n16" --listen "$(api 16)" \
   --tls-ca "$R/ca.crt" --tls-cert "$R/c16.crt" --tls-key "$R/c16.key" \
   --join "$(urls 11 12 13)" 2>>"$T/n16.log" &
-PIDS[16]=$!
+NODE[16]=$!
 sleep 3
 [ "$(voters "$L")" = 3 ] && ok "a rogue node (another CA) cannot join" || not_ok "voters: $(voters "$L")"
 # Added by an admin anyway: the leader's TLS refuses it, it gets no entry.

@@ -69,12 +69,18 @@ tick(struct th_fx *f, uint64_t now)
 void
 agent_holds_k(struct th_fx *f, bool holds)
 {
+	rack_agent_holds_k(f, "a1", "rack11", holds);
+}
+
+void
+rack_agent_holds_k(struct th_fx *f, const char *id, const char *rack, bool holds)
+{
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__AgentInfo info = BM__AGENT_INFO__INIT;
 	ProtobufCBinaryData d = { 32, (uint8_t *)ksha };
 
-	info.id = "a1";
-	info.rack = "rack11";
+	info.id = (char *)id;
+	info.rack = (char *)rack;
 	info.cached = &d;
 	info.n_cached = holds;
 	cmd.op_case = BM__COMMAND__OP_AGENT_REGISTER;
@@ -104,17 +110,32 @@ event(struct th_fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail,
 	assert_int_equal(run(f->s, &cmd, now, NULL, NULL), OK);
 }
 
+/* The record o holds in *rec (taken out of it), o freed. */
+static void *
+unwrap(Bm__Object *o, void *rec)
+{
+	void *v;
+
+	assert_non_null(o);
+	v = *(void **)rec;
+	*(void **)rec = NULL;
+	o->obj_case = BM__OBJECT__OBJ__NOT_SET;
+	bm__object__free_unpacked(o, NULL);
+	return v;
+}
+
 Bm__Machine *
 machine(struct th_fx *f, const char *name)
 {
 	Bm__Object *o = th_get(f->s, KM, name);
-	Bm__Machine *m;
-	assert_non_null(o);
-	m = o->machine;
-	o->machine = NULL;
-	o->obj_case = BM__OBJECT__OBJ__NOT_SET;
-	bm__object__free_unpacked(o, NULL);
-	return m;
+	return unwrap(o, o ? (void *)&o->machine : NULL);
+}
+
+Bm__Operation *
+operation(struct th_fx *f, const char *op)
+{
+	Bm__Object *o = th_get(f->s, BM__KIND__KIND_OPERATION, op);
+	return unwrap(o, o ? (void *)&o->operation : NULL);
 }
 
 Bm__MachineState

@@ -25,9 +25,13 @@ Bm__Status reimage(struct th_fx *f, const char *profile, uint32_t batch, uint64_
 void tick(struct th_fx *f, uint64_t now);
 /* Agent a1 of rack11 registers, holding image k or not. */
 void agent_holds_k(struct th_fx *f, bool holds);
+/* Agent `id` of `rack` registers, holding image k or not. */
+void rack_agent_holds_k(struct th_fx *f, const char *id, const char *rack, bool holds);
 /* Agent a1 reports an event of MAC 52:54:00:11:00:mac_last. */
 void event(struct th_fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail, uint64_t now);
 Bm__Machine *machine(struct th_fx *f, const char *name);
+/* The operation's record (free with bm__operation__free_unpacked). */
+Bm__Operation *operation(struct th_fx *f, const char *op);
 Bm__MachineState mstate(struct th_fx *f, const char *name);
 Bm__OpState op_state(struct th_fx *f, const char *op);
 void assert_reason(struct th_fx *f, const char *name, const char *part);

@@ -68,19 +68,6 @@ op_verb(struct th_fx *f, Bm__Command__OpCase verb, char *op, uint64_t now, char 
 	return run(f->s, &cmd, now, msg, NULL);
 }
 
-static Bm__Operation *
-operation(struct th_fx *f, const char *op)
-{
-	Bm__Object *o = th_get(f->s, BM__KIND__KIND_OPERATION, op);
-	Bm__Operation *v;
-	assert_non_null(o);
-	v = o->operation;
-	o->operation = NULL;
-	o->obj_case = BM__OBJECT__OBJ__NOT_SET;
-	bm__object__free_unpacked(o, NULL);
-	return v;
-}
-
 static unsigned
 n_started(struct th_fx *f, int from, int to)
 {

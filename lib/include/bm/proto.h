@@ -1,5 +1,6 @@
 /* The generated schema plus small helpers shared by the three programs. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,3 +35,5 @@ int bm_map_set(size_t *n_entries, void ***entries, const ProtobufCMessageDescrip
                const char *key, const char *value);
 /* Value for key in a map field, or NULL. */
 const char *bm_map_get(size_t n_entries, void **entries, const char *key);
+/* Every key of map `want` is in map `have`, with the same value. */
+bool bm_map_contains(size_t n_have, void **have, size_t n_want, void **want);
