@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bm/fleet.h"
 #include "bm/log.h"
 #include "bm/netaddr.h"
 #include "bm/rpc.h"
@@ -194,6 +195,16 @@ handle_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	    (req->body_case == BM__REQUEST__BODY_POWER && !req->power) ||
 	    (req->body_case == BM__REQUEST__BODY_IMAGE_STAGE && !req->image_stage)) {
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, "request has no body");
+		return;
+	}
+	if (req->body_case == BM__REQUEST__BODY_APPLY &&
+	    req->apply->fleet->n_machines > BM_APPLY_MACHINES_MAX) {
+		char why[160];
+		snprintf(why, sizeof(why),
+		         "an apply of %zu machines: at most %u in one (bmctl apply sends a larger "
+		         "file in parts)",
+		         req->apply->fleet->n_machines, BM_APPLY_MACHINES_MAX);
+		bm_rpc_reply_status(call, BM__STATUS__STATUS_INVALID, why);
 		return;
 	}
 	if (!seal_passwords(a, call, req) || !(w = api_write_call_new(call)))

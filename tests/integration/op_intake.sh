@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A reimage larger than a slice (OP_SLICE: 10,000 machines) through
-# bmcoord and bmctl: the coordinator takes its machines a slice per tick
+# bmcoord and bmctl (and the fleet, applied by bmctl in parts of
+# BM_APPLY_MACHINES_MAX; one Apply of more is refused): the coordinator takes its machines a slice per tick
 # (store_op_intake.c) and answers the reimage once all are taken, as a
 # reimage taken in one command is answered: with every machine, or with
 # the refusal its checks found (exit 1, naming the machine, nothing
@@ -27,6 +28,7 @@ with open(sys.argv[1], "w") as f:
                 f"mac: \"52:54:00:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}\", profile: p}}\n")
 PY
 expect_exit 0 "fleet of 20,500 machines applied" bmctl apply -f "$T/fleet.yaml"
+expect_in "$T/out" "20708 created, 0 updated" "bmctl sent it in parts and sums what they did (20,500 machines, 205 racks, a site, an image, a profile)"
 reimaging() { bmctl get machines --state reimaging -o json | grep -c '"name"'; }
 
 # Refused in its checks: r99-m99 (last in name order) is in another
@@ -72,6 +74,25 @@ n=$(reimaging)
 [ "$n" = 20500 ] && ok "all 20,500 reimaging" || not_ok "$n reimaging"
 expect_in "$T/coord.log" "intake done op=$BIG" "the coordinator logs the intake's end"
 grep -q "leadership\|election" "$T/coord.log" && not_ok "leadership moved" || ok "leadership held"
+
+# An Apply of more than BM_APPLY_MACHINES_MAX machines is refused whoever
+# sends it; bmctl's parts stop at the first refused, saying what was applied
+# (x14999 takes the MAC of r0-m0, stored and not in that file).
+"$BM_BIN/rpc_probe" "$BMCTL_COORDINATOR" "$BMCTL_CA" "$BMCTL_CERT" "$BMCTL_KEY" apply r0 10001 >"$T/out" 2>&1
+expect_in "$T/out" "an apply of 10001 machines: at most 10000 in one" "one Apply of 10,001 machines is refused"
+python3 - "$T/x.yaml" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("machines:\n")
+    for i in range(25000):
+        mac = "52:54:00:00:00:00" if i == 14999 else f"52:54:01:{i >> 16 & 255:02x}:{i >> 8 & 255:02x}:{i & 255:02x}"
+        f.write(f"  - {{name: x{i}, rack: r{i % 205}, mac: \"{mac}\", profile: p}}\n")
+PY
+expect_exit 1 "a file whose second part is refused" bmctl apply -f "$T/x.yaml"
+expect_in "$T/err" "machines 1-10000 of 25000 (and every other entry) were applied, in parts of 10000; from machine 10001 on, nothing" "bmctl says what was applied"
+expect_in "$T/err" "x.yaml:$(grep -n 'name: x14999,' "$T/x.yaml" | cut -d: -f1): machine x14999: mac: 52:54:00:00:00:00 is already the MAC of machine r0-m0" "the refusal names the file's line"
+n=$(bmctl get machines -o json | grep -c '"name": "x')
+[ "$n" = 10000 ] && ok "the first part is stored, nothing of the second" || not_ok "$n x machines stored"
 kill "$COORD_PID"; wait "$COORD_PID"; COORD_PID=
 
 # --- three nodes: the leadership moves while a reimage takes its machines.

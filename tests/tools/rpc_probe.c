@@ -1,14 +1,16 @@
 /* Sends one agent request as a given certificate, for the trust tests:
- *   rpc_probe URL CA CERT KEY register|watch|report|blob RACK [MAC|SHA256|PEER_URL SHA256]
+ *   rpc_probe URL CA CERT KEY register|watch|report|blob|apply RACK [MAC|SHA256|PEER_URL SHA256|N]
  * register: as agent "probe" of RACK (with PEER_URL SHA256: serving its
  * site's agents at PEER_URL, and holding the image SHA256); watch: RACK's view from revision 0;
  * report: a "state=done" callback for MAC, as agent "probe" of RACK;
- * blob: the first bytes of the blob SHA256 (hex).
+ * blob: the first bytes of the blob SHA256 (hex); apply: one Apply request
+ * of N machines probe-0..probe-N-1 in RACK (apply RACK N).
  * Prints "STATUS message" (the answer's status name and message, and for a
  * watch the number of objects received, then "machine NAME password=PASS"
  * for each machine whose BMC password came with it) and exits 0 when the
  * call was answered at all, 1 otherwise. CA "" calls in plaintext. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bm/netaddr.h"
@@ -16,6 +18,37 @@
 #include "bm/rpc.h"
 #include "bm/sha256.h"
 #include "bm/util.h"
+
+/* n machines probe-I of rack (fleet_free frees them). */
+static int
+fleet_of(const char *rack, size_t n, Bm__Fleet *f)
+{
+	Bm__Machine *ms = calloc(n + 1, sizeof(*ms));
+
+	if (!ms || !(f->machines = calloc(n + 1, sizeof(*f->machines)))) {
+		free(ms);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char name[32];
+		bm__machine__init(&ms[i]);
+		snprintf(name, sizeof(name), "probe-%zu", i);
+		if (!(ms[i].name = strdup(name)))
+			return -1;
+		ms[i].rack = (char *)rack;
+		f->machines[f->n_machines++] = &ms[i];
+	}
+	return 0;
+}
+
+static void
+fleet_free(Bm__Fleet *f)
+{
+	for (size_t i = 0; i < f->n_machines; i++)
+		free(f->machines[i]->name);
+	free(f->n_machines ? f->machines[0] : NULL);
+	free(f->machines);
+}
 
 int
 main(int argc, char **argv)
@@ -33,13 +66,16 @@ main(int argc, char **argv)
 	Bm__Response *resp;
 	uint8_t mac[6] = { 0 }, sha[BM_SHA256_LEN];
 	Bm__BlobGetRequest bg = BM__BLOB_GET_REQUEST__INIT;
+	Bm__ApplyRequest ar = BM__APPLY_REQUEST__INIT;
+	Bm__Fleet fleet = BM__FLEET__INIT;
 	ProtobufCBinaryData held = { sizeof(sha), sha };
 	char err[256];
 	int r;
 
 	if (argc < 7) {
-		fprintf(stderr, "usage: rpc_probe URL CA CERT KEY register|watch|report|blob RACK "
-		                "[MAC|SHA256|PEER_URL SHA256]\n");
+		fprintf(stderr,
+		        "usage: rpc_probe URL CA CERT KEY register|watch|report|blob|apply RACK "
+		        "[MAC|SHA256|PEER_URL SHA256|N]\n");
 		return 2;
 	}
 	t = (struct bm_rpc_tls){ argv[2], argv[3], argv[4], NULL };
@@ -63,6 +99,12 @@ main(int argc, char **argv)
 		w.rack = argv[6];
 		req.body_case = BM__REQUEST__BODY_WATCH;
 		req.watch = &w;
+	} else if (!strcmp(argv[5], "apply")) {
+		if (argc < 8 || fleet_of(argv[6], (size_t)atol(argv[7]), &fleet) < 0)
+			return 2;
+		ar.fleet = &fleet;
+		req.body_case = BM__REQUEST__BODY_APPLY;
+		req.apply = &ar;
 	} else if (!strcmp(argv[5], "blob")) {
 		if (argc < 8 || bm_sha256_parse(argv[7], sha) < 0)
 			return 2;
@@ -89,6 +131,7 @@ main(int argc, char **argv)
 	    (r = bm_rpc_call(c, &req, 5000, &resp)) < 0) {
 		printf("FAILED %s\n", strerror(-r));
 		bm_rpc_creds_free(cr);
+		fleet_free(&fleet);
 		return 1;
 	}
 	printf("%s %s", bm_status_name(resp->status), resp->message);
@@ -105,5 +148,6 @@ main(int argc, char **argv)
 	bm__response__free_unpacked(resp, NULL);
 	bm_rpc_client_free(c);
 	bm_rpc_creds_free(cr);
+	fleet_free(&fleet);
 	return 0;
 }
