@@ -15,16 +15,18 @@
 #include "store.h"
 
 /* One command holds every node's loop while it applies, the followers'
- * after the leader's (they learn the commit from its next message): the
- * reimage of 100,000 machines ~1.3 s each on this 2-core box, idle. libraft's
- * leader steps down, and a follower stands, when an election timeout passes
- * without word from the others, so the timeout must be about twice the
- * longest apply: at 500 ms and at 1 s leadership moved at that command
- * (bench/fleet.sh, and a 3-node cluster with no agents); at 2 s and 3 s it
- * held. 3 s is in line with Consul's production default (5 s); a dead
- * leader is replaced in 3-6 s. Splitting such commands into bounded
- * entries would let it come down. */
-#define RAFT_ELECTION_MS_DEFAULT 3000u
+ * after the leader's (they learn the commit from its next message).
+ * libraft's leader steps down, and a follower stands, when an election
+ * timeout passes without word from the others, so the timeout must be
+ * about twice the longest apply. No command writes more than OP_SLICE
+ * (10,000) machines: a larger reimage is taken a slice per tick, an Apply
+ * carries at most BM_APPLY_MACHINES_MAX machines. When the reimage of
+ * 100,000 machines was one command it held each node ~1.3 s on this 2-core
+ * box and leadership moved at 500 ms and at 1 s (bench/fleet.sh, and a
+ * 3-node cluster with no agents); with the slices it held at 1 s through
+ * three rounds of bench/fleet.sh at 1,000 agents. A dead leader is
+ * replaced in 1-2 s. */
+#define RAFT_ELECTION_MS_DEFAULT 1000u
 #define RAFT_HEARTBEAT_MS_DEFAULT 50u
 #define RAFT_SNAPSHOT_THRESHOLD 8192u /* entries between snapshots */
 #define RAFT_SNAPSHOT_TRAILING 2048u  /* entries kept behind a snapshot */
