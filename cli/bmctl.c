@@ -237,8 +237,8 @@ int
 ctl_call_any(struct ctl *c, Bm__Request *req, Bm__Response **ret_resp)
 {
 	/* ~15 s of rounds without a leader: elections (1-2 s each at
-	 * bmcoord's default) that fail several times. With several coordinators, a dead one must not hold
-	 * the call: each try is bounded, then the next URL. */
+	 * bmcoord's default) that fail several times. With several coordinators, a dead one must
+	 * not hold the call: each try is bounded, then the next URL. */
 	unsigned n = url_count(c), tries = n > 1 ? 150 * n : 1, hops = 0;
 	int timeout = n > 1 && c->timeout_ms > 10000 ? 10000 : c->timeout_ms, r = -EIO;
 	char url[512];

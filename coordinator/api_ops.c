@@ -286,7 +286,8 @@ op_wait_add(struct api *a, struct bm_rpc_call *call, const char *name)
 
 	if (!w) { /* stopping, or out of memory */
 		char msg[160];
-		snprintf(msg, sizeof(msg), "%s takes its machines; see bmctl op get %s", name, name);
+		snprintf(msg, sizeof(msg), "%s takes its machines; see bmctl op get %s", name,
+		         name);
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, msg);
 		return;
 	}
