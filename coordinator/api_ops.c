@@ -340,23 +340,18 @@ tick_done(struct proposal *p, const struct store_result *res)
 		uv_timer_start(&t->t, tick_cb, 0, TICK_MS);
 }
 
+/* Any operation to tick (from the wake table: unpacking every operation,
+ * each listing up to 100,000 machines, every second would cost more than
+ * the tick). */
 static bool
 any_running(struct api *a)
 {
-	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
-	Bm__ListResult *l = NULL;
 	struct store_read *rd;
-	bool running = false;
+	bool running;
 
-	q.kind = BM__KIND__KIND_OPERATION;
 	if (store_read_begin(a->store, &rd) < 0)
 		return false;
-	if (store_list(rd, &q, &l) == 0) {
-		for (size_t i = 0; i < l->n_items && !running; i++)
-			running = l->items[i]->operation->state == BM__OP_STATE__OP_RUNNING ||
-			          l->items[i]->operation->state == BM__OP_STATE__OP_HALTED;
-		bm__list_result__free_unpacked(l, NULL);
-	}
+	running = store_ops_live(rd);
 	store_read_end(rd);
 	return running;
 }

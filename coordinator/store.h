@@ -102,6 +102,9 @@ void store_read_end(struct store_read *r);
 uint64_t store_read_revision(struct store_read *r);
 /* Changes at or below this revision are no longer kept. */
 uint64_t store_read_compact_revision(struct store_read *r);
+/* Is an operation live (running or halted: ticks advance it)? Reads the
+ * operations' wake times, not their records. */
+bool store_ops_live(struct store_read *r);
 /* One object (with its count: machines of a rack, racks of a site).
  * Returns 0 with *ret_obj (free with bm__object__free_unpacked(o, NULL)),
  * -ENOENT, -EINVAL (bad kind), -EIO. */

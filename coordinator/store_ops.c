@@ -496,6 +496,30 @@ op_wake(struct apply_ctx *c, const MDB_val *k, const MDB_val *v, uint64_t *ret)
 	return r;
 }
 
+bool
+store_ops_live(struct store_read *rd)
+{
+	MDB_stat ops, wakes;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	bool live = false;
+	int rc;
+
+	/* An operation of a store from before the wake table has no entry in
+	 * it until a tick gives it one: it may be live. */
+	if (mdb_stat(rd->txn, rd->s->dbi[DB_OPS], &ops) != MDB_SUCCESS ||
+	    mdb_stat(rd->txn, rd->s->dbi[DB_OP_WAKE], &wakes) != MDB_SUCCESS ||
+	    wakes.ms_entries < ops.ms_entries)
+		return true;
+	if (mdb_cursor_open(rd->txn, rd->s->dbi[DB_OP_WAKE], &cur) != MDB_SUCCESS)
+		return true;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && !live;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		live = v.mv_size != 8 || bm_get_be64(v.mv_data) != OP_WAKE_DONE;
+	mdb_cursor_close(cur);
+	return live;
+}
+
 /* The operations due (live ones), read. 0 or -errno. */
 static int
 ops_due(struct apply_ctx *c, Bm__Operation ***ret, size_t *ret_n)

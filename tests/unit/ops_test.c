@@ -249,6 +249,19 @@ test_firmware_seen(void **state)
 	bm__machine__free_unpacked(m, NULL);
 }
 
+/* What the ticker asks before each tick. */
+static bool
+ops_live(struct th_fx *f)
+{
+	struct store_read *rd;
+	bool live;
+
+	assert_int_equal(store_read_begin(f->s, &rd), 0);
+	live = store_ops_live(rd);
+	store_read_end(rd);
+	return live;
+}
+
 static void
 test_cancel(void **state)
 {
@@ -258,7 +271,9 @@ test_cancel(void **state)
 	char op[32];
 
 	agent_holds_k(f, true);
+	assert_false(ops_live(f));
 	assert_int_equal(reimage(f, "tiny", 1, 0, t, NULL, op, "rack11", NULL), OK);
+	assert_true(ops_live(f));
 	assert_int_not_equal(started(f, "a"), 0);
 	cmd.op_case = BM__COMMAND__OP_OP_CANCEL;
 	cmd.op_cancel = op;
@@ -271,6 +286,7 @@ test_cancel(void **state)
 	event(f, 1, BM__EVENT_KIND__EVENT_CALLBACK, "state=done", t += 1000);
 	tick(f, t += 1000);
 	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_CANCELLED);
+	assert_false(ops_live(f));
 	assert_int_equal(mstate(f, "a"), S(DEPLOYED));
 	/* A finished operation cannot be cancelled. */
 	assert_int_equal(run(f->s, &cmd, t, NULL, NULL), BM__STATUS__STATUS_PRECONDITION);
