@@ -3,7 +3,8 @@
  * command: the slices' counts and the writes of every command, the
  * admission bound across slices, a refusal found in the last slice of the
  * checks (nothing taken), a reimage queued behind one taking, a cancel in
- * the middle, and 20,160 timeouts spread over three ticks. Fleet: 205 racks
+ * the middle, 20,160 timeouts spread over three ticks, and the advance
+ * after a machine ended deferred by the operation's size. Fleet: 205 racks
  * of 100 machines, racks r0..r199 max_booting 100, the rest the default. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -271,6 +272,36 @@ test_queued_and_cancelled(void **state)
 	assert_int_equal(mstate(f, "r99-m99"), S(REIMAGING));
 }
 
+/* A machine of a large operation ends: the operation is advanced (the
+ * next machine of the rack starts) not at the next tick but once its
+ * record's share of OP_ADVANCE_BYTES_PER_S allows (~0.9 s for these
+ * 20,500 machines); more endings meanwhile do not bring it sooner. */
+static void
+test_settle_deferred(void **state)
+{
+	struct th_fx *f = *state;
+	const uint8_t m0[6] = { 0x52, 0x54, 0, 0, 0x4f, 0xb0 }; /* r204-m0: 20,400 */
+	const uint8_t m1[6] = { 0x52, 0x54, 0, 0, 0x4f, 0xb1 }; /* r204-m1 */
+	uint64_t t = T0, t_end;
+	char op[32], ended[32] = "";
+
+	assert_true(reimage_taking(f, "site/s", 0, t, op));
+	tick_intake(f, &t, ended);
+	assert_string_equal(ended, op);
+	/* r204 boots 32 (m0, m1, m10..m19, m2, ... m37): m38 waits. */
+	assert_int_not_equal(started(f, "r204-m0"), 0);
+	assert_int_equal(started(f, "r204-m38"), 0);
+	agent_event(f, "a204", m0, BM__EVENT_KIND__EVENT_POWER, "failed seq=1: no BMC", t += 10);
+	assert_int_equal(mstate(f, "r204-m0"), S(FAILED));
+	t_end = t;
+	agent_event(f, "a204", m1, BM__EVENT_KIND__EVENT_POWER, "failed seq=1: no BMC", t += 500);
+	tick_out(f, t += 10);
+	assert_int_equal(started(f, "r204-m38"), 0); /* not yet */
+	tick_out(f, t_end + 1500);
+	assert_int_not_equal(started(f, "r204-m38"), 0);
+	assert_int_not_equal(started(f, "r204-m39"), 0);
+}
+
 int
 main(void)
 {
@@ -278,6 +309,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_slices, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_refused_in_checks, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_queued_and_cancelled, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_settle_deferred, setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

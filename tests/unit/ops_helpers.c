@@ -91,18 +91,26 @@ rack_agent_holds_k(struct th_fx *f, const char *id, const char *rack, bool holds
 void
 event(struct th_fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail, uint64_t now)
 {
+	const uint8_t mac[6] = { 0x52, 0x54, 0, 0x11, 0, mac_last };
+
+	agent_event(f, "a1", mac, kind, detail, now);
+}
+
+void
+agent_event(struct th_fx *f, const char *agent, const uint8_t mac[6], Bm__EventKind kind,
+            const char *detail, uint64_t now)
+{
 	Bm__Command cmd = BM__COMMAND__INIT;
 	Bm__AgentEvents batch = BM__AGENT_EVENTS__INIT;
 	Bm__Event e = BM__EVENT__INIT, *ep = &e;
-	uint8_t mac[6] = { 0x52, 0x54, 0, 0x11, 0, mac_last };
 
 	e.seq = ++f->seq;
 	e.time_ms = now;
 	e.kind = kind;
-	e.mac.data = mac;
+	e.mac.data = (uint8_t *)mac;
 	e.mac.len = 6;
 	e.detail = (char *)detail;
-	batch.agent_id = "a1";
+	batch.agent_id = (char *)agent;
 	batch.events = &ep;
 	batch.n_events = 1;
 	cmd.op_case = BM__COMMAND__OP_AGENT_EVENTS;

@@ -29,6 +29,9 @@ void agent_holds_k(struct th_fx *f, bool holds);
 void rack_agent_holds_k(struct th_fx *f, const char *id, const char *rack, bool holds);
 /* Agent a1 reports an event of MAC 52:54:00:11:00:mac_last. */
 void event(struct th_fx *f, uint8_t mac_last, Bm__EventKind kind, const char *detail, uint64_t now);
+/* Agent `agent` reports an event of mac. */
+void agent_event(struct th_fx *f, const char *agent, const uint8_t mac[6], Bm__EventKind kind,
+                 const char *detail, uint64_t now);
 Bm__Machine *machine(struct th_fx *f, const char *name);
 /* The operation's record (free with bm__operation__free_unpacked). */
 Bm__Operation *operation(struct th_fx *f, const char *op);
