@@ -4,7 +4,8 @@
 # tick before DB_OP_WAKE by default), in the same run. bm_bench_optick
 # applies a fleet of N machines (racks of 100), reimages them all (32 per
 # rack start, the rest wait; nothing ends or times out; that command is
-# timed too) and times T ticks a second apart on the store itself. Medians of R rounds of each.
+# timed too) and times T ticks a second apart on the store itself, then the
+# advance after one machine ended. Medians of R rounds of each.
 #   usage: bench/optick.sh [-n MACHINES] [-t TICKS] [-r ROUNDS] [-b REF]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,5 +52,7 @@ Before: $BASE$([ "$BASE" = c1308ac ] && echo " (every live operation advanced at
 | the reimage of all $N, applied on the store: its command and its intake's ticks | $(field old reimage_ms) ms | $(field new reimage_ms) ms | $(echo "scale=2; $(field old reimage_ms) / $(field new reimage_ms)" | bc -l)x |
 | ... in commands | $(field old reimage_commands) | $(field new reimage_commands) | - |
 | ... the longest command (what holds a node's loop) | $(field old reimage_command_max_ms) ms | $(field new reimage_command_max_ms) ms | $(echo "scale=1; $(field old reimage_command_max_ms) / $(field new reimage_command_max_ms)" | bc -l)x |
+| the tick that advances it after one machine ended (every machine read) | $(field old advance_ms) ms | $(field new advance_ms) ms | - |
+| the fleet's apply (one command) | $(field old apply_ms) ms | $(field new apply_ms) ms | - |
 | fleet applied + reimage of all | $(field old setup_ms) ms | $(field new setup_ms) ms | - |
 T

@@ -285,7 +285,7 @@ op_wait_add(struct api *a, struct bm_rpc_call *call, const char *name)
 	struct op_wait *w = a->ticker ? calloc(1, sizeof(*w)) : NULL;
 
 	if (!w) { /* stopping, or out of memory */
-		char msg[160];
+		char msg[256];
 		snprintf(msg, sizeof(msg), "%s takes its machines; see bmctl op get %s", name,
 		         name);
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_UNAVAILABLE, msg);
