@@ -119,10 +119,14 @@ while text[at:].strip():
     doc, end = dec.raw_decode(text, at + len(text[at:]) - len(text[at:].lstrip()))
     docs.append(doc)
     at = end
+odd = []  # machines powered more than once, or installing more than once: named
 for d in docs:
     ev = d["events"]
     on = [t(e["time"]) for e in ev if e["kind"] == "power" and e["detail"].startswith("ok")]
     inst = [t(e["time"]) for e in ev if e["kind"] == "state" and "-> installing" in e["detail"]]
+    if len(on) > 1 or len(inst) > 1:
+        odd.append(d.get("machine", "?") + ":" + ",".join(
+            e["detail"][:48] for e in ev if e["kind"] in ("power", "state")))
     ons += on
     for a in on:
         b = min([x for x in inst if x >= a], default=None)
@@ -136,7 +140,7 @@ for _, d in sorted(edges, key=lambda e: (e[0], e[1])):
 ons.sort()
 gaps = sorted(b - a for a, b in zip(ons, ons[1:]))
 gap = gaps[len(gaps) // 10] * 1000 if gaps else 0  # 10th percentile
-print(f"spans={spans} peak={peak} p10_gap_ms={gap:.0f}")
+print(f"spans={spans} peak={peak} p10_gap_ms={gap:.0f}" + (f" odd={odd}" if odd else ""))
 sys.exit(0 if spans >= n - 1 and peak <= maxb else 1)  # the failed canary never installs
 PY
 rc=$?
