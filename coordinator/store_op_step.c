@@ -153,10 +153,45 @@ struct rack_load {
 #define LOAD_BUCKETS 256u
 struct admission {
 	struct rack_load *b[LOAD_BUCKETS];
+	/* The advancing operation's machines, read (NULL: none): counted from
+	 * here, not read again (names in order: `sorted`). */
+	const Bm__Operation *op;
+	Bm__Machine *const *ms;
+	bool sorted;
 };
 
 static int
-rack_count(struct apply_ctx *c, struct rack_load *l)
+name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, *(char *const *)elem);
+}
+
+/* Machine `name` as the advance holds it, or NULL. (A rack's count is
+ * taken at its first start of the advance, before any of its machines
+ * started in it: what the advance holds is then what is stored.) */
+static const Bm__Machine *
+held_machine(const struct admission *a, const char *name)
+{
+	char *const *hit;
+
+	if (!a->ms || !a->sorted)
+		return NULL;
+	hit = bsearch(name, a->op->machines, a->op->n_machines, sizeof(char *), name_cmp);
+	return hit ? a->ms[hit - a->op->machines] : NULL;
+}
+
+/* Its names in order, as reimages store them (each name once). */
+static bool
+names_sorted(const Bm__Operation *op)
+{
+	for (size_t i = 1; i < op->n_machines; i++)
+		if (strcmp(op->machines[i - 1], op->machines[i]) >= 0)
+			return false;
+	return true;
+}
+
+static int
+rack_count(struct apply_ctx *c, const struct admission *a, struct rack_load *l)
 {
 	MDB_cursor *cur;
 	MDB_val k = { strlen(l->rack), l->rack }, v;
@@ -173,7 +208,14 @@ rack_count(struct apply_ctx *c, struct rack_load *l)
 		return bm_mdb_errno(rc);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == MDB_SUCCESS && r == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		char name[256];
 		Bm__Machine *m = NULL;
+		const Bm__Machine *held;
+		snprintf(name, sizeof(name), "%.*s", (int)v.mv_size, (char *)v.mv_data);
+		if ((held = held_machine(a, name))) {
+			l->booting += booting(held);
+			continue;
+		}
 		if ((r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
 		                        &bm__machine__descriptor, (ProtobufCMessage **)&m)) ==
 		    -ENOENT)
@@ -206,7 +248,7 @@ admission_get(struct apply_ctx *c, struct admission *a, const char *rack, struct
 	}
 	l->next = a->b[h % LOAD_BUCKETS];
 	a->b[h % LOAD_BUCKETS] = l;
-	if ((r = rack_count(c, l)) < 0)
+	if ((r = rack_count(c, a, l)) < 0)
 		return r;
 	*ret = l;
 	return 0;
@@ -487,7 +529,10 @@ advance(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **have,
 	Bm__MachineState *was = calloc(n + 1, sizeof(*was));
 	bool *dirty = calloc(n + 1, sizeof(*dirty));
 	struct caches cs = { 0 };
-	struct step st = { .op = op, .cs = &cs, .memo_ready = -1 };
+	struct step st = { .op = op,
+		           .cs = &cs,
+		           .memo_ready = -1,
+		           .adm = { .op = op, .ms = ms, .sorted = names_sorted(op) } };
 	uint64_t next_due = UINT64_MAX; /* the first moment one could time out */
 	unsigned n_done = 0;
 	bool all_finished = true, op_changed = false;

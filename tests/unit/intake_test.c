@@ -300,6 +300,10 @@ test_settle_deferred(void **state)
 	tick_out(f, t_end + 1500);
 	assert_int_not_equal(started(f, "r204-m38"), 0);
 	assert_int_not_equal(started(f, "r204-m39"), 0);
+	/* The rack's other 30 still boot (counted from what the advance
+	 * read): the next one waits. */
+	assert_int_equal(started(f, "r204-m4"), 0);
+	assert_reason(f, "r204-m4", "queued: rack r204 has 32 machines booting");
 }
 
 int
