@@ -22,7 +22,7 @@
  * (10,000) machines: a larger reimage is taken a slice per tick, an Apply
  * carries at most BM_APPLY_MACHINES_MAX machines; the longest command is
  * then the advance of a 100,000-machine operation, which reads all of its
- * machines (~0.4 s idle here, at most every ~4 s). When the reimage of
+ * machines (~0.26 s idle here, at most every ~4 s). When the reimage of
  * 100,000 machines was one command it held each node ~1.3 s on this 2-core
  * box and leadership moved at 500 ms and at 1 s (bench/fleet.sh, and a
  * 3-node cluster with no agents); with the slices it held at 1 s through
