@@ -49,10 +49,10 @@ op_notes(struct api *a, struct store_read *rd, Bm__OpResult *out)
 	free(racks);
 }
 
-/* An operation and, with machines, the records of its machines and the
+/* An operation, the records of its machines (those taken so far) and the
  * notes on its racks. */
 static int
-read_op(struct api *a, const char *name, bool machines, Bm__OpResult *out, Bm__Object **ret_obj,
+read_op(struct api *a, const char *name, Bm__OpResult *out, Bm__Object **ret_obj,
         Bm__Object ***ret_ms)
 {
 	struct store_read *rd;
@@ -61,7 +61,7 @@ read_op(struct api *a, const char *name, bool machines, Bm__OpResult *out, Bm__O
 
 	if ((r = store_read_begin(a->store, &rd)) < 0)
 		return r;
-	if ((r = store_get(rd, BM__KIND__KIND_OPERATION, name, &o)) == 0 && machines) {
+	if ((r = store_get(rd, BM__KIND__KIND_OPERATION, name, &o)) == 0) {
 		const Bm__Operation *op = o->operation;
 		size_t n = op->taking ? op->taken : op->n_machines; /* its own so far */
 		ms = calloc(op->n_machines + 1, sizeof(*ms));
@@ -94,7 +94,7 @@ reply_op(struct api *a, struct bm_rpc_call *call, const char *name, uint64_t rev
 	Bm__Response resp = BM__RESPONSE__INIT;
 	Bm__OpResult res = BM__OP_RESULT__INIT;
 	Bm__Object *o = NULL, **ms = NULL;
-	int r = read_op(a, name, true, &res, &o, &ms);
+	int r = read_op(a, name, &res, &o, &ms);
 
 	if (r == -ENOENT) {
 		bm_rpc_reply_status(call, BM__STATUS__STATUS_NOT_FOUND, "no such operation");

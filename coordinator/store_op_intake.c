@@ -174,6 +174,23 @@ st_op_take(struct apply_ctx *c, const Bm__Operation *op, Bm__Machine *m)
 
 /* ------------------------------------------------------------- slices */
 
+/* The end of the slice of op's names that starts at lo. */
+static size_t
+slice_end(const Bm__Operation *op, size_t lo)
+{
+	return lo + OP_SLICE < op->n_machines ? lo + OP_SLICE : op->n_machines;
+}
+
+/* Keep name i of op: it goes to w, the name there to i. */
+static void
+name_keep(Bm__Operation *op, size_t i, size_t w)
+{
+	char *keep = op->machines[i];
+
+	op->machines[i] = op->machines[w];
+	op->machines[w] = keep;
+}
+
 /* Drop machines[w..i) of op (names freed): the slice kept those before w. */
 static void
 names_close(Bm__Operation *op, size_t w, size_t i)
@@ -201,8 +218,7 @@ refused(struct apply_ctx *c, Bm__Operation *op, const struct store_result *why)
 static int
 check_slice(struct apply_ctx *c, Bm__Operation *op)
 {
-	size_t lo = op->checked,
-	       hi = lo + OP_SLICE < op->n_machines ? lo + OP_SLICE : op->n_machines, w = lo, i;
+	size_t lo = op->checked, hi = slice_end(op, lo), w = lo, i;
 	struct store_result *res = c->res, why;
 	struct check_memo mo = { 0 };
 	int r = 0;
@@ -218,11 +234,8 @@ check_slice(struct apply_ctx *c, Bm__Operation *op)
 		if (r == 0 &&
 		    bm_map_contains(m->n_labels, (void **)m->labels, op->n_labels,
 		                    (void **)op->labels) &&
-		    (r = check_machine(c, m, op->profile, &mo)) == 0) {
-			char *keep = op->machines[i];
-			op->machines[i] = op->machines[w];
-			op->machines[w++] = keep;
-		}
+		    (r = check_machine(c, m, op->profile, &mo)) == 0)
+			name_keep(op, i, w++);
 		st_free(m);
 	}
 	if (r == 0) {
@@ -243,8 +256,7 @@ check_slice(struct apply_ctx *c, Bm__Operation *op)
 static int
 take_slice(struct apply_ctx *c, Bm__Operation *op)
 {
-	size_t lo = op->taken, hi = lo + OP_SLICE < op->n_machines ? lo + OP_SLICE : op->n_machines,
-	       w = lo;
+	size_t lo = op->taken, hi = slice_end(op, lo), w = lo;
 	Bm__Machine **ms = calloc(hi - lo + 1, sizeof(*ms));
 	Bm__MachineState *was = calloc(hi - lo + 1, sizeof(*was));
 	int r = ms && was ? 0 : -ENOMEM;
@@ -261,9 +273,7 @@ take_slice(struct apply_ctx *c, Bm__Operation *op)
 			continue;
 		}
 		if (r == 0) {
-			char *keep = op->machines[i];
-			op->machines[i] = op->machines[w];
-			op->machines[w] = keep;
+			name_keep(op, i, w);
 			was[w - lo] = m->state;
 			ms[w++ - lo] = m;
 			r = st_op_take(c, op, m);
