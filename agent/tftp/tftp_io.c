@@ -23,14 +23,21 @@
 #include "tftp_wire.h"
 #include "tftp_xfer.h"
 
-/* Without a timeout option: 250 ms, doubling per retry up to 4 s (a LAN
+/* Without a timeout option: 250 ms, doubling per retry up to 8 s (a LAN
  * answers in well under a millisecond; emulated firmware can be slow).
+ * The last wait, 8 s of silence before the transfer is abandoned, is longer
+ * than a client's own timeout (atftp and tftp-hpa: 5 s) on purpose: atftp
+ * 0.8 answers a window with a gap with one extra ACK, then ignores every
+ * retransmitted block until it has heard nothing for 5 s. Its lost extra
+ * ACK left it silent while a 4 s backoff kept it from timing out, until the
+ * server gave up (a third of atftp's 1 MiB, windowsize 16 runs at 5 % loss
+ * each way). The silence lets it re-ACK, and the transfer goes on.
  * A negotiated timeout (RFC 2349) is used as given, without backoff; one
  * above the service's timeout_max is not granted (RFC 2349 lets a server
  * only echo the value or leave the option out of its OACK), so a client
  * asking for 255 s cannot hold a transfer slot for 255 s x retries. */
 #define TFTP_TIMER_FIRST_S 0.25
-#define TFTP_TIMER_MAX_S 4.0
+#define TFTP_TIMER_MAX_S 8.0
 #define TFTP_LOG_PER_S 10u /* refusals logged per second at most */
 #define log_limited(svc, ...) bm_log_limited(&(svc)->log_limit, TFTP_LOG_PER_S, "tftp", __VA_ARGS__)
 

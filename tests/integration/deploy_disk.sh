@@ -22,7 +22,6 @@
 #      disk".
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
 LOOPS=()
 loops_cleanup() { for l in "${LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done; netns_cleanup; }
 trap loops_cleanup EXIT

@@ -5,7 +5,7 @@
 # reloads the fleet file (a bad one changes nothing); SIGTERM exits cleanly.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-PROBE="$(dirname "$0")/dhcp_probe.py"
+PROBE="$HERE/dhcp_probe.py"
 
 netns_up 10.12.0.1/24 10.12.0.99/24
 agent_yaml() { # MODE FLEET

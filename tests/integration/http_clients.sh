@@ -12,7 +12,7 @@
 # reservation) and 10.12.0.11 (n1's).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-PROBE="$(dirname "$0")/http_probe.py"
+PROBE="$HERE/http_probe.py"
 
 netns_up 10.12.0.1/24 10.12.0.99/24
 R=$T/root

@@ -57,7 +57,7 @@ expect_in "$T/err" "url" "the refusal names the url"
 fleet "" good >"$T/fleet.yaml"
 expect_exit 0 "fleet applied" bmctl apply -f "$T/fleet.yaml"
 
-in_s python3 "$(dirname "$0")/range_server.py" "$SRC" 18080 "$T/src.log" $((512 << 10)) &
+in_s python3 "$HERE/range_server.py" "$SRC" 18080 "$T/src.log" $((512 << 10)) &
 for _ in $(seq 1 100); do in_s curl -s -o /dev/null http://127.0.0.1:18080/none && break; sleep 0.1; done
 conf() { # conf BUDGET_MIB
   cat <<Y

@@ -5,6 +5,8 @@ set -u
 : "${BM_BIN:?BM_BIN must point at build/bin}"
 : "${BM_SRC:?BM_SRC must point at the source tree}"
 
+# HERE: the integration scripts' folder, absolute (tests cd into $T).
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T=$(mktemp -d /tmp/bm-it.XXXXXX)
 COORD_PID=
 fails=0

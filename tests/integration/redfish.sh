@@ -18,7 +18,6 @@
 #     trace and the audit log; a refusing BMC makes it exit 1.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
 EMU=$BM_SRC/deploy/lab/redfish-bmc.py
 DRIVE=$BM_BIN/redfish_drive
 PY=/usr/bin/python3 # Debian's (python3-sushy), whatever python3 is first in PATH

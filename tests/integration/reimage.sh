@@ -17,7 +17,6 @@
 # listed as silent, and a reimage in its rack says so.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
 
 netns_up 10.14.0.1/24 10.14.0.99/24
 # Every byte between bmctl, the agent and the coordinator (loopback of the

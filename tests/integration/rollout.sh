@@ -14,7 +14,6 @@
 #   ROLLOUT_MACHINES (default 200), ROLLOUT_MAX_BOOTING (default 6).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
 N=${ROLLOUT_MACHINES:-200}
 MAXB=${ROLLOUT_MAX_BOOTING:-6}
 STAGGER=40

@@ -7,7 +7,7 @@
 # a transfer abandoned by its client reaped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
-PROBE="$(dirname "$0")/tftp_probe.py"
+PROBE="$HERE/tftp_probe.py"
 
 netns_up 10.12.0.1/24 10.12.0.99/24
 R=$T/root
@@ -80,9 +80,9 @@ done
 in_c nft add rule inet loss in udp sport != 69 numgen random mod 20 0 drop
 in_s nft add rule inet loss in udp dport != 69 numgen random mod 20 0 drop
 hpa 64K got.loss >/dev/null; same 64K got.loss "tftp-hpa 64 KiB with 5 % loss each way"
-# atftp 0.8's client itself gives up now and then under this loss with a
-# window ("timeout: retrying ... tftp: unknown error. aborting", about one
-# run in eight here, while the server is still retransmitting): like
+# atftp 0.8's client answers a gap with one extra ACK and then ignores
+# retransmissions until 5 s of silence; the server's last 8 s wait gives it
+# that silence (tftp_io.c). Should its re-ACK be lost too, it aborts: like
 # firmware, it gets three tries; the bytes must match on the one that ends.
 for _ in 1 2 3; do
   atftp_get 1M got.loss2 --option "blksize 1468" --option "windowsize 16" >/dev/null &&
@@ -96,7 +96,7 @@ in_c nft delete table inet loss
 # (Gone for good, its port answers ICMP unreachable, or silent: the timer.)
 in_c python3 "$PROBE" 10.12.0.1 abandon
 # (Wait for that reason itself: the lossy transfers above end with file=1M
-# too. Retransmission backs off to 4 s, so allow 30 s under sanitizers.)
+# too. Retransmission backs off to 8 s, ~16 s in all: allow 30 s.)
 reaped() {
   grep -Eq "transfer ended.*file=1M reason=\"(no acknowledgement: abandoned|client port unreachable)\"" \
     "$T/agent.log.new"
