@@ -200,7 +200,7 @@ print(sum(1 for x in a if x.get("revision", 0) < rev) + 8 - len(a))' "$REV"
 }
 for _ in $(seq 1 150); do [ "$(lagging)" = 0 ] && break; sleep 0.2; done
 [ "$(lagging)" = 0 ] && ok "every agent's view reached revision $REV over the WAN" ||
-  not_ok "$(lagging) agents behind revision $REV"
+  not_ok "$(lagging) agents behind revision $REV: $(bmctl agents 2>&1 | tr '\n' ';')"
 bmctl -o json agents >"$T/agents.json" 2>&1
 /usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); sys.exit(0 if len(a) == 8 and all(x.get("events_applied", 0) >= 1 for x in a) else 1)' "$T/agents.json" &&
   ok "each agent's events (its cache's outcome) arrived over the WAN" ||
