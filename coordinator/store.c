@@ -10,6 +10,7 @@
 #define STORE_MAP_DEFAULT (16ull << 30)
 #define STORE_READERS_MAX 512u /* concurrent read transactions (nng threads) */
 #define STORE_SCHEMA 1u
+#define STORE_OP_INDEX 1u /* the operations' index's version (store_op_index.c) */
 
 const char *const store_table_names[] = {
 	[DB_META] = "meta",
@@ -27,10 +28,12 @@ const char *const store_table_names[] = {
 	[DB_EVENTS] = "events",
 	[DB_AUDIT] = "audit",
 	[DB_OP_WAKE] = "op_wake",
+	[DB_OP_INDEX] = "op_index",
+	[DB_RACK_BOOTING] = "rack_booting",
 	[DB_COUNT] = NULL,
 };
 
-_Static_assert(DB_COUNT <= 16, "store_info.entries too small");
+_Static_assert(DB_COUNT <= 24, "store_info.entries too small");
 _Static_assert(STORE_TABLE_MACHINES == DB_MACHINES && STORE_TABLE_CHANGES == DB_CHANGES,
                "store.h table indexes out of date");
 
@@ -107,13 +110,14 @@ static int
 open_tables(struct store *s)
 {
 	MDB_txn *txn;
-	uint64_t schema;
+	uint64_t schema, ix;
 	int rc, r;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
 	for (int i = 0; i < DB_COUNT; i++) {
-		unsigned flags = MDB_CREATE | (i == DB_RACK_MACHINES ? MDB_DUPSORT : 0);
+		bool dup = i == DB_RACK_MACHINES || i == DB_OP_INDEX || i == DB_RACK_BOOTING;
+		unsigned flags = MDB_CREATE | (dup ? MDB_DUPSORT : 0);
 		if ((rc = mdb_dbi_open(txn, store_table_names[i], flags, &s->dbi[i])) !=
 		    MDB_SUCCESS) {
 			mdb_txn_abort(txn);
@@ -125,6 +129,10 @@ open_tables(struct store *s)
 		r = bm_mdb_put_u64(txn, s->dbi[DB_META], "schema", STORE_SCHEMA);
 	else if (r == 0 && schema != STORE_SCHEMA)
 		r = -EPROTO; /* written by another version of the schema */
+	/* A store written before the operations' index: built here once. */
+	if (r == 0 && (r = bm_mdb_get_u64(txn, s->dbi[DB_META], "op_index", &ix)) == 0 &&
+	    ix != STORE_OP_INDEX && (r = st_op_index_rebuild(txn, s->dbi)) == 0)
+		r = bm_mdb_put_u64(txn, s->dbi[DB_META], "op_index", STORE_OP_INDEX);
 	if (r < 0) {
 		mdb_txn_abort(txn);
 		return r;

@@ -53,7 +53,7 @@ struct store_info {
 	uint64_t compact_revision; /* changes at or below this are gone */
 	uint64_t applied_index;
 	uint64_t bytes;       /* pages in use * page size */
-	uint64_t entries[16]; /* per table, in store_table_names order */
+	uint64_t entries[24]; /* per table, in store_table_names order */
 };
 
 /* Indexes into store_info.entries of the tables callers ask about. */

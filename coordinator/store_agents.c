@@ -248,13 +248,26 @@ timeline_note(struct apply_ctx *c, const Bm__Machine *m, Bm__EventKind kind, con
 }
 
 int
+st_get_machine(struct apply_ctx *c, const char *name, Bm__Machine **ret)
+{
+	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
+	                      &bm__machine__descriptor, (ProtobufCMessage **)ret);
+}
+
+int
 st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was)
 {
+	Bm__Machine *old = NULL;
 	int r;
 
 	m->mod_rev = c->rev;
-	if ((r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name),
-	                        &m->base)) < 0)
+	/* The operations' index moves from what the stored record had. */
+	r = st_get_machine(c, m->name, &old);
+	if ((r == 0 || r == -ENOENT) && (r = st_op_index_update(c, old, m)) == 0)
+		r = bm_mdb_put_msg(c->txn, c->s->dbi[DB_MACHINES], m->name, strlen(m->name),
+		                   &m->base);
+	st_free(old);
+	if (r < 0)
 		return r;
 	if ((r = st_change(c, BM__KIND__KIND_MACHINE, m->name, m->rack, false)) < 0)
 		return r;

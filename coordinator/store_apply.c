@@ -339,7 +339,8 @@ apply_delete(struct apply_ctx *c, const Bm__ObjectRef *ref)
 	if ((r = delete_blocked(c, ref->kind, ref->name)) != 0)
 		goto out;
 	if (ref->kind == BM__KIND__KIND_MACHINE) {
-		if ((r = st_machine_unindex(c, (Bm__Machine *)old)) < 0)
+		if ((r = st_machine_unindex(c, (Bm__Machine *)old)) < 0 ||
+		    (r = st_op_index_update(c, (Bm__Machine *)old, NULL)) < 0)
 			goto out;
 	}
 	if (ref->kind == BM__KIND__KIND_RACK)

@@ -311,6 +311,12 @@ apply_machines(struct fleet_ctx *x, bool create_only)
 			r = st_change(c, KMACH, m->name, m->rack, false);
 		if (r == 0 && old && strcmp(old->rack, m->rack))
 			r = st_change(c, KMACH, m->name, old->rack, true);
+		if (r == 0 && old && strcmp(old->rack, m->rack)) {
+			/* Its state is kept (st_upsert): only its rack moved. */
+			Bm__Machine moved = *old;
+			moved.rack = m->rack;
+			r = st_op_index_update(c, old, &moved);
+		}
 	}
 	for (size_t i = 0; i < f->n_machines; i++)
 		st_free(olds[i]);

@@ -24,13 +24,6 @@
 
 #define S(x) BM__MACHINE_STATE__STATE_##x
 
-static int
-get_machine(struct apply_ctx *c, const char *name, Bm__Machine **ret)
-{
-	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
-	                      &bm__machine__descriptor, (ProtobufCMessage **)ret);
-}
-
 /* ------------------------------------------------------------- checks */
 
 /* What check_machine read last: in a reimage of thousands of machines,
@@ -126,7 +119,7 @@ st_op_check_all(struct apply_ctx *c, const Bm__ReimageRequest *q, char *const *n
 		return -ENOMEM;
 	for (size_t i = 0; i < nn && r == 0; i++) {
 		Bm__Machine *m = NULL;
-		if ((r = get_machine(c, names[i], &m)) < 0)
+		if ((r = st_get_machine(c, names[i], &m)) < 0)
 			break;
 		if (!bm_map_contains(m->n_labels, (void **)m->labels, q->n_labels,
 		                     (void **)q->labels)) {
@@ -227,7 +220,7 @@ check_slice(struct apply_ctx *c, Bm__Operation *op)
 	c->res = &why; /* a refusal is the operation's, not the tick's */
 	for (i = lo; i < hi && r == 0; i++) {
 		Bm__Machine *m = NULL;
-		if ((r = get_machine(c, op->machines[i], &m)) == -ENOENT) {
+		if ((r = st_get_machine(c, op->machines[i], &m)) == -ENOENT) {
 			r = 0;
 			continue;
 		}
@@ -263,7 +256,7 @@ take_slice(struct apply_ctx *c, Bm__Operation *op)
 
 	for (size_t i = lo; i < hi && r == 0; i++) {
 		Bm__Machine *m = NULL;
-		if ((r = get_machine(c, op->machines[i], &m)) == -ENOENT) {
+		if ((r = st_get_machine(c, op->machines[i], &m)) == -ENOENT) {
 			r = 0;
 			continue;
 		}

@@ -2,122 +2,25 @@
  * call st_op_advance): time out stalled machines, hold back the rest when
  * a canary failed or too many machines did (the operation halts), and
  * start the next machines as the batch, the canary and each rack's
- * max_booting allow, once the rack's agent holds their images. */
+ * max_booting allow, once the rack's agent holds their images.
+ * An advance reads the operations' index (store_op_index.c), not every
+ * machine of its operation: the started machines past their timeout, the
+ * counts the gates and the end need, and per rack with room its next
+ * waiting machines. A waiting machine's reason is written when it is
+ * taken and again whenever it is next in its rack's queue (or the
+ * operation halts), not at every advance. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bm/fleet.h"
+#include "bm/netaddr.h"
+#include "bm/wr.h"
 #include "bm/proto.h"
-#include "store_priv.h"
+#include "store_op_admit.h"
 
 #define S(x) BM__MACHINE_STATE__STATE_##x
-
-static const char *
-profile_of(const Bm__Machine *m)
-{
-	return *m->boot_profile ? m->boot_profile : m->profile;
-}
-
-/* The agents' caches, read once per advance. */
-struct caches {
-	Bm__AgentRecord **a;
-	size_t n;
-};
-
-static int
-caches_load(struct apply_ctx *c, struct caches *cs)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, r = 0;
-
-	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_AGENTS], &cur)) != MDB_SUCCESS)
-		return bm_mdb_errno(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS && r == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		Bm__AgentRecord *a = bm__agent_record__unpack(NULL, v.mv_size, v.mv_data);
-		Bm__AgentRecord **nv = a ? realloc(cs->a, (cs->n + 1) * sizeof(*nv)) : NULL;
-		if (!nv) {
-			st_free(a);
-			continue;
-		}
-		cs->a = nv;
-		cs->a[cs->n++] = a;
-	}
-	mdb_cursor_close(cur);
-	return r;
-}
-
-static void
-caches_free(struct caches *cs)
-{
-	for (size_t i = 0; i < cs->n; i++)
-		st_free(cs->a[i]);
-	free(cs->a);
-}
-
-static bool
-agent_holds(const Bm__AgentRecord *a, const ProtobufCBinaryData *sha)
-{
-	for (size_t i = 0; a->info && i < a->info->n_cached; i++)
-		if (a->info->cached[i].len == sha->len &&
-		    !memcmp(a->info->cached[i].data, sha->data, sha->len))
-			return true;
-	return false;
-}
-
-/* Does an agent of m's rack hold every image of m's profile (kernel,
- * initrd, disk image)? If not, why (written to why). */
-static int
-images_ready(struct apply_ctx *c, const struct caches *cs, const Bm__Machine *m, char *why,
-             size_t wlen)
-{
-	const char *p = profile_of(m);
-	Bm__Profile *pr = NULL;
-	const char *need[3];
-	int r = 1;
-
-	if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_PROFILES], p, strlen(p), &bm__profile__descriptor,
-	                   (ProtobufCMessage **)&pr) < 0) {
-		snprintf(why, wlen, "profile %s is gone", p);
-		return 0;
-	}
-	need[0] = pr->kernel;
-	need[1] = pr->initrd;
-	need[2] = pr->disk_image; /* the deploy ramdisk writes it from this agent */
-	for (int i = 0; i < 3 && r; i++) {
-		Bm__Image *im = NULL;
-		bool held = false;
-		if (!*need[i])
-			continue;
-		if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_IMAGES], need[i], strlen(need[i]),
-		                   &bm__image__descriptor, (ProtobufCMessage **)&im) < 0) {
-			snprintf(why, wlen, "image %s is not declared", need[i]);
-			r = 0;
-			break;
-		}
-		for (size_t j = 0; j < cs->n && !held; j++)
-			held = cs->a[j]->info && !strcmp(cs->a[j]->info->rack, m->rack) &&
-			       agent_holds(cs->a[j], &im->sha256);
-		if (!held) {
-			snprintf(why, wlen, "waiting for rack %s's agent to cache image %s",
-			         m->rack, need[i]);
-			r = 0;
-		}
-		st_free(im);
-	}
-	st_free(pr);
-	return r;
-}
-
-static bool
-active(const Bm__Machine *m)
-{
-	return m->started_ms && (m->state == S(REIMAGING) || m->state == S(NETBOOTING) ||
-	                         m->state == S(INSTALLING) || m->state == S(INSTALLED));
-}
 
 static bool
 finished(const Bm__Machine *m, const char *op)
@@ -131,139 +34,6 @@ set_reason(Bm__Machine *m, const char *why, bool *changed)
 {
 	if (strcmp(m->reason, why) && st_set_str(&m->reason, why) == 0)
 		*changed = true;
-}
-
-/* ------------------------------------------------------------ admission */
-
-/* Between power-on and installing: what max_booting bounds. */
-static bool
-booting(const Bm__Machine *m)
-{
-	return *m->operation && m->started_ms &&
-	       (m->state == S(REIMAGING) || m->state == S(NETBOOTING));
-}
-
-/* A rack's machines booting now and its max_booting. */
-struct rack_load {
-	char *rack;
-	unsigned booting, max;
-	struct rack_load *next;
-};
-
-#define LOAD_BUCKETS 256u
-struct admission {
-	struct rack_load *b[LOAD_BUCKETS];
-	/* The advancing operation's machines, read (NULL: none): counted from
-	 * here, not read again (names in order: `sorted`). */
-	const Bm__Operation *op;
-	Bm__Machine *const *ms;
-	bool sorted;
-};
-
-static int
-name_cmp(const void *key, const void *elem)
-{
-	return strcmp(key, *(char *const *)elem);
-}
-
-/* Machine `name` as the advance holds it, or NULL. (A rack's count is
- * taken at its first start of the advance, before any of its machines
- * started in it: what the advance holds is then what is stored.) */
-static const Bm__Machine *
-held_machine(const struct admission *a, const char *name)
-{
-	char *const *hit;
-
-	if (!a->ms || !a->sorted)
-		return NULL;
-	hit = bsearch(name, a->op->machines, a->op->n_machines, sizeof(char *), name_cmp);
-	return hit ? a->ms[hit - a->op->machines] : NULL;
-}
-
-/* Its names in order, as reimages store them (each name once). */
-static bool
-names_sorted(const Bm__Operation *op)
-{
-	for (size_t i = 1; i < op->n_machines; i++)
-		if (strcmp(op->machines[i - 1], op->machines[i]) >= 0)
-			return false;
-	return true;
-}
-
-static int
-rack_count(struct apply_ctx *c, const struct admission *a, struct rack_load *l)
-{
-	MDB_cursor *cur;
-	MDB_val k = { strlen(l->rack), l->rack }, v;
-	Bm__Rack *rk = NULL;
-	int rc, r = 0;
-
-	if (bm_mdb_get_msg(c->txn, c->s->dbi[DB_RACKS], l->rack, strlen(l->rack),
-	                   &bm__rack__descriptor, (ProtobufCMessage **)&rk) == 0)
-		l->max = rk->max_booting;
-	st_free(rk);
-	if (!l->max)
-		l->max = BM_MAX_BOOTING_DEFAULT;
-	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_RACK_MACHINES], &cur)) != MDB_SUCCESS)
-		return bm_mdb_errno(rc);
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == MDB_SUCCESS && r == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		char name[256];
-		Bm__Machine *m = NULL;
-		const Bm__Machine *held;
-		snprintf(name, sizeof(name), "%.*s", (int)v.mv_size, (char *)v.mv_data);
-		if ((held = held_machine(a, name))) {
-			l->booting += booting(held);
-			continue;
-		}
-		if ((r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], v.mv_data, v.mv_size,
-		                        &bm__machine__descriptor, (ProtobufCMessage **)&m)) ==
-		    -ENOENT)
-			r = 0;
-		l->booting += m && booting(m);
-		st_free(m);
-	}
-	mdb_cursor_close(cur);
-	return r;
-}
-
-/* The rack's load, counted at its first use in this advance. */
-static int
-admission_get(struct apply_ctx *c, struct admission *a, const char *rack, struct rack_load **ret)
-{
-	unsigned h = 2166136261u;
-	struct rack_load *l;
-	int r;
-
-	for (const char *p = rack; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (l = a->b[h % LOAD_BUCKETS]; l; l = l->next)
-		if (!strcmp(l->rack, rack)) {
-			*ret = l;
-			return 0;
-		}
-	if (!(l = calloc(1, sizeof(*l))) || !(l->rack = strdup(rack))) {
-		free(l);
-		return -ENOMEM;
-	}
-	l->next = a->b[h % LOAD_BUCKETS];
-	a->b[h % LOAD_BUCKETS] = l;
-	if ((r = rack_count(c, a, l)) < 0)
-		return r;
-	*ret = l;
-	return 0;
-}
-
-static void
-admission_free(struct admission *a)
-{
-	for (unsigned i = 0; i < LOAD_BUCKETS; i++)
-		while (a->b[i]) {
-			struct rack_load *l = a->b[i];
-			a->b[i] = l->next;
-			free(l->rack);
-			free(l);
-		}
 }
 
 /* ------------------------------------------------------------- machines */
@@ -297,26 +67,6 @@ fail_timeout(struct apply_ctx *c, const Bm__Operation *op, const struct caches *
 	*changed = true;
 }
 
-/* A machine of the operation at time now: cancelled before it started, or
- * started and timed out. (One not started waits for the batch, its rack,
- * the canary or a resume without a limit; for its images, within the
- * timeout: start_machine.) */
-static void
-settle_machine(struct apply_ctx *c, const Bm__Operation *op, const struct caches *cs,
-               Bm__Machine *m, bool *changed)
-{
-	if (finished(m, op->name))
-		return;
-	if (!m->started_ms && op->cancel) {
-		m->state = S(READY);
-		set_reason(m, "cancelled before it started", changed);
-		*changed = true;
-		return;
-	}
-	if (m->started_ms && timed_out(c, op, m))
-		fail_timeout(c, op, cs, m, changed);
-}
-
 struct step {
 	const Bm__Operation *op;
 	const struct caches *cs;
@@ -328,7 +78,8 @@ struct step {
 	int memo_ready; /* -1: none yet */
 	char memo_why[400];
 	unsigned writes; /* machines put (OP_SLICE at most, then cut) */
-	bool cut;
+	bool cut;        /* more to write: the next tick, at once */
+	uint64_t due;    /* the first moment a waiting machine could time out */
 };
 
 /* images_ready, memoized by (rack, profile) for this advance. */
@@ -336,10 +87,10 @@ static int
 images_ready_memo(struct apply_ctx *c, struct step *st, const Bm__Machine *m, char *why,
                   size_t wlen)
 {
-	const char *p = profile_of(m);
+	const char *p = st_boot_profile(m);
 
 	if (st->memo_ready < 0 || strcmp(st->memo_rack, m->rack) || strcmp(st->memo_profile, p)) {
-		st->memo_ready = images_ready(c, st->cs, m, st->memo_why, sizeof(st->memo_why));
+		st->memo_ready = st_images_ready(c, st->cs, m, st->memo_why, sizeof(st->memo_why));
 		snprintf(st->memo_rack, sizeof(st->memo_rack), "%s", m->rack);
 		snprintf(st->memo_profile, sizeof(st->memo_profile), "%s", p);
 	}
@@ -363,7 +114,7 @@ start_machine(struct apply_ctx *c, struct step *st, Bm__Machine *m, bool *change
 		set_reason(m, why, changed);
 		return 0;
 	}
-	if ((r = admission_get(c, &st->adm, m->rack, &l)) < 0)
+	if ((r = st_admission_get(c, &st->adm, m->rack, &l)) < 0)
 		return r;
 	if (l->booting >= l->max) {
 		snprintf(why, sizeof(why),
@@ -376,6 +127,8 @@ start_machine(struct apply_ctx *c, struct step *st, Bm__Machine *m, bool *change
 		set_reason(m, why, changed);
 		if (timed_out(c, op, m))
 			fail_timeout(c, op, st->cs, m, changed);
+		else if (m->progress_ms + op->timeout_ms + 1 < st->due)
+			st->due = m->progress_ms + op->timeout_ms + 1;
 		return 0;
 	}
 	m->started_ms = c->now;
@@ -400,43 +153,56 @@ halt(Bm__Operation *op, const char *why, bool *op_changed)
 {
 	op->state = BM__OP_STATE__OP_HALTED;
 	st_set_str(&op->halt_reason, why);
+	op->noting = 1; /* its waiting machines are told, a slice at a time */
+	op->noting_from.len = 0;
 	*op_changed = true;
 }
 
-/* The canary and --max-failures, after the timeouts: halt, or let the
- * canary pass. */
-static void
-check_gates(Bm__Operation *op, Bm__Machine **ms, bool *op_changed)
+static size_t
+n_canary(const Bm__Operation *op)
 {
-	unsigned failed = 0, canary_done = 0,
-	         n_canary = op->canary < op->n_machines ? op->canary : (unsigned)op->n_machines;
-	const Bm__Machine *canary_failed = NULL;
-	char why[400];
+	return op->canary < op->n_machines ? op->canary : op->n_machines;
+}
 
-	for (size_t i = 0; i < op->n_machines; i++) {
-		const Bm__Machine *m = ms[i];
-		bool mine = m && !strcmp(m->operation, op->name);
-		failed += mine && m->state == S(FAILED);
-		if (i < n_canary && mine && m->state == S(FAILED) && !canary_failed)
-			canary_failed = m;
-		canary_done += i < n_canary && mine && m->state == S(DEPLOYED);
+/* The canary and --max-failures, after the timeouts: halt, or let the
+ * canary pass. Counts from the index; the canary's own names looked up. */
+static int
+check_gates(struct apply_ctx *c, Bm__Operation *op, bool *op_changed)
+{
+	size_t failed = 0, canary_done = 0, nc = n_canary(op);
+	const char *canary_failed = NULL;
+	char why[400];
+	int r = st_op_ix_count(c, op->name, 'f', &failed), h;
+
+	if (r < 0 || op->state != BM__OP_STATE__OP_RUNNING || op->cancel)
+		return r;
+	for (size_t i = 0; nc && !op->canary_passed && i < nc && r == 0; i++) {
+		if ((h = st_op_ix_has(c, op->name, 'f', op->machines[i])) > 0 && !canary_failed)
+			canary_failed = op->machines[i];
+		if (h >= 0 && (h = st_op_ix_has(c, op->name, 'd', op->machines[i])) > 0)
+			canary_done++;
+		r = h < 0 ? h : 0;
 	}
-	if (op->state != BM__OP_STATE__OP_RUNNING || op->cancel)
-		return;
-	if (n_canary && !op->canary_passed && canary_failed) {
-		snprintf(why, sizeof(why), "canary %s failed: %s", canary_failed->name,
-		         canary_failed->reason);
-		halt(op, why, op_changed);
-	} else if (n_canary && !op->canary_passed && canary_done == n_canary) {
+	if (r == 0 && canary_failed) {
+		Bm__Machine *m = NULL;
+		if ((r = st_get_machine(c, canary_failed, &m)) == 0 || r == -ENOENT) {
+			r = 0;
+			snprintf(why, sizeof(why), "canary %s failed: %s", canary_failed,
+			         m ? m->reason : "deleted");
+			halt(op, why, op_changed);
+		}
+		st_free(m);
+	} else if (r == 0 && nc && !op->canary_passed && canary_done == nc) {
 		op->canary_passed = 1;
 		*op_changed = true;
 	}
-	if (op->state == BM__OP_STATE__OP_RUNNING && op->max_failures &&
+	if (r == 0 && op->state == BM__OP_STATE__OP_RUNNING && op->max_failures &&
 	    failed >= op->failures_forgiven + op->max_failures) {
 		snprintf(why, sizeof(why), "%u machines failed (max-failures %u)",
-		         failed - op->failures_forgiven, op->max_failures);
+		         (unsigned)failed - op->failures_forgiven, op->max_failures);
 		halt(op, why, op_changed);
 	}
+	return r;
 }
 
 /* What holds an unstarted machine back when it may not start at all. */
@@ -457,130 +223,312 @@ held_why(const Bm__Operation *op, size_t i, char *buf, size_t len)
 
 /* ------------------------------------------------------------- advance */
 
+/* Machine `name` of op as the index names it, unless gone or no longer
+ * waiting/active there (*ret NULL). */
 static int
-load_machines(struct apply_ctx *c, const Bm__Operation *op, Bm__Machine **ms)
+read_mine(struct apply_ctx *c, const Bm__Operation *op, const char *name, Bm__Machine **ret)
 {
-	int r = 0;
+	int r = st_get_machine(c, name, ret);
 
-	for (size_t i = 0; i < op->n_machines && r == 0; i++)
-		if ((r = bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], op->machines[i],
-		                        strlen(op->machines[i]), &bm__machine__descriptor,
-		                        (ProtobufCMessage **)&ms[i])) == -ENOENT)
-			r = 0; /* deleted meanwhile: it will not deploy */
+	if (r == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	if (r == 0 && finished(*ret, op->name)) {
+		st_free(*ret);
+		*ret = NULL;
+	}
 	return r;
 }
 
-/* Time out and cancel (pass 1: stored at once, as the racks' counts read
- * the store); check the gates; start (pass 2); then put each machine pass 2
- * changed (or `dirty` already) once, against its stored state `was`. Once
- * OP_SLICE machines are written the rest waits for the next tick
- * (st->cut), which the proposer sends at once. */
 static int
-step_all(struct apply_ctx *c, Bm__Operation *op, struct step *st, Bm__Machine **ms,
-         Bm__MachineState *was, bool *dirty, bool *op_changed)
+put(struct apply_ctx *c, struct step *st, Bm__Machine *m, Bm__MachineState was)
 {
-	char why[512];
-	int r = 0;
+	st->writes++;
+	return st_put_machine(c, m, was);
+}
 
-	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
+/* An index value's name: after the 8-byte time ('a') or the rack ('w'). */
+static const char *
+value_name(const struct op_ix_list *l, size_t i, char tag)
+{
+	return tag == 'a' ? l->v[i] + 8 : l->v[i] + strlen(l->v[i]) + 1;
+}
+
+static bool
+keep_due(const MDB_val *v, void *arg)
+{
+	return v->mv_size > 8 && bm_get_be64(v->mv_data) < *(const uint64_t *)arg;
+}
+
+/* Cancelled: its waiting machines back to ready ('w'). Timed out: its
+ * started machines whose progress is older than the timeout, oldest first
+ * ('a'). At most what the slice has left (st->cut: the rest at the next
+ * tick). */
+static int
+settle(struct apply_ctx *c, Bm__Operation *op, struct step *st, char tag)
+{
+	uint64_t before = c->now > op->timeout_ms ? c->now - op->timeout_ms : 0;
+	size_t room = OP_SLICE - st->writes;
+	struct op_ix_list l;
+	int r = st_op_ix_list(c, op->name, tag, NULL, 0, room, tag == 'w' ? NULL : keep_due,
+	                      &before, &l);
+
+	for (size_t i = 0; i < l.n && r == 0; i++) {
+		Bm__Machine *m = NULL;
 		bool changed = false;
-		if (!ms[i])
+		if ((r = read_mine(c, op, value_name(&l, i, tag), &m)) < 0 || !m)
 			continue;
-		if (st->writes >= OP_SLICE)
-			st->cut = true; /* the rest at the next tick */
-		else
-			settle_machine(c, op, st->cs, ms[i], &changed);
-		if (changed && (r = st_put_machine(c, ms[i], was[i])) == 0) {
-			was[i] = ms[i]->state;
-			dirty[i] = false;
-			st->writes++;
+		Bm__MachineState was = m->state;
+		if (tag == 'w' && !m->started_ms) {
+			m->state = S(READY);
+			set_reason(m, "cancelled before it started", &changed);
+			changed = true;
+		} else if (tag == 'a' && m->started_ms && timed_out(c, op, m)) {
+			fail_timeout(c, op, st->cs, m, &changed);
 		}
-		st->active += active(ms[i]) && !strcmp(ms[i]->operation, op->name);
+		if (changed)
+			r = put(c, st, m, was);
+		st_free(m);
 	}
-	check_gates(op, ms, op_changed);
-	for (size_t i = 0; i < op->n_machines && r == 0 && !st->cut; i++) {
-		Bm__Machine *m = ms[i];
-		const char *held;
-		if (!m || m->started_ms || finished(m, op->name) || op->cancel)
-			continue;
-		if ((st->cut = st->writes >= OP_SLICE))
-			break;
-		if ((held = held_why(op, i, why, sizeof(why))))
-			set_reason(m, held, &dirty[i]);
-		else
-			r = start_machine(c, st, m, &dirty[i]);
-		st->writes += dirty[i];
-	}
-	for (size_t i = 0; i < op->n_machines && r == 0; i++)
-		if (ms[i] && dirty[i])
-			r = st_put_machine(c, ms[i], was[i]);
+	st->cut |= room == 0 || l.n == room;
+	st_op_ix_list_free(&l);
 	return r;
 }
 
-/* Advance op: with `have`, its machines as the caller holds them (changed
- * in memory, not yet stored: each is put; `have_was` their stored
- * states), else read here. */
+/* Halted or resumed: tell its waiting machines, a slice at a time from
+ * noting_from (once running, the next of each rack with room is then told
+ * what it waits for: start_rack). */
 static int
-advance(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **have,
-        const Bm__MachineState *have_was)
+note_waiting(struct apply_ctx *c, Bm__Operation *op, struct step *st, bool *op_changed)
 {
-	size_t n = op->n_machines;
-	Bm__Machine **ms = have ? have : calloc(n + 1, sizeof(*ms));
-	Bm__MachineState *was = calloc(n + 1, sizeof(*was));
-	bool *dirty = calloc(n + 1, sizeof(*dirty));
-	struct caches cs = { 0 };
-	struct step st = { .op = op,
-		           .cs = &cs,
-		           .memo_ready = -1,
-		           .adm = { .op = op, .ms = ms, .sorted = names_sorted(op) } };
-	uint64_t next_due = UINT64_MAX; /* the first moment one could time out */
-	unsigned n_done = 0;
-	bool all_finished = true, op_changed = false;
-	int r = ms && was && dirty ? 0 : -ENOMEM;
+	size_t room = OP_SLICE - st->writes;
+	struct op_ix_list l;
+	char why[512];
+	int r = st_op_ix_list(c, op->name, 'w', op->noting_from.data, op->noting_from.len, room,
+	                      NULL, NULL, &l);
 
-	if (r == 0 && !have)
-		r = load_machines(c, op, ms);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		was[i] = have ? have_was[i] : ms[i] ? ms[i]->state : 0;
-		dirty[i] = have != NULL;
-	}
-	if (r == 0 && (r = caches_load(c, &cs)) == 0)
-		r = step_all(c, op, &st, ms, was, dirty, &op_changed);
-	if (st.cut) {
-		all_finished = false;
-		next_due = c->now;
-		c->res->more = true;
-	}
-	for (size_t i = 0; i < n && r == 0 && !st.cut; i++) {
-		if (!ms[i])
+	if (!held_why(op, 0, why, sizeof(why)))
+		snprintf(why, sizeof(why),
+		         "queued: the operation resumed; waiting for room in its rack "
+		         "(max_booting)%s",
+		         op->batch ? " or the batch" : "");
+	for (size_t i = 0; i < l.n && r == 0; i++) {
+		Bm__Machine *m = NULL;
+		bool changed = false;
+		if ((r = read_mine(c, op, value_name(&l, i, 'w'), &m)) < 0 || !m)
 			continue;
-		n_done += !strcmp(ms[i]->operation, op->name) && ms[i]->state == S(DEPLOYED);
-		all_finished &= finished(ms[i], op->name);
-		/* (Past due and not failed: held by the batch, its rack or
-		 * the canary, which time nothing out.) */
-		uint64_t due = ms[i]->progress_ms + op->timeout_ms + 1;
-		if (!finished(ms[i], op->name) && due > c->now && due < next_due)
-			next_due = due;
+		set_reason(m, why, &changed);
+		if (changed)
+			r = put(c, st, m, m->state);
+		st_free(m);
 	}
-	if (r == 0 && all_finished) {
-		op->state = op->cancel                 ? BM__OP_STATE__OP_CANCELLED
-		            : n_done == op->n_machines ? BM__OP_STATE__OP_DONE
-		                                       : BM__OP_STATE__OP_FAILED;
-		op->finished_ms = c->now;
-		op_changed = true;
+	if (r == 0 && l.n == room && room) { /* on from the next value */
+		uint8_t *from = realloc(op->noting_from.data, l.len[l.n - 1] + 1);
+		if (!from) {
+			r = -ENOMEM;
+		} else {
+			memcpy(from, l.v[l.n - 1], l.len[l.n - 1]);
+			from[l.len[l.n - 1]] = 0;
+			op->noting_from = (ProtobufCBinaryData){ l.len[l.n - 1] + 1, from };
+		}
+		st->cut = true;
+	} else if (r == 0 && room) {
+		op->noting = 0;
 	}
+	st->cut |= room == 0;
+	*op_changed = true;
+	st_op_ix_list_free(&l);
+	return r;
+}
+
+/* Machine `name` of the operation, if it still waits: started, or told
+ * why not (start_machine), and put when that changed it. */
+static int
+try_start(struct apply_ctx *c, struct step *st, const char *name)
+{
+	Bm__Machine *m = NULL;
+	bool changed = false;
+	int r = read_mine(c, st->op, name, &m);
+
+	if (r == 0 && m && !m->started_ms) {
+		Bm__MachineState was = m->state;
+		if ((r = start_machine(c, st, m, &changed)) == 0 && changed)
+			r = put(c, st, m, was);
+	}
+	st_free(m);
+	return r;
+}
+
+static bool
+keep_rack(const MDB_val *v, void *arg)
+{
+	size_t n = strlen(arg) + 1;
+	return v->mv_size > n && !memcmp(v->mv_data, arg, n);
+}
+
+/* Room for rack's machines to start: its max_booting, and the batch. */
+static size_t
+rack_room(const struct step *st, const struct rack_load *l)
+{
+	size_t room = l->booting < l->max ? l->max - l->booting : 0,
+	       batch = st->active < st->op->batch ? st->op->batch - st->active : 0;
+
+	return st->op->batch && batch < room ? batch : room;
+}
+
+/* Start what may start among rack's waiting machines, in name order: as
+ * many as there is room for, then the next one is told why it waits. A
+ * rack without room is passed over (its next machine was told when it
+ * filled). All of them are visited only when the rack's images are
+ * missing and one could time out. *stop: the batch is full. */
+static int
+start_rack(struct apply_ctx *c, struct step *st, const char *rack, bool *stop)
+{
+	const Bm__Operation *op = st->op;
+	struct rack_load *l;
+	int r = st_admission_get(c, &st->adm, rack, &l);
+	size_t room = r == 0 ? rack_room(st, l) : 0;
+
+	for (int pass = 0; room && pass < 2 && r == 0; pass++) {
+		size_t max = pass ? OP_SLICE - st->writes : room + 1;
+		struct op_ix_list x;
+		if ((r = st_op_ix_list(c, op->name, 'w', rack, strlen(rack) + 1, max, keep_rack,
+		                       (void *)rack, &x)) < 0)
+			break;
+		for (size_t i = 0; i < x.n && r == 0; i++)
+			r = try_start(c, st, value_name(&x, i, 'w'));
+		st->cut |= pass && x.n == max;
+		st_op_ix_list_free(&x);
+		/* Missing images, and the oldest could time out: visit all. */
+		if (st->memo_ready != 0 || strcmp(st->memo_rack, rack) ||
+		    c->now <= op->created_ms + op->timeout_ms)
+			break;
+	}
+	*stop = op->batch && st->active >= op->batch;
+	return r;
+}
+
+/* The next rack with a waiting machine of op after `after` (NULL: the
+ * first): its name in rack (BM_NAME_MAX + 1). 1, 0 (none) or -errno. */
+static int
+next_rack(struct apply_ctx *c, const Bm__Operation *op, const char *after, char *rack)
+{
+	char from[BM_NAME_MAX + 2];
+	size_t n = after ? strlen(after) : 0;
+	struct op_ix_list l;
+	int r;
+
+	if (after) { /* past every "after\0name": "after\1" */
+		memcpy(from, after, n);
+		from[n++] = 1;
+	}
+	if ((r = st_op_ix_list(c, op->name, 'w', from, n, 1, NULL, NULL, &l)) < 0)
+		return r;
+	if (l.n)
+		snprintf(rack, BM_NAME_MAX + 1, "%s", l.v[0]);
+	r = l.n ? 1 : 0;
+	st_op_ix_list_free(&l);
+	return r;
+}
+
+/* Running: start what may start. While the canary has not passed, only
+ * its machines; then rack by rack. */
+static int
+start_waiting(struct apply_ctx *c, Bm__Operation *op, struct step *st)
+{
+	char rack[BM_NAME_MAX + 1];
+	bool stop = false;
+	size_t active = 0;
+	int r = st_op_ix_count(c, op->name, 'a', &active), more;
+
+	st->active = (unsigned)active;
+	if (r == 0 && op->canary && !op->canary_passed) {
+		for (size_t i = 0; i < n_canary(op) && r == 0; i++)
+			r = try_start(c, st, op->machines[i]);
+		return r;
+	}
+	for (more = r == 0 ? next_rack(c, op, NULL, rack) : r; more > 0 && !stop && !st->cut;
+	     more = next_rack(c, op, rack, rack)) {
+		if ((r = start_rack(c, st, rack, &stop)) < 0)
+			return r;
+		st->cut |= st->writes >= OP_SLICE;
+	}
+	return more < 0 ? more : 0;
+}
+
+/* When the tick next advances op: the first moment a started machine or
+ * one waiting for its images could time out (UINT64_MAX: none). */
+static int
+next_due(struct apply_ctx *c, const Bm__Operation *op, const struct step *st, uint64_t *ret)
+{
+	struct op_ix_list l;
+	int r = st_op_ix_list(c, op->name, 'a', NULL, 0, 1, NULL, NULL, &l);
+
+	*ret = st->due;
+	if (r == 0 && l.n && l.len[0] > 8) {
+		uint64_t due = bm_get_be64((const uint8_t *)l.v[0]) + op->timeout_ms + 1;
+		if (due < *ret)
+			*ret = due > c->now ? due : c->now + 1;
+	}
+	if (st->cut)
+		*ret = c->now;
+	st_op_ix_list_free(&l);
+	return r;
+}
+
+/* Finished once no machine of it waits or runs. */
+static int
+finish(struct apply_ctx *c, Bm__Operation *op, bool *op_changed)
+{
+	size_t active = 0, waiting = 0, done = 0;
+	int r = st_op_ix_count(c, op->name, 'a', &active);
+
+	if (r == 0)
+		r = st_op_ix_count(c, op->name, 'w', &waiting);
+	if (r == 0)
+		r = st_op_ix_count(c, op->name, 'd', &done);
+	if (r < 0 || active || waiting)
+		return r;
+	op->state = op->cancel               ? BM__OP_STATE__OP_CANCELLED
+	            : done == op->n_machines ? BM__OP_STATE__OP_DONE
+	                                     : BM__OP_STATE__OP_FAILED;
+	op->finished_ms = c->now;
+	*op_changed = true;
+	return 0;
+}
+
+/* Advance op from the index: what can change now, not every machine. */
+static int
+advance(struct apply_ctx *c, Bm__Operation *op)
+{
+	struct caches cs = { 0 };
+	struct step st = { .op = op, .cs = &cs, .memo_ready = -1, .due = UINT64_MAX };
+	uint64_t due = UINT64_MAX;
+	bool op_changed = false;
+	int r = st_caches_load(c, &cs);
+
+	if (r == 0 && op->cancel)
+		r = settle(c, op, &st, 'w');
+	if (r == 0 && !st.cut)
+		r = settle(c, op, &st, 'a');
+	if (r == 0)
+		r = check_gates(c, op, &op_changed);
+	if (r == 0 && !st.cut && op->noting && !op->cancel)
+		r = note_waiting(c, op, &st, &op_changed);
+	if (r == 0 && !st.cut && op->state == BM__OP_STATE__OP_RUNNING && !op->cancel)
+		r = start_waiting(c, op, &st);
+	if (r == 0 && !st.cut)
+		r = finish(c, op, &op_changed);
+	if (r == 0)
+		r = next_due(c, op, &st, &due);
+	c->res->more |= st.cut;
 	if (r == 0 && op_changed)
 		r = st_op_put(c, op);
 	if (r == 0)
-		r = st_op_woken(c, op, next_due);
-	admission_free(&st.adm);
-	caches_free(&cs);
-	for (size_t i = 0; !have && ms && i < n; i++)
-		st_free(ms[i]);
-	if (!have)
-		free(ms);
-	free(was);
-	free(dirty);
+		r = st_op_woken(c, op, due);
+	st_admission_free(&st.adm);
+	st_caches_free(&cs);
 	return r;
 }
 
@@ -589,7 +537,7 @@ st_op_advance(struct apply_ctx *c, Bm__Operation *op)
 {
 	if (op->taking) /* its slices start its machines (store_op_intake.c) */
 		return st_op_wake(c, op->name, 0);
-	return advance(c, op, NULL, NULL);
+	return advance(c, op);
 }
 
 int
@@ -597,9 +545,13 @@ st_op_start_slice(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
                   const Bm__MachineState *was, size_t lo, size_t k)
 {
 	struct caches cs = { 0 };
-	struct step st = { .op = op, .cs = &cs, .memo_ready = -1, .active = op->intake_started };
+	struct step st = { .op = op,
+		           .cs = &cs,
+		           .memo_ready = -1,
+		           .active = op->intake_started,
+		           .due = UINT64_MAX };
 	char why[512];
-	int r = caches_load(c, &cs);
+	int r = st_caches_load(c, &cs);
 
 	for (size_t i = 0; i < k && r == 0; i++) {
 		const char *held = held_why(op, lo + i, why, sizeof(why));
@@ -612,8 +564,8 @@ st_op_start_slice(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
 			r = st_put_machine(c, ms[i], was[i]);
 	}
 	op->intake_started = st.active;
-	admission_free(&st.adm);
-	caches_free(&cs);
+	st_admission_free(&st.adm);
+	st_caches_free(&cs);
 	return r;
 }
 
@@ -621,5 +573,8 @@ int
 st_op_advance_taken(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
                     const Bm__MachineState *was)
 {
-	return advance(c, op, ms, was);
+	int r = st_op_start_slice(c, op, ms, was, 0, op->n_machines);
+
+	op->intake_started = 0; /* (a count for taking operations only) */
+	return r ? r : st_op_woken(c, op, c->now + op->timeout_ms + 1);
 }

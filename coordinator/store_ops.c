@@ -8,17 +8,19 @@
  * machine starts only once an agent of its rack holds every image its
  * profile needs; until then it waits in reimaging with the reason set.
  *
- * An advance reads every machine of the operation. A small one (its record
- * at most OP_SMALL_BYTES, some 2,000 machines) is advanced at every tick
- * and at once when one of its machines ends. A large one only when it can
- * change: DB_OP_WAKE holds, per operation, when the tick next advances it:
- * after one of its machines ended, as soon as its size's share of
- * OP_ADVANCE_BYTES_PER_S allows (st_op_settle), else at the first moment
- * one of its machines could time out, and at most OP_IDLE_ADVANCE_MS
- * later (for what no event announces: an agent now holding the images, a
- * rack's max_booting raised). So a 100,000-machine operation whose
- * machines are installing costs a tick nothing, and one whose machines
- * keep ending costs each node ~20,000 machines read a second. */
+ * An advance reads what can change (store_op_step.c, from the operations'
+ * index, store_op_index.c) and the operation's record, which lists every
+ * machine's name. A small one (its record at most OP_SMALL_BYTES, some
+ * 2,000 machines) is advanced at every tick and at once when one of its
+ * machines ends. A large one only when it can change: DB_OP_WAKE holds,
+ * per operation, when the tick next advances it: after one of its
+ * machines ended, as soon as its record's share of OP_ADVANCE_BYTES_PER_S
+ * allows (st_op_settle), else at the first moment one of its machines
+ * could time out, and at most OP_IDLE_ADVANCE_MS later (for what no event
+ * announces: an agent now holding the images, a rack's max_booting
+ * raised). So a 100,000-machine operation whose machines are installing
+ * costs a tick nothing, and one whose machines keep ending is advanced
+ * about twice a second (~24 ms each here). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,9 +35,10 @@
 #define OP_TIMEOUT_DEFAULT_MS (30ull * 60 * 1000)
 #define OP_SMALL_BYTES (32u << 10)
 #define OP_IDLE_ADVANCE_MS (30u * 1000)
-/* Bytes of a large operation's record (~11 a machine) its advances after
- * a machine ended may read a second (settle_large). */
-#define OP_ADVANCE_BYTES_PER_S (256u << 10)
+/* Bytes of a large operation's record (~11 a machine: its names, read
+ * whole) its advances after a machine ended may read a second
+ * (settle_large). */
+#define OP_ADVANCE_BYTES_PER_S (2u << 20)
 #define OP_WAKE_DONE UINT64_MAX /* finished: never again */
 
 struct names {
@@ -94,13 +97,6 @@ exists(struct apply_ctx *c, enum store_db db, const char *name)
 {
 	MDB_val k = { strlen(name), (void *)name }, v;
 	return mdb_get(c->txn, c->s->dbi[db], &k, &v) == MDB_SUCCESS;
-}
-
-static int
-get_machine(struct apply_ctx *c, const char *name, Bm__Machine **ret)
-{
-	return bm_mdb_get_msg(c->txn, c->s->dbi[DB_MACHINES], name, strlen(name),
-	                      &bm__machine__descriptor, (ProtobufCMessage **)ret);
 }
 
 int
@@ -271,8 +267,8 @@ op_init(struct apply_ctx *c, const Bm__ReimageRequest *q, Bm__Operation *op, cha
 	op->create_rev = c->rev;
 }
 
-/* Check and take the named machines in this command; the first advance
- * starts what may start and stores each once. */
+/* Check and take the named machines in this command; what may start
+ * starts, and each is stored once (st_op_advance_taken). */
 static int
 reimage_now(struct apply_ctx *c, const Bm__ReimageRequest *q, Bm__Operation *op,
             const struct names *ns)
@@ -414,8 +410,7 @@ int
 st_apply_op_resume(struct apply_ctx *c, const char *name)
 {
 	Bm__Operation *op = NULL;
-	Bm__Machine *m = NULL;
-	unsigned failed = 0;
+	size_t failed = 0;
 	int r;
 
 	if ((r = find_op(c, name, "resume", &op)) != 0)
@@ -426,16 +421,11 @@ st_apply_op_resume(struct apply_ctx *c, const char *name)
 		st_free(op);
 		return r;
 	}
-	for (size_t i = 0; i < op->n_machines && r == 0; i++) {
-		if ((r = get_machine(c, op->machines[i], &m)) == -ENOENT) {
-			r = 0;
-			continue;
-		}
-		failed += r == 0 && !strcmp(m->operation, name) && m->state == S(FAILED);
-		st_free(m);
-	}
+	r = st_op_ix_count(c, name, 'f', &failed);
 	op->state = BM__OP_STATE__OP_RUNNING;
-	op->failures_forgiven = failed;
+	op->failures_forgiven = (uint32_t)failed;
+	op->noting = 1; /* its waiting machines are told, a slice at a time */
+	op->noting_from.len = 0;
 	op->canary_passed = 1;
 	if (r == 0 && (r = st_op_put(c, op)) == 0)
 		r = st_op_advance(c, op);
@@ -586,9 +576,9 @@ st_apply_op_tick(struct apply_ctx *c)
 /* A large operation, one of whose machines ended: advanced once its
  * record's share of OP_ADVANCE_BYTES_PER_S allows, unless it is due
  * sooner. However many of its machines end meanwhile, an operation costs
- * each node at most ~20,000 machines read a second (a 100,000-machine one
- * is advanced ~4 s after a machine ended, a 10,000-machine one at the next
- * tick). */
+ * each node at most ~200,000 machines' names read a second (a
+ * 100,000-machine one is advanced ~0.5 s after a machine ended, a
+ * 10,000-machine one at the next tick). */
 static int
 settle_large(struct apply_ctx *c, const char *name, const MDB_val *k, size_t bytes)
 {
@@ -607,8 +597,8 @@ settle_large(struct apply_ctx *c, const char *name, const MDB_val *k, size_t byt
 /* A machine of operation `name` just ended (deployed or failed): advance
  * a small operation now rather than at its next tick, so that the next
  * batch starts and the last machine completes it at once; a large one
- * later (settle_large: an advance reads every machine of the operation;
- * per machine ending that would grow as its square). */
+ * later (settle_large: an advance reads the operation's record, every
+ * machine's name; per machine ending that would grow as its square). */
 int
 st_op_settle(struct apply_ctx *c, const char *name)
 {

@@ -20,11 +20,13 @@ enum store_db {
 	DB_IP_INDEX,      /* rack '\0' ip (4 bytes BE) -> machine name */
 	DB_RACK_MACHINES, /* rack -> machine names (dupsort) */
 	DB_OPS,
-	DB_CHANGES, /* revision (8 bytes BE) -> ChangeSet */
-	DB_AGENTS,  /* agent id -> AgentRecord */
-	DB_EVENTS,  /* mac (6) time_ms (8 BE) revision (8 BE) index (4 BE) -> Event */
-	DB_AUDIT,   /* seq (8 BE) -> AuditEntry (store_audit.c) */
-	DB_OP_WAKE, /* op name -> when the tick next advances it (8 BE, store_ops.c) */
+	DB_CHANGES,      /* revision (8 bytes BE) -> ChangeSet */
+	DB_AGENTS,       /* agent id -> AgentRecord */
+	DB_EVENTS,       /* mac (6) time_ms (8 BE) revision (8 BE) index (4 BE) -> Event */
+	DB_AUDIT,        /* seq (8 BE) -> AuditEntry (store_audit.c) */
+	DB_OP_WAKE,      /* op name -> when the tick next advances it (8 BE, store_ops.c) */
+	DB_OP_INDEX,     /* op '\0' tag -> its machines by state (dupsort, store_op_index.c) */
+	DB_RACK_BOOTING, /* rack -> machines booting (dupsort, store_op_index.c) */
 	DB_COUNT
 };
 
@@ -122,6 +124,8 @@ int st_apply_agents_seen(struct apply_ctx *c, const Bm__AgentsSeen *seen);
 /* Write a machine record and its change; a new state goes into the
  * machine's timeline too (EVENT_STATE). */
 int st_put_machine(struct apply_ctx *c, Bm__Machine *m, Bm__MachineState was);
+/* Read machine `name`: 0 with *ret, -ENOENT, -errno. */
+int st_get_machine(struct apply_ctx *c, const char *name, Bm__Machine **ret);
 /* `bmctl machine power` (who: the audit's sender, for the timeline). */
 int st_apply_power(struct apply_ctx *c, const Bm__PowerRequest *q, const char *who);
 /* store_ops.c */
@@ -146,12 +150,36 @@ int st_op_woken(struct apply_ctx *c, const Bm__Operation *op, uint64_t next_due_
 int st_op_put(struct apply_ctx *c, Bm__Operation *op);
 /* Advance op to the command's time (store_op_step.c). */
 int st_op_advance(struct apply_ctx *c, Bm__Operation *op);
-/* The same for an operation that just took its machines: ms (the caller's,
- * index-aligned with op->machines) are changed in memory and not stored
- * yet, was their stored states; each is put once, after the advance. */
+/* An operation that just took its machines: ms (the caller's, aligned
+ * with op->machines) are changed in memory and not stored yet, was their
+ * stored states; what may start starts (st_op_start_slice), each is put
+ * once, and the tick advances it from then on. */
 int st_op_advance_taken(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
                         const Bm__MachineState *was);
 int st_apply_op_tick(struct apply_ctx *c);
+/* store_op_index.c: m's index entries move from what `old` had to what
+ * `now` has (either NULL: none). 0 or -errno. */
+int st_op_index_update(struct apply_ctx *c, const Bm__Machine *old, const Bm__Machine *now);
+int st_op_index_rebuild(MDB_txn *txn, const MDB_dbi *dbi);
+/* The key op '\0' tag into key (BM_NAME_MAX + 3 bytes); its length. */
+size_t st_op_ix_key(char *key, const char *op, char tag);
+/* How many machines of op have tag; of rack are booting. 0 or -errno. */
+int st_op_ix_count(struct apply_ctx *c, const char *op, char tag, size_t *ret);
+int st_rack_booting(struct apply_ctx *c, const char *rack, size_t *ret);
+/* Has op's tag the value `name` ('d', 'f')? 1, 0 or -errno. */
+int st_op_ix_has(struct apply_ctx *c, const char *op, char tag, const char *name);
+/* Values of op's tag in order from the first >= from (flen 0: the first),
+ * at most max, while keep(value) says so (NULL: all); copies, each
+ * NUL-terminated. 0 or -errno. */
+struct op_ix_list {
+	char **v;
+	size_t *len;
+	size_t n;
+};
+int st_op_ix_list(struct apply_ctx *c, const char *op, char tag, const void *from, size_t flen,
+                  size_t max, bool (*keep)(const MDB_val *v, void *arg), void *arg,
+                  struct op_ix_list *out);
+void st_op_ix_list_free(struct op_ix_list *l);
 /* store_op_intake.c. The machines of q among names[nn], read and checked:
  * 0 with *ret (*ret_n records, the caller's), ST_REFUSED, -errno. */
 int st_op_check_all(struct apply_ctx *c, const Bm__ReimageRequest *q, char *const *names, size_t nn,

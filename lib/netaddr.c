@@ -152,7 +152,7 @@ bm_name_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 63)
+	if (n == 0 || n > BM_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];

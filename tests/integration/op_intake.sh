@@ -98,6 +98,10 @@ kill "$COORD_PID"; wait "$COORD_PID"; COORD_PID=
 # --- three nodes: the leadership moves while a reimage takes its machines.
 # The reimage's call is answered unavailable, naming the operation, which
 # the new leader's ticks take to the end.
+# Its commands write 10,000 machines each: up to ~1 s under the sanitizers,
+# which would hold a 500 ms election timeout's heartbeats (the bench runs
+# the default, 1 s, in a Release build: bench/fleet.sh).
+ELECTION_MS=3000
 . "$(dirname "$0")/cluster.sh"
 trap 'kill_nodes; cleanup' EXIT
 BS="1=$(raddr 1),2=$(raddr 2),3=$(raddr 3)"

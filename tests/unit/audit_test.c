@@ -130,7 +130,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_accepted_and_refused, th_setup_empty, th_teardown),
+		cmocka_unit_test_setup_teardown(test_accepted_and_refused, th_setup_empty,
+		                                th_teardown),
 		cmocka_unit_test_setup_teardown(test_bounded, th_setup_empty, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

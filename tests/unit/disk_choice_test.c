@@ -17,7 +17,7 @@ static const struct disk disks[] = {
 	{ "sda", "pci-0000:00:1f.2-ata-1", "S1", 480 * GB, false, false },
 	{ "sdb", "usb-0:1:1.0-scsi-0:0:0:0", "U1", 64 * GB, true, false }, /* removable */
 	{ "sdc", "pci-0000:00:1f.2-ata-2", "S2", 480 * GB, false, false },
-	{ "sr0", "pci-0000:00:1f.2-ata-3", "", 4 * GB, false, true },      /* read-only */
+	{ "sr0", "pci-0000:00:1f.2-ata-3", "", 4 * GB, false, true }, /* read-only */
 	{ "vda", "pci-0000:00:05.0", "V1", 10 * GB, false, false },
 };
 #define N (sizeof(disks) / sizeof(disks[0]))
@@ -35,11 +35,12 @@ test_default_and_hints(void **state)
 	char why[512];
 
 	(void)state;
-	assert_int_equal(choose(&h, 1 * GB, why), 0);       /* the first */
+	assert_int_equal(choose(&h, 1 * GB, why), 0); /* the first */
 	assert_int_equal(choose(&h, 500 * GB, why), -ENOSPC);
-	assert_non_null(strstr(why, "disk too small: the image needs 500000000000 bytes, the largest is sda"));
+	assert_non_null(
+	    strstr(why, "disk too small: the image needs 500000000000 bytes, the largest is sda"));
 	h.pick = DISK_PICK_SMALLEST;
-	assert_int_equal(choose(&h, 1 * GB, why), 4);       /* vda; not the removable sdb */
+	assert_int_equal(choose(&h, 1 * GB, why), 4); /* vda; not the removable sdb */
 	h.pick = DISK_PICK_FIRST;
 	strcpy(h.serial, "S2");
 	assert_int_equal(choose(&h, 1 * GB, why), 2);
@@ -91,9 +92,10 @@ test_hints_parse(void **state)
 	(void)state;
 	assert_int_equal(disk_hints_parse("", &h, why, sizeof(why)), 0);
 	assert_int_equal(h.pick, DISK_PICK_FIRST);
-	assert_int_equal(disk_hints_parse("pick=largest,size=100G-2T,serial=S1,by_path=pci-0000:00:05.0",
-	                                  &h, why, sizeof(why)),
-	                 0);
+	assert_int_equal(
+	    disk_hints_parse("pick=largest,size=100G-2T,serial=S1,by_path=pci-0000:00:05.0", &h,
+	                     why, sizeof(why)),
+	    0);
 	assert_int_equal(h.pick, DISK_PICK_LARGEST);
 	assert_true(h.min_size == 100 * GB && h.max_size == 2000 * GB);
 	assert_string_equal(h.serial, "S1");

@@ -29,7 +29,8 @@ static const char good[] =
     "     bmc: 'ipmi://admin:secret@10.12.1.11', labels: {role: gpu}, netboot: true}\n"
     "  - {name: r13n01, rack: rack13, mac: '52:54:00:13:00:01', ip: 10.12.0.11, firmware: uefi,\n"
     "     bmc: 'redfish://root@10.12.1.12/redfish/v1/Systems/1',\n"
-    "     bmc_fingerprint: '9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:"
+    "     bmc_fingerprint: "
+    "'9F:86:D0:81:88:4C:7D:65:9A:2F:EA:A0:C5:5A:D0:15:A3:BF:4F:1B:2B:0B:82:2C:"
     "D1:5D:6C:15:B0:F0:0A:08'}\n";
 
 static void
@@ -204,12 +205,12 @@ disk_refusals(void)
 	        "format", "only a disk image", 0);
 	refused("profiles: [{name: p, kernel: k, disk_image: d, root_device: {size: big}}]", 1, P,
 	        "p", "root_device", "MIN-MAX", 0);
-	refused("profiles: [{name: p, kernel: k, disk_image: d, root_device: {pick: first}}]", 1,
-	        P, "p", "root_device", "largest or smallest", 0);
+	refused("profiles: [{name: p, kernel: k, disk_image: d, root_device: {pick: first}}]", 1, P,
+	        "p", "root_device", "largest or smallest", 0);
 	refused("profiles: [{name: p, kernel: k, disk_image: d, root_device: {wwn: x}}]", 1, P, "p",
 	        "root_device", "unknown", 0);
-	refused("profiles: [{name: p, kernel: k, grow: true}]", 1, P, "p", "grow", "only with disk_image",
-	        0);
+	refused("profiles: [{name: p, kernel: k, grow: true}]", 1, P, "p", "grow",
+	        "only with disk_image", 0);
 	refused("profiles: [{name: p, kernel: k, loader: pxelinux}]", 1, P, "p", "loader",
 	        "ipxe or grub", 0);
 	/* References: a disk image for disk_image, boot files for kernel. */

@@ -183,3 +183,31 @@ started(struct th_fx *f, const char *name)
 	bm__machine__free_unpacked(m, NULL);
 	return v;
 }
+
+Bm__Status
+op_verb(struct th_fx *f, Bm__Command__OpCase verb, char *op, uint64_t now, char *msg)
+{
+	Bm__Command cmd = BM__COMMAND__INIT;
+
+	cmd.op_case = verb;
+	if (verb == BM__COMMAND__OP_OP_RESUME)
+		cmd.op_resume = op;
+	else
+		cmd.op_cancel = op;
+	return run(f->s, &cmd, now, msg, NULL);
+}
+
+const char ops_rack11_fleet[] =
+    "sites: [{name: fra1}]\n"
+    "racks:\n"
+    "  - {name: rack11, site: fra1, subnet: 10.11.0.0/24, gateway: 10.11.0.1, max_booting: 3}\n"
+    "images:\n"
+    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}\n"
+    "profiles: [{name: tiny, kernel: k}]\n"
+    "machines:\n"
+    "  - {name: m1, rack: rack11, mac: '52:54:00:11:00:01', profile: tiny}\n"
+    "  - {name: m2, rack: rack11, mac: '52:54:00:11:00:02', profile: tiny}\n"
+    "  - {name: m3, rack: rack11, mac: '52:54:00:11:00:03', profile: tiny}\n"
+    "  - {name: m4, rack: rack11, mac: '52:54:00:11:00:04', profile: tiny}\n"
+    "  - {name: m5, rack: rack11, mac: '52:54:00:11:00:05', profile: tiny}\n"
+    "  - {name: m6, rack: rack11, mac: '52:54:00:11:00:06', profile: tiny}\n";

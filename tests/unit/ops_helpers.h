@@ -12,6 +12,9 @@
 #define S(x) BM__MACHINE_STATE__STATE_##x
 #define T0 1000000u
 
+/* Rack rack11 (max_booting 3) with m1..m6 (MACs ..:00:01-06) of profile
+ * tiny (kernel k). */
+extern const char ops_rack11_fleet[];
 /* sha256 of image k of the fixtures. */
 extern const uint8_t ksha[32];
 
@@ -23,6 +26,8 @@ Bm__Status reimage_q(struct th_fx *f, Bm__ReimageRequest *q, uint64_t now, char 
 Bm__Status reimage(struct th_fx *f, const char *profile, uint32_t batch, uint64_t timeout,
                    uint64_t now, char *msg, char *op, const char *t0, const char *t1);
 void tick(struct th_fx *f, uint64_t now);
+/* Resume or cancel op at now (its message into msg, or NULL). */
+Bm__Status op_verb(struct th_fx *f, Bm__Command__OpCase verb, char *op, uint64_t now, char *msg);
 /* Agent a1 of rack11 registers, holding image k or not. */
 void agent_holds_k(struct th_fx *f, bool holds);
 /* Agent `id` of `rack` registers, holding image k or not. */

@@ -15,25 +15,10 @@
 
 #include "ops_helpers.h"
 
-static const char rollout_fleet[] =
-    "sites: [{name: fra1}]\n"
-    "racks:\n"
-    "  - {name: rack11, site: fra1, subnet: 10.11.0.0/24, gateway: 10.11.0.1, max_booting: 3}\n"
-    "images:\n"
-    "  - {name: k, sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08}\n"
-    "profiles: [{name: tiny, kernel: k}]\n"
-    "machines:\n"
-    "  - {name: m1, rack: rack11, mac: '52:54:00:11:00:01', profile: tiny}\n"
-    "  - {name: m2, rack: rack11, mac: '52:54:00:11:00:02', profile: tiny}\n"
-    "  - {name: m3, rack: rack11, mac: '52:54:00:11:00:03', profile: tiny}\n"
-    "  - {name: m4, rack: rack11, mac: '52:54:00:11:00:04', profile: tiny}\n"
-    "  - {name: m5, rack: rack11, mac: '52:54:00:11:00:05', profile: tiny}\n"
-    "  - {name: m6, rack: rack11, mac: '52:54:00:11:00:06', profile: tiny}\n";
-
 static int
 setup_rollout(void **state)
 {
-	int r = th_setup_with(state, rollout_fleet);
+	int r = th_setup_with(state, ops_rack11_fleet);
 	if (r == 0)
 		agent_holds_k(*state, true);
 	return r;
@@ -53,19 +38,6 @@ rollout(struct th_fx *f, uint32_t canary, uint32_t max_failures, uint32_t pct, u
 	q.max_failures = max_failures;
 	q.max_failures_pct = pct;
 	return reimage_q(f, &q, now, NULL, op);
-}
-
-static Bm__Status
-op_verb(struct th_fx *f, Bm__Command__OpCase verb, char *op, uint64_t now, char *msg)
-{
-	Bm__Command cmd = BM__COMMAND__INIT;
-
-	cmd.op_case = verb;
-	if (verb == BM__COMMAND__OP_OP_RESUME)
-		cmd.op_resume = op;
-	else
-		cmd.op_cancel = op;
-	return run(f->s, &cmd, now, msg, NULL);
 }
 
 static unsigned
@@ -200,8 +172,8 @@ setup_large(void **state)
 	int r;
 
 	assert_non_null(y);
-	n = (size_t)snprintf(y, len, "%s", rollout_fleet);
-	n -= strlen(strstr(rollout_fleet, "  - {name: m1"));
+	n = (size_t)snprintf(y, len, "%s", ops_rack11_fleet);
+	n -= strlen(strstr(ops_rack11_fleet, "  - {name: m1"));
 	for (int i = 1; i <= LARGE_N; i++)
 		n += (size_t)snprintf(y + n, len - n,
 		                      "  - {name: large-machine-%05d, rack: rack11, "

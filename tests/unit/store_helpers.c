@@ -54,16 +54,11 @@ int
 th_setup_with(void **state, const char *yaml)
 {
 	struct th_fx *f = calloc(1, sizeof(*f));
-	struct store_result res;
 
 	assert_non_null(f);
 	f->s = th_store_open(f->dir);
 	if (yaml) {
-		assert_int_equal(th_apply_yaml(f->s, yaml, &res), 0);
-		if (res.status != BM__STATUS__STATUS_OK)
-			fail_msg("fleet refused: %s (%s)", res.message,
-			         res.problems.n ? res.problems.v[0].why : "");
-		store_result_fini(&res);
+		th_apply_yaml_ok(f->s, yaml);
 	}
 	*state = f;
 	return 0;
@@ -186,4 +181,16 @@ th_has_change(const Bm__ChangeSet *cs, Bm__Kind kind, const char *name, const ch
 			return 1;
 	}
 	return 0;
+}
+
+void
+th_apply_yaml_ok(struct store *s, const char *yaml)
+{
+	struct store_result res;
+
+	assert_int_equal(th_apply_yaml(s, yaml, &res), 0);
+	if (res.status != BM__STATUS__STATUS_OK)
+		fail_msg("refused: %s (%s)", res.message,
+		         res.problems.n ? res.problems.v[0].why : "");
+	store_result_fini(&res);
 }

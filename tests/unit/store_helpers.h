@@ -27,6 +27,8 @@ void th_store_close(struct store *s, const char *dir);
 /* Parse YAML (must parse cleanly) and apply it as one command in its own
  * batch. Returns store_apply's result code; res is initialised here. */
 int th_apply_yaml(struct store *s, const char *yaml, struct store_result *res);
+/* The same, and it must be accepted. */
+void th_apply_yaml_ok(struct store *s, const char *yaml);
 /* Apply one command in its own batch, at the next index. */
 int th_apply(struct store *s, const Bm__Command *cmd, struct store_result *res);
 int th_delete(struct store *s, Bm__Kind kind, const char *name, struct store_result *res);

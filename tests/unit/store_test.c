@@ -25,12 +25,7 @@
 static void
 apply_base(struct store *s)
 {
-	struct store_result res;
-	assert_int_equal(th_apply_yaml(s, th_base_fleet, &res), 0);
-	if (res.status != OK)
-		fail_msg("base fleet refused: %s (%s)", res.message,
-		         res.problems.n ? res.problems.v[0].why : "");
-	store_result_fini(&res);
+	th_apply_yaml_ok(s, th_base_fleet);
 }
 
 static void

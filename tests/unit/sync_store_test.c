@@ -152,7 +152,6 @@ test_discovered(void **state)
 	struct th_fx *f = *state;
 	const struct ev d[] = { { 1, BM__EVENT_KIND__EVENT_DISCOVERED, 0x99, "dhcp" },
 		                { 2, BM__EVENT_KIND__EVENT_DISCOVERED, 0x01, "dhcp" } };
-	struct store_result res;
 	Bm__Object *o;
 
 	assert_int_equal(reg(f->s, "a1", "rack11"), OK);
@@ -165,13 +164,8 @@ test_discovered(void **state)
 	/* A known MAC is not discovered twice. */
 	assert_null(th_get(f->s, KM, "rack11-525400110001"));
 	/* Declaring it in the fleet makes it ready. */
-	assert_int_equal(th_apply_yaml(f->s,
-	                               "machines: [{name: rack11-525400110099, rack: rack11, "
-	                               "mac: '52:54:00:11:00:99', profile: tiny}]\n",
-	                               &res),
-	                 0);
-	assert_int_equal(res.status, OK);
-	store_result_fini(&res);
+	th_apply_yaml_ok(f->s, "machines: [{name: rack11-525400110099, rack: rack11, "
+	                       "mac: '52:54:00:11:00:99', profile: tiny}]\n");
 	assert_int_equal(state_of(f->s, "rack11-525400110099"), BM__MACHINE_STATE__STATE_READY);
 }
 

@@ -30,6 +30,7 @@ bool bm_ip4_is_host(uint32_t ip, uint32_t net, unsigned plen);
 int bm_ip4_range_parse(const char *s, uint32_t *ret_start, uint32_t *ret_end);
 
 /* Object names: [a-z0-9][a-z0-9-]{0,62}. */
+#define BM_NAME_MAX 63u /* the longest name bm_name_valid accepts */
 bool bm_name_valid(const char *s);
 /* "http://HOST[:PORT]" and nothing after (no path, query or user): the base
  * a peer agent's paths are appended to (peer_url). */
