@@ -40,6 +40,7 @@ for i in $(seq 1 "$ROUNDS"); do
   done
 done
 field() { sed -n "s/.*$2=\([0-9.]*\).*/\1/p" "$W/$1.txt" | median; }
+ratio() { echo "scale=${2:-1}; $(field old "$1") / $(field new "$1")" | bc -l; } # old/new FIELD
 cat <<T
 optick: $N machines in one live operation (racks of 100, 32 booting per rack, the rest
 queued), ticks a second apart on the store; medians of $ROUNDS rounds; $(nproc) cores.
@@ -47,12 +48,12 @@ Before: $BASE$([ "$BASE" = c1308ac ] && echo " (every live operation advanced at
 
 | measure | before ($BASE) | this tree | ratio |
 |---|---|---|---|
-| a tick, p50 | $(field old tick_p50_ms) ms | $(field new tick_p50_ms) ms | $(echo "scale=1; $(field old tick_p50_ms) / $(field new tick_p50_ms)" | bc -l)x |
+| a tick, p50 | $(field old tick_p50_ms) ms | $(field new tick_p50_ms) ms | $(ratio tick_p50_ms)x |
 | a tick, max of $TICKS | $(field old tick_max_ms) ms | $(field new tick_max_ms) ms | - |
-| the reimage of all $N, applied on the store: its command and its intake's ticks | $(field old reimage_ms) ms | $(field new reimage_ms) ms | $(echo "scale=2; $(field old reimage_ms) / $(field new reimage_ms)" | bc -l)x |
+| the reimage of all $N, applied on the store: its command and its intake's ticks | $(field old reimage_ms) ms | $(field new reimage_ms) ms | $(ratio reimage_ms 2)x |
 | ... in commands | $(field old reimage_commands) | $(field new reimage_commands) | - |
-| ... the longest command (what holds a node's loop) | $(field old reimage_command_max_ms) ms | $(field new reimage_command_max_ms) ms | $(echo "scale=1; $(field old reimage_command_max_ms) / $(field new reimage_command_max_ms)" | bc -l)x |
-| the tick that advances it after one machine ended (every machine read) | $(field old advance_ms) ms | $(field new advance_ms) ms | - |
+| ... the longest command (what holds a node's loop) | $(field old reimage_command_max_ms) ms | $(field new reimage_command_max_ms) ms | $(ratio reimage_command_max_ms)x |
+| the tick that advances it after one machine ended | $(field old advance_ms) ms | $(field new advance_ms) ms | $(ratio advance_ms)x |
 | the fleet's apply (one command) | $(field old apply_ms) ms | $(field new apply_ms) ms | - |
 | fleet applied + reimage of all | $(field old setup_ms) ms | $(field new setup_ms) ms | - |
 T
