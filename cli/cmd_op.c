@@ -360,9 +360,9 @@ cmd_op(struct ctl *c, int argc, char **argv)
 			return r;
 		for (size_t i = 0; i < resp->op->n_operations; i++) {
 			const Bm__Operation *op = resp->op->operations[i];
-			printf("%-12s %-10s %4zu machines  %s\n", op->name,
-			       op->taking ? "taking" : op_state_name(op->state), op->n_machines,
-			       op->selector);
+			printf("%-12s %-10s %4u machines  %s\n", op->name,
+			       op->taking ? "taking" : op_state_name(op->state),
+			       op->listed_machines, op->selector);
 		}
 		bm__response__free_unpacked(resp, NULL);
 		return CTL_EXIT_OK;

@@ -9,7 +9,8 @@
 # is then checked against every machine the large one took. In a cluster,
 # the leadership moving in the middle of a reimage's intake answers its
 # call unavailable, naming the operation, and the new leader takes it to
-# the end. Fleet: 205 racks of 100 machines.
+# the end. The op list's answer counts each operation's machines without
+# their names. Fleet: 205 racks of 100 machines.
 . "$(dirname "$0")/lib.sh"
 start_coord
 
@@ -72,6 +73,13 @@ BIG=$(awk 'NR == 1 {print $1}' "$T/big.out")
   ok "its answer lists all 20,500 machines" || not_ok "answer: $(head -3 "$T/big.out")"
 n=$(reimaging)
 [ "$n" = 20500 ] && ok "all 20,500 reimaging" || not_ok "$n reimaging"
+# The op list counts each operation's machines and leaves their names out.
+"$BM_BIN/rpc_probe" "$BMCTL_COORDINATOR" "$BMCTL_CA" "$BMCTL_CERT" "$BMCTL_KEY" ops - >"$T/ops" 2>&1
+grep -q "^op $BIG listed=20500 names=0$" "$T/ops" && ok "the op list's answer counts 20,500 machines, no names" ||
+  not_ok "op list answer: $(cat "$T/ops")"
+expect_exit 0 "op list" bmctl op get
+grep -Eq "^$BIG +running +20500 machines" "$T/out" && ok "bmctl op get shows the count" ||
+  not_ok "op get: $(cat "$T/out")"
 expect_in "$T/coord.log" "intake done op=$BIG" "the coordinator logs the intake's end"
 grep -q "leadership\|election" "$T/coord.log" && not_ok "leadership moved" || ok "leadership held"
 

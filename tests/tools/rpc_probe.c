@@ -4,7 +4,8 @@
  * site's agents at PEER_URL, and holding the image SHA256); watch: RACK's view from revision 0;
  * report: a "state=done" callback for MAC, as agent "probe" of RACK;
  * blob: the first bytes of the blob SHA256 (hex); apply: one Apply request
- * of N machines probe-0..probe-N-1 in RACK (apply RACK N).
+ * of N machines probe-0..probe-N-1 in RACK (apply RACK N); ops: bmctl op
+ * get's list (RACK ignored), then "op NAME listed=N names=M" for each.
  * Prints "STATUS message" (the answer's status name and message, and for a
  * watch the number of objects received, then "machine NAME password=PASS"
  * for each machine whose BMC password came with it) and exits 0 when the
@@ -68,14 +69,16 @@ main(int argc, char **argv)
 	Bm__BlobGetRequest bg = BM__BLOB_GET_REQUEST__INIT;
 	Bm__ApplyRequest ar = BM__APPLY_REQUEST__INIT;
 	Bm__Fleet fleet = BM__FLEET__INIT;
+	Bm__OpRequest oq = BM__OP_REQUEST__INIT;
 	ProtobufCBinaryData held = { sizeof(sha), sha };
 	char err[256];
 	int r;
 
 	if (argc < 7) {
-		fprintf(stderr,
-		        "usage: rpc_probe URL CA CERT KEY register|watch|report|blob|apply RACK "
-		        "[MAC|SHA256|PEER_URL SHA256|N]\n");
+		fprintf(
+		    stderr,
+		    "usage: rpc_probe URL CA CERT KEY register|watch|report|blob|apply|ops RACK "
+		    "[MAC|SHA256|PEER_URL SHA256|N]\n");
 		return 2;
 	}
 	t = (struct bm_rpc_tls){ argv[2], argv[3], argv[4], NULL };
@@ -105,6 +108,11 @@ main(int argc, char **argv)
 		ar.fleet = &fleet;
 		req.body_case = BM__REQUEST__BODY_APPLY;
 		req.apply = &ar;
+	} else if (!strcmp(argv[5], "ops")) {
+		oq.action = BM__OP_REQUEST__ACTION__LIST;
+		oq.name = "";
+		req.body_case = BM__REQUEST__BODY_OP;
+		req.op = &oq;
 	} else if (!strcmp(argv[5], "blob")) {
 		if (argc < 8 || bm_sha256_parse(argv[7], sha) < 0)
 			return 2;
@@ -138,6 +146,11 @@ main(int argc, char **argv)
 	if (resp->body_case == BM__RESPONSE__BODY_WATCH)
 		printf(" (%zu objects)", resp->watch->n_puts);
 	printf("\n");
+	for (size_t i = 0; resp->body_case == BM__RESPONSE__BODY_OP && i < resp->op->n_operations;
+	     i++)
+		printf("op %s listed=%u names=%zu\n", resp->op->operations[i]->name,
+		       resp->op->operations[i]->listed_machines,
+		       resp->op->operations[i]->n_machines);
 	for (size_t i = 0; resp->body_case == BM__RESPONSE__BODY_WATCH && i < resp->watch->n_puts;
 	     i++) {
 		const Bm__Object *o = resp->watch->puts[i];
