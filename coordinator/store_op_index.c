@@ -167,6 +167,18 @@ st_op_index_rebuild(MDB_txn *txn, const MDB_dbi *dbi)
 
 /* ------------------------------------------------------------- queries */
 
+/* The key op '\0' tag in k (over buf, BM_NAME_MAX + 3), or false for a
+ * name too long to have been indexed (then it has nothing). */
+static bool
+op_key(MDB_val *k, char *buf, const char *op, char tag)
+{
+	if (strlen(op) > BM_NAME_MAX)
+		return false;
+	k->mv_size = st_op_ix_key(buf, op, tag);
+	k->mv_data = buf;
+	return true;
+}
+
 static int
 dup_count(struct apply_ctx *c, enum store_db db, const void *key, size_t klen, size_t *ret)
 {
@@ -190,12 +202,10 @@ int
 st_op_ix_count(struct apply_ctx *c, const char *op, char tag, size_t *ret)
 {
 	char key[BM_NAME_MAX + 3];
+	MDB_val k;
 
-	if (strlen(op) > BM_NAME_MAX) {
-		*ret = 0;
-		return 0;
-	}
-	return dup_count(c, DB_OP_INDEX, key, st_op_ix_key(key, op, tag), ret);
+	*ret = 0;
+	return op_key(&k, key, op, tag) ? dup_count(c, DB_OP_INDEX, k.mv_data, k.mv_size, ret) : 0;
 }
 
 int
@@ -209,13 +219,11 @@ st_op_ix_has(struct apply_ctx *c, const char *op, char tag, const char *name)
 {
 	char key[BM_NAME_MAX + 3];
 	MDB_val k, v = { strlen(name), (void *)name };
+	MDB_cursor *cur;
 	int rc;
 
-	if (strlen(op) > BM_NAME_MAX)
+	if (!op_key(&k, key, op, tag))
 		return 0;
-	k.mv_size = st_op_ix_key(key, op, tag);
-	k.mv_data = key;
-	MDB_cursor *cur;
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_OP_INDEX], &cur)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
@@ -264,10 +272,8 @@ st_op_ix_list(struct apply_ctx *c, const char *op, char tag, const void *from, s
 	int rc, r = 0;
 
 	*out = (struct op_ix_list){ 0 };
-	if (strlen(op) > BM_NAME_MAX)
+	if (!op_key(&k, key, op, tag))
 		return 0;
-	k.mv_size = st_op_ix_key(key, op, tag);
-	k.mv_data = key;
 	if ((rc = mdb_cursor_open(c->txn, c->s->dbi[DB_OP_INDEX], &cur)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
 	rc = flen ? mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE)

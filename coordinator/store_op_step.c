@@ -176,7 +176,7 @@ check_gates(struct apply_ctx *c, Bm__Operation *op, bool *op_changed)
 
 	if (r < 0 || op->state != BM__OP_STATE__OP_RUNNING || op->cancel)
 		return r;
-	for (size_t i = 0; nc && !op->canary_passed && i < nc && r == 0; i++) {
+	for (size_t i = 0; !op->canary_passed && i < nc && r == 0; i++) {
 		if ((h = st_op_ix_has(c, op->name, 'f', op->machines[i])) > 0 && !canary_failed)
 			canary_failed = op->machines[i];
 		if (h >= 0 && (h = st_op_ix_has(c, op->name, 'd', op->machines[i])) > 0)
@@ -563,7 +563,8 @@ st_op_start_slice(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
 		if (r == 0)
 			r = st_put_machine(c, ms[i], was[i]);
 	}
-	op->intake_started = st.active;
+	if (op->taking) /* the batch, counted across its slices */
+		op->intake_started = st.active;
 	st_admission_free(&st.adm);
 	st_caches_free(&cs);
 	return r;
@@ -575,6 +576,5 @@ st_op_advance_taken(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
 {
 	int r = st_op_start_slice(c, op, ms, was, 0, op->n_machines);
 
-	op->intake_started = 0; /* (a count for taking operations only) */
 	return r ? r : st_op_woken(c, op, c->now + op->timeout_ms + 1);
 }

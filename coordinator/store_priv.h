@@ -193,9 +193,9 @@ void st_op_failures_limit(Bm__Operation *op);
 int st_op_intake(struct apply_ctx *c, Bm__Operation *op);
 /* End op's intake (cancelled): it keeps the machines taken so far. */
 void st_op_intake_end(Bm__Operation *op);
-/* store_op_step.c: start what may start of ms[k] (machines[lo..lo+k) of a
- * taking op, just taken, not stored: was their stored states), and put
- * each. 0 or -errno. */
+/* store_op_step.c: start what may start of ms[k] (machines[lo..lo+k) of
+ * op, just taken, not stored: was their stored states), and put each; a
+ * taking op counts its batch across slices (intake_started). 0 or -errno. */
 int st_op_start_slice(struct apply_ctx *c, Bm__Operation *op, Bm__Machine **ms,
                       const Bm__MachineState *was, size_t lo, size_t k);
 /* A machine of a started operation made progress: its progress time. */
