@@ -288,6 +288,10 @@ struct ticker {
 	struct proposal prop;
 	Bm__Command cmd;
 	bool in_flight;
+	/* Stopped: its timer closed (`closed`), freed once no tick is in
+	 * flight either (a tick's proposal is answered as libraft closes,
+	 * after the API has stopped). */
+	bool stopped, closed;
 	struct op_wait *waits;
 };
 
@@ -345,9 +349,15 @@ static void
 tick_done(struct proposal *p, const struct store_result *res)
 {
 	struct ticker *t = bm_container_of(p, struct ticker, prop);
+
+	t->in_flight = false;
+	if (t->stopped) { /* the API is gone: nothing to tell */
+		if (t->closed)
+			free(t);
+		return;
+	}
 	if (res->status != BM__STATUS__STATUS_OK)
 		BM_WARN("ops", "tick refused status=%d msg=\"%s\"", res->status, res->message);
-	t->in_flight = false;
 	if (*res->name)
 		op_waits_answer(t->a, res->name, res->revision, NULL);
 	if (res->more) /* an operation goes on at once: the next tick now */
@@ -408,7 +418,11 @@ api_ticker_start(struct api *a, uv_loop_t *loop)
 static void
 ticker_closed(uv_handle_t *h)
 {
-	free(bm_container_of((uv_timer_t *)h, struct ticker, t));
+	struct ticker *t = bm_container_of((uv_timer_t *)h, struct ticker, t);
+
+	t->closed = true;
+	if (!t->in_flight)
+		free(t);
 }
 
 void
@@ -420,6 +434,7 @@ api_ticker_stop(struct api *a)
 		return;
 	op_waits_answer(a, NULL, 0, "this coordinator stopped");
 	uv_timer_stop(&t->t);
+	t->stopped = true;
 	uv_close((uv_handle_t *)&t->t, ticker_closed);
 	a->ticker = NULL;
 }
