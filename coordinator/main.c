@@ -41,6 +41,7 @@ struct coord {
 	struct store *store;
 	struct blobstore *blobs;
 	struct raftnode *raft;
+	struct raftnode *node;           /* raft's memory: kept until the loop has run out */
 	struct watch_hub *hub_ready;     /* set once the hub exists */
 	struct blob_sync *blob_sync;     /* fetches the image bytes this node lacks */
 	struct bm_rpc_creds *peer_creds; /* TLS: this node as a client of its peers */
@@ -314,6 +315,7 @@ start_raft(struct coord *c, const struct options *o)
 	c->ann.co.id = o->id;
 	c->ann.co.url = c->ann.url;
 	int r = raftnode_start(c->loop, c->store, &ro, &c->raft);
+	c->node = c->raft;
 	if (r == 0 && o->join)
 		start_join(o);
 	return r;
@@ -487,6 +489,7 @@ main(int argc, char **argv)
 	api_cluster_free(&c.api);
 	api_agents_free(&c.api);
 	proposer_free(c.api.proposer); /* after the API stopped: its threads submit */
+	raftnode_free(c.node);
 	uv_loop_close(c.loop);
 	OPENSSL_cleanse(&c.api.secrets, sizeof(c.api.secrets));
 	blob_close(c.blobs);

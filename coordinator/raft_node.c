@@ -533,21 +533,14 @@ fail:
 /* ---------------------------------------------------------------- close */
 
 static void
-free_node(uv_handle_t *h)
+node_closed(uv_handle_t *h)
 {
 	struct raftnode *n = h->data;
-	void (*done)(void *) = n->done;
-	void *arg = n->done_arg;
 
-	for (size_t i = 0; i < n->n_res; i++)
-		store_result_fini(&n->res[i]);
-	free(n->res);
 	/* done() first: it stops the API, whose threads may still ask for the
 	 * status copy (kept under mu) until then. */
-	if (done)
-		done(arg);
-	pthread_mutex_destroy(&n->mu);
-	free(n);
+	if (n->done)
+		n->done(n->done_arg);
 }
 
 static void
@@ -555,7 +548,7 @@ nudge_closed(uv_handle_t *h)
 {
 	struct raftnode *n = h->data;
 	n->close_timer.data = n;
-	uv_close((uv_handle_t *)&n->close_timer, free_node);
+	uv_close((uv_handle_t *)&n->close_timer, node_closed);
 }
 
 static void
@@ -566,12 +559,28 @@ status_closed(uv_handle_t *h)
 	uv_close((uv_handle_t *)&n->nudge_timer, nudge_closed);
 }
 
+/* libraft 0.15 can run its io's close check once more after the io's close
+ * callback ran: an open segment's writer, closed alongside the segment's
+ * finalize, checks again as it closes (canonical/raft#341; cowsql/raft#45
+ * dropped that check). That second check calls ioCloseCb again, on the
+ * io's memory. So the io, and the transport it reads, stay allocated
+ * until the loop has run out (raftnode_free), and the io now points at a
+ * raft with nothing to release, whose close callback only says so. */
+static void
+raft_closed_again(struct raft *r)
+{
+	(void)r;
+	BM_INFO("raft", "libraft closed its io a second time (canonical/raft#341): ignored");
+}
+
 static void
 raft_closed(struct raft *r)
 {
 	struct raftnode *n = bm_container_of(r, struct raftnode, raft);
 
-	raft_uv_close(&n->io);
+	memset(&n->closed_raft, 0, sizeof(n->closed_raft));
+	n->closed_raft.close_cb = raft_closed_again;
+	n->io.data = &n->closed_raft;
 	transport_free(n);
 	n->status_timer.data = n;
 	uv_close((uv_handle_t *)&n->status_timer, status_closed);
@@ -599,4 +608,17 @@ raftnode_close(struct raftnode *n, void (*done)(void *arg), void *arg)
 	n->done = done;
 	n->done_arg = arg;
 	uv_timer_start(&n->close_timer, close_later, 0, 0);
+}
+
+void
+raftnode_free(struct raftnode *n)
+{
+	if (!n)
+		return;
+	raft_uv_close(&n->io);
+	for (size_t i = 0; i < n->n_res; i++)
+		store_result_fini(&n->res[i]);
+	free(n->res);
+	pthread_mutex_destroy(&n->mu);
+	free(n);
 }

@@ -92,5 +92,8 @@ int raftnode_transfer(struct raftnode *n, uint64_t id, void (*cb)(void *arg, int
                       void *arg);
 
 /* Close (deferred to a later loop turn, never inside a raft callback);
- * done() runs once everything is released. */
+ * done() runs once raft and the node's handles have closed. */
 void raftnode_close(struct raftnode *n, void (*done)(void *arg), void *arg);
+/* Release a closed node, once its loop has run out (uv_run returned):
+ * libraft may touch its io until then (raft_closed, raft_node.c). */
+void raftnode_free(struct raftnode *n);

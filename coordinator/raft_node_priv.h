@@ -19,6 +19,7 @@ struct raftnode {
 	struct raftnode_opts o;
 	char address[64], dir[4096];
 	struct raft raft;
+	struct raft closed_raft; /* io.data once raft closed (raft_closed) */
 	struct raft_io io;
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
