@@ -211,33 +211,17 @@ op_write(struct api *a, struct bm_rpc_call *call, const Bm__Request *req)
 	api_propose(a, call, w);
 }
 
-/* A listed operation: its machines counted, their names left out (a
- * list of large reimages would carry megabytes to print one line each). */
-static Bm__Operation *
-names_left_out(Bm__Operation *op)
-{
-	for (size_t i = 0; i < op->n_machines; i++)
-		free(op->machines[i]);
-	free(op->machines);
-	op->machines = NULL;
-	op->listed_machines = (uint32_t)op->n_machines;
-	op->n_machines = 0;
-	return op;
-}
-
 static void
 op_list(struct api *a, struct bm_rpc_call *call)
 {
 	Bm__Response resp = BM__RESPONSE__INIT;
 	Bm__OpResult res = BM__OP_RESULT__INIT;
-	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
 	Bm__ListResult *l = NULL;
 	struct store_read *rd;
 	int r;
 
-	q.kind = BM__KIND__KIND_OPERATION;
 	if ((r = store_read_begin(a->store, &rd)) == 0) {
-		r = store_list(rd, &q, &l);
+		r = store_op_list(rd, &l);
 		resp.revision = store_read_revision(rd);
 		store_read_end(rd);
 	}
@@ -247,7 +231,7 @@ op_list(struct api *a, struct bm_rpc_call *call)
 	}
 	res.operations = calloc(l->n_items + 1, sizeof(*res.operations));
 	for (size_t i = 0; res.operations && i < l->n_items; i++)
-		res.operations[res.n_operations++] = names_left_out(l->items[i]->operation);
+		res.operations[res.n_operations++] = l->items[i]->operation;
 	resp.body_case = BM__RESPONSE__BODY_OP;
 	resp.op = &res;
 	bm_rpc_reply(call, &resp);

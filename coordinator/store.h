@@ -20,6 +20,9 @@
 /* List pages: items and encoded bytes per answer. */
 #define STORE_LIST_LIMIT_MAX 10000u
 #define STORE_LIST_BYTES_MAX (8u << 20)
+/* store_op_list reads the operations' records this many at a time (each
+ * lists its machines: up to ~1 MB for 100,000). */
+#define STORE_OP_LIST_PAGE 256u
 
 struct store;
 struct store_batch;
@@ -112,6 +115,12 @@ int store_get(struct store_read *r, Bm__Kind kind, const char *name, Bm__Object 
 /* A page of objects matching q, in name order. Returns 0 with *ret_list
  * (free with bm__list_result__free_unpacked(l, NULL)), or -errno. */
 int store_list(struct store_read *r, const Bm__ListRequest *q, Bm__ListResult **ret_list);
+/* Every operation, in name order, its machines counted (listed_machines)
+ * and their names left out: a list of large reimages would otherwise
+ * carry megabytes to print a line each. Read STORE_OP_LIST_PAGE records
+ * at a time. Returns 0 with *ret_list (no next; free with
+ * bm__list_result__free_unpacked(l, NULL)), or -errno. */
+int store_op_list(struct store_read *r, Bm__ListResult **ret_list);
 /* The machine holding a MAC. Returns 0, -ENOENT, -errno. */
 int store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine **ret_machine);
 /* Machines read by store_get, store_list and store_machine_by_mac carry

@@ -455,6 +455,70 @@ out:
 	return 0;
 }
 
+static void
+names_left_out(Bm__Operation *op)
+{
+	for (size_t i = 0; i < op->n_machines; i++)
+		free(op->machines[i]);
+	free(op->machines);
+	op->machines = NULL;
+	op->listed_machines = (uint32_t)op->n_machines;
+	op->n_machines = 0;
+}
+
+/* Move page's items to the end of all's, their names left out. */
+static int
+op_page_take(Bm__ListResult *all, Bm__ListResult *page)
+{
+	Bm__Object **v = realloc(all->items, (all->n_items + page->n_items) * sizeof(*v));
+
+	if (!v && page->n_items)
+		return -ENOMEM;
+	all->items = v;
+	for (size_t i = 0; i < page->n_items; i++) {
+		names_left_out(page->items[i]->operation);
+		all->items[all->n_items++] = page->items[i];
+	}
+	page->n_items = 0;
+	return 0;
+}
+
+int
+store_op_list(struct store_read *r, Bm__ListResult **ret_list)
+{
+	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
+	Bm__ListResult *all = malloc(sizeof(*all)), *page = NULL;
+	char *after = NULL;
+	int e = 0;
+
+	if (!all)
+		return -ENOMEM;
+	bm__list_result__init(all);
+	q.kind = BM__KIND__KIND_OPERATION;
+	q.limit = STORE_OP_LIST_PAGE;
+	do {
+		q.after = after ? after : "";
+		if ((e = store_list(r, &q, &page)) == 0 && (e = op_page_take(all, page)) == 0) {
+			free(after);
+			after = NULL;
+			if (page->next && *page->next) { /* else protobuf-c's empty default */
+				after = page->next;      /* taken before the page is freed */
+				page->next = NULL;
+			}
+		}
+		if (page)
+			bm__list_result__free_unpacked(page, NULL);
+		page = NULL;
+	} while (e == 0 && after);
+	free(after);
+	if (e < 0) {
+		bm__list_result__free_unpacked(all, NULL);
+		return e;
+	}
+	*ret_list = all;
+	return 0;
+}
+
 int
 store_machine_by_mac(struct store_read *r, const uint8_t mac[6], Bm__Machine **ret_machine)
 {

@@ -1,7 +1,7 @@
 /* Operations in the state machine: target resolution and refusals, the
  * image gate, batches, the lifecycle driven by agents' events, power
- * failures, timeouts by the proposer's clock, cancel, and completion. Safe
- * rollouts and max_booting: rollout_test.c. */
+ * failures, timeouts by the proposer's clock, cancel, and completion; the
+ * list of every operation. Safe rollouts and max_booting: rollout_test.c. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -383,6 +383,46 @@ test_silent_agent_named(void **state)
 	bm__machine__free_unpacked(m, NULL);
 }
 
+/* The list (bmctl op get) holds every operation, past one page of
+ * records, each with its machines counted and no names. */
+static void
+test_list_every_page(void **state)
+{
+	struct th_fx *f = *state;
+	const size_t n = STORE_OP_LIST_PAGE + 2;
+	char op[32], first[32] = "";
+	struct store_read *rd;
+	Bm__ListResult *l;
+	uint64_t t = T0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *two = i == n - 1 ? "b" : NULL; /* the last has two machines */
+		assert_int_equal(reimage(f, "tiny", 0, 0, t += 1000, NULL, op, "a", two), OK);
+		if (!*first)
+			snprintf(first, sizeof(first), "%s", op);
+		assert_int_equal(op_verb(f, BM__COMMAND__OP_OP_CANCEL, op, t += 1000, NULL), OK);
+	}
+	assert_int_equal(store_read_begin(f->s, &rd), 0);
+	assert_int_equal(store_op_list(rd, &l), 0);
+	store_read_end(rd);
+	assert_int_equal(l->n_items, n);
+	assert_true(!l->next || !*l->next);
+	/* In name order (so all distinct), the first and the last made among
+	 * them, the last with its two machines counted. */
+	int seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		const Bm__Operation *o = l->items[i]->operation;
+		assert_int_equal(o->n_machines, 0);
+		assert_null(o->machines);
+		assert_int_equal(o->listed_machines, strcmp(o->name, op) == 0 ? 2 : 1);
+		seen += strcmp(o->name, first) == 0 || strcmp(o->name, op) == 0;
+		if (i)
+			assert_true(strcmp(l->items[i - 1]->operation->name, o->name) < 0);
+	}
+	assert_int_equal(seen, 2);
+	bm__list_result__free_unpacked(l, NULL);
+}
+
 int
 main(void)
 {
@@ -396,6 +436,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_no_images_times_out, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_silent_agent_named, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_list_every_page, setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
