@@ -153,9 +153,9 @@ agents_cpu_ms() { # agents_cpu_ms PID,PID,...: their threads' CPU time, ms (sche
 }
 apply_rev() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
 op_live() { # (an answer lost to an election counts as live: ask again)
-  local out
+  local out # taking: a large reimage's intake, before it runs
   out=$(bmctl op get 2>/dev/null) || return 0
-  echo "$out" | awk '$2 == "running" || $2 == "halted"' | grep -q .
+  echo "$out" | awk '$2 == "taking" || $2 == "running" || $2 == "halted"' | grep -q .
 }
 cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
 
