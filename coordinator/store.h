@@ -115,7 +115,7 @@ int store_get(struct store_read *r, Bm__Kind kind, const char *name, Bm__Object 
 /* A page of objects matching q, in name order. Returns 0 with *ret_list
  * (free with bm__list_result__free_unpacked(l, NULL)), or -errno. */
 int store_list(struct store_read *r, const Bm__ListRequest *q, Bm__ListResult **ret_list);
-/* Every operation, in name order, its machines counted (listed_machines)
+/* Every operation, in the order they were made, its machines counted (listed_machines)
  * and their names left out: a list of large reimages would otherwise
  * carry megabytes to print a line each. Read STORE_OP_LIST_PAGE records
  * at a time. Returns 0 with *ret_list (no next; free with

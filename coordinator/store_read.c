@@ -483,6 +483,16 @@ op_page_take(Bm__ListResult *all, Bm__ListResult *page)
 	return 0;
 }
 
+/* Made first, first (op-9 before op-10: names sort as bytes). */
+static int
+op_made_cmp(const void *a, const void *b)
+{
+	uint64_t x = (*(Bm__Object *const *)a)->operation->create_rev;
+	uint64_t y = (*(Bm__Object *const *)b)->operation->create_rev;
+
+	return x < y ? -1 : x > y;
+}
+
 int
 store_op_list(struct store_read *r, Bm__ListResult **ret_list)
 {
@@ -515,6 +525,8 @@ store_op_list(struct store_read *r, Bm__ListResult **ret_list)
 		bm__list_result__free_unpacked(all, NULL);
 		return e;
 	}
+	if (all->n_items > 1)
+		qsort(all->items, all->n_items, sizeof(*all->items), op_made_cmp);
 	*ret_list = all;
 	return 0;
 }
