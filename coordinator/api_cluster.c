@@ -89,8 +89,9 @@ change_audit(struct cluster_call *cc, const char *outcome)
 
 	snprintf(targets, sizeof(targets), "node %llu%s%s", (unsigned long long)cc->id,
 	         *cc->address ? " at " : "", cc->address);
-	api_audit_note(cc->a, bm_rpc_call_who(cc->call), bm_rpc_call_peer(cc->call, peer, sizeof(peer)),
-	               action_name(cc->action), targets, outcome);
+	api_audit_note(cc->a, bm_rpc_call_who(cc->call),
+	               bm_rpc_call_peer(cc->call, peer, sizeof(peer)), action_name(cc->action),
+	               targets, outcome);
 }
 
 static void
