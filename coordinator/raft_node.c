@@ -442,10 +442,20 @@ bootstrap(struct raftnode *n)
 		r = parse_bootstrap(n->o.bootstrap, &conf);
 	else /* a cluster of one, until others are added */
 		r = raft_configuration_add(&conf, n->o.id, n->address, RAFT_VOTER) ? -EINVAL : 0;
-	if (r == 0 && (rv = raft_bootstrap(&n->raft, &conf)) != 0 && rv != RAFT_CANTBOOTSTRAP)
+	if (r == 0 && (rv = raft_bootstrap(&n->raft, &conf)) != 0 && rv != RAFT_CANTBOOTSTRAP) {
+		BM_ERROR("raft", "bootstrap failed dir=%s err=\"%s\" detail=\"%s\"", n->dir,
+		         raft_strerror(rv),
+		         *raft_errmsg(&n->raft) ? raft_errmsg(&n->raft) : n->io.errmsg);
 		r = -EIO;
+	}
 	raft_configuration_close(&conf);
 	return r;
+}
+
+static void
+start_failed_closed(struct raft *r)
+{
+	bm_container_of(r, struct raftnode, raft)->closing = false;
 }
 
 int
@@ -517,9 +527,16 @@ raftnode_start(uv_loop_t *loop, struct store *store, const struct raftnode_opts 
 	*ret = n;
 	return 0;
 fail:
-	/* Not started: nothing of raft's runs yet; release what was made. */
-	if (n->raft_inited)
-		raft_close(&n->raft, NULL);
+	/* Not started (or it refused to): release what was made. raft's close
+	 * is asynchronous (its io closes its transport and timer), so the loop
+	 * runs until it has ended; nothing was appended, so no segment writer
+	 * checks the close again (raft_closed). */
+	if (n->raft_inited) {
+		n->closing = true;
+		raft_close(&n->raft, start_failed_closed);
+		while (n->closing)
+			uv_run(loop, UV_RUN_ONCE);
+	}
 	if (n->io_inited)
 		raft_uv_close(&n->io);
 	if (n->tcp_inited)
