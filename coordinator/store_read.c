@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bm/netaddr.h"
 #include "store_priv.h"
 
 int
@@ -497,30 +498,23 @@ int
 store_op_list(struct store_read *r, Bm__ListResult **ret_list)
 {
 	Bm__ListRequest q = BM__LIST_REQUEST__INIT;
-	Bm__ListResult *all = malloc(sizeof(*all)), *page = NULL;
-	char *after = NULL;
-	int e = 0;
+	Bm__ListResult *all = malloc(sizeof(*all)), *page;
+	char after[BM_NAME_MAX + 1] = ""; /* operations' names: op-REVISION */
+	int e;
 
 	if (!all)
 		return -ENOMEM;
 	bm__list_result__init(all);
 	q.kind = BM__KIND__KIND_OPERATION;
 	q.limit = STORE_OP_LIST_PAGE;
+	q.after = after;
 	do {
-		q.after = after ? after : "";
-		if ((e = store_list(r, &q, &page)) == 0 && (e = op_page_take(all, page)) == 0) {
-			free(after);
-			after = NULL;
-			if (page->next && *page->next) { /* else protobuf-c's empty default */
-				after = page->next;      /* taken before the page is freed */
-				page->next = NULL;
-			}
-		}
-		if (page)
-			bm__list_result__free_unpacked(page, NULL);
-		page = NULL;
-	} while (e == 0 && after);
-	free(after);
+		if ((e = store_list(r, &q, &page)) < 0)
+			break;
+		e = op_page_take(all, page);
+		snprintf(after, sizeof(after), "%s", page->next ? page->next : "");
+		bm__list_result__free_unpacked(page, NULL);
+	} while (e == 0 && *after);
 	if (e < 0) {
 		bm__list_result__free_unpacked(all, NULL);
 		return e;
