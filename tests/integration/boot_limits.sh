@@ -61,7 +61,12 @@ set -- $out
   not_ok "slowloris: $out"
 
 # --- TFTP: 1,030 requests with timeout 255 from one address ------------------
-out=$(in_c python3 "$PROBE" tftp 10.12.0.1 10.12.0.99 1030 ipxe.efi)
+# The probe keeps its sockets open until told (TFLOOD_IN closed): its
+# transfers hold their slots until their retries run out, not until the
+# probe exits (a closed port ends a transfer at its next retransmission).
+coproc TFLOOD { in_c python3 "$PROBE" tftp 10.12.0.1 10.12.0.99 1030 ipxe.efi; }
+TFLOOD_IN=${TFLOOD[1]}
+read -r -t 60 out <&"${TFLOOD[0]}"
 echo "# $out"
 set -- $out
 [ "${2:-}" = 8 ] && [ "${4:-}" = 1022 ] && ok "1,030 requests from one address: 8 start, 1,022 busy" ||
@@ -70,8 +75,8 @@ set -- $out
 cd "$T"
 # The real clients speak from 10.12.0.98 (the route's source) while .99's
 # transfers still hold their slots (counted as the clients start: the
-# held transfers give up after their retries, which on a loaded box can
-# come before both clients are done).
+# held transfers give up after their retries, ~16 s, which on a loaded
+# box can come before both clients are done).
 ip -n "$NS_C" route replace 10.12.0.0/24 dev "$IF_C" src 10.12.0.98
 active=$(metric bm_tftp_transfers_active)
 in_c tftp 10.12.0.1 -m octet -c get ipxe.efi got.hpa >/dev/null 2>&1
@@ -82,6 +87,8 @@ cmp -s got.atftp "$R/ipxe.efi" && ok "and atftp too" || not_ok "atftp from anoth
 [ "$active" -ge 8 ] 2>/dev/null &&
   ok "(.99's transfers were holding their slots as the clients started)" ||
   not_ok "bm_tftp_transfers_active=$active as the clients started"
+exec {TFLOOD_IN}>&-
+wait "$TFLOOD_PID" 2>/dev/null
 [ "$(metric bm_tftp_refused_per_client_total)" -ge 1022 ] 2>/dev/null &&
   ok "TFTP per-address refusals counted" || not_ok "bm_tftp_refused_per_client_total=$(metric bm_tftp_refused_per_client_total)"
 [ "$(metric bm_tftp_timeouts_declined_total)" -ge 8 ] 2>/dev/null &&

@@ -10,7 +10,9 @@ usage: flood_probe.py http-idle SERVER PORT SOURCE COUNT
          bytes status S" (S: the status the server answered, 0: none)
        flood_probe.py tftp SERVER SOURCE COUNT FILE
          COUNT read requests with timeout 255 from SOURCE, never ACKed;
-         prints "oack N busy M other K timeout_granted G"."""
+         prints "oack N busy M other K timeout_granted G" and keeps the
+         sockets open until stdin closes (a closed one would end its
+         transfer at the server's next retransmission: port unreachable)."""
 import resource, select, selectors, socket, struct, sys, time
 
 resource.setrlimit(resource.RLIMIT_NOFILE, (8192, 8192))
@@ -109,7 +111,8 @@ def tftp(server, source, count, name):
         elif op == 5 and b"busy" in d:
             busy += 1
     other = count - oack - busy
-    print(f"oack {oack} busy {busy} other {other} timeout_granted {granted}")
+    print(f"oack {oack} busy {busy} other {other} timeout_granted {granted}", flush=True)
+    sys.stdin.read()
 
 
 if MODE == "http-idle":
