@@ -447,6 +447,7 @@ wake_get(struct apply_ctx *c, const MDB_val *k, uint64_t *ret)
 	MDB_val v;
 	int rc = mdb_get(c->txn, c->s->dbi[DB_OP_WAKE], (MDB_val *)k, &v);
 
+	*ret = 0;
 	if (rc == MDB_NOTFOUND)
 		return -ENOENT;
 	if (rc != MDB_SUCCESS)
