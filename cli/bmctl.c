@@ -17,7 +17,7 @@ static const char usage_text[] =
     "  get sites|racks|machines|profiles|images|agents [NAME] [--site S] [--rack R]\n"
     "      [--state ST] [-l key=value]...\n"
     "  describe site|rack|machine|profile|image NAME\n"
-    "  delete site|rack|machine|profile|image NAME\n"
+    "  delete site|rack|machine|profile|image|operation NAME\n"
     "  machine add NAME --rack R --mac MAC [--ip IP] [--profile P] [--bmc URL]\n"
     "      [--bmc-password-file FILE|-] [--netboot] [-l key=value]...\n"
     "  machine power NAME on|off|cycle|status [--timeout 90s]   through its agent and BMC;\n"

@@ -190,6 +190,8 @@ open_store(const char *dir, uint64_t map_size, bool unsynced, struct store **ret
 	pthread_rwlock_init(&s->swap, NULL);
 	s->retain = STORE_CHANGES_RETAIN;
 	s->audit_keep = STORE_AUDIT_KEEP;
+	s->ops_keep = STORE_OPS_KEEP;
+	s->ops_keep_bytes = STORE_OPS_KEEP_BYTES;
 	*ret_store = s;
 	return 0;
 }
@@ -216,6 +218,13 @@ void
 store_set_audit_keep(struct store *s, uint64_t entries)
 {
 	s->audit_keep = entries ? entries : 1;
+}
+
+void
+store_set_ops_keep(struct store *s, uint64_t ops, uint64_t bytes)
+{
+	s->ops_keep = ops ? ops : 1;
+	s->ops_keep_bytes = bytes;
 }
 
 void

@@ -79,6 +79,9 @@ void store_close(struct store *s);
 void store_set_changes_retain(struct store *s, uint64_t revisions);
 /* Audit entries kept (default STORE_AUDIT_KEEP); the same on every replica. */
 void store_set_audit_keep(struct store *s, uint64_t entries);
+/* Finished operations kept (default STORE_OPS_KEEP, STORE_OPS_KEEP_BYTES;
+ * 0: one, none); the same on every replica. */
+void store_set_ops_keep(struct store *s, uint64_t ops, uint64_t bytes);
 
 /* Begin a batch: one write transaction. Only one batch at a time, from one
  * thread. Returns 0 or -errno. */
@@ -164,6 +167,12 @@ void store_events_free(Bm__Event **ev, size_t n);
 /* The audit log: entries kept (the oldest go first), and entries per
  * answer at most. */
 #define STORE_AUDIT_KEEP 100000u
+/* Finished operations kept: the newest STORE_OPS_KEEP, and no more than
+ * STORE_OPS_KEEP_BYTES of their records (a 100,000-machine operation's is
+ * ~1.1 MB); the oldest go first when another finishes. Live ones always
+ * stay. The same on every replica (store_op_keep.c). */
+#define STORE_OPS_KEEP 1000u
+#define STORE_OPS_KEEP_BYTES (256ull << 20)
 
 #define STORE_AUDIT_PAGE 1000u
 /* Entries after after_seq not older than since_ms, oldest first, at most

@@ -314,6 +314,15 @@ delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
 			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
 			                 "image %s is used by profile %s", name, user);
 		return r;
+	case BM__KIND__KIND_OPERATION: {
+		Bm__Operation *op = NULL;
+		if ((r = st_op_get(c, name, &op)) == 0 && st_op_live(op))
+			r = st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
+			              "operation %s is live: cancel it first (bmctl op cancel %s)",
+			              name, name);
+		st_free(op);
+		return r;
+	}
 	default: return 0;
 	}
 }
@@ -342,6 +351,10 @@ apply_delete(struct apply_ctx *c, const Bm__ObjectRef *ref)
 		if ((r = st_machine_unindex(c, (Bm__Machine *)old)) < 0 ||
 		    (r = st_op_index_update(c, (Bm__Machine *)old, NULL)) < 0)
 			goto out;
+	}
+	if (ref->kind == BM__KIND__KIND_OPERATION) {
+		r = st_op_forget(c, ref->name);
+		goto out;
 	}
 	if (ref->kind == BM__KIND__KIND_RACK)
 		rack = ref->name;

@@ -39,7 +39,6 @@
  * whole) its advances after a machine ended may read a second
  * (settle_large). */
 #define OP_ADVANCE_BYTES_PER_S (2u << 20)
-#define OP_WAKE_DONE UINT64_MAX /* finished: never again */
 
 struct names {
 	char **v;
@@ -467,8 +466,11 @@ st_op_woken(struct apply_ctx *c, const Bm__Operation *op, uint64_t next_due_ms)
 {
 	uint64_t idle = c->now + OP_IDLE_ADVANCE_MS;
 
+	int r;
+
 	if (!st_op_live(op))
-		return st_op_wake(c, op->name, OP_WAKE_DONE);
+		return (r = st_op_wake(c, op->name, OP_WAKE_DONE)) < 0 ? r
+		                                                       : st_op_keep(c, op->name);
 	if (st_op_small(op))
 		return st_op_wake(c, op->name, 0);
 	return st_op_wake(c, op->name, next_due_ms < idle ? next_due_ms : idle);

@@ -35,6 +35,7 @@ struct store {
 	MDB_dbi dbi[DB_COUNT];
 	uint64_t retain;     /* revisions of change history kept */
 	uint64_t audit_keep; /* audit entries kept */
+	uint64_t ops_keep, ops_keep_bytes; /* finished operations kept (store_op_keep.c) */
 	char dir[4096];
 	uint64_t map_size;
 	bool unsynced; /* MDB_NOSYNC: a replica of a durable log */
@@ -148,6 +149,12 @@ bool st_op_small(const Bm__Operation *op);
  * moment one of its machines could time out). */
 int st_op_woken(struct apply_ctx *c, const Bm__Operation *op, uint64_t next_due_ms);
 int st_op_put(struct apply_ctx *c, Bm__Operation *op);
+#define OP_WAKE_DONE UINT64_MAX /* DB_OP_WAKE: finished, never again */
+/* store_op_keep.c: forget the operation `name` (its record and wake
+ * entry); forget the finished operations beyond what is kept,
+ * oldest first, never `except` (one that just finished). 0 or -errno. */
+int st_op_forget(struct apply_ctx *c, const char *name);
+int st_op_keep(struct apply_ctx *c, const char *except);
 /* Advance op to the command's time (store_op_step.c). */
 int st_op_advance(struct apply_ctx *c, Bm__Operation *op);
 /* An operation that just took its machines: ms (the caller's, aligned

@@ -81,6 +81,13 @@ expect_exit 0 "op list" bmctl op get
 grep -Eq "^$BIG +running +20500 machines" "$T/out" && ok "bmctl op get shows the count" ||
   not_ok "op get: $(cat "$T/out")"
 expect_in "$T/coord.log" "intake done op=$BIG" "the coordinator logs the intake's end"
+# bmctl delete operation: a live one is refused, a finished one forgotten.
+expect_exit 1 "delete of the live operation" bmctl delete operation "$BIG"
+expect_in "$T/err" "operation $BIG is live: cancel it first" "the refusal says what to do first"
+expect_exit 0 "delete of the refused (finished) operation" bmctl delete operation "$REFUSED"
+expect_exit 1 "op get of the deleted one" bmctl op get "$REFUSED"
+n=$(reimaging)
+[ "$n" = 20500 ] && ok "the deletes changed no machine" || not_ok "$n reimaging"
 grep -q "leadership\|election" "$T/coord.log" && not_ok "leadership moved" || ok "leadership held"
 
 # An Apply of more than BM_APPLY_MACHINES_MAX machines is refused whoever

@@ -1,9 +1,9 @@
 /* The operations' machine index (store_op_index.c) is what every advance
  * reads instead of every machine of its operation. After each kind of
  * write (a reimage, events, a timeout, a cancel, a delete, a machine moved
- * to another rack, a resume) the index equals the one rebuilt from the
- * machines, and holds what the step should: a store opened without it
- * (written before it existed) gets it rebuilt. */
+ * to another rack, an operation forgotten, a resume) the index equals the
+ * one rebuilt from the machines, and holds what the step should: a store
+ * opened without it (written before it existed) gets it rebuilt. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -185,6 +185,13 @@ test_kept_through_every_write(void **state)
 	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_FAILED);
 	assert_int_equal(OPIX(op, 'a') + OPIX(op, 'w'), 0);
 	assert_int_equal(BOOTING("rack11") + BOOTING("rack12"), 0);
+	assert_index_consistent(f);
+	/* Forgotten (bmctl delete operation): its machines keep its name, and
+	 * so their entries, until the next operation takes them. */
+	assert_int_equal(th_delete(f->s, BM__KIND__KIND_OPERATION, op, &res), 0);
+	assert_int_equal(res.status, OK);
+	store_result_fini(&res);
+	assert_int_equal(OPIX(op, 'd'), 1);
 	assert_index_consistent(f);
 	/* A canary that fails halts the next; a cancel readies the waiting
 	 * machines; again, and a resume starts them. */

@@ -1,7 +1,8 @@
 /* Operations in the state machine: target resolution and refusals, the
  * image gate, batches, the lifecycle driven by agents' events, power
  * failures, timeouts by the proposer's clock, cancel, and completion; the
- * list of every operation. Safe rollouts and max_booting: rollout_test.c. */
+ * list of every operation; how many finished ones are kept, and deleting
+ * one. Safe rollouts and max_booting: rollout_test.c. */
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -422,6 +423,91 @@ test_list_every_page(void **state)
 	bm__list_result__free_unpacked(l, NULL);
 }
 
+static bool
+op_exists(struct th_fx *f, const char *op)
+{
+	Bm__Object *o = th_get(f->s, BM__KIND__KIND_OPERATION, op);
+
+	bm__object__free_unpacked(o, NULL);
+	return o != NULL;
+}
+
+/* Reimage machine a and cancel it before it starts: a finished operation
+ * (its name into op). */
+static void
+finished_op(struct th_fx *f, uint64_t *t, char *op)
+{
+	assert_int_equal(reimage(f, "tiny", 0, 0, *t += 1000, NULL, op, "a", NULL), OK);
+	assert_int_equal(op_verb(f, BM__COMMAND__OP_OP_CANCEL, op, *t += 1000, NULL), OK);
+	assert_int_equal(op_state(f, op), BM__OP_STATE__OP_CANCELLED);
+}
+
+/* Finished operations beyond what is kept are forgotten, oldest first,
+ * when another finishes; a live one stays however old. */
+static void
+test_finished_kept(void **state)
+{
+	struct th_fx *f = *state;
+	char live[32], op[5][32];
+	uint64_t t = T0;
+
+	store_set_ops_keep(f->s, 3, STORE_OPS_KEEP_BYTES);
+	assert_int_equal(reimage(f, "tiny", 0, 0, t, NULL, live, "b", NULL), OK);
+	for (int i = 0; i < 5; i++)
+		finished_op(f, &t, op[i]);
+	assert_true(op_exists(f, live));
+	assert_int_equal(op_state(f, live), BM__OP_STATE__OP_RUNNING);
+	assert_false(op_exists(f, op[0]));
+	assert_false(op_exists(f, op[1]));
+	for (int i = 2; i < 5; i++)
+		assert_true(op_exists(f, op[i]));
+	/* The machine still names what last reimaged it. */
+	Bm__Machine *m = machine(f, "a");
+	assert_string_equal(m->operation, op[4]);
+	bm__machine__free_unpacked(m, NULL);
+	/* By bytes: none but the one that just finished fits. */
+	store_set_ops_keep(f->s, 100, 1);
+	finished_op(f, &t, op[0]);
+	assert_true(op_exists(f, op[0]));
+	for (int i = 2; i < 5; i++)
+		assert_false(op_exists(f, op[i]));
+	assert_true(op_exists(f, live));
+	/* The live one's machine still moves on. */
+	assert_int_equal(mstate(f, "b"), S(REIMAGING));
+	tick(f, t += 1000);
+	assert_true(ops_live(f));
+}
+
+/* bmctl delete operation: refused while it is live (nothing changes),
+ * forgotten once finished. */
+static void
+test_delete_op(void **state)
+{
+	struct th_fx *f = *state;
+	Bm__ObjectRef ref = BM__OBJECT_REF__INIT;
+	Bm__Command cmd = BM__COMMAND__INIT;
+	uint64_t t = T0;
+	char op[32], msg[256];
+
+	assert_int_equal(reimage(f, "tiny", 0, 0, t, NULL, op, "a", NULL), OK);
+	ref.kind = BM__KIND__KIND_OPERATION;
+	ref.name = op;
+	cmd.op_case = BM__COMMAND__OP_DELETE;
+	cmd.delete_ = &ref;
+	assert_int_equal(run(f->s, &cmd, t += 1000, msg, NULL), BM__STATUS__STATUS_PRECONDITION);
+	assert_non_null(strstr(msg, "is live: cancel it first"));
+	assert_true(op_exists(f, op));
+	assert_true(ops_live(f));
+	assert_int_equal(mstate(f, "a"), S(REIMAGING));
+	assert_int_equal(op_verb(f, BM__COMMAND__OP_OP_CANCEL, op, t += 1000, NULL), OK);
+	assert_int_equal(run(f->s, &cmd, t += 1000, msg, NULL), OK);
+	assert_false(op_exists(f, op));
+	assert_false(ops_live(f));
+	assert_int_equal(run(f->s, &cmd, t += 1000, msg, NULL), BM__STATUS__STATUS_NOT_FOUND);
+	/* The machine is free for the next. */
+	assert_int_equal(reimage(f, "tiny", 0, 0, t += 1000, NULL, op, "a", NULL), OK);
+}
+
 int
 main(void)
 {
@@ -436,6 +522,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_clock_steps_back, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_silent_agent_named, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_list_every_page, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_finished_kept, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_op, setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
