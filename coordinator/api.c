@@ -632,7 +632,7 @@ api_start(struct api *a, const char *url, unsigned nctx)
 {
 	int r;
 
-	if ((r = bm_jobq_start(&a->defer)) < 0)
+	if ((r = bm_jobq_start(&a->defer, "api-defer")) < 0)
 		return r;
 	if ((r = bm_rpc_server_start(url, nctx, api_handle, a, a->server_creds, &a->rpc)) < 0)
 		bm_jobq_stop(&a->defer);

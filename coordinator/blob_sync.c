@@ -169,6 +169,7 @@ blob_sync_start(struct store *s, struct blobstore *bs, uint64_t self_id, struct 
 		return -ENOMEM;
 	*b = (struct blob_sync){ .store = s, .bs = bs, .self = self_id, .creds = creds };
 	bm_worker_init(&b->w);
+	bm_worker_name(&b->w, "blob-sync");
 	if (bm_worker_start(&b->w, 1, sync_main, b) < 0) {
 		bm_worker_fini(&b->w);
 		free(b);

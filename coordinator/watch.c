@@ -240,6 +240,7 @@ watch_hub_new(uv_loop_t *loop, struct store *store, unsigned max_parked, struct 
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_rwlock_init(&h->ixlock, NULL);
 	bm_worker_init(&h->fan);
+	bm_worker_name(&h->fan, "watch-fan");
 	if (bm_worker_start(&h->fan, 1, watch_fan_main, h) < 0) {
 		watch_hub_free(h);
 		return -EAGAIN;

@@ -282,6 +282,7 @@ rpc_listen_start(struct rpc_listen *ls, nng_socket sock, const char *url,
 	snprintf(ls->url, sizeof(ls->url), "%s", url);
 	probe_url(url, ls->probe_url, sizeof(ls->probe_url));
 	bm_worker_init(&ls->watch);
+	bm_worker_name(&ls->watch, "rpc-listen");
 	if ((e = nng_aio_alloc(&ls->ping_aio, on_ping, ls)) != 0 ||
 	    (e = nng_pipe_notify(sock, NNG_PIPE_EV_ADD_POST, on_accepted, ls)) != 0 ||
 	    (e = listen_now(ls, creds)) != 0)

@@ -334,7 +334,7 @@ bm_rpc_server_start(const char *url, unsigned nctx, bm_rpc_handler_fn fn, void *
 		e = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_closed, s);
 	if (e == 0)
 		e = rpc_listen_start(&s->listen, s->sock, url, creds);
-	if (e == 0 && bm_jobq_start(&s->sender) < 0)
+	if (e == 0 && bm_jobq_start(&s->sender, "rpc-send") < 0)
 		e = NNG_ENOMEM;
 	if (e != 0) {
 		bm_jobq_stop(&s->sender);

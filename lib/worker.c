@@ -1,6 +1,8 @@
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "bm/worker.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
 
 void
@@ -16,10 +18,22 @@ bm_worker_init(struct bm_worker *w)
 	pthread_condattr_destroy(&ca);
 }
 
+void
+bm_worker_name(struct bm_worker *w, const char *name)
+{
+	snprintf(w->name, sizeof(w->name), "%s", name);
+}
+
 static void *
 trampoline(void *arg)
 {
 	struct bm_worker_thread *t = arg;
+	char name[16];
+
+	if (*t->w->name) {
+		snprintf(name, sizeof(name), "%s/%u", t->w->name, t->index);
+		pthread_setname_np(pthread_self(), name);
+	}
 	t->fn(t->arg, t->index);
 	return NULL;
 }
@@ -181,9 +195,10 @@ jobq_main(void *arg, unsigned index)
 }
 
 int
-bm_jobq_start(struct bm_jobq *q)
+bm_jobq_start(struct bm_jobq *q, const char *name)
 {
 	bm_worker_init(&q->w);
+	bm_worker_name(&q->w, name);
 	q->head = NULL;
 	q->tail = &q->head;
 	q->running = true;

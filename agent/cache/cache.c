@@ -531,6 +531,20 @@ cache_main(void *arg, unsigned index)
 
 /* ------------------------------------------------------------------ api */
 
+/* The same images, in the same order, each as fetchable as before? */
+static bool
+wants_same(const struct want *a, size_t na, const struct want *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (memcmp(a[i].sha, b[i].sha, BM_SHA256_LEN) || a[i].size != b[i].size ||
+		    a[i].stored != b[i].stored || strcmp(a[i].name, b[i].name) ||
+		    strcmp(a[i].url, b[i].url))
+			return false;
+	return true;
+}
+
 void
 cache_want(struct cache *c, Bm__Image *const *images, size_t n)
 {
@@ -560,10 +574,13 @@ cache_want(struct cache *c, Bm__Image *const *images, size_t n)
 				v[i].retry_ms = c->want[j].retry_ms;
 				v[i].skip_peers = c->want[j].skip_peers;
 			}
+	/* Every view change comes here (a machine's state, a profile): the
+	 * worker is woken only when its images did change. */
+	if (!wants_same(v, k, c->want, c->n_want))
+		bm_worker_kick_locked(&c->w);
 	free(c->want);
 	c->want = v;
 	c->n_want = k;
-	bm_worker_kick_locked(&c->w);
 	bm_worker_unlock(&c->w);
 }
 
@@ -641,6 +658,7 @@ cache_start(const struct cache_opts *o, struct cache **ret)
 	c->o.dir = c->dir;
 	c->blobs_fd = c->partial_fd = -1;
 	bm_worker_init(&c->w);
+	bm_worker_name(&c->w, "cache");
 	if (mkdir(c->dir, 0700) < 0 && errno != EEXIST) {
 		r = -errno;
 		goto fail;

@@ -469,6 +469,7 @@ power_start(struct rackdb *db, const char *rack, const struct power_opts *o, str
 	if (!p->o.timeout_s)
 		p->o.timeout_s = POWER_TOOL_TIMEOUT_S;
 	bm_worker_init(&p->w);
+	bm_worker_name(&p->w, "power");
 	if (bm_worker_start(&p->w, POWER_WORKERS, power_main, p) < 0) {
 		power_stop(p);
 		return -EAGAIN;

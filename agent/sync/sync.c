@@ -586,6 +586,7 @@ sync_start(const struct sync_opts *o, struct sync **ret)
 		}
 	s->o.urls = (const char *const *)s->urls;
 	bm_worker_init(&s->w);
+	bm_worker_name(&s->w, "sync"); /* sync/0 watches, sync/1 reports */
 	s->watch = (struct link){
 		.s = s, .name = "watch", .shares = true, .backoff_ms = SYNC_BACKOFF_MIN_MS
 	};

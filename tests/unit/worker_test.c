@@ -4,6 +4,7 @@
  * thread; a stop runs what is queued; stopped, a job runs at once), the
  * bounded writer (no room: -ENOSPC
  * and nothing moved) and the LMDB error mapping both stores use. */
+#define _GNU_SOURCE /* pthread_getname_np */
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -11,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -22,6 +24,7 @@
 struct pool {
 	struct bm_worker w;
 	unsigned jobs, done, seen_index[4];
+	char names[4][16];
 };
 
 static void
@@ -31,6 +34,7 @@ pool_main(void *arg, unsigned index)
 
 	bm_worker_lock(&p->w);
 	p->seen_index[index]++;
+	pthread_getname_np(pthread_self(), p->names[index], sizeof(p->names[index]));
 	while (!p->w.stop) {
 		if (!p->jobs) {
 			bm_worker_wait_locked(&p->w, 0);
@@ -49,6 +53,7 @@ test_pool(void **state)
 
 	(void)state;
 	bm_worker_init(&p.w);
+	bm_worker_name(&p.w, "pool-of-four"); /* cut to 10 */
 	assert_int_equal(bm_worker_start(&p.w, 4, pool_main, &p), 0);
 	for (int i = 0; i < 100; i++) {
 		bm_worker_lock(&p.w);
@@ -66,8 +71,12 @@ test_pool(void **state)
 	}
 	bm_worker_stop(&p.w);
 	assert_int_equal(p.done, 100);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
+		char want[16];
 		assert_int_equal(p.seen_index[i], 1);
+		snprintf(want, sizeof(want), "pool-of-fo/%d", i); /* top -H shows which */
+		assert_string_equal(p.names[i], want);
+	}
 	bm_worker_fini(&p.w);
 }
 
@@ -143,7 +152,7 @@ test_jobq(void **state)
 	struct bm_jobq q = { 0 };
 
 	(void)state;
-	assert_int_equal(bm_jobq_start(&q), 0);
+	assert_int_equal(bm_jobq_start(&q, "jobs"), 0);
 	for (int i = 0; i < JOBS; i++) {
 		v[i].n = i;
 		bm_jobq_push(&q, &v[i].job, job_fn);

@@ -27,10 +27,14 @@ struct bm_worker {
 	pthread_cond_t cond; /* on CLOCK_MONOTONIC: a wall clock step moves no wait */
 	bool stop, kicked;
 	unsigned started;
+	char name[11]; /* its threads are NAME/INDEX (top -H, perf); "": the process's */
 	struct bm_worker_thread t[BM_WORKER_THREADS_MAX];
 };
 
 void bm_worker_init(struct bm_worker *w);
+/* Name the threads started from now on NAME/INDEX (up to 10 characters
+ * of name are kept). */
+void bm_worker_name(struct bm_worker *w, const char *name);
 /* Start n more threads running fn(arg, index), index counting from the
  * threads already started. Returns 0, or -EAGAIN (those started run on:
  * bm_worker_stop them). */
@@ -68,8 +72,8 @@ struct bm_jobq {            /* zeroed before bm_jobq_start */
 	struct bm_job *head, **tail;
 	bool running;
 };
-/* Start its thread. Returns 0 or -EAGAIN. */
-int bm_jobq_start(struct bm_jobq *q);
+/* Start its thread, named NAME/0. Returns 0 or -EAGAIN. */
+int bm_jobq_start(struct bm_jobq *q, const char *name);
 /* Queue fn(j); with the queue not running, run it here, now. Any thread. */
 void bm_jobq_push(struct bm_jobq *q, struct bm_job *j, void (*fn)(struct bm_job *j));
 /* Run what is queued, then stop its thread (jobs pushed from then on run
