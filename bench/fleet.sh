@@ -9,7 +9,9 @@
 #   sync        agents started -> every agent's view holds its machines;
 #   profile     the profile every rack boots changes (10 times): commit on
 #               the leader -> stored on each agent (LMDB commit), p50/p99/max,
-#               and the agents' CPU per change each (less their idle rate);
+#               and the agents' CPU per change each (less their idle rate),
+#               with its shares by thread name (nng's, the watch, the main
+#               loop, the rest);
 #   one         one machine changes (100 times, racks in turn): commit ->
 #               stored on its agent, p50/p99;
 #   reimage     `bmctl reimage` of 10,000 machines (100 racks), then of all:
@@ -151,6 +153,25 @@ agents_cpu_ms() { # agents_cpu_ms PID,PID,...: their threads' CPU time, ms (sche
   cat $(echo "$1" | tr ',' '\n' | sed 's|.*|/proc/&/task/*/schedstat|') 2>/dev/null |
     awk '{s += $1} END {printf "%.3f\n", s / 1e6}'
 }
+# agents_cpu_groups PID,PID,...: their threads' CPU time (ms) by thread
+# name: nng's (nng:*), sync/0 (the watch: receive and store), bmagent (the
+# main loop, serving the view), the rest.
+agents_cpu_groups() {
+  /usr/bin/python3 - "$1" <<'PY'
+import glob, sys
+s = {"nng": 0, "watch": 0, "main": 0, "other": 0}
+for pid in sys.argv[1].split(","):
+    for t in glob.glob(f"/proc/{pid}/task/*"):
+        try:
+            comm = open(t + "/comm").read().strip()
+            ns = int(open(t + "/schedstat").read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        g = "nng" if comm.startswith("nng:") else {"sync/0": "watch", "bmagent": "main"}.get(comm, "other")
+        s[g] += ns
+print(" ".join(f"{s[g] / 1e6:.3f}" for g in ("nng", "watch", "main", "other")))
+PY
+}
 apply_rev() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
 op_live() { # (an answer lost to an election counts as live: ask again)
   local out # taking: a large reimage's intake, before it runs
@@ -241,6 +262,7 @@ round() {
   c_idle=$(agents_cpu_ms "$apids"); t_idle=$(ms)
   sleep 5
   c_all=$(agents_cpu_ms "$apids"); t_all=$(ms)
+  local g_all; g_all=$(agents_cpu_groups "$apids")
   c_idle=$(echo "($c_all - $c_idle) / ($t_all - $t_idle)" | bc -l) # ms of CPU a ms
   : >"$d/revs.all"
   for c in $(seq 1 10); do
@@ -250,6 +272,10 @@ round() {
     sleep 1
   done
   put agent.cpu "$(printf '%.3f' "$(echo "($(agents_cpu_ms "$apids") - $c_all - $c_idle * ($(ms) - $t_all)) / (10 * $AGENTS)" | bc -l)")"
+  # Its shares by thread over those 10 s (idle included), percent.
+  paste <(echo "$g_all" | tr ' ' '\n') <(agents_cpu_groups "$apids" | tr ' ' '\n') |
+    awk '{d[NR] = $2 - $1; t += d[NR]} END {for (i = 1; i <= 4; i++) print (t > 0 ? 100 * d[i] / t : 0)}' |
+    paste - - - - | { read -r a b c e; put share.nng "$a"; put share.watch "$b"; put share.main "$c"; put share.other "$e"; }
   : >"$d/revs.one"
   for c in $(seq 1 100); do
     i=$((c * 7 % AGENTS + 1))
@@ -304,6 +330,7 @@ $(nproc) cores, $(uname -r); stored: committed to the agent's LMDB (fsync)
 | a profile change reaching all agents: p50 / p99 / max | $(m all.p50) / $(m all.p99) / $(m all.max) ms |
 | a profile change: commit -> the watched node has answered every agent's watch (fan-out done), p50 / max of 10 | $(m fan.p50) / $(m fan.max) ms |
 | an agent's CPU for a profile change (receive, store, serve the new view) | $(m agent.cpu) ms |
+| ... by thread, over the 10 changes (idle included): nng's / sync/0 (receive, store) / the main loop (serve the view) / the rest | $(m share.nng | xargs printf '%.0f') / $(m share.watch | xargs printf '%.0f') / $(m share.main | xargs printf '%.0f') / $(m share.other | xargs printf '%.0f') % |
 | ... the floor on this box: that times $AGENTS agents over $(nproc) cores | $(echo "$(m agent.cpu) * $AGENTS / $(nproc)" | bc -l | xargs printf '%.0f') ms |
 | one machine's change reaching its agent: p50 / p99 | $(m one.p50) / $(m one.p99) ms |
 | a machine's change: commit -> the watched node answered its agent's watch, p50 / p99 | $(m fanone.p50) / $(m fanone.p99) ms |
