@@ -428,11 +428,12 @@ download(struct cache *c, const struct want *w, char *why, size_t wlen)
 
 /* ---------------------------------------------------------------- thread */
 
-/* The next wanted image to fetch (copied), or false. */
+/* The next wanted image to fetch (copied), or false with *ret_wait_ms
+ * until the first retry comes due (at most CACHE_IDLE_WAKE_MS). */
 static bool
-next_job(struct cache *c, struct want *out)
+next_job(struct cache *c, struct want *out, unsigned *ret_wait_ms)
 {
-	uint64_t now = bm_mono_ms();
+	uint64_t now = bm_mono_ms(), due = now + CACHE_IDLE_WAKE_MS;
 	bool found = false;
 
 	bm_worker_lock(&c->w);
@@ -443,9 +444,12 @@ next_job(struct cache *c, struct want *out)
 		if (!held && c->want[i].retry_at <= now) {
 			*out = c->want[i];
 			found = true;
+		} else if (!held && c->want[i].retry_at < due) {
+			due = c->want[i].retry_at;
 		}
 	}
 	bm_worker_unlock(&c->w);
+	*ret_wait_ms = due > now ? (unsigned)(due - now) : 1;
 	return found;
 }
 
@@ -519,13 +523,14 @@ cache_main(void *arg, unsigned index)
 {
 	struct cache *c = arg;
 	struct want w;
+	unsigned wait_ms;
 
 	(void)index;
 	while (!stopping(c)) {
-		if (next_job(c, &w))
+		if (next_job(c, &w, &wait_ms))
 			run_job(c, &w);
-		else
-			bm_worker_wait(&c->w, CACHE_IDLE_WAKE_MS);
+		else /* woken sooner by a change of the images wanted */
+			bm_worker_wait(&c->w, wait_ms);
 	}
 }
 

@@ -25,7 +25,7 @@
 
 #define CACHE_CHUNK (1u << 20)   /* bytes per blob request */
 #define CACHE_RETRY_MIN_MS 2000u /* after a failed download, doubling */
-#define CACHE_IDLE_WAKE_MS 5000u /* with nothing to do, look again (retries come due) */
+#define CACHE_IDLE_WAKE_MS 5000u /* nothing due: look again at most this late */
 #define CACHE_RETRY_MAX_MS 300000u
 #define CACHE_TOUCH_EVERY_MS 60000u /* a served image's mtime, at most this often */
 #define CACHE_REDIRECTS_MAX 5L      /* redirects followed for an image url */
