@@ -481,7 +481,11 @@ report_main(void *arg, unsigned index)
 			registered = false; /* the coordinator forgot us: register again */
 		if (r > 0)
 			set_acked(s, applied);
-		if (r == 0 && !pause_ms(s, 1000, true))
+		/* Nothing to send: until the next heartbeat, or a kick (an event
+		 * stored, a re-registration asked, a stop). */
+		uint64_t quiet = bm_mono_ms() - last;
+		unsigned wait = quiet < SYNC_HEARTBEAT_MS ? SYNC_HEARTBEAT_MS - (unsigned)quiet : 1;
+		if (r == 0 && !pause_ms(s, wait, true))
 			break;
 	}
 }
