@@ -173,6 +173,9 @@ void store_events_free(Bm__Event **ev, size_t n);
  * stay. The same on every replica (store_op_keep.c). */
 #define STORE_OPS_KEEP 1000u
 #define STORE_OPS_KEEP_BYTES (256ull << 20)
+/* Forgotten when one finishes, at most: no command grows long, and a store
+ * from before the limits (every operation ever) catches up over several. */
+#define STORE_OPS_FORGET_MAX 1000u
 
 #define STORE_AUDIT_PAGE 1000u
 /* Entries after after_seq not older than since_ms, oldest first, at most

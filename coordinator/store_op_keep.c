@@ -2,11 +2,12 @@
  * halted) always is. Of the finished ones, those beyond the newest
  * ops_keep (by creation) or beyond ops_keep_bytes of records in all
  * (STORE_OPS_KEEP, STORE_OPS_KEEP_BYTES) are forgotten, oldest first,
- * when another finishes; never the one finishing then, so that whoever
- * waits on it reads how it ended. Without this every operation stayed:
- * each record up to ~1 MB (the names of its machines) until the store
- * filled, and every tick walked all of them. `bmctl delete operation`
- * forgets a finished one too (a live one is refused: store_apply.c). */
+ * when another finishes (STORE_OPS_FORGET_MAX at most each time); never
+ * the one finishing then, so that whoever waits on it reads how it ended.
+ * Without this every operation stayed: each record up to ~1 MB (the names
+ * of its machines) until the store filled, and every tick walked all of
+ * them. `bmctl delete operation` forgets a finished one too (a live one is
+ * refused: store_apply.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -105,7 +106,8 @@ st_op_keep(struct apply_ctx *c, const char *except)
 	int r = finished(c, except, &d, &n, &bytes);
 
 	/* n + 1: `except` is one of the finished, and counts. */
-	for (; r == 0 && i < n && (n - i + 1 > c->s->ops_keep || bytes > c->s->ops_keep_bytes);
+	for (; r == 0 && i < n && i < STORE_OPS_FORGET_MAX &&
+	       (n - i + 1 > c->s->ops_keep || bytes > c->s->ops_keep_bytes);
 	     i++) {
 		r = st_op_forget(c, d[i].name);
 		bytes -= d[i].bytes;

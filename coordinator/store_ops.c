@@ -465,7 +465,6 @@ int
 st_op_woken(struct apply_ctx *c, const Bm__Operation *op, uint64_t next_due_ms)
 {
 	uint64_t idle = c->now + OP_IDLE_ADVANCE_MS;
-
 	int r;
 
 	if (!st_op_live(op))

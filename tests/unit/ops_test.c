@@ -478,6 +478,43 @@ test_finished_kept(void **state)
 	assert_true(ops_live(f));
 }
 
+static size_t
+ops_listed(struct th_fx *f)
+{
+	struct store_read *rd;
+	Bm__ListResult *l;
+	size_t n;
+
+	assert_int_equal(store_read_begin(f->s, &rd), 0);
+	assert_int_equal(store_op_list(rd, &l), 0);
+	store_read_end(rd);
+	n = l->n_items;
+	bm__list_result__free_unpacked(l, NULL);
+	return n;
+}
+
+/* A store with more finished operations than it keeps (from before the
+ * limits) forgets at most STORE_OPS_FORGET_MAX at each finish. */
+static void
+test_forget_bounded(void **state)
+{
+	struct th_fx *f = *state;
+	const size_t n = STORE_OPS_FORGET_MAX + 3;
+	uint64_t t = T0;
+	char op[32];
+
+	store_set_ops_keep(f->s, 1000000, UINT64_MAX);
+	for (size_t i = 0; i < n; i++)
+		finished_op(f, &t, op);
+	assert_int_equal(ops_listed(f), n);
+	store_set_ops_keep(f->s, 1, UINT64_MAX);
+	finished_op(f, &t, op);
+	assert_int_equal(ops_listed(f), n + 1 - STORE_OPS_FORGET_MAX);
+	finished_op(f, &t, op);
+	assert_int_equal(ops_listed(f), 1);
+	assert_true(op_exists(f, op));
+}
+
 /* bmctl delete operation: refused while it is live (nothing changes),
  * forgotten once finished. */
 static void
@@ -524,6 +561,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_list_every_page, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_finished_kept, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_op, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_forget_bounded, setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
