@@ -85,8 +85,8 @@ int rackdb_view_revision(struct rackdb *db, uint64_t *ret_revision);
 /* The kept view as a fleet (free with bm__fleet__free_unpacked(f, NULL)).
  * Unreadable records are skipped. Returns 0 or -errno. */
 int rackdb_view_load(struct rackdb *db, Bm__Fleet **ret_fleet);
-/* The coordinator applied the outbox up to `upto`: drop those events.
- * Returns 0 or -errno. */
+/* The coordinator applied the outbox up to `upto`: drop those events
+ * (durable with the next event, not at once). Returns 0 or -errno. */
 int rackdb_events_trim(struct rackdb *db, uint64_t upto);
 /* Power actions: the last sequence done for a MAC (0: none), and recording
  * one done inside a batch (with its outcome's event); req: the sequences of
