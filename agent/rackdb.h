@@ -110,6 +110,7 @@ int rackdb_tokens_each(struct rackdb *db,
 /* Make the tokens follow view v: a new operation boot (power sequence) gets
  * its token before its power action; a token whose boot ended (the machine
  * left the view, stopped netbooting: done, failed, cancel, timeout) or was
- * replaced is deleted. One commit when anything changed (*ret_changed).
- * Returns 0 or -errno. */
+ * replaced is deleted. One commit when anything changed (*ret_changed);
+ * nothing read when no host's boot changed since the last follow. Returns
+ * 0 or -errno. */
 int rackdb_tokens_follow(struct rackdb *db, const struct rack_view *v, unsigned *ret_changed);

@@ -5,6 +5,7 @@
 
 #include "bm/mdb.h"
 #include "bm/seal.h"
+#include "bm/sha256.h"
 #include "bm/wr.h"
 #include "rackdb.h"
 
@@ -36,6 +37,10 @@ struct rackdb {
 	_Atomic unsigned fail_begins; /* rackdb_fail_begins */
 	int fail_err;
 	uint8_t seal_key[BM_SEAL_KEY_LEN]; /* DIR/secrets.key: BMC passwords at rest */
+	/* The hosts' boots the tokens last followed (rackdb_tokens_follow,
+	 * the loop's only): SHA-256 of each host's MAC and boot key. */
+	uint8_t followed[BM_SHA256_LEN];
+	bool have_followed;
 };
 
 struct rackdb_batch {

@@ -48,8 +48,9 @@ rackdb_token_get(struct rackdb *db, const uint8_t mac[6], struct boot_token *ret
 	if ((rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &txn)) != MDB_SUCCESS)
 		return bm_mdb_errno(rc);
 	rc = mdb_get(txn, db->dbi[T_TOKENS], &k, &v);
-	r = rc == MDB_SUCCESS ? token_open(db, mac, &v, ret) : rc == MDB_NOTFOUND ? -ENOENT
-	                                                                         : bm_mdb_errno(rc);
+	r = rc == MDB_SUCCESS    ? token_open(db, mac, &v, ret)
+	    : rc == MDB_NOTFOUND ? -ENOENT
+	                         : bm_mdb_errno(rc);
 	mdb_txn_abort(txn);
 	return r;
 }
@@ -94,8 +95,8 @@ token_record(void *arg, const MDB_val *k, const MDB_val *v)
 }
 
 int
-rackdb_tokens_each(struct rackdb *db, void (*fn)(void *arg, const uint8_t mac[6],
-                                                const struct boot_token *t),
+rackdb_tokens_each(struct rackdb *db,
+                   void (*fn)(void *arg, const uint8_t mac[6], const struct boot_token *t),
                    void *arg)
 {
 	struct each e = { db, fn, arg };
@@ -149,13 +150,40 @@ make_new(struct follow *f, const struct rack_host *h)
 	OPENSSL_cleanse(&t, sizeof(t));
 }
 
+/* What following depends on: each host's MAC and boot key, in order. */
+static void
+boots_digest(const struct rack_view *v, uint8_t out[BM_SHA256_LEN])
+{
+	struct bm_sha256 h;
+
+	bm_sha256_init(&h);
+	for (size_t i = 0; i < v->n_hosts; i++) {
+		struct boot_key k; /* zeroed by boot_key_of: padding included */
+		uint8_t boots = boot_key_of(&v->hosts[i], &k);
+		bm_sha256_update(&h, v->hosts[i].mac, 6);
+		bm_sha256_update(&h, &boots, 1);
+		bm_sha256_update(&h, &k, sizeof(k));
+	}
+	bm_sha256_final(&h, out);
+}
+
+/* Skipped when no host's boot changed since the last follow: its outcome
+ * depends on those and on the kept tokens, which change only here and at
+ * a machine's script (made or revoked there for the boot it is in, which
+ * a follow keeps). A view change that moves no boot (a progress event, a
+ * profile) then opens no token: in a boot storm that was most of the
+ * loop's time. */
 int
 rackdb_tokens_follow(struct rackdb *db, const struct rack_view *v, unsigned *ret_changed)
 {
 	struct follow f = { NULL, v, 0, 0 };
+	uint8_t boots[BM_SHA256_LEN];
 	int r;
 
 	*ret_changed = 0;
+	boots_digest(v, boots);
+	if (db->have_followed && !memcmp(boots, db->followed, sizeof(boots)))
+		return 0;
 	if ((r = rackdb_batch_begin(db, &f.b)) < 0)
 		return r;
 	r = rackdb_tokens_each(db, drop_ended, &f);
@@ -163,8 +191,12 @@ rackdb_tokens_follow(struct rackdb *db, const struct rack_view *v, unsigned *ret
 		make_new(&f, &v->hosts[i]);
 	if (r < 0 || f.err < 0 || f.changed == 0) {
 		rackdb_batch_abort(f.b);
-		return r < 0 ? r : f.err;
+		r = r < 0 ? r : f.err;
+	} else {
+		*ret_changed = f.changed;
+		r = rackdb_batch_commit(f.b);
 	}
-	*ret_changed = f.changed;
-	return rackdb_batch_commit(f.b);
+	if ((db->have_followed = r == 0))
+		memcpy(db->followed, boots, sizeof(boots));
+	return r;
 }
