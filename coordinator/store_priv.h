@@ -33,8 +33,8 @@ enum store_db {
 struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT];
-	uint64_t retain;     /* revisions of change history kept */
-	uint64_t audit_keep; /* audit entries kept */
+	uint64_t retain;                   /* revisions of change history kept */
+	uint64_t audit_keep;               /* audit entries kept */
 	uint64_t ops_keep, ops_keep_bytes; /* finished operations kept (store_op_keep.c) */
 	char dir[4096];
 	uint64_t map_size;
