@@ -276,9 +276,10 @@ st_count(struct apply_ctx *c, int outcome)
 		c->res->unchanged++;
 }
 
-/* Refuse deleting what others still use: 0, ST_REFUSED, or -errno. */
+/* Refuse deleting what others still use (old: its stored record): 0,
+ * ST_REFUSED, or -errno. */
 static int
-delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
+delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name, const ProtobufCMessage *old)
 {
 	char user[80];
 	int r = 0;
@@ -314,15 +315,13 @@ delete_blocked(struct apply_ctx *c, Bm__Kind kind, const char *name)
 			return st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
 			                 "image %s is used by profile %s", name, user);
 		return r;
-	case BM__KIND__KIND_OPERATION: {
-		Bm__Operation *op = NULL;
-		if ((r = st_op_get(c, name, &op)) == 0 && st_op_live(op))
-			r = st_refuse(c, BM__STATUS__STATUS_PRECONDITION,
-			              "operation %s is live: cancel it first (bmctl op cancel %s)",
-			              name, name);
-		st_free(op);
-		return r;
-	}
+	case BM__KIND__KIND_OPERATION:
+		if (st_op_live((const Bm__Operation *)old))
+			return st_refuse(
+			    c, BM__STATUS__STATUS_PRECONDITION,
+			    "operation %s is live: cancel it first (bmctl op cancel %s)", name,
+			    name);
+		return 0;
 	default: return 0;
 	}
 }
@@ -345,7 +344,7 @@ apply_delete(struct apply_ctx *c, const Bm__ObjectRef *ref)
 		                 bm_kind_name(ref->kind), ref->name);
 	if (r < 0)
 		return r;
-	if ((r = delete_blocked(c, ref->kind, ref->name)) != 0)
+	if ((r = delete_blocked(c, ref->kind, ref->name, old)) != 0)
 		goto out;
 	if (ref->kind == BM__KIND__KIND_MACHINE) {
 		if ((r = st_machine_unindex(c, (Bm__Machine *)old)) < 0 ||
