@@ -148,13 +148,8 @@ for f in glob.glob(sys.argv[1] + "/a*/log"):
 PY
 }
 put() { echo "$2" >>"$W/$1"; } # put METRIC VALUE: one round's figure
-agents_cpu_ms() { # agents_cpu_ms PID,PID,...: their threads' CPU time, ms (schedstat: ns)
-  # shellcheck disable=SC2046 # one path per thread
-  cat $(echo "$1" | tr ',' '\n' | sed 's|.*|/proc/&/task/*/schedstat|') 2>/dev/null |
-    awk '{s += $1} END {printf "%.3f\n", s / 1e6}'
-}
-# agents_cpu_groups PID,PID,...: their threads' CPU time (ms) by thread
-# name: nng's (nng:*), sync/0 (the watch: receive and store), bmagent (the
+# agents_cpu_groups PID,PID,...: their threads' CPU time (ms, schedstat)
+# by thread name: nng's (nng:*), sync/0 (the watch: receive and store), bmagent (the
 # main loop, serving the view), the rest.
 agents_cpu_groups() {
   /usr/bin/python3 - "$1" <<'PY'
@@ -171,6 +166,9 @@ for pid in sys.argv[1].split(","):
         s[g] += ns
 print(" ".join(f"{s[g] / 1e6:.3f}" for g in ("nng", "watch", "main", "other")))
 PY
+}
+agents_cpu_ms() { # agents_cpu_ms PID,PID,...: their threads' CPU time, ms
+  agents_cpu_groups "$1" | awk '{printf "%.3f\n", $1 + $2 + $3 + $4}'
 }
 apply_rev() { bmctl apply -f "$1" | sed -n 's/.*(revision \([0-9]*\)).*/\1/p'; }
 op_live() { # (an answer lost to an election counts as live: ask again)
